@@ -1,0 +1,35 @@
+// Paired comparison of two runs over the same users: bootstrap of the mean difference
+// (seeded resampling of users, percentile interval, two-sided p-value) and a paired t-test.
+#pragma once
+
+#include <cstdint>
+#include <span>
+
+namespace cascade {
+
+struct BootstrapResult {
+  double mean_a = 0, mean_b = 0;
+  double diff = 0;              ///< mean(b - a)
+  double ci_low = 0, ci_high = 0;
+  double p_value = 1;           ///< two-sided: 2 * min(P(d* <= 0), P(d* >= 0)), capped at 1
+  int resamples = 0;
+  double confidence = 0.95;
+};
+
+/// a[i], b[i] belong to the same user. Throws when sizes differ or are zero.
+BootstrapResult paired_bootstrap(std::span<const double> a, std::span<const double> b,
+                                 int resamples = 1000, uint64_t seed = 42, double confidence = 0.95);
+
+struct TTestResult {
+  double diff = 0;   ///< mean(b - a)
+  double t = 0;
+  double df = 0;
+  double p_value = 1;  ///< two-sided
+};
+
+TTestResult paired_t_test(std::span<const double> a, std::span<const double> b);
+
+/// Two-sided p-value of Student's t with df degrees of freedom (regularized incomplete beta).
+double student_t_two_sided_p(double t, double df);
+
+}  // namespace cascade

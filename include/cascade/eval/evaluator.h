@@ -1,0 +1,48 @@
+// Full-catalogue evaluator: for every user with held-out items, score the whole catalogue,
+// mask the user's training items (only those: SYSTEM.md seed-loo step 4), take the top
+// max(K), and compute every metric at every K. Multi-threaded over users; per-user values
+// are kept so two runs can be compared with a paired bootstrap.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "cascade/data/dataset.h"
+#include "cascade/recall/recaller.h"
+
+namespace cascade {
+
+struct EvalOptions {
+  std::vector<size_t> ks = {10, 200};
+  int threads = 0;
+  /// Item vectors for ILS@K (row-major n_items x dim); when null, ILS is not reported.
+  ItemVectorsView ils_vectors{};
+};
+
+struct EvalResult {
+  std::vector<UserId> users;  ///< evaluated users (those with at least one held-out item), ascending
+  /// metric name ("recall@10", "ndcg@10", "mrr@10", "hitrate@10", "novelty@10", "ils@10")
+  /// -> per-user values parallel to `users`.
+  std::map<std::string, std::vector<double>> per_user;
+  /// means of per_user, plus "coverage@K" (catalogue-level).
+  std::map<std::string, double> summary;
+  double seconds = 0;  ///< wall time of the evaluation
+};
+
+/// Evaluates `model` on `heldout` (ds.test or ds.valid) with `train` masked (the matrix the
+/// model was fitted on: ds.train, or the recall slice in seed-oof). Queries use the dense
+/// user id and the user's `train` row as history.
+EvalResult evaluate(const Recaller& model, const Interactions& train, const Interactions& heldout,
+                    const EvalOptions& opt);
+
+/// Same, from precomputed ranked lists (lists[u] best first, already masked), for fused or
+/// re-ranked outputs. Users with no held-out items are skipped.
+EvalResult evaluate_lists(const std::vector<std::vector<ItemId>>& lists, const Interactions& train,
+                          const Interactions& heldout, uint32_t n_items, const EvalOptions& opt);
+
+/// Writes per-user values as CSV "user,metric1,metric2,..." (dense user ids) and reads it back.
+void save_per_user_csv(const EvalResult& r, const std::string& path);
+EvalResult load_per_user_csv(const std::string& path);
+
+}  // namespace cascade

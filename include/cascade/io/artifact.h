@@ -1,0 +1,81 @@
+// Artefact I/O shared by snapshots, models and run logs:
+//  - every file is written atomically (write to "<path>.tmp.<pid>", fsync, rename);
+//  - a model directory holds manifest.json naming its kind, format version, parameters,
+//    the dataset hash it was trained on, and the XXH3-128 hash and size of every file;
+//    load_manifest() + ArtifactReader check all of it before a byte is used.
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+#include <filesystem>
+#include <map>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace cascade {
+
+/// XXH3-128 of the bytes, as 32 lowercase hex digits.
+std::string hash_hex(std::string_view bytes);
+std::string hash_file(const std::filesystem::path& path);
+
+/// Writes `bytes` to `path` atomically (parent directories created).
+void write_file_atomic(const std::filesystem::path& path, std::string_view bytes);
+/// Reads a whole file; throws cascade::Error naming the path when it cannot.
+std::string read_file(const std::filesystem::path& path);
+
+/// Builds a model directory: add arrays/blobs, then finish() writes manifest.json last,
+/// so a directory with a manifest is always complete.
+class ArtifactWriter {
+ public:
+  ArtifactWriter(std::filesystem::path dir, std::string kind, int format_version);
+
+  void add_blob(const std::string& name, std::string_view bytes);
+  template <class T>
+  void add_array(const std::string& name, std::span<const T> data) {
+    add_blob(name, std::string_view(reinterpret_cast<const char*>(data.data()), data.size_bytes()));
+  }
+  template <class T>
+  void add_array(const std::string& name, const std::vector<T>& data) {
+    add_array<T>(name, std::span<const T>(data));
+  }
+  /// Free-form fields (params, dataset_hash, shapes...) stored in the manifest.
+  nlohmann::json& meta() { return meta_; }
+  void finish();
+
+ private:
+  std::filesystem::path dir_;
+  nlohmann::json meta_;
+  nlohmann::json files_ = nlohmann::json::object();
+};
+
+/// Opens a model directory, checks manifest kind and version, and verifies each file's
+/// size and hash on read. Errors name the directory and the file.
+class ArtifactReader {
+ public:
+  ArtifactReader(std::filesystem::path dir, const std::string& expected_kind, int format_version);
+
+  const nlohmann::json& meta() const { return meta_; }
+  std::string blob(const std::string& name) const;
+  template <class T>
+  std::vector<T> array(const std::string& name) const {
+    std::string b = blob(name);
+    check_multiple(name, b.size(), sizeof(T));
+    std::vector<T> out(b.size() / sizeof(T));
+    if (!b.empty()) std::memcpy(out.data(), b.data(), b.size());
+    return out;
+  }
+
+ private:
+  void check_multiple(const std::string& name, size_t bytes, size_t elem) const;
+  std::filesystem::path dir_;
+  nlohmann::json meta_;
+};
+
+/// The "kind" field of dir/manifest.json (throws when absent or unreadable).
+std::string manifest_kind(const std::filesystem::path& dir);
+
+}  // namespace cascade

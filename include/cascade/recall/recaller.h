@@ -1,0 +1,98 @@
+// Recaller: the one interface every recall channel implements (like faiss::Index).
+//
+// A channel is fitted on a user->item training matrix plus the catalogue, then scores
+// the whole catalogue for a query: a known user (dense id) and/or a history of items.
+// Channels that keep per-user state (iALS factors) use the id when it is known and fold
+// the history in otherwise; channels that work from the history (EASE, content) always
+// use the history, so fresh events change their output without retraining.
+//
+// Masking lives in one place: top_n() removes every item of the query's history (SYSTEM.md:
+// "every channel masks all of the user's training items") plus any extra exclusions.
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "cascade/core/params.h"
+#include "cascade/core/types.h"
+#include "cascade/data/catalog.h"
+#include "cascade/data/interactions.h"
+
+namespace cascade {
+
+/// What a channel is trained on.
+struct FitInput {
+  const Interactions& train;  ///< user -> items, rows in time order
+  const Catalog& catalog;     ///< items/users side information (sizes n_items / n_users)
+  int threads = 0;            ///< 0 = hardware concurrency
+  uint64_t seed = 42;
+  /// Optional: held-out validation interactions (one per user in seed protocols), for
+  /// channels that tune a hyper-parameter (EASE's lambda). Never the test split.
+  const Interactions* valid = nullptr;
+  /// Content hash of the dataset; written into saved manifests.
+  std::string dataset_hash;
+};
+
+/// One user's request.
+struct UserQuery {
+  UserId user = kUnknownUser;          ///< dense id the channel was fitted with, if any
+  std::span<const ItemId> history;     ///< the user's items, oldest first (all masked in top_n)
+  std::span<const float> values;       ///< optional ratings parallel to history (empty = all 1)
+};
+
+/// Row-major item vectors owned by the channel: rows = n_items, size rows * dim.
+struct ItemVectorsView {
+  const float* data = nullptr;
+  uint32_t rows = 0;
+  uint32_t dim = 0;
+};
+
+class Recaller {
+ public:
+  static constexpr const char* kRegistryWhat = "recall channel";
+  virtual ~Recaller() = default;
+
+  /// Registry name ("ials", "ease", ...).
+  virtual std::string kind() const = 0;
+
+  /// Trains on `in`. May be called again to retrain from scratch.
+  virtual void fit(const FitInput& in) = 0;
+
+  /// Scores for every item, out.size() == n_items(); higher is better. Does NOT mask.
+  /// Thread-safe: many threads may score concurrently after fit/load.
+  virtual void score(const UserQuery& q, std::span<float> out) const = 0;
+
+  /// Scores for given candidates (out.size() == items.size()). Default: full score + gather.
+  virtual void score_items(const UserQuery& q, std::span<const ItemId> items,
+                           std::span<float> out) const;
+
+  /// Item vectors (iALS factors, content TF-IDF rows...). Throws NotSupported by default.
+  virtual ItemVectorsView item_vectors() const;
+
+  /// The parameters in force (defaults filled in), as written in the manifest.
+  virtual Params params() const = 0;
+
+  /// Writes the model into `dir` (created if needed): manifest.json + binary arrays,
+  /// each file written atomically. Loading checks the manifest (kind, version, hashes).
+  virtual void save(const std::filesystem::path& dir) const = 0;
+  virtual void load(const std::filesystem::path& dir) = 0;
+
+  virtual uint32_t n_items() const = 0;
+
+  /// Top-k items by score with every history item and every `exclude` item removed,
+  /// best first (ties: lower item id first). Uses score().
+  std::vector<ScoredItem> top_n(const UserQuery& q, size_t k,
+                                std::span<const ItemId> exclude = {}) const;
+};
+
+/// Creates a channel from a factory spec "name:k=v,..." via the registry. Unknown names
+/// throw cascade::Error listing the registered ones; unknown keys throw too.
+std::unique_ptr<Recaller> make_recaller(const std::string& spec);
+
+/// Loads a saved channel: reads `dir/manifest.json`, creates the kind, calls load().
+std::unique_ptr<Recaller> load_recaller(const std::filesystem::path& dir);
+
+}  // namespace cascade

@@ -1,0 +1,132 @@
+#include "cascade/core/params.h"
+
+#include <fmt/format.h>
+
+#include <charconv>
+#include <cmath>
+#include <cstdlib>
+
+#include "cascade/core/error.h"
+
+namespace cascade {
+
+namespace {
+std::string trim(const std::string& s) {
+  size_t b = s.find_first_not_of(" \t");
+  if (b == std::string::npos) return "";
+  size_t e = s.find_last_not_of(" \t");
+  return s.substr(b, e - b + 1);
+}
+}  // namespace
+
+Params Params::parse(const std::string& text) {
+  Params p;
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t comma = text.find(',', start);
+    if (comma == std::string::npos) comma = text.size();
+    std::string part = trim(text.substr(start, comma - start));
+    start = comma + 1;
+    if (part.empty()) continue;
+    size_t eq = part.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      throw Error(fmt::format("parameter '{}' is not of the form key=value (in '{}')", part, text));
+    }
+    p.values_[trim(part.substr(0, eq))] = trim(part.substr(eq + 1));
+  }
+  return p;
+}
+
+int64_t Params::get_int(const std::string& key, int64_t def, int64_t lo, int64_t hi) {
+  used_.insert(key);
+  int64_t v = def;
+  if (auto it = values_.find(key); it != values_.end()) {
+    const std::string& s = it->second;
+    auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+    if (ec != std::errc() || ptr != s.data() + s.size()) {
+      throw Error(fmt::format("parameter '{}': '{}' is not an integer", key, s));
+    }
+  }
+  if (v < lo || v > hi) {
+    throw Error(fmt::format("parameter '{}' = {} is out of range [{}, {}]", key, v, lo, hi));
+  }
+  resolved_[key] = std::to_string(v);
+  return v;
+}
+
+double Params::get_double(const std::string& key, double def, double lo, double hi) {
+  used_.insert(key);
+  double v = def;
+  if (auto it = values_.find(key); it != values_.end()) {
+    const std::string& s = it->second;
+    char* end = nullptr;
+    v = std::strtod(s.c_str(), &end);
+    if (s.empty() || end != s.c_str() + s.size() || !std::isfinite(v)) {
+      throw Error(fmt::format("parameter '{}': '{}' is not a finite number", key, s));
+    }
+  }
+  if (v < lo || v > hi) {
+    throw Error(fmt::format("parameter '{}' = {} is out of range [{}, {}]", key, v, lo, hi));
+  }
+  resolved_[key] = fmt::format("{}", v);
+  return v;
+}
+
+bool Params::get_bool(const std::string& key, bool def) {
+  used_.insert(key);
+  bool v = def;
+  if (auto it = values_.find(key); it != values_.end()) {
+    const std::string& s = it->second;
+    if (s == "true" || s == "1" || s == "yes" || s == "on") {
+      v = true;
+    } else if (s == "false" || s == "0" || s == "no" || s == "off") {
+      v = false;
+    } else {
+      throw Error(fmt::format("parameter '{}': '{}' is not a boolean (true/false)", key, s));
+    }
+  }
+  resolved_[key] = v ? "true" : "false";
+  return v;
+}
+
+std::string Params::get_string(const std::string& key, const std::string& def,
+                               const std::set<std::string>& allowed) {
+  used_.insert(key);
+  std::string v = def;
+  if (auto it = values_.find(key); it != values_.end()) v = it->second;
+  if (!allowed.empty() && !allowed.count(v)) {
+    std::string names;
+    for (const auto& a : allowed) names += (names.empty() ? "" : ", ") + a;
+    throw Error(fmt::format("parameter '{}' = '{}' is not one of: {}", key, v, names));
+  }
+  resolved_[key] = v;
+  return v;
+}
+
+void Params::check_unused(const std::string& context) const {
+  std::string unknown;
+  for (const auto& [k, v] : values_) {
+    if (!used_.count(k)) unknown += (unknown.empty() ? "" : ", ") + k;
+  }
+  if (unknown.empty()) return;
+  std::string known;
+  for (const auto& k : used_) known += (known.empty() ? "" : ", ") + k;
+  throw Error(fmt::format("{}: unknown parameter(s) {}; known: {}", context, unknown, known));
+}
+
+std::string Params::to_string() const {
+  std::string out;
+  for (const auto& [k, v] : values_) out += fmt::format("{}{}={}", out.empty() ? "" : ",", k, v);
+  return out;
+}
+
+Spec Spec::parse(const std::string& text) {
+  Spec s;
+  size_t colon = text.find(':');
+  s.name = trim(text.substr(0, colon));
+  if (s.name.empty()) throw Error(fmt::format("empty model name in spec '{}'", text));
+  if (colon != std::string::npos) s.params = Params::parse(text.substr(colon + 1));
+  return s;
+}
+
+}  // namespace cascade

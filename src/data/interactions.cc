@@ -1,0 +1,56 @@
+#include "cascade/data/interactions.h"
+
+#include <fmt/format.h>
+
+#include "cascade/core/error.h"
+
+namespace cascade {
+
+void Interactions::append_row(std::span<const uint32_t> cols, std::span<const float> vals,
+                              std::span<const int64_t> ts) {
+  CASCADE_CHECK(cols.size() == vals.size() && cols.size() == ts.size(),
+                "append_row: columns, values and times differ in length");
+  indices.insert(indices.end(), cols.begin(), cols.end());
+  values.insert(values.end(), vals.begin(), vals.end());
+  times.insert(times.end(), ts.begin(), ts.end());
+  indptr.push_back(indices.size());
+  ++n_rows;
+}
+
+Interactions Interactions::transpose() const {
+  Interactions t;
+  t.n_rows = n_cols;
+  t.n_cols = n_rows;
+  t.indptr.assign(static_cast<size_t>(n_cols) + 1, 0);
+  for (uint32_t c : indices) ++t.indptr[c + 1];
+  for (uint32_t c = 0; c < n_cols; ++c) t.indptr[c + 1] += t.indptr[c];
+  t.indices.resize(nnz());
+  t.values.resize(nnz());
+  t.times.resize(nnz());
+  std::vector<uint64_t> next(t.indptr.begin(), t.indptr.end() - 1);
+  for (uint32_t r = 0; r < n_rows; ++r) {
+    for (uint64_t j = indptr[r]; j < indptr[r + 1]; ++j) {
+      uint64_t dst = next[indices[j]]++;
+      t.indices[dst] = r;
+      t.values[dst] = values[j];
+      t.times[dst] = times[j];
+    }
+  }
+  return t;
+}
+
+void Interactions::validate() const {
+  CASCADE_CHECK(indptr.size() == static_cast<size_t>(n_rows) + 1,
+                fmt::format("indptr has {} entries for {} rows", indptr.size(), n_rows));
+  CASCADE_CHECK(indptr.front() == 0 && indptr.back() == indices.size(), "indptr does not span nnz");
+  CASCADE_CHECK(values.size() == indices.size() && times.size() == indices.size(),
+                "values/times differ in length from indices");
+  for (uint32_t r = 0; r < n_rows; ++r) {
+    CASCADE_CHECK(indptr[r] <= indptr[r + 1], fmt::format("indptr decreases at row {}", r));
+  }
+  for (uint32_t c : indices) {
+    CASCADE_CHECK(c < n_cols, fmt::format("column id {} out of range (n_cols {})", c, n_cols));
+  }
+}
+
+}  // namespace cascade
