@@ -30,7 +30,7 @@ std::vector<ScoredItem> select(size_t n, size_t k, Fn&& at) {
       std::push_heap(heap.begin(), heap.end(), cmp);
     }
   }
-  std::sort(heap.begin(), heap.end(), better);
+  std::sort(heap.begin(), heap.end(), [](const ScoredItem& a, const ScoredItem& b) { return better(a, b); });
   return heap;
 }
 }  // namespace

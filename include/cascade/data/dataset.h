@@ -3,7 +3,10 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
+#include <mutex>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "cascade/data/catalog.h"
@@ -32,6 +35,30 @@ struct PrepareOptions {
   double time_valid = 0.1;
 };
 
+namespace detail {
+/// Lazily built raw id -> dense id hash map for Dataset::find_user/find_item. Copies and
+/// moves start empty (the map is rebuilt on first use), so Dataset stays a plain value type.
+/// Thread-safe: lookups take a mutex. The map is rebuilt when the id vector's size changes
+/// or a hit no longer matches (ids edited after the first lookup).
+class IdLookup {
+ public:
+  IdLookup() = default;
+  IdLookup(const IdLookup&) {}
+  IdLookup& operator=(const IdLookup&) {
+    std::lock_guard<std::mutex> lock(mu_);
+    map_.reset();
+    return *this;
+  }
+  /// Dense id of `raw` in `ids`, or -1.
+  int64_t find(const std::vector<std::string>& ids, const std::string& raw) const;
+
+ private:
+  mutable std::mutex mu_;
+  mutable std::unique_ptr<std::unordered_map<std::string, uint32_t>> map_;
+  mutable size_t built_size_ = 0;
+};
+}  // namespace detail
+
 struct Dataset {
   std::string name;    ///< e.g. "ml-100k"
   std::string source;  ///< path it was prepared from
@@ -44,8 +71,8 @@ struct Dataset {
 
   /// user -> items, each row in time order (oldest first, ties in file order).
   Interactions train;
-  Interactions valid;  ///< seed protocols: at most one item per user
-  Interactions test;   ///< seed protocols: at most one item per user
+  Interactions valid;  ///< seed protocols: exactly one item per user; time: any number
+  Interactions test;   ///< seed protocols: exactly one item per user; time: any number
 
   /// seed-oof only (empty otherwise): the first recall_rows[u] entries of train row u are
   /// the recall slice, the rest the ranker slice.
@@ -61,9 +88,13 @@ struct Dataset {
   /// The ranker slice (seed-oof); throws cascade::Error for other protocols.
   Interactions ranker_slice() const;
 
-  /// Dense id of a raw id, or kUnknownUser / -1 when absent (linear maps built lazily).
-  int64_t find_user(const std::string& raw) const;
-  int64_t find_item(const std::string& raw) const;
+  /// Dense id of a raw id, or -1 when absent (hash maps built lazily on first call).
+  int64_t find_user(const std::string& raw) const { return user_lookup_.find(user_ids, raw); }
+  int64_t find_item(const std::string& raw) const { return item_lookup_.find(item_ids, raw); }
+
+ private:
+  detail::IdLookup user_lookup_;
+  detail::IdLookup item_lookup_;
 };
 
 /// Filters, remaps and splits a raw log (SYSTEM.md protocols):
@@ -73,7 +104,18 @@ struct Dataset {
 ///  2. per user, order by timestamp, ties in file order;
 ///  3. seed-*: last -> test, second-to-last -> valid, rest -> train;
 ///     time: one global cut of the (timestamp, file order) sequence at time_train and
-///     time_train + time_valid.
+///     time_train + time_valid (cut positions floor(share * N)); users and items are remapped
+///     over all kept rows, so a user may have no train rows (cold start) and several valid /
+///     test rows; valid/test rows keep items the user also has in train (the evaluator masks
+///     train items only);
+///     duplicate (user, item) rows are kept as separate rows under every protocol, so with
+///     duplicates in the log a seed valid/test item can also occur in train;
+///  4. seed-oof: recall_rows[u] = n_u - max(1, lround(oof_fraction * n_u)), n_u = train rows.
+/// Fills content_hash (dataset_content_hash in snapshot.h). Throws cascade::Error for bad
+/// options, and when nothing is left after filtering (saying what each filter dropped).
 Dataset prepare_dataset(const RawLog& log, const std::string& name, const PrepareOptions& opt);
+
+/// Throws cascade::Error when an option relevant to opt.protocol is out of range.
+void validate_prepare_options(const PrepareOptions& opt);
 
 }  // namespace cascade

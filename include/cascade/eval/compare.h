@@ -16,7 +16,9 @@ struct BootstrapResult {
   double confidence = 0.95;
 };
 
-/// a[i], b[i] belong to the same user. Throws when sizes differ or are zero.
+/// a[i], b[i] belong to the same user. Throws when sizes differ or are zero, or a value is
+/// not finite. Resampling draws indices from std::mt19937_64(seed) with an exact bounded
+/// mapping, so a seed gives the same result on every platform.
 BootstrapResult paired_bootstrap(std::span<const double> a, std::span<const double> b,
                                  int resamples = 1000, uint64_t seed = 42, double confidence = 0.95);
 
@@ -27,9 +29,12 @@ struct TTestResult {
   double p_value = 1;  ///< two-sided
 };
 
+/// Needs at least 2 pairs. A constant difference (sd = 0) gives p = 1 when it is 0 and
+/// p = 0 (t = +-inf) otherwise.
 TTestResult paired_t_test(std::span<const double> a, std::span<const double> b);
 
-/// Two-sided p-value of Student's t with df degrees of freedom (regularized incomplete beta).
+/// Two-sided p-value of Student's t with df degrees of freedom (regularized incomplete beta
+/// I_x(df/2, 1/2), x = df/(df+t^2), by continued fraction). Throws when df <= 0.
 double student_t_two_sided_p(double t, double df);
 
 }  // namespace cascade

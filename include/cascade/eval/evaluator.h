@@ -14,7 +14,9 @@
 namespace cascade {
 
 struct EvalOptions {
+  /// Cut-offs; used sorted and de-duplicated, each must be > 0 (throws otherwise).
   std::vector<size_t> ks = {10, 200};
+  /// Worker threads over users (0 = hardware concurrency). Results do not depend on it.
   int threads = 0;
   /// Item vectors for ILS@K (row-major n_items x dim); when null, ILS is not reported.
   ItemVectorsView ils_vectors{};
@@ -41,7 +43,11 @@ EvalResult evaluate(const Recaller& model, const Interactions& train, const Inte
 EvalResult evaluate_lists(const std::vector<std::vector<ItemId>>& lists, const Interactions& train,
                           const Interactions& heldout, uint32_t n_items, const EvalOptions& opt);
 
-/// Writes per-user values as CSV "user,metric1,metric2,..." (dense user ids) and reads it back.
+/// Writes per-user values as CSV "user,metric1,metric2,..." (dense user ids, metrics in name
+/// order, values "%.17g" so they read back bit-exact; written atomically) and reads it back.
+/// Loading recomputes `summary` as the per-user means (no coverage: it is not per user) and
+/// throws DataError naming the file and line for a bad header, field count, number or user
+/// order (users must be strictly ascending).
 void save_per_user_csv(const EvalResult& r, const std::string& path);
 EvalResult load_per_user_csv(const std::string& path);
 

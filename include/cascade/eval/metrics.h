@@ -7,6 +7,8 @@
 //                (training users who interacted with it) / n_users, floored at 1 / n_users
 //  - ILS@K     = mean pairwise cosine similarity of the top-K items' vectors
 //  - Coverage@K (catalogue-level) = distinct items over all users' top-K / n_items
+// Duplicates in `relevant` (and repeats of a relevant item in `ranked`) count once; an empty
+// `relevant` or k = 0 gives 0; a list shorter than K is scored as it is (no padding).
 #pragma once
 
 #include <span>

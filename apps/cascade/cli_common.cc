@@ -1,0 +1,93 @@
+#include "cli_common.h"
+
+#include <fmt/format.h>
+
+#include <cmath>
+#include <cstdio>
+
+#include "cascade/core/config.h"
+#include "cascade/core/error.h"
+
+namespace fs = std::filesystem;
+
+namespace cascade::cli {
+
+void DataFlags::add_to(CLI::App* app) {
+  app->add_option("--data", data, "data folder (or file, for --dataset csv)")->required();
+  app->add_option("--dataset", dataset, "ml-100k | ml-1m | ml-10m | ml-latest | ml-20m | ml-25m | csv")
+      ->required();
+  app->add_option("--protocol", protocol, "seed-loo | seed-oof | time")->capture_default_str();
+  app->add_option("--sep", sep, "csv: field separator (',', 'tab', '::', ...)")->capture_default_str();
+  app->add_option("--columns", columns, "csv: column names in order, from user,item[,rating][,timestamp]");
+  app->add_flag("--header", header, "csv: the first line is a header");
+  app->add_flag("--skip-bad-rows", skip_bad_rows, "skip malformed rows (and report how many) instead of failing");
+  app->add_option("--min-rating", min_rating, "ratings >= this are positives")->capture_default_str();
+  app->add_option("--min-positives", min_positives, "drop users with fewer positives")->capture_default_str();
+  app->add_option("--oof-fraction", oof_fraction, "seed-oof: share of each user's training rows in the ranker slice")
+      ->capture_default_str();
+  app->add_option("--time-train", time_train, "time: train share")->capture_default_str();
+  app->add_option("--time-valid", time_valid, "time: validation share")->capture_default_str();
+}
+
+DataSource DataFlags::to_source() const {
+  DataSource s;
+  s.dataset = dataset;
+  s.path = data;
+  s.tag = dataset;
+  s.prepare.protocol = parse_protocol(protocol);
+  s.prepare.min_rating = min_rating;
+  s.prepare.min_positives = min_positives;
+  s.prepare.oof_fraction = oof_fraction;
+  s.prepare.time_train = time_train;
+  s.prepare.time_valid = time_valid;
+  s.load.skip_bad_rows = skip_bad_rows;
+  s.load.sep = (sep == "tab" || sep == "\\t") ? "\t" : sep;
+  s.load.header = header;
+  if (!columns.empty()) s.load.columns = parse_columns(columns);
+  return s;
+}
+
+YAML::Node load_config(const std::vector<std::string>& overrides) {
+  ConfigLoader loader{default_config_dir()};
+  return loader.compose("config", overrides);
+}
+
+fs::path workdir_for(const YAML::Node& cfg, const std::string& tag) {
+  std::string root = cfg["workdir"] ? cfg["workdir"].as<std::string>() : "runs";
+  return fs::path(root) / tag;
+}
+
+int config_threads(const YAML::Node& cfg) { return cfg["threads"] ? cfg["threads"].as<int>() : 0; }
+uint64_t config_seed(const YAML::Node& cfg) { return cfg["seed"] ? cfg["seed"].as<uint64_t>() : 42; }
+
+std::vector<size_t> config_ks(const YAML::Node& cfg) {
+  std::vector<size_t> ks = {10, 200};
+  if (cfg["eval"] && cfg["eval"]["ks"]) ks = cfg["eval"]["ks"].as<std::vector<size_t>>();
+  if (ks.empty()) throw Error("config: eval.ks is empty");
+  return ks;
+}
+
+void print_table(const std::vector<std::string>& columns,
+                 const std::vector<std::pair<std::string, std::map<std::string, double>>>& rows) {
+  size_t name_w = 8;
+  for (const auto& [name, _] : rows) name_w = std::max(name_w, name.size());
+  std::string line = fmt::format("{:<{}}", "channel", name_w);
+  for (const auto& c : columns) line += fmt::format("  {:>11}", c);
+  std::puts(line.c_str());
+  std::puts(std::string(line.size(), '-').c_str());
+  for (const auto& [name, values] : rows) {
+    std::string row = fmt::format("{:<{}}", name, name_w);
+    for (const auto& c : columns) {
+      auto it = values.find(c);
+      if (it == values.end() || !std::isfinite(it->second)) {
+        row += fmt::format("  {:>11}", "-");
+      } else {
+        row += fmt::format("  {:>11.4f}", it->second);
+      }
+    }
+    std::puts(row.c_str());
+  }
+  std::fflush(stdout);
+}
+
+}  // namespace cascade::cli

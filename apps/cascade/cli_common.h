@@ -1,0 +1,50 @@
+// Helpers shared by the CLI commands: config composition, data flags, result tables.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <yaml-cpp/yaml.h>
+
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "cascade/data/loaders.h"
+#include "cascade/pipeline/recall_job.h"
+
+namespace cascade::cli {
+
+/// Data flags shared by `prepare` and `bench quality` (the command-line contract).
+struct DataFlags {
+  std::string data;
+  std::string dataset;
+  std::string protocol = "seed-loo";
+  std::string sep = ",";
+  std::string columns;
+  bool header = false;
+  bool skip_bad_rows = false;
+  float min_rating = 4.0f;
+  uint32_t min_positives = 5;
+  double oof_fraction = 0.1;
+  double time_train = 0.8;
+  double time_valid = 0.1;
+
+  void add_to(CLI::App* app);
+  DataSource to_source() const;
+};
+
+/// Composes configs/config.yaml with `overrides` (key=value / group=option).
+YAML::Node load_config(const std::vector<std::string>& overrides);
+
+/// The workdir for a dataset tag: <config workdir>/<tag>.
+std::filesystem::path workdir_for(const YAML::Node& cfg, const std::string& tag);
+
+int config_threads(const YAML::Node& cfg);
+uint64_t config_seed(const YAML::Node& cfg);
+std::vector<size_t> config_ks(const YAML::Node& cfg);
+
+/// Prints rows of metrics as an aligned table: first column `name`, then `columns`.
+void print_table(const std::vector<std::string>& columns,
+                 const std::vector<std::pair<std::string, std::map<std::string, double>>>& rows);
+
+}  // namespace cascade::cli

@@ -1,0 +1,16 @@
+// Each CLI command registers its subcommand on the root app; `run` callbacks throw
+// cascade::Error on failure and main() maps that to a message and exit code 1.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace cascade::cli {
+
+void add_prepare_command(CLI::App& app);
+void add_synth_command(CLI::App& app);
+void add_train_command(CLI::App& app);
+void add_eval_command(CLI::App& app);
+void add_compare_command(CLI::App& app);
+void add_bench_command(CLI::App& app);
+
+}  // namespace cascade::cli

@@ -1,0 +1,101 @@
+// cascade bench quality --data PATH --dataset NAME --protocol seed-loo --json OUT.json
+// Trains and evaluates every configured channel in-process on a freshly prepared split and
+// writes the quality contract JSON:
+// {"dataset","protocol","users","items","train_rows","test_rows",
+//  "channels":{NAME:{"recall@10","ndcg@10","mrr@10","recall@200","ndcg@200","coverage@10","fit_seconds"}}}
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <memory>
+#include <nlohmann/json.hpp>
+
+#include "cascade/core/error.h"
+#include "cascade/eval/evaluator.h"
+#include "cascade/io/artifact.h"
+#include "cli_common.h"
+#include "commands.h"
+
+namespace cascade::cli {
+
+namespace {
+
+void add_quality(CLI::App* bench) {
+  struct Opts {
+    DataFlags data;
+    std::string json;
+    int threads = 0;
+    std::vector<std::string> channels;
+    std::vector<std::string> overrides;
+  };
+  auto o = std::make_shared<Opts>();
+  CLI::App* cmd = bench->add_subcommand("quality", "train + evaluate every recall channel, write JSON");
+  o->data.add_to(cmd);
+  cmd->add_option("--json", o->json, "write the results here");
+  cmd->add_option("--threads", o->threads, "threads (0 = hardware)")->capture_default_str();
+  cmd->add_option("--channels", o->channels, "only these channels")->delimiter(',');
+  cmd->add_option("overrides", o->overrides, "config overrides for the channels, e.g. recall=parity");
+  cmd->callback([o] {
+    YAML::Node cfg = load_config(o->overrides);
+    DataSource src = o->data.to_source();
+    auto t0 = std::chrono::steady_clock::now();
+    RawLog log = load_dataset(src.dataset, src.path, src.load);
+    Dataset ds = prepare_dataset(log, src.tag, src.prepare);
+    spdlog::info("prepared {}: {} users, {} items, {} train rows ({:.2f} s)", src.dataset, ds.n_users,
+                 ds.n_items, ds.train.nnz(),
+                 std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    const bool oof = ds.options.protocol == Protocol::kSeedOof;
+    const Interactions train = oof ? ds.recall_slice() : ds.train;
+
+    nlohmann::ordered_json out;
+    out["dataset"] = src.dataset;
+    out["protocol"] = protocol_name(src.prepare.protocol);
+    out["users"] = ds.n_users;
+    out["items"] = ds.n_items;
+    out["train_rows"] = train.nnz();
+    out["test_rows"] = ds.test.nnz();
+    out["channels"] = nlohmann::ordered_json::object();
+
+    EvalOptions eopt;
+    eopt.ks = {10, 200};
+    eopt.threads = o->threads;
+    std::vector<std::pair<std::string, std::map<std::string, double>>> rows;
+    for (const ChannelSpec& spec : channel_specs_from_yaml(cfg["recall"]["channels"])) {
+      if (!o->channels.empty() &&
+          std::find(o->channels.begin(), o->channels.end(), spec.name) == o->channels.end()) {
+        continue;
+      }
+      spdlog::info("fitting {} ({})", spec.name, spec.spec());
+      FittedChannel fc = fit_channel(spec, ds, train, o->threads, config_seed(cfg));
+      EvalResult r = evaluate(*fc.model, train, ds.test, eopt);
+      auto& c = out["channels"][spec.name];
+      for (const char* m : {"recall@10", "ndcg@10", "mrr@10", "recall@200", "ndcg@200", "coverage@10"}) {
+        c[m] = r.summary.at(m);
+      }
+      c["fit_seconds"] = fc.fit_seconds;
+      c["eval_seconds"] = r.seconds;
+      auto summary = r.summary;
+      summary["fit_s"] = fc.fit_seconds;
+      summary["eval_s"] = r.seconds;
+      rows.emplace_back(spec.name, summary);
+    }
+    fmt::print("{} {} — {} users, {} items, {} train rows, {} test rows\n", src.dataset,
+               protocol_name(src.prepare.protocol), ds.n_users, ds.n_items, train.nnz(), ds.test.nnz());
+    print_table({"recall@10", "ndcg@10", "mrr@10", "recall@200", "ndcg@200", "coverage@10", "fit_s", "eval_s"},
+                rows);
+    if (!o->json.empty()) {
+      write_file_atomic(o->json, out.dump(2) + "\n");
+      fmt::print("wrote {}\n", o->json);
+    }
+  });
+}
+
+}  // namespace
+
+void add_bench_command(CLI::App& app) {
+  CLI::App* bench = app.add_subcommand("bench", "benchmarks (quality; serving arrives with the server)");
+  bench->require_subcommand(1);
+  add_quality(bench);
+}
+
+}  // namespace cascade::cli

@@ -1,0 +1,60 @@
+// The glue the CLI (and later the server and Python bindings) share: turn a YAML config
+// into a prepared dataset and a set of fitted recall channels.
+#pragma once
+
+#include <yaml-cpp/yaml.h>
+
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "cascade/core/params.h"
+#include "cascade/data/dataset.h"
+#include "cascade/data/loaders.h"
+#include "cascade/recall/recaller.h"
+
+namespace cascade {
+
+/// Where the data comes from and how it is split (the `data` config group).
+struct DataSource {
+  std::string tag;      ///< short name used for folders ("ml-100k")
+  std::string dataset;  ///< loader name
+  std::string path;
+  LoadOptions load;
+  PrepareOptions prepare;
+
+  /// A stable text of every field, to decide whether a cached snapshot is still valid.
+  std::string fingerprint() const;
+};
+
+DataSource data_source_from_yaml(const YAML::Node& data);
+
+/// Loads `snapshot_dir` when it holds a snapshot made from the same source (same
+/// fingerprint), otherwise loads the raw data, prepares it and saves the snapshot there.
+/// Progress goes to stderr.
+Dataset prepare_or_load(const DataSource& src, const std::filesystem::path& snapshot_dir);
+
+/// One configured channel: its name in the config, the registered kind and parameters.
+struct ChannelSpec {
+  std::string name;
+  std::string kind;
+  Params params;
+  std::string spec() const;  ///< "kind:k=v,..."
+};
+
+/// Reads `channels: {name: {kind: ..., param: value, ...}, ...}` in file order.
+std::vector<ChannelSpec> channel_specs_from_yaml(const YAML::Node& channels);
+
+struct FittedChannel {
+  ChannelSpec spec;
+  std::unique_ptr<Recaller> model;
+  double fit_seconds = 0;
+};
+
+/// Creates and fits one channel on `train` (ds.train or the seed-oof recall slice), giving it
+/// the validation split for tuning. Threads: 0 = hardware.
+FittedChannel fit_channel(const ChannelSpec& spec, const Dataset& ds, const Interactions& train,
+                          int threads, uint64_t seed);
+
+}  // namespace cascade

@@ -1,0 +1,149 @@
+#include "cascade/pipeline/recall_job.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <fstream>
+
+#include "cascade/core/error.h"
+#include "cascade/data/snapshot.h"
+#include "cascade/io/artifact.h"
+
+namespace fs = std::filesystem;
+
+namespace cascade {
+
+namespace {
+
+template <class T>
+T get_or(const YAML::Node& node, const char* key, T def) {
+  if (!node[key]) return def;
+  try {
+    return node[key].as<T>();
+  } catch (const YAML::Exception& e) {
+    throw Error(fmt::format("config data.{}: cannot read '{}' ({})", key, YAML::Dump(node[key]), e.what()));
+  }
+}
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// Unescapes the separators people type on a command line ("\t", "tab").
+std::string unescape_sep(const std::string& s) {
+  if (s == "\\t" || s == "tab" || s == "TAB") return "\t";
+  return s;
+}
+
+}  // namespace
+
+std::string DataSource::fingerprint() const {
+  std::string cols;
+  for (const auto& c : load.columns) cols += c + ",";
+  return fmt::format(
+      "dataset={};path={};protocol={};min_rating={};min_positives={};oof={};time={},{};skip={};sep={};"
+      "columns={};header={}",
+      dataset, fs::weakly_canonical(path).string(), protocol_name(prepare.protocol), prepare.min_rating,
+      prepare.min_positives, prepare.oof_fraction, prepare.time_train, prepare.time_valid,
+      load.skip_bad_rows, load.sep, cols, load.header);
+}
+
+DataSource data_source_from_yaml(const YAML::Node& data) {
+  if (!data || !data.IsMap()) throw Error("config: missing 'data' section (choose one with data=NAME)");
+  DataSource s;
+  s.dataset = get_or<std::string>(data, "dataset", "");
+  s.path = get_or<std::string>(data, "path", "");
+  if (s.dataset.empty()) throw Error("config: data.dataset is empty (ml-100k, ml-1m, ml-latest or csv)");
+  if (s.path.empty()) throw Error("config: data.path is empty");
+  s.tag = get_or<std::string>(data, "tag", s.dataset);
+  s.prepare.protocol = parse_protocol(get_or<std::string>(data, "protocol", "seed-loo"));
+  s.prepare.min_rating = get_or<float>(data, "min_rating", 4.0f);
+  s.prepare.min_positives = get_or<uint32_t>(data, "min_positives", 5);
+  s.prepare.oof_fraction = get_or<double>(data, "oof_fraction", 0.1);
+  s.prepare.time_train = get_or<double>(data, "time_train", 0.8);
+  s.prepare.time_valid = get_or<double>(data, "time_valid", 0.1);
+  s.load.skip_bad_rows = get_or<bool>(data, "skip_bad_rows", false);
+  s.load.sep = unescape_sep(get_or<std::string>(data, "sep", ","));
+  if (data["columns"]) s.load.columns = parse_columns(get_or<std::string>(data, "columns", ""));
+  s.load.header = get_or<bool>(data, "header", false);
+  return s;
+}
+
+Dataset prepare_or_load(const DataSource& src, const fs::path& snapshot_dir) {
+  const fs::path stamp = snapshot_dir / "source.txt";
+  const std::string fp = src.fingerprint();
+  if (fs::exists(snapshot_dir / "dataset.snap") && fs::exists(stamp) && read_file(stamp) == fp) {
+    auto t0 = std::chrono::steady_clock::now();
+    Dataset ds = load_snapshot(snapshot_dir.string());
+    spdlog::info("loaded snapshot {} in {:.1f} ms", (snapshot_dir / "dataset.snap").string(),
+                 1000 * seconds_since(t0));
+    return ds;
+  }
+  auto t0 = std::chrono::steady_clock::now();
+  spdlog::info("loading {} from {}", src.dataset, src.path);
+  RawLog log = load_dataset(src.dataset, src.path, src.load);
+  if (log.skipped_rows > 0) spdlog::warn("skipped {} bad rows (--skip-bad-rows)", log.skipped_rows);
+  spdlog::info("read {} rows in {:.2f} s; preparing ({})", log.size(), seconds_since(t0),
+               protocol_name(src.prepare.protocol));
+  Dataset ds = prepare_dataset(log, src.tag, src.prepare);
+  save_snapshot(ds, snapshot_dir.string());
+  write_file_atomic(stamp, fp);
+  spdlog::info("snapshot {}: {} users, {} items, {} train rows, hash {}", snapshot_dir.string(), ds.n_users,
+               ds.n_items, ds.train.nnz(), ds.content_hash);
+  return ds;
+}
+
+std::string ChannelSpec::spec() const {
+  std::string s = kind;
+  std::string p = params.to_string();
+  if (!p.empty()) s += ":" + p;
+  return s;
+}
+
+std::vector<ChannelSpec> channel_specs_from_yaml(const YAML::Node& channels) {
+  if (!channels || !channels.IsMap() || channels.size() == 0) {
+    throw Error("config: recall.channels must map channel names to their parameters");
+  }
+  std::vector<ChannelSpec> out;
+  for (const auto& kv : channels) {
+    ChannelSpec c;
+    c.name = kv.first.as<std::string>();
+    c.kind = c.name;
+    const YAML::Node& body = kv.second;
+    if (body && !body.IsNull()) {
+      if (!body.IsMap()) throw Error(fmt::format("config: recall.channels.{} must be a map of parameters", c.name));
+      for (const auto& p : body) {
+        std::string key = p.first.as<std::string>();
+        if (!p.second.IsScalar()) {
+          throw Error(fmt::format("config: recall.channels.{}.{} must be a scalar", c.name, key));
+        }
+        if (key == "kind") {
+          c.kind = p.second.as<std::string>();
+        } else {
+          c.params.set(key, p.second.as<std::string>());
+        }
+      }
+    }
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
+FittedChannel fit_channel(const ChannelSpec& spec, const Dataset& ds, const Interactions& train,
+                          int threads, uint64_t seed) {
+  FittedChannel f;
+  f.spec = spec;
+  f.model = make_recaller(spec.spec());
+  FitInput in{train, ds.catalog, 0, 42, nullptr, ""};
+  in.threads = threads;
+  in.seed = seed;
+  in.valid = &ds.valid;
+  in.dataset_hash = ds.content_hash;
+  auto t0 = std::chrono::steady_clock::now();
+  f.model->fit(in);
+  f.fit_seconds = seconds_since(t0);
+  return f;
+}
+
+}  // namespace cascade
