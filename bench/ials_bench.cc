@@ -30,7 +30,7 @@
 #include <string>
 #include <vector>
 
-#include "../src/recall/ials_solver.h"
+#include "recall/ials_solver.h"
 #include "cascade/core/error.h"
 #include "cascade/recall/recaller.h"
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The test suite: install Debian packages, build (Release), run every test through ctest.
-# Set CASCADE_ASAN=1 to also build and run the suite under AddressSanitizer + UBSan.
+# The test suite: install Debian packages, build (Release), run every test through ctest,
+# then build and run the same suite under AddressSanitizer + UBSan (CASCADE_ASAN=0 skips that).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -8,7 +8,7 @@ bash scripts/install_deps.sh
 bash scripts/build.sh release
 ctest --preset release -j "$(nproc)"
 
-if [ "${CASCADE_ASAN:-0}" = "1" ]; then
+if [ "${CASCADE_ASAN:-1}" = "1" ]; then
   bash scripts/build.sh asan
   ctest --preset asan -j "$(nproc)"
 fi

@@ -12,8 +12,9 @@
 // larger catalogues with an error instead of exhausting memory.
 //
 // The inverse is an in-place blocked SWEEP (ease_solver.h): n^3 / 2 multiply-adds with a
-// hand-tiled kernel chosen at run time for AVX-512 / AVX2 / baseline, about 7x faster than
-// Eigen's LLT + solve(I) (2.3 n^3 flops, SSE2 in the default build).
+// hand-tiled kernel chosen at run time for AVX-512 / AVX2 / baseline. At 1447 items the
+// whole fit takes ~0.05 s on 2 threads, where Eigen's float LLT + solve(I) alone (2.3 n^3
+// flops, SSE2 in the default build) took ~0.45 s on this machine.
 //
 // Parameters ("ease:lambda=500,...", all optional):
 //   lambda     L2 regularisation                                   [0, 1e12]
@@ -350,6 +351,7 @@ class EaseRecaller final : public Recaller {
           n, cfg_.max_items, 4.0 * n * n / 1e9));
     }
     const int threads = resolve_threads(cfg_.threads > 0 ? cfg_.threads : in.threads);
+    fitted_ = false;  // B_ is rebuilt below; a failure leaves the model unusable, not stale
     const size_t ld = ease::padded_ld(n);
     std::vector<float> G(static_cast<size_t>(n) * ld);
     ease::gram(in.train, n, cfg_.rating, G.data(), ld, threads);
@@ -367,6 +369,7 @@ class EaseRecaller final : public Recaller {
       for (double lam : kLambdaGrid) {
         B_ = G;
         solve(lam, threads);
+        fitted_ = true;  // score() is used for the validation ranking
         const double recall = valid_recall(in.train, *in.valid, threads);
         spdlog::info("ease: lambda {:>6} -> validation Recall@{} {:.4f}", lam, kTuneK, recall);
         tuning.push_back({{"lambda", lam}, {"valid_recall_at_20", recall}});
@@ -388,12 +391,13 @@ class EaseRecaller final : public Recaller {
     solve(lambda, threads);
     tuning_ = std::move(tuning);
     dataset_hash_ = in.dataset_hash;
+    fitted_ = true;
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     spdlog::info("ease: {} items, lambda {}, fitted in {:.3f}s on {} threads", n, lambda, secs, threads);
   }
 
   void score(const UserQuery& q, std::span<float> out) const override {
-    CASCADE_CHECK(!B_.empty() || n_items_ == 0, "ease: score() before fit() or load()");
+    CASCADE_CHECK(fitted_, "ease: score() before fit() or load()");
     CASCADE_CHECK(out.size() == n_items_,
                   fmt::format("ease: score() output has {} slots for {} items", out.size(), n_items_));
     CASCADE_CHECK(q.values.empty() || q.values.size() == q.history.size(),
@@ -411,7 +415,7 @@ class EaseRecaller final : public Recaller {
   }
 
   void save(const std::filesystem::path& dir) const override {
-    CASCADE_CHECK(!B_.empty() || n_items_ == 0, "ease: save() before fit()");
+    CASCADE_CHECK(fitted_, "ease: save() before fit()");
     ArtifactWriter w(dir, kKind, kFormatVersion);
     w.meta()["params"] = params_.resolved();
     w.meta()["dataset_hash"] = dataset_hash_;
@@ -451,6 +455,7 @@ class EaseRecaller final : public Recaller {
     B_ = std::move(B);
     dataset_hash_ = m.value("dataset_hash", "");
     tuning_ = m.value("tuning", nlohmann::json::array());
+    fitted_ = true;
   }
 
  private:
@@ -505,6 +510,7 @@ class EaseRecaller final : public Recaller {
   std::vector<float> B_;    // n_items x ld_, row-major; row i = item i's weights to all items
   std::string dataset_hash_;
   nlohmann::json tuning_ = nlohmann::json::array();  // (lambda, validation recall) when tuned
+  bool fitted_ = false;
 };
 
 }  // namespace

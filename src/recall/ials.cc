@@ -186,6 +186,7 @@ class IalsRecaller final : public Recaller {
     dataset_hash_ = in.dataset_hash;
     fit_seed_ = seed;
     prepare_fold_in(threads);
+    fitted_ = true;
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     spdlog::info("ials: {} users x {} items, {} entries, factors {}, {} iterations ({}) in {:.3f}s "
                  "on {} threads",
@@ -193,7 +194,7 @@ class IalsRecaller final : public Recaller {
   }
 
   void score(const UserQuery& q, std::span<float> out) const override {
-    CASCADE_CHECK(!item_factors_.empty() || n_items_ == 0, "ials: score() before fit() or load()");
+    CASCADE_CHECK(fitted_, "ials: score() before fit() or load()");
     CASCADE_CHECK(out.size() == n_items_,
                   fmt::format("ials: score() output has {} slots for {} items", out.size(), n_items_));
     const int f = cfg_.factors;
@@ -213,12 +214,12 @@ class IalsRecaller final : public Recaller {
   }
 
   ItemVectorsView item_vectors() const override {
-    CASCADE_CHECK(!item_factors_.empty(), "ials: item_vectors() before fit() or load()");
+    CASCADE_CHECK(fitted_, "ials: item_vectors() before fit() or load()");
     return {item_factors_.data(), n_items_, static_cast<uint32_t>(cfg_.factors)};
   }
 
   void save(const std::filesystem::path& dir) const override {
-    CASCADE_CHECK(!item_factors_.empty() || n_items_ == 0, "ials: save() before fit()");
+    CASCADE_CHECK(fitted_, "ials: save() before fit()");
     ArtifactWriter w(dir, kKind, kFormatVersion);
     w.meta()["params"] = params_.resolved();
     w.meta()["dataset_hash"] = dataset_hash_;
@@ -264,6 +265,7 @@ class IalsRecaller final : public Recaller {
     dataset_hash_ = m.value("dataset_hash", "");
     fit_seed_ = m.value("fit_seed", uint64_t{0});
     prepare_fold_in(cfg_.threads);
+    fitted_ = true;
   }
 
  private:
@@ -318,6 +320,7 @@ class IalsRecaller final : public Recaller {
   std::vector<double> yty_;           // factors x factors: Y^T Y + reg I (fold-in)
   std::string dataset_hash_;
   uint64_t fit_seed_ = 0;
+  bool fitted_ = false;
 };
 
 }  // namespace

@@ -281,7 +281,7 @@ TEST(Ease, RejectsBadParametersAndInput) {
   Interactions big = make_rows(11, {{0, 10}});
   Catalog cat;
   try {
-    m->fit(FitInput{big, cat});
+    m->fit(FitInput{big, cat, 1, 42, nullptr, ""});
     FAIL() << "expected an error";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("max_items"), std::string::npos);
@@ -289,7 +289,7 @@ TEST(Ease, RejectsBadParametersAndInput) {
   // lambda = 0 with an unused item makes X^T X singular
   auto z = make_recaller("ease:lambda=0");
   Interactions sing = make_rows(3, {{0, 1}});
-  EXPECT_THROW(z->fit(FitInput{sing, cat}), Error);
+  EXPECT_THROW(z->fit(FitInput{sing, cat, 1, 42, nullptr, ""}), Error);
 
   auto f = fit_spec("ease", make_rows(3, {{0, 1}, {1, 2}}));
   std::vector<float> wrong(2);

@@ -402,7 +402,7 @@ TEST(Ials, RejectsBadParametersAndInput) {
   Interactions neg = make_rows(3, {{0, 1}}, {{-1.f, 2.f}});
   Catalog cat;
   auto r = make_recaller("ials:factors=4,value=rating,alpha=5");
-  EXPECT_THROW(r->fit(FitInput{neg, cat}), Error);
+  EXPECT_THROW(r->fit(FitInput{neg, cat, 1, 42, nullptr, ""}), Error);
 
   auto f = fit_spec("ials:factors=4,iters=2", block_data());
   std::vector<float> wrong(5);

@@ -33,7 +33,7 @@ void add_quality(CLI::App* bench) {
   o->data.add_to(cmd);
   cmd->add_option("--json", o->json, "write the results here");
   cmd->add_option("--threads", o->threads, "threads (0 = hardware)")->capture_default_str();
-  cmd->add_option("--channels", o->channels, "only these channels")->delimiter(',');
+  cmd->add_option("--channels", o->channels, "only these channels")->delimiter(',')->allow_extra_args(false);
   cmd->add_option("overrides", o->overrides, "config overrides for the channels, e.g. recall=parity");
   cmd->callback([o] {
     YAML::Node cfg = load_config(o->overrides);

@@ -29,7 +29,7 @@ void add_compare_command(CLI::App& app) {
   cmd->add_option("run_a", o->a, "baseline run: id or path to the run folder")->required();
   cmd->add_option("run_b", o->b, "challenger run: id or path")->required();
   cmd->add_option("--mlruns", o->mlruns, "run store")->capture_default_str();
-  cmd->add_option("--metrics", o->metrics, "per-user metrics to compare")->delimiter(',')->capture_default_str();
+  cmd->add_option("--metrics", o->metrics, "per-user metrics to compare")->delimiter(',')->allow_extra_args(false)->capture_default_str();
   cmd->add_option("--resamples", o->resamples, "bootstrap resamples")->capture_default_str();
   cmd->add_option("--seed", o->seed, "bootstrap seed")->capture_default_str();
   cmd->add_option("--confidence", o->confidence, "interval level")->capture_default_str();

@@ -33,7 +33,7 @@ void add_eval_command(CLI::App& app) {
   auto only = std::make_shared<std::vector<std::string>>();
   CLI::App* cmd = app.add_subcommand("eval", "evaluate the trained channels (full catalogue) and log runs");
   cmd->add_option("overrides", *overrides, "config overrides: key=value or group=option");
-  cmd->add_option("--channels", *only, "evaluate only these channels")->delimiter(',');
+  cmd->add_option("--channels", *only, "evaluate only these channels")->delimiter(',')->allow_extra_args(false);
   cmd->callback([overrides, only] {
     YAML::Node cfg = load_config(*overrides);
     DataSource src = data_source_from_yaml(cfg["data"]);

@@ -23,7 +23,7 @@ void add_train_command(CLI::App& app) {
   auto only = std::make_shared<std::vector<std::string>>();
   CLI::App* cmd = app.add_subcommand("train", "fit the configured recall channels and save them");
   cmd->add_option("overrides", *overrides, "config overrides: key=value or group=option");
-  cmd->add_option("--channels", *only, "train only these channels (names from recall.channels)")->delimiter(',');
+  cmd->add_option("--channels", *only, "train only these channels (names from recall.channels)")->delimiter(',')->allow_extra_args(false);
   cmd->callback([overrides, only] {
     YAML::Node cfg = load_config(*overrides);
     DataSource src = data_source_from_yaml(cfg["data"]);
