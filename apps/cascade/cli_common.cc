@@ -1,7 +1,9 @@
 #include "cli_common.h"
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 
@@ -14,16 +16,23 @@ namespace cascade::cli {
 
 void DataFlags::add_to(CLI::App* app) {
   app->add_option("--data", data, "data folder (or file, for --dataset csv)")->required();
-  app->add_option("--dataset", dataset, "ml-100k | ml-1m | ml-10m | ml-latest | ml-20m | ml-25m | csv")
+  app->add_option("--dataset", dataset,
+                  "ml-100k | ml-1m | ml-10m | ml-latest | ml-20m | ml-25m | csv")
       ->required();
   app->add_option("--protocol", protocol, "seed-loo | seed-oof | time")->capture_default_str();
-  app->add_option("--sep", sep, "csv: field separator (',', 'tab', '::', ...)")->capture_default_str();
-  app->add_option("--columns", columns, "csv: column names in order, from user,item[,rating][,timestamp]");
+  app->add_option("--sep", sep, "csv: field separator (',', 'tab', '::', ...)")
+      ->capture_default_str();
+  app->add_option("--columns", columns,
+                  "csv: column names in order, from user,item[,rating][,timestamp]");
   app->add_flag("--header", header, "csv: the first line is a header");
-  app->add_flag("--skip-bad-rows", skip_bad_rows, "skip malformed rows (and report how many) instead of failing");
-  app->add_option("--min-rating", min_rating, "ratings >= this are positives")->capture_default_str();
-  app->add_option("--min-positives", min_positives, "drop users with fewer positives")->capture_default_str();
-  app->add_option("--oof-fraction", oof_fraction, "seed-oof: share of each user's training rows in the ranker slice")
+  app->add_flag("--skip-bad-rows", skip_bad_rows,
+                "skip malformed rows (and report how many) instead of failing");
+  app->add_option("--min-rating", min_rating, "ratings >= this are positives")
+      ->capture_default_str();
+  app->add_option("--min-positives", min_positives, "drop users with fewer positives")
+      ->capture_default_str();
+  app->add_option("--oof-fraction", oof_fraction,
+                  "seed-oof: share of each user's training rows in the ranker slice")
       ->capture_default_str();
   app->add_option("--time-train", time_train, "time: train share")->capture_default_str();
   app->add_option("--time-valid", time_valid, "time: validation share")->capture_default_str();
@@ -57,14 +66,55 @@ fs::path workdir_for(const YAML::Node& cfg, const std::string& tag) {
   return fs::path(root) / tag;
 }
 
-int config_threads(const YAML::Node& cfg) { return cfg["threads"] ? cfg["threads"].as<int>() : 0; }
-uint64_t config_seed(const YAML::Node& cfg) { return cfg["seed"] ? cfg["seed"].as<uint64_t>() : 42; }
+int config_threads(const YAML::Node& cfg) {
+  return cfg["threads"] ? cfg["threads"].as<int>() : 0;
+}
+uint64_t config_seed(const YAML::Node& cfg) {
+  return cfg["seed"] ? cfg["seed"].as<uint64_t>() : 42;
+}
 
 std::vector<size_t> config_ks(const YAML::Node& cfg) {
   std::vector<size_t> ks = {10, 200};
   if (cfg["eval"] && cfg["eval"]["ks"]) ks = cfg["eval"]["ks"].as<std::vector<size_t>>();
   if (ks.empty()) throw Error("config: eval.ks is empty");
   return ks;
+}
+
+std::vector<ChannelSpec> Workspace::channels(const std::vector<std::string>& only) const {
+  std::vector<ChannelSpec> all = channel_specs_from_yaml(cfg["recall"]["channels"]);
+  if (only.empty()) return all;
+  std::vector<ChannelSpec> out;
+  for (const std::string& name : only) {
+    auto it =
+        std::find_if(all.begin(), all.end(), [&](const ChannelSpec& c) { return c.name == name; });
+    if (it == all.end()) {
+      std::string known;
+      for (const auto& c : all) known += (known.empty() ? "" : ", ") + c.name;
+      throw Error(
+          fmt::format("--channels: '{}' is not a configured channel; configured: {}", name, known));
+    }
+    out.push_back(*it);
+  }
+  return out;
+}
+
+Workspace open_workspace(const std::vector<std::string>& overrides) {
+  Workspace w;
+  w.cfg = load_config(overrides);
+  w.source = data_source_from_yaml(w.cfg["data"]);
+  w.dir = workdir_for(w.cfg, w.source.tag);
+  w.ds = prepare_or_load(w.source, w.dir / "data");
+  const bool oof = w.ds.options.protocol == Protocol::kSeedOof;
+  w.train = oof ? w.ds.recall_slice() : w.ds.train;
+  if (oof) {
+    spdlog::info("seed-oof: channels fit on the recall slice ({} of {} training rows)",
+                 w.train.nnz(), w.ds.train.nnz());
+  }
+  w.mlruns = w.cfg["mlruns"] ? w.cfg["mlruns"].as<std::string>() : "mlruns";
+  w.experiment = w.cfg["experiment"] ? w.cfg["experiment"].as<std::string>() : "cascade";
+  w.eval.ks = config_ks(w.cfg);
+  w.eval.threads = config_threads(w.cfg);
+  return w;
 }
 
 void print_table(const std::vector<std::string>& columns,

@@ -1,15 +1,16 @@
 // Helpers shared by the CLI commands: config composition, data flags, result tables.
 #pragma once
 
-#include <CLI/CLI.hpp>
 #include <yaml-cpp/yaml.h>
 
+#include <CLI/CLI.hpp>
 #include <filesystem>
 #include <map>
 #include <string>
 #include <vector>
 
 #include "cascade/data/loaders.h"
+#include "cascade/eval/evaluator.h"
 #include "cascade/pipeline/recall_job.h"
 
 namespace cascade::cli {
@@ -42,6 +43,27 @@ std::filesystem::path workdir_for(const YAML::Node& cfg, const std::string& tag)
 int config_threads(const YAML::Node& cfg);
 uint64_t config_seed(const YAML::Node& cfg);
 std::vector<size_t> config_ks(const YAML::Node& cfg);
+
+/// What `train` and `eval` share: the composed config, its dataset (snapshot cached under
+/// <workdir>/<tag>/data), the matrix the channels fit on (the recall slice in seed-oof),
+/// the run store and the evaluation options.
+struct Workspace {
+  YAML::Node cfg;
+  DataSource source;
+  std::filesystem::path dir;  ///< <workdir>/<tag>
+  Dataset ds;
+  Interactions train;
+  std::string mlruns;
+  std::string experiment;
+  EvalOptions eval;
+
+  std::filesystem::path model_dir(const std::string& channel) const {
+    return dir / "models" / channel;
+  }
+  /// The configured channels, filtered by `only` when it is not empty (unknown names throw).
+  std::vector<ChannelSpec> channels(const std::vector<std::string>& only) const;
+};
+Workspace open_workspace(const std::vector<std::string>& overrides);
 
 /// Prints rows of metrics as an aligned table: first column `name`, then `columns`.
 void print_table(const std::vector<std::string>& columns,

@@ -22,7 +22,8 @@ T get_or(const YAML::Node& node, const char* key, T def) {
   try {
     return node[key].as<T>();
   } catch (const YAML::Exception& e) {
-    throw Error(fmt::format("config data.{}: cannot read '{}' ({})", key, YAML::Dump(node[key]), e.what()));
+    throw Error(
+        fmt::format("config data.{}: cannot read '{}' ({})", key, YAML::Dump(node[key]), e.what()));
   }
 }
 
@@ -42,19 +43,22 @@ std::string DataSource::fingerprint() const {
   std::string cols;
   for (const auto& c : load.columns) cols += c + ",";
   return fmt::format(
-      "dataset={};path={};protocol={};min_rating={};min_positives={};oof={};time={},{};skip={};sep={};"
+      "dataset={};path={};protocol={};min_rating={};min_positives={};oof={};time={},{};skip={};sep="
+      "{};"
       "columns={};header={}",
-      dataset, fs::weakly_canonical(path).string(), protocol_name(prepare.protocol), prepare.min_rating,
-      prepare.min_positives, prepare.oof_fraction, prepare.time_train, prepare.time_valid,
-      load.skip_bad_rows, load.sep, cols, load.header);
+      dataset, fs::weakly_canonical(path).string(), protocol_name(prepare.protocol),
+      prepare.min_rating, prepare.min_positives, prepare.oof_fraction, prepare.time_train,
+      prepare.time_valid, load.skip_bad_rows, load.sep, cols, load.header);
 }
 
 DataSource data_source_from_yaml(const YAML::Node& data) {
-  if (!data || !data.IsMap()) throw Error("config: missing 'data' section (choose one with data=NAME)");
+  if (!data || !data.IsMap())
+    throw Error("config: missing 'data' section (choose one with data=NAME)");
   DataSource s;
   s.dataset = get_or<std::string>(data, "dataset", "");
   s.path = get_or<std::string>(data, "path", "");
-  if (s.dataset.empty()) throw Error("config: data.dataset is empty (ml-100k, ml-1m, ml-latest or csv)");
+  if (s.dataset.empty())
+    throw Error("config: data.dataset is empty (ml-100k, ml-1m, ml-latest or csv)");
   if (s.path.empty()) throw Error("config: data.path is empty");
   s.tag = get_or<std::string>(data, "tag", s.dataset);
   s.prepare.protocol = parse_protocol(get_or<std::string>(data, "protocol", "seed-loo"));
@@ -89,8 +93,8 @@ Dataset prepare_or_load(const DataSource& src, const fs::path& snapshot_dir) {
   Dataset ds = prepare_dataset(log, src.tag, src.prepare);
   save_snapshot(ds, snapshot_dir.string());
   write_file_atomic(stamp, fp);
-  spdlog::info("snapshot {}: {} users, {} items, {} train rows, hash {}", snapshot_dir.string(), ds.n_users,
-               ds.n_items, ds.train.nnz(), ds.content_hash);
+  spdlog::info("snapshot {}: {} users, {} items, {} train rows, hash {}", snapshot_dir.string(),
+               ds.n_users, ds.n_items, ds.train.nnz(), ds.content_hash);
   return ds;
 }
 
@@ -112,7 +116,8 @@ std::vector<ChannelSpec> channel_specs_from_yaml(const YAML::Node& channels) {
     c.kind = c.name;
     const YAML::Node& body = kv.second;
     if (body && !body.IsNull()) {
-      if (!body.IsMap()) throw Error(fmt::format("config: recall.channels.{} must be a map of parameters", c.name));
+      if (!body.IsMap())
+        throw Error(fmt::format("config: recall.channels.{} must be a map of parameters", c.name));
       for (const auto& p : body) {
         std::string key = p.first.as<std::string>();
         if (!p.second.IsScalar()) {

@@ -29,20 +29,24 @@ void add_quality(CLI::App* bench) {
     std::vector<std::string> overrides;
   };
   auto o = std::make_shared<Opts>();
-  CLI::App* cmd = bench->add_subcommand("quality", "train + evaluate every recall channel, write JSON");
+  CLI::App* cmd =
+      bench->add_subcommand("quality", "train + evaluate every recall channel, write JSON");
   o->data.add_to(cmd);
   cmd->add_option("--json", o->json, "write the results here");
   cmd->add_option("--threads", o->threads, "threads (0 = hardware)")->capture_default_str();
-  cmd->add_option("--channels", o->channels, "only these channels")->delimiter(',')->allow_extra_args(false);
-  cmd->add_option("overrides", o->overrides, "config overrides for the channels, e.g. recall=parity");
+  cmd->add_option("--channels", o->channels, "only these channels")
+      ->delimiter(',')
+      ->allow_extra_args(false);
+  cmd->add_option("overrides", o->overrides,
+                  "config overrides for the channels, e.g. recall=parity");
   cmd->callback([o] {
     YAML::Node cfg = load_config(o->overrides);
     DataSource src = o->data.to_source();
     auto t0 = std::chrono::steady_clock::now();
     RawLog log = load_dataset(src.dataset, src.path, src.load);
     Dataset ds = prepare_dataset(log, src.tag, src.prepare);
-    spdlog::info("prepared {}: {} users, {} items, {} train rows ({:.2f} s)", src.dataset, ds.n_users,
-                 ds.n_items, ds.train.nnz(),
+    spdlog::info("prepared {}: {} users, {} items, {} train rows ({:.2f} s)", src.dataset,
+                 ds.n_users, ds.n_items, ds.train.nnz(),
                  std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     const bool oof = ds.options.protocol == Protocol::kSeedOof;
     const Interactions train = oof ? ds.recall_slice() : ds.train;
@@ -69,7 +73,8 @@ void add_quality(CLI::App* bench) {
       FittedChannel fc = fit_channel(spec, ds, train, o->threads, config_seed(cfg));
       EvalResult r = evaluate(*fc.model, train, ds.test, eopt);
       auto& c = out["channels"][spec.name];
-      for (const char* m : {"recall@10", "ndcg@10", "mrr@10", "recall@200", "ndcg@200", "coverage@10"}) {
+      for (const char* m :
+           {"recall@10", "ndcg@10", "mrr@10", "recall@200", "ndcg@200", "coverage@10"}) {
         c[m] = r.summary.at(m);
       }
       c["fit_seconds"] = fc.fit_seconds;
@@ -80,8 +85,10 @@ void add_quality(CLI::App* bench) {
       rows.emplace_back(spec.name, summary);
     }
     fmt::print("{} {} — {} users, {} items, {} train rows, {} test rows\n", src.dataset,
-               protocol_name(src.prepare.protocol), ds.n_users, ds.n_items, train.nnz(), ds.test.nnz());
-    print_table({"recall@10", "ndcg@10", "mrr@10", "recall@200", "ndcg@200", "coverage@10", "fit_s", "eval_s"},
+               protocol_name(src.prepare.protocol), ds.n_users, ds.n_items, train.nnz(),
+               ds.test.nnz());
+    print_table({"recall@10", "ndcg@10", "mrr@10", "recall@200", "ndcg@200", "coverage@10", "fit_s",
+                 "eval_s"},
                 rows);
     if (!o->json.empty()) {
       write_file_atomic(o->json, out.dump(2) + "\n");
@@ -93,7 +100,8 @@ void add_quality(CLI::App* bench) {
 }  // namespace
 
 void add_bench_command(CLI::App& app) {
-  CLI::App* bench = app.add_subcommand("bench", "benchmarks (quality; serving arrives with the server)");
+  CLI::App* bench =
+      app.add_subcommand("bench", "benchmarks (quality; serving arrives with the server)");
   bench->require_subcommand(1);
   add_quality(bench);
 }

@@ -1,13 +1,14 @@
 // cascade compare RUN_A RUN_B [--metrics recall@10,ndcg@10]
 // Paired comparison of two evaluation runs over their common users: bootstrap interval and
 // p-value of mean(B - A) (seeded resampling of users) and a paired t-test.
+#include "cascade/eval/compare.h"
+
 #include <fmt/format.h>
 
 #include <memory>
 #include <unordered_map>
 
 #include "cascade/core/error.h"
-#include "cascade/eval/compare.h"
 #include "cascade/eval/evaluator.h"
 #include "cascade/tracking/run_store.h"
 #include "commands.h"
@@ -25,11 +26,15 @@ void add_compare_command(CLI::App& app) {
     double confidence = 0.95;
   };
   auto o = std::make_shared<Opts>();
-  CLI::App* cmd = app.add_subcommand("compare", "paired bootstrap and t-test between two eval runs");
+  CLI::App* cmd =
+      app.add_subcommand("compare", "paired bootstrap and t-test between two eval runs");
   cmd->add_option("run_a", o->a, "baseline run: id or path to the run folder")->required();
   cmd->add_option("run_b", o->b, "challenger run: id or path")->required();
   cmd->add_option("--mlruns", o->mlruns, "run store")->capture_default_str();
-  cmd->add_option("--metrics", o->metrics, "per-user metrics to compare")->delimiter(',')->allow_extra_args(false)->capture_default_str();
+  cmd->add_option("--metrics", o->metrics, "per-user metrics to compare")
+      ->delimiter(',')
+      ->allow_extra_args(false)
+      ->capture_default_str();
   cmd->add_option("--resamples", o->resamples, "bootstrap resamples")->capture_default_str();
   cmd->add_option("--seed", o->seed, "bootstrap seed")->capture_default_str();
   cmd->add_option("--confidence", o->confidence, "interval level")->capture_default_str();
@@ -39,8 +44,10 @@ void add_compare_command(CLI::App& app) {
     auto load = [](const fs::path& run) {
       fs::path csv = run / "artifacts" / "per_user.csv";
       if (!fs::exists(csv)) {
-        throw Error(fmt::format("{} has no per-user results (artifacts/per_user.csv): compare runs made by "
-                                "`cascade eval`", run.string()));
+        throw Error(
+            fmt::format("{} has no per-user results (artifacts/per_user.csv): compare runs made by "
+                        "`cascade eval`",
+                        run.string()));
       }
       return load_per_user_csv(csv.string());
     };
@@ -57,11 +64,12 @@ void add_compare_command(CLI::App& app) {
       fmt::print("note: runs have {} and {} users; comparing the {} in common\n", ra.users.size(),
                  rb.users.size(), pairs.size());
     }
-    fmt::print("A = {}\nB = {}\n{} paired users, {} bootstrap resamples (seed {}), {:.0f}% intervals\n\n",
-               da.filename().string(), db.filename().string(), pairs.size(), o->resamples, o->seed,
-               100 * o->confidence);
-    fmt::print("{:<12} {:>9} {:>9} {:>9}  {:>21} {:>9}  {:>8} {:>9}\n", "metric", "A", "B", "B-A", "bootstrap CI",
-               "p(boot)", "t", "p(t)");
+    fmt::print(
+        "A = {}\nB = {}\n{} paired users, {} bootstrap resamples (seed {}), {:.0f}% intervals\n\n",
+        da.filename().string(), db.filename().string(), pairs.size(), o->resamples, o->seed,
+        100 * o->confidence);
+    fmt::print("{:<12} {:>9} {:>9} {:>9}  {:>21} {:>9}  {:>8} {:>9}\n", "metric", "A", "B", "B-A",
+               "bootstrap CI", "p(boot)", "t", "p(t)");
     for (const auto& m : o->metrics) {
       if (!ra.per_user.count(m) || !rb.per_user.count(m)) {
         throw Error(fmt::format("metric '{}' is not in both runs' per-user results", m));
@@ -73,8 +81,10 @@ void add_compare_command(CLI::App& app) {
       }
       BootstrapResult bs = paired_bootstrap(xa, xb, o->resamples, o->seed, o->confidence);
       TTestResult tt = paired_t_test(xa, xb);
-      fmt::print("{:<12} {:>9.4f} {:>9.4f} {:>+9.4f}  [{:>+9.4f}, {:>+9.4f}] {:>9.4f}  {:>8.3f} {:>9.4f}\n", m,
-                 bs.mean_a, bs.mean_b, bs.diff, bs.ci_low, bs.ci_high, bs.p_value, tt.t, tt.p_value);
+      fmt::print(
+          "{:<12} {:>9.4f} {:>9.4f} {:>+9.4f}  [{:>+9.4f}, {:>+9.4f}] {:>9.4f}  {:>8.3f} "
+          "{:>9.4f}\n",
+          m, bs.mean_a, bs.mean_b, bs.diff, bs.ci_low, bs.ci_high, bs.p_value, tt.t, tt.p_value);
     }
   });
 }

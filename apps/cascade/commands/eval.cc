@@ -31,35 +31,34 @@ std::string manifest_dataset_hash(const fs::path& dir) {
 void add_eval_command(CLI::App& app) {
   auto overrides = std::make_shared<std::vector<std::string>>();
   auto only = std::make_shared<std::vector<std::string>>();
-  CLI::App* cmd = app.add_subcommand("eval", "evaluate the trained channels (full catalogue) and log runs");
+  CLI::App* cmd =
+      app.add_subcommand("eval", "evaluate the trained channels (full catalogue) and log runs");
   cmd->add_option("overrides", *overrides, "config overrides: key=value or group=option");
-  cmd->add_option("--channels", *only, "evaluate only these channels")->delimiter(',')->allow_extra_args(false);
+  cmd->add_option("--channels", *only, "evaluate only these channels")
+      ->delimiter(',')
+      ->allow_extra_args(false);
   cmd->callback([overrides, only] {
-    YAML::Node cfg = load_config(*overrides);
-    DataSource src = data_source_from_yaml(cfg["data"]);
-    fs::path work = workdir_for(cfg, src.tag);
-    Dataset ds = prepare_or_load(src, work / "data");
-    const Interactions train =
-        ds.options.protocol == Protocol::kSeedOof ? ds.recall_slice() : ds.train;
-    const std::string split = cfg["eval"]["split"] ? cfg["eval"]["split"].as<std::string>() : "test";
-    if (split != "test" && split != "valid") throw Error("config: eval.split must be test or valid, got " + split);
+    Workspace w = open_workspace(*overrides);
+    const YAML::Node& cfg = w.cfg;
+    const Dataset& ds = w.ds;
+    const std::string split =
+        cfg["eval"]["split"] ? cfg["eval"]["split"].as<std::string>() : "test";
+    if (split != "test" && split != "valid")
+      throw Error("config: eval.split must be test or valid, got " + split);
     const Interactions& heldout = split == "test" ? ds.test : ds.valid;
 
-    RunStore store(cfg["mlruns"] ? cfg["mlruns"].as<std::string>() : "mlruns");
-    const std::string experiment = cfg["experiment"] ? cfg["experiment"].as<std::string>() : "cascade";
-    EvalOptions eopt;
-    eopt.ks = config_ks(cfg);
-    eopt.threads = config_threads(cfg);
+    RunStore store(w.mlruns);
 
     std::vector<std::pair<std::string, std::map<std::string, double>>> rows;
     std::vector<std::pair<std::string, std::string>> run_ids;
     size_t evaluated_users = 0;
-    for (const ChannelSpec& spec : channel_specs_from_yaml(cfg["recall"]["channels"])) {
-      if (!only->empty() && std::find(only->begin(), only->end(), spec.name) == only->end()) continue;
-      fs::path model_dir = work / "models" / spec.name;
+    for (const ChannelSpec& spec : w.channels(*only)) {
+      fs::path model_dir = w.model_dir(spec.name);
       if (!fs::exists(model_dir / "manifest.json")) {
-        throw Error(fmt::format("no trained model for channel '{}' in {} (run `cascade train` with the same "
-                                "config first)", spec.name, model_dir.string()));
+        throw Error(fmt::format(
+            "no trained model for channel '{}' in {} (run `cascade train` with the same "
+            "config first)",
+            spec.name, model_dir.string()));
       }
       std::string h = manifest_dataset_hash(model_dir);
       if (h != ds.content_hash) {
@@ -67,10 +66,10 @@ void add_eval_command(CLI::App& app) {
                                 model_dir.string(), h.empty() ? "(unknown)" : h, ds.content_hash));
       }
       auto model = load_recaller(model_dir);
-      EvalResult r = evaluate(*model, train, heldout, eopt);
+      EvalResult r = evaluate(*model, w.train, heldout, w.eval);
       evaluated_users = r.users.size();
 
-      Run run = store.start_run(experiment, "eval/" + spec.name);
+      Run run = store.start_run(w.experiment, "eval/" + spec.name);
       for (const auto& [k, v] : flatten_config(cfg)) run.log_param(k, v);
       const Params model_params = model->params();
       for (const auto& [k, v] : model_params.resolved()) run.log_param("model." + k, v);
@@ -92,8 +91,8 @@ void add_eval_command(CLI::App& app) {
     if (rows.empty()) throw Error("eval: no channel selected");
     fmt::print("\n{} split: {} users, {} items (full catalogue, training items masked)\n", split,
                evaluated_users, ds.n_items);
-    print_table({"recall@10", "ndcg@10", "mrr@10", "recall@200", "ndcg@200", "coverage@10", "novelty@10",
-                 "eval_s"},
+    print_table({"recall@10", "ndcg@10", "mrr@10", "recall@200", "ndcg@200", "coverage@10",
+                 "novelty@10", "eval_s"},
                 rows);
     fmt::print("\nruns (compare two with `cascade compare RUN_A RUN_B`):\n");
     for (const auto& [name, id] : run_ids) fmt::print("  {:<12} {}\n", name, id);

@@ -17,9 +17,11 @@ void add_prepare_command(CLI::App& app) {
     std::string out;
   };
   auto opts = std::make_shared<Opts>();
-  CLI::App* cmd = app.add_subcommand("prepare", "load a log, filter, split and write a binary snapshot");
+  CLI::App* cmd =
+      app.add_subcommand("prepare", "load a log, filter, split and write a binary snapshot");
   opts->data.add_to(cmd);
-  cmd->add_option("--out", opts->out, "output folder (dataset.snap, id maps, summary.json)")->required();
+  cmd->add_option("--out", opts->out, "output folder (dataset.snap, id maps, summary.json)")
+      ->required();
   cmd->callback([opts] {
     auto t0 = std::chrono::steady_clock::now();
     DataSource src = opts->data.to_source();
@@ -30,9 +32,10 @@ void add_prepare_command(CLI::App& app) {
     Dataset ds = prepare_dataset(log, src.tag, src.prepare);
     save_snapshot(ds, opts->out);
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    fmt::print("prepared {} ({}): {} users, {} items, {} train / {} valid / {} test rows{}\n", src.dataset,
-               protocol_name(src.prepare.protocol), ds.n_users, ds.n_items, ds.train.nnz(), ds.valid.nnz(),
-               ds.test.nnz(), log.skipped_rows ? fmt::format(", {} bad rows skipped", log.skipped_rows) : "");
+    fmt::print("prepared {} ({}): {} users, {} items, {} train / {} valid / {} test rows{}\n",
+               src.dataset, protocol_name(src.prepare.protocol), ds.n_users, ds.n_items,
+               ds.train.nnz(), ds.valid.nnz(), ds.test.nnz(),
+               log.skipped_rows ? fmt::format(", {} bad rows skipped", log.skipped_rows) : "");
     fmt::print("snapshot {}/dataset.snap  hash {}  ({:.2f} s)\n", opts->out, ds.content_hash, secs);
   });
 }

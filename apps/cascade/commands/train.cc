@@ -23,37 +23,27 @@ void add_train_command(CLI::App& app) {
   auto only = std::make_shared<std::vector<std::string>>();
   CLI::App* cmd = app.add_subcommand("train", "fit the configured recall channels and save them");
   cmd->add_option("overrides", *overrides, "config overrides: key=value or group=option");
-  cmd->add_option("--channels", *only, "train only these channels (names from recall.channels)")->delimiter(',')->allow_extra_args(false);
+  cmd->add_option("--channels", *only, "train only these channels (names from recall.channels)")
+      ->delimiter(',')
+      ->allow_extra_args(false);
   cmd->callback([overrides, only] {
-    YAML::Node cfg = load_config(*overrides);
-    DataSource src = data_source_from_yaml(cfg["data"]);
-    fs::path work = workdir_for(cfg, src.tag);
-    Dataset ds = prepare_or_load(src, work / "data");
-    const Interactions train =
-        ds.options.protocol == Protocol::kSeedOof ? ds.recall_slice() : ds.train;
-    if (ds.options.protocol == Protocol::kSeedOof) {
-      spdlog::info("seed-oof: channels fit on the recall slice ({} of {} training rows)", train.nnz(),
-                   ds.train.nnz());
-    }
-
-    RunStore store(cfg["mlruns"] ? cfg["mlruns"].as<std::string>() : "mlruns");
-    const std::string experiment = cfg["experiment"] ? cfg["experiment"].as<std::string>() : "cascade";
-    EvalOptions eopt;
-    eopt.ks = config_ks(cfg);
-    eopt.threads = config_threads(cfg);
+    Workspace w = open_workspace(*overrides);
+    const YAML::Node& cfg = w.cfg;
+    const Dataset& ds = w.ds;
+    RunStore store(w.mlruns);
 
     std::vector<std::pair<std::string, std::map<std::string, double>>> rows;
-    for (const ChannelSpec& spec : channel_specs_from_yaml(cfg["recall"]["channels"])) {
-      if (!only->empty() && std::find(only->begin(), only->end(), spec.name) == only->end()) continue;
+    for (const ChannelSpec& spec : w.channels(*only)) {
       spdlog::info("fitting {} ({})", spec.name, spec.spec());
-      FittedChannel fc = fit_channel(spec, ds, train, config_threads(cfg), config_seed(cfg));
-      fs::path model_dir = work / "models" / spec.name;
+      FittedChannel fc = fit_channel(spec, ds, w.train, config_threads(cfg), config_seed(cfg));
+      fs::path model_dir = w.model_dir(spec.name);
       fc.model->save(model_dir);
-      EvalResult r = evaluate(*fc.model, train, ds.valid, eopt);
-      spdlog::info("{}: fit {:.2f} s, validation recall@10 {:.4f}, saved to {}", spec.name, fc.fit_seconds,
-                   r.summary.count("recall@10") ? r.summary.at("recall@10") : NAN, model_dir.string());
+      EvalResult r = evaluate(*fc.model, w.train, ds.valid, w.eval);
+      spdlog::info("{}: fit {:.2f} s, validation recall@10 {:.4f}, saved to {}", spec.name,
+                   fc.fit_seconds, r.summary.count("recall@10") ? r.summary.at("recall@10") : NAN,
+                   model_dir.string());
 
-      Run run = store.start_run(experiment, "train/" + spec.name);
+      Run run = store.start_run(w.experiment, "train/" + spec.name);
       for (const auto& [k, v] : flatten_config(cfg)) run.log_param(k, v);
       const Params model_params = fc.model->params();
       for (const auto& [k, v] : model_params.resolved()) run.log_param("model." + k, v);
@@ -71,8 +61,10 @@ void add_train_command(CLI::App& app) {
       summary["fit_s"] = fc.fit_seconds;
       rows.emplace_back(spec.name, summary);
     }
-    if (rows.empty()) throw Error("train: no channel selected (check --channels against recall.channels)");
-    fmt::print("\nvalidation split ({} users), models in {}\n", ds.valid.n_rows, (work / "models").string());
+    if (rows.empty())
+      throw Error("train: no channel selected (check --channels against recall.channels)");
+    fmt::print("\nvalidation split ({} users), models in {}\n", ds.valid.n_rows,
+               (w.dir / "models").string());
     print_table({"recall@10", "ndcg@10", "mrr@10", "recall@200", "coverage@10", "fit_s"}, rows);
   });
 }

@@ -1,0 +1,86 @@
+// Multi-channel fusion: turns several recall channels' ranked candidate lists into one
+// de-duplicated candidate pool (the last step of the recall stage, SYSTEM.md "Fusion").
+//
+// Two scoring methods:
+//  - "norm": each channel's contributed list is min-max scaled to [0, 1]
+//            (s - min) / (max - min), then fused = sum_c w_c * scaled_c. A list whose scores
+//            are all equal (including a one-item list) has no spread to scale by: every item
+//            in it scales to 1, i.e. the channel vouches equally for all it returned.
+//  - "rrf":  reciprocal-rank fusion (Cormack, Clarke & Buettcher 2009):
+//            fused = sum_c w_c / (k + rank_c), rank from 1.
+// A channel absent from an item's contributors adds 0 to its fused score.
+//
+// Seen items (SYSTEM.md: the reference fusion "never re-filtered seen items"): every
+// `exclude` item is dropped from each channel's list BEFORE quotas, normalisation and ranks
+// (so a channel that failed to mask behaves like one that did), and the fused pool is
+// filtered again afterwards, so an excluded item can never be in the output.
+//
+// Parity config (SYSTEM.md): five channels iALS, Two-Tower, SASRec, popularity, content:
+//   "method=norm,pool_size=1000,quotas=500:500:500:500:500,weights=1:1:1:0.5:0.5"
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "cascade/core/params.h"
+#include "cascade/core/types.h"
+#include "cascade/recall/recaller.h"
+
+namespace cascade {
+
+/// One channel's candidates, best first (as returned by Recaller::top_n). An item must not
+/// occur twice in one list, and scores must be finite (fuse() throws otherwise).
+struct ChannelCandidates {
+  std::string channel;            ///< channel name, for error messages and reports
+  std::vector<ScoredItem> items;  ///< best first; position i has rank i + 1
+};
+
+/// One item of the fused pool.
+struct FusedCandidate {
+  ItemId item = 0;
+  float score = 0;                       ///< fused score (higher is better)
+  std::vector<uint16_t> channels;        ///< contributing channel indices, ascending
+  std::vector<float> channel_scores;     ///< the channel's raw score, parallel to `channels`
+  std::vector<uint32_t> channel_ranks;   ///< rank within that channel's list (from 1, after
+                                         ///< excluded items are removed), parallel to `channels`
+};
+
+struct FusionOptions {
+  std::string method = "norm";  ///< "norm" (min-max + weighted sum) or "rrf"
+  /// Per-channel weights, >= 0 and finite; empty = all 1. A weight of 0 drops the channel
+  /// (its items are neither scored nor recorded as contributed by it).
+  std::vector<double> weights;
+  double rrf_k = 60;  ///< RRF constant, >= 0
+  /// Per-channel: how many of its top candidates (after exclusion) it contributes;
+  /// 0 = all it gave. Empty = all 0.
+  std::vector<size_t> quotas;
+  size_t pool_size = 1000;  ///< output length cap, >= 1
+};
+
+/// Throws cascade::Error if `opt` is invalid for `n_channels` channels (unknown method,
+/// weights/quotas neither empty nor of size n_channels, negative or non-finite weight,
+/// negative or non-finite rrf_k, pool_size 0, more than 65536 channels).
+void validate_fusion_options(const FusionOptions& opt, size_t n_channels);
+
+/// Fuses `lists` (one per channel) into a pool: one entry per item, sorted by fused score
+/// descending, ties by lower item id, at most opt.pool_size long, no `exclude` item in it.
+std::vector<FusedCandidate> fuse(std::span<const ChannelCandidates> lists,
+                                 const FusionOptions& opt,
+                                 std::span<const ItemId> exclude = {});
+
+/// Queries every channel with top_n(q, quota or, when the quota is 0, pool_size) (which
+/// masks q.history and `exclude`) and fuses the lists with q.history + `exclude` excluded.
+/// Channels of weight 0 are not queried. Channel names are their kind().
+std::vector<FusedCandidate> fuse_channels(std::span<const Recaller* const> channels,
+                                          const UserQuery& q, const FusionOptions& opt,
+                                          std::span<const ItemId> exclude = {});
+
+/// Reads keys method (norm|rrf), rrf_k, pool_size, weights ("1:1:0.5") and quotas
+/// ("500:500:500") from `p`, then p.check_unused("fusion"). List lengths are checked
+/// against the channel count later, by fuse().
+FusionOptions fusion_options_from(Params& p);
+
+}  // namespace cascade
