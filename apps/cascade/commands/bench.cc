@@ -13,6 +13,7 @@
 #include "cascade/core/error.h"
 #include "cascade/eval/evaluator.h"
 #include "cascade/io/artifact.h"
+#include "cascade/pipeline/fused_pool.h"
 #include "cli_common.h"
 #include "commands.h"
 
@@ -27,6 +28,10 @@ void add_quality(CLI::App* bench) {
     int threads = 0;
     std::vector<std::string> channels;
     std::vector<std::string> overrides;
+    bool fusion = true;
+    size_t quota = 500;
+    size_t pool = 1000;
+    std::string fusion_metric = "recall@200";
   };
   auto o = std::make_shared<Opts>();
   CLI::App* cmd =
@@ -37,6 +42,12 @@ void add_quality(CLI::App* bench) {
   cmd->add_option("--channels", o->channels, "only these channels")
       ->delimiter(',')
       ->allow_extra_args(false);
+  cmd->add_option("--fusion", o->fusion, "also fuse the channels (weights tuned on validation)")
+      ->capture_default_str();
+  cmd->add_option("--quota", o->quota, "fusion: candidates per channel")->capture_default_str();
+  cmd->add_option("--pool", o->pool, "fusion: pool size")->capture_default_str();
+  cmd->add_option("--fusion-metric", o->fusion_metric, "fusion: validation metric the weights maximise")
+      ->capture_default_str();
   cmd->add_option("overrides", o->overrides,
                   "config overrides for the channels, e.g. recall=parity");
   cmd->callback([o] {
@@ -64,6 +75,7 @@ void add_quality(CLI::App* bench) {
     eopt.ks = {10, 200};
     eopt.threads = o->threads;
     std::vector<std::pair<std::string, std::map<std::string, double>>> rows;
+    std::vector<FittedChannel> fitted;
     for (const ChannelSpec& spec : channel_specs_from_yaml(cfg["recall"]["channels"])) {
       if (!o->channels.empty() &&
           std::find(o->channels.begin(), o->channels.end(), spec.name) == o->channels.end()) {
@@ -83,6 +95,45 @@ void add_quality(CLI::App* bench) {
       summary["fit_s"] = fc.fit_seconds;
       summary["eval_s"] = r.seconds;
       rows.emplace_back(spec.name, summary);
+      fitted.push_back(std::move(fc));
+    }
+    if (o->fusion && fitted.size() >= 2) {
+      // The fused pool, scored like a channel. Weights are tuned on the validation item only.
+      auto t1 = std::chrono::steady_clock::now();
+      std::vector<const Recaller*> models;
+      std::vector<std::string> names;
+      for (const auto& f : fitted) {
+        models.push_back(f.model.get());
+        names.push_back(f.spec.name);
+      }
+      PoolCandidates pc = collect_candidates(models, names, train, ds.valid, ds.test, o->quota, o->threads);
+      FusionOptions fopt;
+      fopt.method = "norm";
+      fopt.pool_size = o->pool;
+      WeightSearch search;
+      search.metric = o->fusion_metric;
+      FusionOptions tuned = tune_fusion_weights(pc, train, ds.valid, fopt, search, eopt);
+      double fuse_secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
+      EvalOptions pool_eval = eopt;
+      pool_eval.ks = {10, 200, o->pool};
+      EvalResult r = evaluate_lists(fuse_pool(pc, train, tuned, o->threads), train, ds.test, ds.n_items, pool_eval);
+      auto& c = out["channels"]["fusion"];
+      for (const char* m : {"recall@10", "ndcg@10", "mrr@10", "recall@200", "ndcg@200", "coverage@10"}) {
+        c[m] = r.summary.at(m);
+      }
+      c["fit_seconds"] = fuse_secs;
+      c["pool_recall"] = r.summary.at(fmt::format("recall@{}", o->pool));
+      c["pool_size"] = o->pool;
+      c["method"] = tuned.method;
+      for (size_t i = 0; i < names.size(); ++i) c["weights"][names[i]] = tuned.weights[i];
+      auto summary = r.summary;
+      summary["fit_s"] = fuse_secs;
+      rows.emplace_back("fusion", summary);
+      std::string w;
+      for (size_t i = 0; i < names.size(); ++i) w += fmt::format("{}{}={}", i ? " " : "", names[i], tuned.weights[i]);
+      fmt::print("fusion: norm-weighted, {} per channel, pool {}, weights tuned on validation {}: {}; "
+                 "pool recall@{} {:.4f}\n", o->quota, o->pool, o->fusion_metric, w, o->pool,
+                 r.summary.at(fmt::format("recall@{}", o->pool)));
     }
     fmt::print("{} {} — {} users, {} items, {} train rows, {} test rows\n", src.dataset,
                protocol_name(src.prepare.protocol), ds.n_users, ds.n_items, train.nnz(),

@@ -1,0 +1,47 @@
+// The fused candidate pool over a set of fitted channels, evaluated like a channel.
+//
+// Channels are queried once per user (top `quota` items, training items masked); fusion is
+// then cheap to redo, so fusion weights can be tuned on the validation item by coordinate
+// search without re-scoring. In seed-loo the validation and test queries share the same
+// history (the training rows), so the same candidate lists serve both; only the held-out
+// item differs. Test items are never looked at while tuning.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "cascade/eval/evaluator.h"
+#include "cascade/recall/fusion.h"
+#include "cascade/recall/recaller.h"
+
+namespace cascade {
+
+/// Per user (dense id), each channel's candidates; empty for users with no history row.
+struct PoolCandidates {
+  std::vector<std::string> channels;
+  std::vector<std::vector<ChannelCandidates>> per_user;  ///< [user][channel]
+};
+
+/// Queries every channel for every user that has a held-out item in `valid` or `test`.
+PoolCandidates collect_candidates(const std::vector<const Recaller*>& channels,
+                                  const std::vector<std::string>& names, const Interactions& train,
+                                  const Interactions& valid, const Interactions& test, size_t quota,
+                                  int threads);
+
+/// Fuses every user's lists (training items excluded again after fusion) into ranked lists.
+std::vector<std::vector<ItemId>> fuse_pool(const PoolCandidates& pc, const Interactions& train,
+                                           const FusionOptions& opt, int threads = 0);
+
+struct WeightSearch {
+  std::string metric = "recall@200";  ///< validation metric to maximise
+  std::vector<double> grid = {0, 0.25, 0.5, 1, 2, 4};
+  int rounds = 2;                      ///< coordinate-descent sweeps over the channels
+};
+
+/// Coordinate search of the fusion weights on the validation split. Returns `base` with the
+/// best weights found (ties keep the earlier weights). Logs each improvement.
+FusionOptions tune_fusion_weights(const PoolCandidates& pc, const Interactions& train,
+                                  const Interactions& valid, const FusionOptions& base,
+                                  const WeightSearch& search, const EvalOptions& eval);
+
+}  // namespace cascade

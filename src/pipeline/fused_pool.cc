@@ -1,0 +1,92 @@
+#include "cascade/pipeline/fused_pool.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "cascade/core/error.h"
+#include "cascade/util/parallel.h"
+
+namespace cascade {
+
+PoolCandidates collect_candidates(const std::vector<const Recaller*>& channels,
+                                  const std::vector<std::string>& names, const Interactions& train,
+                                  const Interactions& valid, const Interactions& test, size_t quota,
+                                  int threads) {
+  CASCADE_CHECK(channels.size() == names.size(), "collect_candidates: one name per channel");
+  PoolCandidates pc;
+  pc.channels = names;
+  pc.per_user.resize(train.n_rows);
+  parallel_for_dynamic(train.n_rows, threads, 16, [&](size_t u, int) {
+    const bool needed = (u < valid.n_rows && valid.row_size(u) > 0) || (u < test.n_rows && test.row_size(u) > 0);
+    if (!needed) return;
+    UserQuery q;
+    q.user = static_cast<UserId>(u);
+    q.history = train.row(static_cast<uint32_t>(u));
+    q.values = train.row_values(static_cast<uint32_t>(u));
+    auto& lists = pc.per_user[u];
+    lists.resize(channels.size());
+    for (size_t c = 0; c < channels.size(); ++c) {
+      lists[c].channel = names[c];
+      lists[c].items = channels[c]->top_n(q, quota);
+    }
+  });
+  return pc;
+}
+
+std::vector<std::vector<ItemId>> fuse_pool(const PoolCandidates& pc, const Interactions& train,
+                                           const FusionOptions& opt, int threads) {
+  validate_fusion_options(opt, pc.channels.size());
+  std::vector<std::vector<ItemId>> lists(pc.per_user.size());
+  parallel_for_dynamic(pc.per_user.size(), threads, 16, [&](size_t u, int) {
+    if (pc.per_user[u].empty()) return;
+    auto fused = fuse(pc.per_user[u], opt, train.row(static_cast<uint32_t>(u)));
+    lists[u].reserve(fused.size());
+    for (const auto& f : fused) lists[u].push_back(f.item);
+  });
+  return lists;
+}
+
+FusionOptions tune_fusion_weights(const PoolCandidates& pc, const Interactions& train,
+                                  const Interactions& valid, const FusionOptions& base,
+                                  const WeightSearch& search, const EvalOptions& eval) {
+  const size_t n = pc.channels.size();
+  FusionOptions best = base;
+  if (best.weights.empty()) best.weights.assign(n, 1.0);
+  const uint32_t n_items = train.n_cols;
+  auto objective = [&](const FusionOptions& o) {
+    EvalResult r = evaluate_lists(fuse_pool(pc, train, o, eval.threads), train, valid, n_items, eval);
+    auto it = r.summary.find(search.metric);
+    if (it == r.summary.end()) {
+      throw Error(fmt::format("fusion tuning: metric '{}' is not computed (check the evaluation ks)",
+                              search.metric));
+    }
+    return it->second;
+  };
+  double best_value = objective(best);
+  spdlog::info("fusion tuning: start {} = {:.4f}", search.metric, best_value);
+  for (int round = 0; round < search.rounds; ++round) {
+    bool improved = false;
+    for (size_t c = 0; c < n; ++c) {
+      for (double w : search.grid) {
+        if (w == best.weights[c]) continue;
+        FusionOptions trial = best;
+        trial.weights[c] = w;
+        bool any = false;
+        for (double x : trial.weights) any = any || x > 0;
+        if (!any) continue;
+        double v = objective(trial);
+        if (v > best_value + 1e-12) {
+          best_value = v;
+          best = trial;
+          improved = true;
+          spdlog::info("fusion tuning: {} weight {} -> validation {} {:.4f}", pc.channels[c], w,
+                       search.metric, v);
+        }
+      }
+    }
+    if (!improved) break;
+  }
+  return best;
+}
+
+}  // namespace cascade
