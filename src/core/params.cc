@@ -7,17 +7,9 @@
 #include <cstdlib>
 
 #include "cascade/core/error.h"
+#include "cascade/util/strings.h"
 
 namespace cascade {
-
-namespace {
-std::string trim(const std::string& s) {
-  size_t b = s.find_first_not_of(" \t");
-  if (b == std::string::npos) return "";
-  size_t e = s.find_last_not_of(" \t");
-  return s.substr(b, e - b + 1);
-}
-}  // namespace
 
 Params Params::parse(const std::string& text) {
   Params p;

@@ -14,17 +14,11 @@
 #include <unordered_set>
 
 #include "cascade/core/error.h"
+#include "cascade/util/strings.h"
 
 namespace cascade {
 
 namespace {
-
-std::string trim(const std::string& s) {
-  size_t b = s.find_first_not_of(" \t");
-  if (b == std::string::npos) return "";
-  size_t e = s.find_last_not_of(" \t");
-  return s.substr(b, e - b + 1);
-}
 
 /// Splits "a:b:c" into trimmed parts; the empty string gives no parts.
 std::vector<std::string> split_colon(const std::string& text) {
