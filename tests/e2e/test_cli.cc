@@ -130,3 +130,29 @@ TEST(CliEndToEnd, PrepareWritesSnapshotAndIdMaps) {
   EXPECT_NE(r.output.find("3 users, 6 items, 12 train / 3 valid / 3 test"), std::string::npos) << r.output;
   fs::remove_all(tmp);
 }
+
+TEST(CliEndToEnd, BenchQualityWritesTheContractJson) {
+  fs::path tmp = temp_dir("bench");
+  Result r = run(std::string(CASCADE_BIN) +
+                 " bench quality --data data/ml-latest-small --dataset ml-latest --protocol seed-loo"
+                 " --channels popularity,ials --quota 100 --pool 200 --threads 2 --json " +
+                 (tmp / "q.json").string());
+  ASSERT_EQ(r.code, 0) << r.output;
+  std::ifstream in(tmp / "q.json");
+  auto j = nlohmann::json::parse(in);
+  for (const char* k : {"dataset", "protocol", "users", "items", "train_rows", "test_rows", "channels"}) {
+    EXPECT_TRUE(j.contains(k)) << k;
+  }
+  EXPECT_EQ(j["protocol"], "seed-loo");
+  EXPECT_EQ(j["test_rows"].get<int>(), j["users"].get<int>());  // one held-out item per user
+  for (const char* ch : {"popularity", "ials", "fusion"}) {
+    ASSERT_TRUE(j["channels"].contains(ch)) << ch;
+    for (const char* m : {"recall@10", "ndcg@10", "mrr@10", "recall@200", "ndcg@200", "coverage@10", "fit_seconds"}) {
+      EXPECT_TRUE(j["channels"][ch].contains(m)) << ch << " " << m;
+    }
+  }
+  // The pool contains each channel's top 100, so at depth 200 it cannot lose to either's top 100.
+  EXPECT_GE(j["channels"]["fusion"]["pool_recall"].get<double>(), j["channels"]["ials"]["recall@10"].get<double>());
+  EXPECT_TRUE(j["channels"]["fusion"].contains("drop_one"));
+  fs::remove_all(tmp);
+}

@@ -11,7 +11,9 @@
 #include <nlohmann/json.hpp>
 
 #include "cascade/core/error.h"
+#include "cascade/eval/compare.h"
 #include "cascade/eval/evaluator.h"
+#include "cascade/core/error.h"
 #include "cascade/io/artifact.h"
 #include "cascade/pipeline/fused_pool.h"
 #include "cli_common.h"
@@ -76,6 +78,7 @@ void add_quality(CLI::App* bench) {
     eopt.threads = o->threads;
     std::vector<std::pair<std::string, std::map<std::string, double>>> rows;
     std::vector<FittedChannel> fitted;
+    std::vector<EvalResult> channel_results;  // test results per fitted channel, for paired tests
     for (const ChannelSpec& spec : channel_specs_from_yaml(cfg["recall"]["channels"])) {
       if (!o->channels.empty() &&
           std::find(o->channels.begin(), o->channels.end(), spec.name) == o->channels.end()) {
@@ -96,6 +99,7 @@ void add_quality(CLI::App* bench) {
       summary["eval_s"] = r.seconds;
       rows.emplace_back(spec.name, summary);
       fitted.push_back(std::move(fc));
+      channel_results.push_back(std::move(r));
     }
     if (o->fusion && fitted.size() >= 2) {
       // The fused pool, scored like a channel. Weights are tuned on the validation item only.
@@ -129,6 +133,47 @@ void add_quality(CLI::App* bench) {
       auto summary = r.summary;
       summary["fit_s"] = fuse_secs;
       rows.emplace_back("fusion", summary);
+
+      // Paired comparisons on the test users (bootstrap 1000 resamples, seed 42), run, not
+      // estimated: the pool against each channel, and the pool against the pool without
+      // each channel (that channel's weight set to 0, the others as tuned).
+      auto paired = [&](const std::vector<double>& base, const std::vector<double>& other) {
+        BootstrapResult b = paired_bootstrap(base, other, 1000, 42, 0.95);
+        return nlohmann::ordered_json{{"diff", b.diff}, {"ci_low", b.ci_low}, {"ci_high", b.ci_high},
+                                      {"p_value", b.p_value}};
+      };
+      const std::string pool_metric = fmt::format("recall@{}", o->pool);
+      fmt::print("\npaired bootstrap on test users (95% interval of the difference, 1000 resamples)\n");
+      for (size_t i = 0; i < names.size(); ++i) {
+        const auto& ch = channel_results[i].per_user;
+        CASCADE_CHECK(ch.at("recall@200").size() == r.per_user.at("recall@200").size(),
+                      "fusion and channel results cover different users");
+        auto j = paired(ch.at("recall@200"), r.per_user.at("recall@200"));
+        c["vs_channel"][names[i]]["recall@200"] = j;
+        fmt::print("  fusion - {:<12} recall@200 {:+.4f} [{:+.4f}, {:+.4f}]\n", names[i], j["diff"].get<double>(),
+                   j["ci_low"].get<double>(), j["ci_high"].get<double>());
+      }
+      for (size_t i = 0; i < names.size(); ++i) {
+        if (tuned.weights[i] == 0) continue;
+        FusionOptions dropped = tuned;
+        dropped.weights[i] = 0;
+        bool any = false;
+        for (double w : dropped.weights) any = any || w > 0;
+        if (!any) continue;
+        EvalResult rd =
+            evaluate_lists(fuse_pool(pc, train, dropped, o->threads), train, ds.test, ds.n_items, pool_eval);
+        auto& a = c["drop_one"][names[i]];
+        a["recall@200"] = rd.summary.at("recall@200");
+        a["pool_recall"] = rd.summary.at(pool_metric);
+        a["loss_recall@200"] = paired(rd.per_user.at("recall@200"), r.per_user.at("recall@200"));
+        a["loss_pool_recall"] = paired(rd.per_user.at(pool_metric), r.per_user.at(pool_metric));
+        fmt::print("  drop {:<12} recall@200 {:.4f} (full - dropped {:+.4f} [{:+.4f}, {:+.4f}]), pool recall {:.4f} "
+                   "(full - dropped {:+.4f} [{:+.4f}, {:+.4f}])\n",
+                   names[i], rd.summary.at("recall@200"), a["loss_recall@200"]["diff"].get<double>(),
+                   a["loss_recall@200"]["ci_low"].get<double>(), a["loss_recall@200"]["ci_high"].get<double>(),
+                   rd.summary.at(pool_metric), a["loss_pool_recall"]["diff"].get<double>(),
+                   a["loss_pool_recall"]["ci_low"].get<double>(), a["loss_pool_recall"]["ci_high"].get<double>());
+      }
       std::string w;
       for (size_t i = 0; i < names.size(); ++i) w += fmt::format("{}{}={}", i ? " " : "", names[i], tuned.weights[i]);
       fmt::print("fusion: norm-weighted, {} per channel, pool {}, weights tuned on validation {}: {}; "
