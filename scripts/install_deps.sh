@@ -8,7 +8,7 @@ PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config git
   libeigen3-dev libopenblas-dev
   libyaml-cpp-dev libcli11-dev nlohmann-json3-dev libspdlog-dev libfmt-dev
-  libxxhash-dev
+  libxxhash-dev libzip-dev libcpp-httplib-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   python3
 )

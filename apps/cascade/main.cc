@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
   cascade::cli::add_eval_command(app);
   cascade::cli::add_compare_command(app);
   cascade::cli::add_bench_command(app);
+  cascade::cli::add_download_command(app);
 
   try {
     app.parse(argc, argv);

@@ -156,3 +156,17 @@ TEST(CliEndToEnd, BenchQualityWritesTheContractJson) {
   EXPECT_TRUE(j["channels"]["fusion"].contains("drop_one"));
   fs::remove_all(tmp);
 }
+
+TEST(CliEndToEnd, DownloadFailsClearlyWhenOffline) {
+  fs::path tmp = temp_dir("dl");
+  // Port 9 (discard) on loopback: nothing listens, so the connection is refused at once.
+  Result r = run(std::string(CASCADE_BIN) + " download --dataset ml-100k --base-url http://127.0.0.1:9/ --out " +
+                 tmp.string());
+  EXPECT_NE(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("http://127.0.0.1:9/ml-100k.zip"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("offline"), std::string::npos) << r.output;
+  Result bad = run(std::string(CASCADE_BIN) + " download --dataset ml-7k --out " + tmp.string());
+  EXPECT_NE(bad.code, 0);
+  EXPECT_NE(bad.output.find("ml-100k"), std::string::npos) << "unknown name should list the known ones";
+  fs::remove_all(tmp);
+}
