@@ -126,7 +126,7 @@ std::string error_of(const std::function<void()>& fn) {
   return "";
 }
 
-const std::string kUData = "1\t10\t5\t881250949\n2\t20\t3\t891717742\n";
+const std::string kUData = "1\t10\t5\t800000100\n2\t20\t3\t800000200\n";  // invented rows
 
 class DownloadTest : public ::testing::Test {
  protected:
