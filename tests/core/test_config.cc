@@ -8,9 +8,11 @@
 
 #include "cascade/core/config.h"
 #include "cascade/core/error.h"
+#include "test_util.h"
 
 namespace cascade {
 namespace {
+using test::error_of;
 
 using Pairs = std::vector<std::pair<std::string, std::string>>;
 
@@ -20,18 +22,6 @@ std::vector<std::string> keys(const YAML::Node& map) {
   std::vector<std::string> out;
   for (const auto& kv : map) out.push_back(kv.first.Scalar());
   return out;
-}
-
-// The message of the cascade::Error thrown by f (fails the test when none is thrown).
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected cascade::Error";
-  return "";
 }
 
 bool contains(const std::string& hay, const std::string& needle) { return hay.find(needle) != std::string::npos; }

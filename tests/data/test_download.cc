@@ -24,11 +24,13 @@
 
 #include "cascade/core/error.h"
 #include "cascade/data/download.h"
+#include "test_util.h"
 
 namespace fs = std::filesystem;
 
 namespace cascade {
 namespace {
+using test::error_of;
 
 /// An httplib::Server on 127.0.0.1:<any free port>, listening in its own thread from
 /// construction to destruction. Routes are installed by `setup` before the thread starts
@@ -110,20 +112,6 @@ int closed_port() {
   }
   ::close(fd);
   return port;
-}
-
-/// Expects `fn` to throw cascade::Error and returns its message ("" when it did not).
-std::string error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << "threw a non-cascade exception: " << e.what();
-    return "";
-  }
-  ADD_FAILURE() << "did not throw";
-  return "";
 }
 
 const std::string kUData = "1\t10\t5\t800000100\n2\t20\t3\t800000200\n";  // invented rows

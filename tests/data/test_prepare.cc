@@ -14,9 +14,11 @@
 
 #include "cascade/core/error.h"
 #include "cascade/data/dataset.h"
+#include "test_util.h"
 
 namespace cascade {
 namespace {
+using test::error_of;
 
 struct Row {
   std::string user, item;
@@ -56,15 +58,6 @@ std::vector<std::string> row_items(const Dataset& ds, const Interactions& m, uin
   std::vector<std::string> out;
   for (uint32_t i : m.row(u)) out.push_back(ds.item_ids[i]);
   return out;
-}
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
 }
 
 using Strings = std::vector<std::string>;

@@ -18,6 +18,7 @@
 #include "cascade/data/dataset.h"
 #include "cascade/data/snapshot.h"
 #include "cascade/io/artifact.h"
+#include "test_util.h"
 
 namespace fs = std::filesystem;
 
@@ -133,12 +134,7 @@ class SnapshotTest : public ::testing::Test {
     out.write(b.data(), static_cast<std::streamsize>(b.size()));
   }
   std::string load_error() const {
-    try {
-      load_snapshot(dir_.string());
-    } catch (const Error& e) {
-      return e.what();
-    }
-    return "(no error)";
+    return test::error_of([&] { load_snapshot(dir_.string()); });
   }
 
   fs::path dir_;

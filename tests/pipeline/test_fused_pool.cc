@@ -4,6 +4,7 @@
 
 #include "cascade/core/error.h"
 #include "cascade/pipeline/fused_pool.h"
+#include "test_util.h"
 
 namespace cascade {
 namespace {
@@ -26,24 +27,13 @@ class FixedRecaller : public Recaller {
   std::vector<float> scores_;
 };
 
-Interactions rows(uint32_t n_items, const std::vector<std::vector<uint32_t>>& r) {
-  Interactions m;
-  m.n_cols = n_items;
-  for (const auto& row : r) {
-    std::vector<float> v(row.size(), 1.0f);
-    std::vector<int64_t> t(row.size(), 0);
-    m.append_row(row, v, t);
-  }
-  return m;
-}
-
 TEST(FusedPool, CandidatesMaskTrainingItemsAndTuningUsesValidationOnly) {
   // 6 items. Channel A ranks 0>1>2>3>4>5, channel B ranks 5>4>3>2>1>0.
   FixedRecaller a({6, 5, 4, 3, 2, 1}), b({1, 2, 3, 4, 5, 6});
-  const Interactions train = rows(6, {{0}, {0}});
+  const Interactions train = test::make_rows(6, {{0}, {0}});
   // Validation items favour channel B (item 5 is B's best); test items favour channel A.
-  const Interactions valid = rows(6, {{5}, {5}});
-  const Interactions test = rows(6, {{1}, {1}});
+  const Interactions valid = test::make_rows(6, {{5}, {5}});
+  const Interactions test = test::make_rows(6, {{1}, {1}});
   PoolCandidates pc = collect_candidates({&a, &b}, {"a", "b"}, train, valid, test, 3, 1);
   ASSERT_EQ(pc.per_user.size(), 2u);
   for (const auto& user : pc.per_user) {
@@ -78,8 +68,8 @@ TEST(FusedPool, CandidatesMaskTrainingItemsAndTuningUsesValidationOnly) {
 
 TEST(FusedPool, UnknownTuningMetricIsAnError) {
   FixedRecaller a({3, 2, 1}), b({1, 2, 3});
-  const Interactions train = rows(3, {{0}});
-  const Interactions held = rows(3, {{2}});
+  const Interactions train = test::make_rows(3, {{0}});
+  const Interactions held = test::make_rows(3, {{2}});
   PoolCandidates pc = collect_candidates({&a, &b}, {"a", "b"}, train, held, held, 3, 1);
   WeightSearch search;
   search.metric = "recall@999";

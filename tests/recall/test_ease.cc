@@ -14,23 +14,13 @@
 #include "cascade/core/error.h"
 #include "cascade/recall/recaller.h"
 #include "recall/ease_solver.h"
+#include "test_util.h"
 
 namespace cascade {
 namespace {
+using test::make_rows;
 
 namespace fs = std::filesystem;
-
-Interactions make_rows(uint32_t n_cols, const std::vector<std::vector<uint32_t>>& rows,
-                       const std::vector<std::vector<float>>& vals = {}) {
-  Interactions m;
-  m.n_cols = n_cols;
-  for (size_t r = 0; r < rows.size(); ++r) {
-    std::vector<float> v = vals.empty() ? std::vector<float>(rows[r].size(), 1.f) : vals[r];
-    std::vector<int64_t> t(rows[r].size(), 0);
-    m.append_row(rows[r], v, t);
-  }
-  return m;
-}
 
 std::unique_ptr<Recaller> fit_spec(const std::string& spec, const Interactions& train,
                                    const Interactions* valid = nullptr, int threads = 2) {

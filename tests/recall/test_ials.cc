@@ -15,25 +15,13 @@
 #include "cascade/core/error.h"
 #include "cascade/recall/recaller.h"
 #include "recall/ials_solver.h"
+#include "test_util.h"
 
 namespace cascade {
 namespace {
+using test::make_rows;
 
 namespace fs = std::filesystem;
-
-// A CSR matrix from rows of column ids, all values 1 (or `vals` if given).
-Interactions make_rows(uint32_t n_cols, const std::vector<std::vector<uint32_t>>& rows,
-                       const std::vector<std::vector<float>>& vals = {}) {
-  Interactions m;
-  m.n_cols = n_cols;
-  for (size_t r = 0; r < rows.size(); ++r) {
-    std::vector<float> v = vals.empty() ? std::vector<float>(rows[r].size(), 1.f) : vals[r];
-    std::vector<int64_t> t(rows[r].size());
-    for (size_t k = 0; k < t.size(); ++k) t[k] = static_cast<int64_t>(k);
-    m.append_row(rows[r], v, t);
-  }
-  return m;
-}
 
 std::vector<float> random_matrix(size_t rows, size_t cols, uint32_t seed, float scale = 0.5f) {
   std::mt19937 gen(seed);

@@ -19,11 +19,13 @@
 #include "cascade/core/error.h"
 #include "cascade/io/artifact.h"
 #include "cascade/tracking/run_store.h"
+#include "test_util.h"
 
 namespace fs = std::filesystem;
 
 namespace cascade {
 namespace {
+using test::error_of;
 
 class RunStoreTest : public ::testing::Test {
  protected:
@@ -57,17 +59,6 @@ std::vector<std::string> keys(const YAML::Node& map) {
 std::string expected_user() {
   const char* u = std::getenv("USER");
   return (u != nullptr && *u != '\0') ? u : "cascade";
-}
-
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected cascade::Error";
-  return "";
 }
 
 TEST_F(RunStoreTest, CreatesDefaultExperimentAndTrash) {
