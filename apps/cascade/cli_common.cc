@@ -81,21 +81,7 @@ std::vector<size_t> config_ks(const YAML::Node& cfg) {
 }
 
 std::vector<ChannelSpec> Workspace::channels(const std::vector<std::string>& only) const {
-  std::vector<ChannelSpec> all = channel_specs_from_yaml(cfg["recall"]["channels"]);
-  if (only.empty()) return all;
-  std::vector<ChannelSpec> out;
-  for (const std::string& name : only) {
-    auto it =
-        std::find_if(all.begin(), all.end(), [&](const ChannelSpec& c) { return c.name == name; });
-    if (it == all.end()) {
-      std::string known;
-      for (const auto& c : all) known += (known.empty() ? "" : ", ") + c.name;
-      throw Error(
-          fmt::format("--channels: '{}' is not a configured channel; configured: {}", name, known));
-    }
-    out.push_back(*it);
-  }
-  return out;
+  return select_channels(channel_specs_from_yaml(cfg["recall"]["channels"]), only);
 }
 
 Workspace open_workspace(const std::vector<std::string>& overrides) {

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 
@@ -131,6 +132,24 @@ std::vector<ChannelSpec> channel_specs_from_yaml(const YAML::Node& channels) {
       }
     }
     out.push_back(std::move(c));
+  }
+  return out;
+}
+
+std::vector<ChannelSpec> select_channels(const std::vector<ChannelSpec>& all,
+                                         const std::vector<std::string>& only) {
+  if (only.empty()) return all;
+  std::vector<ChannelSpec> out;
+  for (const std::string& name : only) {
+    auto it =
+        std::find_if(all.begin(), all.end(), [&](const ChannelSpec& c) { return c.name == name; });
+    if (it == all.end()) {
+      std::string known;
+      for (const auto& c : all) known += (known.empty() ? "" : ", ") + c.name;
+      throw Error(
+          fmt::format("--channels: '{}' is not a configured channel; configured: {}", name, known));
+    }
+    out.push_back(*it);
   }
   return out;
 }

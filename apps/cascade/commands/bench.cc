@@ -13,7 +13,6 @@
 #include "cascade/core/error.h"
 #include "cascade/eval/compare.h"
 #include "cascade/eval/evaluator.h"
-#include "cascade/core/error.h"
 #include "cascade/io/artifact.h"
 #include "cascade/pipeline/fused_pool.h"
 #include "cli_common.h"
@@ -48,7 +47,8 @@ void add_quality(CLI::App* bench) {
       ->capture_default_str();
   cmd->add_option("--quota", o->quota, "fusion: candidates per channel")->capture_default_str();
   cmd->add_option("--pool", o->pool, "fusion: pool size")->capture_default_str();
-  cmd->add_option("--fusion-metric", o->fusion_metric, "fusion: validation metric the weights maximise")
+  cmd->add_option("--fusion-metric", o->fusion_metric,
+                  "fusion: validation metric the weights maximise")
       ->capture_default_str();
   cmd->add_option("overrides", o->overrides,
                   "config overrides for the channels, e.g. recall=parity");
@@ -79,11 +79,8 @@ void add_quality(CLI::App* bench) {
     std::vector<std::pair<std::string, std::map<std::string, double>>> rows;
     std::vector<FittedChannel> fitted;
     std::vector<EvalResult> channel_results;  // test results per fitted channel, for paired tests
-    for (const ChannelSpec& spec : channel_specs_from_yaml(cfg["recall"]["channels"])) {
-      if (!o->channels.empty() &&
-          std::find(o->channels.begin(), o->channels.end(), spec.name) == o->channels.end()) {
-        continue;
-      }
+    for (const ChannelSpec& spec :
+         select_channels(channel_specs_from_yaml(cfg["recall"]["channels"]), o->channels)) {
       spdlog::info("fitting {} ({})", spec.name, spec.spec());
       FittedChannel fc = fit_channel(spec, ds, train, o->threads, config_seed(cfg));
       EvalResult r = evaluate(*fc.model, train, ds.test, eopt);
@@ -110,19 +107,23 @@ void add_quality(CLI::App* bench) {
         models.push_back(f.model.get());
         names.push_back(f.spec.name);
       }
-      PoolCandidates pc = collect_candidates(models, names, train, ds.valid, ds.test, o->quota, o->threads);
+      PoolCandidates pc =
+          collect_candidates(models, names, train, ds.valid, ds.test, o->quota, o->threads);
       FusionOptions fopt;
       fopt.method = "norm";
       fopt.pool_size = o->pool;
       WeightSearch search;
       search.metric = o->fusion_metric;
       FusionOptions tuned = tune_fusion_weights(pc, train, ds.valid, fopt, search, eopt);
-      double fuse_secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
+      double fuse_secs =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
       EvalOptions pool_eval = eopt;
       pool_eval.ks = {10, 200, o->pool};
-      EvalResult r = evaluate_lists(fuse_pool(pc, train, tuned, o->threads), train, ds.test, ds.n_items, pool_eval);
+      EvalResult r = evaluate_lists(fuse_pool(pc, train, tuned, o->threads), train, ds.test,
+                                    ds.n_items, pool_eval);
       auto& c = out["channels"]["fusion"];
-      for (const char* m : {"recall@10", "ndcg@10", "mrr@10", "recall@200", "ndcg@200", "coverage@10"}) {
+      for (const char* m :
+           {"recall@10", "ndcg@10", "mrr@10", "recall@200", "ndcg@200", "coverage@10"}) {
         c[m] = r.summary.at(m);
       }
       c["fit_seconds"] = fuse_secs;
@@ -139,19 +140,20 @@ void add_quality(CLI::App* bench) {
       // each channel (that channel's weight set to 0, the others as tuned).
       auto paired = [&](const std::vector<double>& base, const std::vector<double>& other) {
         BootstrapResult b = paired_bootstrap(base, other, 1000, 42, 0.95);
-        return nlohmann::ordered_json{{"diff", b.diff}, {"ci_low", b.ci_low}, {"ci_high", b.ci_high},
-                                      {"p_value", b.p_value}};
+        return nlohmann::ordered_json{
+            {"diff", b.diff}, {"ci_low", b.ci_low}, {"ci_high", b.ci_high}, {"p_value", b.p_value}};
       };
       const std::string pool_metric = fmt::format("recall@{}", o->pool);
-      fmt::print("\npaired bootstrap on test users (95% interval of the difference, 1000 resamples)\n");
+      fmt::print(
+          "\npaired bootstrap on test users (95% interval of the difference, 1000 resamples)\n");
       for (size_t i = 0; i < names.size(); ++i) {
         const auto& ch = channel_results[i].per_user;
         CASCADE_CHECK(ch.at("recall@200").size() == r.per_user.at("recall@200").size(),
                       "fusion and channel results cover different users");
         auto j = paired(ch.at("recall@200"), r.per_user.at("recall@200"));
         c["vs_channel"][names[i]]["recall@200"] = j;
-        fmt::print("  fusion - {:<12} recall@200 {:+.4f} [{:+.4f}, {:+.4f}]\n", names[i], j["diff"].get<double>(),
-                   j["ci_low"].get<double>(), j["ci_high"].get<double>());
+        fmt::print("  fusion - {:<12} recall@200 {:+.4f} [{:+.4f}, {:+.4f}]\n", names[i],
+                   j["diff"].get<double>(), j["ci_low"].get<double>(), j["ci_high"].get<double>());
       }
       for (size_t i = 0; i < names.size(); ++i) {
         if (tuned.weights[i] == 0) continue;
@@ -160,25 +162,32 @@ void add_quality(CLI::App* bench) {
         bool any = false;
         for (double w : dropped.weights) any = any || w > 0;
         if (!any) continue;
-        EvalResult rd =
-            evaluate_lists(fuse_pool(pc, train, dropped, o->threads), train, ds.test, ds.n_items, pool_eval);
+        EvalResult rd = evaluate_lists(fuse_pool(pc, train, dropped, o->threads), train, ds.test,
+                                       ds.n_items, pool_eval);
         auto& a = c["drop_one"][names[i]];
         a["recall@200"] = rd.summary.at("recall@200");
         a["pool_recall"] = rd.summary.at(pool_metric);
         a["loss_recall@200"] = paired(rd.per_user.at("recall@200"), r.per_user.at("recall@200"));
         a["loss_pool_recall"] = paired(rd.per_user.at(pool_metric), r.per_user.at(pool_metric));
-        fmt::print("  drop {:<12} recall@200 {:.4f} (full - dropped {:+.4f} [{:+.4f}, {:+.4f}]), pool recall {:.4f} "
-                   "(full - dropped {:+.4f} [{:+.4f}, {:+.4f}])\n",
-                   names[i], rd.summary.at("recall@200"), a["loss_recall@200"]["diff"].get<double>(),
-                   a["loss_recall@200"]["ci_low"].get<double>(), a["loss_recall@200"]["ci_high"].get<double>(),
-                   rd.summary.at(pool_metric), a["loss_pool_recall"]["diff"].get<double>(),
-                   a["loss_pool_recall"]["ci_low"].get<double>(), a["loss_pool_recall"]["ci_high"].get<double>());
+        fmt::print(
+            "  drop {:<12} recall@200 {:.4f} (full - dropped {:+.4f} [{:+.4f}, {:+.4f}]), pool "
+            "recall {:.4f} "
+            "(full - dropped {:+.4f} [{:+.4f}, {:+.4f}])\n",
+            names[i], rd.summary.at("recall@200"), a["loss_recall@200"]["diff"].get<double>(),
+            a["loss_recall@200"]["ci_low"].get<double>(),
+            a["loss_recall@200"]["ci_high"].get<double>(), rd.summary.at(pool_metric),
+            a["loss_pool_recall"]["diff"].get<double>(),
+            a["loss_pool_recall"]["ci_low"].get<double>(),
+            a["loss_pool_recall"]["ci_high"].get<double>());
       }
       std::string w;
-      for (size_t i = 0; i < names.size(); ++i) w += fmt::format("{}{}={}", i ? " " : "", names[i], tuned.weights[i]);
-      fmt::print("fusion: norm-weighted, {} per channel, pool {}, weights tuned on validation {}: {}; "
-                 "pool recall@{} {:.4f}\n", o->quota, o->pool, o->fusion_metric, w, o->pool,
-                 r.summary.at(fmt::format("recall@{}", o->pool)));
+      for (size_t i = 0; i < names.size(); ++i)
+        w += fmt::format("{}{}={}", i ? " " : "", names[i], tuned.weights[i]);
+      fmt::print(
+          "fusion: norm-weighted, {} per channel, pool {}, weights tuned on validation {}: {}; "
+          "pool recall@{} {:.4f}\n",
+          o->quota, o->pool, o->fusion_metric, w, o->pool,
+          r.summary.at(fmt::format("recall@{}", o->pool)));
     }
     fmt::print("{} {} — {} users, {} items, {} train rows, {} test rows\n", src.dataset,
                protocol_name(src.prepare.protocol), ds.n_users, ds.n_items, train.nnz(),

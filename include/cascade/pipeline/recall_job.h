@@ -46,6 +46,11 @@ struct ChannelSpec {
 /// Reads `channels: {name: {kind: ..., param: value, ...}, ...}` in file order.
 std::vector<ChannelSpec> channel_specs_from_yaml(const YAML::Node& channels);
 
+/// The channels named in `only`, in that order (all of them when `only` is empty). A name
+/// that is not configured throws cascade::Error listing the configured ones.
+std::vector<ChannelSpec> select_channels(const std::vector<ChannelSpec>& all,
+                                         const std::vector<std::string>& only);
+
 struct FittedChannel {
   ChannelSpec spec;
   std::unique_ptr<Recaller> model;
