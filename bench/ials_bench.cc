@@ -30,6 +30,8 @@
 #include <string>
 #include <vector>
 
+#include "cascade/data/dataset.h"
+#include "cascade/data/loaders.h"
 #include "recall/ials_solver.h"
 #include "cascade/core/error.h"
 #include "cascade/recall/recaller.h"
@@ -64,37 +66,9 @@ Interactions from_rows(uint32_t n_cols, const std::vector<std::vector<uint32_t>>
   return m;
 }
 
-// Seed-loo training split of u.data (tab-separated user, item, rating, timestamp).
+// The seed-loo training split of ML-100K, through the project's own loader and protocol.
 Interactions load_ml100k_train(const std::string& dir) {
-  std::ifstream in(dir + "/u.data");
-  if (!in) throw cascade::Error("ials_bench: cannot open " + dir + "/u.data");
-  struct Row {
-    long user, item, ts;
-  };
-  std::map<long, std::vector<Row>> by_user;  // ascending raw user id
-  std::string line;
-  while (std::getline(in, line)) {
-    std::istringstream ss(line);
-    long u, i, ts;
-    double r;
-    if (!(ss >> u >> i >> r >> ts)) continue;
-    if (r >= 4) by_user[u].push_back({u, i, ts});
-  }
-  std::map<long, uint32_t> items;  // dense ids in ascending raw id order
-  for (auto& [u, rows] : by_user)
-    if (rows.size() >= 5)
-      for (auto& r : rows) items[r.item] = 0;
-  uint32_t next = 0;
-  for (auto& [raw, id] : items) id = next++;
-  std::vector<std::vector<uint32_t>> train;
-  for (auto& [u, rows] : by_user) {
-    if (rows.size() < 5) continue;
-    std::stable_sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) { return a.ts < b.ts; });
-    std::vector<uint32_t> r;
-    for (size_t k = 0; k + 2 < rows.size(); ++k) r.push_back(items[rows[k].item]);
-    train.push_back(std::move(r));
-  }
-  return from_rows(next, train);
+  return cascade::prepare_dataset(cascade::load_ml100k(dir), "ml-100k", cascade::PrepareOptions{}).train;
 }
 
 Interactions synth(uint32_t users, uint32_t items, uint64_t target, uint64_t seed) {
