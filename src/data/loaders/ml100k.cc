@@ -87,7 +87,7 @@ void read_items(const std::string& path, const std::vector<std::string>& flag_na
   for (const auto& g : flag_names) names.push_back(g);
   TableFormat t = pipe_table(std::move(names), enc);
   std::string key;
-  loaders::StringMap<size_t> first_line;
+  loaders::FirstLines first_line;
   loaders::for_each_row(
       path, t, opt.skip_bad_rows, log.skipped_rows,
       [&](const std::vector<std::string_view>& f, size_t line, RowError& err) {
@@ -101,14 +101,11 @@ void read_items(const std::string& path, const std::vector<std::string>& flag_na
           }
           if (v == "1" && flag_to_genre[k] >= 0) info.genres.push_back(static_cast<uint16_t>(flag_to_genre[k]));
         }
-        if (auto it = first_line.find(key); it != first_line.end()) {
-          return err.fail(t.names[0], "duplicate movie id " + key + " (first on line " +
-                                          std::to_string(it->second) + ")");
-        }
+        if (!first_line.check_new(key, t.names[0], "movie id", err)) return false;
         info.title = loaders::decode_text(loaders::trim(f[1]), enc);
         info.year = loaders::year_from_title(info.title);
         if (info.year < 0) info.year = loaders::year_from_date(f[2]);
-        first_line.emplace(key, line);
+        first_line.record(key, line);
         log.item_meta[key] = std::move(info);
         return true;
       });
@@ -117,7 +114,7 @@ void read_items(const std::string& path, const std::vector<std::string>& flag_na
 void read_users(const std::string& path, const LoadOptions& opt, Encoding enc, RawLog& log) {
   TableFormat t = pipe_table({"user id", "age", "gender", "occupation", "zip code"}, enc);
   std::string key;
-  loaders::StringMap<size_t> first_line;
+  loaders::FirstLines first_line;
   loaders::for_each_row(
       path, t, opt.skip_bad_rows, log.skipped_rows,
       [&](const std::vector<std::string_view>& f, size_t line, RowError& err) {
@@ -130,11 +127,8 @@ void read_users(const std::string& path, const LoadOptions& opt, Encoding enc, R
         const std::string_view g = loaders::trim(f[2]);
         info.gender = (g == "M" || g == "m") ? 'M' : (g == "F" || g == "f") ? 'F' : '?';
         info.occupation = loaders::decode_text(loaders::trim(f[3]), enc);
-        if (auto it = first_line.find(key); it != first_line.end()) {
-          return err.fail(t.names[0], "duplicate user id " + key + " (first on line " +
-                                          std::to_string(it->second) + ")");
-        }
-        first_line.emplace(key, line);
+        if (!first_line.check_new(key, t.names[0], "user id", err)) return false;
+        first_line.record(key, line);
         log.user_meta[key] = std::move(info);
         return true;
       });

@@ -53,15 +53,12 @@ void read_movies(const std::string& path, const LoadOptions& opt, Encoding enc,
   TableFormat t = dat_table({"MovieID", "Title", "Genres"}, enc);
   t.max_fields = std::numeric_limits<size_t>::max();
   std::string key;
-  loaders::StringMap<size_t> first_line;
+  loaders::FirstLines first_line;
   loaders::for_each_row(
       path, t, opt.skip_bad_rows, log.skipped_rows,
       [&](const std::vector<std::string_view>& f, size_t line, RowError& err) {
         if (!loaders::parse_id_key(f[0], "MovieID", key, err)) return false;
-        if (auto it = first_line.find(key); it != first_line.end()) {
-          return err.fail("MovieID", "duplicate movie id " + key + " (first on line " +
-                                         std::to_string(it->second) + ")");
-        }
+        if (!first_line.check_new(key, "MovieID", "movie id", err)) return false;
         ItemInfo info;
         info.title = loaders::decode_text(loaders::trim(joined(f, 1, f.size() - 1)), enc);
         info.year = loaders::year_from_title(info.title);
@@ -76,7 +73,7 @@ void read_movies(const std::string& path, const LoadOptions& opt, Encoding enc,
           g.remove_prefix(bar + 1);
         }
         if (genres.size() > 65535) return err.fail("Genres", "more than 65535 distinct genres");
-        first_line.emplace(key, line);
+        first_line.record(key, line);
         log.item_meta[key] = std::move(info);
         return true;
       });
@@ -85,7 +82,7 @@ void read_movies(const std::string& path, const LoadOptions& opt, Encoding enc,
 void read_users(const std::string& path, const LoadOptions& opt, Encoding enc, RawLog& log) {
   TableFormat t = dat_table({"UserID", "Gender", "Age", "Occupation", "Zip-code"}, enc);
   std::string key;
-  loaders::StringMap<size_t> first_line;
+  loaders::FirstLines first_line;
   loaders::for_each_row(
       path, t, opt.skip_bad_rows, log.skipped_rows,
       [&](const std::vector<std::string_view>& f, size_t line, RowError& err) {
@@ -106,11 +103,8 @@ void read_users(const std::string& path, const LoadOptions& opt, Encoding enc, R
           return err.fail("Occupation", "not an occupation code 0..20: '" + loaders::printable(f[3]) + "'");
         }
         info.occupation = kOccupations[static_cast<size_t>(occ)];
-        if (auto it = first_line.find(key); it != first_line.end()) {
-          return err.fail("UserID", "duplicate user id " + key + " (first on line " +
-                                        std::to_string(it->second) + ")");
-        }
-        first_line.emplace(key, line);
+        if (!first_line.check_new(key, "UserID", "user id", err)) return false;
+        first_line.record(key, line);
         log.user_meta[key] = std::move(info);
         return true;
       });

@@ -33,15 +33,12 @@ void read_movies(const std::string& path, const LoadOptions& opt, Encoding enc,
                  loaders::NameTable& genres, RawLog& log) {
   TableFormat t = csv_table({"movieId", "title", "genres"}, enc);
   std::string key;
-  loaders::StringMap<size_t> first_line;
+  loaders::FirstLines first_line;
   loaders::for_each_row(
       path, t, opt.skip_bad_rows, log.skipped_rows,
       [&](const std::vector<std::string_view>& f, size_t line, RowError& err) {
         if (!loaders::parse_id_key(f[0], "movieId", key, err)) return false;
-        if (auto it = first_line.find(key); it != first_line.end()) {
-          return err.fail("movieId", "duplicate movie id " + key + " (first on line " +
-                                         std::to_string(it->second) + ")");
-        }
+        if (!first_line.check_new(key, "movieId", "movie id", err)) return false;
         ItemInfo info;
         info.title = loaders::decode_text(loaders::trim(f[1]), enc);
         info.year = loaders::year_from_title(info.title);
@@ -56,7 +53,7 @@ void read_movies(const std::string& path, const LoadOptions& opt, Encoding enc,
           g.remove_prefix(bar + 1);
         }
         if (genres.size() > 65535) return err.fail("genres", "more than 65535 distinct genres");
-        first_line.emplace(key, line);
+        first_line.record(key, line);
         log.item_meta[key] = std::move(info);
         return true;
       });

@@ -52,6 +52,24 @@ struct RowError {
   }
 };
 
+/// Where each id of a metadata file was first seen: a repeated id is a bad row whose
+/// message names the earlier line ("duplicate movie id 7 (first on line 3)").
+class FirstLines {
+ public:
+  /// False, with `err` filled, when `key` was already recorded.
+  bool check_new(const std::string& key, const std::string& field, const std::string& what,
+                 RowError& err) const {
+    auto it = lines_.find(key);
+    if (it == lines_.end()) return true;
+    return err.fail(field, "duplicate " + what + " " + key + " (first on line " +
+                               std::to_string(it->second) + ")");
+  }
+  void record(const std::string& key, size_t line) { lines_.emplace(key, line); }
+
+ private:
+  StringMap<size_t> lines_;
+};
+
 /// Reads every row of `path` and hands the fields to `fn`, called as
 /// fn(const std::vector<std::string_view>& fields, size_t line, RowError& err) -> bool
 /// (a template, so that the per-row call inlines).
