@@ -1,0 +1,54 @@
+// Shared plumbing for the libtorch models (Two-Tower, SASRec, later DeepFM/DIN):
+// thread/seed setup, parameters <-> artefact files, tensor <-> std::vector copies.
+//
+// This header includes <torch/torch.h> (~15 s per translation unit): include it only from
+// the .cc files of neural models, never from public headers.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "cascade/io/artifact.h"
+
+namespace cascade::nn {
+
+/// For the duration of a fit: sets libtorch's intra-op thread count (0 = hardware) and seeds
+/// its global generator; restores the previous thread count on destruction. libtorch's
+/// generator and thread pool are process-wide, so two fits must not run concurrently.
+class TorchSession {
+ public:
+  TorchSession(int threads, uint64_t seed);
+  ~TorchSession();
+  TorchSession(const TorchSession&) = delete;
+  TorchSession& operator=(const TorchSession&) = delete;
+  int threads() const { return threads_; }
+
+ private:
+  int previous_threads_;
+  int threads_;
+};
+
+/// Writes every parameter and buffer of `module` as "<prefix><name>.f32" (float32, row-major)
+/// and records the shapes in meta()["tensors"][<prefix><name>].
+void save_module(ArtifactWriter& w, const torch::nn::Module& module, const std::string& prefix = "");
+
+/// Reads back what save_module wrote into an already-constructed module of the same
+/// architecture; throws cascade::Error naming the directory and tensor on a missing tensor
+/// or a shape mismatch.
+void load_module(const ArtifactReader& r, torch::nn::Module& module, const std::string& prefix = "");
+
+/// A contiguous float copy of a (CPU, float) tensor.
+std::vector<float> to_vector(const torch::Tensor& t);
+
+/// A tensor that owns a copy of `v` with the given shape (product must match).
+torch::Tensor from_vector(std::span<const float> v, at::IntArrayRef shape);
+torch::Tensor from_ids(std::span<const int64_t> v, at::IntArrayRef shape);
+
+/// Throws cascade::Error("<who>: training diverged ...") when `loss` is not finite.
+void check_finite(const torch::Tensor& loss, const std::string& who, int epoch);
+
+}  // namespace cascade::nn
