@@ -198,19 +198,27 @@ class IalsRecaller final : public Recaller {
     CASCADE_CHECK(out.size() == n_items_,
                   fmt::format("ials: score() output has {} slots for {} items", out.size(), n_items_));
     const int f = cfg_.factors;
-    std::vector<float> folded;
-    const float* x = nullptr;
-    if (q.user < n_users_ && user_fitted_[q.user]) {
-      x = user_factors_.data() + static_cast<size_t>(q.user) * f;
-    } else {
-      folded.assign(f, 0.f);
-      fold_in(q, folded.data());
-      x = folded.data();
-    }
+    std::vector<float> x(f);
+    user_vector(q, x);
     using MatF = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
     Eigen::Map<const MatF> Y(item_factors_.data(), n_items_, f);
     Eigen::Map<Eigen::VectorXf>(out.data(), n_items_).noalias() =
-        Y * Eigen::Map<const Eigen::VectorXf>(x, f);
+        Y * Eigen::Map<const Eigen::VectorXf>(x.data(), f);
+  }
+
+  // The fitted factors of a known user, else the exact fold-in of the query's history.
+  bool user_vector(const UserQuery& q, std::span<float> out) const override {
+    CASCADE_CHECK(fitted_, "ials: user_vector() before fit() or load()");
+    CASCADE_CHECK(out.size() == static_cast<size_t>(cfg_.factors),
+                  fmt::format("ials: user_vector() has {} slots for {} factors", out.size(), cfg_.factors));
+    if (q.user < n_users_ && user_fitted_[q.user]) {
+      const float* x = user_factors_.data() + static_cast<size_t>(q.user) * cfg_.factors;
+      std::copy(x, x + cfg_.factors, out.begin());
+    } else {
+      std::fill(out.begin(), out.end(), 0.f);
+      fold_in(q, out.data());
+    }
+    return true;
   }
 
   ItemVectorsView item_vectors() const override {

@@ -26,6 +26,8 @@ ItemVectorsView Recaller::item_vectors() const {
   throw NotSupported(fmt::format("channel '{}' has no item vectors", kind()));
 }
 
+bool Recaller::user_vector(const UserQuery&, std::span<float>) const { return false; }
+
 std::vector<ScoredItem> Recaller::top_n(const UserQuery& q, size_t k,
                                         std::span<const ItemId> exclude) const {
   const uint32_t n = n_items();

@@ -72,6 +72,11 @@ class Recaller {
   /// Item vectors (iALS factors, content TF-IDF rows...). Throws NotSupported by default.
   virtual ItemVectorsView item_vectors() const;
 
+  /// For vector channels whose score is exactly <user vector, item vector> over item_vectors()
+  /// (iALS, Two-Tower, SASRec): writes the query's user vector (out.size() == dim) and returns
+  /// true, so an ANN index over item_vectors() can replace the full scan. Default: false.
+  virtual bool user_vector(const UserQuery& q, std::span<float> out) const;
+
   /// The parameters in force (defaults filled in), as written in the manifest.
   virtual Params params() const = 0;
 
