@@ -14,4 +14,7 @@ void add_compare_command(CLI::App& app);
 void add_bench_command(CLI::App& app);
 void add_download_command(CLI::App& app);
 
+// Subcommands of `cascade bench` that live in their own files.
+void add_bench_ann(CLI::App* bench);
+
 }  // namespace cascade::cli

@@ -106,6 +106,34 @@ std::string ChannelSpec::spec() const {
   return s;
 }
 
+namespace {
+
+std::optional<AnnOptions> ann_options_from_yaml(const YAML::Node& node, const std::string& channel) {
+  if (!node || node.IsNull()) return std::nullopt;
+  if (!node.IsMap()) {
+    throw Error(fmt::format("config: recall.channels.{}.ann must be a map (kind: hnsw, m: 32, ...)",
+                            channel));
+  }
+  Params p;
+  for (const auto& kv : node) {
+    const std::string key = kv.first.as<std::string>();
+    if (!kv.second.IsScalar()) {
+      throw Error(fmt::format("config: recall.channels.{}.ann.{} must be a scalar", channel, key));
+    }
+    p.set(key, kv.second.as<std::string>());
+  }
+  if (p.get_string("kind", "hnsw", {"none", "exact", "hnsw"}) == "none") return std::nullopt;
+  try {
+    AnnOptions o = AnnOptions::from_params(p);
+    p.check_unused("recall.channels." + channel + ".ann");
+    return o;
+  } catch (const Error& e) {
+    throw Error(fmt::format("config: recall.channels.{}.ann: {}", channel, e.what()));
+  }
+}
+
+}  // namespace
+
 std::vector<ChannelSpec> channel_specs_from_yaml(const YAML::Node& channels) {
   if (!channels || !channels.IsMap() || channels.size() == 0) {
     throw Error("config: recall.channels must map channel names to their parameters");
@@ -121,6 +149,10 @@ std::vector<ChannelSpec> channel_specs_from_yaml(const YAML::Node& channels) {
         throw Error(fmt::format("config: recall.channels.{} must be a map of parameters", c.name));
       for (const auto& p : body) {
         std::string key = p.first.as<std::string>();
+        if (key == "ann") {
+          c.ann = ann_options_from_yaml(p.second, c.name);
+          continue;
+        }
         if (!p.second.IsScalar()) {
           throw Error(fmt::format("config: recall.channels.{}.{} must be a scalar", c.name, key));
         }
@@ -167,6 +199,16 @@ FittedChannel fit_channel(const ChannelSpec& spec, const Dataset& ds, const Inte
   auto t0 = std::chrono::steady_clock::now();
   f.model->fit(in);
   f.fit_seconds = seconds_since(t0);
+  if (spec.ann) {
+    auto t1 = std::chrono::steady_clock::now();
+    AnnOptions opt = *spec.ann;
+    if (opt.threads == 0) opt.threads = threads;
+    const ItemVectorsView v = f.model->item_vectors();
+    f.model->attach_index(std::make_shared<AnnIndex>(v.data, v.rows, v.dim, opt));
+    f.index_seconds = seconds_since(t1);
+    spdlog::info("{}: {} index over {} x {} item vectors built in {:.3f} s", spec.name, opt.kind,
+                 v.rows, v.dim, f.index_seconds);
+  }
   return f;
 }
 

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "cascade/ann/ann_index.h"
 #include "cascade/core/error.h"
 #include "cascade/core/registry.h"
 #include "cascade/io/artifact.h"
@@ -28,8 +29,29 @@ ItemVectorsView Recaller::item_vectors() const {
 
 bool Recaller::user_vector(const UserQuery&, std::span<float>) const { return false; }
 
+void Recaller::attach_index(std::shared_ptr<const AnnIndex> index) {
+  if (index) {
+    const ItemVectorsView v = item_vectors();
+    CASCADE_CHECK(index->size() == v.rows && index->dim() == v.dim,
+                  fmt::format("{}: the ANN index holds {} x {} vectors but the channel has {} x {}",
+                              kind(), index->size(), index->dim(), v.rows, v.dim));
+    std::vector<float> probe(v.dim);
+    CASCADE_CHECK(user_vector(UserQuery{}, probe),
+                  fmt::format("{}: channel has no user vectors, an ANN index cannot serve it", kind()));
+  }
+  index_ = std::move(index);
+}
+
 std::vector<ScoredItem> Recaller::top_n(const UserQuery& q, size_t k,
                                         std::span<const ItemId> exclude) const {
+  if (index_) {
+    std::vector<float> u(index_->dim());
+    if (user_vector(q, u)) {
+      std::vector<ItemId> skip(q.history.begin(), q.history.end());
+      skip.insert(skip.end(), exclude.begin(), exclude.end());
+      return index_->search(u, k, skip);
+    }
+  }
   const uint32_t n = n_items();
   std::vector<float> scores(n);
   score(q, scores);
@@ -44,10 +66,25 @@ std::unique_ptr<Recaller> make_recaller(const std::string& spec) {
   return Registry<Recaller>::instance().create(s.name, s.params);
 }
 
+void save_recaller(const Recaller& model, const std::filesystem::path& dir) {
+  model.save(dir);
+  const auto ann_dir = dir / "ann";
+  if (model.index() != nullptr) {
+    model.index()->save(ann_dir);
+  } else {
+    std::filesystem::remove_all(ann_dir);
+  }
+}
+
 std::unique_ptr<Recaller> load_recaller(const std::filesystem::path& dir) {
   std::string kind = manifest_kind(dir);
   auto model = Registry<Recaller>::instance().create(kind, Params());
   model->load(dir);
+  const auto ann_dir = dir / "ann";
+  if (std::filesystem::exists(ann_dir / "manifest.json")) {
+    const ItemVectorsView v = model->item_vectors();
+    model->attach_index(AnnIndex::load(ann_dir, v.data, v.rows, v.dim));
+  }
   return model;
 }
 

@@ -206,9 +206,10 @@ void add_quality(CLI::App* bench) {
 
 void add_bench_command(CLI::App& app) {
   CLI::App* bench =
-      app.add_subcommand("bench", "benchmarks (quality; serving arrives with the server)");
+      app.add_subcommand("bench", "benchmarks: recall quality, ANN search (serving arrives with the server)");
   bench->require_subcommand(1);
   add_quality(bench);
+  add_bench_ann(bench);
 }
 
 }  // namespace cascade::cli

@@ -37,7 +37,7 @@ void add_train_command(CLI::App& app) {
       spdlog::info("fitting {} ({})", spec.name, spec.spec());
       FittedChannel fc = fit_channel(spec, ds, w.train, config_threads(cfg), config_seed(cfg));
       fs::path model_dir = w.model_dir(spec.name);
-      fc.model->save(model_dir);
+      save_recaller(*fc.model, model_dir);
       EvalResult r = evaluate(*fc.model, w.train, ds.valid, w.eval);
       spdlog::info("{}: fit {:.2f} s, validation recall@10 {:.4f}, saved to {}", spec.name,
                    fc.fit_seconds, r.summary.count("recall@10") ? r.summary.at("recall@10") : NAN,

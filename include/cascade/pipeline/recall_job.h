@@ -6,9 +6,11 @@
 
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "cascade/ann/ann_index.h"
 #include "cascade/core/params.h"
 #include "cascade/data/dataset.h"
 #include "cascade/data/loaders.h"
@@ -40,10 +42,13 @@ struct ChannelSpec {
   std::string name;
   std::string kind;
   Params params;
+  /// From the channel's `ann:` map (kind exact|hnsw|none, m, ef_construction, ef_search,
+  /// threads); unset when absent or kind none. When set, fit_channel() builds the index.
+  std::optional<AnnOptions> ann;
   std::string spec() const;  ///< "kind:k=v,..."
 };
 
-/// Reads `channels: {name: {kind: ..., param: value, ...}, ...}` in file order.
+/// Reads `channels: {name: {kind: ..., param: value, ..., ann: {...}}, ...}` in file order.
 std::vector<ChannelSpec> channel_specs_from_yaml(const YAML::Node& channels);
 
 /// The channels named in `only`, in that order (all of them when `only` is empty). A name
@@ -55,10 +60,12 @@ struct FittedChannel {
   ChannelSpec spec;
   std::unique_ptr<Recaller> model;
   double fit_seconds = 0;
+  double index_seconds = 0;
 };
 
 /// Creates and fits one channel on `train` (ds.train or the seed-oof recall slice), giving it
-/// the validation split for tuning. Threads: 0 = hardware.
+/// the validation split for tuning, and builds + attaches its ANN index when configured
+/// (fit_seconds excludes the index build, index_seconds holds it). Threads: 0 = hardware.
 FittedChannel fit_channel(const ChannelSpec& spec, const Dataset& ds, const Interactions& train,
                           int threads, uint64_t seed);
 

@@ -23,6 +23,8 @@
 
 namespace cascade {
 
+class AnnIndex;
+
 /// What a channel is trained on.
 struct FitInput {
   const Interactions& train;  ///< user -> items, rows in time order
@@ -88,16 +90,31 @@ class Recaller {
   virtual uint32_t n_items() const = 0;
 
   /// Top-k items by score with every history item and every `exclude` item removed,
-  /// best first (ties: lower item id first). Uses score().
+  /// best first (ties: lower item id first). Uses the attached ANN index when there is one
+  /// and user_vector() is supported, otherwise score() over the whole catalogue.
   std::vector<ScoredItem> top_n(const UserQuery& q, size_t k,
                                 std::span<const ItemId> exclude = {}) const;
+
+  /// Lets top_n() search `index` (built over this channel's item_vectors(): same rows and
+  /// dimension, checked) instead of scanning the catalogue. nullptr detaches. Not thread-safe
+  /// against concurrent top_n(): attach before serving.
+  void attach_index(std::shared_ptr<const AnnIndex> index);
+  const AnnIndex* index() const { return index_.get(); }
+
+ private:
+  std::shared_ptr<const AnnIndex> index_;
 };
 
 /// Creates a channel from a factory spec "name:k=v,..." via the registry. Unknown names
 /// throw cascade::Error listing the registered ones; unknown keys throw too.
 std::unique_ptr<Recaller> make_recaller(const std::string& spec);
 
-/// Loads a saved channel: reads `dir/manifest.json`, creates the kind, calls load().
+/// Saves a channel into `dir` (Recaller::save) and its attached ANN index, if any, into
+/// `dir/ann` (a stale `dir/ann` is removed when there is none).
+void save_recaller(const Recaller& model, const std::filesystem::path& dir);
+
+/// Loads a saved channel: reads `dir/manifest.json`, creates the kind, calls load(), and
+/// attaches `dir/ann` when present (checked against the loaded item vectors).
 std::unique_ptr<Recaller> load_recaller(const std::filesystem::path& dir);
 
 }  // namespace cascade

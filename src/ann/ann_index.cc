@@ -1,0 +1,220 @@
+#include "cascade/ann/ann_index.h"
+
+#include <faiss/IndexFlat.h>
+#include <faiss/IndexHNSW.h>
+#include <faiss/impl/FaissException.h>
+#include <faiss/impl/io.h>
+#include <faiss/index_io.h>
+#include <fmt/format.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <string_view>
+#include <thread>
+#include <unordered_set>
+
+#include "cascade/core/error.h"
+#include "cascade/io/artifact.h"
+
+namespace cascade {
+
+namespace {
+
+constexpr const char* kKind = "ann_index";
+constexpr int kFormatVersion = 1;
+
+std::string hash_vectors(const float* v, uint32_t rows, uint32_t dim) {
+  return hash_hex(std::string_view(reinterpret_cast<const char*>(v),
+                                   static_cast<size_t>(rows) * dim * sizeof(float)));
+}
+
+// FAISS builds with OpenMP; its thread count is process-wide, so set it for the build only.
+class OmpThreads {
+ public:
+  explicit OmpThreads(int threads) : previous_(omp_get_max_threads()) {
+    omp_set_num_threads(threads > 0 ? threads
+                                    : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
+  }
+  ~OmpThreads() { omp_set_num_threads(previous_); }
+
+ private:
+  int previous_;
+};
+
+}  // namespace
+
+AnnOptions AnnOptions::from_params(Params& p) {
+  AnnOptions o;
+  o.kind = p.get_string("kind", "hnsw", {"exact", "hnsw"});
+  o.m = static_cast<int>(p.get_int("m", 32, 2, 512));
+  o.ef_construction = static_cast<int>(p.get_int("ef_construction", 200, 1, 1 << 20));
+  o.ef_search = static_cast<int>(p.get_int("ef_search", 128, 1, 1 << 20));
+  o.threads = static_cast<int>(p.get_int("threads", 0, 0, 1024));
+  o.metric = p.get_string("metric", "ip", {"ip", "l2"});
+  return o;
+}
+
+std::map<std::string, std::string> AnnOptions::to_map() const {
+  return {{"kind", kind},
+          {"m", std::to_string(m)},
+          {"ef_construction", std::to_string(ef_construction)},
+          {"ef_search", std::to_string(ef_search)},
+          {"threads", std::to_string(threads)},
+          {"metric", metric}};
+}
+
+AnnIndex::AnnIndex(const float* vectors, uint32_t rows, uint32_t dim, const AnnOptions& opt)
+    : opt_(opt), rows_(rows), dim_(dim) {
+  CASCADE_CHECK(dim > 0, "ann: item vectors have dimension 0");
+  CASCADE_CHECK(rows == 0 || vectors != nullptr, "ann: null item vectors");
+  CASCADE_CHECK(opt.kind == "exact" || opt.kind == "hnsw",
+                fmt::format("ann: kind '{}' is not one of exact, hnsw", opt.kind));
+  CASCADE_CHECK(opt.metric == "ip" || opt.metric == "l2",
+                fmt::format("ann: metric '{}' is not one of ip, l2", opt.metric));
+  CASCADE_CHECK(opt.m >= 2 && opt.ef_construction >= 1 && opt.ef_search >= 1,
+                "ann: m must be >= 2, ef_construction and ef_search >= 1");
+  vectors_hash_ = hash_vectors(vectors, rows, dim);
+  try {
+    if (opt.kind == "exact") {
+      index_ = std::make_unique<faiss::IndexFlatIP>(static_cast<int64_t>(dim));
+      OmpThreads guard(opt.threads);
+      if (rows > 0) index_->add(static_cast<faiss::Index::idx_t>(rows), vectors);
+    } else if (opt.metric == "ip") {
+      auto h = std::make_unique<faiss::IndexHNSWFlat>(static_cast<int>(dim), opt.m,
+                                                      faiss::METRIC_INNER_PRODUCT);
+      h->hnsw.efConstruction = opt.ef_construction;
+      h->hnsw.efSearch = opt.ef_search;
+      index_ = std::move(h);
+      OmpThreads guard(opt.threads);
+      if (rows > 0) index_->add(static_cast<faiss::Index::idx_t>(rows), vectors);
+    } else {
+      // Inner product is not a metric; the reduction makes it one: append
+      // sqrt(max_norm^2 - |x|^2) to every item and 0 to the query, then
+      // |q' - x'|^2 = |q|^2 + max_norm^2 - 2 q.x, so the nearest item is the best scored.
+      auto h = std::make_unique<faiss::IndexHNSWFlat>(static_cast<int>(dim) + 1, opt.m,
+                                                      faiss::METRIC_L2);
+      h->hnsw.efConstruction = opt.ef_construction;
+      h->hnsw.efSearch = opt.ef_search;
+      index_ = std::move(h);
+      std::vector<double> norms2(rows);
+      for (uint32_t i = 0; i < rows; ++i) {
+        double s = 0;
+        for (uint32_t j = 0; j < dim; ++j) s += double(vectors[size_t(i) * dim + j]) * vectors[size_t(i) * dim + j];
+        norms2[i] = s;
+        max_norm2_ = std::max(max_norm2_, s);
+      }
+      std::vector<float> augmented(static_cast<size_t>(rows) * (dim + 1));
+      for (uint32_t i = 0; i < rows; ++i) {
+        std::copy(vectors + size_t(i) * dim, vectors + size_t(i + 1) * dim,
+                  augmented.begin() + size_t(i) * (dim + 1));
+        augmented[size_t(i) * (dim + 1) + dim] = static_cast<float>(std::sqrt(std::max(0.0, max_norm2_ - norms2[i])));
+      }
+      OmpThreads guard(opt.threads);
+      if (rows > 0) index_->add(static_cast<faiss::Index::idx_t>(rows), augmented.data());
+    }
+  } catch (const faiss::FaissException& e) {
+    throw Error(fmt::format("ann: building the {} index failed: {}", opt.kind, e.what()));
+  }
+}
+
+AnnIndex::~AnnIndex() = default;
+
+std::vector<ScoredItem> AnnIndex::search(std::span<const float> query, size_t k,
+                                         std::span<const ItemId> skip) const {
+  CASCADE_CHECK(query.size() == dim_,
+                fmt::format("ann: query has {} values for an index of dimension {}", query.size(), dim_));
+  if (k == 0 || rows_ == 0) return {};
+  std::unordered_set<ItemId> skipped(skip.begin(), skip.end());
+  const size_t want = std::min<size_t>(rows_, k + skipped.size());
+  std::vector<float> dist(want);
+  std::vector<faiss::Index::idx_t> labels(want, -1);
+  if (opt_.kind == "hnsw" && opt_.metric == "l2") {
+    std::vector<float> q(query.begin(), query.end());
+    q.push_back(0.f);
+    index_->search(1, q.data(), static_cast<faiss::Index::idx_t>(want), dist.data(), labels.data());
+    // Back from squared distance to inner product: q.x = (|q|^2 + max_norm^2 - d) / 2.
+    double qn = 0;
+    for (float x : query) qn += double(x) * x;
+    for (float& d : dist) d = static_cast<float>((qn + max_norm2_ - d) / 2);
+  } else {
+    index_->search(1, query.data(), static_cast<faiss::Index::idx_t>(want), dist.data(),
+                   labels.data());
+  }
+  std::vector<ScoredItem> out;
+  out.reserve(k);
+  for (size_t j = 0; j < want && out.size() < k; ++j) {
+    if (labels[j] < 0) break;  // HNSW found fewer than asked
+    const auto item = static_cast<ItemId>(labels[j]);
+    if (skipped.count(item)) continue;
+    out.push_back({item, dist[j]});
+  }
+  // FAISS orders ties arbitrarily; the engine's convention is lower id first.
+  std::stable_sort(out.begin(), out.end(), [](const ScoredItem& a, const ScoredItem& b) {
+    return a.score > b.score || (a.score == b.score && a.item < b.item);
+  });
+  return out;
+}
+
+void AnnIndex::set_ef_search(int ef_search) {
+  CASCADE_CHECK(ef_search >= 1, "ann: ef_search must be >= 1");
+  opt_.ef_search = ef_search;
+  if (auto* h = dynamic_cast<faiss::IndexHNSW*>(index_.get())) h->hnsw.efSearch = ef_search;
+}
+
+void AnnIndex::save(const std::filesystem::path& dir) const {
+  faiss::VectorIOWriter writer;
+  try {
+    faiss::write_index(index_.get(), &writer);
+  } catch (const faiss::FaissException& e) {
+    throw Error(fmt::format("ann: serialising the index failed: {}", e.what()));
+  }
+  ArtifactWriter w(dir, kKind, kFormatVersion);
+  w.meta()["params"] = opt_.to_map();
+  w.meta()["rows"] = rows_;
+  w.meta()["dim"] = dim_;
+  w.meta()["vectors_hash"] = vectors_hash_;
+  w.meta()["max_norm2"] = max_norm2_;
+  w.add_blob("index.faiss", std::string_view(reinterpret_cast<const char*>(writer.data.data()),
+                                             writer.data.size()));
+  w.finish();
+}
+
+std::unique_ptr<AnnIndex> AnnIndex::load(const std::filesystem::path& dir, const float* vectors,
+                                         uint32_t rows, uint32_t dim) {
+  ArtifactReader r(dir, kKind, kFormatVersion);
+  std::unique_ptr<AnnIndex> idx(new AnnIndex());
+  try {
+    Params p(r.meta().at("params").get<std::map<std::string, std::string>>());
+    idx->opt_ = AnnOptions::from_params(p);
+    idx->rows_ = r.meta().at("rows").get<uint32_t>();
+    idx->dim_ = r.meta().at("dim").get<uint32_t>();
+    idx->vectors_hash_ = r.meta().at("vectors_hash").get<std::string>();
+    idx->max_norm2_ = r.meta().at("max_norm2").get<double>();
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(fmt::format("{}: bad ann index manifest: {}", dir.string(), e.what()));
+  }
+  if (idx->rows_ != rows || idx->dim_ != dim || idx->vectors_hash_ != hash_vectors(vectors, rows, dim)) {
+    throw Error(fmt::format(
+        "{}: the index was built from other item vectors ({} x {}, hash {}) than the model's "
+        "({} x {}); rebuild it",
+        dir.string(), idx->rows_, idx->dim_, idx->vectors_hash_, rows, dim));
+  }
+  const std::string blob = r.blob("index.faiss");
+  faiss::VectorIOReader reader;
+  reader.data.assign(blob.begin(), blob.end());
+  try {
+    idx->index_.reset(faiss::read_index(&reader));
+  } catch (const faiss::FaissException& e) {
+    throw Error(fmt::format("{}: reading index.faiss failed: {}", dir.string(), e.what()));
+  }
+  idx->set_ef_search(idx->opt_.ef_search);
+  CASCADE_CHECK(idx->index_->ntotal == static_cast<faiss::Index::idx_t>(rows) &&
+                    idx->index_->d == static_cast<int>(dim) + (idx->opt_.kind == "hnsw" && idx->opt_.metric == "l2" ? 1 : 0),
+                fmt::format("{}: index.faiss holds {} x {} vectors, manifest says {} x {} ({})",
+                            dir.string(), idx->index_->ntotal, idx->index_->d, rows, dim, idx->opt_.kind));
+  return idx;
+}
+
+}  // namespace cascade
