@@ -16,5 +16,6 @@ void add_download_command(CLI::App& app);
 
 // Subcommands of `cascade bench` that live in their own files.
 void add_bench_ann(CLI::App* bench);
+void add_bench_quality(CLI::App* bench);
 
 }  // namespace cascade::cli

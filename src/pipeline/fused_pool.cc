@@ -1,7 +1,10 @@
 #include "cascade/pipeline/fused_pool.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
+
+#include <algorithm>
 
 #include "cascade/core/error.h"
 #include "cascade/util/parallel.h"
@@ -87,6 +90,60 @@ FusionOptions tune_fusion_weights(const PoolCandidates& pc, const Interactions& 
     if (!improved) break;
   }
   return best;
+}
+
+FusionOptions FusionConfig::options_for(const std::vector<std::string>& names) const {
+  FusionOptions o = base;
+  o.weights.assign(names.size(), 1.0);
+  o.quotas.assign(names.size(), quota);
+  for (size_t i = 0; i < names.size(); ++i) {
+    auto it = weights.find(names[i]);
+    if (it != weights.end()) o.weights[i] = it->second;
+  }
+  return o;
+}
+
+FusionConfig fusion_config_from_yaml(const YAML::Node& node, const std::vector<std::string>& channels) {
+  FusionConfig c;
+  if (!node || node.IsNull()) return c;
+  if (!node.IsMap()) throw Error("config: recall.fusion must be a map");
+  Params p;
+  for (const auto& kv : node) {
+    const std::string key = kv.first.as<std::string>();
+    if (key == "weights") {
+      if (kv.second.IsNull()) continue;
+      if (!kv.second.IsMap()) throw Error("config: recall.fusion.weights must map channel names to weights");
+      for (const auto& w : kv.second) {
+        const std::string name = w.first.as<std::string>();
+        if (std::find(channels.begin(), channels.end(), name) == channels.end()) {
+          throw Error(fmt::format("config: recall.fusion.weights.{}: no such channel (configured: {})",
+                                  name, fmt::join(channels, ", ")));
+        }
+        Params one;
+        one.set("w", w.second.as<std::string>());
+        try {
+          c.weights[name] = one.get_double("w", 1.0, 0.0, 1e6);
+        } catch (const Error& e) {
+          throw Error(fmt::format("config: recall.fusion.weights.{}: {}", name, e.what()));
+        }
+      }
+      continue;
+    }
+    if (!kv.second.IsScalar()) throw Error(fmt::format("config: recall.fusion.{} must be a scalar", key));
+    p.set(key, kv.second.as<std::string>());
+  }
+  try {
+    c.base.method = p.get_string("method", "norm", {"norm", "rrf"});
+    c.base.rrf_k = p.get_double("rrf_k", 60, 0, 1e9);
+    c.base.pool_size = static_cast<size_t>(p.get_int("pool_size", 1000, 1, 1'000'000));
+    c.quota = static_cast<size_t>(p.get_int("quota", 500, 0, 1'000'000));
+    c.tune = p.get_bool("tune", true);
+    c.search.metric = p.get_string("tune_metric", "recall@200");
+    p.check_unused("recall.fusion");
+  } catch (const Error& e) {
+    throw Error(fmt::format("config: recall.fusion: {}", e.what()));
+  }
+  return c;
 }
 
 }  // namespace cascade

@@ -135,7 +135,7 @@ TEST(CliEndToEnd, BenchQualityWritesTheContractJson) {
   fs::path tmp = temp_dir("bench");
   Result r = run(std::string(CASCADE_BIN) +
                  " bench quality --data data/ml-latest-small --dataset ml-latest --protocol seed-loo"
-                 " --channels popularity,ials --quota 100 --pool 200 --threads 2 --json " +
+                 " --channels popularity,ials --parity false --quota 100 --pool 200 --threads 2 --json " +
                  (tmp / "q.json").string());
   ASSERT_EQ(r.code, 0) << r.output;
   std::ifstream in(tmp / "q.json");
@@ -154,6 +154,13 @@ TEST(CliEndToEnd, BenchQualityWritesTheContractJson) {
   // The pool contains each channel's top 100, so at depth 200 it cannot lose to either's top 100.
   EXPECT_GE(j["channels"]["fusion"]["pool_recall"].get<double>(), j["channels"]["ials"]["recall@10"].get<double>());
   EXPECT_TRUE(j["channels"]["fusion"].contains("drop_one"));
+  // Pool recall at every reported depth, for the pool and (as recall@depth) each channel.
+  EXPECT_EQ(j["channels"]["fusion"]["pool_size"].get<int>(), 200);
+  EXPECT_TRUE(j["channels"]["fusion"]["recall_by_depth"].contains("100"));
+  EXPECT_DOUBLE_EQ(j["channels"]["ials"]["recall_by_depth"]["200"].get<double>(),
+                   j["channels"]["ials"]["recall@200"].get<double>());
+  EXPECT_TRUE(j["channels"]["fusion"]["vs_channel"]["ials"].contains("pool_recall"));
+  EXPECT_FALSE(j.contains("parity_channels"));  // --parity false
   fs::remove_all(tmp);
 }
 

@@ -78,5 +78,45 @@ TEST(FusedPool, UnknownTuningMetricIsAnError) {
   EXPECT_THROW(tune_fusion_weights(pc, train, held, FusionOptions{}, search, eval), Error);
 }
 
+TEST(FusedPool, FusionConfigReadsWeightsByChannelName) {
+  const std::vector<std::string> configured = {"popularity", "ials", "sasrec"};
+  FusionConfig c = fusion_config_from_yaml(
+      YAML::Load("{method: rrf, rrf_k: 10, quota: 50, pool_size: 300, tune: false,"
+                 " weights: {ials: 2, popularity: 0.5}}"),
+      configured);
+  EXPECT_EQ(c.base.method, "rrf");
+  EXPECT_EQ(c.base.rrf_k, 10);
+  EXPECT_EQ(c.base.pool_size, 300u);
+  EXPECT_FALSE(c.tune);
+  // Channel order comes from the caller; unnamed channels get 1; a --channels subset that
+  // leaves out a weighted channel is fine.
+  FusionOptions o = c.options_for({"sasrec", "ials"});
+  EXPECT_EQ(o.weights, (std::vector<double>{1, 2}));
+  EXPECT_EQ(o.quotas, (std::vector<size_t>{50, 50}));
+  // Absent group: defaults (norm, quota 500, pool 1000, tuned).
+  FusionConfig d = fusion_config_from_yaml(YAML::Node(), configured);
+  EXPECT_EQ(d.base.method, "norm");
+  EXPECT_EQ(d.quota, 500u);
+  EXPECT_EQ(d.base.pool_size, 1000u);
+  EXPECT_TRUE(d.tune);
+  EXPECT_EQ(d.search.metric, "recall@200");
+}
+
+TEST(FusedPool, FusionConfigErrorsNameTheKey) {
+  const std::vector<std::string> configured = {"popularity", "ials"};
+  EXPECT_NE(test::error_of([&] { fusion_config_from_yaml(YAML::Load("{weights: {ease: 1}}"), configured); })
+                .find("recall.fusion.weights.ease: no such channel"),
+            std::string::npos);
+  EXPECT_NE(test::error_of([&] { fusion_config_from_yaml(YAML::Load("{weights: {ials: -1}}"), configured); })
+                .find("recall.fusion.weights.ials"),
+            std::string::npos);
+  EXPECT_NE(test::error_of([&] { fusion_config_from_yaml(YAML::Load("{method: sum}"), configured); }).find("method"),
+            std::string::npos);
+  EXPECT_NE(test::error_of([&] { fusion_config_from_yaml(YAML::Load("{pool: 10}"), configured); }).find("pool"),
+            std::string::npos);
+  EXPECT_NE(test::error_of([&] { fusion_config_from_yaml(YAML::Load("{pool_size: 0}"), configured); }).find("pool_size"),
+            std::string::npos);
+}
+
 }  // namespace
 }  // namespace cascade

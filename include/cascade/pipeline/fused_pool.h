@@ -7,6 +7,9 @@
 // item differs. Test items are never looked at while tuning.
 #pragma once
 
+#include <yaml-cpp/yaml.h>
+
+#include <map>
 #include <string>
 #include <vector>
 
@@ -43,5 +46,24 @@ struct WeightSearch {
 FusionOptions tune_fusion_weights(const PoolCandidates& pc, const Interactions& train,
                                   const Interactions& valid, const FusionOptions& base,
                                   const WeightSearch& search, const EvalOptions& eval);
+
+/// The `recall.fusion` config group: how a channel set becomes one pool.
+///   fusion: {method: norm, rrf_k: 60, quota: 500, pool_size: 1000, tune: true,
+///            tune_metric: recall@200, weights: {ials: 1, popularity: 0.5}}
+struct FusionConfig {
+  FusionOptions base;                     ///< method, rrf_k, pool_size
+  size_t quota = 500;                     ///< candidates each channel contributes
+  std::map<std::string, double> weights;  ///< by channel name; a channel not named gets 1
+  bool tune = true;                       ///< start from `weights`, tune on validation
+  WeightSearch search;
+
+  /// FusionOptions for channels `names` (in that order): weights from the map, quotas all
+  /// `quota`. Names in the map that are not in `names` are ignored (a --channels subset).
+  FusionOptions options_for(const std::vector<std::string>& names) const;
+};
+
+/// Reads the group (absent = defaults). Unknown keys, bad values and weights naming no
+/// configured channel (`channels`) throw cascade::Error naming the key.
+FusionConfig fusion_config_from_yaml(const YAML::Node& node, const std::vector<std::string>& channels);
 
 }  // namespace cascade
