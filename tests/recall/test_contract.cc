@@ -336,6 +336,37 @@ TEST_P(RecallContract, ConcurrentScoringMatchesSerial) {
   for (int t = 0; t < kThreads; ++t) EXPECT_EQ(mismatches[t], 0) << "thread " << t;
 }
 
+// A channel that reports user vectors scores exactly <user vector, item vector>, so an ANN
+// index over item_vectors() ranks like score() (known, folded-in and cold queries).
+TEST_P(RecallContract, UserVectorDotItemVectorsIsTheScore) {
+  SCOPED_TRACE("channel " + name());
+  auto m = fitted();
+  ItemVectorsView v;
+  try {
+    v = m->item_vectors();
+  } catch (const NotSupported&) {
+    std::vector<float> any(8);
+    EXPECT_FALSE(m->user_vector(data().query(0), any)) << "user vectors without item vectors";
+    return;
+  }
+  std::vector<float> u(v.dim);
+  if (!m->user_vector(data().query(0), u)) GTEST_SKIP() << "no user vectors";
+  for (UserId user : kUsers) {
+    for (bool fold : {false, true}) {
+      UserQuery q = data().query(user);
+      if (fold) q.user = kUnknownUser;
+      ASSERT_TRUE(m->user_vector(q, u));
+      auto s = all_scores(*m, q);
+      for (ItemId i = 0; i < v.rows; ++i) {
+        double dot = 0;
+        for (uint32_t j = 0; j < v.dim; ++j) dot += double(u[j]) * v.data[size_t(i) * v.dim + j];
+        EXPECT_NEAR(s[i], dot, 1e-4 * std::max(1.0, std::fabs(dot)))
+            << "user " << user << (fold ? " (folded)" : "") << " item " << i;
+      }
+    }
+  }
+}
+
 std::string channel_test_name(const ::testing::TestParamInfo<std::string>& info) {
   std::string s = info.param;
   for (char& c : s) if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
