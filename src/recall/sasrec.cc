@@ -1,0 +1,621 @@
+// SASRec recall channel: Kang & McAuley 2018, "Self-Attentive Sequential Recommendation"
+// (ICDM), trained by default with full-softmax cross-entropy as in Klenitskiy & Vasilev 2023,
+// "Turning Dross Into Gold Loss: is BERT4Rec really better than SASRec?" (RecSys).
+//
+// Model (libtorch, CPU): item embedding E (n_items + 1 rows, row 0 = padding, kept at zero)
+// scaled by sqrt(dim), plus learned positional embeddings (max_len rows), dropout, then
+// `blocks` pre-LayerNorm transformer blocks (causal multi-head self-attention with `heads`
+// heads, FFN dim -> dim -> dim with ReLU as in the paper, dropout on attention weights and
+// on both residual branches), then a final LayerNorm. The output h_t at position t scores
+// item i by h_t . E[i + 1] (the embedding table is shared between input and output).
+//
+// Masks: training sequences are left-padded to max_len; a query may attend to earlier
+// non-padded keys and ALWAYS to itself, so padded rows never see an all -inf softmax row
+// (no NaN); their outputs are excluded from the loss.
+//
+// Training data: per user, the whole training row in time order (oldest first); inputs
+// seq[:-1], targets seq[1:], cut from the newest end into non-overlapping windows of max_len
+// positions (`windows` = how many per user, 0 = cover the whole history); the oldest window
+// is left-padded. Losses (`loss`):
+//   ce       full softmax cross-entropy over the whole catalogue (default)
+//   sampled  sampled softmax against `negatives` uniform negatives shared by the batch,
+//            logQ-corrected (logit - log(negatives * Q(i))); accidental hits are masked.
+//            With the uniform sampler the correction is the same constant for every item.
+//   bpr      per-position BPR, one uniform negative (the reference system's "parity" loss)
+// Optimiser AdamW (lr, weight_decay). When FitInput::valid is given and eval_every > 0,
+// Recall@10 on the validation items is computed every eval_every epochs through score()
+// (cascade::evaluate, training items masked; the test split is never seen) and the weights
+// of the best evaluation are kept; `patience` evaluations without improvement stop early.
+//
+// Serving: score() ALWAYS encodes q.history (its last max_len items, placed at the LAST
+// positions as in training; q.user is ignored), so fresh events change the output without
+// retraining. The serving encoder is a single-threaded Eigen re-implementation of the
+// eval-mode forward over cached weights (no libtorch at serving time); only the last
+// position is computed in the final block. The item table
+// (without the padding row) is cached as a float array and the catalogue product is one
+// Eigen matrix-vector product, so score == item_vectors() . user_vector() exactly.
+// An EMPTY history gives a zero user vector, hence all scores 0. History items >= n_items
+// throw cascade::Error. score() is thread-safe (read-only cached weights, no
+// shared mutable state).
+//
+// Determinism: the shuffling RNG is seeded from `seed`, dropout/negatives use libtorch's
+// global generator seeded by nn::TorchSession; same seed + same torch_threads -> identical
+// model.
+// Two fits must not run concurrently in one process (libtorch's generator is global).
+//
+// Parameters ("sasrec:dim=64,max_len=20,...", all optional; defaults in brackets):
+//   dim           embedding / model width (multiple of heads)          [64]    1..1024
+//   blocks        transformer blocks                                   [2]     1..16
+//   heads         attention heads                                      [1]     1..64
+//   max_len       sequence length (positions)                          [20]    1..1024
+//   dropout       dropout rate (embeddings, attention, residuals)      [0.2]   0..0.9
+//   loss          ce | sampled | bpr                                   [ce]
+//   negatives     uniform negatives for loss=sampled                   [256]   1..1e6
+//   epochs        maximum training epochs                              [12]    1..10000
+//   batch         sequences per batch                                  [128]   1..65536
+//   lr            AdamW learning rate                                  [0.003] 1e-6..1
+//   weight_decay  AdamW decoupled weight decay                         [0]     0..1
+//   windows       max_len windows per user, newest first (0 = all)     [0]     0..100000
+//   eval_every    epochs between validation evaluations (0 = never)    [2]     0..10000
+//   patience      evaluations without improvement before stopping
+//                 (0 = never stop early; best weights are still kept)  [0]     0..10000
+//   seed          -1 = FitInput::seed                                  [-1]
+//   threads       0 = FitInput::threads (0 there = hardware): threads of the
+//                 validation evaluation                                [0]     0..1024
+//   torch_threads libtorch intra-op threads while training (0 = threads) [1]  0..1024
+//                 Default 1: on the shared 2-core development machine (load ~6) libgomp's
+//                 spin-waiting made 2 intra-op threads 6x SLOWER than 1 (42 s vs 7 s per
+//                 ML-100K epoch; OMP_WAIT_POLICY=passive gave 6 s). Large GEMMs are still
+//                 threaded by OpenBLAS's own pool. Results depend on torch_threads only
+//                 (same seed + same torch_threads -> identical model).
+//
+// Defaults were chosen on the ML-100K seed-loo VALIDATION items (Recall@10 logged by the fit;
+// test items unused), max_len 20, batch 128, --threads 2, one seed:
+//   lr 0.001: 0.139 @ epoch 5, 0.164 @ 10, best 0.178 @ 14 of 15
+//   lr 0.003: 0.153 @ 5, 0.176 @ 10, 0.184 @ 11, best 0.187 @ 14 of 15 (0.180-0.187 from
+//             epoch 8 on: a plateau within one standard error, ~0.012)
+// so lr 0.003 and 12 epochs (about 5.5 CPU-seconds per epoch on this machine; OpenBLAS runs
+// its SSE3 "Prescott" kernels here), evaluating every 2 epochs and keeping the best.
+// max_len 50 vs 20, heads, dropout and batch were NOT compared on validation (time).
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <Eigen/Core>
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <limits>
+#include <numeric>
+#include <random>
+#include <vector>
+
+#include "cascade/core/error.h"
+#include "cascade/core/registry.h"
+#include "cascade/eval/evaluator.h"
+#include "cascade/io/artifact.h"
+#include "cascade/recall/recaller.h"
+#include "cascade/util/parallel.h"
+#include "nn/torch_util.h"
+
+namespace cascade {
+
+namespace {
+
+constexpr const char* kKind = "sasrec";
+constexpr int kFormatVersion = 1;
+
+struct SasrecConfig {
+  int dim = 64;
+  int blocks = 2;
+  int heads = 1;
+  int max_len = 20;
+  double dropout = 0.2;
+  std::string loss = "ce";
+  int negatives = 256;
+  int epochs = 12;
+  int batch = 128;
+  double lr = 3e-3;
+  double weight_decay = 0.0;
+  int windows = 0;
+  int eval_every = 2;
+  int patience = 0;
+  int64_t seed = -1;
+  int threads = 0;
+  int torch_threads = 1;
+
+  static SasrecConfig read(Params& p) {
+    SasrecConfig c;
+    c.dim = static_cast<int>(p.get_int("dim", 64, 1, 1024));
+    c.blocks = static_cast<int>(p.get_int("blocks", 2, 1, 16));
+    c.heads = static_cast<int>(p.get_int("heads", 1, 1, 64));
+    c.max_len = static_cast<int>(p.get_int("max_len", 20, 1, 1024));
+    c.dropout = p.get_double("dropout", 0.2, 0.0, 0.9);
+    c.loss = p.get_string("loss", "ce", {"ce", "sampled", "bpr"});
+    c.negatives = static_cast<int>(p.get_int("negatives", 256, 1, 1000000));
+    c.epochs = static_cast<int>(p.get_int("epochs", 12, 1, 10000));
+    c.batch = static_cast<int>(p.get_int("batch", 128, 1, 65536));
+    c.lr = p.get_double("lr", 3e-3, 1e-6, 1.0);
+    c.weight_decay = p.get_double("weight_decay", 0.0, 0.0, 1.0);
+    c.windows = static_cast<int>(p.get_int("windows", 0, 0, 100000));
+    c.eval_every = static_cast<int>(p.get_int("eval_every", 2, 0, 10000));
+    c.patience = static_cast<int>(p.get_int("patience", 0, 0, 10000));
+    c.seed = p.get_int("seed", -1, -1, std::numeric_limits<int64_t>::max());
+    c.threads = static_cast<int>(p.get_int("threads", 0, 0, 1024));
+    c.torch_threads = static_cast<int>(p.get_int("torch_threads", 1, 0, 1024));
+    CASCADE_CHECK(c.dim % c.heads == 0,
+                  fmt::format("sasrec: dim {} is not a multiple of heads {}", c.dim, c.heads));
+    return c;
+  }
+};
+
+// One pre-LayerNorm transformer block.
+struct BlockImpl : torch::nn::Module {
+  BlockImpl(int dim, int heads, double dropout) : dim_(dim), heads_(heads) {
+    ln1 = register_module("ln1", torch::nn::LayerNorm(torch::nn::LayerNormOptions({dim})));
+    qkv = register_module("qkv", torch::nn::Linear(dim, 3 * dim));
+    proj = register_module("proj", torch::nn::Linear(dim, dim));
+    ln2 = register_module("ln2", torch::nn::LayerNorm(torch::nn::LayerNormOptions({dim})));
+    ff1 = register_module("ff1", torch::nn::Linear(dim, dim));
+    ff2 = register_module("ff2", torch::nn::Linear(dim, dim));
+    drop = register_module("drop", torch::nn::Dropout(dropout));
+  }
+
+  // x: [B, L, dim]; blocked: bool, broadcastable to [B, heads, L, L], true = may not attend
+  // (undefined = no mask). last_only: only the last query row is computed and returned
+  // ([B, 1, dim]), for serving.
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& blocked, bool last_only) {
+    const int64_t B = x.size(0), L = x.size(1), dh = dim_ / heads_;
+    auto h = ln1(x);
+    // [B, L, 3, H, dh] -> [3, B, H, L, dh]
+    auto t = qkv(h).view({B, L, 3, heads_, dh}).permute({2, 0, 3, 1, 4});
+    auto q = t[0], k = t[1], v = t[2];
+    torch::Tensor res = x;
+    if (last_only) {
+      q = q.narrow(2, L - 1, 1);  // the last query sees every key: no mask needed
+      res = x.narrow(1, L - 1, 1);
+    }
+    auto att = torch::matmul(q, k.transpose(-2, -1)) * (1.0 / std::sqrt(static_cast<double>(dh)));
+    if (blocked.defined() && !last_only) {
+      att = att.masked_fill(blocked, -std::numeric_limits<float>::infinity());
+    }
+    att = drop(torch::softmax(att, -1));
+    const int64_t Lq = q.size(2);
+    auto ctx = torch::matmul(att, v).permute({0, 2, 1, 3}).reshape({B, Lq, dim_});
+    auto y = res + drop(proj(ctx));
+    return y + drop(ff2(drop(torch::relu(ff1(ln2(y))))));
+  }
+
+  int dim_, heads_;
+  torch::nn::LayerNorm ln1{nullptr}, ln2{nullptr};
+  torch::nn::Linear qkv{nullptr}, proj{nullptr}, ff1{nullptr}, ff2{nullptr};
+  torch::nn::Dropout drop{nullptr};
+};
+TORCH_MODULE(Block);
+
+struct SasrecNetImpl : torch::nn::Module {
+  SasrecNetImpl(int64_t n_items, const SasrecConfig& c) : dim_(c.dim), max_len_(c.max_len) {
+    item = register_module(
+        "item", torch::nn::Embedding(torch::nn::EmbeddingOptions(n_items + 1, c.dim).padding_idx(0)));
+    pos = register_module("pos", torch::nn::Embedding(c.max_len, c.dim));
+    emb_drop = register_module("emb_drop", torch::nn::Dropout(c.dropout));
+    for (int b = 0; b < c.blocks; ++b) {
+      blocks.push_back(register_module(fmt::format("block{}", b), Block(c.dim, c.heads, c.dropout)));
+    }
+    final_ln = register_module("final_ln", torch::nn::LayerNorm(torch::nn::LayerNormOptions({c.dim})));
+    // Xavier-normal weights and zero biases (as the reference PyTorch port of the paper);
+    // LayerNorms keep (1, 0). Runs under the fit's seeded generator.
+    torch::NoGradGuard ng;
+    for (auto& p : named_parameters(true)) {
+      const std::string& name = p.key();
+      if (name.find("ln") != std::string::npos) continue;
+      if (p.value().dim() >= 2) {
+        torch::nn::init::xavier_normal_(p.value());
+      } else {
+        p.value().zero_();
+      }
+    }
+    item->weight[0].zero_();
+  }
+
+  // ids: [B, L] int64 item ids + 1 (0 = padding) occupying positions [pos0, pos0 + L);
+  // blocked as in BlockImpl. Returns [B, L, dim] (or [B, 1, dim] when last_only).
+  torch::Tensor forward(const torch::Tensor& ids, int64_t pos0, const torch::Tensor& blocked,
+                        bool last_only) {
+    const int64_t L = ids.size(1);
+    auto positions = torch::arange(pos0, pos0 + L, torch::kInt64);
+    auto x = item(ids) * std::sqrt(static_cast<double>(dim_)) + pos(positions).unsqueeze(0);
+    x = emb_drop(x);
+    for (size_t b = 0; b < blocks.size(); ++b) {
+      x = blocks[b]->forward(x, blocked, last_only && b + 1 == blocks.size());
+    }
+    return final_ln(x);
+  }
+
+  int dim_, max_len_;
+  torch::nn::Embedding item{nullptr}, pos{nullptr};
+  torch::nn::Dropout emb_drop{nullptr};
+  std::vector<Block> blocks;
+  torch::nn::LayerNorm final_ln{nullptr};
+};
+TORCH_MODULE(SasrecNet);
+
+// Training windows: inputs[s * L + j] / targets[s * L + j] (item id + 1, 0 = padding).
+struct Windows {
+  int64_t count = 0;
+  std::vector<int64_t> inputs, targets;
+};
+
+Windows make_windows(const Interactions& R, int L, int max_windows) {
+  Windows w;
+  for (uint32_t u = 0; u < R.n_rows; ++u) {
+    const auto row = R.row(u);
+    const int64_t n = static_cast<int64_t>(row.size()) - 1;  // (input, target) pairs
+    int taken = 0;
+    for (int64_t end = n; end > 0 && (max_windows == 0 || taken < max_windows); end -= L, ++taken) {
+      const int64_t begin = std::max<int64_t>(0, end - L);
+      const int64_t pad = L - (end - begin);
+      w.inputs.resize(w.inputs.size() + L, 0);
+      w.targets.resize(w.targets.size() + L, 0);
+      int64_t* in = w.inputs.data() + w.count * L;
+      int64_t* tg = w.targets.data() + w.count * L;
+      for (int64_t j = begin; j < end; ++j) {
+        in[pad + j - begin] = static_cast<int64_t>(row[j]) + 1;
+        tg[pad + j - begin] = static_cast<int64_t>(row[j + 1]) + 1;
+      }
+      ++w.count;
+    }
+  }
+  return w;
+}
+
+class SasrecRecaller final : public Recaller {
+ public:
+  explicit SasrecRecaller(Params params) : params_(std::move(params)) {
+    cfg_ = SasrecConfig::read(params_);
+    params_.check_unused(kKind);
+  }
+
+  std::string kind() const override { return kKind; }
+  uint32_t n_items() const override { return n_items_; }
+  Params params() const override {
+    Params p(params_.resolved());
+    SasrecConfig::read(p);
+    return p;
+  }
+
+  void fit(const FitInput& in) override {
+    const Interactions& R = in.train;
+    R.validate();
+    const uint32_t n_items =
+        std::max<uint32_t>(R.n_cols, static_cast<uint32_t>(in.catalog.items.size()));
+    CASCADE_CHECK(n_items > 0, "sasrec: fit() on an empty catalogue");
+    const int threads = resolve_threads(cfg_.threads > 0 ? cfg_.threads : in.threads);
+    const uint64_t seed = cfg_.seed >= 0 ? static_cast<uint64_t>(cfg_.seed) : in.seed;
+    const int L = cfg_.max_len, d = cfg_.dim;
+    const auto t0 = std::chrono::steady_clock::now();
+    auto seconds = [&] {
+      return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    };
+
+    fitted_ = false;
+    const int torch_threads = cfg_.torch_threads > 0 ? cfg_.torch_threads : threads;
+    nn::TorchSession session(torch_threads, seed);
+    const Windows win = make_windows(R, L, cfg_.windows);
+    CASCADE_CHECK(win.count > 0, "sasrec: no user has two or more training items to learn from");
+    n_items_ = n_items;
+    net_ = SasrecNet(static_cast<int64_t>(n_items), cfg_);
+    torch::optim::AdamW opt(net_->parameters(),
+                            torch::optim::AdamWOptions(cfg_.lr).weight_decay(cfg_.weight_decay));
+    // Causal mask [L, L]: key j > query i is blocked.
+    const auto causal = torch::ones({L, L}, torch::kBool).triu(1);
+    const auto diag = torch::eye(L, torch::kBool);
+    std::mt19937_64 rng(seed ^ 0x5a5a5a5a5a5a5a5aULL);
+    std::vector<int64_t> order(static_cast<size_t>(win.count));
+    std::iota(order.begin(), order.end(), 0);
+    const bool validate = in.valid != nullptr && in.valid->nnz() > 0 && cfg_.eval_every > 0;
+    double best_recall = -1.0;
+    int best_epoch = 0, evals_without_gain = 0;
+    std::vector<torch::Tensor> best;
+    std::vector<int64_t> bin(static_cast<size_t>(cfg_.batch) * L), btg(bin.size());
+
+    for (int epoch = 1; epoch <= cfg_.epochs; ++epoch) {
+      net_->train();
+      std::shuffle(order.begin(), order.end(), rng);
+      double loss_sum = 0;
+      int64_t loss_n = 0;
+      for (int64_t b0 = 0; b0 < win.count; b0 += cfg_.batch) {
+        const int64_t B = std::min<int64_t>(cfg_.batch, win.count - b0);
+        for (int64_t s = 0; s < B; ++s) {
+          const int64_t w = order[b0 + s];
+          std::copy_n(win.inputs.data() + w * L, L, bin.data() + s * L);
+          std::copy_n(win.targets.data() + w * L, L, btg.data() + s * L);
+        }
+        auto ids = nn::from_ids({bin.data(), static_cast<size_t>(B * L)}, {B, L});
+        auto tgt = nn::from_ids({btg.data(), static_cast<size_t>(B * L)}, {B * L});
+        auto blocked = (causal.unsqueeze(0) | ids.eq(0).view({B, 1, L})).logical_and(diag.logical_not());
+        auto H = net_->forward(ids, 0, blocked.unsqueeze(1), false).reshape({B * L, d});
+        auto pos_idx = tgt.gt(0).nonzero().squeeze(1);
+        auto h = H.index_select(0, pos_idx);      // [P, d]
+        auto t = tgt.index_select(0, pos_idx);    // [P], ids + 1
+        auto loss = compute_loss(h, t, static_cast<int64_t>(n_items));
+        opt.zero_grad();
+        loss.backward();
+        opt.step();
+        const int64_t P = pos_idx.size(0);
+        loss_sum += loss.item<double>() * static_cast<double>(P);
+        loss_n += P;
+      }
+      const double mean_loss = loss_sum / static_cast<double>(std::max<int64_t>(1, loss_n));
+      if (!std::isfinite(mean_loss)) nn::check_finite(torch::tensor(mean_loss), kKind, epoch);
+
+      const bool eval_now = validate && (epoch % cfg_.eval_every == 0 || epoch == cfg_.epochs);
+      if (eval_now) {
+        const double rec = validation_recall(R, *in.valid, threads);
+        if (rec > best_recall) {
+          best_recall = rec;
+          best_epoch = epoch;
+          evals_without_gain = 0;
+          best.clear();
+          for (const auto& p : net_->parameters()) best.push_back(p.detach().clone());
+        } else {
+          ++evals_without_gain;
+        }
+        spdlog::info("sasrec: epoch {} loss {:.4f} valid recall@10 {:.4f} (best {:.4f} @ {}) {:.1f}s",
+                     epoch, mean_loss, rec, best_recall, best_epoch, seconds());
+        if (cfg_.patience > 0 && evals_without_gain >= cfg_.patience) {
+          spdlog::info("sasrec: no validation gain in {} evaluations, stopping at epoch {}",
+                       cfg_.patience, epoch);
+          break;
+        }
+      } else if (epoch % 10 == 0 || epoch == 1) {
+        spdlog::info("sasrec: epoch {} loss {:.4f} {:.1f}s", epoch, mean_loss, seconds());
+      }
+    }
+    if (!best.empty()) {
+      torch::NoGradGuard ng;
+      auto params = net_->parameters();
+      for (size_t k = 0; k < params.size(); ++k) params[k].copy_(best[k]);
+    }
+    finish_model();
+    dataset_hash_ = in.dataset_hash;
+    fit_seed_ = seed;
+    best_epoch_ = best_epoch;
+    spdlog::info("sasrec: {} users, {} items, {} windows of {}, loss {}, {} threads ({} intra-op): "
+                 "{:.1f}s{}",
+                 R.n_rows, n_items, win.count, L, cfg_.loss, threads, torch_threads, seconds(),
+                 best.empty() ? std::string()
+                              : fmt::format(", kept epoch {} (valid recall@10 {:.4f})", best_epoch,
+                                            best_recall));
+  }
+
+  void score(const UserQuery& q, std::span<float> out) const override {
+    CASCADE_CHECK(fitted_, "sasrec: score() before fit() or load()");
+    CASCADE_CHECK(out.size() == n_items_,
+                  fmt::format("sasrec: score() output has {} slots for {} items", out.size(), n_items_));
+    const int d = cfg_.dim;
+    std::vector<float> h(d);
+    user_vector(q, h);
+    using MatF = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+    Eigen::Map<const MatF> E(item_vecs_.data(), n_items_, d);
+    Eigen::Map<Eigen::VectorXf>(out.data(), n_items_).noalias() =
+        E * Eigen::Map<const Eigen::VectorXf>(h.data(), d);
+  }
+
+  // The encoder's output at the last history position (zero for an empty history).
+  bool user_vector(const UserQuery& q, std::span<float> out) const override {
+    CASCADE_CHECK(fitted_, "sasrec: user_vector() before fit() or load()");
+    CASCADE_CHECK(out.size() == static_cast<size_t>(cfg_.dim),
+                  fmt::format("sasrec: user_vector() has {} slots for dim {}", out.size(), cfg_.dim));
+    for (ItemId i : q.history) {
+      CASCADE_CHECK(i < n_items_,
+                    fmt::format("sasrec: history item {} out of range (n_items {})", i, n_items_));
+    }
+    if (q.history.empty()) {
+      std::fill(out.begin(), out.end(), 0.f);
+      return true;
+    }
+    const size_t n = std::min<size_t>(q.history.size(), static_cast<size_t>(cfg_.max_len));
+    encode(q.history.subspan(q.history.size() - n), out.data());
+    return true;
+  }
+
+  ItemVectorsView item_vectors() const override {
+    CASCADE_CHECK(fitted_, "sasrec: item_vectors() before fit() or load()");
+    return {item_vecs_.data(), n_items_, static_cast<uint32_t>(cfg_.dim)};
+  }
+
+  void save(const std::filesystem::path& dir) const override {
+    CASCADE_CHECK(fitted_, "sasrec: save() before fit()");
+    ArtifactWriter w(dir, kKind, kFormatVersion);
+    w.meta()["params"] = params_.resolved();
+    w.meta()["dataset_hash"] = dataset_hash_;
+    w.meta()["n_items"] = n_items_;
+    w.meta()["dim"] = cfg_.dim;
+    w.meta()["blocks"] = cfg_.blocks;
+    w.meta()["heads"] = cfg_.heads;
+    w.meta()["max_len"] = cfg_.max_len;
+    w.meta()["fit_seed"] = fit_seed_;
+    w.meta()["best_epoch"] = best_epoch_;
+    nn::save_module(w, *net_);
+    w.finish();
+  }
+
+  void load(const std::filesystem::path& dir) override {
+    ArtifactReader r(dir, kKind, kFormatVersion);
+    const auto& m = r.meta();
+    Params p;
+    uint32_t n_items = 0;
+    try {
+      p = Params(m.at("params").get<std::map<std::string, std::string>>());
+      n_items = m.at("n_items").get<uint32_t>();
+    } catch (const nlohmann::json::exception& e) {
+      throw Error(fmt::format("{}: bad sasrec manifest: {}", dir.string(), e.what()));
+    }
+    SasrecConfig cfg = SasrecConfig::read(p);
+    p.check_unused(kKind);
+    CASCADE_CHECK(n_items > 0, fmt::format("{}: sasrec manifest has n_items 0", dir.string()));
+    SasrecNet net(static_cast<int64_t>(n_items), cfg);
+    try {
+      nn::load_module(r, *net);
+    } catch (const Error& e) {
+      throw Error(fmt::format("{}: {}", dir.string(), e.what()));
+    }
+    params_ = std::move(p);
+    cfg_ = cfg;
+    n_items_ = n_items;
+    net_ = net;
+    dataset_hash_ = m.value("dataset_hash", "");
+    fit_seed_ = m.value("fit_seed", uint64_t{0});
+    best_epoch_ = m.value("best_epoch", 0);
+    finish_model();
+  }
+
+ private:
+  // h: [P, d] outputs at non-padded positions; t: [P] target ids + 1.
+  torch::Tensor compute_loss(const torch::Tensor& h, const torch::Tensor& t, int64_t n) const {
+    auto E = net_->item->weight;  // [n + 1, d]
+    if (cfg_.loss == "ce") {
+      auto logits = torch::matmul(h, E.narrow(0, 1, n).t());  // [P, n]
+      return torch::nn::functional::cross_entropy(logits, t - 1);
+    }
+    auto pos = (h * E.index_select(0, t)).sum(-1);  // [P]
+    if (cfg_.loss == "bpr") {
+      auto neg_ids = torch::randint(1, n + 1, {t.size(0)}, torch::kInt64);
+      auto neg = (h * E.index_select(0, neg_ids)).sum(-1);
+      return -torch::nn::functional::logsigmoid(pos - neg).mean();
+    }
+    // Sampled softmax, logQ-corrected: Q(i) = 1/n for the uniform sampler.
+    const int64_t K = cfg_.negatives;
+    const double log_expected = std::log(static_cast<double>(K) / static_cast<double>(n));
+    auto neg_ids = torch::randint(1, n + 1, {K}, torch::kInt64);
+    auto neg = torch::matmul(h, E.index_select(0, neg_ids).t());  // [P, K]
+    neg = neg.masked_fill(t.unsqueeze(1).eq(neg_ids.unsqueeze(0)),
+                          -std::numeric_limits<float>::infinity());
+    auto logits = torch::cat({pos.unsqueeze(1), neg}, 1) - log_expected;
+    return torch::nn::functional::cross_entropy(logits, torch::zeros({t.size(0)}, torch::kInt64));
+  }
+
+  // Eval mode + the cached item table (padding row dropped), ready for score().
+  void finish_model() {
+    net_->eval();
+    item_vecs_ = nn::to_vector(net_->item->weight.narrow(0, 1, n_items_));
+    pos_ = nn::to_vector(net_->pos->weight);
+    blocks_.clear();
+    for (const auto& b : net_->blocks) {
+      BlockWeights w;
+      w.ln1_w = nn::to_vector(b->ln1->weight);
+      w.ln1_b = nn::to_vector(b->ln1->bias);
+      w.qkv_w = nn::to_vector(b->qkv->weight);
+      w.qkv_b = nn::to_vector(b->qkv->bias);
+      w.proj_w = nn::to_vector(b->proj->weight);
+      w.proj_b = nn::to_vector(b->proj->bias);
+      w.ln2_w = nn::to_vector(b->ln2->weight);
+      w.ln2_b = nn::to_vector(b->ln2->bias);
+      w.ff1_w = nn::to_vector(b->ff1->weight);
+      w.ff1_b = nn::to_vector(b->ff1->bias);
+      w.ff2_w = nn::to_vector(b->ff2->weight);
+      w.ff2_b = nn::to_vector(b->ff2->bias);
+      blocks_.push_back(std::move(w));
+    }
+    final_w_ = nn::to_vector(net_->final_ln->weight);
+    final_b_ = nn::to_vector(net_->final_ln->bias);
+    fitted_ = true;
+  }
+
+  // Serving encoder: the eval-mode forward of SasrecNet for ONE sequence, in Eigen on the
+  // cached weights (single-threaded, no libtorch: libtorch/OpenBLAS thread pools made a
+  // 1 ms encode take ~10 ms of wall time on a loaded machine). items: the last n <= max_len
+  // history items, placed at positions [max_len - n, max_len); writes the final-LayerNorm
+  // output of the last position (dim floats) to out.
+  void encode(std::span<const ItemId> items, float* out) const {
+    using MatF = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+    using CMap = Eigen::Map<const MatF>;
+    using VecMap = Eigen::Map<const Eigen::RowVectorXf>;
+    const int d = cfg_.dim, H = cfg_.heads, dh = d / H;
+    const int n = static_cast<int>(items.size());
+    const float scale = std::sqrt(static_cast<float>(d));
+    MatF x(n, d);
+    for (int j = 0; j < n; ++j) {
+      x.row(j) = VecMap(item_vecs_.data() + static_cast<size_t>(items[j]) * d, d) * scale +
+                 VecMap(pos_.data() + static_cast<size_t>(cfg_.max_len - n + j) * d, d);
+    }
+    auto layer_norm = [d](const MatF& a, const std::vector<float>& w, const std::vector<float>& b) {
+      MatF o(a.rows(), d);
+      for (Eigen::Index r = 0; r < a.rows(); ++r) {
+        const float mean = a.row(r).mean();
+        const float var = (a.row(r).array() - mean).square().mean();
+        const float inv = 1.0f / std::sqrt(var + 1e-5f);
+        o.row(r) = ((a.row(r).array() - mean) * inv * VecMap(w.data(), d).array() +
+                    VecMap(b.data(), d).array()).matrix();
+      }
+      return o;
+    };
+    const float att_scale = 1.0f / std::sqrt(static_cast<float>(dh));
+    for (size_t bi = 0; bi < blocks_.size(); ++bi) {
+      const BlockWeights& w = blocks_[bi];
+      const bool last = bi + 1 == blocks_.size();
+      const MatF h = layer_norm(x, w.ln1_w, w.ln1_b);
+      // [n, 3d]: columns [q | k | v], each [head][dh] (the view of BlockImpl::forward).
+      MatF qkv = h * CMap(w.qkv_w.data(), 3 * d, d).transpose();
+      qkv.rowwise() += VecMap(w.qkv_b.data(), 3 * d);
+      const int q0 = last ? n - 1 : 0, nq = n - q0;
+      MatF ctx(nq, d);
+      for (int hh = 0; hh < H; ++hh) {
+        const auto K = qkv.block(0, d + hh * dh, n, dh);
+        const auto V = qkv.block(0, 2 * d + hh * dh, n, dh);
+        for (int i = q0; i < n; ++i) {  // causal: query i sees keys 0..i
+          Eigen::RowVectorXf sc = qkv.block(i, hh * dh, 1, dh) * K.topRows(i + 1).transpose();
+          sc *= att_scale;
+          const float mx = sc.maxCoeff();
+          sc = (sc.array() - mx).exp().matrix();
+          sc /= sc.sum();
+          ctx.block(i - q0, hh * dh, 1, dh) = sc * V.topRows(i + 1);
+        }
+      }
+      MatF y = x.bottomRows(nq) + ctx * CMap(w.proj_w.data(), d, d).transpose();
+      y.rowwise() += VecMap(w.proj_b.data(), d);
+      MatF f = layer_norm(y, w.ln2_w, w.ln2_b) * CMap(w.ff1_w.data(), d, d).transpose();
+      f.rowwise() += VecMap(w.ff1_b.data(), d);
+      f = f.cwiseMax(0.0f);
+      MatF g = f * CMap(w.ff2_w.data(), d, d).transpose();
+      g.rowwise() += VecMap(w.ff2_b.data(), d);
+      x = y + g;
+    }
+    const MatF o = layer_norm(x.bottomRows(1), final_w_, final_b_);
+    std::copy_n(o.data(), d, out);
+  }
+
+  double validation_recall(const Interactions& train, const Interactions& valid, int threads) {
+    finish_model();
+    EvalOptions eo;
+    eo.ks = {10};
+    eo.threads = threads;
+    const EvalResult r = evaluate(*this, train, valid, eo);
+    fitted_ = false;
+    return r.summary.at("recall@10");
+  }
+
+  Params params_;
+  SasrecConfig cfg_;
+  uint32_t n_items_ = 0;
+  SasrecNet net_{nullptr};
+  std::vector<float> item_vecs_;  // n_items x dim, row-major: E without the padding row
+  // Serving copies of the encoder weights (torch Linear layout: [out, in] row-major).
+  struct BlockWeights {
+    std::vector<float> ln1_w, ln1_b, qkv_w, qkv_b, proj_w, proj_b, ln2_w, ln2_b, ff1_w, ff1_b,
+        ff2_w, ff2_b;
+  };
+  std::vector<float> pos_;  // max_len x dim
+  std::vector<BlockWeights> blocks_;
+  std::vector<float> final_w_, final_b_;
+  std::string dataset_hash_;
+  uint64_t fit_seed_ = 0;
+  int best_epoch_ = 0;
+  bool fitted_ = false;
+};
+
+}  // namespace
+
+CASCADE_REGISTER_RECALLER(SasrecRecaller, "sasrec");
+
+}  // namespace cascade

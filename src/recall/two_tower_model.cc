@@ -1,0 +1,127 @@
+// Torch-free helpers of the Two-Tower channel; see two_tower_model.h.
+#include "recall/two_tower_model.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <charconv>
+
+#include "cascade/core/error.h"
+
+namespace cascade::two_tower {
+
+HistoryBatch build_history_batch(const Interactions& train, std::span<const uint32_t> users,
+                                 std::span<const uint32_t> targets, double dropout, uint64_t seed) {
+  CASCADE_CHECK(users.size() == targets.size(), "two_tower: users and targets differ in size");
+  CASCADE_CHECK(dropout >= 0.0 && dropout < 1.0, "two_tower: history dropout must be in [0, 1)");
+  const size_t B = users.size();
+  HistoryBatch hb;
+  hb.sample_bag.resize(B);
+  hb.target_weight.resize(B);
+  hb.inv_count.resize(B);
+  // One bag per distinct user, in ascending user order: sort the (user, sample) pairs.
+  std::vector<std::pair<uint32_t, uint32_t>> order(B);
+  for (size_t b = 0; b < B; ++b) {
+    CASCADE_CHECK(users[b] < train.n_rows,
+                  fmt::format("two_tower: batch user {} out of range ({} users)", users[b], train.n_rows));
+    CASCADE_CHECK(targets[b] < train.n_cols,
+                  fmt::format("two_tower: batch target {} out of range ({} items)", targets[b], train.n_cols));
+    order[b] = {users[b], static_cast<uint32_t>(b)};
+  }
+  std::sort(order.begin(), order.end());
+  Rng rng(seed);
+  // Per distinct user: its kept history forms a bag; kept-occurrence counts of the bag's items
+  // are looked up with a small sorted copy (histories are short; the cost is O(n log n)).
+  std::vector<uint32_t> kept_sorted;
+  size_t s = 0;
+  while (s < B) {
+    const uint32_t u = order[s].first;
+    const auto row = train.row(u);
+    const int64_t bag = static_cast<int64_t>(hb.bag_offsets.size());
+    hb.bag_offsets.push_back(static_cast<int64_t>(hb.bag_items.size()));
+    kept_sorted.clear();
+    for (uint32_t item : row) {
+      if (dropout > 0.0 && rng.uniform() < dropout) continue;
+      hb.bag_items.push_back(item);
+      kept_sorted.push_back(item);
+    }
+    std::sort(kept_sorted.begin(), kept_sorted.end());
+    const double kept = static_cast<double>(kept_sorted.size());
+    for (; s < B && order[s].first == u; ++s) {
+      const uint32_t b = order[s].second;
+      const auto [lo, hi] = std::equal_range(kept_sorted.begin(), kept_sorted.end(), targets[b]);
+      const double occ = static_cast<double>(hi - lo);
+      hb.sample_bag[b] = bag;
+      hb.target_weight[b] = static_cast<float>(occ);
+      const double n = kept - occ;
+      hb.inv_count[b] = n > 0.0 ? static_cast<float>(1.0 / n) : 0.f;
+    }
+  }
+  return hb;
+}
+
+void pool_sample(const HistoryBatch& hb, size_t b, uint32_t target, const float* H, size_t dim,
+                 std::span<float> out) {
+  CASCADE_CHECK(b < hb.sample_bag.size() && out.size() == dim, "two_tower: pool_sample arguments");
+  const int64_t bag = hb.sample_bag[b];
+  const int64_t begin = hb.bag_offsets[bag];
+  const int64_t end = bag + 1 < static_cast<int64_t>(hb.bag_offsets.size())
+                          ? hb.bag_offsets[bag + 1]
+                          : static_cast<int64_t>(hb.bag_items.size());
+  std::fill(out.begin(), out.end(), 0.f);
+  for (int64_t k = begin; k < end; ++k) {
+    const float* h = H + static_cast<size_t>(hb.bag_items[k]) * dim;
+    for (size_t j = 0; j < dim; ++j) out[j] += h[j];
+  }
+  const float* t = H + static_cast<size_t>(target) * dim;
+  for (size_t j = 0; j < dim; ++j) out[j] = (out[j] - hb.target_weight[b] * t[j]) * hb.inv_count[b];
+}
+
+std::vector<int> parse_mlp(const std::string& text) {
+  if (text == "0") return {};
+  std::vector<int> out;
+  size_t start = 0;
+  while (true) {
+    const size_t dash = text.find('-', start);
+    const std::string part = text.substr(start, dash == std::string::npos ? std::string::npos : dash - start);
+    int v = 0;
+    auto [ptr, ec] = std::from_chars(part.data(), part.data() + part.size(), v);
+    if (part.empty() || ec != std::errc() || ptr != part.data() + part.size() || v < 1 || v > 8192) {
+      throw Error(fmt::format("two_tower: parameter 'mlp' = '{}' must be hidden sizes in [1, 8192] "
+                              "joined by '-' (e.g. 128 or 256-128), or 0 for a linear projection",
+                              text));
+    }
+    out.push_back(v);
+    if (dash == std::string::npos) break;
+    start = dash + 1;
+  }
+  if (out.size() > 8) throw Error(fmt::format("two_tower: parameter 'mlp' = '{}' has more than 8 layers", text));
+  return out;
+}
+
+int DenseMlp::max_width() const {
+  int w = 0;
+  for (const auto& l : layers) w = std::max({w, l.in, l.out});
+  return w;
+}
+
+void DenseMlp::forward(const float* x, float* y, float* work) const {
+  const int w = max_width();
+  float* buf[2] = {work, work + w};
+  const float* in = x;
+  for (size_t l = 0; l < layers.size(); ++l) {
+    const DenseLayer& L = layers[l];
+    const bool last = l + 1 == layers.size();
+    float* o = last ? y : buf[l % 2];
+    for (int r = 0; r < L.out; ++r) {
+      const float* wr = L.w.data() + static_cast<size_t>(r) * L.in;
+      float acc = 0.f;
+      for (int c = 0; c < L.in; ++c) acc += wr[c] * in[c];
+      acc += L.b[r];
+      o[r] = last ? acc : std::max(acc, 0.f);
+    }
+    in = o;
+  }
+}
+
+}  // namespace cascade::two_tower
