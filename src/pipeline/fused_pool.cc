@@ -56,17 +56,19 @@ FusionOptions tune_fusion_weights(const PoolCandidates& pc, const Interactions& 
   FusionOptions best = base;
   if (best.weights.empty()) best.weights.assign(n, 1.0);
   const uint32_t n_items = train.n_cols;
+  const std::string metric =
+      search.metric == "pool_recall" ? fmt::format("recall@{}", base.pool_size) : search.metric;
   auto objective = [&](const FusionOptions& o) {
     EvalResult r = evaluate_lists(fuse_pool(pc, train, o, eval.threads), train, valid, n_items, eval);
-    auto it = r.summary.find(search.metric);
+    auto it = r.summary.find(metric);
     if (it == r.summary.end()) {
       throw Error(fmt::format("fusion tuning: metric '{}' is not computed (check the evaluation ks)",
-                              search.metric));
+                              metric));
     }
     return it->second;
   };
   double best_value = objective(best);
-  spdlog::info("fusion tuning: start {} = {:.4f}", search.metric, best_value);
+  spdlog::info("fusion tuning: start {} = {:.4f}", metric, best_value);
   for (int round = 0; round < search.rounds; ++round) {
     bool improved = false;
     for (size_t c = 0; c < n; ++c) {
@@ -83,7 +85,7 @@ FusionOptions tune_fusion_weights(const PoolCandidates& pc, const Interactions& 
           best = trial;
           improved = true;
           spdlog::info("fusion tuning: {} weight {} -> validation {} {:.4f}", pc.channels[c], w,
-                       search.metric, v);
+                       metric, v);
         }
       }
     }
@@ -138,7 +140,7 @@ FusionConfig fusion_config_from_yaml(const YAML::Node& node, const std::vector<s
     c.base.pool_size = static_cast<size_t>(p.get_int("pool_size", 1000, 1, 1'000'000));
     c.quota = static_cast<size_t>(p.get_int("quota", 500, 0, 1'000'000));
     c.tune = p.get_bool("tune", true);
-    c.search.metric = p.get_string("tune_metric", "recall@200");
+    c.search.metric = p.get_string("tune_metric", "pool_recall");
     p.check_unused("recall.fusion");
   } catch (const Error& e) {
     throw Error(fmt::format("config: recall.fusion: {}", e.what()));

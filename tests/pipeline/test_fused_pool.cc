@@ -76,6 +76,19 @@ TEST(FusedPool, UnknownTuningMetricIsAnError) {
   EvalOptions eval;
   eval.ks = {1};
   EXPECT_THROW(tune_fusion_weights(pc, train, held, FusionOptions{}, search, eval), Error);
+  // "pool_recall" means recall@pool_size: with pool 1000 it needs recall@1000 evaluated...
+  search.metric = "pool_recall";
+  EXPECT_NE(test::error_of([&] { tune_fusion_weights(pc, train, held, FusionOptions{}, search, eval); })
+                .find("recall@1000"),
+            std::string::npos);
+  // ...and with a pool of 1 it is recall@1: equal weights tie items 1 and 2 (lower id wins,
+  // a miss), only b alone puts the held-out item 2 in the pool.
+  FusionOptions base;
+  base.pool_size = 1;
+  eval.ks = {1};
+  search.grid = {0, 1};
+  FusionOptions tuned = tune_fusion_weights(pc, train, held, base, search, eval);
+  EXPECT_EQ(tuned.weights, (std::vector<double>{0, 1}));
 }
 
 TEST(FusedPool, FusionConfigReadsWeightsByChannelName) {
@@ -99,7 +112,7 @@ TEST(FusedPool, FusionConfigReadsWeightsByChannelName) {
   EXPECT_EQ(d.quota, 500u);
   EXPECT_EQ(d.base.pool_size, 1000u);
   EXPECT_TRUE(d.tune);
-  EXPECT_EQ(d.search.metric, "recall@200");
+  EXPECT_EQ(d.search.metric, "pool_recall");
 }
 
 TEST(FusedPool, FusionConfigErrorsNameTheKey) {

@@ -36,7 +36,9 @@ std::vector<std::vector<ItemId>> fuse_pool(const PoolCandidates& pc, const Inter
                                            const FusionOptions& opt, int threads = 0);
 
 struct WeightSearch {
-  std::string metric = "recall@200";  ///< validation metric to maximise
+  /// Validation metric to maximise; "pool_recall" = recall@pool_size (the share of held-out
+  /// items that reach the pool: the ceiling of every later stage).
+  std::string metric = "pool_recall";
   std::vector<double> grid = {0, 0.25, 0.5, 1, 2, 4};
   int rounds = 2;                      ///< coordinate-descent sweeps over the channels
 };
@@ -49,7 +51,7 @@ FusionOptions tune_fusion_weights(const PoolCandidates& pc, const Interactions& 
 
 /// The `recall.fusion` config group: how a channel set becomes one pool.
 ///   fusion: {method: norm, rrf_k: 60, quota: 500, pool_size: 1000, tune: true,
-///            tune_metric: recall@200, weights: {ials: 1, popularity: 0.5}}
+///            tune_metric: pool_recall, weights: {ials: 1, popularity: 0.5}}
 struct FusionConfig {
   FusionOptions base;                     ///< method, rrf_k, pool_size
   size_t quota = 500;                     ///< candidates each channel contributes
