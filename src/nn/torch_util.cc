@@ -77,6 +77,28 @@ torch::Tensor from_ids(std::span<const int64_t> v, at::IntArrayRef shape) {
   return t;
 }
 
+bool BestEpoch::update(int epoch, double value, const torch::nn::Module& module) {
+  if (value > value_) {
+    value_ = value;
+    epoch_ = epoch;
+    without_gain_ = 0;
+    best_.clear();
+    for (const auto& p : module.parameters()) best_.push_back(p.detach().clone());
+    return false;
+  }
+  ++without_gain_;
+  return patience_ > 0 && without_gain_ >= patience_;
+}
+
+bool BestEpoch::restore(torch::nn::Module& module) const {
+  if (best_.empty()) return false;
+  torch::NoGradGuard no_grad;
+  auto params = module.parameters();
+  CASCADE_CHECK(params.size() == best_.size(), "BestEpoch::restore: a different module");
+  for (size_t k = 0; k < params.size(); ++k) params[k].copy_(best_[k]);
+  return true;
+}
+
 void check_finite(const torch::Tensor& loss, const std::string& who, int epoch) {
   const double v = loss.item<double>();
   if (!std::isfinite(v)) {

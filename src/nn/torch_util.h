@@ -48,6 +48,29 @@ std::vector<float> to_vector(const torch::Tensor& t);
 torch::Tensor from_vector(std::span<const float> v, at::IntArrayRef shape);
 torch::Tensor from_ids(std::span<const int64_t> v, at::IntArrayRef shape);
 
+/// Early stopping on a validation metric (higher is better): keeps a copy of the module's
+/// parameters at the best evaluation and says when `patience` evaluations in a row brought
+/// no gain (patience 0 = never stop early).
+class BestEpoch {
+ public:
+  explicit BestEpoch(int patience) : patience_(patience) {}
+  /// Records the validation value of `epoch`; snapshots `module` when it is the best so far.
+  /// Returns true when training should stop.
+  bool update(int epoch, double value, const torch::nn::Module& module);
+  /// Copies the best snapshot back into `module`; false when there was no evaluation.
+  bool restore(torch::nn::Module& module) const;
+  bool any() const { return !best_.empty(); }
+  int epoch() const { return epoch_; }
+  double value() const { return value_; }
+
+ private:
+  int patience_;
+  int epoch_ = 0;
+  double value_ = -1.0;
+  int without_gain_ = 0;
+  std::vector<torch::Tensor> best_;
+};
+
 /// Throws cascade::Error("<who>: training diverged ...") when `loss` is not finite.
 void check_finite(const torch::Tensor& loss, const std::string& who, int epoch);
 

@@ -313,9 +313,7 @@ class SasrecRecaller final : public Recaller {
     std::vector<int64_t> order(static_cast<size_t>(win.count));
     std::iota(order.begin(), order.end(), 0);
     const bool validate = in.valid != nullptr && in.valid->nnz() > 0 && cfg_.eval_every > 0;
-    double best_recall = -1.0;
-    int best_epoch = 0, evals_without_gain = 0;
-    std::vector<torch::Tensor> best;
+    nn::BestEpoch best(cfg_.patience);
     std::vector<int64_t> bin(static_cast<size_t>(cfg_.batch) * L), btg(bin.size());
 
     for (int epoch = 1; epoch <= cfg_.epochs; ++epoch) {
@@ -351,18 +349,10 @@ class SasrecRecaller final : public Recaller {
       const bool eval_now = validate && (epoch % cfg_.eval_every == 0 || epoch == cfg_.epochs);
       if (eval_now) {
         const double rec = validation_recall(R, *in.valid, threads);
-        if (rec > best_recall) {
-          best_recall = rec;
-          best_epoch = epoch;
-          evals_without_gain = 0;
-          best.clear();
-          for (const auto& p : net_->parameters()) best.push_back(p.detach().clone());
-        } else {
-          ++evals_without_gain;
-        }
+        const bool stop = best.update(epoch, rec, *net_);
         spdlog::info("sasrec: epoch {} loss {:.4f} valid recall@10 {:.4f} (best {:.4f} @ {}) {:.1f}s",
-                     epoch, mean_loss, rec, best_recall, best_epoch, seconds());
-        if (cfg_.patience > 0 && evals_without_gain >= cfg_.patience) {
+                     epoch, mean_loss, rec, best.value(), best.epoch(), seconds());
+        if (stop) {
           spdlog::info("sasrec: no validation gain in {} evaluations, stopping at epoch {}",
                        cfg_.patience, epoch);
           break;
@@ -371,21 +361,17 @@ class SasrecRecaller final : public Recaller {
         spdlog::info("sasrec: epoch {} loss {:.4f} {:.1f}s", epoch, mean_loss, seconds());
       }
     }
-    if (!best.empty()) {
-      torch::NoGradGuard ng;
-      auto params = net_->parameters();
-      for (size_t k = 0; k < params.size(); ++k) params[k].copy_(best[k]);
-    }
+    best.restore(*net_);
     finish_model();
     dataset_hash_ = in.dataset_hash;
     fit_seed_ = seed;
-    best_epoch_ = best_epoch;
+    best_epoch_ = best.epoch();
     spdlog::info("sasrec: {} users, {} items, {} windows of {}, loss {}, {} threads ({} intra-op): "
                  "{:.1f}s{}",
                  R.n_rows, n_items, win.count, L, cfg_.loss, threads, torch_threads, seconds(),
-                 best.empty() ? std::string()
-                              : fmt::format(", kept epoch {} (valid recall@10 {:.4f})", best_epoch,
-                                            best_recall));
+                 !best.any() ? std::string()
+                             : fmt::format(", kept epoch {} (valid recall@10 {:.4f})", best.epoch(),
+                                           best.value()));
   }
 
   void score(const UserQuery& q, std::span<float> out) const override {

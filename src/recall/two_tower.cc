@@ -381,9 +381,7 @@ class TwoTowerRecaller final : public Recaller {
       CASCADE_CHECK(in.valid->n_rows <= R.n_rows,
                     "two_tower: the validation split has more users than the training split");
     }
-    double best_recall = -1.0;
-    int best_epoch = 0, since_best = 0;
-    std::vector<torch::Tensor> best_weights;
+    nn::BestEpoch best(cfg_.patience);
     valid_log_ = nlohmann::json::array();
     spdlog::info("two_tower: {} users x {} items, {} entries, dim {}, mlp {}, loss {}, {} epochs, "
                  "batch {}, {} threads ({} libtorch)", s.n_users, n_items, nnz, cfg_.dim, cfg_.mlp_text,
@@ -506,13 +504,7 @@ class TwoTowerRecaller final : public Recaller {
         valid_log_.push_back({{"epoch", epoch}, {"loss", mean_loss}, {"valid_recall_at_10", recall}});
         spdlog::info("two_tower: epoch {:>3} loss {:.4f} valid Recall@10 {:.4f} ({:.1f}s)", epoch,
                      mean_loss, recall, seconds_since(t0));
-        if (recall > best_recall) {
-          best_recall = recall;
-          best_epoch = epoch;
-          since_best = 0;
-          best_weights.clear();
-          for (const auto& p : net_->parameters()) best_weights.push_back(p.detach().clone());
-        } else if (cfg_.patience > 0 && ++since_best >= cfg_.patience) {
+        if (best.update(epoch, recall, *net_)) {
           spdlog::info("two_tower: no validation gain for {} evaluations, stopping", cfg_.patience);
           break;
         }
@@ -520,13 +512,10 @@ class TwoTowerRecaller final : public Recaller {
         spdlog::info("two_tower: epoch {:>3} loss {:.4f} ({:.1f}s)", epoch, mean_loss, seconds_since(t0));
       }
     }
-    if (!best_weights.empty()) {
-      torch::NoGradGuard g;
-      auto ps = net_->parameters();
-      for (size_t k = 0; k < ps.size(); ++k) ps[k].copy_(best_weights[k]);
-      spdlog::info("two_tower: kept epoch {} (valid Recall@10 {:.4f})", best_epoch, best_recall);
+    if (best.restore(*net_)) {
+      spdlog::info("two_tower: kept epoch {} (valid Recall@10 {:.4f})", best.epoch(), best.value());
     }
-    best_epoch_ = best_weights.empty() ? epochs_run : best_epoch;
+    best_epoch_ = best.any() ? best.epoch() : epochs_run;
     net_->eval();
     freeze(threads);
     spdlog::info("two_tower: fitted in {:.2f}s ({} epochs run) on {} threads", seconds_since(t0),
