@@ -131,6 +131,29 @@ TEST(CliEndToEnd, PrepareWritesSnapshotAndIdMaps) {
   fs::remove_all(tmp);
 }
 
+// An ANN index configured on the command line is built, saved beside the model, and loaded
+// (and checked against the item vectors) by eval.
+TEST(CliEndToEnd, TrainSavesTheConfiguredAnnIndexAndEvalLoadsIt) {
+  fs::path tmp = temp_dir("ann");
+  std::string common = " workdir=" + (tmp / "runs").string() + " mlruns=" + (tmp / "mlruns").string() +
+                       " threads=2 --channels ials recall.channels.ials.ann.kind=hnsw"
+                       " recall.channels.ials.ann.m=16 recall.channels.ials.iters=3";
+  Result train = run(std::string(CASCADE_BIN) + " train" + common);
+  ASSERT_EQ(train.code, 0) << train.output;
+  const fs::path ann = tmp / "runs" / "ml-latest-small" / "models" / "ials" / "ann" / "manifest.json";
+  ASSERT_TRUE(fs::exists(ann)) << train.output;
+  std::ifstream in(ann);
+  auto m = nlohmann::json::parse(in);
+  EXPECT_EQ(m["params"]["kind"], "hnsw");
+  EXPECT_EQ(m["params"]["m"], "16");
+  Result eval = run(std::string(CASCADE_BIN) + " eval" + common);
+  EXPECT_EQ(eval.code, 0) << eval.output;
+  Result bad = run(std::string(CASCADE_BIN) + " train" + common + " recall.channels.ials.ann.kind=ivf");
+  EXPECT_NE(bad.code, 0);
+  EXPECT_NE(bad.output.find("recall.channels.ials.ann"), std::string::npos) << bad.output;
+  fs::remove_all(tmp);
+}
+
 TEST(CliEndToEnd, BenchQualityWritesTheContractJson) {
   fs::path tmp = temp_dir("bench");
   Result r = run(std::string(CASCADE_BIN) +
