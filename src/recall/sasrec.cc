@@ -94,6 +94,7 @@
 #include "cascade/eval/evaluator.h"
 #include "cascade/io/artifact.h"
 #include "cascade/recall/recaller.h"
+#include "recall/sasrec_reference.h"
 #include "cascade/util/parallel.h"
 #include "nn/torch_util.h"
 
@@ -581,6 +582,26 @@ class SasrecRecaller final : public Recaller {
     return r.summary.at("recall@10");
   }
 
+  friend std::vector<float> sasrec::torch_user_vector(const Recaller&, std::span<const ItemId>);
+
+  // The training-path forward (padded to max_len, causal + padding masks) of one history.
+  std::vector<float> torch_encode(std::span<const ItemId> history) const {
+    CASCADE_CHECK(fitted_ && !history.empty(), "sasrec: torch_encode() needs a fitted model and a history");
+    const int64_t L = cfg_.max_len;
+    const size_t n = std::min<size_t>(history.size(), static_cast<size_t>(L));
+    std::vector<int64_t> ids(static_cast<size_t>(L), 0);
+    for (size_t j = 0; j < n; ++j) ids[L - n + j] = static_cast<int64_t>(history[history.size() - n + j]) + 1;
+    torch::NoGradGuard no_grad;
+    const auto net = net_.ptr();  // forward() is not const; the module is read, not changed
+    CASCADE_CHECK(!net->is_training(), "sasrec: torch_encode() on a module in training mode");
+    auto t = nn::from_ids(ids, {1, L});
+    const auto causal = torch::ones({L, L}, torch::kBool).triu(1);
+    const auto diag = torch::eye(L, torch::kBool);
+    auto blocked = (causal.unsqueeze(0) | t.eq(0).view({1, 1, L})).logical_and(diag.logical_not());
+    auto H = net->forward(t, 0, blocked.unsqueeze(1), false);  // [1, L, d]
+    return nn::to_vector(H[0][L - 1]);
+  }
+
   Params params_;
   SasrecConfig cfg_;
   uint32_t n_items_ = 0;
@@ -601,6 +622,12 @@ class SasrecRecaller final : public Recaller {
 };
 
 }  // namespace
+
+std::vector<float> sasrec::torch_user_vector(const Recaller& model, std::span<const ItemId> history) {
+  const auto* m = dynamic_cast<const SasrecRecaller*>(&model);
+  CASCADE_CHECK(m != nullptr, fmt::format("torch_user_vector: '{}' is not a sasrec channel", model.kind()));
+  return m->torch_encode(history);
+}
 
 CASCADE_REGISTER_RECALLER(SasrecRecaller, "sasrec");
 

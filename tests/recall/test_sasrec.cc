@@ -14,6 +14,7 @@
 #include "cascade/core/error.h"
 #include "cascade/io/artifact.h"
 #include "cascade/recall/recaller.h"
+#include "recall/sasrec_reference.h"
 #include "recall/tiny_data.h"
 #include "test_util.h"
 
@@ -132,6 +133,39 @@ TEST(SasrecTest, SaveLoadRoundTrip) {
   ials->save(dir.path() / "ials");
   auto fresh = make_recaller(kTinySpec);
   EXPECT_THROW(fresh->load(dir.path() / "ials"), Error);
+}
+
+// The Eigen serving encoder equals the libtorch forward the model was trained with (padded
+// to max_len, causal + padding masks), with 2 heads and 2 blocks, for histories shorter and
+// longer than max_len, after training and after a reload.
+TEST(SasrecTest, ServingEncoderMatchesTheTorchForward) {
+  const auto d = test::make_tiny_data();
+  auto m = make_recaller("sasrec:dim=16,blocks=2,heads=2,max_len=8,dropout=0.2,epochs=2,batch=16,eval_every=0");
+  m->fit(d.fit_input());
+  ScopedTempDir dir("sasrec_ref");
+  m->save(dir.path() / "model");
+  auto loaded = load_recaller(dir.path() / "model");
+  size_t checked = 0;
+  for (const Recaller* model : {m.get(), loaded.get()}) {
+    for (uint32_t u = 0; u < test::TinyData::kUsers; ++u) {
+      const UserQuery q = d.query(u);
+      if (q.history.empty()) continue;
+      std::vector<float> serving(16);
+      ASSERT_TRUE(model->user_vector(q, serving));
+      const auto reference = sasrec::torch_user_vector(*model, q.history);
+      ASSERT_EQ(reference.size(), serving.size());
+      for (size_t j = 0; j < serving.size(); ++j) {
+        EXPECT_NEAR(serving[j], reference[j], 1e-4f * std::max(1.0f, std::fabs(reference[j])))
+            << "user " << u << " (history " << q.history.size() << ") dim " << j;
+      }
+      ++checked;
+    }
+  }
+  EXPECT_EQ(checked, 2u * (test::TinyData::kUsers - 1));  // every user but the empty one, twice
+  auto ials = make_recaller("ials:factors=4,iters=1");
+  ials->fit(d.fit_input());
+  const std::vector<ItemId> h = {1, 2};
+  EXPECT_NE(test::error_of([&] { sasrec::torch_user_vector(*ials, h); }).find("not a sasrec"), std::string::npos);
 }
 
 // (4) score == item_vectors . user_vector; empty history gives a zero vector and zero scores;
