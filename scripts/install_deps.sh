@@ -9,7 +9,7 @@ PACKAGES=(
   libeigen3-dev libopenblas-dev
   libyaml-cpp-dev libcli11-dev nlohmann-json3-dev libspdlog-dev libfmt-dev
   libxxhash-dev libzip-dev libcpp-httplib-dev
-  libtorch-dev libfaiss-dev
+  libtorch-dev libfaiss-dev libxgboost-dev xgboost
   libgtest-dev libgmock-dev libbenchmark-dev
   python3
 )
