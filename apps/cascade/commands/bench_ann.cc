@@ -1,7 +1,9 @@
-// cascade bench ann [--data PATH --dataset NAME] [--synthetic 100000,1000000] --json OUT.json
+// cascade bench ann [--data PATH --dataset NAME --channels ials,two_tower,sasrec]
+//                   [--synthetic 100000,1000000] --json OUT.json
 // HNSW against exact inner-product search over item vectors: recall of HNSW's top-k against
 // the exact top-k, and single-query latency (one thread, median and p99 over the queries),
-// for the iALS item vectors of a real dataset (queries = its users' vectors) and for
+// for the item vectors of vector channels fitted on a real dataset (queries = its users'
+// vectors) and for
 // synthetic catalogues (clustered vectors with log-normal norms, like factor-model items).
 #include <faiss/IndexFlat.h>
 #include <fmt/format.h>
@@ -38,6 +40,7 @@ struct AnnBenchOpts {
   std::vector<int> ef_search = {64, 128, 256};
   int threads = 0;
   std::string metric = "ip";
+  std::vector<std::string> channels = {"ials"};
   uint64_t seed = 42;
   std::string json;
 };
@@ -86,22 +89,17 @@ VectorSet synthetic_set(uint32_t n, uint32_t dim, uint32_t q, uint64_t seed) {
   return s;
 }
 
-// iALS (the default config's parameters) item vectors of a real dataset; queries are the
-// vectors of the first `q` users.
-VectorSet dataset_set(const DataSource& src, uint32_t q, int threads, uint64_t seed) {
-  RawLog log = load_dataset(src.dataset, src.path, src.load);
-  Dataset ds = prepare_dataset(log, src.tag, src.prepare);
+// Item vectors of one vector channel of the default config (iALS, Two-Tower, SASRec) fitted
+// on a real dataset; queries are the vectors of the first `q` users (their training rows).
+VectorSet dataset_set(const Dataset& ds, const std::string& channel, uint32_t q, int threads,
+                      uint64_t seed) {
   YAML::Node cfg = load_config({});
-  ChannelSpec spec;
-  for (const auto& c : channel_specs_from_yaml(cfg["recall"]["channels"])) {
-    if (c.name == "ials") spec = c;
-  }
-  CASCADE_CHECK(!spec.name.empty(), "bench ann: the default config has no ials channel");
+  ChannelSpec spec = select_channels(channel_specs_from_yaml(cfg["recall"]["channels"]), {channel}).front();
   spec.ann.reset();
   FittedChannel fc = fit_channel(spec, ds, ds.train, threads, seed);
   const ItemVectorsView v = fc.model->item_vectors();
   VectorSet s;
-  s.name = src.tag + "-ials";
+  s.name = ds.name + "-" + channel;
   s.n = v.rows;
   s.dim = v.dim;
   s.items.assign(v.data, v.data + static_cast<size_t>(v.rows) * v.dim);
@@ -109,7 +107,8 @@ VectorSet dataset_set(const DataSource& src, uint32_t q, int threads, uint64_t s
   s.queries.resize(static_cast<size_t>(s.q) * s.dim);
   for (uint32_t u = 0; u < s.q; ++u) {
     UserQuery uq{u, ds.train.row(u), ds.train.row_values(u)};
-    fc.model->user_vector(uq, std::span<float>(s.queries.data() + static_cast<size_t>(u) * s.dim, s.dim));
+    CASCADE_CHECK(fc.model->user_vector(uq, std::span<float>(s.queries.data() + static_cast<size_t>(u) * s.dim, s.dim)),
+                  fmt::format("bench ann: channel '{}' has no user vectors", channel));
   }
   return s;
 }
@@ -209,6 +208,10 @@ void add_bench_ann(CLI::App* bench) {
   // The real-data catalogue is optional here: synthetic catalogues need no data.
   cmd->get_option("--data")->required(false);
   cmd->get_option("--dataset")->required(false);
+  cmd->add_option("--channels", o->channels, "with --data: vector channels whose item vectors are indexed")
+      ->delimiter(',')
+      ->allow_extra_args(false)
+      ->capture_default_str();
   cmd->add_option("--synthetic", o->synthetic, "synthetic catalogue sizes (0 = none)")
       ->delimiter(',')
       ->allow_extra_args(false)
@@ -233,8 +236,12 @@ void add_bench_ann(CLI::App* bench) {
     out["catalogues"] = nlohmann::ordered_json::object();
     const int saved = omp_get_max_threads();
     if (!o->data.data.empty()) {
-      VectorSet s = dataset_set(o->data.to_source(), o->queries, o->threads, o->seed);
-      out["catalogues"][s.name] = bench_set(s, *o);
+      const DataSource src = o->data.to_source();
+      Dataset ds = prepare_dataset(load_dataset(src.dataset, src.path, src.load), src.tag, src.prepare);
+      for (const std::string& channel : o->channels) {
+        VectorSet s = dataset_set(ds, channel, o->queries, o->threads, o->seed);
+        out["catalogues"][s.name] = bench_set(s, *o);
+      }
     }
     for (uint32_t n : o->synthetic) {
       if (n == 0) continue;
