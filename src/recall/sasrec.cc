@@ -240,6 +240,16 @@ struct SasrecNetImpl : torch::nn::Module {
 };
 TORCH_MODULE(SasrecNet);
 
+// The attention mask of left-padded sequences ids [B, L] (0 = padding), as BlockImpl takes it
+// ([B, 1, L, L], true = may not attend): a query sees earlier non-padded keys and always
+// itself, so a padded row never has an all -inf softmax row.
+torch::Tensor sequence_mask(const torch::Tensor& ids) {
+  const int64_t B = ids.size(0), L = ids.size(1);
+  const auto causal = torch::ones({L, L}, torch::kBool).triu(1);
+  const auto diag = torch::eye(L, torch::kBool);
+  return (causal.unsqueeze(0) | ids.eq(0).view({B, 1, L})).logical_and(diag.logical_not()).unsqueeze(1);
+}
+
 // Training windows: inputs[s * L + j] / targets[s * L + j] (item id + 1, 0 = padding).
 struct Windows {
   int64_t count = 0;
@@ -307,9 +317,6 @@ class SasrecRecaller final : public Recaller {
     net_ = SasrecNet(static_cast<int64_t>(n_items), cfg_);
     torch::optim::AdamW opt(net_->parameters(),
                             torch::optim::AdamWOptions(cfg_.lr).weight_decay(cfg_.weight_decay));
-    // Causal mask [L, L]: key j > query i is blocked.
-    const auto causal = torch::ones({L, L}, torch::kBool).triu(1);
-    const auto diag = torch::eye(L, torch::kBool);
     std::mt19937_64 rng(seed ^ 0x5a5a5a5a5a5a5a5aULL);
     std::vector<int64_t> order(static_cast<size_t>(win.count));
     std::iota(order.begin(), order.end(), 0);
@@ -331,8 +338,7 @@ class SasrecRecaller final : public Recaller {
         }
         auto ids = nn::from_ids({bin.data(), static_cast<size_t>(B * L)}, {B, L});
         auto tgt = nn::from_ids({btg.data(), static_cast<size_t>(B * L)}, {B * L});
-        auto blocked = (causal.unsqueeze(0) | ids.eq(0).view({B, 1, L})).logical_and(diag.logical_not());
-        auto H = net_->forward(ids, 0, blocked.unsqueeze(1), false).reshape({B * L, d});
+        auto H = net_->forward(ids, 0, sequence_mask(ids), false).reshape({B * L, d});
         auto pos_idx = tgt.gt(0).nonzero().squeeze(1);
         auto h = H.index_select(0, pos_idx);      // [P, d]
         auto t = tgt.index_select(0, pos_idx);    // [P], ids + 1
@@ -595,10 +601,7 @@ class SasrecRecaller final : public Recaller {
     const auto net = net_.ptr();  // forward() is not const; the module is read, not changed
     CASCADE_CHECK(!net->is_training(), "sasrec: torch_encode() on a module in training mode");
     auto t = nn::from_ids(ids, {1, L});
-    const auto causal = torch::ones({L, L}, torch::kBool).triu(1);
-    const auto diag = torch::eye(L, torch::kBool);
-    auto blocked = (causal.unsqueeze(0) | t.eq(0).view({1, 1, L})).logical_and(diag.logical_not());
-    auto H = net->forward(t, 0, blocked.unsqueeze(1), false);  // [1, L, d]
+    auto H = net->forward(t, 0, sequence_mask(t), false);  // [1, L, d]
     return nn::to_vector(H[0][L - 1]);
   }
 

@@ -91,10 +91,8 @@ VectorSet synthetic_set(uint32_t n, uint32_t dim, uint32_t q, uint64_t seed) {
 
 // Item vectors of one vector channel of the default config (iALS, Two-Tower, SASRec) fitted
 // on a real dataset; queries are the vectors of the first `q` users (their training rows).
-VectorSet dataset_set(const Dataset& ds, const std::string& channel, uint32_t q, int threads,
-                      uint64_t seed) {
-  YAML::Node cfg = load_config({});
-  ChannelSpec spec = select_channels(channel_specs_from_yaml(cfg["recall"]["channels"]), {channel}).front();
+VectorSet dataset_set(const Dataset& ds, ChannelSpec spec, uint32_t q, int threads, uint64_t seed) {
+  const std::string channel = spec.name;
   spec.ann.reset();
   FittedChannel fc = fit_channel(spec, ds, ds.train, threads, seed);
   const ItemVectorsView v = fc.model->item_vectors();
@@ -238,8 +236,9 @@ void add_bench_ann(CLI::App* bench) {
     if (!o->data.data.empty()) {
       const DataSource src = o->data.to_source();
       Dataset ds = prepare_dataset(load_dataset(src.dataset, src.path, src.load), src.tag, src.prepare);
-      for (const std::string& channel : o->channels) {
-        VectorSet s = dataset_set(ds, channel, o->queries, o->threads, o->seed);
+      const auto specs = channel_specs_from_yaml(load_config({})["recall"]["channels"]);
+      for (const ChannelSpec& spec : select_channels(specs, o->channels)) {
+        VectorSet s = dataset_set(ds, spec, o->queries, o->threads, o->seed);
         out["catalogues"][s.name] = bench_set(s, *o);
       }
     }
