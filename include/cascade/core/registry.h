@@ -61,3 +61,6 @@ class Registry {
 
 #define CASCADE_REGISTER_RECALLER(Class, name) \
   CASCADE_REGISTER_IMPL(::cascade::Recaller, Class, name, recaller)
+
+#define CASCADE_REGISTER_RANKER(Class, name) \
+  CASCADE_REGISTER_IMPL(::cascade::Ranker, Class, name, ranker)

@@ -1,0 +1,85 @@
+// Ranker: the one interface every ranking model implements (LR, GBDT, DeepFM, DIN, BST),
+// so that either funnel stage (pre-rank, fine-rank) is configuration, not code.
+//
+// A ranker is fitted on labelled feature rows grouped by request (positives from the
+// seed-oof ranker slice, negatives from the user's own recall pool and at random) and then
+// scores the candidates of a request: higher is better; only the order within a group
+// matters. Scoring is const and thread-safe after fit/load.
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "cascade/core/params.h"
+#include "cascade/rank/rank_batch.h"
+
+namespace cascade {
+
+/// Labelled rows: labels[r] is 1 for a positive, 0 for a negative.
+struct RankTrainSet {
+  RankBatch batch;
+  std::vector<float> labels;
+  /// Throws cascade::Error when labels and rows differ in number or a label is not 0/1.
+  void validate() const;
+};
+
+struct RankFitOptions {
+  int threads = 0;    ///< 0 = hardware concurrency
+  uint64_t seed = 42;
+  /// Optional held-out groups (other users' training examples, never the validation or
+  /// test item) for early stopping / best-epoch selection.
+  const RankTrainSet* valid = nullptr;
+  std::string dataset_hash;  ///< written into the manifest
+};
+
+class Ranker {
+ public:
+  static constexpr const char* kRegistryWhat = "ranker";
+  virtual ~Ranker() = default;
+
+  /// Registry name ("lr", "gbdt", "deepfm", "din", "bst").
+  virtual std::string kind() const = 0;
+
+  /// Trains from scratch on `train` (its schema becomes the ranker's schema).
+  virtual void fit(const RankTrainSet& train, const RankFitOptions& opt) = 0;
+
+  /// One score per row of `batch` (out.size() == batch.rows()); batch.schema must equal the
+  /// schema the ranker was fitted with (throws cascade::Error naming the difference).
+  virtual void score(const RankBatch& batch, std::span<float> out) const = 0;
+
+  /// The schema it was fitted with (empty before fit/load).
+  virtual const FeatureSchema& schema() const = 0;
+
+  /// The parameters in force (defaults filled in), as written in the manifest.
+  virtual Params params() const = 0;
+
+  /// manifest.json + files, each written atomically; load checks kind, version and hashes.
+  virtual void save(const std::filesystem::path& dir) const = 0;
+  virtual void load(const std::filesystem::path& dir) = 0;
+};
+
+/// "name:k=v,..." through the registry; unknown names/keys throw cascade::Error.
+std::unique_ptr<Ranker> make_ranker(const std::string& spec);
+
+/// Reads dir/manifest.json's kind, creates it and loads it.
+std::unique_ptr<Ranker> load_ranker(const std::filesystem::path& dir);
+
+/// Throws cascade::Error("<who>: ...") when `batch.schema` differs from `fitted`, naming the
+/// first differing column. For score() implementations.
+void check_schema(const FeatureSchema& fitted, const FeatureSchema& batch, const std::string& who);
+
+/// Mean over groups that hold at least one positive and one negative of the fraction of
+/// (positive, negative) pairs ordered correctly (ties count 1/2): the in-pool AUC when the
+/// negatives are the rest of the user's pool. Returns NaN when no group qualifies.
+double grouped_auc(const RankBatch& batch, std::span<const float> labels, std::span<const float> scores);
+
+/// Writes/reads a FeatureSchema as JSON (for manifests).
+nlohmann::json schema_to_json(const FeatureSchema& s);
+FeatureSchema schema_from_json(const nlohmann::json& j);
+
+}  // namespace cascade

@@ -1,0 +1,77 @@
+#include "dense_norm.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "cascade/core/error.h"
+
+namespace cascade {
+
+void DenseNormalizer::fit(const RankBatch& batch, float clip) {
+  const size_t nd = batch.schema.n_dense(), n = batch.rows();
+  clip_ = clip;
+  mean_.assign(nd, 0.0f);
+  inv_scale_.assign(nd, 1.0f);
+  indicator_of_.clear();
+  for (size_t d = 0; d < nd; ++d) {
+    double sum = 0, sq = 0;
+    size_t count = 0;
+    bool missing = false;
+    for (size_t r = 0; r < n; ++r) {
+      const float v = batch.dense[r * nd + d];
+      if (std::isnan(v)) {
+        missing = true;
+        continue;
+      }
+      sum += v;
+      sq += static_cast<double>(v) * v;
+      ++count;
+    }
+    if (missing) indicator_of_.push_back(static_cast<uint32_t>(d));
+    if (count == 0) continue;
+    const double mean = sum / static_cast<double>(count);
+    const double var = std::max(0.0, sq / static_cast<double>(count) - mean * mean);
+    mean_[d] = static_cast<float>(mean);
+    inv_scale_[d] = var > 1e-12 ? static_cast<float>(1.0 / std::sqrt(var)) : 1.0f;
+  }
+}
+
+void DenseNormalizer::apply(std::span<const float> in, float* out) const {
+  CASCADE_CHECK(in.size() == mean_.size(),
+                fmt::format("DenseNormalizer: {} values for {} columns", in.size(), mean_.size()));
+  for (size_t d = 0; d < in.size(); ++d) {
+    const float v = in[d];
+    out[d] = std::isnan(v) ? 0.0f : std::clamp((v - mean_[d]) * inv_scale_[d], -clip_, clip_);
+  }
+  float* ind = out + in.size();
+  for (size_t i = 0; i < indicator_of_.size(); ++i) ind[i] = std::isnan(in[indicator_of_[i]]) ? 0.0f : 1.0f;
+}
+
+std::vector<float> DenseNormalizer::apply_batch(const RankBatch& batch) const {
+  const size_t n = batch.rows(), od = out_dim();
+  std::vector<float> out(n * od);
+  for (size_t r = 0; r < n; ++r) apply(batch.dense_row(r), out.data() + r * od);
+  return out;
+}
+
+void DenseNormalizer::save(ArtifactWriter& w, const std::string& prefix) const {
+  w.add_array(prefix + "norm_mean.f32", mean_);
+  w.add_array(prefix + "norm_scale.f32", inv_scale_);
+  w.add_array(prefix + "norm_ind.u32", indicator_of_);
+  w.meta()[prefix + "norm_clip"] = clip_;
+}
+
+void DenseNormalizer::load(const ArtifactReader& r, const std::string& prefix) {
+  mean_ = r.array<float>(prefix + "norm_mean.f32");
+  inv_scale_ = r.array<float>(prefix + "norm_scale.f32");
+  indicator_of_ = r.array<uint32_t>(prefix + "norm_ind.u32");
+  CASCADE_CHECK(mean_.size() == inv_scale_.size(), "DenseNormalizer: mean and scale differ in size");
+  for (uint32_t c : indicator_of_) {
+    CASCADE_CHECK(c < mean_.size(), "DenseNormalizer: indicator column out of range");
+  }
+  clip_ = r.meta().value(prefix + "norm_clip", 5.0f);
+}
+
+}  // namespace cascade
