@@ -16,6 +16,7 @@ void add_download_command(CLI::App& app);
 
 // Subcommands of `cascade bench` that live in their own files.
 void add_bench_ann(CLI::App* bench);
+void add_bench_funnel(CLI::App* bench);
 void add_bench_quality(CLI::App* bench);
 
 }  // namespace cascade::cli

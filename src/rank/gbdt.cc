@@ -28,12 +28,12 @@ struct DMatrix {
   }
 };
 
-std::unique_ptr<DMatrix> make_matrix(std::span<const float> x, size_t rows, size_t cols) {
+std::unique_ptr<DMatrix> make_matrix(std::span<const float> x, size_t rows, size_t cols, int threads) {
   CASCADE_CHECK(cols > 0, "gbdt: the feature matrix has no columns");
   CASCADE_CHECK(x.size() == rows * cols,
                 fmt::format("gbdt: {} feature values for {} rows x {} columns", x.size(), rows, cols));
   auto m = std::make_unique<DMatrix>();
-  check(XGDMatrixCreateFromMat(x.data(), rows, cols, std::numeric_limits<float>::quiet_NaN(), &m->h),
+  check(XGDMatrixCreateFromMat_omp(x.data(), rows, cols, std::numeric_limits<float>::quiet_NaN(), &m->h, threads),
         "creating the feature matrix");
   return m;
 }
@@ -53,7 +53,7 @@ GbdtOptions GbdtOptions::from_params(Params& p) {
   o.min_child_weight = p.get_double("min_child_weight", 1.0, 0.0, 1e9);
   o.lambda = p.get_double("lambda", 1.0, 0.0, 1e9);
   o.threads = static_cast<int>(p.get_int("threads", 0, 0, 1024));
-  o.seed = static_cast<uint64_t>(p.get_int("seed", 42, 0, std::numeric_limits<int32_t>::max()));
+  o.seed = p.get_int("seed", 42, -1, std::numeric_limits<int32_t>::max());
   return o;
 }
 
@@ -84,7 +84,8 @@ void Gbdt::fit(std::span<const float> x, size_t rows, size_t cols, std::span<con
                     fmt::format("gbdt: binary:logistic needs labels in [0, 1]; row {} has {}", i, labels[i]));
     }
   }
-  auto m = make_matrix(x, rows, cols);
+  const int threads = opt.threads > 0 ? opt.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  auto m = make_matrix(x, rows, cols, threads);
   check(XGDMatrixSetFloatInfo(m->h, "label", labels.data(), rows), "setting labels");
   if (opt.ranking()) {
     CASCADE_CHECK(!groups.empty(), fmt::format("gbdt: objective {} needs query groups", opt.objective));
@@ -97,7 +98,6 @@ void Gbdt::fit(std::span<const float> x, size_t rows, size_t cols, std::span<con
   Gbdt fresh;
   fresh.booster_ = b;
   fresh.cols_ = cols;
-  const int threads = opt.threads > 0 ? opt.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   const std::pair<const char*, std::string> params[] = {
       {"objective", opt.objective},
       {"max_depth", std::to_string(opt.max_depth)},
@@ -107,19 +107,27 @@ void Gbdt::fit(std::span<const float> x, size_t rows, size_t cols, std::span<con
       {"min_child_weight", fmt::format("{}", opt.min_child_weight)},
       {"lambda", fmt::format("{}", opt.lambda)},
       {"nthread", std::to_string(threads)},
-      {"seed", std::to_string(opt.seed)},
+      {"seed", std::to_string(opt.seed < 0 ? 42 : opt.seed)},
       {"tree_method", "hist"},
       {"verbosity", "0"},
   };
   for (const auto& [k, v] : params) check(XGBoosterSetParam(b, k, v.c_str()), k);
   for (int it = 0; it < opt.rounds; ++it) check(XGBoosterUpdateOneIter(b, it, m->h), "a boosting round");
   *this = std::move(fresh);
+  predict_threads_ = threads;
+}
+
+void Gbdt::set_predict_threads(int threads) {
+  CASCADE_CHECK(booster_ != nullptr, "gbdt: set_predict_threads() before fit() or from_bytes()");
+  CASCADE_CHECK(threads > 0, "gbdt: predict threads must be > 0");
+  check(XGBoosterSetParam(booster_, "nthread", std::to_string(threads).c_str()), "nthread");
+  predict_threads_ = threads;
 }
 
 std::vector<float> Gbdt::predict(std::span<const float> x, size_t rows) const {
   CASCADE_CHECK(booster_ != nullptr, "gbdt: predict() before fit() or from_bytes()");
   if (rows == 0) return {};
-  auto m = make_matrix(x, rows, cols_);
+  auto m = make_matrix(x, rows, cols_, predict_threads_);
   const char* config = R"({"type": 0, "training": false, "iteration_begin": 0, "iteration_end": 0, "strict_shape": false})";
   const bst_ulong* shape = nullptr;
   bst_ulong dim = 0;
@@ -149,6 +157,7 @@ Gbdt Gbdt::from_bytes(std::string_view bytes, size_t cols) {
   check(XGBoosterGetNumFeature(b, &n_features), "reading the feature count");
   CASCADE_CHECK(n_features == cols,
                 fmt::format("gbdt: the model was trained on {} features, {} expected", n_features, cols));
+  g.set_predict_threads(1);
   return g;
 }
 

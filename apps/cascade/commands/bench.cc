@@ -5,10 +5,11 @@ namespace cascade::cli {
 
 void add_bench_command(CLI::App& app) {
   CLI::App* bench = app.add_subcommand(
-      "bench", "benchmarks: recall quality, ANN search (serving arrives with the server)");
+      "bench", "benchmarks: recall quality, ANN search, ranking funnel");
   bench->require_subcommand(1);
   add_bench_quality(bench);
   add_bench_ann(bench);
+  add_bench_funnel(bench);
 }
 
 }  // namespace cascade::cli

@@ -25,7 +25,7 @@ struct GbdtOptions {
   double min_child_weight = 1.0;
   double lambda = 1.0;                        ///< L2 on leaf weights
   int threads = 0;                            ///< 0 = hardware
-  uint64_t seed = 42;
+  int64_t seed = 42;                          ///< -1 = the caller's seed (42 when fitted directly)
 
   /// Reads objective, rounds, max_depth, eta, subsample, colsample, min_child_weight, lambda,
   /// threads, seed (ranges checked; unknown objective -> cascade::Error).
@@ -51,6 +51,11 @@ class Gbdt {
   /// One prediction per row (probability for binary:logistic, a ranking score for rank:*).
   std::vector<float> predict(std::span<const float> x, size_t rows) const;
 
+  /// Threads one predict() call uses (default: those of the fit; 1 after from_bytes). Serving
+  /// scores one request per call on many request threads, so rankers set 1. Not thread-safe
+  /// against concurrent predict().
+  void set_predict_threads(int threads);
+
   std::string to_bytes() const;
   /// Restores a model written by to_bytes() with `cols` features.
   static Gbdt from_bytes(std::string_view bytes, size_t cols);
@@ -61,6 +66,7 @@ class Gbdt {
  private:
   void* booster_ = nullptr;  // BoosterHandle
   size_t cols_ = 0;
+  int predict_threads_ = 1;
 };
 
 }  // namespace cascade

@@ -1,0 +1,96 @@
+// The ranking stage's glue: fused pools with every channel's score and rank kept, seed-oof
+// training examples, the `rank` config group, and the scoring of whole pools by a set of
+// rankers (what `cascade bench funnel` and the serving funnel share).
+//
+// Time semantics (SYSTEM.md seed-oof): a training example for user u is a request made just
+// before u's ranker slice: history = the recall slice, request time = the first ranker-slice
+// event, candidates = the pool the recall-slice channels give for that history. A test (or
+// validation) request comes after the whole training row: history = recall + ranker slices,
+// request time = the held-out event's time. Nothing is derived from the validation or test
+// item except the request time, which a live request also has.
+#pragma once
+
+#include <yaml-cpp/yaml.h>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "cascade/core/params.h"
+#include "cascade/data/dataset.h"
+#include "cascade/pipeline/fused_pool.h"
+#include "cascade/rank/features.h"
+#include "cascade/rank/ranker.h"
+
+namespace cascade {
+
+/// How training examples are drawn (per user).
+struct ExampleOptions {
+  size_t hard_negatives = 100;   ///< drawn uniformly from the top `hard_depth` of the user's pool, positives excluded
+  size_t hard_depth = 1000;      ///< how deep in the pool hard negatives are drawn from
+  size_t random_negatives = 20;  ///< drawn uniformly from the catalogue minus history and positives
+  bool positives_in_pool = true; ///< keep only positives the pool retrieved (the rows a ranker will see)
+  uint64_t seed = 42;
+
+  /// Reads `examples: {hard_negatives, hard_depth, random_negatives, positives: in_pool|all}`; the given
+  /// `base` supplies what the node leaves out. Unknown keys throw naming the key.
+  static ExampleOptions from_yaml(const YAML::Node& node, const ExampleOptions& base);
+};
+
+/// Fused pools (full FusedCandidate entries, the top `depth` of each user's fusion), one per
+/// user of `pc` (empty for users with no candidates); `history` rows are excluded.
+std::vector<std::vector<FusedCandidate>> fused_pools(const PoolCandidates& pc, const Interactions& history,
+                                                     const FusionOptions& opt, size_t depth, int threads);
+
+/// Seed-oof training set: one group per user with a non-empty ranker slice and at least one
+/// positive (after positives_in_pool): positives first (label 1), then hard and random
+/// negatives (label 0). `pools[u]` is the pool for the recall-slice history. Deterministic
+/// for a seed (per-user generators), whatever the thread count.
+RankTrainSet build_training_set(const FeatureBuilder& fb, const Dataset& ds,
+                                const std::vector<std::vector<FusedCandidate>>& pools,
+                                const ExampleOptions& opt, int threads);
+
+/// One configured ranker: `rank.rankers.<name>: {kind: din, <params>..., examples: {...}}`.
+struct RankerSpec {
+  std::string name;
+  std::string kind;
+  Params params;
+  ExampleOptions examples;  ///< the group's `examples` with this ranker's overrides
+  bool own_examples = false;  ///< true when the ranker overrides the example mix
+  std::string spec() const;   ///< "kind:k=v,..."
+};
+
+/// The `rank` config group.
+struct RankConfig {
+  size_t pool_depth = 1000;  ///< candidates per request handed to the rankers (top of the fused pool)
+  FeatureConfig features;
+  ExampleOptions examples;
+  std::vector<RankerSpec> rankers;        ///< in file order
+  std::string pre_rank = "deepfm";        ///< funnel: pre-rank ranker name
+  size_t pre_keep = 100;
+  std::string fine_rank = "din";          ///< funnel: fine-rank ranker name
+  size_t fine_keep = 20;
+  double valid_share = 0.1;  ///< share of training groups held out for early stopping (0 = none)
+  /// Extra (pre, fine) pairs `bench funnel` also evaluates.
+  std::vector<std::pair<std::string, std::string>> funnels;
+
+  const RankerSpec& ranker(const std::string& name) const;  ///< throws listing the names
+};
+
+/// Reads the group; unknown keys, unknown ranker names in the funnel, bad values throw.
+RankConfig rank_config_from_yaml(const YAML::Node& node, uint64_t seed);
+
+/// Scores of every row of `batch` by each ranker (scores[k] parallel to the rows).
+struct ScoredBatch {
+  std::vector<std::vector<float>> scores;
+  std::vector<double> seconds;  ///< scoring time per ranker
+};
+
+/// A funnel over one group's scores: the rows ordered by `pre` scores, the best `pre_keep`
+/// reordered by `fine` scores, the best `fine_keep` of those kept. Returns row indices
+/// (best first). Ties: lower row index first (= better fused rank for pool groups).
+std::vector<uint32_t> funnel_order(std::span<const float> pre, size_t pre_keep, std::span<const float> fine,
+                                   size_t fine_keep);
+
+}  // namespace cascade

@@ -1,0 +1,114 @@
+// The ranking stage's one feature pipeline, shared by training and serving: a request (a
+// user, the items they had before the request time, the request time) plus its fused recall
+// pool become the rows of a RankBatch. Training examples and live requests both go through
+// FeatureBuilder::add_group(), so a (user, item, time) gets the same vector on both paths.
+//
+// Columns (FeatureBuilder::schema() has the exact names):
+//  categorical  user, item, gender, age, occupation, year (bucket), pop (bucket); 0 = unknown
+//  user         hist_len (log1p), days_since_last (request time - last history event)
+//  item         pop (log1p count in the fit matrix), age_days (request time - first event in
+//               the fit matrix; negative = the item had no event yet), year, genre_<name> 0/1
+//  user x item  fused_score, fused_rank (log1p), and per channel score_<c>, rank_<c> (log1p;
+//               both NaN when channel c did not retrieve the item), genre_affinity (cosine of
+//               the history's genre histogram and the item's genres), genre_share (mean over
+//               the item's genres of the share of history items carrying it)
+//  recency      per similarity source s: sim_<s>_last (to the newest history item), _max and
+//               _mean over the newest `recent_items` history items. Sources are channels:
+//               "cosine" = cosine of the channel's item vectors, "score" = the channel's score
+//               of the candidate for a one-item history (EASE: B[h, c]).
+//  history      the newest `max_history` items, oldest first (for DIN/BST); a row's own item
+//               is removed from it by RankBatch::row_history().
+// "Fit matrix" = the interactions the channels were fitted on (seed-oof: the recall slice),
+// which also gives the popularity and first-event statistics.
+#pragma once
+
+#include <yaml-cpp/yaml.h>
+
+#include <map>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "cascade/data/catalog.h"
+#include "cascade/data/interactions.h"
+#include "cascade/rank/rank_batch.h"
+#include "cascade/recall/fusion.h"
+#include "cascade/recall/recaller.h"
+
+namespace cascade {
+
+struct FeatureConfig {
+  uint32_t recent_items = 5;   ///< newest history items the recency similarities look at
+  uint32_t max_history = 50;   ///< history length carried for sequence rankers
+  /// Similarity sources by channel name: "cosine" or "score". Channels not configured or
+  /// absent are skipped.
+  std::map<std::string, std::string> similarity = {
+      {"ials", "cosine"}, {"ease", "score"}, {"content", "cosine"}, {"two_tower", "cosine"}, {"sasrec", "cosine"}};
+  bool user_id = true;  ///< the user id as a categorical field (off = a model that generalises to new users only)
+  bool item_id = true;
+
+  /// Reads `rank.features` (absent = defaults); unknown keys / bad values throw naming the key.
+  static FeatureConfig from_yaml(const YAML::Node& node);
+};
+
+/// One ranking request.
+struct RankRequest {
+  UserId user = kUnknownUser;
+  std::span<const ItemId> history;  ///< items before the request, oldest first
+  std::span<const int64_t> times;   ///< their timestamps (parallel to history; may be empty)
+  int64_t now = 0;                  ///< request time (seconds, same clock as the log)
+};
+
+class FeatureBuilder {
+ public:
+  /// `channels[c]` is named `names[c]`: the channel order of the fused pools' `channels`
+  /// indices. The catalogue and channels must outlive the builder.
+  FeatureBuilder(const Catalog& catalog, const Interactions& fit_matrix,
+                 std::vector<const Recaller*> channels, std::vector<std::string> names,
+                 const FeatureConfig& config);
+
+  const FeatureSchema& schema() const { return schema_; }
+  const FeatureConfig& config() const { return config_; }
+
+  /// Appends one group with a row per pool entry, in pool order (position = fused rank).
+  void add_pool(const RankRequest& req, std::span<const FusedCandidate> pool, RankBatch& out) const;
+
+  /// Appends one group with a row per item of `items`: an item in `pool` takes its pool
+  /// entry and fused rank, an item outside it NaN pool and channel features (a random
+  /// negative). Same values as add_pool() for the same (request, item).
+  void add_items(const RankRequest& req, std::span<const FusedCandidate> pool,
+                 std::span<const ItemId> items, RankBatch& out) const;
+
+  /// An empty batch carrying this schema.
+  RankBatch empty_batch() const;
+
+ private:
+  struct Source {
+    std::string name;
+    const Recaller* channel = nullptr;
+    bool cosine = true;
+    std::vector<float> unit;  // cosine: row-normalised item vectors, n_items x dim
+    uint32_t dim = 0;
+  };
+  // entries[i]: the pool entry of items[i] or nullptr; ranks[i]: its fused rank (from 1).
+  void fill_rows(const RankRequest& req, std::span<const FusedCandidate* const> entries,
+                 std::span<const uint32_t> ranks, std::span<const ItemId> items, RankBatch& out) const;
+
+  const Catalog& catalog_;
+  FeatureConfig config_;
+  std::vector<const Recaller*> channels_;
+  std::vector<std::string> names_;
+  std::vector<Source> sources_;
+  FeatureSchema schema_;
+  uint32_t n_items_ = 0, n_users_ = 0;
+  std::vector<float> item_log_count_;
+  std::vector<int64_t> item_first_time_;  // INT64_MAX when the item has no event
+  std::vector<uint32_t> pop_bucket_;      // categorical value (>= 1)
+  std::vector<uint32_t> occupation_code_; // per user, categorical value
+  uint32_t n_genres_ = 0;
+  // column offsets
+  size_t c_hist_len_ = 0, c_days_since_ = 0, c_pop_ = 0, c_age_ = 0, c_year_ = 0, c_genre0_ = 0,
+         c_fused_score_ = 0, c_fused_rank_ = 0, c_channel0_ = 0, c_affinity_ = 0, c_share_ = 0, c_sim0_ = 0;
+};
+
+}  // namespace cascade

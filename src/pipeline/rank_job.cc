@@ -1,0 +1,255 @@
+#include "cascade/pipeline/rank_job.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <numeric>
+#include <random>
+#include <unordered_set>
+
+#include "cascade/core/error.h"
+#include "cascade/util/parallel.h"
+
+namespace cascade {
+namespace {
+
+size_t yaml_size(const YAML::Node& v, const std::string& where, size_t lo, size_t hi) {
+  try {
+    const auto x = v.as<int64_t>();
+    if (x < static_cast<int64_t>(lo) || x > static_cast<int64_t>(hi)) throw Error("");
+    return static_cast<size_t>(x);
+  } catch (const std::exception&) {
+    throw Error(fmt::format("config: {} must be an integer in [{}, {}]", where, lo, hi));
+  }
+}
+
+std::string yaml_scalar(const YAML::Node& v, const std::string& where) {
+  if (!v.IsScalar()) throw Error(fmt::format("config: {} must be a scalar", where));
+  return v.as<std::string>();
+}
+
+}  // namespace
+
+ExampleOptions ExampleOptions::from_yaml(const YAML::Node& node, const ExampleOptions& base) {
+  ExampleOptions o = base;
+  if (!node || node.IsNull()) return o;
+  CASCADE_CHECK(node.IsMap(), "config: rank examples must be a map");
+  for (const auto& kv : node) {
+    const std::string key = kv.first.as<std::string>();
+    if (key == "hard_negatives") {
+      o.hard_negatives = yaml_size(kv.second, "examples.hard_negatives", 0, 100000);
+    } else if (key == "hard_depth") {
+      o.hard_depth = yaml_size(kv.second, "examples.hard_depth", 1, 10000000);
+    } else if (key == "random_negatives") {
+      o.random_negatives = yaml_size(kv.second, "examples.random_negatives", 0, 100000);
+    } else if (key == "positives") {
+      const std::string v = yaml_scalar(kv.second, "examples.positives");
+      CASCADE_CHECK(v == "in_pool" || v == "all", "config: examples.positives must be in_pool or all");
+      o.positives_in_pool = v == "in_pool";
+    } else {
+      throw Error(fmt::format("config: unknown key examples.{} (known: hard_negatives, hard_depth, random_negatives, positives)", key));
+    }
+  }
+  CASCADE_CHECK(o.hard_negatives + o.random_negatives > 0, "config: examples need at least one negative per user");
+  return o;
+}
+
+std::vector<std::vector<FusedCandidate>> fused_pools(const PoolCandidates& pc, const Interactions& history,
+                                                     const FusionOptions& opt, size_t depth, int threads) {
+  validate_fusion_options(opt, pc.channels.size());
+  std::vector<std::vector<FusedCandidate>> pools(pc.per_user.size());
+  parallel_for_dynamic(pc.per_user.size(), threads, 16, [&](size_t u, int) {
+    if (pc.per_user[u].empty()) return;
+    auto fused = fuse(pc.per_user[u], opt, history.row(static_cast<uint32_t>(u)));
+    if (fused.size() > depth) fused.resize(depth);
+    pools[u] = std::move(fused);
+  });
+  return pools;
+}
+
+RankTrainSet build_training_set(const FeatureBuilder& fb, const Dataset& ds,
+                                const std::vector<std::vector<FusedCandidate>>& pools,
+                                const ExampleOptions& opt, int threads) {
+  CASCADE_CHECK(ds.options.protocol == Protocol::kSeedOof && ds.recall_rows.size() == ds.n_users,
+                "ranker training examples need a seed-oof dataset (prepare with protocol seed-oof)");
+  const uint32_t n_users = ds.n_users, n_items = ds.n_items;
+  std::vector<RankTrainSet> per_user(n_users);
+  parallel_for_dynamic(n_users, threads, 8, [&](size_t uu, int) {
+    const auto u = static_cast<uint32_t>(uu);
+    const uint32_t split = ds.recall_rows[u], n = ds.train.row_size(u);
+    if (split >= n || u >= pools.size()) return;
+    const auto row = ds.train.row(u);
+    const auto times = ds.train.row_times(u);
+    const auto history = row.subspan(0, split);
+    std::unordered_set<ItemId> seen(history.begin(), history.end());
+    std::unordered_set<ItemId> in_pool;
+    for (const auto& c : pools[u]) in_pool.insert(c.item);
+    std::vector<ItemId> items;
+    std::unordered_set<ItemId> taken;
+    for (uint32_t k = split; k < n; ++k) {
+      const ItemId i = row[k];
+      if (seen.count(i) || taken.count(i)) continue;  // a re-watch is not a new item to rank
+      if (opt.positives_in_pool && !in_pool.count(i)) continue;
+      items.push_back(i);
+      taken.insert(i);
+    }
+    if (items.empty()) return;
+    const size_t n_pos = items.size();
+    std::mt19937_64 rng(opt.seed ^ (0x9e3779b97f4a7c15ULL * (u + 1)));
+    // Hard: a uniform sample of the pool without the positives.
+    std::vector<ItemId> hard;
+    for (size_t k = 0; k < std::min(opt.hard_depth, pools[u].size()); ++k) {
+      if (!taken.count(pools[u][k].item)) hard.push_back(pools[u][k].item);
+    }
+    const size_t n_hard = std::min(opt.hard_negatives, hard.size());
+    for (size_t k = 0; k < n_hard; ++k) {
+      std::uniform_int_distribution<size_t> pick(k, hard.size() - 1);
+      std::swap(hard[k], hard[pick(rng)]);
+      items.push_back(hard[k]);
+      taken.insert(hard[k]);
+    }
+    // Random: uniform over items neither seen, positive nor already drawn (they may be in
+    // the pool; then they carry their pool features, as at serving time).
+    const size_t free_items = n_items - std::min<size_t>(n_items, seen.size() + taken.size());
+    const size_t n_rand = std::min(opt.random_negatives, free_items);
+    std::uniform_int_distribution<ItemId> any(0, n_items - 1);
+    for (size_t k = 0, tries = 0; k < n_rand && tries < 100 * (n_rand + 10); ++tries) {
+      const ItemId i = any(rng);
+      if (seen.count(i) || taken.count(i)) continue;
+      items.push_back(i);
+      taken.insert(i);
+      ++k;
+    }
+    RankRequest req;
+    req.user = u;
+    req.history = history;
+    req.times = times.subspan(0, split);
+    req.now = times[split];
+    RankTrainSet& out = per_user[u];
+    out.batch = fb.empty_batch();
+    fb.add_items(req, pools[u], items, out.batch);
+    out.labels.assign(items.size(), 0.0f);
+    std::fill_n(out.labels.begin(), n_pos, 1.0f);
+  });
+  RankTrainSet all;
+  all.batch = fb.empty_batch();
+  for (auto& p : per_user) {
+    if (p.batch.groups() == 0) continue;
+    all.batch.append(p.batch);
+    all.labels.insert(all.labels.end(), p.labels.begin(), p.labels.end());
+  }
+  return all;
+}
+
+std::string RankerSpec::spec() const {
+  const std::string p = params.to_string();
+  return p.empty() ? kind : kind + ":" + p;
+}
+
+const RankerSpec& RankConfig::ranker(const std::string& name) const {
+  for (const auto& r : rankers) if (r.name == name) return r;
+  std::string known;
+  for (const auto& r : rankers) known += (known.empty() ? "" : ", ") + r.name;
+  throw Error(fmt::format("config: ranker '{}' is not configured under rank.rankers (configured: {})", name, known));
+}
+
+RankConfig rank_config_from_yaml(const YAML::Node& node, uint64_t seed) {
+  RankConfig c;
+  c.examples.seed = seed;
+  if (!node || node.IsNull()) throw Error("config: the `rank` group is missing (add `- rank: default` to defaults)");
+  CASCADE_CHECK(node.IsMap(), "config: rank must be a map");
+  // examples first: rankers inherit them.
+  c.examples = ExampleOptions::from_yaml(node["examples"], c.examples);
+  for (const auto& kv : node) {
+    const std::string key = kv.first.as<std::string>();
+    const YAML::Node& v = kv.second;
+    if (key == "examples") continue;
+    if (key == "pool_depth") {
+      c.pool_depth = yaml_size(v, "rank.pool_depth", 1, 1000000);
+    } else if (key == "valid_share") {
+      try {
+        c.valid_share = v.as<double>();
+      } catch (const std::exception&) {
+        c.valid_share = -1;
+      }
+      CASCADE_CHECK(c.valid_share >= 0 && c.valid_share < 0.9, "config: rank.valid_share must be in [0, 0.9)");
+    } else if (key == "features") {
+      c.features = FeatureConfig::from_yaml(v);
+    } else if (key == "rankers") {
+      CASCADE_CHECK(v.IsMap() && v.size() > 0, "config: rank.rankers must map ranker names to their parameters");
+      for (const auto& r : v) {
+        RankerSpec s;
+        s.name = r.first.as<std::string>();
+        s.kind = s.name;
+        s.examples = c.examples;
+        const YAML::Node& body = r.second;
+        if (body && !body.IsNull()) {
+          CASCADE_CHECK(body.IsMap(), fmt::format("config: rank.rankers.{} must be a map of parameters", s.name));
+          for (const auto& p : body) {
+            const std::string pk = p.first.as<std::string>();
+            if (pk == "examples") {
+              s.examples = ExampleOptions::from_yaml(p.second, c.examples);
+              s.own_examples = true;
+            } else if (pk == "kind") {
+              s.kind = yaml_scalar(p.second, fmt::format("rank.rankers.{}.kind", s.name));
+            } else {
+              s.params.set(pk, yaml_scalar(p.second, fmt::format("rank.rankers.{}.{}", s.name, pk)));
+            }
+          }
+        }
+        c.rankers.push_back(std::move(s));
+      }
+    } else if (key == "funnel") {
+      CASCADE_CHECK(v.IsMap(), "config: rank.funnel must be a map");
+      for (const auto& f : v) {
+        const std::string fk = f.first.as<std::string>();
+        if (fk == "pre_rank") c.pre_rank = yaml_scalar(f.second, "rank.funnel.pre_rank");
+        else if (fk == "fine_rank") c.fine_rank = yaml_scalar(f.second, "rank.funnel.fine_rank");
+        else if (fk == "pre_keep") c.pre_keep = yaml_size(f.second, "rank.funnel.pre_keep", 1, 1000000);
+        else if (fk == "fine_keep") c.fine_keep = yaml_size(f.second, "rank.funnel.fine_keep", 1, 1000000);
+        else throw Error(fmt::format("config: unknown key rank.funnel.{} (known: pre_rank, pre_keep, fine_rank, fine_keep)", fk));
+      }
+    } else if (key == "bench_funnels") {
+      CASCADE_CHECK(v.IsSequence(), "config: rank.bench_funnels must be a list of \"pre>fine\" strings");
+      for (const auto& f : v) {
+        const std::string s = yaml_scalar(f, "rank.bench_funnels[]");
+        const auto at = s.find('>');
+        CASCADE_CHECK(at != std::string::npos && at > 0 && at + 1 < s.size(),
+                      fmt::format("config: rank.bench_funnels entry '{}' must read \"pre>fine\"", s));
+        c.funnels.emplace_back(s.substr(0, at), s.substr(at + 1));
+      }
+    } else {
+      throw Error(fmt::format("config: unknown key rank.{} (known: pool_depth, valid_share, features, examples, "
+                              "rankers, funnel, bench_funnels)",
+                              key));
+    }
+  }
+  CASCADE_CHECK(!c.rankers.empty(), "config: rank.rankers is empty");
+  CASCADE_CHECK(c.pre_keep >= c.fine_keep, "config: rank.funnel.pre_keep must be >= fine_keep");
+  c.ranker(c.pre_rank);
+  c.ranker(c.fine_rank);
+  for (const auto& [a, b] : c.funnels) {
+    c.ranker(a);
+    c.ranker(b);
+  }
+  return c;
+}
+
+std::vector<uint32_t> funnel_order(std::span<const float> pre, size_t pre_keep, std::span<const float> fine,
+                                   size_t fine_keep) {
+  CASCADE_CHECK(pre.size() == fine.size(), "funnel_order: one pre and one fine score per row");
+  std::vector<uint32_t> idx(pre.size());
+  std::iota(idx.begin(), idx.end(), 0u);
+  auto by = [](std::span<const float> s) {
+    return [s](uint32_t a, uint32_t b) { return s[a] > s[b] || (s[a] == s[b] && a < b); };
+  };
+  const size_t k1 = std::min(pre_keep, idx.size());
+  std::partial_sort(idx.begin(), idx.begin() + static_cast<std::ptrdiff_t>(k1), idx.end(), by(pre));
+  idx.resize(k1);
+  const size_t k2 = std::min(fine_keep, idx.size());
+  std::partial_sort(idx.begin(), idx.begin() + static_cast<std::ptrdiff_t>(k2), idx.end(), by(fine));
+  idx.resize(k2);
+  return idx;
+}
+
+}  // namespace cascade

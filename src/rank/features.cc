@@ -1,0 +1,338 @@
+#include "cascade/rank/features.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <set>
+#include <unordered_map>
+
+#include "cascade/core/error.h"
+
+namespace cascade {
+namespace {
+
+constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
+constexpr int64_t kNever = std::numeric_limits<int64_t>::max();
+constexpr uint32_t kPopBuckets = 11;  // floor(log2(1 + count)) capped at 10
+
+uint32_t scalar_u32(const YAML::Node& n, const std::string& key, uint32_t lo, uint32_t hi) {
+  try {
+    const auto v = n.as<int64_t>();
+    if (v < lo || v > hi) throw Error("");
+    return static_cast<uint32_t>(v);
+  } catch (const std::exception&) {
+    throw Error(fmt::format("rank.features.{}: expected an integer in [{}, {}]", key, lo, hi));
+  }
+}
+
+}  // namespace
+
+FeatureConfig FeatureConfig::from_yaml(const YAML::Node& node) {
+  FeatureConfig c;
+  if (!node || node.IsNull()) return c;
+  CASCADE_CHECK(node.IsMap(), "rank.features: expected a map");
+  for (const auto& kv : node) {
+    const std::string key = kv.first.as<std::string>();
+    const YAML::Node& v = kv.second;
+    if (key == "recent_items") {
+      c.recent_items = scalar_u32(v, key, 1, 1000);
+    } else if (key == "max_history") {
+      c.max_history = scalar_u32(v, key, 0, 10000);
+    } else if (key == "user_id" || key == "item_id") {
+      bool b = false;
+      try {
+        b = v.as<bool>();
+      } catch (const std::exception&) {
+        throw Error(fmt::format("rank.features.{}: expected true or false", key));
+      }
+      (key == "user_id" ? c.user_id : c.item_id) = b;
+    } else if (key == "similarity") {
+      CASCADE_CHECK(v.IsMap() || v.IsNull(), "rank.features.similarity: expected a map {channel: cosine|score}");
+      c.similarity.clear();
+      for (const auto& s : v) {
+        const std::string name = s.first.as<std::string>();
+        const std::string method = s.second.IsScalar() ? s.second.as<std::string>() : "";
+        if (method == "none") continue;
+        CASCADE_CHECK(method == "cosine" || method == "score",
+                      fmt::format("rank.features.similarity.{}: expected cosine, score or none", name));
+        c.similarity[name] = method;
+      }
+    } else {
+      throw Error(fmt::format("rank.features: unknown key '{}' (known: recent_items, max_history, "
+                              "similarity, user_id, item_id)",
+                              key));
+    }
+  }
+  return c;
+}
+
+FeatureBuilder::FeatureBuilder(const Catalog& catalog, const Interactions& fit_matrix,
+                               std::vector<const Recaller*> channels, std::vector<std::string> names,
+                               const FeatureConfig& config)
+    : catalog_(catalog), config_(config), channels_(std::move(channels)), names_(std::move(names)) {
+  CASCADE_CHECK(channels_.size() == names_.size(), "FeatureBuilder: one name per channel");
+  n_items_ = fit_matrix.n_cols;
+  n_users_ = static_cast<uint32_t>(catalog.users.size());
+  CASCADE_CHECK(catalog.items.size() == n_items_,
+                fmt::format("FeatureBuilder: the catalogue has {} items, the fit matrix {}",
+                            catalog.items.size(), n_items_));
+  for (const auto* ch : channels_) {
+    CASCADE_CHECK(ch && ch->n_items() == n_items_, "FeatureBuilder: a channel was fitted on another catalogue");
+  }
+
+  // Item statistics of the fit matrix.
+  std::vector<uint64_t> count(n_items_, 0);
+  item_first_time_.assign(n_items_, kNever);
+  for (uint64_t k = 0; k < fit_matrix.nnz(); ++k) {
+    const ItemId i = fit_matrix.indices[k];
+    ++count[i];
+    item_first_time_[i] = std::min(item_first_time_[i], fit_matrix.times[k]);
+  }
+  item_log_count_.resize(n_items_);
+  pop_bucket_.resize(n_items_);
+  for (uint32_t i = 0; i < n_items_; ++i) {
+    item_log_count_[i] = std::log1p(static_cast<float>(count[i]));
+    const auto b = static_cast<uint32_t>(std::floor(std::log2(1.0 + static_cast<double>(count[i]))));
+    pop_bucket_[i] = 1 + std::min(b, kPopBuckets - 1);
+  }
+
+  // Occupations: codes 1..k in name order.
+  std::set<std::string> occupations;
+  for (const auto& u : catalog.users) if (!u.occupation.empty()) occupations.insert(u.occupation);
+  std::map<std::string, uint32_t> occ_code;
+  for (const auto& o : occupations) occ_code.emplace(o, static_cast<uint32_t>(occ_code.size() + 1));
+  occupation_code_.resize(n_users_, 0);
+  for (uint32_t u = 0; u < n_users_; ++u) {
+    const auto it = occ_code.find(catalog.users[u].occupation);
+    occupation_code_[u] = it == occ_code.end() ? 0 : it->second;
+  }
+  n_genres_ = static_cast<uint32_t>(catalog.genre_names.size());
+
+  // Similarity sources, in channel order.
+  for (size_t c = 0; c < names_.size(); ++c) {
+    const auto it = config_.similarity.find(names_[c]);
+    if (it == config_.similarity.end()) continue;
+    Source s;
+    s.name = names_[c];
+    s.channel = channels_[c];
+    s.cosine = it->second == "cosine";
+    if (s.cosine) {
+      ItemVectorsView v;
+      try {
+        v = s.channel->item_vectors();
+      } catch (const std::exception& e) {
+        throw Error(fmt::format("rank.features.similarity.{}: cosine needs item vectors ({}); use score",
+                                s.name, e.what()));
+      }
+      s.dim = v.dim;
+      s.unit.assign(v.data, v.data + static_cast<size_t>(v.rows) * v.dim);
+      for (uint32_t i = 0; i < v.rows; ++i) {
+        float* row = s.unit.data() + static_cast<size_t>(i) * v.dim;
+        double nrm = 0;
+        for (uint32_t d = 0; d < v.dim; ++d) nrm += static_cast<double>(row[d]) * row[d];
+        const float inv = nrm > 0 ? static_cast<float>(1.0 / std::sqrt(nrm)) : 0.0f;
+        for (uint32_t d = 0; d < v.dim; ++d) row[d] *= inv;
+      }
+    }
+    sources_.push_back(std::move(s));
+  }
+
+  // Schema.
+  auto& d = schema_.dense;
+  c_hist_len_ = d.size(), d.push_back("hist_len");
+  c_days_since_ = d.size(), d.push_back("days_since_last");
+  c_pop_ = d.size(), d.push_back("pop");
+  c_age_ = d.size(), d.push_back("age_days");
+  c_year_ = d.size(), d.push_back("year");
+  c_genre0_ = d.size();
+  for (const auto& g : catalog.genre_names) d.push_back("genre_" + g);
+  c_fused_score_ = d.size(), d.push_back("fused_score");
+  c_fused_rank_ = d.size(), d.push_back("fused_rank");
+  c_channel0_ = d.size();
+  for (const auto& n : names_) {
+    d.push_back("score_" + n);
+    d.push_back("rank_" + n);
+  }
+  c_affinity_ = d.size(), d.push_back("genre_affinity");
+  c_share_ = d.size(), d.push_back("genre_share");
+  c_sim0_ = d.size();
+  for (const auto& s : sources_) {
+    d.push_back("sim_" + s.name + "_last");
+    d.push_back("sim_" + s.name + "_max");
+    d.push_back("sim_" + s.name + "_mean");
+  }
+  schema_.fields = {{"user", config_.user_id ? n_users_ + 1 : 1},
+                    {"item", config_.item_id ? n_items_ + 1 : 1},
+                    {"gender", 3},
+                    {"age", 8},
+                    {"occupation", static_cast<uint32_t>(occ_code.size() + 1)},
+                    {"year", 6},
+                    {"pop", kPopBuckets + 1}};
+  schema_.n_items = n_items_;
+  schema_.max_history = config_.max_history;
+}
+
+RankBatch FeatureBuilder::empty_batch() const {
+  RankBatch b;
+  b.schema = schema_;
+  return b;
+}
+
+void FeatureBuilder::add_pool(const RankRequest& req, std::span<const FusedCandidate> pool,
+                              RankBatch& out) const {
+  std::vector<const FusedCandidate*> entries(pool.size());
+  std::vector<uint32_t> ranks(pool.size());
+  std::vector<ItemId> items(pool.size());
+  for (size_t i = 0; i < pool.size(); ++i) {
+    entries[i] = &pool[i];
+    ranks[i] = static_cast<uint32_t>(i + 1);
+    items[i] = pool[i].item;
+  }
+  fill_rows(req, entries, ranks, items, out);
+}
+
+void FeatureBuilder::add_items(const RankRequest& req, std::span<const FusedCandidate> pool,
+                               std::span<const ItemId> items, RankBatch& out) const {
+  std::unordered_map<ItemId, uint32_t> pos;
+  pos.reserve(pool.size() * 2);
+  for (size_t i = 0; i < pool.size(); ++i) pos.emplace(pool[i].item, static_cast<uint32_t>(i));
+  std::vector<const FusedCandidate*> entries(items.size(), nullptr);
+  std::vector<uint32_t> ranks(items.size(), 0);
+  for (size_t i = 0; i < items.size(); ++i) {
+    const auto it = pos.find(items[i]);
+    if (it == pos.end()) continue;
+    entries[i] = &pool[it->second];
+    ranks[i] = it->second + 1;
+  }
+  fill_rows(req, entries, ranks, items, out);
+}
+
+void FeatureBuilder::fill_rows(const RankRequest& req, std::span<const FusedCandidate* const> entries,
+                               std::span<const uint32_t> ranks, std::span<const ItemId> items,
+                               RankBatch& out) const {
+  CASCADE_CHECK(out.schema == schema_, "FeatureBuilder: the output batch has another schema");
+  CASCADE_CHECK(req.times.empty() || req.times.size() == req.history.size(),
+                "FeatureBuilder: history and times differ in length");
+  for (ItemId h : req.history) {
+    CASCADE_CHECK(h < n_items_, fmt::format("FeatureBuilder: history item {} >= n_items {}", h, n_items_));
+  }
+  for (ItemId i : items) {
+    CASCADE_CHECK(i < n_items_, fmt::format("FeatureBuilder: candidate item {} >= n_items {}", i, n_items_));
+  }
+  const size_t n = items.size(), nd = schema_.n_dense(), nf = schema_.n_fields();
+  const size_t H = req.history.size();
+
+  // Group-level values.
+  const float hist_len = std::log1p(static_cast<float>(H));
+  const float days_since =
+      req.times.empty() ? kNaN : static_cast<float>(static_cast<double>(req.now - req.times.back()) / 86400.0);
+  std::vector<float> genre_frac(n_genres_, 0.0f);
+  for (ItemId h : req.history) for (uint16_t g : catalog_.items[h].genres) genre_frac[g] += 1.0f;
+  double genre_norm = 0;
+  for (float& f : genre_frac) {
+    genre_norm += static_cast<double>(f) * f;
+    if (H) f /= static_cast<float>(H);
+  }
+  genre_norm = std::sqrt(genre_norm);
+
+  // Recency similarities: sims[s][j * n + r] for the j-th newest history item.
+  const size_t L = std::min<size_t>(config_.recent_items, H);
+  std::vector<std::vector<float>> sims(sources_.size(), std::vector<float>(L * n));
+  std::vector<float> full;
+  for (size_t s = 0; s < sources_.size(); ++s) {
+    const Source& src = sources_[s];
+    for (size_t j = 0; j < L; ++j) {
+      const ItemId h = req.history[H - 1 - j];
+      float* dst = sims[s].data() + j * n;
+      if (src.cosine) {
+        const float* hv = src.unit.data() + static_cast<size_t>(h) * src.dim;
+        for (size_t r = 0; r < n; ++r) {
+          const float* cv = src.unit.data() + static_cast<size_t>(items[r]) * src.dim;
+          float dot = 0;
+          for (uint32_t d = 0; d < src.dim; ++d) dot += hv[d] * cv[d];
+          dst[r] = dot;
+        }
+      } else {
+        UserQuery q;
+        q.history = std::span<const ItemId>(&req.history[H - 1 - j], 1);
+        full.resize(n_items_);
+        src.channel->score(q, full);
+        for (size_t r = 0; r < n; ++r) dst[r] = full[items[r]];
+      }
+    }
+  }
+
+  const size_t row0 = out.rows();
+  out.items.insert(out.items.end(), items.begin(), items.end());
+  out.dense.resize((row0 + n) * nd, kNaN);
+  out.cats.resize((row0 + n) * nf, 0);
+  const bool known_user = req.user < n_users_;
+  const UserInfo* ui = known_user ? &catalog_.users[req.user] : nullptr;
+  for (size_t r = 0; r < n; ++r) {
+    const ItemId it = items[r];
+    const ItemInfo& info = catalog_.items[it];
+    float* x = out.dense.data() + (row0 + r) * nd;
+    x[c_hist_len_] = hist_len;
+    x[c_days_since_] = days_since;
+    x[c_pop_] = item_log_count_[it];
+    x[c_age_] = item_first_time_[it] == kNever
+                    ? kNaN
+                    : static_cast<float>(static_cast<double>(req.now - item_first_time_[it]) / 86400.0);
+    x[c_year_] = info.year >= 0 ? static_cast<float>(info.year) : kNaN;
+    for (uint32_t g = 0; g < n_genres_; ++g) x[c_genre0_ + g] = 0.0f;
+    for (uint16_t g : info.genres) x[c_genre0_ + g] = 1.0f;
+    if (const FusedCandidate* e = entries[r]) {
+      x[c_fused_score_] = e->score;
+      x[c_fused_rank_] = std::log1p(static_cast<float>(ranks[r]));
+      for (size_t k = 0; k < e->channels.size(); ++k) {
+        const size_t c = e->channels[k];
+        CASCADE_CHECK(c < names_.size(), "FeatureBuilder: pool entry names an unknown channel");
+        x[c_channel0_ + 2 * c] = e->channel_scores[k];
+        x[c_channel0_ + 2 * c + 1] = std::log1p(static_cast<float>(e->channel_ranks[k]));
+      }
+    }
+    if (H && !info.genres.empty()) {
+      double dot = 0, share = 0;
+      for (uint16_t g : info.genres) {
+        dot += genre_frac[g] * static_cast<double>(H);
+        share += genre_frac[g];
+      }
+      x[c_affinity_] = genre_norm > 0
+                           ? static_cast<float>(dot / (genre_norm * std::sqrt(static_cast<double>(info.genres.size()))))
+                           : 0.0f;
+      x[c_share_] = static_cast<float>(share / static_cast<double>(info.genres.size()));
+    }
+    for (size_t s = 0; s < sources_.size(); ++s) {
+      float* y = x + c_sim0_ + 3 * s;
+      if (L == 0) continue;
+      float mx = -std::numeric_limits<float>::infinity();
+      double sum = 0;
+      for (size_t j = 0; j < L; ++j) {
+        const float v = sims[s][j * n + r];
+        mx = std::max(mx, v);
+        sum += v;
+      }
+      y[0] = sims[s][r];
+      y[1] = mx;
+      y[2] = static_cast<float>(sum / static_cast<double>(L));
+    }
+    uint32_t* z = out.cats.data() + (row0 + r) * nf;
+    z[0] = config_.user_id && known_user ? req.user + 1 : 0;
+    z[1] = config_.item_id ? it + 1 : 0;
+    z[2] = ui ? (ui->gender == 'M' ? 1u : ui->gender == 'F' ? 2u : 0u) : 0u;
+    z[3] = ui && ui->age_bucket >= 0 ? static_cast<uint32_t>(ui->age_bucket) + 1 : 0;
+    z[4] = known_user ? occupation_code_[req.user] : 0;
+    const int32_t yb = year_bucket(info.year);
+    z[5] = yb >= 0 ? static_cast<uint32_t>(yb) + 1 : 0;
+    z[6] = pop_bucket_[it];
+  }
+  const size_t keep = std::min<size_t>(config_.max_history, H);
+  out.history.insert(out.history.end(), req.history.end() - static_cast<std::ptrdiff_t>(keep), req.history.end());
+  out.group_begin.push_back(static_cast<uint32_t>(out.rows()));
+  out.hist_begin.push_back(static_cast<uint32_t>(out.history.size()));
+  out.group_user.push_back(known_user ? req.user : kUnknownUser);
+}
+
+}  // namespace cascade
