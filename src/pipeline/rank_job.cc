@@ -86,15 +86,18 @@ RankTrainSet build_training_set(const FeatureBuilder& fb, const Dataset& ds,
     for (const auto& c : pools[u]) in_pool.insert(c.item);
     std::vector<ItemId> items;
     std::unordered_set<ItemId> taken;
+    std::unordered_set<ItemId> future;  // every ranker-slice item: never a negative
     for (uint32_t k = split; k < n; ++k) {
       const ItemId i = row[k];
+      future.insert(i);
       if (seen.count(i) || taken.count(i)) continue;  // a re-watch is not a new item to rank
       if (opt.positives_in_pool && !in_pool.count(i)) continue;
       items.push_back(i);
       taken.insert(i);
     }
+    taken.insert(future.begin(), future.end());
     if (items.empty()) return;
-    const size_t n_pos = items.size();
+    const size_t n_pos = items.size();  // `taken` now also holds positives left out of the pool
     std::mt19937_64 rng(opt.seed ^ (0x9e3779b97f4a7c15ULL * (u + 1)));
     // Hard: a uniform sample of the pool without the positives.
     std::vector<ItemId> hard;

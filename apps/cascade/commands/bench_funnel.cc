@@ -40,7 +40,8 @@ struct FunnelOpts {
   DataFlags data;
   std::string json;
   int threads = 0;
-  std::vector<std::string> rankers;  // subset of rank.rankers (empty = all)
+  std::vector<std::string> rankers;   // subset of rank.rankers (empty = all)
+  std::vector<std::string> channels;  // subset of recall.channels (empty = all)
   std::vector<std::string> random_ablation = {"gbdt", "deepfm"};
   bool sum_ablation = true;
   bool refit = true;
@@ -127,6 +128,7 @@ void add_funnel(CLI::App* bench) {
   o->data.add_to(cmd);
   cmd->add_option("--json", o->json, "write the results here");
   cmd->add_option("--threads", o->threads, "threads (0 = hardware)")->capture_default_str();
+  cmd->add_option("--channels", o->channels, "only these recall channels")->delimiter(',')->allow_extra_args(false);
   cmd->add_option("--rankers", o->rankers, "only these rankers of rank.rankers")->delimiter(',')->allow_extra_args(false);
   cmd->add_option("--random-negatives-ablation", o->random_ablation,
                   "also train these rankers on random negatives only (empty: none)")
@@ -188,10 +190,12 @@ void add_funnel(CLI::App* bench) {
     }
 
     // Recall channels on the recall slice.
-    const auto channel_specs = channel_specs_from_yaml(cfg["recall"]["channels"]);
-    std::vector<std::string> names;
+    const auto all_channels = channel_specs_from_yaml(cfg["recall"]["channels"]);
+    const auto channel_specs = select_channels(all_channels, o->channels);
+    std::vector<std::string> names, all_names;
     for (const auto& s : channel_specs) names.push_back(s.name);
-    FusionConfig fc = fusion_config_from_yaml(cfg["recall"]["fusion"], names);
+    for (const auto& s : all_channels) all_names.push_back(s.name);
+    const FusionConfig fc = fusion_config_from_yaml(cfg["recall"]["fusion"], all_names);
     std::vector<FittedChannel> fitted;
     std::vector<const Recaller*> models;
     Json out;

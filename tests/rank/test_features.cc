@@ -1,0 +1,303 @@
+// The ranking feature pipeline: hand-computed values on a tiny catalogue, the seed-oof
+// training examples (time semantics, no candidate in its own history, negatives), and the
+// identity of the training and serving paths for the same (user, item, time).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <set>
+
+#include "cascade/core/error.h"
+#include "cascade/data/synth.h"
+#include "cascade/pipeline/fused_pool.h"
+#include "cascade/pipeline/rank_job.h"
+#include "cascade/rank/features.h"
+#include "cascade/recall/recaller.h"
+
+namespace cascade {
+namespace {
+
+// Bitwise equality that treats NaN == NaN (a missing feature must be missing on both paths).
+bool same_float(float a, float b) { return std::memcmp(&a, &b, sizeof a) == 0; }
+
+float col(const RankBatch& b, size_t row, const std::string& name) {
+  const int c = b.schema.dense_index(name);
+  EXPECT_GE(c, 0) << name;
+  return b.dense_row(row)[static_cast<size_t>(c)];
+}
+
+// Four items: genres {0}, {0,1}, {1}, {} ; years 1975, 1995, -1, 2005.
+Catalog tiny_catalog() {
+  Catalog c;
+  c.genre_names = {"Action", "Drama"};
+  c.items.resize(4);
+  c.items[0].genres = {0};
+  c.items[0].year = 1975;
+  c.items[1].genres = {0, 1};
+  c.items[1].year = 1995;
+  c.items[2].genres = {1};
+  c.items[3].year = 2005;
+  c.users.resize(2);
+  c.users[0].gender = 'F';
+  c.users[0].age_bucket = 2;
+  c.users[0].occupation = "writer";
+  c.users[1].occupation = "artist";
+  return c;
+}
+
+// fit matrix: user 0 saw items 0 (t=100), 1 (t=200); user 1 saw item 0 (t=50).
+Interactions tiny_fit() {
+  Interactions m;
+  m.n_cols = 4;
+  const std::vector<uint32_t> a = {0, 1}, b = {0};
+  const std::vector<float> va = {1, 1}, vb = {1};
+  const std::vector<int64_t> ta = {100, 200}, tb = {50};
+  m.append_row(a, va, ta);
+  m.append_row(b, vb, tb);
+  return m;
+}
+
+TEST(RankFeatures, HandComputedValues) {
+  const Catalog cat = tiny_catalog();
+  const Interactions fit = tiny_fit();
+  auto pop = make_recaller("popularity");
+  pop->fit(FitInput{fit, cat});
+  FeatureConfig cfg;
+  cfg.similarity = {{"pop", "score"}};
+  cfg.max_history = 1;
+  FeatureBuilder fb(cat, fit, {pop.get()}, {"pop"}, cfg);
+  const FeatureSchema& s = fb.schema();
+  EXPECT_EQ(s.fields.size(), 7u);
+  EXPECT_EQ(s.fields[0].cardinality, 3u);  // 2 users + unknown
+  EXPECT_EQ(s.fields[4].cardinality, 3u);  // artist, writer + unknown
+
+  // User 0 at t = 86400 * 2 + 200 with history {0, 1}; candidates: item 2 (pool rank 1,
+  // channel rank 1, score 0.5) and item 3 (not in the pool).
+  FusedCandidate c2;
+  c2.item = 2;
+  c2.score = 0.75f;
+  c2.channels = {0};
+  c2.channel_scores = {0.5f};
+  c2.channel_ranks = {1};
+  const std::vector<FusedCandidate> pool = {c2};
+  const std::vector<ItemId> hist = {0, 1};
+  const std::vector<int64_t> times = {100, 200};
+  RankRequest req{0, hist, times, 2 * 86400 + 200};
+  RankBatch b = fb.empty_batch();
+  const std::vector<ItemId> items = {2, 3};
+  fb.add_items(req, pool, items, b);
+  ASSERT_EQ(b.rows(), 2u);
+  ASSERT_NO_THROW(b.validate());
+  EXPECT_FLOAT_EQ(col(b, 0, "hist_len"), std::log1p(2.0f));
+  EXPECT_FLOAT_EQ(col(b, 0, "days_since_last"), 2.0f);
+  EXPECT_FLOAT_EQ(col(b, 0, "pop"), 0.0f);  // item 2 never occurs in the fit matrix
+  EXPECT_TRUE(std::isnan(col(b, 0, "age_days")));
+  EXPECT_TRUE(std::isnan(col(b, 0, "year")));
+  EXPECT_EQ(col(b, 0, "genre_Action"), 0.0f);
+  EXPECT_EQ(col(b, 0, "genre_Drama"), 1.0f);
+  EXPECT_FLOAT_EQ(col(b, 0, "fused_score"), 0.75f);
+  EXPECT_FLOAT_EQ(col(b, 0, "fused_rank"), std::log1p(1.0f));
+  EXPECT_FLOAT_EQ(col(b, 0, "score_pop"), 0.5f);
+  EXPECT_FLOAT_EQ(col(b, 0, "rank_pop"), std::log1p(1.0f));
+  // History genres: Action 2, Drama 1 -> cosine with Drama-only = 1 / sqrt(5); share = 1/2.
+  EXPECT_NEAR(col(b, 0, "genre_affinity"), 1.0 / std::sqrt(5.0), 1e-6);
+  EXPECT_NEAR(col(b, 0, "genre_share"), 0.5, 1e-6);
+  // Item 3: outside the pool -> pool and channel features missing; no genres -> affinity missing.
+  EXPECT_TRUE(std::isnan(col(b, 1, "fused_score")));
+  EXPECT_TRUE(std::isnan(col(b, 1, "score_pop")));
+  EXPECT_TRUE(std::isnan(col(b, 1, "rank_pop")));
+  EXPECT_TRUE(std::isnan(col(b, 1, "genre_affinity")));
+  EXPECT_FLOAT_EQ(col(b, 1, "year"), 2005.0f);
+  // Categorical: user 0 -> 1, item 3 -> 4, F -> 2, age bucket 2 -> 3, writer -> 2, year 2005 -> 5.
+  const auto z = b.cat_row(1);
+  EXPECT_EQ(z[0], 1u);
+  EXPECT_EQ(z[1], 4u);
+  EXPECT_EQ(z[2], 2u);
+  EXPECT_EQ(z[3], 3u);
+  EXPECT_EQ(z[4], 2u);
+  EXPECT_EQ(z[5], 5u);
+  EXPECT_EQ(z[6], 1u);  // popularity bucket of a never-seen item
+  // Item 0 (count 2, first at t=50): age in days from the request time.
+  RankBatch b0 = fb.empty_batch();
+  const std::vector<ItemId> zero = {0};
+  fb.add_items(req, pool, zero, b0);
+  EXPECT_FLOAT_EQ(col(b0, 0, "pop"), std::log1p(2.0f));
+  EXPECT_NEAR(col(b0, 0, "age_days"), (2.0 * 86400 + 150) / 86400.0, 1e-5);
+  EXPECT_EQ(b0.cat_row(0)[6], 2u);  // 1 + floor(log2(1 + 2))
+  // Only the newest max_history = 1 items are carried.
+  ASSERT_EQ(b.groups(), 1u);
+  ASSERT_EQ(b.group_history(0).size(), 1u);
+  EXPECT_EQ(b.group_history(0)[0], 1u);
+  // Recency similarity through popularity's score for a one-item history = the item's count share.
+  EXPECT_FALSE(std::isnan(col(b0, 0, "sim_pop_last")));
+  EXPECT_FLOAT_EQ(col(b0, 0, "sim_pop_max"), std::max(col(b0, 0, "sim_pop_last"), col(b0, 0, "sim_pop_mean")));
+
+  // An unknown user gets unknown demographics but still its history features.
+  RankRequest anon{kUnknownUser, hist, times, 2 * 86400 + 200};
+  RankBatch ba = fb.empty_batch();
+  fb.add_items(anon, pool, items, ba);
+  EXPECT_EQ(ba.cat_row(0)[0], 0u);
+  EXPECT_EQ(ba.cat_row(0)[2], 0u);
+  EXPECT_EQ(ba.group_user[0], kUnknownUser);
+  EXPECT_FLOAT_EQ(col(ba, 0, "genre_share"), 0.5f);
+}
+
+TEST(RankFeatures, BadInputIsRejected) {
+  const Catalog cat = tiny_catalog();
+  const Interactions fit = tiny_fit();
+  FeatureBuilder fb(cat, fit, {}, {}, FeatureConfig{});
+  RankBatch b = fb.empty_batch();
+  const std::vector<ItemId> bad_hist = {9};
+  EXPECT_THROW(fb.add_items(RankRequest{0, bad_hist, {}, 0}, {}, std::vector<ItemId>{0}, b), Error);
+  EXPECT_THROW(fb.add_items(RankRequest{0, {}, {}, 0}, {}, std::vector<ItemId>{4}, b), Error);
+  const std::vector<ItemId> h = {0, 1};
+  const std::vector<int64_t> t = {1};
+  EXPECT_THROW(fb.add_items(RankRequest{0, h, t, 0}, {}, std::vector<ItemId>{2}, b), Error);
+  // A similarity source asking for vectors from a channel without them names the channel.
+  auto pop = make_recaller("popularity");
+  pop->fit(FitInput{fit, cat});
+  FeatureConfig cfg;
+  cfg.similarity = {{"pop", "cosine"}};
+  try {
+    FeatureBuilder bad(cat, fit, {pop.get()}, {"pop"}, cfg);
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("similarity.pop"), std::string::npos) << e.what();
+  }
+  YAML::Node n = YAML::Load("{recent_items: 0}");
+  EXPECT_THROW(FeatureConfig::from_yaml(n), Error);
+  EXPECT_THROW(FeatureConfig::from_yaml(YAML::Load("{similarity: {ials: dot}}")), Error);
+  EXPECT_THROW(FeatureConfig::from_yaml(YAML::Load("{colour: red}")), Error);
+  EXPECT_EQ(FeatureConfig::from_yaml(YAML::Load("{similarity: {ials: none}}")).similarity.size(), 0u);
+}
+
+// A seed-oof synthetic dataset with two fitted channels and its training pools.
+struct OofFixture {
+  Dataset ds;
+  Interactions recall;
+  std::unique_ptr<Recaller> pop, ials;
+  std::vector<std::string> names = {"popularity", "ials"};
+  std::vector<std::vector<FusedCandidate>> pools;
+  OofFixture() {
+    SynthOptions so;
+    so.users = 120;
+    so.items = 150;
+    so.interactions = 4000;
+    PrepareOptions po;
+    po.protocol = Protocol::kSeedOof;
+    po.min_rating = 0;
+    ds = synth_dataset(so, po);
+    recall = ds.recall_slice();
+    pop = make_recaller("popularity");
+    ials = make_recaller("ials:factors=8,iters=3");
+    pop->fit(FitInput{recall, ds.catalog, 1});
+    ials->fit(FitInput{recall, ds.catalog, 1});
+    const Interactions ranker = ds.ranker_slice(), none;
+    PoolCandidates pc = collect_candidates({pop.get(), ials.get()}, names, recall, ranker, none, 60, 1);
+    FusionOptions fo;
+    pools = fused_pools(pc, recall, fo, 40, 1);
+  }
+  std::vector<const Recaller*> channels() const { return {pop.get(), ials.get()}; }
+};
+
+TEST(RankExamples, SeedOofTimeSemanticsNegativesAndNoTargetInHistory) {
+  OofFixture f;
+  FeatureConfig cfg;
+  cfg.similarity = {{"ials", "cosine"}};
+  FeatureBuilder fb(f.ds.catalog, f.recall, f.channels(), f.names, cfg);
+  ExampleOptions eo;
+  eo.hard_negatives = 10;
+  eo.hard_depth = 40;
+  eo.random_negatives = 5;
+  const RankTrainSet ts = build_training_set(fb, f.ds, f.pools, eo, 2);
+  ASSERT_NO_THROW(ts.validate());
+  ASSERT_GT(ts.batch.groups(), 50u);
+  size_t positives = 0, in_pool_negatives = 0, outside_negatives = 0;
+  std::vector<ItemId> rh;
+  for (size_t g = 0; g < ts.batch.groups(); ++g) {
+    const UserId u = ts.batch.group_user[g];
+    ASSERT_LT(u, f.ds.n_users);
+    const auto row = f.ds.train.row(u);
+    const uint32_t split = f.ds.recall_rows[u];
+    const std::set<ItemId> recall_items(row.begin(), row.begin() + split);
+    const std::set<ItemId> ranker_items(row.begin() + split, row.end());
+    std::set<ItemId> pool_items;
+    for (const auto& c : f.pools[u]) pool_items.insert(c.item);
+    // History = the newest recall-slice items, in time order.
+    const auto hist = ts.batch.group_history(g);
+    const size_t keep = std::min<size_t>(split, cfg.max_history);
+    ASSERT_EQ(hist.size(), keep);
+    for (size_t k = 0; k < keep; ++k) EXPECT_EQ(hist[k], row[split - keep + k]);
+    for (size_t r = ts.batch.group_begin[g]; r < ts.batch.group_begin[g + 1]; ++r) {
+      const ItemId it = ts.batch.items[r];
+      // No candidate appears in its own history feature (nor anywhere in the recall slice).
+      EXPECT_EQ(std::count(hist.begin(), hist.end(), it), 0) << "user " << u << " item " << it;
+      EXPECT_EQ(recall_items.count(it), 0u);
+      ts.batch.row_history(r, rh);
+      EXPECT_EQ(std::count(rh.begin(), rh.end(), it), 0);
+      if (ts.labels[r] == 1.0f) {
+        ++positives;
+        EXPECT_EQ(ranker_items.count(it), 1u);  // positives come from the ranker slice
+        EXPECT_EQ(pool_items.count(it), 1u);    // positives_in_pool
+      } else {
+        EXPECT_EQ(ranker_items.count(it), 0u);  // a ranker-slice item is never a negative
+        (pool_items.count(it) ? in_pool_negatives : outside_negatives) += 1;
+        // A negative outside the pool has no pool features; one inside has them.
+        EXPECT_EQ(std::isnan(col(ts.batch, r, "fused_score")), pool_items.count(it) == 0);
+      }
+    }
+  }
+  EXPECT_GT(positives, 0u);
+  EXPECT_GT(in_pool_negatives, outside_negatives);
+  EXPECT_GT(outside_negatives, 0u);
+  // Deterministic whatever the thread count.
+  const RankTrainSet again = build_training_set(fb, f.ds, f.pools, eo, 1);
+  EXPECT_EQ(again.batch.items, ts.batch.items);
+  EXPECT_EQ(again.labels, ts.labels);
+}
+
+TEST(RankExamples, TrainingAndServingPathsGiveIdenticalFeatureVectors) {
+  OofFixture f;
+  FeatureConfig cfg;
+  cfg.similarity = {{"ials", "cosine"}, {"popularity", "score"}};
+  FeatureBuilder fb(f.ds.catalog, f.recall, f.channels(), f.names, cfg);
+  ExampleOptions eo;
+  eo.hard_negatives = 8;
+  eo.hard_depth = 40;
+  eo.random_negatives = 4;
+  const RankTrainSet ts = build_training_set(fb, f.ds, f.pools, eo, 2);
+  ASSERT_GT(ts.batch.groups(), 10u);
+  const size_t nd = fb.schema().n_dense(), nf = fb.schema().n_fields();
+  size_t compared = 0;
+  for (size_t g = 0; g < 10; ++g) {
+    const UserId u = ts.batch.group_user[g];
+    const uint32_t split = f.ds.recall_rows[u];
+    // The serving path: a request at the first ranker-slice event, one item at a time, and
+    // the whole pool at once (add_pool), for the same (user, item, time).
+    RankRequest req{u, f.ds.train.row(u).subspan(0, split), f.ds.train.row_times(u).subspan(0, split),
+                    f.ds.train.row_times(u)[split]};
+    RankBatch whole = fb.empty_batch();
+    fb.add_pool(req, f.pools[u], whole);
+    for (size_t r = ts.batch.group_begin[g]; r < ts.batch.group_begin[g + 1]; ++r) {
+      RankBatch one = fb.empty_batch();
+      const ItemId it = ts.batch.items[r];
+      fb.add_items(req, f.pools[u], std::span<const ItemId>(&it, 1), one);
+      for (size_t d = 0; d < nd; ++d) {
+        ASSERT_TRUE(same_float(one.dense[d], ts.batch.dense_row(r)[d]))
+            << "user " << u << " item " << it << " column " << fb.schema().dense[d];
+      }
+      for (size_t k = 0; k < nf; ++k) ASSERT_EQ(one.cats[k], ts.batch.cat_row(r)[k]);
+      ASSERT_EQ(std::vector<ItemId>(one.history.begin(), one.history.end()),
+                std::vector<ItemId>(ts.batch.group_history(g).begin(), ts.batch.group_history(g).end()));
+      for (size_t p = 0; p < whole.rows(); ++p) {
+        if (whole.items[p] != it) continue;
+        for (size_t d = 0; d < nd; ++d) ASSERT_TRUE(same_float(whole.dense_row(p)[d], one.dense[d]));
+        ++compared;
+      }
+    }
+  }
+  EXPECT_GT(compared, 50u);
+}
+
+}  // namespace
+}  // namespace cascade
