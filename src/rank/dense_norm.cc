@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 
 #include "cascade/core/error.h"
 
@@ -41,18 +42,36 @@ void DenseNormalizer::fit(const RankBatch& batch, float clip) {
 void DenseNormalizer::apply(std::span<const float> in, float* out) const {
   CASCADE_CHECK(in.size() == mean_.size(),
                 fmt::format("DenseNormalizer: {} values for {} columns", in.size(), mean_.size()));
-  for (size_t d = 0; d < in.size(); ++d) {
+  apply_row(in.data(), out);
+}
+
+// Branch-free on purpose: a branch on NaN per value mispredicts on every other missing value
+// (it cost ~0.4 ms per 1000 rows x 90 inputs, as much as DeepFM's whole forward).
+void DenseNormalizer::apply_row(const float* in, float* out) const {
+  const size_t nd = mean_.size();
+  const float c = clip_;
+  for (size_t d = 0; d < nd; ++d) {
     const float v = in[d];
-    out[d] = std::isnan(v) ? 0.0f : std::clamp((v - mean_[d]) * inv_scale_[d], -clip_, clip_);
+    float x = (v - mean_[d]) * inv_scale_[d];
+    x = x < -c ? -c : (c < x ? c : x);
+    out[d] = v != v ? 0.0f : x;
   }
-  float* ind = out + in.size();
-  for (size_t i = 0; i < indicator_of_.size(); ++i) ind[i] = std::isnan(in[indicator_of_[i]]) ? 0.0f : 1.0f;
+  float* ind = out + nd;
+  for (size_t i = 0; i < indicator_of_.size(); ++i) {
+    // 1 when present, 0 for NaN, computed on the bits (a float compare here becomes a branch).
+    uint32_t u;
+    std::memcpy(&u, in + indicator_of_[i], sizeof u);
+    ind[i] = static_cast<float>(1u - ((0x7f800000u - (u & 0x7fffffffu)) >> 31));
+  }
 }
 
 std::vector<float> DenseNormalizer::apply_batch(const RankBatch& batch) const {
   const size_t n = batch.rows(), od = out_dim();
   std::vector<float> out(n * od);
-  for (size_t r = 0; r < n; ++r) apply(batch.dense_row(r), out.data() + r * od);
+  CASCADE_CHECK(batch.schema.n_dense() == mean_.size(),
+                fmt::format("DenseNormalizer: the batch has {} dense columns, fitted on {}", batch.schema.n_dense(),
+                            mean_.size()));
+  for (size_t r = 0; r < n; ++r) apply_row(batch.dense.data() + r * mean_.size(), out.data() + r * od);
   return out;
 }
 

@@ -24,6 +24,8 @@ class DenseNormalizer {
   size_t in_dim() const { return mean_.size(); }
   /// Writes out_dim() values for one raw dense row (in.size() == in_dim()).
   void apply(std::span<const float> in, float* out) const;
+  /// Same, unchecked: `in` holds in_dim() values (the per-row hot path of the rankers).
+  void apply_row(const float* in, float* out) const;
   /// The whole batch: rows x out_dim(), row-major.
   std::vector<float> apply_batch(const RankBatch& batch) const;
 

@@ -72,6 +72,30 @@ RankBatch RankBatch::slice_groups(size_t g0, size_t g1) const {
   return out;
 }
 
+RankBatch RankBatch::take_rows(std::span<const uint32_t> rows_wanted) const {
+  RankBatch out;
+  out.schema = schema;
+  if (rows_wanted.empty()) return out;
+  const size_t g = group_of(rows_wanted[0]);
+  const size_t nd = schema.n_dense(), nf = schema.n_fields();
+  out.items.reserve(rows_wanted.size());
+  out.dense.reserve(rows_wanted.size() * nd);
+  out.cats.reserve(rows_wanted.size() * nf);
+  for (uint32_t r : rows_wanted) {
+    CASCADE_CHECK(r < rows() && r >= group_begin[g] && r < group_begin[g + 1],
+                  fmt::format("RankBatch::take_rows: row {} is not in group {}", r, g));
+    out.items.push_back(items[r]);
+    out.dense.insert(out.dense.end(), dense.begin() + r * nd, dense.begin() + (r + 1) * nd);
+    out.cats.insert(out.cats.end(), cats.begin() + r * nf, cats.begin() + (r + 1) * nf);
+  }
+  const auto h = group_history(g);
+  out.history.assign(h.begin(), h.end());
+  out.group_begin.push_back(static_cast<uint32_t>(out.items.size()));
+  out.hist_begin.push_back(static_cast<uint32_t>(out.history.size()));
+  out.group_user.push_back(group_user[g]);
+  return out;
+}
+
 void RankBatch::validate() const {
   const size_t n = rows(), nd = schema.n_dense(), nf = schema.n_fields();
   CASCADE_CHECK(dense.size() == n * nd,

@@ -115,6 +115,52 @@ Json retention(const HeldoutScores& hs, size_t pre, size_t pre_keep, size_t fine
   return Json{{"pool", in_pool / n}, {"pre_rank", in_pre / n}, {"fine_rank", in_fine / n}, {"top10", in_top10 / n}};
 }
 
+double percentile(std::vector<double> v, double q) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v[std::min(v.size() - 1, static_cast<size_t>(q * static_cast<double>(v.size())))];
+}
+
+// The ranking stage of one request, timed on one thread, as serving runs it: features for the
+// pool, the pre-ranker over all of it, the fine-ranker over the pre-ranker's top `pre_keep`
+// (its order; keeping the top fine_keep of it is a truncation).
+Json stage_latency(const FeatureBuilder& fb, const std::vector<std::vector<FusedCandidate>>& pools,
+                   const Interactions& history, const Interactions& heldout, const Ranker& pre, size_t pre_keep,
+                   const Ranker& fine) {
+  std::vector<double> feat, pre_ms, fine_ms, total;
+  std::vector<float> ps, fs;
+  auto ms = [](Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double, std::milli>(b - a).count(); };
+  for (uint32_t u = 0; u < heldout.n_rows && u < pools.size(); ++u) {
+    if (heldout.row_size(u) == 0 || pools[u].empty()) continue;
+    const auto t0 = Clock::now();
+    RankBatch b = fb.empty_batch();
+    fb.add_pool(RankRequest{u, history.row(u), history.row_times(u), heldout.row_times(u)[0]}, pools[u], b);
+    const auto t1 = Clock::now();
+    ps.resize(b.rows());
+    pre.score(b, ps);
+    const auto keep = funnel_order(ps, pre_keep, ps, pre_keep);
+    const auto t2 = Clock::now();
+    const RankBatch sub = b.take_rows(keep);
+    fs.resize(sub.rows());
+    fine.score(sub, fs);
+    const auto top = order_by(fs);
+    const auto t3 = Clock::now();
+    feat.push_back(ms(t0, t1));
+    pre_ms.push_back(ms(t1, t2));
+    fine_ms.push_back(ms(t2, t3));
+    total.push_back(ms(t0, t3));
+  }
+  auto stats = [&](const std::vector<double>& v) { return Json{{"p50", percentile(v, 0.5)}, {"p99", percentile(v, 0.99)}}; };
+  return Json{{"requests", total.size()},
+              {"pre_rank", pre.kind()},
+              {"fine_rank", fine.kind()},
+              {"features_ms", stats(feat)},
+              {"pre_rank_ms", stats(pre_ms)},
+              {"fine_rank_ms", stats(fine_ms)},
+              {"total_ms", stats(total)},
+              {"note", "one thread, one request at a time, on this run's test users"}};
+}
+
 struct Pools {
   std::vector<std::vector<FusedCandidate>> heldout;  // history = whole training rows
   std::vector<std::vector<FusedCandidate>> train;    // history = recall slice (empty when not needed)
@@ -385,6 +431,12 @@ void add_funnel(CLI::App* bench) {
     out["retention"] = out["funnel"]["retention"];
     const int dpre = index_of(rc.pre_rank), dfine = index_of(rc.fine_rank);
     if (dpre >= 0 && dfine >= 0) out["funnel_default"] = funnel_json(test, pool_m, dpre, dfine);
+
+    if (dpre >= 0 && dfine >= 0) {
+      out["stage_latency"] = stage_latency(fb, pools.heldout, ds.train, ds.test, *rankers[dpre], rc.pre_keep,
+                                           *rankers[dfine]);
+      spdlog::info("ranking stage latency (one thread): {}", out["stage_latency"]["total_ms"].dump());
+    }
 
     for (const auto& [a, b] : ablations) {
       const int ia = index_of(a), ib = index_of(b);

@@ -73,6 +73,9 @@ struct RankBatch {
   void append(const RankBatch& other);
   /// The groups [g0, g1) (with their rows and histories) as a new batch.
   RankBatch slice_groups(size_t g0, size_t g1) const;
+  /// The rows `rows` (all of one group, in the given order) as a one-group batch with that
+  /// group's history and user: what a fine-ranker scores after the pre-ranker's cut.
+  RankBatch take_rows(std::span<const uint32_t> rows) const;
   /// The history of row r's group with every occurrence of the row's own item removed
   /// (DIN must never find the target inside its own history). Clears `out` first.
   void row_history(size_t r, std::vector<ItemId>& out) const;

@@ -1,0 +1,748 @@
+// DeepFM ranker: Guo, Tang, Ye, Li, He 2017, "DeepFM: A Factorization-Machine based Neural
+// Network for CTR Prediction" (IJCAI). Used as the pre-rank stage (1000 -> 100 candidates).
+//
+// Inputs (one RankBatch row = one (user, candidate) pair):
+//  - categorical fields f = 1..F (user, item, gender, age, ...), value c in [0, card_f);
+//    each has an embedding V_f[c] (dim) and a first-order weight w_f[c];
+//  - dense columns, normalised by DenseNormalizer (standardised, clipped to [-5, 5], NaN -> 0,
+//    plus a 0/1 present-indicator per column that had NaNs in training): x (Dn values).
+//    The dense inputs enter the FM as ONE extra "dense field" whose embedding is a linear
+//    projection P x (dim, no bias), and the first-order part as a linear term w_x . x + b.
+//    (One embedding per dense column scaled by its value would cost Dn x dim per row at
+//    serving time for little gain on ~100 mostly-redundant score columns.)
+// Model: logit = FM + deep, where
+//   FM   = b + sum_f w_f[c_f] + w_x . x + sum_{i<j} <e_i, e_j>,  e = (V_1[c_1], ..., V_F[c_F], P x)
+//          (second order computed as 0.5 (|sum e|^2 - sum |e|^2), as in Rendle 2010)
+//   deep = MLP([V_1[c_1], ..., V_F[c_F], x]) with hidden layers `hidden`, ReLU, dropout after
+//          each hidden layer in training, and a final linear layer to one output.
+//   The embeddings are shared by the FM and the deep part, as in the paper.
+// Losses (`loss`):
+//   bce       binary cross-entropy with logits over rows (rows shuffled, `batch` rows a step)
+//   listwise  softmax cross-entropy over each group: -mean_{positives p} log softmax(s)_p,
+//             averaged over the groups that have a positive and a negative; a step takes
+//             whole shuffled groups until it holds >= `batch` rows. Groups without a
+//             positive or without a negative are skipped (no gradient from them).
+//   Default: listwise. On the synthetic in-group ranking set of tests/rank/test_deepfm.cc
+//   (300 groups x 30 rows, positives = top 4 per group of a gender x dense interaction plus
+//   an item effect), held-out grouped AUC, 8 epochs, seeds 1/2/3:
+//     hidden 128-64: listwise 0.960 0.961 0.961   bce 0.959 0.958 0.958
+//     hidden 64-32:  listwise 0.957 0.960 0.961   bce 0.941 0.942 0.946
+//   (only the order inside a group matters to a ranker, which is what listwise optimises).
+// Optimiser AdamW (lr, weight_decay). Field embeddings start N(0, 0.05^2), first-order
+// weights at 0, Linear layers at libtorch's default. When RankFitOptions::valid is given,
+// grouped_auc on it is computed every epoch through score() and the best epoch's weights are
+// kept (nn::BestEpoch); `patience` epochs without a gain stop early (0 = never).
+//
+// Serving (score(), no libtorch): weights are copied into plain arrays at the end of fit()
+// and on load(); the forward is single-threaded, const and thread-safe: the matrix products
+// run in small AVX-512 / AVX2+FMA kernels picked at run time (the default build gives Eigen
+// only SSE2, ~3x slower here), else in Eigen with the calling thread's OpenMP thread count
+// set to 1 for the call so that Eigen's GEMM does not fork; the rest is Eigen.
+// Per group of rows:
+//  - a precomputed table per categorical value holds [V_f[c] W1_f^T (H1) | V_f[c] | w_f[c]]
+//    plus |V_f[c]|^2, where W1_f is the block of the first MLP layer that reads field f;
+//    so the first layer, the FM sum and the first-order term of a field are one row lookup;
+//  - fields whose value is the SAME on every row of the group (checked per group and per
+//    field on the values, no assumption from field names: in the real pipeline that is
+//    user, gender, age, occupation) are looked up once and added to a group constant;
+//    the other fields (item, year, popularity, ...) are gathered per row;
+//  - the dense part of the first layer, the dense-field embedding and the dense linear term
+//    are ONE matrix product X [n, Dn] x Wd [Dn, H1 + dim + 1];
+//  - the remaining layers are batched Eigen products over the group's rows.
+// A group's scores depend only on that group's rows (so scoring a group alone or inside a
+// bigger batch is bit-identical). The serving forward equals the libtorch eval forward to
+// float rounding (deepfm::torch_scores, deepfm_reference.h). A loaded model scores
+// bit-identically to the fitted one (the same copy code runs on the same weights).
+// Requires >= 1 categorical field and >= 1 dense column.
+//
+// Determinism: shuffling is seeded from `seed`, dropout and initialisation use libtorch's
+// global generator seeded by nn::TorchSession: same seed + same torch_threads -> identical
+// model. Two fits must not run concurrently in one process.
+//
+// Parameters ("deepfm:dim=16,hidden=64-32,...", all optional; defaults in brackets):
+//   dim           field embedding size                                 [16]      1..256
+//   hidden        MLP hidden sizes, '-'-separated, 1..8 layers         [64-32]   each 1..4096
+//   dropout       dropout after each hidden layer (training only)      [0.1]     0..0.9
+//   loss          bce | listwise                                       [listwise]
+//   epochs        maximum training epochs                              [10]      1..10000
+//   batch         rows per optimiser step (whole groups for listwise)  [512]     1..1048576
+//   lr            AdamW learning rate                                  [0.001]   1e-6..1
+//   weight_decay  AdamW decoupled weight decay                         [0.0001]  0..1
+//   patience      epochs without validation gain before stopping
+//                 (0 = never stop early; best weights are still kept)  [3]       0..10000
+//   seed          -1 = RankFitOptions::seed                            [-1]
+//   torch_threads libtorch intra-op threads while training
+//                 (0 = RankFitOptions::threads, 0 there = hardware)    [1]       0..1024
+//                 Default 1: two spin-waiting libtorch threads were ~5x slower than one on
+//                 the shared 2-core development machine.
+// Sizes: dim costs nothing at serving time (embeddings go through precomputed tables); the
+// hidden sizes do (1000 rows x 90 dense inputs x H1, then H1 x H2 per row). hidden 64-32
+// was chosen over 128-64 for the 1 ms pre-rank budget: same synthetic quality with listwise
+// (above), score() of 1000 candidates of one user ~0.5 ms vs ~0.8 ms of CPU time with the
+// AVX-512 kernel (bench/deepfm_bench.cc, the real pipeline's field sizes, 60 dense columns +
+// 30 indicators; the numbers measured for both builds are in that file's header).
+#include <fmt/format.h>
+#include <immintrin.h>
+#include <omp.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <Eigen/Core>
+#include <algorithm>
+#include <atomic>
+#include <cstring>
+#include <chrono>
+#include <cmath>
+#include <limits>
+#include <numeric>
+#include <random>
+#include <sstream>
+#include <vector>
+
+#include "cascade/core/error.h"
+#include "cascade/core/registry.h"
+#include "cascade/io/artifact.h"
+#include "cascade/rank/ranker.h"
+#include "nn/torch_util.h"
+#include "rank/deepfm_reference.h"
+#include "rank/dense_norm.h"
+
+namespace cascade {
+
+namespace {
+
+constexpr const char* kKind = "deepfm";
+constexpr int kFormatVersion = 1;
+
+using RowMat = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+using CMap = Eigen::Map<const RowMat>;
+using CVecMap = Eigen::Map<const Eigen::RowVectorXf>;
+
+std::vector<int> parse_hidden(const std::string& text) {
+  std::vector<int> out;
+  std::stringstream ss(text);
+  std::string part;
+  while (std::getline(ss, part, '-')) {
+    int v = 0;
+    size_t used = 0;
+    try {
+      v = std::stoi(part, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    CASCADE_CHECK(used == part.size() && !part.empty() && v >= 1 && v <= 4096,
+                  fmt::format("deepfm: hidden '{}': each layer size must be an integer in 1..4096", text));
+    out.push_back(v);
+  }
+  CASCADE_CHECK(!out.empty() && out.size() <= 8 && text.back() != '-',
+                fmt::format("deepfm: hidden '{}' must list 1..8 layer sizes like 128-64", text));
+  return out;
+}
+
+
+// ---- Serving GEMM: C[n, M] = A[n, k] (row stride lda) x B[k, M], all row-major, M a
+// multiple of 16 (callers pad B with zero columns). Without -march=native Eigen only has
+// SSE2 here, which made a 1000-candidate score() ~3 ms; these kernels are compiled for
+// AVX-512 and AVX2+FMA through target attributes and picked at run time (cpuid), Eigen
+// being the fallback. Every output element is the same chain acc = fma(a_p, b_p, acc) over
+// p = 0..k-1 whatever block it falls in, so a row's result does not depend on the other
+// rows (group alone == group inside a batch, bit for bit). Results may differ in the last
+// bits between kernels (FMA vs mul+add), i.e. between machines, never between runs.
+#define CASCADE_DEEPFM_KERNELS(NS, TARGET, V, W, MAXCB, LOAD, STORE, SET1, FMA, ZERO)              \
+  namespace NS {                                                                                \
+  template <int RB, int CB>                                                                     \
+  __attribute__((target(TARGET))) inline void block(const float* A, size_t lda, const float* B, \
+                                                    size_t ldb, size_t k, float* C, size_t ldc) { \
+    V acc[RB][CB];                                                                              \
+    for (int r = 0; r < RB; ++r)                                                                \
+      for (int c = 0; c < CB; ++c) acc[r][c] = ZERO();                                          \
+    for (size_t p = 0; p < k; ++p) {                                                            \
+      V b[CB];                                                                                  \
+      for (int c = 0; c < CB; ++c) b[c] = LOAD(B + p * ldb + c * W);                            \
+      for (int r = 0; r < RB; ++r) {                                                            \
+        const V a = SET1(A[r * lda + p]);                                                       \
+        for (int c = 0; c < CB; ++c) acc[r][c] = FMA(a, b[c], acc[r][c]);                       \
+      }                                                                                         \
+    }                                                                                           \
+    for (int r = 0; r < RB; ++r)                                                                \
+      for (int c = 0; c < CB; ++c) STORE(C + r * ldc + c * W, acc[r][c]);                       \
+  }                                                                                             \
+  template <int RB>                                                                             \
+  __attribute__((target(TARGET))) inline void row_block(const float* A, size_t lda, size_t k,   \
+                                                        const float* B, size_t M, float* C) {  \
+    const size_t nv = M / W;                                                                    \
+    for (size_t j = 0; j < nv; j += MAXCB) {                                                    \
+      const float* Bj = B + j * W;                                                              \
+      float* Cj = C + j * W;                                                                    \
+      switch (std::min<size_t>(MAXCB, nv - j)) {                                                \
+        case 1: block<RB, 1>(A, lda, Bj, M, k, Cj, M); break;                                   \
+        case 2: block<RB, (MAXCB >= 2 ? 2 : 1)>(A, lda, Bj, M, k, Cj, M); break;                \
+        case 3: block<RB, (MAXCB >= 3 ? 3 : 1)>(A, lda, Bj, M, k, Cj, M); break;                \
+        default: block<RB, MAXCB>(A, lda, Bj, M, k, Cj, M); break;                              \
+      }                                                                                         \
+    }                                                                                           \
+  }                                                                                             \
+  __attribute__((target(TARGET))) void gemm(const float* A, size_t n, size_t lda, size_t k,     \
+                                            const float* B, size_t M, float* C) {               \
+    size_t i = 0;                                                                               \
+    for (; i + 4 <= n; i += 4) row_block<4>(A + i * lda, lda, k, B, M, C + i * M);              \
+    for (; i < n; ++i) row_block<1>(A + i * lda, lda, k, B, M, C + i * M);                      \
+  }                                                                                             \
+  }
+
+CASCADE_DEEPFM_KERNELS(k512, "avx512f", __m512, 16, 4, _mm512_loadu_ps, _mm512_storeu_ps, _mm512_set1_ps,
+                       _mm512_fmadd_ps, _mm512_setzero_ps)
+CASCADE_DEEPFM_KERNELS(k256, "avx2,fma", __m256, 8, 2, _mm256_loadu_ps, _mm256_storeu_ps, _mm256_set1_ps,
+                       _mm256_fmadd_ps, _mm256_setzero_ps)
+#undef CASCADE_DEEPFM_KERNELS
+
+void gemm_eigen(const float* A, size_t n, size_t lda, size_t k, const float* B, size_t M, float* C) {
+  using Strided = Eigen::Map<const RowMat, 0, Eigen::OuterStride<>>;
+  const auto rows = static_cast<Eigen::Index>(n), depth = static_cast<Eigen::Index>(k), cols = static_cast<Eigen::Index>(M);
+  Eigen::Map<RowMat>(C, rows, cols).noalias() =
+      Strided(A, rows, depth, Eigen::OuterStride<>(static_cast<Eigen::Index>(lda))) * CMap(B, depth, cols);
+}
+
+using GemmFn = void (*)(const float*, size_t, size_t, size_t, const float*, size_t, float*);
+
+GemmFn kernel_by_name(const std::string& name) {
+  __builtin_cpu_init();
+  const bool has512 = __builtin_cpu_supports("avx512f");
+  const bool has256 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  if (name == "avx512") return has512 ? &k512::gemm : nullptr;
+  if (name == "avx2") return has256 ? &k256::gemm : nullptr;
+  if (name == "eigen") return &gemm_eigen;
+  if (name != "auto") return nullptr;
+  return has512 ? &k512::gemm : has256 ? &k256::gemm : &gemm_eigen;
+}
+
+std::atomic<GemmFn>& active_kernel() {
+  static std::atomic<GemmFn> k{kernel_by_name("auto")};
+  return k;
+}
+
+size_t pad16(size_t m) { return (m + 15) / 16 * 16; }
+
+struct DeepfmConfig {
+  int dim = 16;
+  std::vector<int> hidden{64, 32};
+  double dropout = 0.1;
+  std::string loss = "listwise";
+  int epochs = 10;
+  int batch = 512;
+  double lr = 1e-3;
+  double weight_decay = 1e-4;
+  int patience = 3;
+  int64_t seed = -1;
+  int torch_threads = 1;
+
+  static DeepfmConfig read(Params& p) {
+    DeepfmConfig c;
+    c.dim = static_cast<int>(p.get_int("dim", 16, 1, 256));
+    c.hidden = parse_hidden(p.get_string("hidden", "64-32"));
+    c.dropout = p.get_double("dropout", 0.1, 0.0, 0.9);
+    c.loss = p.get_string("loss", "listwise", {"bce", "listwise"});
+    c.epochs = static_cast<int>(p.get_int("epochs", 10, 1, 10000));
+    c.batch = static_cast<int>(p.get_int("batch", 512, 1, 1 << 20));
+    c.lr = p.get_double("lr", 1e-3, 1e-6, 1.0);
+    c.weight_decay = p.get_double("weight_decay", 1e-4, 0.0, 1.0);
+    c.patience = static_cast<int>(p.get_int("patience", 3, 0, 10000));
+    c.seed = p.get_int("seed", -1, -1, std::numeric_limits<int64_t>::max());
+    c.torch_threads = static_cast<int>(p.get_int("torch_threads", 1, 0, 1024));
+    return c;
+  }
+};
+
+struct DeepfmNetImpl : torch::nn::Module {
+  // total_values: sum of the fields' cardinalities (one shared table, field f's values at
+  // rows [offset_f, offset_f + card_f)); dense_dim: the normaliser's output width.
+  DeepfmNetImpl(int64_t total_values, int64_t n_fields, int64_t dense_dim, const DeepfmConfig& c)
+      : n_fields_(n_fields), dim_(c.dim) {
+    emb = register_module("emb", torch::nn::Embedding(total_values, c.dim));
+    first = register_module("first", torch::nn::Embedding(total_values, 1));
+    dense_lin = register_module("dense_lin", torch::nn::Linear(dense_dim, 1));
+    dense_proj = register_module("dense_proj",
+                                 torch::nn::Linear(torch::nn::LinearOptions(dense_dim, c.dim).bias(false)));
+    int64_t in = n_fields * c.dim + dense_dim;
+    for (size_t l = 0; l < c.hidden.size(); ++l) {
+      fc.push_back(register_module(fmt::format("fc{}", l), torch::nn::Linear(in, c.hidden[l])));
+      in = c.hidden[l];
+    }
+    out = register_module("out", torch::nn::Linear(in, 1));
+    drop = register_module("drop", torch::nn::Dropout(c.dropout));
+    torch::NoGradGuard ng;
+    emb->weight.normal_(0.0, 0.05);
+    first->weight.zero_();
+  }
+
+  // ids: [N, F] int64 rows of the shared table; x: [N, Dn] normalised dense. Returns [N].
+  torch::Tensor forward(const torch::Tensor& ids, const torch::Tensor& x) {
+    const int64_t N = ids.size(0);
+    auto E = emb(ids);                                       // [N, F, d]
+    auto all = torch::cat({E, dense_proj(x).unsqueeze(1)}, 1);  // [N, F + 1, d]
+    auto s = all.sum(1);                                     // [N, d]
+    auto fm2 = 0.5 * (s.pow(2).sum(1) - all.pow(2).sum({1, 2}));
+    auto lin = first(ids).sum({1, 2}) + dense_lin(x).squeeze(1);
+    auto h = torch::cat({E.reshape({N, n_fields_ * dim_}), x}, 1);
+    for (auto& layer : fc) h = drop(torch::relu(layer(h)));
+    return lin + fm2 + out(h).squeeze(1);
+  }
+
+  int64_t n_fields_, dim_;
+  torch::nn::Embedding emb{nullptr}, first{nullptr};
+  torch::nn::Linear dense_lin{nullptr}, dense_proj{nullptr}, out{nullptr};
+  std::vector<torch::nn::Linear> fc;
+  torch::nn::Dropout drop{nullptr};
+};
+TORCH_MODULE(DeepfmNet);
+
+// Sets the calling thread's OpenMP thread count (a per-thread ICV) to 1 for a scope, so that
+// Eigen's GEMM (built with OpenMP) stays on the calling thread.
+class OneOmpThread {
+ public:
+  OneOmpThread() : previous_(omp_get_max_threads()) { omp_set_num_threads(1); }
+  ~OneOmpThread() { omp_set_num_threads(previous_); }
+  OneOmpThread(const OneOmpThread&) = delete;
+  OneOmpThread& operator=(const OneOmpThread&) = delete;
+
+ private:
+  int previous_;
+};
+
+class DeepfmRanker final : public Ranker {
+ public:
+  explicit DeepfmRanker(Params params) : params_(std::move(params)) {
+    cfg_ = DeepfmConfig::read(params_);
+    params_.check_unused(kKind);
+  }
+
+  std::string kind() const override { return kKind; }
+  const FeatureSchema& schema() const override { return schema_; }
+  Params params() const override {
+    Params p(params_.resolved());
+    DeepfmConfig::read(p);
+    return p;
+  }
+
+  void fit(const RankTrainSet& train, const RankFitOptions& opt) override {
+    train.validate();
+    const RankBatch& B = train.batch;
+    CASCADE_CHECK(B.rows() > 0, "deepfm: fit() on an empty training set");
+    CASCADE_CHECK(B.schema.n_fields() >= 1, "deepfm: needs at least one categorical field");
+    CASCADE_CHECK(B.schema.n_dense() >= 1, "deepfm: needs at least one dense column");
+    if (opt.valid != nullptr) {
+      opt.valid->validate();
+      check_schema(B.schema, opt.valid->batch.schema, "deepfm: validation set");
+    }
+    const uint64_t seed = cfg_.seed >= 0 ? static_cast<uint64_t>(cfg_.seed) : opt.seed;
+    const auto t0 = std::chrono::steady_clock::now();
+    auto seconds = [&] {
+      return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    };
+    fitted_ = false;
+    const int torch_threads = cfg_.torch_threads > 0 ? cfg_.torch_threads : opt.threads;
+    nn::TorchSession session(torch_threads, seed);
+
+    schema_ = B.schema;
+    set_offsets();
+    norm_.fit(B);
+    const int64_t N = static_cast<int64_t>(B.rows()), F = static_cast<int64_t>(schema_.n_fields());
+    const int64_t Dn = static_cast<int64_t>(norm_.out_dim());
+    net_ = DeepfmNet(offsets_.back(), F, Dn, cfg_);
+    torch::optim::AdamW optim(net_->parameters(),
+                              torch::optim::AdamWOptions(cfg_.lr).weight_decay(cfg_.weight_decay));
+
+    const std::vector<float> X = norm_.apply_batch(B);
+    const auto Xt = nn::from_vector(X, {N, Dn});
+    const auto It = nn::from_ids(table_ids(B), {N, F});
+    const auto Yt = nn::from_vector(train.labels, {N});
+
+    std::mt19937_64 rng(seed ^ 0x9e3779b97f4a7c15ULL);
+    const bool listwise = cfg_.loss == "listwise";
+    // Units of shuffling: rows (bce) or groups with a positive and a negative (listwise).
+    std::vector<int64_t> units;
+    if (listwise) {
+      for (size_t g = 0; g < B.groups(); ++g) {
+        bool pos = false, neg = false;
+        for (size_t r = B.group_begin[g]; r < B.group_begin[g + 1]; ++r) (train.labels[r] > 0.5f ? pos : neg) = true;
+        if (pos && neg) units.push_back(static_cast<int64_t>(g));
+      }
+      CASCADE_CHECK(!units.empty(), "deepfm: loss=listwise needs a group with a positive and a negative");
+    } else {
+      units.resize(static_cast<size_t>(N));
+      std::iota(units.begin(), units.end(), 0);
+    }
+
+    nn::BestEpoch best(cfg_.patience);
+    std::vector<int64_t> rows, pad, pos_flat;
+    std::vector<float> pos_w;
+    for (int epoch = 1; epoch <= cfg_.epochs; ++epoch) {
+      net_->train();
+      std::shuffle(units.begin(), units.end(), rng);
+      double loss_sum = 0;
+      int64_t steps = 0;
+      for (size_t u0 = 0; u0 < units.size();) {
+        torch::Tensor loss;
+        if (!listwise) {
+          const size_t u1 = std::min(units.size(), u0 + static_cast<size_t>(cfg_.batch));
+          rows.assign(units.begin() + static_cast<std::ptrdiff_t>(u0), units.begin() + static_cast<std::ptrdiff_t>(u1));
+          u0 = u1;
+          auto idx = nn::from_ids(rows, {static_cast<int64_t>(rows.size())});
+          auto logits = net_->forward(It.index_select(0, idx), Xt.index_select(0, idx));
+          loss = torch::nn::functional::binary_cross_entropy_with_logits(logits, Yt.index_select(0, idx));
+        } else {
+          // Whole groups until the step holds >= batch rows.
+          rows.clear();
+          std::vector<std::pair<int64_t, int64_t>> spans;  // (first local row, size) per group
+          while (u0 < units.size() && static_cast<int64_t>(rows.size()) < cfg_.batch) {
+            const size_t g = static_cast<size_t>(units[u0++]);
+            spans.emplace_back(static_cast<int64_t>(rows.size()), B.group_begin[g + 1] - B.group_begin[g]);
+            for (size_t r = B.group_begin[g]; r < B.group_begin[g + 1]; ++r) rows.push_back(static_cast<int64_t>(r));
+          }
+          const int64_t R = static_cast<int64_t>(rows.size()), G = static_cast<int64_t>(spans.size());
+          int64_t L = 0;
+          for (const auto& s : spans) L = std::max(L, s.second);
+          // [G, L] positions into [logits, -inf]; position R is the padding value.
+          pad.assign(static_cast<size_t>(G * L), R);
+          pos_flat.clear();
+          pos_w.clear();
+          for (int64_t g = 0; g < G; ++g) {
+            const auto [first, size] = spans[static_cast<size_t>(g)];
+            int64_t n_pos = 0;
+            for (int64_t j = 0; j < size; ++j) n_pos += train.labels[static_cast<size_t>(rows[first + j])] > 0.5f;
+            for (int64_t j = 0; j < size; ++j) {
+              pad[static_cast<size_t>(g * L + j)] = first + j;
+              if (train.labels[static_cast<size_t>(rows[first + j])] > 0.5f) {
+                pos_flat.push_back(g * L + j);
+                pos_w.push_back(1.0f / static_cast<float>(n_pos * G));
+              }
+            }
+          }
+          auto idx = nn::from_ids(rows, {R});
+          auto logits = net_->forward(It.index_select(0, idx), Xt.index_select(0, idx));
+          auto ext = torch::cat({logits, torch::full({1}, -std::numeric_limits<float>::infinity())});
+          auto P = ext.index_select(0, nn::from_ids(pad, {G * L})).view({G, L});
+          auto logp = torch::log_softmax(P, 1).view({G * L});
+          auto picked = logp.index_select(0, nn::from_ids(pos_flat, {static_cast<int64_t>(pos_flat.size())}));
+          loss = -(picked * nn::from_vector(pos_w, {static_cast<int64_t>(pos_w.size())})).sum();
+        }
+        optim.zero_grad();
+        loss.backward();
+        optim.step();
+        loss_sum += loss.item<double>();
+        ++steps;
+      }
+      const double mean_loss = loss_sum / static_cast<double>(std::max<int64_t>(1, steps));
+      if (!std::isfinite(mean_loss)) nn::check_finite(torch::tensor(mean_loss), kKind, epoch);
+      if (opt.valid != nullptr) {
+        finish_model();
+        std::vector<float> s(opt.valid->batch.rows());
+        score(opt.valid->batch, s);
+        const double auc = grouped_auc(opt.valid->batch, opt.valid->labels, s);
+        fitted_ = false;
+        if (std::isnan(auc)) {
+          spdlog::debug("deepfm: epoch {} loss {:.4f} (validation has no group to evaluate)", epoch, mean_loss);
+          continue;
+        }
+        const bool stop = best.update(epoch, auc, *net_);
+        spdlog::debug("deepfm: epoch {} loss {:.4f} valid grouped AUC {:.4f} (best {:.4f} @ {}) {:.1f}s", epoch,
+                      mean_loss, auc, best.value(), best.epoch(), seconds());
+        if (stop) {
+          spdlog::info("deepfm: no validation gain in {} epochs, stopping at epoch {}", cfg_.patience, epoch);
+          break;
+        }
+      } else {
+        spdlog::debug("deepfm: epoch {} loss {:.4f} {:.1f}s", epoch, mean_loss, seconds());
+      }
+    }
+    best.restore(*net_);
+    finish_model();
+    dataset_hash_ = opt.dataset_hash;
+    fit_seed_ = seed;
+    best_epoch_ = best.epoch();
+    spdlog::info("deepfm: {} rows, {} groups, {} fields, {} dense inputs, loss {}: {:.1f}s{}", N, B.groups(), F,
+                 Dn, cfg_.loss, seconds(),
+                 best.any() ? fmt::format(", kept epoch {} (valid grouped AUC {:.4f})", best.epoch(), best.value())
+                            : std::string());
+  }
+
+  void score(const RankBatch& batch, std::span<float> out) const override {
+    CASCADE_CHECK(fitted_, "deepfm: score() before fit() or load()");
+    check_schema(schema_, batch.schema, "deepfm");
+    const size_t n = batch.rows(), F = schema_.n_fields(), nd = schema_.n_dense();
+    CASCADE_CHECK(out.size() == n, fmt::format("deepfm: score() output has {} slots for {} rows", out.size(), n));
+    CASCADE_CHECK(batch.dense.size() == n * nd && batch.cats.size() == n * F,
+                  fmt::format("deepfm: the batch has {} dense and {} categorical values for {} rows",
+                              batch.dense.size(), batch.cats.size(), n));
+    CASCADE_CHECK(!batch.group_begin.empty() && batch.group_begin.front() == 0 && batch.group_begin.back() == n,
+                  "deepfm: the batch's group_begin must start at 0 and end at the row count");
+    for (size_t g = 0; g + 1 < batch.group_begin.size(); ++g) {
+      CASCADE_CHECK(batch.group_begin[g] <= batch.group_begin[g + 1],
+                    fmt::format("deepfm: group {} of the batch has a negative size", g));
+    }
+    for (size_t r = 0; r < n; ++r) {
+      for (size_t f = 0; f < F; ++f) {
+        const uint32_t v = batch.cats[r * F + f];
+        CASCADE_CHECK(v < schema_.fields[f].cardinality,
+                      fmt::format("deepfm: row {} field '{}' value {} >= cardinality {}", r, schema_.fields[f].name,
+                                  v, schema_.fields[f].cardinality));
+      }
+    }
+    OneOmpThread one;  // for the Eigen fallback kernel
+    const GemmFn gemm = active_kernel().load();
+    for (size_t g = 0; g + 1 < batch.group_begin.size(); ++g) {
+      const size_t r0 = batch.group_begin[g], r1 = batch.group_begin[g + 1];
+      if (r1 > r0) score_group(batch, r0, r1 - r0, out.data() + r0, gemm);
+    }
+  }
+
+  void save(const std::filesystem::path& dir) const override {
+    CASCADE_CHECK(fitted_, "deepfm: save() before fit()");
+    ArtifactWriter w(dir, kKind, kFormatVersion);
+    w.meta()["params"] = params_.resolved();
+    w.meta()["schema"] = schema_to_json(schema_);
+    w.meta()["dataset_hash"] = dataset_hash_;
+    w.meta()["fit_seed"] = fit_seed_;
+    w.meta()["best_epoch"] = best_epoch_;
+    w.meta()["dense_dim"] = norm_.out_dim();
+    norm_.save(w);
+    nn::save_module(w, *net_);
+    w.finish();
+  }
+
+  void load(const std::filesystem::path& dir) override {
+    ArtifactReader r(dir, kKind, kFormatVersion);
+    const auto& m = r.meta();
+    Params p;
+    FeatureSchema schema;
+    size_t dense_dim = 0;
+    try {
+      p = Params(m.at("params").get<std::map<std::string, std::string>>());
+      schema = schema_from_json(m.at("schema"));
+      dense_dim = m.at("dense_dim").get<size_t>();
+    } catch (const nlohmann::json::exception& e) {
+      throw Error(fmt::format("{}: bad deepfm manifest: {}", dir.string(), e.what()));
+    }
+    DeepfmConfig cfg = DeepfmConfig::read(p);
+    p.check_unused(kKind);
+    CASCADE_CHECK(schema.n_fields() >= 1 && schema.n_dense() >= 1,
+                  fmt::format("{}: deepfm manifest schema needs a categorical field and a dense column", dir.string()));
+    DenseNormalizer norm;
+    norm.load(r);
+    CASCADE_CHECK(norm.in_dim() == schema.n_dense() && norm.out_dim() == dense_dim,
+                  fmt::format("{}: deepfm normaliser has {} -> {} columns, the manifest says {} -> {}", dir.string(),
+                              norm.in_dim(), norm.out_dim(), schema.n_dense(), dense_dim));
+    schema_ = schema;
+    set_offsets();
+    DeepfmNet net(offsets_.back(), static_cast<int64_t>(schema.n_fields()), static_cast<int64_t>(dense_dim), cfg);
+    try {
+      nn::load_module(r, *net);
+    } catch (const Error& e) {
+      fitted_ = false;
+      throw Error(fmt::format("{}: {}", dir.string(), e.what()));
+    }
+    params_ = std::move(p);
+    cfg_ = cfg;
+    norm_ = norm;
+    net_ = net;
+    dataset_hash_ = m.value("dataset_hash", "");
+    fit_seed_ = m.value("fit_seed", uint64_t{0});
+    best_epoch_ = m.value("best_epoch", 0);
+    finish_model();
+  }
+
+ private:
+  friend std::vector<float> deepfm::torch_scores(const Ranker&, const RankBatch&);
+
+  void set_offsets() {
+    offsets_.assign(1, 0);
+    for (const auto& f : schema_.fields) offsets_.push_back(offsets_.back() + static_cast<int64_t>(f.cardinality));
+  }
+
+  // Row ids into the shared embedding table: [rows, F].
+  std::vector<int64_t> table_ids(const RankBatch& b) const {
+    const size_t F = schema_.n_fields();
+    std::vector<int64_t> ids(b.rows() * F);
+    for (size_t r = 0; r < b.rows(); ++r) {
+      for (size_t f = 0; f < F; ++f) ids[r * F + f] = offsets_[f] + static_cast<int64_t>(b.cats[r * F + f]);
+    }
+    return ids;
+  }
+
+  // Eval mode + the serving arrays (see the header comment). Column counts are padded to a
+  // multiple of 16 with zeros for the kernels: K = pad16(H1 + dim + 1).
+  void finish_model() {
+    OneOmpThread one;
+    net_->eval();
+    const int64_t d = cfg_.dim, H1 = cfg_.hidden[0];
+    const int64_t K = static_cast<int64_t>(pad16(static_cast<size_t>(H1 + d + 1)));
+    const int64_t F = static_cast<int64_t>(schema_.n_fields()), total = offsets_.back();
+    const int64_t Dn = static_cast<int64_t>(norm_.out_dim()), in = F * d + Dn;
+    const std::vector<float> E = nn::to_vector(net_->emb->weight);      // [total, d]
+    const std::vector<float> w1 = nn::to_vector(net_->first->weight);   // [total, 1]
+    const std::vector<float> W1 = nn::to_vector(net_->fc[0]->weight);   // [H1, in]
+    const std::vector<float> b1 = nn::to_vector(net_->fc[0]->bias);     // [H1]
+    const std::vector<float> wl = nn::to_vector(net_->dense_lin->weight);  // [1, Dn]
+    const std::vector<float> P = nn::to_vector(net_->dense_proj->weight);  // [d, Dn]
+    const CMap W1m(W1.data(), H1, in);
+    tab_.assign(static_cast<size_t>(total * K), 0.f);
+    tab_sq_.assign(static_cast<size_t>(total), 0.f);
+    Eigen::Map<RowMat> T(tab_.data(), total, K);
+    const CMap Em(E.data(), total, d);
+    for (int64_t f = 0; f < F; ++f) {
+      const int64_t o = offsets_[f], c = offsets_[f + 1] - o;
+      T.block(o, 0, c, H1).noalias() = Em.middleRows(o, c) * W1m.middleCols(f * d, d).transpose();
+    }
+    T.middleCols(H1, d) = Em;
+    for (int64_t v = 0; v < total; ++v) {
+      T(v, H1 + d) = w1[static_cast<size_t>(v)];
+      tab_sq_[static_cast<size_t>(v)] = Em.row(v).squaredNorm();
+    }
+    wd_.assign(static_cast<size_t>(Dn * K), 0.f);
+    Eigen::Map<RowMat> Wd(wd_.data(), Dn, K);
+    Wd.leftCols(H1) = W1m.rightCols(Dn).transpose();
+    Wd.middleCols(H1, d) = CMap(P.data(), d, Dn).transpose();
+    Wd.col(H1 + d) = CVecMap(wl.data(), Dn).transpose();
+    const_.assign(static_cast<size_t>(K), 0.f);
+    std::copy(b1.begin(), b1.end(), const_.begin());
+    layer_wt_.clear();
+    layer_b_.clear();
+    for (size_t l = 1; l < net_->fc.size(); ++l) {
+      const int64_t Hp = cfg_.hidden[l - 1], H = cfg_.hidden[l], Hpad = static_cast<int64_t>(pad16(static_cast<size_t>(H)));
+      const std::vector<float> w = nn::to_vector(net_->fc[l]->weight);  // [H, Hp]
+      std::vector<float> wt(static_cast<size_t>(Hp * Hpad), 0.f);         // [Hp, Hpad]
+      Eigen::Map<RowMat>(wt.data(), Hp, Hpad).leftCols(H) = CMap(w.data(), H, Hp).transpose();
+      std::vector<float> b = nn::to_vector(net_->fc[l]->bias);
+      b.resize(static_cast<size_t>(Hpad), 0.f);
+      layer_wt_.push_back(std::move(wt));
+      layer_b_.push_back(std::move(b));
+    }
+    out_w_ = nn::to_vector(net_->out->weight);
+    bias_ = nn::to_vector(net_->dense_lin->bias)[0] + nn::to_vector(net_->out->bias)[0];
+    fitted_ = true;
+  }
+
+  // The forward for rows [r0, r0 + n) of one group; writes n logits to out.
+  void score_group(const RankBatch& b, size_t r0, size_t n, float* out, GemmFn gemm) const {
+    const size_t d = static_cast<size_t>(cfg_.dim), H1 = static_cast<size_t>(cfg_.hidden[0]);
+    const size_t K = pad16(H1 + d + 1), F = schema_.n_fields(), nd = schema_.n_dense();
+    const size_t Dn = norm_.out_dim();
+    Eigen::VectorXf X(static_cast<Eigen::Index>(n * Dn));  // uninitialised: every value is written
+    for (size_t i = 0; i < n; ++i) norm_.apply_row(b.dense.data() + (r0 + i) * nd, X.data() + i * Dn);
+    // Per row: [first-layer pre-activation (H1) | FM sum of embeddings (d) | first-order sum | pad].
+    Eigen::VectorXf G(static_cast<Eigen::Index>(n * K));
+    gemm(X.data(), n, Dn, Dn, wd_.data(), K, G.data());
+    Eigen::Map<RowMat> Gm(G.data(), static_cast<Eigen::Index>(n), static_cast<Eigen::Index>(K));
+    // Sum of squared embedding norms per row, starting with the dense field's.
+    Eigen::VectorXf sq = Gm.middleCols(static_cast<Eigen::Index>(H1), static_cast<Eigen::Index>(d)).rowwise().squaredNorm();
+
+    const uint32_t* cats = b.cats.data() + r0 * F;
+    Eigen::RowVectorXf base = CVecMap(const_.data(), static_cast<Eigen::Index>(K));
+    float base_sq = 0.f;
+    std::vector<size_t> varying;  // fields whose value differs between the group's rows
+    for (size_t f = 0; f < F; ++f) {
+      const uint32_t v0 = cats[f];
+      bool same = true;
+      for (size_t i = 1; i < n && same; ++i) same = cats[i * F + f] == v0;
+      if (same) {
+        const size_t v = static_cast<size_t>(offsets_[f]) + v0;
+        base += CVecMap(tab_.data() + v * K, static_cast<Eigen::Index>(K));
+        base_sq += tab_sq_[v];
+      } else {
+        varying.push_back(f);
+      }
+    }
+    Gm.rowwise() += base;
+    sq.array() += base_sq;
+    for (size_t i = 0; i < n; ++i) {
+      Eigen::Map<Eigen::RowVectorXf> g(G.data() + i * K, static_cast<Eigen::Index>(K));
+      for (size_t f : varying) {
+        const size_t v = static_cast<size_t>(offsets_[f]) + cats[i * F + f];
+        g += CVecMap(tab_.data() + v * K, static_cast<Eigen::Index>(K));
+        sq[static_cast<Eigen::Index>(i)] += tab_sq_[v];
+      }
+    }
+    Eigen::VectorXf fm_lin(static_cast<Eigen::Index>(n));
+    for (size_t i = 0; i < n; ++i) {
+      const float* g = G.data() + i * K;
+      const float s2 = Eigen::Map<const Eigen::VectorXf>(g + H1, static_cast<Eigen::Index>(d)).squaredNorm();
+      fm_lin[static_cast<Eigen::Index>(i)] = g[H1 + d] + 0.5f * (s2 - sq[static_cast<Eigen::Index>(i)]);
+    }
+    // Hidden layers: ReLU in place, then the next layer's product (A = the previous activations
+    // with their row stride).
+    Gm.leftCols(static_cast<Eigen::Index>(H1)) = Gm.leftCols(static_cast<Eigen::Index>(H1)).cwiseMax(0.f);
+    const float* h = G.data();
+    size_t ld = K, width = H1;
+    Eigen::VectorXf bufs[2];
+    for (size_t l = 0; l < layer_wt_.size(); ++l) {
+      const size_t H = static_cast<size_t>(cfg_.hidden[l + 1]), Hpad = pad16(H);
+      Eigen::VectorXf& z = bufs[l % 2];
+      z.resize(static_cast<Eigen::Index>(n * Hpad));
+      gemm(h, n, ld, width, layer_wt_[l].data(), Hpad, z.data());
+      Eigen::Map<RowMat> Z(z.data(), static_cast<Eigen::Index>(n), static_cast<Eigen::Index>(Hpad));
+      Z = (Z.rowwise() + CVecMap(layer_b_[l].data(), static_cast<Eigen::Index>(Hpad))).cwiseMax(0.f);
+      h = z.data();
+      ld = Hpad;
+      width = H;
+    }
+    const Eigen::Map<const Eigen::VectorXf> wo(out_w_.data(), static_cast<Eigen::Index>(width));
+    for (size_t i = 0; i < n; ++i) {
+      const float deep = Eigen::Map<const Eigen::RowVectorXf>(h + i * ld, static_cast<Eigen::Index>(width)).dot(wo);
+      out[i] = fm_lin[static_cast<Eigen::Index>(i)] + deep + bias_;
+    }
+  }
+
+  std::vector<float> torch_forward(const RankBatch& batch) const {
+    CASCADE_CHECK(fitted_, "deepfm: torch_scores() before fit() or load()");
+    check_schema(schema_, batch.schema, "deepfm");
+    batch.validate();
+    const int64_t N = static_cast<int64_t>(batch.rows());
+    if (N == 0) return {};
+    torch::NoGradGuard no_grad;
+    const auto net = net_.ptr();  // forward() is not const; the module is read, not changed
+    CASCADE_CHECK(!net->is_training(), "deepfm: torch_scores() on a module in training mode");
+    const auto X = norm_.apply_batch(batch);
+    auto logits = net->forward(nn::from_ids(table_ids(batch), {N, static_cast<int64_t>(schema_.n_fields())}),
+                               nn::from_vector(X, {N, static_cast<int64_t>(norm_.out_dim())}));
+    return nn::to_vector(logits);
+  }
+
+  Params params_;
+  DeepfmConfig cfg_;
+  FeatureSchema schema_;
+  DenseNormalizer norm_;
+  std::vector<int64_t> offsets_{0};  // F + 1: field f's values are table rows [offsets_[f], offsets_[f+1])
+  DeepfmNet net_{nullptr};
+  // Serving arrays (row-major). K = pad16(H1 + dim + 1).
+  std::vector<float> tab_;     // [total values, K]: [V W1_f^T | V | w] per categorical value
+  std::vector<float> tab_sq_;  // [total values]: |V|^2
+  std::vector<float> wd_;      // [Dn, K]: [W1_dense^T | P^T | w_x | 0]
+  std::vector<float> const_;   // [K]: [b1 | 0 | 0 | 0]
+  // Hidden layers 2..L, transposed and padded: [H_{l-1}, pad16(H_l)] and [pad16(H_l)].
+  std::vector<std::vector<float>> layer_wt_, layer_b_;
+  std::vector<float> out_w_;   // [H_L]
+  float bias_ = 0.f;           // dense_lin bias + output bias
+  std::string dataset_hash_;
+  uint64_t fit_seed_ = 0;
+  int best_epoch_ = 0;
+  bool fitted_ = false;
+};
+
+}  // namespace
+
+bool deepfm::set_kernel_for_testing(const std::string& name) {
+  const GemmFn k = kernel_by_name(name);
+  if (k == nullptr) return false;
+  active_kernel().store(k);
+  return true;
+}
+
+std::vector<float> deepfm::torch_scores(const Ranker& model, const RankBatch& batch) {
+  const auto* m = dynamic_cast<const DeepfmRanker*>(&model);
+  CASCADE_CHECK(m != nullptr, fmt::format("torch_scores: '{}' is not a deepfm ranker", model.kind()));
+  return m->torch_forward(batch);
+}
+
+CASCADE_REGISTER_RANKER(DeepfmRanker, "deepfm");
+
+}  // namespace cascade
