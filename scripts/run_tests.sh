@@ -3,6 +3,9 @@
 # then build and run the same suite under AddressSanitizer + UBSan in one process
 # (CASCADE_ASAN=0 skips that).
 set -euo pipefail
+# XGBoost's and libtorch's OpenMP threads spin while they wait; on a shared 2-core machine that
+# made a 0.4 s GBDT fit take 9-13 s. Passive waiting costs nothing measurable when idle.
+export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}"
 cd "$(dirname "$0")/.."
 
 bash scripts/install_deps.sh
