@@ -1,0 +1,821 @@
+// DIN ranker: Zhou et al. 2018, "Deep Interest Network for Click-Through Rate Prediction"
+// (KDD).
+//
+// Model (libtorch for training, Eigen for serving):
+//  - item embedding E (n_items + 1 rows of `dim`, row 0 = padding; index = item id + 1),
+//    shared by the history items h and the candidate (target) t;
+//  - attention unit (the paper's "activation unit"): an MLP over [h, t, h - t, h * t]
+//    (4 dim inputs) with hidden layers `att_hidden`, each followed by PReLU with one learned
+//    slope per unit (init 0.25, as the paper), then a linear layer to one weight a(h, t);
+//  - pooling of the history (the user's interest w.r.t. this candidate):
+//      attention, attention=softmax  sum_h softmax_h(a(h, t)) * h
+//      attention, attention=raw      sum_h a(h, t) * h (the paper's un-normalised weights)
+//      sum / mean                    plain sum / mean of the history embeddings (no attention
+//                                    unit; the ablation)
+//    History positions equal to the row's own item are never attended (RankBatch::
+//    row_history semantics); an empty (or fully masked) history pools to zero;
+//  - head: an MLP (`hidden` layers, PReLU, dropout after each) over
+//    [pooled interest (dim), t (dim), one `field_dim` embedding per categorical field,
+//     the dense columns normalised by DenseNormalizer (+ its present-indicators)] -> logit.
+// Losses (`loss`): bce (binary cross-entropy on the logit) or listwise (per request group,
+// softmax cross-entropy of the group's scores, averaged over its positives; groups without
+// a positive are skipped). Optimiser AdamW. When RankFitOptions::valid is given, grouped_auc
+// on it is computed each epoch through score() and the best epoch's weights are kept;
+// `patience` epochs without gain stop early.
+//
+// Training batches: loss=bce draws `batch` rows at random (across groups); loss=listwise
+// takes whole groups in random order until a batch holds >= `batch` rows. The attention
+// unit's first layer is computed in the split form below (same parameters, half the FLOPs
+// of the literal concatenation); din::torch_scores() (din_reference.h) uses the literal form.
+//
+// Serving (score(): single-threaded Eigen on copied weights, no libtorch; const and
+// thread-safe; Eigen's OpenMP GEMM is switched off for the calling thread during the call).
+// The first attention layer is linear, so W [h, t, h - t, h * t] + b =
+//   A h + (B t + b) + C (h * t)   with A = W_h + W_d, B = W_t - W_d, C = W_p,
+// and A e_i, B e_i + b are precomputed for every item at fit/load (tables a1 x (n_items+1)).
+// Per group: the history embeddings H [dim x L] and A H are gathered once; per block of
+// candidates, X = [h_l * t_j] (dim x (candidates * L8)) and one GEMM C X gives the pairwise
+// part; the remaining attention layers are GEMMs over all pairs of the block. In the head,
+// the target's and every categorical field's contribution to the first layer are
+// precomputed tables (h1 x cardinality) summed per row (one h1-float add per field; the
+// user-side fields are therefore not computed "once per group" but cost ~nothing), and
+// pooled interest and dense columns enter as two GEMMs over the group's candidates.
+// Exactness: each candidate's pairs occupy L8 = round_up(L, 8) columns and the candidate
+// count is padded to a multiple of 8, so every column goes through the same GEMM kernel
+// path and the softmax / pooling are explicit sequential loops over the unmasked history:
+// a row's score does not depend on the other rows of its group or on other groups, and a
+// row whose item is in the history scores EXACTLY as with that history entry removed
+// (without the padding, Eigen's AVX-512 remainder kernels round differently).
+//
+// Parameters ("din:dim=16,att_hidden=16-8,...", all optional; defaults in brackets):
+//   dim           item embedding dimension                              [16]    2..512
+//   field_dim     embedding dimension of every categorical field        [8]     1..256
+//   att_hidden    attention-unit hidden layers, "a1-a2-..."             [16-8]  each 1..4096
+//   hidden        head hidden layers, "h1-h2-..."                       [64-32] each 1..4096
+//   attention     softmax | raw                                         [softmax]
+//   pooling       attention | sum | mean                                [attention]
+//   loss          bce | listwise                                        [listwise]
+//   epochs        maximum training epochs                               [10]    1..10000
+//   batch         rows per training batch                               [256]   1..1e6
+//   lr            AdamW learning rate                                   [0.001] 1e-6..1
+//   weight_decay  AdamW decoupled weight decay                          [1e-4]  0..1
+//   dropout       dropout after each head hidden layer                  [0.1]   0..0.9
+//   patience      validation epochs without gain before stopping
+//                 (0 = never stop early; the best epoch is still kept)  [3]     0..10000
+//   seed          -1 = RankFitOptions::seed                             [-1]
+//   torch_threads libtorch intra-op threads while training
+//                 (0 = RankFitOptions::threads)                         [1]     0..1024
+//                 Default 1: on the shared 2-core machine, 2 spin-waiting libgomp threads
+//                 made SASRec's training 5-6x slower than one.
+// How the defaults were chosen:
+//  - sizes by the latency target (bench/din_bench.cc: 100 candidates, 50-item history,
+//    60 dense columns, the real pipeline's 7 fields, one thread, default SSE2 build): the
+//    attention unit costs candidates x history x (dim x a1 + a1 x a2) multiply-adds, which
+//    at dim 32 / att 32-16 / head 128-64 was ~1.4 ms; dim 16 / att 16-8 / head 64-32 meets
+//    1 ms with margin (figures in the bench file). The paper's Amazon models use 12-dim
+//    embeddings and a one-hidden-layer activation unit, so 16 is not small for DIN;
+//  - loss and attention on the synthetic set of tests/rank/test_din.cc (only the history-
+//    target relation decides the label; held-out grouped AUC, 3 seeds, dim 16, 8 epochs,
+//    lr 0.01): listwise + softmax 0.982 / 0.974 / 0.975, listwise + raw 0.97 / 0.94 / 0.95,
+//    bce + softmax 0.94 / 0.86 / 0.90, bce + raw 0.99 / 0.96 / 0.85, sum pooling (bce)
+//    0.96 / 0.89 / 0.95; with listwise, att 16-8 0.96 / 0.99 / 0.97 vs 16 0.93 / 0.97 /
+//    0.87. lr, epochs, dropout and weight decay were NOT tuned on real data.
+// Determinism: row/group shuffling uses a generator seeded from `seed`; dropout and the
+// initialisation use libtorch's generator seeded by nn::TorchSession: same seed + same
+// torch_threads -> identical scores. Two fits must not run concurrently in one process.
+#include <dlfcn.h>
+#include <fmt/format.h>
+#include <omp.h>
+#include <spdlog/spdlog.h>
+
+#include <Eigen/Core>
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <limits>
+#include <map>
+#include <numeric>
+#include <random>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "cascade/core/error.h"
+#include "cascade/core/registry.h"
+#include "cascade/io/artifact.h"
+#include "cascade/rank/ranker.h"
+#include "nn/torch_util.h"
+#include "rank/dense_norm.h"
+#include "rank/din_reference.h"
+
+namespace cascade {
+
+namespace {
+
+constexpr const char* kKind = "din";
+constexpr int kFormatVersion = 1;
+// Pairs per attention GEMM block when scoring (columns of X): a1 x kPairCols floats of
+// activations stay in L2.
+constexpr int kPairCols = 512;
+// Logit of a masked attention position before the softmax: exp() of it underflows to 0.
+constexpr float kMaskedLogit = -1e9f;
+
+std::vector<int> parse_layers(const std::string& text, const std::string& key) {
+  std::vector<int> out;
+  size_t pos = 0;
+  while (pos <= text.size()) {
+    const size_t end = std::min(text.find('-', pos), text.size());
+    const std::string part = text.substr(pos, end - pos);
+    int v = 0;
+    bool ok = !part.empty() && part.size() <= 5 &&
+              std::all_of(part.begin(), part.end(), [](char c) { return c >= '0' && c <= '9'; });
+    if (ok) v = std::stoi(part);
+    if (!ok || v < 1 || v > 4096) {
+      throw Error(fmt::format("din: {}='{}': expected layer widths like '64-32', each in 1..4096",
+                              key, text));
+    }
+    out.push_back(v);
+    pos = end + 1;
+  }
+  return out;
+}
+
+struct DinConfig {
+  int dim = 16;
+  int field_dim = 8;
+  std::vector<int> att_hidden{16, 8};
+  std::vector<int> hidden{64, 32};
+  std::string attention = "softmax";
+  std::string pooling = "attention";
+  std::string loss = "listwise";
+  int epochs = 10;
+  int batch = 256;
+  double lr = 1e-3;
+  double weight_decay = 1e-4;
+  double dropout = 0.1;
+  int patience = 3;
+  int64_t seed = -1;
+  int torch_threads = 1;
+
+  static DinConfig read(Params& p) {
+    DinConfig c;
+    c.dim = static_cast<int>(p.get_int("dim", 16, 2, 512));
+    c.field_dim = static_cast<int>(p.get_int("field_dim", 8, 1, 256));
+    c.att_hidden = parse_layers(p.get_string("att_hidden", "16-8"), "att_hidden");
+    c.hidden = parse_layers(p.get_string("hidden", "64-32"), "hidden");
+    c.attention = p.get_string("attention", "softmax", {"softmax", "raw"});
+    c.pooling = p.get_string("pooling", "attention", {"attention", "sum", "mean"});
+    c.loss = p.get_string("loss", "listwise", {"bce", "listwise"});
+    c.epochs = static_cast<int>(p.get_int("epochs", 10, 1, 10000));
+    c.batch = static_cast<int>(p.get_int("batch", 256, 1, 1000000));
+    c.lr = p.get_double("lr", 1e-3, 1e-6, 1.0);
+    c.weight_decay = p.get_double("weight_decay", 1e-4, 0.0, 1.0);
+    c.dropout = p.get_double("dropout", 0.1, 0.0, 0.9);
+    c.patience = static_cast<int>(p.get_int("patience", 3, 0, 10000));
+    c.seed = p.get_int("seed", -1, -1, std::numeric_limits<int64_t>::max());
+    c.torch_threads = static_cast<int>(p.get_int("torch_threads", 1, 0, 1024));
+    return c;
+  }
+  bool attend() const { return pooling == "attention"; }
+};
+
+// PReLU with one slope per unit of the LAST dimension (torch::nn::PReLU puts the channels
+// on dim 1, which is the history position for [B, L, a] inputs).
+torch::Tensor unit_prelu(const torch::Tensor& x, const torch::Tensor& slope) {
+  return torch::where(x > 0, x, x * slope);
+}
+
+struct DinNetImpl : torch::nn::Module {
+  // n_dense: normalised dense width (DenseNormalizer::out_dim()).
+  DinNetImpl(const FeatureSchema& s, int64_t n_dense, const DinConfig& c)
+      : dim_(c.dim), field_dim_(c.field_dim), n_dense_(n_dense), attend_(c.attend()),
+        softmax_(c.attention == "softmax"), mean_(c.pooling == "mean"), dropout_(c.dropout) {
+    item = register_module("item", torch::nn::Embedding(
+                                        torch::nn::EmbeddingOptions(s.n_items + 1, c.dim).padding_idx(0)));
+    for (size_t f = 0; f < s.fields.size(); ++f) {
+      fields.push_back(register_module(
+          fmt::format("field{}", f), torch::nn::Embedding(s.fields[f].cardinality, c.field_dim)));
+    }
+    if (attend_) {
+      int64_t in = 4 * c.dim;
+      for (size_t k = 0; k < c.att_hidden.size(); ++k) {
+        att.push_back(register_module(fmt::format("att{}", k), torch::nn::Linear(in, c.att_hidden[k])));
+        att_slope.push_back(register_parameter(fmt::format("att_slope{}", k),
+                                               torch::full({static_cast<int64_t>(c.att_hidden[k])}, 0.25f)));
+        in = c.att_hidden[k];
+      }
+      att_out = register_module("att_out", torch::nn::Linear(in, 1));
+    }
+    int64_t in = 2 * c.dim + static_cast<int64_t>(s.fields.size()) * c.field_dim + n_dense;
+    for (size_t k = 0; k < c.hidden.size(); ++k) {
+      head.push_back(register_module(fmt::format("head{}", k), torch::nn::Linear(in, c.hidden[k])));
+      head_slope.push_back(
+          register_parameter(fmt::format("head_slope{}", k), torch::full({static_cast<int64_t>(c.hidden[k])}, 0.25f)));
+      in = c.hidden[k];
+    }
+    head_out = register_module("head_out", torch::nn::Linear(in, 1));
+    // Small embeddings so that h * t starts near the scale of the other inputs; Linear layers
+    // keep libtorch's default (Kaiming-uniform) init. Runs under the fit's seeded generator.
+    torch::NoGradGuard ng;
+    torch::nn::init::normal_(item->weight, 0.0, 0.1);
+    item->weight[0].zero_();
+    for (auto& e : fields) torch::nn::init::normal_(e->weight, 0.0, 0.1);
+  }
+
+  // Attention logits [B, L] for history embeddings H [B, L, d] and targets t [B, d].
+  // literal: feed [h, t, h - t, h * t] to the first layer as written in the paper; otherwise
+  // the algebraically equal split form A h + B t + C (h * t) (what training uses).
+  torch::Tensor attention_logits(const torch::Tensor& H, const torch::Tensor& t, bool literal) {
+    const int64_t d = dim_;
+    torch::Tensor z;
+    if (literal) {
+      const auto tt = t.unsqueeze(1).expand_as(H);
+      z = att[0](torch::cat({H, tt, H - tt, H * tt}, -1));
+    } else {
+      const auto& W = att[0]->weight;  // [a1, 4d]
+      const auto Wh = W.narrow(1, 0, d), Wt = W.narrow(1, d, d), Wd = W.narrow(1, 2 * d, d),
+                 Wp = W.narrow(1, 3 * d, d);
+      z = torch::matmul(H, (Wh + Wd).t()) +
+          (torch::matmul(t, (Wt - Wd).t()) + att[0]->bias).unsqueeze(1) +
+          torch::matmul(H * t.unsqueeze(1), Wp.t());
+    }
+    z = unit_prelu(z, att_slope[0]);
+    for (size_t k = 1; k < att.size(); ++k) z = unit_prelu(att[k](z), att_slope[k]);
+    return att_out(z).squeeze(-1);
+  }
+
+  // hist: [B, L] ids + 1 (0 = padding or the row's own item); target: [B] ids + 1;
+  // cats: [B, n_fields] int64; dense: [B, n_dense]. Returns logits [B].
+  torch::Tensor forward(const torch::Tensor& hist, const torch::Tensor& target, const torch::Tensor& cats,
+                        const torch::Tensor& dense, bool literal) {
+    const auto H = item(hist);      // [B, L, d] (padding rows are zero)
+    const auto t = item(target);    // [B, d]
+    const auto valid = hist.gt(0);  // [B, L]
+    torch::Tensor w;
+    if (attend_) {
+      auto a = attention_logits(H, t, literal);
+      if (softmax_) {
+        // A finite fill, not -inf: a fully masked row then gets uniform weights that the
+        // second mask zeroes (no NaN in forward or backward).
+        a = torch::softmax(a.masked_fill(valid.logical_not(), kMaskedLogit), 1);
+      }
+      w = a * valid.to(torch::kFloat32);
+    } else {
+      w = valid.to(torch::kFloat32);
+      if (mean_) w = w / w.sum(1, true).clamp_min(1.0);
+    }
+    const auto pooled = (w.unsqueeze(-1) * H).sum(1);  // [B, d]
+    std::vector<torch::Tensor> parts{pooled, t};
+    for (size_t f = 0; f < fields.size(); ++f) parts.push_back(fields[f](cats.select(1, static_cast<int64_t>(f))));
+    if (n_dense_ > 0) parts.push_back(dense);
+    auto x = torch::cat(parts, 1);
+    for (size_t k = 0; k < head.size(); ++k) {
+      x = unit_prelu(head[k](x), head_slope[k]);
+      if (dropout_ > 0) x = torch::dropout(x, dropout_, is_training());
+    }
+    return head_out(x).squeeze(-1);
+  }
+
+  int64_t dim_, field_dim_, n_dense_;
+  bool attend_, softmax_, mean_;
+  double dropout_;
+  torch::nn::Embedding item{nullptr};
+  std::vector<torch::nn::Embedding> fields;
+  std::vector<torch::nn::Linear> att, head;
+  std::vector<torch::Tensor> att_slope, head_slope;
+  torch::nn::Linear att_out{nullptr}, head_out{nullptr};
+};
+TORCH_MODULE(DinNet);
+
+// Inputs of DinNet::forward for the given rows of a batch.
+struct TorchInputs {
+  torch::Tensor hist, target, cats, dense;
+};
+
+TorchInputs make_inputs(const RankBatch& b, const std::vector<float>& dn, size_t n_dense,
+                        std::span<const uint32_t> rows, std::span<const uint32_t> row_group) {
+  const auto B = static_cast<int64_t>(rows.size());
+  const size_t nf = b.schema.n_fields();
+  size_t L = 1;  // at least one (padded) position, so a batch without history still works
+  for (uint32_t r : rows) L = std::max<size_t>(L, b.group_history(row_group[r]).size());
+  std::vector<int64_t> hist(rows.size() * L, 0), target(rows.size()), cats(rows.size() * nf);
+  std::vector<float> dense(rows.size() * n_dense);
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const uint32_t r = rows[i];
+    const ItemId own = b.items[r];
+    const auto h = b.group_history(row_group[r]);
+    for (size_t l = 0; l < h.size(); ++l) hist[i * L + l] = h[l] == own ? 0 : static_cast<int64_t>(h[l]) + 1;
+    target[i] = static_cast<int64_t>(own) + 1;
+    for (size_t f = 0; f < nf; ++f) cats[i * nf + f] = b.cats[r * nf + f];
+    std::copy_n(dn.data() + r * n_dense, n_dense, dense.data() + i * n_dense);
+  }
+  TorchInputs in;
+  in.hist = nn::from_ids(hist, {B, static_cast<int64_t>(L)});
+  in.target = nn::from_ids(target, {B});
+  in.cats = nn::from_ids(cats, {B, static_cast<int64_t>(nf)});
+  in.dense = nn::from_vector(dense, {B, static_cast<int64_t>(n_dense)});
+  return in;
+}
+
+std::vector<uint32_t> row_groups(const RankBatch& b) {
+  std::vector<uint32_t> out(b.rows());
+  for (size_t g = 0; g < b.groups(); ++g) {
+    for (uint32_t r = b.group_begin[g]; r < b.group_begin[g + 1]; ++r) out[r] = static_cast<uint32_t>(g);
+  }
+  return out;
+}
+
+// Sets Eigen's OpenMP thread count to 1 for the calling thread while alive (libgomp keeps
+// the nthreads ICV per thread, so concurrent callers do not interfere). Eigen parallelises
+// a GEMM above ~50K multiply-adds, which the attention blocks exceed.
+class SingleThreadedEigen {
+ public:
+  SingleThreadedEigen() : previous_(omp_get_max_threads()) { omp_set_num_threads(1); }
+  ~SingleThreadedEigen() { omp_set_num_threads(previous_); }
+  SingleThreadedEigen(const SingleThreadedEigen&) = delete;
+  SingleThreadedEigen& operator=(const SingleThreadedEigen&) = delete;
+
+ private:
+  int previous_;
+};
+
+// Sets OpenBLAS's own thread pool (libtorch's BLAS on Debian) to n threads while alive, if
+// the process has OpenBLAS. DIN's GEMMs are small; on the loaded 2-core machine OpenBLAS's
+// 2 threads made the synthetic test fit 11x slower in wall time (108 s vs 9.7 s, with 3.8 s
+// of CPU). Process-wide, like the rest of a fit's libtorch state (nn::TorchSession).
+class BlasThreads {
+ public:
+  explicit BlasThreads(int n) {
+    set_ = reinterpret_cast<void (*)(int)>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
+    auto get = reinterpret_cast<int (*)()>(dlsym(RTLD_DEFAULT, "openblas_get_num_threads"));
+    if (set_ == nullptr || get == nullptr) {
+      set_ = nullptr;
+      return;
+    }
+    previous_ = get();
+    set_(n);
+  }
+  ~BlasThreads() {
+    if (set_ != nullptr) set_(previous_);
+  }
+  BlasThreads(const BlasThreads&) = delete;
+  BlasThreads& operator=(const BlasThreads&) = delete;
+
+ private:
+  void (*set_)(int) = nullptr;
+  int previous_ = 1;
+};
+
+using MatF = Eigen::MatrixXf;  // column-major
+using VecF = Eigen::VectorXf;
+
+// x <- PReLU(x) with one slope per row (unit): max(x, 0) + slope * min(x, 0), which is
+// exactly x or slope * x, vectorised.
+void prelu_rows(MatF& x, const VecF& slope) {
+  x.array() = x.array().max(0.0f) + x.array().min(0.0f).colwise() * slope.array();
+}
+
+// A torch Linear weight [out, in] (row-major) as a column-major out x in matrix.
+MatF linear_weight(const torch::Tensor& w) {
+  const auto v = nn::to_vector(w);
+  return Eigen::Map<const Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(
+      v.data(), w.size(0), w.size(1));
+}
+
+VecF vec_of(const torch::Tensor& t) {
+  const auto v = nn::to_vector(t);
+  return Eigen::Map<const VecF>(v.data(), static_cast<Eigen::Index>(v.size()));
+}
+
+int round_up8(int n) { return (n + 7) / 8 * 8; }
+
+// The serving copy of the eval-mode net (see the header comment for the algebra).
+struct Serving {
+  int d = 0, nd = 0;
+  bool attend = true, softmax = true, mean = false;
+  MatF E;      // d x (n_items + 1): column i = embedding of index i (item id + 1)
+  MatF A_tab;  // a1 x (n_items + 1): A e_i
+  MatF B_tab;  // a1 x (n_items + 1): B e_i + b (first attention bias)
+  MatF C;      // a1 x d
+  VecF att_slope0;
+  std::vector<MatF> att_W;  // attention layers 1..: a_k x a_{k-1}
+  std::vector<VecF> att_b, att_slope;
+  VecF att_out_w;
+  float att_out_b = 0;
+  MatF W_pool;              // h1 x d
+  MatF W_dense;             // h1 x nd
+  MatF T_tab;               // h1 x (n_items + 1): W_t e_i + b1 (first head bias folded in)
+  std::vector<MatF> F_tab;  // per field: h1 x cardinality: W_f emb_f[v]
+  VecF head_slope0;
+  std::vector<MatF> head_W;  // head layers 1..
+  std::vector<VecF> head_b, head_slope;
+  VecF head_out_w;
+  float head_out_b = 0;
+};
+
+float dot_col(const VecF& w, const float* col, float bias) {
+  return bias + w.dot(Eigen::Map<const VecF>(col, w.size()));
+}
+
+class DinRanker final : public Ranker {
+ public:
+  explicit DinRanker(Params params) : params_(std::move(params)) {
+    cfg_ = DinConfig::read(params_);
+    params_.check_unused(kKind);
+  }
+
+  std::string kind() const override { return kKind; }
+  const FeatureSchema& schema() const override { return schema_; }
+  Params params() const override {
+    Params p(params_.resolved());
+    DinConfig::read(p);
+    return p;
+  }
+
+  void fit(const RankTrainSet& train, const RankFitOptions& opt) override {
+    train.validate();
+    const RankBatch& b = train.batch;
+    CASCADE_CHECK(b.rows() > 0, "din: fit() on an empty training set");
+    CASCADE_CHECK(b.schema.n_items > 0, "din: the feature schema has n_items 0");
+    if (opt.valid != nullptr) {
+      opt.valid->validate();
+      check_schema(b.schema, opt.valid->batch.schema, "din: validation set");
+    }
+    const uint64_t seed = cfg_.seed >= 0 ? static_cast<uint64_t>(cfg_.seed) : opt.seed;
+    nn::TorchSession session(cfg_.torch_threads > 0 ? cfg_.torch_threads : opt.threads, seed);
+    BlasThreads blas(session.threads());
+    const auto t0 = std::chrono::steady_clock::now();
+    auto seconds = [&] {
+      return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    };
+
+    fitted_ = false;
+    schema_ = b.schema;
+    norm_.fit(b);
+    const size_t nd = norm_.out_dim();
+    const std::vector<float> dn = norm_.apply_batch(b);
+    const std::vector<uint32_t> rg = row_groups(b);
+    net_ = DinNet(schema_, static_cast<int64_t>(nd), cfg_);
+    torch::optim::AdamW opt_w(net_->parameters(),
+                              torch::optim::AdamWOptions(cfg_.lr).weight_decay(cfg_.weight_decay));
+    std::mt19937_64 rng(seed ^ 0xd1d1d1d1d1d1d1d1ULL);
+    const bool listwise = cfg_.loss == "listwise";
+    std::vector<uint32_t> order(listwise ? b.groups() : b.rows());
+    std::iota(order.begin(), order.end(), 0u);
+    nn::BestEpoch best(cfg_.patience);
+    std::vector<uint32_t> rows;
+    std::vector<uint32_t> seg;  // listwise: row offsets of each group in the batch (+ end)
+
+    for (int epoch = 1; epoch <= cfg_.epochs; ++epoch) {
+      net_->train();
+      std::shuffle(order.begin(), order.end(), rng);
+      double loss_sum = 0;
+      int64_t loss_n = 0;
+      for (size_t i = 0; i < order.size();) {
+        rows.clear();
+        seg.assign(1, 0);
+        if (listwise) {
+          while (i < order.size() && rows.size() < static_cast<size_t>(cfg_.batch)) {
+            const uint32_t g = order[i++];
+            for (uint32_t r = b.group_begin[g]; r < b.group_begin[g + 1]; ++r) rows.push_back(r);
+            seg.push_back(static_cast<uint32_t>(rows.size()));
+          }
+        } else {
+          const size_t n = std::min<size_t>(cfg_.batch, order.size() - i);
+          rows.assign(order.begin() + static_cast<std::ptrdiff_t>(i),
+                      order.begin() + static_cast<std::ptrdiff_t>(i + n));
+          i += n;
+        }
+        if (rows.empty()) continue;
+        const TorchInputs in = make_inputs(b, dn, nd, rows, rg);
+        std::vector<float> y(rows.size());
+        for (size_t k = 0; k < rows.size(); ++k) y[k] = train.labels[rows[k]];
+        const auto yt = nn::from_vector(y, {static_cast<int64_t>(y.size())});
+        const auto logits = net_->forward(in.hist, in.target, in.cats, in.dense, false);
+        torch::Tensor loss;
+        int64_t weight = static_cast<int64_t>(rows.size());
+        if (listwise) {
+          std::vector<torch::Tensor> losses;
+          for (size_t s = 0; s + 1 < seg.size(); ++s) {
+            const int64_t o = seg[s], n = seg[s + 1] - seg[s];
+            const auto yg = yt.narrow(0, o, n);
+            const float pos = std::accumulate(y.begin() + o, y.begin() + o + n, 0.0f);
+            if (pos <= 0) continue;
+            losses.push_back(-(torch::log_softmax(logits.narrow(0, o, n), 0) * yg).sum() / pos);
+          }
+          if (losses.empty()) continue;
+          loss = torch::stack(losses).mean();
+          weight = static_cast<int64_t>(losses.size());
+        } else {
+          loss = torch::binary_cross_entropy_with_logits(logits, yt);
+        }
+        opt_w.zero_grad();
+        loss.backward();
+        opt_w.step();
+        loss_sum += loss.item<double>() * static_cast<double>(weight);
+        loss_n += weight;
+      }
+      const double mean_loss = loss_sum / static_cast<double>(std::max<int64_t>(1, loss_n));
+      nn::check_finite(torch::tensor(mean_loss), kKind, epoch);
+      if (opt.valid != nullptr) {
+        finish_model();
+        std::vector<float> s(opt.valid->batch.rows());
+        score(opt.valid->batch, s);
+        const double auc = grouped_auc(opt.valid->batch, opt.valid->labels, s);
+        const bool stop = best.update(epoch, std::isnan(auc) ? 0.0 : auc, *net_);
+        spdlog::info("din: epoch {} loss {:.4f} valid grouped AUC {:.4f} (best {:.4f} @ {}) {:.1f}s", epoch,
+                     mean_loss, auc, best.value(), best.epoch(), seconds());
+        if (stop) {
+          spdlog::info("din: no validation gain in {} epochs, stopping at epoch {}", cfg_.patience, epoch);
+          break;
+        }
+      } else {
+        spdlog::debug("din: epoch {} loss {:.4f} {:.1f}s", epoch, mean_loss, seconds());
+      }
+    }
+    best.restore(*net_);
+    finish_model();
+    dataset_hash_ = opt.dataset_hash;
+    fit_seed_ = seed;
+    best_epoch_ = best.epoch();
+    spdlog::info("din: {} rows, {} groups, {} dense -> {}, {} fields, loss {}, pooling {}: {:.1f}s{}", b.rows(),
+                 b.groups(), b.schema.n_dense(), nd, b.schema.n_fields(), cfg_.loss, cfg_.pooling, seconds(),
+                 best.any() ? fmt::format(", kept epoch {} (valid grouped AUC {:.4f})", best.epoch(), best.value())
+                            : std::string());
+  }
+
+  void score(const RankBatch& batch, std::span<float> out) const override {
+    CASCADE_CHECK(fitted_, "din: score() before fit() or load()");
+    check_schema(schema_, batch.schema, "din");
+    CASCADE_CHECK(out.size() == batch.rows(),
+                  fmt::format("din: score() output has {} slots for {} rows", out.size(), batch.rows()));
+    batch.validate();
+    SingleThreadedEigen single;
+    for (size_t g = 0; g < batch.groups(); ++g) score_group(batch, g, out);
+  }
+
+  void save(const std::filesystem::path& dir) const override {
+    CASCADE_CHECK(fitted_, "din: save() before fit()");
+    ArtifactWriter w(dir, kKind, kFormatVersion);
+    w.meta()["params"] = params_.resolved();
+    w.meta()["schema"] = schema_to_json(schema_);
+    w.meta()["dataset_hash"] = dataset_hash_;
+    w.meta()["fit_seed"] = fit_seed_;
+    w.meta()["best_epoch"] = best_epoch_;
+    norm_.save(w);
+    nn::save_module(w, *net_);
+    w.finish();
+  }
+
+  void load(const std::filesystem::path& dir) override {
+    ArtifactReader r(dir, kKind, kFormatVersion);
+    const auto& m = r.meta();
+    Params p;
+    FeatureSchema schema;
+    try {
+      p = Params(m.at("params").get<std::map<std::string, std::string>>());
+      schema = schema_from_json(m.at("schema"));
+    } catch (const nlohmann::json::exception& e) {
+      throw Error(fmt::format("{}: bad din manifest: {}", dir.string(), e.what()));
+    }
+    DinConfig cfg = DinConfig::read(p);
+    p.check_unused(kKind);
+    CASCADE_CHECK(schema.n_items > 0, fmt::format("{}: din manifest has n_items 0", dir.string()));
+    DenseNormalizer norm;
+    DinNet net{nullptr};
+    try {
+      norm.load(r);
+      CASCADE_CHECK(norm.in_dim() == schema.n_dense(),
+                    fmt::format("normaliser has {} columns, the schema {}", norm.in_dim(), schema.n_dense()));
+      net = DinNet(schema, static_cast<int64_t>(norm.out_dim()), cfg);
+      nn::load_module(r, *net);
+    } catch (const Error& e) {
+      throw Error(fmt::format("{}: {}", dir.string(), e.what()));
+    }
+    params_ = std::move(p);
+    cfg_ = cfg;
+    schema_ = std::move(schema);
+    norm_ = std::move(norm);
+    net_ = net;
+    dataset_hash_ = m.value("dataset_hash", "");
+    fit_seed_ = m.value("fit_seed", uint64_t{0});
+    best_epoch_ = m.value("best_epoch", 0);
+    finish_model();
+  }
+
+ private:
+  friend std::vector<float> din::torch_scores(const Ranker&, const RankBatch&);
+
+  // Eval mode + the serving copy of the weights (and the per-item / per-value tables).
+  void finish_model() {
+    torch::NoGradGuard ng;
+    net_->eval();
+    Serving s;
+    s.d = cfg_.dim;
+    s.nd = static_cast<int>(norm_.out_dim());
+    s.attend = cfg_.attend();
+    s.softmax = cfg_.attention == "softmax";
+    s.mean = cfg_.pooling == "mean";
+    const int d = s.d;
+    s.E = linear_weight(net_->item->weight).transpose();  // [(n+1), d] -> d x (n+1)
+    if (s.attend) {
+      const MatF W = linear_weight(net_->att[0]->weight);  // a1 x 4d
+      const MatF A = W.middleCols(0, d) + W.middleCols(2 * d, d);
+      const MatF B = W.middleCols(d, d) - W.middleCols(2 * d, d);
+      s.C = W.middleCols(3 * d, d);
+      s.A_tab = A * s.E;
+      s.B_tab = B * s.E;
+      s.B_tab.colwise() += vec_of(net_->att[0]->bias);
+      s.att_slope0 = vec_of(net_->att_slope[0]);
+      for (size_t k = 1; k < net_->att.size(); ++k) {
+        s.att_W.push_back(linear_weight(net_->att[k]->weight));
+        s.att_b.push_back(vec_of(net_->att[k]->bias));
+        s.att_slope.push_back(vec_of(net_->att_slope[k]));
+      }
+      s.att_out_w = vec_of(net_->att_out->weight.reshape({-1}));
+      s.att_out_b = net_->att_out->bias.item<float>();
+    }
+    const MatF W1 = linear_weight(net_->head[0]->weight);  // h1 x in
+    const int fd = cfg_.field_dim;
+    s.W_pool = W1.middleCols(0, d);
+    s.T_tab = W1.middleCols(d, d) * s.E;
+    s.T_tab.colwise() += vec_of(net_->head[0]->bias);
+    const int nf = static_cast<int>(schema_.n_fields());
+    s.F_tab.clear();
+    for (int f = 0; f < nf; ++f) {
+      const MatF emb = linear_weight(net_->fields[f]->weight).transpose();  // fd x card
+      s.F_tab.push_back(W1.middleCols(2 * d + f * fd, fd) * emb);
+    }
+    s.W_dense = W1.middleCols(2 * d + nf * fd, s.nd);
+    s.head_slope0 = vec_of(net_->head_slope[0]);
+    for (size_t k = 1; k < net_->head.size(); ++k) {
+      s.head_W.push_back(linear_weight(net_->head[k]->weight));
+      s.head_b.push_back(vec_of(net_->head[k]->bias));
+      s.head_slope.push_back(vec_of(net_->head_slope[k]));
+    }
+    s.head_out_w = vec_of(net_->head_out->weight.reshape({-1}));
+    s.head_out_b = net_->head_out->bias.item<float>();
+    sv_ = std::move(s);
+    fitted_ = true;
+  }
+
+  // Scores the rows of group g into out (see the header comment for the layout).
+  void score_group(const RankBatch& batch, size_t g, std::span<float> out) const {
+    const Serving& s = sv_;
+    const int d = s.d;
+    const uint32_t r0 = batch.group_begin[g];
+    const int N = static_cast<int>(batch.group_begin[g + 1] - r0);
+    if (N == 0) return;
+    const int Np = round_up8(N);
+    const auto hist = batch.group_history(g);
+    const int L = static_cast<int>(hist.size());
+    auto item_col = [&](int j) { return static_cast<Eigen::Index>(batch.items[r0 + j]) + 1; };
+
+    MatF pooled = MatF::Zero(d, Np);
+    if (L > 0) {
+      MatF H(d, L);
+      for (int l = 0; l < L; ++l) H.col(l) = s.E.col(static_cast<Eigen::Index>(hist[l]) + 1);
+      if (!s.attend) {
+        for (int j = 0; j < N; ++j) {
+          const ItemId own = batch.items[r0 + j];
+          int count = 0;
+          for (int l = 0; l < L; ++l) {
+            if (hist[l] == own) continue;
+            pooled.col(j) += H.col(l);
+            ++count;
+          }
+          if (s.mean && count > 0) pooled.col(j) /= static_cast<float>(count);
+        }
+      } else {
+        attention_pool(batch, g, H, pooled);
+      }
+    }
+
+    // Head, first layer: h1 x Np pre-activations.
+    MatF x;
+    x.noalias() = s.W_pool * pooled;
+    if (s.nd > 0) {
+      MatF dense = MatF::Zero(s.nd, Np);
+      for (int j = 0; j < N; ++j) norm_.apply(batch.dense_row(r0 + j), dense.col(j).data());
+      x.noalias() += s.W_dense * dense;
+    }
+    const size_t nf = batch.schema.n_fields();
+    for (int j = 0; j < N; ++j) {
+      x.col(j) += s.T_tab.col(item_col(j));
+      const auto cats = batch.cat_row(r0 + j);
+      for (size_t f = 0; f < nf; ++f) x.col(j) += s.F_tab[f].col(cats[f]);
+    }
+    prelu_rows(x, s.head_slope0);
+    for (size_t k = 0; k < s.head_W.size(); ++k) {
+      MatF y;
+      y.noalias() = s.head_W[k] * x;
+      y.colwise() += s.head_b[k];
+      prelu_rows(y, s.head_slope[k]);
+      x.swap(y);
+    }
+    for (int j = 0; j < N; ++j) out[r0 + j] = dot_col(s.head_out_w, x.col(j).data(), s.head_out_b);
+  }
+
+  // The attention unit over every (candidate, history item) pair of group g and the pooled
+  // interest of each candidate into pooled.col(j). H: d x L history embeddings.
+  void attention_pool(const RankBatch& batch, size_t g, const MatF& H, MatF& pooled) const {
+    const Serving& s = sv_;
+    const int d = s.d;
+    const uint32_t r0 = batch.group_begin[g];
+    const int N = static_cast<int>(batch.group_begin[g + 1] - r0);
+    const auto hist = batch.group_history(g);
+    const int L = static_cast<int>(hist.size()), L8 = round_up8(L);
+    const Eigen::Index a1 = s.C.rows();
+    MatF AH(a1, L);
+    for (int l = 0; l < L; ++l) AH.col(l) = s.A_tab.col(static_cast<Eigen::Index>(hist[l]) + 1);
+    const int per_block = std::max(1, kPairCols / L8);
+    MatF X, Z, Z2;
+    VecF bt(a1);
+    std::vector<float> logit(static_cast<size_t>(per_block) * L8), w(L);
+    for (int j0 = 0; j0 < N; j0 += per_block) {
+      const int nb = std::min(per_block, N - j0);
+      const Eigen::Index P = static_cast<Eigen::Index>(nb) * L8;
+      X.setZero(d, P);
+      for (int j = 0; j < nb; ++j) {
+        const auto t = s.E.col(static_cast<Eigen::Index>(batch.items[r0 + j0 + j]) + 1);
+        for (int l = 0; l < L; ++l) X.col(j * L8 + l) = H.col(l).cwiseProduct(t);
+      }
+      Z.noalias() = s.C * X;  // a1 x P: the pairwise part C (h * t)
+      for (int j = 0; j < nb; ++j) {
+        bt = s.B_tab.col(static_cast<Eigen::Index>(batch.items[r0 + j0 + j]) + 1);
+        for (int l = 0; l < L; ++l) Z.col(j * L8 + l) += AH.col(l) + bt;
+      }
+      prelu_rows(Z, s.att_slope0);
+      for (size_t k = 0; k < s.att_W.size(); ++k) {
+        Z2.noalias() = s.att_W[k] * Z;
+        Z2.colwise() += s.att_b[k];
+        prelu_rows(Z2, s.att_slope[k]);
+        Z.swap(Z2);
+      }
+      for (Eigen::Index p = 0; p < P; ++p) logit[p] = dot_col(s.att_out_w, Z.col(p).data(), s.att_out_b);
+      // Weights over the unmasked history (sequential loops: exact whatever the masking).
+      for (int j = 0; j < nb; ++j) {
+        const ItemId own = batch.items[r0 + j0 + j];
+        const float* lg = logit.data() + static_cast<size_t>(j) * L8;
+        if (s.softmax) {
+          float mx = -std::numeric_limits<float>::infinity();
+          for (int l = 0; l < L; ++l) {
+            if (hist[l] != own) mx = std::max(mx, lg[l]);
+          }
+          if (mx == -std::numeric_limits<float>::infinity()) continue;  // fully masked: zero
+          float sum = 0;
+          for (int l = 0; l < L; ++l) {
+            w[l] = hist[l] == own ? 0.0f : std::exp(lg[l] - mx);
+            sum += w[l];
+          }
+          for (int l = 0; l < L; ++l) w[l] /= sum;
+        } else {
+          for (int l = 0; l < L; ++l) w[l] = hist[l] == own ? 0.0f : lg[l];
+        }
+        auto col = pooled.col(j0 + j);
+        for (int l = 0; l < L; ++l) {
+          if (hist[l] != own) col += w[l] * H.col(l);
+        }
+      }
+    }
+  }
+
+  std::vector<float> torch_forward(const RankBatch& batch) const {
+    CASCADE_CHECK(fitted_, "din: torch_scores() before fit() or load()");
+    check_schema(schema_, batch.schema, "din");
+    batch.validate();
+    CASCADE_CHECK(!net_->is_training(), "din: torch_scores() on a module in training mode");
+    torch::NoGradGuard ng;
+    const std::vector<float> dn = norm_.apply_batch(batch);
+    const std::vector<uint32_t> rg = row_groups(batch);
+    std::vector<uint32_t> rows(batch.rows());
+    std::iota(rows.begin(), rows.end(), 0u);
+    if (rows.empty()) return {};
+    const TorchInputs in = make_inputs(batch, dn, norm_.out_dim(), rows, rg);
+    const auto net = net_.ptr();  // forward() is not const; the module is read, not changed
+    return nn::to_vector(net->forward(in.hist, in.target, in.cats, in.dense, true));
+  }
+
+  Params params_;
+  DinConfig cfg_;
+  FeatureSchema schema_;
+  DenseNormalizer norm_;
+  DinNet net_{nullptr};
+  Serving sv_;
+  std::string dataset_hash_;
+  uint64_t fit_seed_ = 0;
+  int best_epoch_ = 0;
+  bool fitted_ = false;
+};
+
+}  // namespace
+
+std::vector<float> din::torch_scores(const Ranker& model, const RankBatch& batch) {
+  const auto* m = dynamic_cast<const DinRanker*>(&model);
+  CASCADE_CHECK(m != nullptr, fmt::format("din::torch_scores: '{}' is not a din ranker", model.kind()));
+  return m->torch_forward(batch);
+}
+
+CASCADE_REGISTER_RANKER(DinRanker, "din");
+
+}  // namespace cascade
