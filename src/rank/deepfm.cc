@@ -103,6 +103,7 @@
 #include "cascade/core/registry.h"
 #include "cascade/io/artifact.h"
 #include "cascade/rank/ranker.h"
+#include "nn/eigen_threads.h"
 #include "nn/torch_util.h"
 #include "rank/deepfm_reference.h"
 #include "rank/dense_norm.h"
@@ -296,19 +297,6 @@ struct DeepfmNetImpl : torch::nn::Module {
 };
 TORCH_MODULE(DeepfmNet);
 
-// Sets the calling thread's OpenMP thread count (a per-thread ICV) to 1 for a scope, so that
-// Eigen's GEMM (built with OpenMP) stays on the calling thread.
-class OneOmpThread {
- public:
-  OneOmpThread() : previous_(omp_get_max_threads()) { omp_set_num_threads(1); }
-  ~OneOmpThread() { omp_set_num_threads(previous_); }
-  OneOmpThread(const OneOmpThread&) = delete;
-  OneOmpThread& operator=(const OneOmpThread&) = delete;
-
- private:
-  int previous_;
-};
-
 class DeepfmRanker final : public Ranker {
  public:
   explicit DeepfmRanker(Params params) : params_(std::move(params)) {
@@ -488,7 +476,7 @@ class DeepfmRanker final : public Ranker {
                                   v, schema_.fields[f].cardinality));
       }
     }
-    OneOmpThread one;  // for the Eigen fallback kernel
+    nn::SingleThreadedEigen one;  // for the Eigen fallback kernel
     const GemmFn gemm = active_kernel().load();
     for (size_t g = 0; g + 1 < batch.group_begin.size(); ++g) {
       const size_t r0 = batch.group_begin[g], r1 = batch.group_begin[g + 1];
@@ -572,7 +560,7 @@ class DeepfmRanker final : public Ranker {
   // Eval mode + the serving arrays (see the header comment). Column counts are padded to a
   // multiple of 16 with zeros for the kernels: K = pad16(H1 + dim + 1).
   void finish_model() {
-    OneOmpThread one;
+    nn::SingleThreadedEigen one;
     net_->eval();
     const int64_t d = cfg_.dim, H1 = cfg_.hidden[0];
     const int64_t K = static_cast<int64_t>(pad16(static_cast<size_t>(H1 + d + 1)));

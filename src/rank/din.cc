@@ -104,6 +104,7 @@
 #include "cascade/core/registry.h"
 #include "cascade/io/artifact.h"
 #include "cascade/rank/ranker.h"
+#include "nn/eigen_threads.h"
 #include "nn/torch_util.h"
 #include "rank/dense_norm.h"
 #include "rank/din_reference.h"
@@ -325,20 +326,6 @@ std::vector<uint32_t> row_groups(const RankBatch& b) {
   return out;
 }
 
-// Sets Eigen's OpenMP thread count to 1 for the calling thread while alive (libgomp keeps
-// the nthreads ICV per thread, so concurrent callers do not interfere). Eigen parallelises
-// a GEMM above ~50K multiply-adds, which the attention blocks exceed.
-class SingleThreadedEigen {
- public:
-  SingleThreadedEigen() : previous_(omp_get_max_threads()) { omp_set_num_threads(1); }
-  ~SingleThreadedEigen() { omp_set_num_threads(previous_); }
-  SingleThreadedEigen(const SingleThreadedEigen&) = delete;
-  SingleThreadedEigen& operator=(const SingleThreadedEigen&) = delete;
-
- private:
-  int previous_;
-};
-
 // Sets OpenBLAS's own thread pool (libtorch's BLAS on Debian) to n threads while alive, if
 // the process has OpenBLAS. DIN's GEMMs are small; on the loaded 2-core machine OpenBLAS's
 // 2 threads made the synthetic test fit 11x slower in wall time (108 s vs 9.7 s, with 3.8 s
@@ -550,7 +537,7 @@ class DinRanker final : public Ranker {
     CASCADE_CHECK(out.size() == batch.rows(),
                   fmt::format("din: score() output has {} slots for {} rows", out.size(), batch.rows()));
     batch.validate();
-    SingleThreadedEigen single;
+    nn::SingleThreadedEigen single;
     for (size_t g = 0; g < batch.groups(); ++g) score_group(batch, g, out);
   }
 
