@@ -8,9 +8,10 @@ PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config git
   libeigen3-dev libopenblas-dev
   libyaml-cpp-dev libcli11-dev nlohmann-json3-dev libspdlog-dev libfmt-dev
-  libxxhash-dev libzip-dev libcpp-httplib-dev
+  libxxhash-dev libzip-dev libcpp-httplib-dev libhiredis-dev
   libtorch-dev libfaiss-dev libxgboost-dev xgboost
   libgtest-dev libgmock-dev libbenchmark-dev
+  redis-server wrk curl
   python3
 )
 
