@@ -13,10 +13,13 @@ void add_eval_command(CLI::App& app);
 void add_compare_command(CLI::App& app);
 void add_bench_command(CLI::App& app);
 void add_download_command(CLI::App& app);
+void add_bundle_command(CLI::App& app);
+void add_serve_command(CLI::App& app);
 
 // Subcommands of `cascade bench` that live in their own files.
 void add_bench_ann(CLI::App* bench);
 void add_bench_funnel(CLI::App* bench);
 void add_bench_quality(CLI::App* bench);
+void add_bench_rerank(CLI::App* bench);
 
 }  // namespace cascade::cli

@@ -20,6 +20,8 @@ int main(int argc, char** argv) {
   cascade::cli::add_compare_command(app);
   cascade::cli::add_bench_command(app);
   cascade::cli::add_download_command(app);
+  cascade::cli::add_bundle_command(app);
+  cascade::cli::add_serve_command(app);
 
   try {
     app.parse(argc, argv);

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
 #include <numeric>
 #include <random>
 #include <unordered_set>
@@ -253,6 +254,28 @@ std::vector<uint32_t> funnel_order(std::span<const float> pre, size_t pre_keep, 
   std::partial_sort(idx.begin(), idx.begin() + static_cast<std::ptrdiff_t>(k2), idx.end(), by(fine));
   idx.resize(k2);
   return idx;
+}
+
+std::pair<RankTrainSet, RankTrainSet> split_groups(const RankTrainSet& all, double share, uint64_t seed,
+                                                   const FeatureBuilder& fb) {
+  CASCADE_CHECK(share >= 0 && share < 1, "split_groups: share must be in [0, 1)");
+  std::vector<size_t> g(all.batch.groups());
+  std::iota(g.begin(), g.end(), 0);
+  std::mt19937_64 rng(seed);
+  std::shuffle(g.begin(), g.end(), rng);
+  const auto n_valid = static_cast<size_t>(std::floor(share * static_cast<double>(g.size())));
+  std::vector<uint8_t> is_valid(g.size(), 0);
+  for (size_t k = 0; k < n_valid; ++k) is_valid[g[k]] = 1;
+  RankTrainSet tr, va;
+  tr.batch = fb.empty_batch();
+  va.batch = fb.empty_batch();
+  for (size_t k = 0; k < all.batch.groups(); ++k) {
+    RankTrainSet& dst = is_valid[k] ? va : tr;
+    dst.batch.append(all.batch.slice_groups(k, k + 1));
+    const auto b = all.batch.group_begin[k], e = all.batch.group_begin[k + 1];
+    dst.labels.insert(dst.labels.end(), all.labels.begin() + b, all.labels.begin() + e);
+  }
+  return {std::move(tr), std::move(va)};
 }
 
 }  // namespace cascade

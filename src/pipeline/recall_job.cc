@@ -212,4 +212,28 @@ FittedChannel fit_channel(const ChannelSpec& spec, const Dataset& ds, const Inte
   return f;
 }
 
+FittedChannel fit_or_load_channel(const ChannelSpec& spec, const Dataset& ds, const Interactions& train,
+                                  const std::string& tag, const std::filesystem::path& cache_dir, int threads,
+                                  uint64_t seed) {
+  std::filesystem::path dir;
+  if (!cache_dir.empty()) {
+    const std::string key =
+        hash_hex(fmt::format("{}|{}|{}|{}|{}", spec.spec(), ds.content_hash, seed, tag, spec.ann ? "ann" : ""))
+            .substr(0, 16);
+    dir = cache_dir / fmt::format("{}-{}-{}", tag, spec.name, key);
+    if (std::filesystem::exists(dir / "manifest.json")) {
+      spdlog::info("{}: loading {} from the cache {}", tag, spec.name, dir.string());
+      FittedChannel fc;
+      fc.spec = spec;
+      fc.model = load_recaller(dir);
+      fc.fit_seconds = -1;  // not fitted in this run
+      return fc;
+    }
+  }
+  spdlog::info("{}: fitting recall channel {} ({})", tag, spec.name, spec.spec());
+  FittedChannel fc = fit_channel(spec, ds, train, threads, seed);
+  if (!dir.empty()) save_recaller(*fc.model, dir);
+  return fc;
+}
+
 }  // namespace cascade

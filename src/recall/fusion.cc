@@ -54,100 +54,166 @@ void validate_fusion_options(const FusionOptions& opt, size_t n_channels) {
                 fmt::format("fusion: {} channels, at most 65536 are supported", n_channels));
   CASCADE_CHECK(opt.weights.empty() || opt.weights.size() == n_channels,
                 fmt::format("fusion: {} weights given for {} channels (give none or one per "
-                            "channel)", opt.weights.size(), n_channels));
+                            "channel)",
+                            opt.weights.size(), n_channels));
   CASCADE_CHECK(opt.quotas.empty() || opt.quotas.size() == n_channels,
                 fmt::format("fusion: {} quotas given for {} channels (give none or one per "
-                            "channel)", opt.quotas.size(), n_channels));
+                            "channel)",
+                            opt.quotas.size(), n_channels));
   for (size_t c = 0; c < opt.weights.size(); ++c) {
-    CASCADE_CHECK(std::isfinite(opt.weights[c]) && opt.weights[c] >= 0,
-                  fmt::format("fusion: weight {} of channel {} must be finite and >= 0",
-                              opt.weights[c], c));
+    CASCADE_CHECK(
+        std::isfinite(opt.weights[c]) && opt.weights[c] >= 0,
+        fmt::format("fusion: weight {} of channel {} must be finite and >= 0", opt.weights[c], c));
   }
   CASCADE_CHECK(std::isfinite(opt.rrf_k) && opt.rrf_k >= 0,
                 fmt::format("fusion: rrf_k = {} must be finite and >= 0", opt.rrf_k));
   CASCADE_CHECK(opt.pool_size >= 1, "fusion: pool_size must be >= 1");
 }
 
-std::vector<FusedCandidate> fuse(std::span<const ChannelCandidates> lists,
-                                 const FusionOptions& opt, std::span<const ItemId> exclude) {
+std::vector<FusedCandidate> fuse(std::span<const ChannelCandidates> lists, const FusionOptions& opt,
+                                 std::span<const ItemId> exclude) {
   validate_fusion_options(opt, lists.size());
   const bool rrf = opt.method == "rrf";
-  const std::unordered_set<ItemId> excluded(exclude.begin(), exclude.end());
+  // Per-item slots in a flat array indexed by item id (reused across calls on this thread and
+  // reset through the touched list), so a request costs no hashing: this runs per /recommend.
+  ItemId max_item = 0;
+  for (const ChannelCandidates& list : lists)
+    for (const ScoredItem& s : list.items) max_item = std::max(max_item, s.item);
+  for (ItemId e : exclude) max_item = std::max(max_item, e);
+  constexpr int32_t kFree = -1, kExcluded = -2;
+  thread_local std::vector<int32_t> slot;
+  thread_local std::vector<ItemId> touched;
+  if (slot.size() <= max_item) slot.resize(static_cast<size_t>(max_item) + 1, kFree);
+  touched.clear();
+  struct Reset {  // leaves the slots free again on every exit path (also when a check throws)
+    ~Reset() {
+      for (ItemId i : touched) slot[i] = kFree;
+    }
+  } reset;
+  for (ItemId e : exclude) {
+    if (slot[e] == kFree) touched.push_back(e);
+    slot[e] = kExcluded;
+  }
 
-  std::vector<FusedCandidate> pool;
-  std::vector<double> fused;  // parallel to pool: scores summed in double, rounded once
-  std::unordered_map<ItemId, size_t> slot;  // item -> index in pool
-
+  // Pass 1: every channel's contribution (list without excluded items, cut to the quota,
+  // scaled), summed per item in double and rounded once.
+  struct Contribution {
+    size_t begin = 0, end = 0;  // range in `kept`
+  };
   std::vector<ScoredItem> kept;
-  std::unordered_set<ItemId> in_list;
+  std::vector<Contribution> contrib(lists.size());
+  std::vector<ItemId> items;  // pool items in first-seen order
+  std::vector<double> fused;  // parallel to items
+  std::vector<uint16_t> n_contrib;
+  std::vector<uint32_t>
+      seen_in;  // per item slot: last channel + 1 that listed it (duplicate check)
   for (size_t c = 0; c < lists.size(); ++c) {
     const ChannelCandidates& list = lists[c];
     // Input checks come first so that a bad list is reported even if its weight is 0.
-    in_list.clear();
     for (const ScoredItem& s : list.items) {
       CASCADE_CHECK(std::isfinite(s.score),
                     fmt::format("fusion: channel {} ('{}') gave item {} a non-finite score", c,
                                 list.channel, s.item));
-      CASCADE_CHECK(in_list.insert(s.item).second,
-                    fmt::format("fusion: channel {} ('{}') lists item {} twice", c,
-                                list.channel, s.item));
+      int32_t& sl = slot[s.item];
+      if (sl == kFree) {
+        sl = static_cast<int32_t>(items.size());
+        touched.push_back(s.item);
+        items.push_back(s.item);
+        fused.push_back(0.0);
+        n_contrib.push_back(0);
+        seen_in.push_back(0);
+      }
+      if (sl >= 0) {
+        CASCADE_CHECK(
+            seen_in[static_cast<size_t>(sl)] != c + 1,
+            fmt::format("fusion: channel {} ('{}') lists item {} twice", c, list.channel, s.item));
+        seen_in[static_cast<size_t>(sl)] = static_cast<uint32_t>(c + 1);
+      }
+    }
+    // An excluded item listed twice is not detected above (it has no slot); check it the slow way.
+    if (!exclude.empty()) {
+      std::vector<ItemId> ex_listed;
+      for (const ScoredItem& s : list.items)
+        if (slot[s.item] == kExcluded) ex_listed.push_back(s.item);
+      std::sort(ex_listed.begin(), ex_listed.end());
+      const auto dup = std::adjacent_find(ex_listed.begin(), ex_listed.end());
+      CASCADE_CHECK(dup == ex_listed.end(),
+                    fmt::format("fusion: channel {} ('{}') lists item {} twice", c, list.channel,
+                                dup == ex_listed.end() ? 0 : *dup));
     }
     const double w = weight_of(opt, c);
     if (w == 0) continue;
 
-    // The channel's contribution: its list without excluded items, cut to the quota.
     const size_t quota = quota_of(opt, c);
-    kept.clear();
+    contrib[c].begin = kept.size();
     for (const ScoredItem& s : list.items) {
-      if (quota != 0 && kept.size() == quota) break;
-      if (!excluded.count(s.item)) kept.push_back(s);
+      if (quota != 0 && kept.size() - contrib[c].begin == quota) break;
+      if (slot[s.item] != kExcluded) kept.push_back(s);
     }
-    if (kept.empty()) continue;
+    contrib[c].end = kept.size();
+    if (contrib[c].end == contrib[c].begin) continue;
 
-    double lo = kept[0].score, hi = kept[0].score;
-    for (const ScoredItem& s : kept) {
-      lo = std::min<double>(lo, s.score);
-      hi = std::max<double>(hi, s.score);
+    double lo = kept[contrib[c].begin].score, hi = lo;
+    for (size_t r = contrib[c].begin; r < contrib[c].end; ++r) {
+      lo = std::min<double>(lo, kept[r].score);
+      hi = std::max<double>(hi, kept[r].score);
     }
     const double range = hi - lo;
-
-    for (size_t r = 0; r < kept.size(); ++r) {
+    for (size_t r = contrib[c].begin; r < contrib[c].end; ++r) {
       const ScoredItem& s = kept[r];
-      const uint32_t rank = static_cast<uint32_t>(r + 1);
-      double part;
-      if (rrf) {
-        part = w / (opt.rrf_k + rank);
-      } else {
-        // Constant list: no spread to scale by, every item scales to 1 (see fusion.h).
-        part = w * (range > 0 ? (s.score - lo) / range : 1.0);
-      }
-      auto [it, fresh] = slot.try_emplace(s.item, pool.size());
-      if (fresh) {
-        pool.push_back(FusedCandidate{s.item, 0.0f, {}, {}, {}});
-        fused.push_back(0.0);
-      }
-      FusedCandidate& fc = pool[it->second];
-      fused[it->second] += part;
-      fc.channels.push_back(static_cast<uint16_t>(c));
-      fc.channel_scores.push_back(s.score);
-      fc.channel_ranks.push_back(rank);
+      const uint32_t rank = static_cast<uint32_t>(r - contrib[c].begin + 1);
+      // Constant list: no spread to scale by, every item scales to 1 (see fusion.h).
+      const double part =
+          rrf ? w / (opt.rrf_k + rank) : w * (range > 0 ? (s.score - lo) / range : 1.0);
+      const auto sl = static_cast<size_t>(slot[s.item]);
+      fused[sl] += part;
+      ++n_contrib[sl];
     }
   }
 
-  for (size_t i = 0; i < pool.size(); ++i) pool[i].score = static_cast<float>(fused[i]);
-  // Filter again after fusion: nothing excluded may leave this function.
-  std::erase_if(pool, [&](const FusedCandidate& fc) { return excluded.count(fc.item) != 0; });
-  // Sort on the float score the caller sees, so the order and the scores always agree.
-  auto better = [](const FusedCandidate& a, const FusedCandidate& b) {
-    if (a.score != b.score) return a.score > b.score;
-    return a.item < b.item;
+  // Pass 2: the best pool_size contributed items, on the float score the caller sees (so the
+  // order and the scores always agree); ties by lower item id. Excluded items never got a slot.
+  std::vector<uint32_t> order;
+  order.reserve(items.size());
+  std::vector<float> score(items.size());
+  for (size_t i = 0; i < items.size(); ++i) {
+    score[i] = static_cast<float>(fused[i]);
+    if (n_contrib[i] > 0) order.push_back(static_cast<uint32_t>(i));
+  }
+  auto better = [&](uint32_t a, uint32_t b) {
+    if (score[a] != score[b]) return score[a] > score[b];
+    return items[a] < items[b];
   };
-  if (pool.size() > opt.pool_size) {
-    std::partial_sort(pool.begin(), pool.begin() + static_cast<std::ptrdiff_t>(opt.pool_size),
-                      pool.end(), better);
-    pool.resize(opt.pool_size);
+  if (order.size() > opt.pool_size) {
+    std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(opt.pool_size),
+                      order.end(), better);
+    order.resize(opt.pool_size);
   } else {
-    std::sort(pool.begin(), pool.end(), better);
+    std::sort(order.begin(), order.end(), better);
+  }
+
+  // Pass 3: full entries for the kept items only, channels ascending.
+  std::vector<int32_t> pos_of(items.size(), -1);
+  std::vector<FusedCandidate> pool(order.size());
+  for (size_t p = 0; p < order.size(); ++p) {
+    const uint32_t i = order[p];
+    pos_of[i] = static_cast<int32_t>(p);
+    FusedCandidate& fc = pool[p];
+    fc.item = items[i];
+    fc.score = score[i];
+    fc.channels.reserve(n_contrib[i]);
+    fc.channel_scores.reserve(n_contrib[i]);
+    fc.channel_ranks.reserve(n_contrib[i]);
+  }
+  for (size_t c = 0; c < lists.size(); ++c) {
+    for (size_t r = contrib[c].begin; r < contrib[c].end; ++r) {
+      const int32_t p = pos_of[static_cast<size_t>(slot[kept[r].item])];
+      if (p < 0) continue;
+      FusedCandidate& fc = pool[static_cast<size_t>(p)];
+      fc.channels.push_back(static_cast<uint16_t>(c));
+      fc.channel_scores.push_back(kept[r].score);
+      fc.channel_ranks.push_back(static_cast<uint32_t>(r - contrib[c].begin + 1));
+    }
   }
   return pool;
 }

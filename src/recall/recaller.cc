@@ -53,12 +53,24 @@ std::vector<ScoredItem> Recaller::top_n(const UserQuery& q, size_t k,
     }
   }
   const uint32_t n = n_items();
-  std::vector<float> scores(n);
-  score(q, scores);
-  std::vector<uint8_t> skip(n, 0);
+  // Per-thread buffers: at 100K items a fresh score vector and mask per call are 500 KB of
+  // mmap'd, page-faulted memory on every request.
+  thread_local std::vector<float> scores;
+  thread_local std::vector<uint8_t> skip;
+  scores.resize(n);
+  if (skip.size() < n) skip.resize(n, 0);
+  score(q, std::span<float>(scores.data(), n));
   for (ItemId i : q.history) if (i < n) skip[i] = 1;
   for (ItemId i : exclude) if (i < n) skip[i] = 1;
-  return top_k(scores, k, skip);
+  struct Unmask {  // the mask is all zeros again on every exit path
+    std::span<const ItemId> a, b;
+    uint32_t n;
+    ~Unmask() {
+      for (ItemId i : a) if (i < n) skip[i] = 0;
+      for (ItemId i : b) if (i < n) skip[i] = 0;
+    }
+  } unmask{q.history, exclude, n};
+  return top_k(std::span<const float>(scores.data(), n), k, std::span<const uint8_t>(skip.data(), n));
 }
 
 std::unique_ptr<Recaller> make_recaller(const std::string& spec) {

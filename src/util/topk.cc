@@ -15,6 +15,24 @@ template <class Fn>
 std::vector<ScoredItem> select(size_t n, size_t k, Fn&& at) {
   std::vector<ScoredItem> heap;
   if (k == 0) return heap;
+  if (k * 4 >= n) {
+    // k is a large share of n (a recall channel's top 500 of a few thousand items): selecting
+    // over all of them beats a heap of k. `better` is a total order, so both give one result.
+    std::vector<ScoredItem> all;
+    all.reserve(n);
+    for (size_t i = 0; i < n; ++i) {
+      ScoredItem s;
+      if (at(i, s)) all.push_back(s);
+    }
+    // A lambda, not the function itself: a function pointer would not be inlined.
+    auto cmp = [](const ScoredItem& a, const ScoredItem& b) { return better(a, b); };
+    if (all.size() > k) {
+      std::nth_element(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(k), all.end(), cmp);
+      all.resize(k);
+    }
+    std::sort(all.begin(), all.end(), cmp);
+    return all;
+  }
   heap.reserve(k + 1);
   // Min-heap by "better": heap.front() is the worst kept item.
   auto cmp = [](const ScoredItem& a, const ScoredItem& b) { return better(a, b); };

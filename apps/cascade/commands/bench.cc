@@ -10,6 +10,7 @@ void add_bench_command(CLI::App& app) {
   add_bench_quality(bench);
   add_bench_ann(bench);
   add_bench_funnel(bench);
+  add_bench_rerank(bench);
 }
 
 }  // namespace cascade::cli

@@ -210,9 +210,6 @@ void add_funnel(CLI::App* bench) {
     } else {
       for (const auto& n : o->rankers) specs.push_back(rc.ranker(n));
     }
-    auto has = [&](const std::string& n) {
-      return std::any_of(specs.begin(), specs.end(), [&](const RankerSpec& s) { return s.name == n; });
-    };
     std::vector<std::pair<std::string, std::string>> ablations;
     const size_t n_configured = specs.size();
     for (size_t k = 0; k < n_configured; ++k) {
@@ -249,24 +246,7 @@ void add_funnel(CLI::App* bench) {
     out["protocol"] = protocol_name(src.prepare.protocol);
     // A channel fitted on `train` (tag names the slice), from the cache when it holds one.
     auto fit_or_load = [&](const ChannelSpec& spec, const Interactions& train, const std::string& tag) {
-      std::filesystem::path dir;
-      if (!o->cache.empty()) {
-        const std::string key = hash_hex(fmt::format("{}|{}|{}|{}|{}", spec.spec(), ds.content_hash, seed, tag,
-                                                     spec.ann ? "ann" : "")).substr(0, 16);
-        dir = std::filesystem::path(o->cache) / fmt::format("{}-{}-{}", tag, spec.name, key);
-        if (std::filesystem::exists(dir / "manifest.json")) {
-          spdlog::info("{}: loading {} from the cache {}", tag, spec.name, dir.string());
-          FittedChannel fc;
-          fc.spec = spec;
-          fc.model = load_recaller(dir);
-          fc.fit_seconds = -1;  // not fitted in this run
-          return fc;
-        }
-      }
-      spdlog::info("{}: fitting recall channel {} ({})", tag, spec.name, spec.spec());
-      FittedChannel fc = fit_channel(spec, ds, train, threads, seed);
-      if (!dir.empty()) save_recaller(*fc.model, dir);
-      return fc;
+      return fit_or_load_channel(spec, ds, train, tag, o->cache, threads, seed);
     };
     for (const auto& spec : channel_specs) {
       fitted.push_back(fit_or_load(spec, recall, "oof"));
@@ -305,22 +285,8 @@ void add_funnel(CLI::App* bench) {
       auto t2 = Clock::now();
       RankTrainSet all = build_training_set(fb, ds, pools.train, e, threads);
       // Hold out whole groups (users) for early stopping.
-      std::vector<size_t> g(all.batch.groups());
-      std::iota(g.begin(), g.end(), 0);
-      std::mt19937_64 rng(seed);
-      std::shuffle(g.begin(), g.end(), rng);
-      const auto n_valid = static_cast<size_t>(std::floor(rc.valid_share * static_cast<double>(g.size())));
-      std::vector<uint8_t> is_valid(g.size(), 0);
-      for (size_t k = 0; k < n_valid; ++k) is_valid[g[k]] = 1;
-      RankTrainSet tr, va;
-      tr.batch = fb.empty_batch();
-      va.batch = fb.empty_batch();
-      for (size_t k = 0; k < all.batch.groups(); ++k) {
-        RankTrainSet& dst = is_valid[k] ? va : tr;
-        dst.batch.append(all.batch.slice_groups(k, k + 1));
-        const auto b = all.batch.group_begin[k], e2 = all.batch.group_begin[k + 1];
-        dst.labels.insert(dst.labels.end(), all.labels.begin() + b, all.labels.begin() + e2);
-      }
+      auto [tr, va] = split_groups(all, rc.valid_share, seed, fb);
+      const size_t n_valid = va.batch.groups();
       const double pos = std::accumulate(all.labels.begin(), all.labels.end(), 0.0);
       spdlog::info("examples {}: {} groups ({} held out), {} rows, {:.0f} positives ({:.1f} s)", key,
                    all.batch.groups(), n_valid, all.batch.rows(), pos, seconds_since(t2));

@@ -51,6 +51,11 @@ RankTrainSet build_training_set(const FeatureBuilder& fb, const Dataset& ds,
                                 const std::vector<std::vector<FusedCandidate>>& pools,
                                 const ExampleOptions& opt, int threads);
 
+/// Splits a training set into (fit, held-out) by whole groups: a seeded shuffle of the groups,
+/// the first floor(share * groups) held out (for early stopping / best-epoch selection).
+std::pair<RankTrainSet, RankTrainSet> split_groups(const RankTrainSet& all, double share, uint64_t seed,
+                                                   const FeatureBuilder& fb);
+
 /// One configured ranker: `rank.rankers.<name>: {kind: din, <params>..., examples: {...}}`.
 struct RankerSpec {
   std::string name;

@@ -1,0 +1,104 @@
+// cascade serve --bundle DIR [--host 127.0.0.1] [--port 8080] [--threads N] [--redis
+// unix:/path|host:port] Serves a model bundle over HTTP (routes: /openapi.json). SIGHUP reloads the
+// bundle from its path (point a symlink at a new version, then send SIGHUP); SIGINT / SIGTERM stop
+// the server after writing pending events back to Redis (bounded wait).
+#include <fmt/format.h>
+#include <signal.h>
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <memory>
+#include <thread>
+
+#include "cascade/core/error.h"
+#include "cascade/io/artifact.h"
+#include "cascade/serve/server.h"
+#include "cli_common.h"
+#include "commands.h"
+
+namespace cascade::cli {
+namespace {
+
+std::atomic<int> g_reload{0}, g_stop{0};
+static_assert(std::atomic<int>::is_always_lock_free, "signal handlers need a lock-free flag");
+
+void on_signal(int sig) {
+  if (sig == SIGHUP) {
+    g_reload = 1;
+  } else {
+    g_stop = 1;
+  }
+}
+
+}  // namespace
+
+void add_serve_command(CLI::App& app) {
+  auto o = std::make_shared<ServerOptions>();
+  auto ready_file = std::make_shared<std::string>();
+  CLI::App* cmd = app.add_subcommand(
+      "serve", "serve a model bundle over HTTP (JSON API, /metrics, /openapi.json)");
+  cmd->add_option("--bundle", o->bundle, "bundle directory written by `cascade bundle`")
+      ->required();
+  cmd->add_option("--host", o->host, "address to listen on")->capture_default_str();
+  cmd->add_option("--port", o->port, "port (0 = any free port; the chosen one is printed)")
+      ->capture_default_str();
+  cmd->add_option("--threads", o->threads,
+                  "worker threads (0 = 4 x hardware threads; each keep-alive connection holds one)")
+      ->capture_default_str();
+  cmd->add_option(
+      "--redis", o->store.redis,
+      "feature store: unix:/path/redis.sock or host:port (empty = in-process store only)");
+  cmd->add_option(
+         "--cache-ttl-ms", o->store.cache_ttl_ms,
+         "how long a history read from Redis is reused before re-reading (other replicas' events)")
+      ->capture_default_str();
+  cmd->add_option("--max-k", o->limits.max_k, "largest k a request may ask for")
+      ->capture_default_str();
+  cmd->add_option("--ready-file", *ready_file,
+                  "write the bound port here once the bundle is loaded (for scripts)");
+  cmd->callback([o, ready_file] {
+    // Signal handlers only raise flags; a watcher thread acts on them. (sigwait would need the
+    // signals blocked in every thread, but OpenBLAS/OpenMP start theirs before main().)
+    g_reload = 0;
+    g_stop = 0;
+    struct sigaction sa {};
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    for (int sig : {SIGINT, SIGTERM, SIGHUP}) sigaction(sig, &sa, nullptr);
+
+    Server server(*o);
+    server.start();
+    if (!server.wait_ready(std::chrono::minutes(10)))
+      throw Error("serve: the bundle could not be loaded (see the error above); nothing is served");
+    const int port = server.port();
+    fmt::print(
+        "serving bundle {} on http://{}:{}  (try: curl "
+        "'http://{}:{}/recommend/1?k=5&explain=true')\n",
+        server.bundle_version(), o->host, port, o->host, port);
+    std::fflush(stdout);
+    if (!ready_file->empty()) write_file_atomic(*ready_file, std::to_string(port) + "\n");
+
+    std::thread signals([&server] {
+      while (!g_stop) {
+        if (g_reload.exchange(0)) {
+          try {
+            server.reload({});
+          } catch (const std::exception& e) {
+            spdlog::error("reload refused, still serving {}: {}", server.bundle_version(),
+                          e.what());
+          }
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      }
+      spdlog::info("stopping");
+      server.stop();
+    });
+    server.wait();
+    signals.join();
+    if (!server.store().flush(std::chrono::seconds(5)))
+      spdlog::warn("{} events could not be written back to Redis before exit",
+                   server.store().health().pending_writes);
+  });
+}
+
+}  // namespace cascade::cli

@@ -1,0 +1,103 @@
+// The online funnel over a loaded bundle: one request in, the final list out, with every
+// stage's scores and time. This is what `cascade serve` runs per /recommend request and what
+// `cascade bench rerank` evaluates offline, so the served and the measured funnel are one code.
+//
+//   history  = the user's training row (bundle) + live events since (raw ids, oldest first)
+//   recall   = every channel's top `quota` for that history, fused; the top `pool_depth` kept
+//   rank     = features -> pre-ranker over the pool -> its top pre_keep -> fine-ranker ->
+//              its top max(fine_keep, k)
+//   re-rank  = drop watched, inverse-propensity debias, MMR (diversity), genre/year caps -> k
+//
+// A known user without live events queries the channels with their trained id (iALS's
+// fitted factors); a user with live events, or one unknown at training time, is queried by
+// history only (iALS folds the history in), so fresh events change every history-based
+// channel at once. A user with no history at all gets the cold-start pool (popularity plus
+// whatever the other channels give an empty history).
+#pragma once
+
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "cascade/pipeline/bundle.h"
+#include "cascade/rerank/rerank.h"
+
+namespace cascade {
+
+/// An event posted to the live service (raw ids).
+struct LiveEvent {
+  std::string item;
+  int64_t timestamp = 0;
+};
+
+struct RecommendRequest {
+  std::string user;                   ///< raw user id
+  std::span<const LiveEvent> events;  ///< live events since the bundle, oldest first
+  size_t k = 10;
+  double diversity = -1;  ///< MMR lambda in [0, 1]; < 0 = the bundle's rerank.diversity
+  bool explain = false;   ///< fill RecommendedItem::because
+  int64_t now =
+      0;  ///< request time; 0 = the serving clock (offline evaluation sets the held-out time)
+  size_t pre_keep = 0;  ///< 0 = the bundle's; offline experiments may change the cut-offs
+  size_t fine_keep = 0;
+};
+
+struct StageLatency {
+  double recall_ms = 0, features_ms = 0, pre_rank_ms = 0, fine_rank_ms = 0, rerank_ms = 0,
+         total_ms = 0;
+};
+
+struct RecommendedItem {
+  ItemId item = 0;
+  float score = 0;                 ///< final (re-rank) score
+  float fused = 0;                 ///< fused recall score
+  float pre_rank = 0;              ///< pre-ranker score
+  float fine_rank = 0;             ///< fine-ranker score
+  std::vector<uint16_t> channels;  ///< indices into Bundle::channel_names() that retrieved it
+  bool relaxed = false;            ///< placed only because a diversity cap left too few items
+  int64_t because = -1;  ///< explain: the history item most similar to it (dense id), -1 = none
+};
+
+struct RecommendResponse {
+  bool known_user = false;
+  size_t history = 0;      ///< history length used (training row + live events)
+  size_t live_events = 0;  ///< live events that named a known item
+  std::vector<RecommendedItem> items;
+  StageLatency latency;
+};
+
+class Recommender {
+ public:
+  /// Reads the bundle's `rerank` config group (rerank options + `vectors`: the channel whose
+  /// item vectors MMR, explanations and /similar use). Throws cascade::Error when invalid.
+  explicit Recommender(std::shared_ptr<const Bundle> bundle);
+
+  /// Thread-safe. Throws cascade::Error for k == 0 or a diversity outside [0, 1].
+  RecommendResponse recommend(const RecommendRequest& req) const;
+
+  /// The k items most similar to `item` (cosine of the `vectors` channel's item vectors; over
+  /// its ANN index, inner product, when the channel has one attached). Thread-safe.
+  std::vector<ScoredItem> similar(ItemId item, size_t k) const;
+
+  const Bundle& bundle() const { return *bundle_; }
+  const std::string& vectors_channel() const { return vectors_name_; }
+  const RerankOptions& rerank_options() const { return rerank_; }
+  /// Unit-normalised item vectors of the `vectors` channel (n_items x vector_dim(); empty = none).
+  std::span<const float> unit_vectors() const { return unit_; }
+  uint32_t vector_dim() const { return dim_; }
+
+ private:
+  float cosine(ItemId a, ItemId b) const;
+
+  std::shared_ptr<const Bundle> bundle_;
+  RerankOptions rerank_;
+  std::string vectors_name_;
+  int vectors_channel_ = -1;
+  std::vector<float> unit_;  // n_items x dim, row-normalised item vectors of the vectors channel
+  uint32_t dim_ = 0;
+  std::vector<float> counts_;  // per item: interactions in the fit matrix (IPS propensities)
+  std::unique_ptr<Reranker> reranker_;
+};
+
+}  // namespace cascade

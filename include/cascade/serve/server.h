@@ -1,0 +1,88 @@
+// `cascade serve`: the funnel of one model bundle behind an HTTP/1.1 JSON API (cpp-httplib,
+// a fixed pool of worker threads, keep-alive). Routes and schemas: openapi_json().
+//
+// State: the server is stateless apart from the loaded bundle and the feature store, so
+// replicas can share one Redis. The bundle lives behind an atomic shared_ptr: a request takes
+// one snapshot at its start and uses it to the end, so a hot reload (POST /admin/reload or
+// SIGHUP) swaps versions without failing or mixing a request; the old bundle is freed when
+// its last request finishes.
+//
+// Startup: the port is bound first and the bundle loads in the background; until it is
+// loaded /ready and the model routes answer 503, /health answers 200 with status "loading".
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "cascade/serve/feature_store.h"
+#include "cascade/serve/request.h"
+
+namespace cascade {
+
+struct ServerOptions {
+  std::string host = "127.0.0.1";
+  int port = 8080;  ///< 0 = any free port (see Server::port())
+  int threads =
+      0;  ///< worker threads; 0 = 4 x hardware threads (keep-alive connections hold one each)
+  std::filesystem::path bundle;  ///< bundle directory (a symlink to a versioned one reloads well)
+  FeatureStoreOptions store;     ///< store.redis empty = in-process store only
+  RequestLimits limits;
+  int keep_alive_timeout_s = 5;
+  size_t keep_alive_max_requests = 100000;
+};
+
+class Server {
+ public:
+  explicit Server(ServerOptions opt);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  /// Binds the port and starts serving on a background thread; the bundle loads in the
+  /// background too (wait_ready() to wait). Throws cascade::Error when the port cannot be bound.
+  void start();
+  /// Blocks until the bundle is loaded (true) or loading failed / timed out (false).
+  bool wait_ready(std::chrono::milliseconds timeout);
+  /// Blocks until stop() has finished (called from another thread or a signal watcher).
+  void wait();
+  /// Stops listening, finishes in-flight requests, joins the server's threads. Idempotent and
+  /// safe to call from several threads.
+  void stop();
+  int port() const { return port_; }
+
+  /// Loads `dir` (empty = the current bundle path again), checks it and swaps it in. On
+  /// failure the serving bundle stays and the reason is thrown as cascade::Error.
+  std::string reload(const std::filesystem::path& dir);
+
+  std::string bundle_version() const;
+  FeatureStore& store() { return *store_; }
+
+ private:
+  struct State;
+  struct Metrics;
+  void install_routes();
+  std::shared_ptr<const State> state() const { return state_.load(); }
+
+  ServerOptions opt_;
+  std::unique_ptr<FeatureStore> store_;
+  std::unique_ptr<Metrics> metrics_;
+  struct Http;
+  std::unique_ptr<Http> http_;
+  std::atomic<std::shared_ptr<const State>> state_;
+  std::mutex reload_mu_;
+  std::filesystem::path bundle_path_;
+  std::string load_error_;
+  std::thread listen_thread_, load_thread_;
+  std::mutex stop_mu_, join_mu_;
+  std::condition_variable stop_cv_;
+  bool stopped_ = false;
+  int port_ = 0;
+  std::chrono::steady_clock::time_point started_;
+};
+
+}  // namespace cascade

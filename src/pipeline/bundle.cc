@@ -1,0 +1,283 @@
+#include "cascade/pipeline/bundle.h"
+
+#include <fmt/chrono.h>
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+#include <xgboost/c_api.h>
+
+#include <algorithm>
+#include <chrono>
+#include <ctime>
+
+#include "cascade/core/config.h"
+#include "cascade/core/error.h"
+#include "cascade/data/snapshot.h"
+#include "cascade/io/artifact.h"
+#include "cascade/pipeline/rank_job.h"
+#include "cascade/pipeline/recall_job.h"
+
+namespace fs = std::filesystem;
+
+namespace cascade {
+namespace {
+
+using Json = nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+// Every regular file under `dir` except the manifest, as paths relative to `dir`, sorted.
+std::vector<std::string> bundle_files(const fs::path& dir) {
+  std::vector<std::string> out;
+  for (const auto& e : fs::recursive_directory_iterator(dir)) {
+    if (!e.is_regular_file()) continue;
+    const std::string rel = fs::relative(e.path(), dir).generic_string();
+    if (rel != "manifest.json") out.push_back(rel);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::string utc_stamp(const char* format) {
+  const std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[64];
+  std::strftime(buf, sizeof buf, format, &tm);
+  return buf;
+}
+
+// Trains one funnel ranker on seed-oof examples drawn from the recall-slice pools.
+std::unique_ptr<Ranker> fit_funnel_ranker(const RankerSpec& spec, const RankConfig& rc,
+                                          const FeatureBuilder& fb, const Dataset& ds,
+                                          const std::vector<std::vector<FusedCandidate>>& pools,
+                                          int threads, uint64_t seed) {
+  auto t0 = Clock::now();
+  RankTrainSet all = build_training_set(fb, ds, pools, spec.examples, threads);
+  auto [tr, va] = split_groups(all, rc.valid_share, seed, fb);
+  spdlog::info("bundle: ranker {} ({}) on {} rows in {} groups ({} held out for early stopping)",
+               spec.name, spec.spec(), tr.batch.rows(), tr.batch.groups(), va.batch.groups());
+  auto model = make_ranker(spec.spec());
+  RankFitOptions fo;
+  fo.threads = threads;
+  fo.seed = seed;
+  fo.valid = va.batch.rows() ? &va : nullptr;
+  fo.dataset_hash = ds.content_hash;
+  model->fit(tr, fo);
+  spdlog::info("bundle: ranker {} fitted in {:.1f} s", spec.name, seconds_since(t0));
+  return model;
+}
+
+}  // namespace
+
+std::string build_bundle(const YAML::Node& cfg, const Dataset& ds, const fs::path& out,
+                         const BundleBuildOptions& opt) {
+  CASCADE_CHECK(
+      ds.options.protocol == Protocol::kSeedOof,
+      "bundle: the data must be prepared with protocol seed-oof (the rankers learn from the ranker "
+      "slice); got " +
+          protocol_name(ds.options.protocol));
+  const auto t0 = Clock::now();
+  const uint64_t seed = cfg["seed"] ? cfg["seed"].as<uint64_t>() : 42;
+  const int threads = opt.threads;
+  const RankConfig rc = rank_config_from_yaml(cfg["rank"], seed);
+  const auto all_specs = channel_specs_from_yaml(cfg["recall"]["channels"]);
+  const auto specs = select_channels(all_specs, opt.channels);
+  std::vector<std::string> names, all_names;
+  for (const auto& s : specs) names.push_back(s.name);
+  for (const auto& s : all_specs) all_names.push_back(s.name);
+  const FusionConfig fc = fusion_config_from_yaml(cfg["recall"]["fusion"], all_names);
+  const RankerSpec& pre_spec = rc.ranker(rc.pre_rank);
+  const RankerSpec& fine_spec = rc.ranker(rc.fine_rank);
+
+  // 1. Recall channels on the recall slice.
+  const Interactions recall = ds.recall_slice();
+  const Interactions ranker_rows = ds.ranker_slice();
+  std::vector<FittedChannel> fitted;
+  std::vector<const Recaller*> models;
+  for (const auto& spec : specs) {
+    fitted.push_back(
+        fit_or_load_channel(spec, ds, recall, "oof", opt.channel_cache, threads, seed));
+    models.push_back(fitted.back().model.get());
+  }
+
+  // 2. Fusion weights on the validation item (the test split is never looked at here).
+  FusionOptions fopt = fc.options_for(names);
+  const Interactions none;
+  if (fc.tune) {
+    EvalOptions eopt;
+    eopt.threads = threads;
+    eopt.ks = {10, fc.base.pool_size};
+    const PoolCandidates pc_valid =
+        collect_candidates(models, names, ds.train, ds.valid, none, fc.quota, threads);
+    fopt = tune_fusion_weights(pc_valid, ds.train, ds.valid, fopt, fc.search, eopt);
+  }
+
+  // 3. The funnel's two rankers on the ranker slice.
+  const PoolCandidates pc_train =
+      collect_candidates(models, names, recall, ranker_rows, none, fc.quota, threads);
+  const auto pools = fused_pools(pc_train, recall, fopt, rc.pool_depth, threads);
+  const FeatureBuilder fb(ds.catalog, recall, models, names, rc.features);
+  auto pre = fit_funnel_ranker(pre_spec, rc, fb, ds, pools, threads, seed);
+  std::unique_ptr<Ranker> fine;
+  if (fine_spec.name != pre_spec.name)
+    fine = fit_funnel_ranker(fine_spec, rc, fb, ds, pools, threads, seed);
+
+  // 4. Write everything into a temporary directory, list it in the manifest, rename.
+  fs::path tmp = out;
+  tmp += fmt::format(".tmp.{}", ::getpid());
+  fs::remove_all(tmp);
+  fs::create_directories(tmp);
+  Dataset copy = ds;
+  save_snapshot(copy, (tmp / "data").string());
+  for (size_t c = 0; c < names.size(); ++c) save_recaller(*models[c], tmp / "channels" / names[c]);
+  pre->save(tmp / "rankers" / pre_spec.name);
+  if (fine) fine->save(tmp / "rankers" / fine_spec.name);
+  write_file_atomic(tmp / "config.yaml", yaml_dump(cfg));
+
+  Json m;
+  m["format"] = "cascade-bundle";
+  m["format_version"] = kBundleFormatVersion;
+  m["created_utc"] = utc_stamp("%Y-%m-%dT%H:%M:%SZ");
+  m["versions"] = {{"cascade", CASCADE_VERSION}, {"xgboost", [] {
+                                                    int a = 0, b = 0, c = 0;
+                                                    XGBoostVersion(&a, &b, &c);
+                                                    return fmt::format("{}.{}.{}", a, b, c);
+                                                  }()}};
+  m["dataset"] = {{"name", ds.name},
+                  {"hash", ds.content_hash},
+                  {"users", ds.n_users},
+                  {"items", ds.n_items},
+                  {"protocol", protocol_name(ds.options.protocol)}};
+  m["channels"] = names;
+  m["fusion"] = {{"method", fopt.method},
+                 {"rrf_k", fopt.rrf_k},
+                 {"pool_size", fopt.pool_size},
+                 {"weights", fopt.weights},
+                 {"quotas", fopt.quotas}};
+  m["rank"] = {
+      {"pool_depth", rc.pool_depth},
+      {"pre_rank", {{"name", pre_spec.name}, {"kind", pre_spec.kind}, {"keep", rc.pre_keep}}},
+      {"fine_rank", {{"name", fine_spec.name}, {"kind", fine_spec.kind}, {"keep", rc.fine_keep}}}};
+  Json files = Json::object();
+  std::string listing;
+  for (const auto& rel : bundle_files(tmp)) {
+    const std::string h = hash_file(tmp / rel);
+    files[rel] = {{"bytes", fs::file_size(tmp / rel)}, {"xxh3", h}};
+    listing += rel + " " + h + "\n";
+  }
+  m["files"] = files;
+  const std::string version = utc_stamp("%Y%m%dT%H%M%SZ") + "-" + hash_hex(listing).substr(0, 8);
+  m["version"] = version;
+  m["build_seconds"] = seconds_since(t0);
+  write_file_atomic(tmp / "manifest.json", m.dump(2) + "\n");
+
+  if (out.has_parent_path()) fs::create_directories(out.parent_path());
+  fs::path old = out;
+  old += fmt::format(".old.{}", ::getpid());
+  if (fs::exists(out)) fs::rename(out, old);
+  fs::rename(tmp, out);
+  fs::remove_all(old);
+  spdlog::info("bundle {} written to {} ({:.1f} s)", version, out.string(), seconds_since(t0));
+  return version;
+}
+
+nlohmann::json verify_bundle(const fs::path& dir) {
+  const std::string where = "bundle " + dir.string();
+  if (!fs::is_directory(dir)) throw Error(where + ": not a directory");
+  if (!fs::exists(dir / "manifest.json"))
+    throw Error(
+        where +
+        ": no manifest.json (not a bundle, or an unfinished one); build one with `cascade bundle`");
+  Json m;
+  try {
+    m = Json::parse(read_file(dir / "manifest.json"));
+  } catch (const Json::exception& e) {
+    throw Error(where + ": manifest.json is not valid JSON: " + e.what());
+  }
+  if (m.value("format", "") != "cascade-bundle")
+    throw Error(where + ": manifest.json is not a cascade-bundle manifest");
+  if (m.value("format_version", -1) != kBundleFormatVersion)
+    throw Error(fmt::format("{}: format_version {} (this build reads {})", where,
+                            m.value("format_version", -1), kBundleFormatVersion));
+  for (const char* key : {"version", "files", "channels", "fusion", "rank", "dataset"})
+    if (!m.contains(key)) throw Error(fmt::format("{}: manifest.json lacks \"{}\"", where, key));
+  const Json& files = m["files"];
+  for (const auto& [rel, info] : files.items()) {
+    const fs::path p = dir / rel;
+    if (!fs::exists(p))
+      throw Error(fmt::format("{}: file {} listed in the manifest is missing", where, rel));
+    const auto bytes = fs::file_size(p);
+    if (bytes != info.at("bytes").get<uint64_t>())
+      throw Error(fmt::format("{}: file {} has {} bytes, the manifest says {}", where, rel, bytes,
+                              info.at("bytes").get<uint64_t>()));
+    if (hash_file(p) != info.at("xxh3").get<std::string>())
+      throw Error(fmt::format(
+          "{}: file {} does not match its checksum in the manifest (corrupted or modified)", where,
+          rel));
+  }
+  for (const auto& rel : bundle_files(dir))
+    if (!files.contains(rel))
+      throw Error(fmt::format("{}: file {} is not listed in the manifest", where, rel));
+  return m;
+}
+
+std::shared_ptr<const Bundle> Bundle::load(const fs::path& dir) {
+  const auto t0 = Clock::now();
+  std::shared_ptr<Bundle> b(new Bundle());
+  b->dir_ = dir;
+  b->manifest_ = verify_bundle(dir);
+  const Json& m = b->manifest_;
+  b->version_ = m["version"].get<std::string>();
+  b->config_ = YAML::LoadFile((dir / "config.yaml").string());
+  b->ds_ = load_snapshot((dir / "data").string());
+  if (b->ds_.content_hash != m["dataset"].value("hash", ""))
+    throw Error("bundle " + dir.string() +
+                ": the dataset snapshot's hash differs from the manifest's");
+  b->fit_matrix_ = b->ds_.recall_slice();
+  for (const auto& t : b->ds_.train.times) b->log_clock_ = std::max(b->log_clock_, t);
+
+  for (const auto& name : m["channels"]) {
+    b->names_.push_back(name.get<std::string>());
+    b->channels_.push_back(load_recaller(dir / "channels" / b->names_.back()));
+    b->channel_ptrs_.push_back(b->channels_.back().get());
+  }
+  const Json& f = m["fusion"];
+  b->fusion_.method = f.at("method").get<std::string>();
+  b->fusion_.rrf_k = f.at("rrf_k").get<double>();
+  b->fusion_.pool_size = f.at("pool_size").get<size_t>();
+  b->fusion_.weights = f.at("weights").get<std::vector<double>>();
+  b->fusion_.quotas = f.at("quotas").get<std::vector<size_t>>();
+  validate_fusion_options(b->fusion_, b->names_.size());
+
+  const Json& r = m["rank"];
+  b->pool_depth_ = r.at("pool_depth").get<size_t>();
+  b->pre_name_ = r.at("pre_rank").at("name").get<std::string>();
+  b->pre_keep_ = r.at("pre_rank").at("keep").get<size_t>();
+  b->fine_name_ = r.at("fine_rank").at("name").get<std::string>();
+  b->fine_keep_ = r.at("fine_rank").at("keep").get<size_t>();
+  const FeatureConfig fconf = FeatureConfig::from_yaml(b->config_["rank"]["features"]);
+  b->features_ = std::make_unique<FeatureBuilder>(b->ds_.catalog, b->fit_matrix_, b->channel_ptrs_,
+                                                  b->names_, fconf);
+  b->pre_ = load_ranker(dir / "rankers" / b->pre_name_);
+  b->fine_ = load_ranker(dir / "rankers" / b->fine_name_);
+  check_schema(b->pre_->schema(), b->features_->schema(), "bundle ranker " + b->pre_name_);
+  check_schema(b->fine_->schema(), b->features_->schema(), "bundle ranker " + b->fine_name_);
+  spdlog::info(
+      "loaded bundle {} from {} ({} users, {} items, channels {}, {} -> {} -> {} -> {}; {:.2f} s)",
+      b->version_, dir.string(), b->ds_.n_users, b->ds_.n_items, fmt::join(b->names_, ","),
+      b->pre_name_, b->pre_keep_, b->fine_name_, b->fine_keep_, seconds_since(t0));
+  return b;
+}
+
+int Bundle::channel_index(const std::string& name) const {
+  for (size_t c = 0; c < names_.size(); ++c)
+    if (names_[c] == name) return static_cast<int>(c);
+  return -1;
+}
+
+}  // namespace cascade

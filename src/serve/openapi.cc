@@ -1,0 +1,258 @@
+// The OpenAPI 3.0.3 description of `cascade serve` (served at GET /openapi.json).
+// Limits quoted in it (k, id length, batch size) come from RequestLimits' defaults, so the
+// document and the validators in request.cc agree.
+#include <nlohmann/json.hpp>
+
+#include "cascade/serve/request.h"
+
+#ifndef CASCADE_VERSION
+#define CASCADE_VERSION "0.1.0"
+#endif
+
+namespace cascade {
+
+namespace {
+
+using J = nlohmann::ordered_json;
+
+J ref(const std::string& kind, const std::string& name) { return J{{"$ref", "#/components/" + kind + "/" + name}}; }
+J schema_ref(const std::string& name) { return ref("schemas", name); }
+
+J json_content(J schema) { return J{{"application/json", J{{"schema", std::move(schema)}}}}; }
+
+J response(const std::string& description, const std::string& schema) {
+  return J{{"description", description}, {"content", json_content(schema_ref(schema))}};
+}
+
+J number(const std::string& description) { return J{{"type", "number"}, {"description", description}}; }
+J string(const std::string& description) { return J{{"type", "string"}, {"description", description}}; }
+
+J build() {
+  const RequestLimits lim;
+  const auto max_k = static_cast<int64_t>(lim.max_k);
+  const auto max_id = static_cast<int64_t>(lim.max_id_length);
+
+  J schemas;
+  schemas["Error"] = {
+      {"type", "object"},
+      {"required", {"error"}},
+      {"properties",
+       {{"error",
+         {{"type", "object"},
+          {"required", {"status", "message"}},
+          {"properties",
+           {{"status", {{"type", "integer"}, {"description", "The HTTP status, repeated."}}},
+            {"param", string("The parameter or JSON field at fault, e.g. \"k\" or \"events[3].rating\".")},
+            {"message", string("What was received and what is allowed.")}}}}}}}};
+  schemas["Id"] = {
+      {"description", "A user or item id: a string, or a non-negative integer (sent on as its decimal text). "
+                      "A bundle with numeric ids accepts ASCII digits only."},
+      {"oneOf",
+       {{{"type", "string"}, {"minLength", 1}, {"maxLength", max_id}}, {{"type", "integer"}, {"minimum", 0}}}}};
+  schemas["Event"] = {
+      {"type", "object"},
+      {"required", {"user_id", "item_id"}},
+      {"additionalProperties", false},
+      {"properties",
+       {{"user_id", schema_ref("Id")},
+        {"item_id", schema_ref("Id")},
+        {"rating", {{"type", "number"}, {"nullable", true}, {"description", "Finite; absent or null: none."}}},
+        {"timestamp",
+         {{"type", "integer"},
+          {"format", "int64"},
+          {"minimum", 0},
+          {"nullable", true},
+          {"description", "Seconds since the Unix epoch; absent or null: not given."}}}}}};
+  const J event_array = {{"type", "array"},
+                         {"minItems", 1},
+                         {"maxItems", static_cast<int64_t>(lim.max_batch)},
+                         {"items", schema_ref("Event")}};
+  schemas["EventsBody"] = {
+      {"description", "One event, an array of events, or {\"events\": [...]}."},
+      {"oneOf",
+       {schema_ref("Event"),
+        event_array,
+        {{"type", "object"},
+         {"required", {"events"}},
+         {"additionalProperties", false},
+         {"properties", {{"events", event_array}}}}}}};
+  schemas["EventsAccepted"] = {
+      {"type", "object"},
+      {"required", {"accepted"}},
+      {"properties", {{"accepted", {{"type", "integer"}, {"minimum", 0}, {"description", "Events accepted."}}}}}};
+  schemas["StageScores"] = {
+      {"type", "object"},
+      {"description", "The item's score at each stage of the funnel."},
+      {"properties",
+       {{"fused", number("Fused recall score.")},
+        {"pre_rank", number("Pre-ranker score.")},
+        {"fine_rank", number("Fine ranker score.")},
+        {"rerank", number("Score after re-ranking (diversity).")}}}};
+  schemas["StageLatency"] = {
+      {"type", "object"},
+      {"description", "Wall time per stage, in milliseconds."},
+      {"properties",
+       {{"recall", number("Recall channels and fusion.")},
+        {"features", number("Feature lookup.")},
+        {"pre_rank", number("Pre-ranking.")},
+        {"fine_rank", number("Fine ranking.")},
+        {"rerank", number("Re-ranking.")},
+        {"total", number("Whole request.")}}}};
+  schemas["RecommendItem"] = {
+      {"type", "object"},
+      {"required", {"item_id", "title", "score", "stages", "channels"}},
+      {"properties",
+       {{"item_id", {{"type", "string"}}},
+        {"title", {{"type", "string"}}},
+        {"score", number("Final score (the order of items).")},
+        {"stages", schema_ref("StageScores")},
+        {"channels", {{"type", "array"}, {"items", {{"type", "string"}}}, {"description", "Recall channels that proposed the item."}}},
+        {"reason", string("Why the item was recommended; present only with explain=true.")}}}};
+  schemas["RecommendResponse"] = {
+      {"type", "object"},
+      {"required", {"user_id", "known_user", "bundle_version", "items", "latency_ms"}},
+      {"properties",
+       {{"user_id", {{"type", "string"}}},
+        {"known_user", {{"type", "boolean"}, {"description", "False: the user is not in the bundle (popular items)."}}},
+        {"bundle_version", {{"type", "string"}}},
+        {"items", {{"type", "array"}, {"items", schema_ref("RecommendItem")}}},
+        {"latency_ms", schema_ref("StageLatency")}}}};
+  schemas["SimilarItem"] = {
+      {"type", "object"},
+      {"required", {"item_id", "title", "score"}},
+      {"properties", {{"item_id", {{"type", "string"}}}, {"title", {{"type", "string"}}}, {"score", {{"type", "number"}}}}}};
+  schemas["SimilarResponse"] = {
+      {"type", "object"},
+      {"required", {"item_id", "title", "items"}},
+      {"properties",
+       {{"item_id", {{"type", "string"}}},
+        {"title", {{"type", "string"}}},
+        {"items", {{"type", "array"}, {"items", schema_ref("SimilarItem")}}}}}};
+  schemas["Health"] = {
+      {"type", "object"},
+      {"required", {"status", "degraded", "uptime_s"}},
+      {"properties",
+       {{"status", {{"type", "string"}, {"enum", {"ok", "degraded"}}}},
+        {"bundle_version", {{"type", "string"}, {"nullable", true}, {"description", "Null while no bundle is loaded."}}},
+        {"degraded", {{"type", "array"}, {"items", {{"type", "string"}}}, {"description", "Components running on a fallback (e.g. the Redis feature store)."}}},
+        {"uptime_s", number("Seconds since the server started.")}}}};
+  schemas["ReloadRequest"] = {
+      {"type", "object"},
+      {"additionalProperties", false},
+      {"properties", {{"bundle", string("Path of the bundle to load; absent: the configured bundle path.")}}}};
+  schemas["ReloadResponse"] = {
+      {"type", "object"},
+      {"required", {"bundle_version"}},
+      {"properties", {{"bundle_version", {{"type", "string"}}}}}};
+
+  J parameters;
+  parameters["UserId"] = {{"name", "user_id"},
+                          {"in", "path"},
+                          {"required", true},
+                          {"description", "Raw user id (ASCII digits when the bundle has numeric ids)."},
+                          {"schema", {{"type", "string"}, {"minLength", 1}, {"maxLength", max_id}}}};
+  parameters["ItemId"] = {{"name", "item_id"},
+                          {"in", "path"},
+                          {"required", true},
+                          {"description", "Raw item id (ASCII digits when the bundle has numeric ids)."},
+                          {"schema", {{"type", "string"}, {"minLength", 1}, {"maxLength", max_id}}}};
+  parameters["K"] = {{"name", "k"},
+                     {"in", "query"},
+                     {"required", false},
+                     {"description", "Number of items to return."},
+                     {"schema", {{"type", "integer"}, {"minimum", 1}, {"maximum", max_k}, {"default", 10}}}};
+  parameters["Diversity"] = {
+      {"name", "diversity"},
+      {"in", "query"},
+      {"required", false},
+      {"description", "Re-ranking diversity weight, a plain decimal; absent: the bundle's configured value."},
+      {"schema", {{"type", "number"}, {"minimum", 0}, {"maximum", 1}}}};
+  parameters["Explain"] = {{"name", "explain"},
+                           {"in", "query"},
+                           {"required", false},
+                           {"description", "Add a reason to each item (true|false|1|0)."},
+                           {"schema", {{"type", "boolean"}, {"default", false}}}};
+
+  J responses;
+  responses["BadRequest"] = response("Invalid parameter or body; param names it.", "Error");
+  responses["NotFound"] = response("Unknown id.", "Error");
+  responses["PayloadTooLarge"] = response("Body larger than the limit (" + std::to_string(lim.max_body_bytes) + " bytes).", "Error");
+  responses["ServiceUnavailable"] = response("No bundle loaded yet (still loading).", "Error");
+
+  J paths;
+  paths["/recommend/{user_id}"]["get"] = {
+      {"summary", "Top-k recommendations for a user"},
+      {"operationId", "recommend"},
+      {"parameters", {ref("parameters", "UserId"), ref("parameters", "K"), ref("parameters", "Diversity"),
+                      ref("parameters", "Explain")}},
+      {"responses",
+       {{"200", response("Recommendations, best first, with per-stage scores and latency.", "RecommendResponse")},
+        {"400", ref("responses", "BadRequest")},
+        {"503", ref("responses", "ServiceUnavailable")}}}};
+  paths["/similar/{item_id}"]["get"] = {
+      {"summary", "Items similar to an item"},
+      {"operationId", "similar"},
+      {"parameters", {ref("parameters", "ItemId"), ref("parameters", "K")}},
+      {"responses",
+       {{"200", response("Similar items, most similar first.", "SimilarResponse")},
+        {"400", ref("responses", "BadRequest")},
+        {"404", ref("responses", "NotFound")},
+        {"503", ref("responses", "ServiceUnavailable")}}}};
+  paths["/events"]["post"] = {
+      {"summary", "Record interaction events"},
+      {"operationId", "postEvents"},
+      {"requestBody", {{"required", true}, {"content", json_content(schema_ref("EventsBody"))}}},
+      {"responses",
+       {{"200", response("All events accepted (a batch is accepted whole or not at all).", "EventsAccepted")},
+        {"400", ref("responses", "BadRequest")},
+        {"413", ref("responses", "PayloadTooLarge")},
+        {"503", ref("responses", "ServiceUnavailable")}}}};
+  paths["/health"]["get"] = {
+      {"summary", "Liveness and degraded components"},
+      {"operationId", "health"},
+      {"responses", {{"200", response("The server is alive.", "Health")}}}};
+  paths["/ready"]["get"] = {
+      {"summary", "Readiness: a bundle is loaded and serving"},
+      {"operationId", "ready"},
+      {"responses",
+       {{"200", {{"description", "Ready to serve."}}}, {"503", ref("responses", "ServiceUnavailable")}}}};
+  paths["/metrics"]["get"] = {
+      {"summary", "Prometheus metrics"},
+      {"operationId", "metrics"},
+      {"responses",
+       {{"200",
+         {{"description", "Prometheus text exposition format 0.0.4."},
+          {"content", {{"text/plain", {{"schema", {{"type", "string"}}}}}}}}}}}};
+  paths["/openapi.json"]["get"] = {
+      {"summary", "This document"},
+      {"operationId", "openapi"},
+      {"responses", {{"200", {{"description", "OpenAPI 3.0.3 document."}, {"content", json_content({{"type", "object"}})}}}}}};
+  paths["/admin/reload"]["post"] = {
+      {"summary", "Load a bundle and swap it in atomically"},
+      {"operationId", "reload"},
+      {"requestBody", {{"required", false}, {"content", json_content(schema_ref("ReloadRequest"))}}},
+      {"responses",
+       {{"200", response("The new bundle is serving.", "ReloadResponse")},
+        {"400", ref("responses", "BadRequest")},
+        {"500", response("The bundle was refused; message gives the reason. The previous bundle keeps serving.", "Error")}}}};
+
+  J doc;
+  doc["openapi"] = "3.0.3";
+  doc["info"] = {{"title", "Cascade recommender API"},
+                 {"version", CASCADE_VERSION},
+                 {"description", "Multi-stage recommendations (recall, pre-rank, fine rank, re-rank) served from a bundle."}};
+  doc["paths"] = std::move(paths);
+  doc["components"] = {{"schemas", std::move(schemas)},
+                       {"parameters", std::move(parameters)},
+                       {"responses", std::move(responses)}};
+  return doc;
+}
+
+}  // namespace
+
+const std::string& openapi_json() {
+  static const std::string text = build().dump(2);
+  return text;
+}
+
+}  // namespace cascade

@@ -1,0 +1,246 @@
+// Model bundles: build -> verify -> load round trip, refusal of damaged bundles with the file
+// named, and the online funnel (Recommender) over a loaded bundle.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <fstream>
+#include <set>
+
+#include "cascade/io/artifact.h"
+#include "cascade/pipeline/recommender.h"
+#include "support/tiny_bundle.h"
+#include "test_util.h"
+
+namespace cascade {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::TempDir;
+
+class BundleTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new TempDir();
+    version_ = testing::build_tiny_bundle(dir_->path() / "b");
+  }
+  static void TearDownTestSuite() {
+    delete dir_;
+    dir_ = nullptr;
+  }
+  static fs::path bundle_dir() { return dir_->path() / "b"; }
+  // A copy of the bundle to damage.
+  static fs::path copy_bundle(const TempDir& to) {
+    const fs::path dst = to.path() / "copy";
+    fs::copy(bundle_dir(), dst, fs::copy_options::recursive);
+    return dst;
+  }
+  static TempDir* dir_;
+  static std::string version_;
+};
+TempDir* BundleTest::dir_ = nullptr;
+std::string BundleTest::version_;
+
+std::vector<ItemId> items_of(const RecommendResponse& r) {
+  std::vector<ItemId> v;
+  for (const auto& it : r.items) v.push_back(it.item);
+  return v;
+}
+
+TEST_F(BundleTest, ManifestListsEveryFileAndLoads) {
+  const auto m = verify_bundle(bundle_dir());
+  EXPECT_EQ(m["version"], version_);
+  EXPECT_EQ(m["format"], "cascade-bundle");
+  EXPECT_TRUE(m["files"].contains("config.yaml"));
+  EXPECT_TRUE(m["files"].contains("data/dataset.snap"));
+  EXPECT_TRUE(m["files"].contains("channels/ials/manifest.json"));
+  EXPECT_TRUE(m["files"].contains("rankers/lr/manifest.json"));
+  auto b = Bundle::load(bundle_dir());
+  EXPECT_EQ(b->version(), version_);
+  EXPECT_EQ(b->channel_names(), (std::vector<std::string>{"popularity", "ials"}));
+  EXPECT_EQ(b->pool_depth(), 60u);
+  EXPECT_EQ(b->pre_keep(), 40u);
+  EXPECT_EQ(b->fine_keep(), 20u);
+  EXPECT_EQ(b->data().content_hash, m["dataset"]["hash"]);
+  EXPECT_EQ(b->fit_matrix().nnz(), b->data().recall_slice().nnz());
+}
+
+TEST_F(BundleTest, RefusesDamagedBundlesNamingTheFile) {
+  TempDir t;
+  {
+    const fs::path d = copy_bundle(t);
+    // Flip one byte of a ranker file: its checksum no longer matches.
+    const fs::path f = d / "rankers" / "lr" / "manifest.json";
+    std::string bytes = read_file(f);
+    bytes[bytes.size() / 2] ^= 0x01;
+    std::ofstream(f, std::ios::binary | std::ios::trunc) << bytes;
+    const std::string e = test::error_of([&] { Bundle::load(d); });
+    EXPECT_NE(e.find("rankers/lr/manifest.json"), std::string::npos) << e;
+    EXPECT_NE(e.find("checksum"), std::string::npos) << e;
+    fs::remove_all(d);
+  }
+  {
+    const fs::path d = copy_bundle(t);
+    std::ofstream(d / "extra.bin") << "x";
+    const std::string e = test::error_of([&] { verify_bundle(d); });
+    EXPECT_NE(e.find("extra.bin is not listed"), std::string::npos) << e;
+    fs::remove_all(d);
+  }
+  {
+    const fs::path d = copy_bundle(t);
+    fs::remove(d / "data" / "dataset.snap");
+    const std::string e = test::error_of([&] { verify_bundle(d); });
+    EXPECT_NE(e.find("data/dataset.snap listed in the manifest is missing"), std::string::npos)
+        << e;
+    fs::remove_all(d);
+  }
+  {
+    const fs::path d = copy_bundle(t);
+    fs::remove(d / "manifest.json");
+    const std::string e = test::error_of([&] { Bundle::load(d); });
+    EXPECT_NE(e.find("no manifest.json"), std::string::npos) << e;
+  }
+  EXPECT_NE(test::error_of([&] { Bundle::load(t.path() / "nope"); }).find("not a directory"),
+            std::string::npos);
+}
+
+TEST_F(BundleTest, RebuildingGivesTheSameModelsAndReplacesAtomically) {
+  TempDir t;
+  const std::string v1 = testing::build_tiny_bundle(t.path() / "b");
+  // Same config + data + seed: same files, so the same content hash part of the version.
+  EXPECT_EQ(v1.substr(v1.find('-')), version_.substr(version_.find('-')));
+  const std::string v2 = testing::build_tiny_bundle(t.path() / "b", /*seed=*/8);
+  EXPECT_NE(v1.substr(v1.find('-')), v2.substr(v2.find('-')));
+  EXPECT_EQ(Bundle::load(t.path() / "b")->version(), v2);
+  // No temporary or old directories are left beside it.
+  size_t entries = 0;
+  for ([[maybe_unused]] const auto& e : fs::directory_iterator(t.path())) ++entries;
+  EXPECT_EQ(entries, 1u);
+}
+
+TEST_F(BundleTest, RecommendsKDistinctUnseenItemsAndLoadsToIdenticalScores) {
+  const Recommender a(Bundle::load(bundle_dir()));
+  const Recommender b(Bundle::load(bundle_dir()));
+  const Dataset& ds = a.bundle().data();
+  for (uint32_t u = 0; u < 30; ++u) {
+    RecommendRequest r;
+    r.user = ds.user_ids[u];
+    r.k = 10;
+    const auto ra = a.recommend(r);
+    const auto rb = b.recommend(r);
+    ASSERT_TRUE(ra.known_user);
+    ASSERT_EQ(ra.items.size(), 10u);
+    EXPECT_EQ(items_of(ra), items_of(rb));
+    for (size_t i = 0; i < ra.items.size(); ++i) {
+      EXPECT_EQ(ra.items[i].score, rb.items[i].score);
+      EXPECT_EQ(ra.items[i].fine_rank, rb.items[i].fine_rank);
+      EXPECT_FALSE(ra.items[i].channels.empty());
+    }
+    const auto hist = ds.train.row(u);
+    const std::set<ItemId> seen(hist.begin(), hist.end());
+    const std::vector<ItemId> list = items_of(ra);
+    const std::set<ItemId> listed(list.begin(), list.end());
+    EXPECT_EQ(listed.size(), 10u) << "duplicates in the list";
+    for (ItemId i : list) EXPECT_FALSE(seen.count(i)) << "recommended a watched item " << i;
+    EXPECT_EQ(ra.history, hist.size());
+    // diversity 0 and no caps: the final order is the fine-ranker's order.
+    for (size_t i = 1; i < ra.items.size(); ++i)
+      EXPECT_GE(ra.items[i - 1].fine_rank, ra.items[i].fine_rank);
+  }
+}
+
+TEST_F(BundleTest, LiveEventsChangeTheNextRecommendation) {
+  const Recommender rec(Bundle::load(bundle_dir()));
+  const Dataset& ds = rec.bundle().data();
+  RecommendRequest r;
+  r.user = ds.user_ids[3];
+  r.k = 10;
+  const auto before = rec.recommend(r);
+  ASSERT_EQ(before.items.size(), 10u);
+  // The user now watches the current top item: it is history now, so it must leave the list,
+  // and the history-based recall (iALS folds the new history in) changes the rest.
+  const ItemId top = before.items[0].item;
+  const std::vector<LiveEvent> events = {{ds.item_ids[top], 2'000'000'000}};
+  r.events = events;
+  const auto after = rec.recommend(r);
+  EXPECT_EQ(after.live_events, 1u);
+  EXPECT_EQ(after.history, before.history + 1);
+  const auto list = items_of(after);
+  EXPECT_EQ(std::find(list.begin(), list.end(), top), list.end());
+  EXPECT_NE(list, items_of(before));
+
+  // An unknown user starts from the cold-start pool; events give them a personal list.
+  RecommendRequest cold;
+  cold.user = "no-such-user";
+  cold.k = 10;
+  const auto c0 = rec.recommend(cold);
+  EXPECT_FALSE(c0.known_user);
+  EXPECT_EQ(c0.history, 0u);
+  ASSERT_EQ(c0.items.size(), 10u);
+  std::vector<LiveEvent> liked;
+  for (ItemId i : ds.train.row(7)) liked.push_back({ds.item_ids[i], 0});
+  cold.events = liked;
+  const auto c1 = rec.recommend(cold);
+  EXPECT_EQ(c1.live_events, liked.size());
+  EXPECT_NE(items_of(c1), items_of(c0));
+  for (ItemId i : items_of(c1))
+    EXPECT_EQ(std::count(ds.train.row(7).begin(), ds.train.row(7).end(), i), 0);
+  // Unknown item ids in events are ignored, not an error.
+  const std::vector<LiveEvent> junk = {{"no-such-item", 0}};
+  cold.events = junk;
+  EXPECT_EQ(rec.recommend(cold).live_events, 0u);
+}
+
+TEST_F(BundleTest, DiversityLowersIntraListSimilarityAndBadArgumentsThrow) {
+  const Recommender rec(Bundle::load(bundle_dir()));
+  const Dataset& ds = rec.bundle().data();
+  auto ils = [&](const RecommendResponse& r) {
+    double s = 0;
+    int n = 0;
+    for (size_t i = 0; i < r.items.size(); ++i)
+      for (size_t j = i + 1; j < r.items.size(); ++j, ++n) {
+        const float* x = rec.unit_vectors().data() + r.items[i].item * rec.vector_dim();
+        const float* y = rec.unit_vectors().data() + r.items[j].item * rec.vector_dim();
+        for (uint32_t d = 0; d < rec.vector_dim(); ++d) s += x[d] * y[d];
+      }
+    return s / n;
+  };
+  double low = 0, high = 0;
+  for (uint32_t u = 0; u < 40; ++u) {
+    RecommendRequest r;
+    r.user = ds.user_ids[u];
+    r.diversity = 0;
+    low += ils(rec.recommend(r));
+    r.diversity = 1;
+    high += ils(rec.recommend(r));
+  }
+  EXPECT_LT(high, low);
+  RecommendRequest bad;
+  bad.user = ds.user_ids[0];
+  bad.k = 0;
+  EXPECT_NE(test::error_of([&] { rec.recommend(bad); }).find("k must be"), std::string::npos);
+  bad.k = 5;
+  bad.diversity = 1.5;
+  EXPECT_NE(test::error_of([&] { rec.recommend(bad); }).find("diversity"), std::string::npos);
+}
+
+TEST_F(BundleTest, SimilarItemsAreTheNearestByCosine) {
+  const Recommender rec(Bundle::load(bundle_dir()));
+  const auto sims = rec.similar(5, 8);
+  ASSERT_EQ(sims.size(), 8u);
+  for (const auto& s : sims) EXPECT_NE(s.item, 5u);
+  for (size_t i = 1; i < sims.size(); ++i) EXPECT_GE(sims[i - 1].score, sims[i].score);
+  // Brute force: no item outside the list is closer than the last one listed.
+  const uint32_t d = rec.vector_dim();
+  const float* v = rec.unit_vectors().data();
+  for (uint32_t j = 0; j < rec.bundle().data().n_items; ++j) {
+    if (j == 5) continue;
+    float c = 0;
+    for (uint32_t k = 0; k < d; ++k) c += v[5 * d + k] * v[j * d + k];
+    if (std::none_of(sims.begin(), sims.end(), [&](const ScoredItem& s) { return s.item == j; })) {
+      EXPECT_LE(c, sims.back().score + 1e-6f);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace cascade
