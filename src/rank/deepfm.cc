@@ -82,7 +82,6 @@
 // AVX-512 kernel (bench/deepfm_bench.cc, the real pipeline's field sizes, 60 dense columns +
 // 30 indicators; the numbers measured for both builds are in that file's header).
 #include <fmt/format.h>
-#include <immintrin.h>
 #include <omp.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
@@ -104,6 +103,7 @@
 #include "cascade/io/artifact.h"
 #include "cascade/rank/ranker.h"
 #include "nn/eigen_threads.h"
+#include "nn/simd_gemm.h"
 #include "nn/torch_util.h"
 #include "rank/deepfm_reference.h"
 #include "rank/dense_norm.h"
@@ -141,84 +141,12 @@ std::vector<int> parse_hidden(const std::string& text) {
 }
 
 
-// ---- Serving GEMM: C[n, M] = A[n, k] (row stride lda) x B[k, M], all row-major, M a
-// multiple of 16 (callers pad B with zero columns). Without -march=native Eigen only has
-// SSE2 here, which made a 1000-candidate score() ~3 ms; these kernels are compiled for
-// AVX-512 and AVX2+FMA through target attributes and picked at run time (cpuid), Eigen
-// being the fallback. Every output element is the same chain acc = fma(a_p, b_p, acc) over
-// p = 0..k-1 whatever block it falls in, so a row's result does not depend on the other
-// rows (group alone == group inside a batch, bit for bit). Results may differ in the last
-// bits between kernels (FMA vs mul+add), i.e. between machines, never between runs.
-#define CASCADE_DEEPFM_KERNELS(NS, TARGET, V, W, MAXCB, LOAD, STORE, SET1, FMA, ZERO)              \
-  namespace NS {                                                                                \
-  template <int RB, int CB>                                                                     \
-  __attribute__((target(TARGET))) inline void block(const float* A, size_t lda, const float* B, \
-                                                    size_t ldb, size_t k, float* C, size_t ldc) { \
-    V acc[RB][CB];                                                                              \
-    for (int r = 0; r < RB; ++r)                                                                \
-      for (int c = 0; c < CB; ++c) acc[r][c] = ZERO();                                          \
-    for (size_t p = 0; p < k; ++p) {                                                            \
-      V b[CB];                                                                                  \
-      for (int c = 0; c < CB; ++c) b[c] = LOAD(B + p * ldb + c * W);                            \
-      for (int r = 0; r < RB; ++r) {                                                            \
-        const V a = SET1(A[r * lda + p]);                                                       \
-        for (int c = 0; c < CB; ++c) acc[r][c] = FMA(a, b[c], acc[r][c]);                       \
-      }                                                                                         \
-    }                                                                                           \
-    for (int r = 0; r < RB; ++r)                                                                \
-      for (int c = 0; c < CB; ++c) STORE(C + r * ldc + c * W, acc[r][c]);                       \
-  }                                                                                             \
-  template <int RB>                                                                             \
-  __attribute__((target(TARGET))) inline void row_block(const float* A, size_t lda, size_t k,   \
-                                                        const float* B, size_t M, float* C) {  \
-    const size_t nv = M / W;                                                                    \
-    for (size_t j = 0; j < nv; j += MAXCB) {                                                    \
-      const float* Bj = B + j * W;                                                              \
-      float* Cj = C + j * W;                                                                    \
-      switch (std::min<size_t>(MAXCB, nv - j)) {                                                \
-        case 1: block<RB, 1>(A, lda, Bj, M, k, Cj, M); break;                                   \
-        case 2: block<RB, (MAXCB >= 2 ? 2 : 1)>(A, lda, Bj, M, k, Cj, M); break;                \
-        case 3: block<RB, (MAXCB >= 3 ? 3 : 1)>(A, lda, Bj, M, k, Cj, M); break;                \
-        default: block<RB, MAXCB>(A, lda, Bj, M, k, Cj, M); break;                              \
-      }                                                                                         \
-    }                                                                                           \
-  }                                                                                             \
-  __attribute__((target(TARGET))) void gemm(const float* A, size_t n, size_t lda, size_t k,     \
-                                            const float* B, size_t M, float* C) {               \
-    size_t i = 0;                                                                               \
-    for (; i + 4 <= n; i += 4) row_block<4>(A + i * lda, lda, k, B, M, C + i * M);              \
-    for (; i < n; ++i) row_block<1>(A + i * lda, lda, k, B, M, C + i * M);                      \
-  }                                                                                             \
-  }
-
-CASCADE_DEEPFM_KERNELS(k512, "avx512f", __m512, 16, 4, _mm512_loadu_ps, _mm512_storeu_ps, _mm512_set1_ps,
-                       _mm512_fmadd_ps, _mm512_setzero_ps)
-CASCADE_DEEPFM_KERNELS(k256, "avx2,fma", __m256, 8, 2, _mm256_loadu_ps, _mm256_storeu_ps, _mm256_set1_ps,
-                       _mm256_fmadd_ps, _mm256_setzero_ps)
-#undef CASCADE_DEEPFM_KERNELS
-
-void gemm_eigen(const float* A, size_t n, size_t lda, size_t k, const float* B, size_t M, float* C) {
-  using Strided = Eigen::Map<const RowMat, 0, Eigen::OuterStride<>>;
-  const auto rows = static_cast<Eigen::Index>(n), depth = static_cast<Eigen::Index>(k), cols = static_cast<Eigen::Index>(M);
-  Eigen::Map<RowMat>(C, rows, cols).noalias() =
-      Strided(A, rows, depth, Eigen::OuterStride<>(static_cast<Eigen::Index>(lda))) * CMap(B, depth, cols);
-}
-
-using GemmFn = void (*)(const float*, size_t, size_t, size_t, const float*, size_t, float*);
-
-GemmFn kernel_by_name(const std::string& name) {
-  __builtin_cpu_init();
-  const bool has512 = __builtin_cpu_supports("avx512f");
-  const bool has256 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  if (name == "avx512") return has512 ? &k512::gemm : nullptr;
-  if (name == "avx2") return has256 ? &k256::gemm : nullptr;
-  if (name == "eigen") return &gemm_eigen;
-  if (name != "auto") return nullptr;
-  return has512 ? &k512::gemm : has256 ? &k256::gemm : &gemm_eigen;
-}
+// ---- Serving GEMM: nn/simd_gemm.h (AVX-512 / AVX2+FMA kernels picked at run time, Eigen
+// fallback). A process-wide choice so tests can force one kernel.
+using GemmFn = nn::GemmFn;
 
 std::atomic<GemmFn>& active_kernel() {
-  static std::atomic<GemmFn> k{kernel_by_name("auto")};
+  static std::atomic<GemmFn> k{nn::gemm_kernel("auto")};
   return k;
 }
 
@@ -719,7 +647,7 @@ class DeepfmRanker final : public Ranker {
 }  // namespace
 
 bool deepfm::set_kernel_for_testing(const std::string& name) {
-  const GemmFn k = kernel_by_name(name);
+  const GemmFn k = nn::gemm_kernel(name);
   if (k == nullptr) return false;
   active_kernel().store(k);
   return true;

@@ -105,6 +105,7 @@
 #include "cascade/io/artifact.h"
 #include "cascade/rank/ranker.h"
 #include "nn/eigen_threads.h"
+#include "nn/simd_gemm.h"
 #include "nn/torch_util.h"
 #include "rank/dense_norm.h"
 #include "rank/din_reference.h"
@@ -727,7 +728,15 @@ class DinRanker final : public Ranker {
         const auto t = s.E.col(static_cast<Eigen::Index>(batch.items[r0 + j0 + j]) + 1);
         for (int l = 0; l < L; ++l) X.col(j * L8 + l) = H.col(l).cwiseProduct(t);
       }
-      Z.noalias() = s.C * X;  // a1 x P: the pairwise part C (h * t)
+      // a1 x P: the pairwise part C (h * t), the stage's largest product. Column-major Z = C X is
+      // row-major Z^T = X^T C^T, which the SIMD kernel computes when a1 is a multiple of 16.
+      if (a1 % 16 == 0) {
+        Z.resize(a1, P);
+        nn::best_gemm()(X.data(), static_cast<size_t>(P), static_cast<size_t>(d), static_cast<size_t>(d),
+                        s.C.data(), static_cast<size_t>(a1), Z.data());
+      } else {
+        Z.noalias() = s.C * X;
+      }
       for (int j = 0; j < nb; ++j) {
         bt = s.B_tab.col(static_cast<Eigen::Index>(batch.items[r0 + j0 + j]) + 1);
         for (int l = 0; l < L; ++l) Z.col(j * L8 + l) += AH.col(l) + bt;
