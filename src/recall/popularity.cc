@@ -12,6 +12,7 @@
 #include "cascade/core/error.h"
 #include "cascade/core/registry.h"
 #include "cascade/io/artifact.h"
+#include "cascade/util/topk.h"
 
 namespace cascade {
 
@@ -47,6 +48,11 @@ void PopularityRecaller::fit(const FitInput& in) {
   }
   scores_.assign(acc.begin(), acc.end());
   dataset_hash_ = in.dataset_hash;
+  build_ranking();
+}
+
+void PopularityRecaller::build_ranking() {
+  ranking_ = top_k(scores_, scores_.size());
 }
 
 void PopularityRecaller::score(const UserQuery&, std::span<float> out) const {
@@ -94,6 +100,7 @@ void PopularityRecaller::load(const std::filesystem::path& dir) {
   read_params(Params(std::move(values)));
   scores_ = std::move(s);
   dataset_hash_ = meta.value("dataset_hash", "");
+  build_ranking();
 }
 
 CASCADE_REGISTER_RECALLER(PopularityRecaller, "popularity");

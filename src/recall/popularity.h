@@ -36,6 +36,8 @@ class PopularityRecaller final : public Recaller {
   void save(const std::filesystem::path& dir) const override;
   void load(const std::filesystem::path& dir) override;
   uint32_t n_items() const override { return static_cast<uint32_t>(scores_.size()); }
+  /// Every item by score (the same for every query), so top_n() costs O(k), not O(n_items).
+  std::span<const ScoredItem> static_ranking() const override { return ranking_; }
 
   /// The fitted per-item scores, size n_items.
   std::span<const float> scores() const { return scores_; }
@@ -50,6 +52,8 @@ class PopularityRecaller final : public Recaller {
   Params params_;
   double half_life_days_ = 0.0;
   std::vector<float> scores_;  // size n_items
+  std::vector<ScoredItem> ranking_;  // items with finite scores, best first (from scores_)
+  void build_ranking();
   std::string dataset_hash_;
 };
 

@@ -53,6 +53,20 @@ std::vector<ScoredItem> Recaller::top_n(const UserQuery& q, size_t k,
     }
   }
   const uint32_t n = n_items();
+  if (const auto ranked = static_ranking(); !ranked.empty()) {
+    // Query-independent scores: the first k unmasked items of the precomputed order, the same
+    // list top_k() over score() gives (same order, same tie-break), in O(k + masked).
+    std::vector<ItemId> masked(q.history.begin(), q.history.end());
+    masked.insert(masked.end(), exclude.begin(), exclude.end());
+    std::sort(masked.begin(), masked.end());
+    std::vector<ScoredItem> out;
+    out.reserve(std::min(k, ranked.size()));
+    for (const ScoredItem& s : ranked) {
+      if (out.size() == k) break;
+      if (!std::binary_search(masked.begin(), masked.end(), s.item)) out.push_back(s);
+    }
+    return out;
+  }
   // Per-thread buffers: at 100K items a fresh score vector and mask per call are 500 KB of
   // mmap'd, page-faulted memory on every request.
   thread_local std::vector<float> scores;

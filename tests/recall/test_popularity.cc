@@ -2,12 +2,16 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <random>
+#include <set>
 #include <vector>
 
 #include "cascade/core/error.h"
 #include "cascade/io/artifact.h"
+#include "cascade/util/topk.h"
 #include "recall/popularity.h"
 #include "recall/tiny_data.h"
+#include "test_util.h"
 
 namespace cascade {
 namespace {
@@ -69,6 +73,37 @@ TEST(Popularity, TopNMasksHistoryAndBreaksTiesByLowerId) {
   EXPECT_EQ(top2[0].item, 1u);
   EXPECT_EQ(top2[0].score, 2.0f);
   EXPECT_EQ(top2[1].item, 3u);
+}
+
+// top_n() walks the precomputed static ranking; it must equal a masked scan of score().
+TEST(Popularity, StaticRankingTopNEqualsAMaskedScan) {
+  std::mt19937 rng(11);
+  std::vector<std::vector<uint32_t>> rows(60);
+  for (auto& r : rows) {
+    std::set<uint32_t> items;
+    while (items.size() < 8) items.insert(static_cast<uint32_t>(rng() % 40));  // many count ties
+    r.assign(items.begin(), items.end());
+  }
+  const Interactions m = test::make_rows(300, rows);
+  Catalog cat;
+  PopularityRecaller pop{Params()};
+  pop.fit(test::fit_input_of(m, cat));
+  ASSERT_EQ(pop.static_ranking().size(), 300u);
+  for (uint32_t u = 0; u < 60; ++u) {
+    const std::vector<ItemId> exclude = {static_cast<ItemId>(rng() % 300), static_cast<ItemId>(rng() % 300)};
+    for (size_t k : {1u, 7u, 50u, 400u}) {
+      const auto got = pop.top_n(UserQuery{u, m.row(u), {}}, k, exclude);
+      std::vector<uint8_t> skip(300, 0);
+      for (ItemId i : m.row(u)) skip[i] = 1;
+      for (ItemId i : exclude) skip[i] = 1;
+      const auto want = top_k(all_scores(pop, UserQuery{u, m.row(u), {}}), k, skip);
+      ASSERT_EQ(got.size(), want.size()) << "user " << u << " k " << k;
+      for (size_t i = 0; i < got.size(); ++i) {
+        EXPECT_EQ(got[i].item, want[i].item) << "user " << u << " k " << k << " rank " << i;
+        EXPECT_EQ(got[i].score, want[i].score);
+      }
+    }
+  }
 }
 
 TEST(Popularity, HalfLifeDecayWeights) {

@@ -79,6 +79,11 @@ class Recaller {
   /// true, so an ANN index over item_vectors() can replace the full scan. Default: false.
   virtual bool user_vector(const UserQuery& q, std::span<float> out) const;
 
+  /// For channels whose scores ignore the query (popularity): every item with a finite score,
+  /// best first (score descending, then lower id), so top_n() walks it instead of scanning
+  /// the catalogue. Default: empty (top_n scores the catalogue).
+  virtual std::span<const ScoredItem> static_ranking() const { return {}; }
+
   /// The parameters in force (defaults filled in), as written in the manifest.
   virtual Params params() const = 0;
 
