@@ -61,13 +61,7 @@ std::unique_ptr<Ranker> fit_funnel_ranker(const RankerSpec& spec, const RankConf
   auto [tr, va] = split_groups(all, rc.valid_share, seed, fb);
   spdlog::info("bundle: ranker {} ({}) on {} rows in {} groups ({} held out for early stopping)",
                spec.name, spec.spec(), tr.batch.rows(), tr.batch.groups(), va.batch.groups());
-  auto model = make_ranker(spec.spec());
-  RankFitOptions fo;
-  fo.threads = threads;
-  fo.seed = seed;
-  fo.valid = va.batch.rows() ? &va : nullptr;
-  fo.dataset_hash = ds.content_hash;
-  model->fit(tr, fo);
+  auto model = fit_ranker(spec, tr, va, threads, seed, ds.content_hash);
   spdlog::info("bundle: ranker {} fitted in {:.1f} s", spec.name, seconds_since(t0));
   return model;
 }

@@ -278,4 +278,16 @@ std::pair<RankTrainSet, RankTrainSet> split_groups(const RankTrainSet& all, doub
   return {std::move(tr), std::move(va)};
 }
 
+std::unique_ptr<Ranker> fit_ranker(const RankerSpec& spec, const RankTrainSet& train, const RankTrainSet& valid,
+                                   int threads, uint64_t seed, const std::string& dataset_hash) {
+  auto model = make_ranker(spec.spec());
+  RankFitOptions fo;
+  fo.threads = threads;
+  fo.seed = seed;
+  fo.valid = valid.batch.rows() ? &valid : nullptr;
+  fo.dataset_hash = dataset_hash;
+  model->fit(train, fo);
+  return model;
+}
+
 }  // namespace cascade

@@ -10,28 +10,15 @@
 #include <regex>
 #include <string>
 
+#include "support/run_command.h"
+
 namespace fs = std::filesystem;
 
 namespace {
 
-struct Result {
-  int code;
-  std::string output;  // stdout + stderr
-};
+using Result = cascade::testing::CommandResult;
 
-Result run(const std::string& cmd) {
-  std::string full = "cd " + std::string(CASCADE_SOURCE_DIR) + " && CASCADE_CONFIG_DIR=" +
-                     std::string(CASCADE_SOURCE_DIR) + "/configs " + cmd + " 2>&1";
-  FILE* p = popen(full.c_str(), "r");
-  Result r{-1, ""};
-  if (!p) return r;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.output.append(buf.data(), n);
-  int status = pclose(p);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
+Result run(const std::string& cmd) { return cascade::testing::run_command(cmd); }
 
 fs::path temp_dir(const std::string& name) {
   fs::path d = fs::temp_directory_path() / ("cascade_e2e_" + name + "_" + std::to_string(::getpid()));

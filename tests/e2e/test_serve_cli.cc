@@ -20,27 +20,15 @@
 
 extern char** environ;
 
+#include "support/run_command.h"
+
 namespace fs = std::filesystem;
 
 namespace {
 
-struct Result {
-  int code;
-  std::string output;
-};
+using Result = cascade::testing::CommandResult;
 
-Result run(const std::string& cmd) {
-  const std::string full = "cd " + std::string(CASCADE_SOURCE_DIR) + " && " + cmd + " 2>&1";
-  FILE* p = popen(full.c_str(), "r");
-  Result r{-1, ""};
-  if (!p) return r;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.output.append(buf.data(), n);
-  const int status = pclose(p);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
+Result run(const std::string& cmd) { return cascade::testing::run_command(cmd); }
 
 // Starts `args` (argv[0] = the binary) with stdout/stderr to `log`; returns the pid.
 pid_t spawn(const std::vector<std::string>& args, const fs::path& log) {
@@ -72,7 +60,6 @@ TEST(ServeCli, BundleServeReloadOnSighupAndStop) {
   fs::remove_all(tmp);
   fs::create_directories(tmp);
   const std::string bin = CASCADE_BIN;
-  const std::string env = "CASCADE_CONFIG_DIR=" + std::string(CASCADE_SOURCE_DIR) + "/configs ";
   Result r = run(bin + " synth --users 300 --items 150 --interactions 9000 --seed 3 --out " +
                  (tmp / "log.csv").string());
   ASSERT_EQ(r.code, 0) << r.output;
@@ -83,10 +70,10 @@ TEST(ServeCli, BundleServeReloadOnSighupAndStop) {
       " rank.funnel.pre_rank=lr rank.funnel.fine_rank=lr recall.fusion.tune=false"
       " workdir=" +
       (tmp / "runs").string();
-  r = run(env + bin + " bundle --out " + (tmp / "v1").string() + common);
+  r = run(bin + " bundle --out " + (tmp / "v1").string() + common);
   ASSERT_EQ(r.code, 0) << r.output;
   EXPECT_NE(r.output.find("serve it with"), std::string::npos) << r.output;
-  r = run(env + bin + " bundle --out " + (tmp / "v2").string() + common + " seed=8");
+  r = run(bin + " bundle --out " + (tmp / "v2").string() + common + " seed=8");
   ASSERT_EQ(r.code, 0) << r.output;
   const std::string v1 = version_of(tmp / "v1"), v2 = version_of(tmp / "v2");
   ASSERT_NE(v1, v2);

@@ -300,14 +300,8 @@ void add_funnel(CLI::App* bench) {
     for (const auto& spec : specs) {
       auto& [tr, va] = examples_for(spec.examples);
       spdlog::info("fitting ranker {} ({}) on {} rows", spec.name, spec.spec(), tr.batch.rows());
-      auto model = make_ranker(spec.spec());
-      RankFitOptions fo;
-      fo.threads = threads;
-      fo.seed = seed;
-      fo.valid = va.batch.rows() ? &va : nullptr;
-      fo.dataset_hash = ds.content_hash;
       auto t3 = Clock::now();
-      model->fit(tr, fo);
+      auto model = fit_ranker(spec, tr, va, threads, seed, ds.content_hash);
       fit_secs.push_back(seconds_since(t3));
       spdlog::info("ranker {}: fitted in {:.1f} s", spec.name, fit_secs.back());
       ranker_ptrs.push_back(model.get());

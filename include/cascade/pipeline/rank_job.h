@@ -66,6 +66,11 @@ struct RankerSpec {
   std::string spec() const;   ///< "kind:k=v,..."
 };
 
+/// Creates the ranker of `spec` and fits it on `train`, with `valid` (other users' groups) for
+/// early stopping when it has rows. What `bench funnel` and `cascade bundle` share.
+std::unique_ptr<Ranker> fit_ranker(const RankerSpec& spec, const RankTrainSet& train, const RankTrainSet& valid,
+                                   int threads, uint64_t seed, const std::string& dataset_hash);
+
 /// The `rank` config group.
 struct RankConfig {
   size_t pool_depth = 1000;  ///< candidates per request handed to the rankers (top of the fused pool)
