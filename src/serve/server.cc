@@ -123,6 +123,11 @@ Server::~Server() {
   stop();
 }
 
+std::string Server::load_error() const {
+  std::lock_guard<std::mutex> lock(error_mu_);
+  return load_error_;
+}
+
 std::string Server::bundle_version() const {
   const auto s = state();
   return s ? s->bundle->version() : "";
@@ -171,7 +176,7 @@ void Server::start() {
     try {
       reload({});
     } catch (const std::exception& e) {
-      std::lock_guard<std::mutex> lock(reload_mu_);
+      std::lock_guard<std::mutex> lock(error_mu_);
       load_error_ = e.what();
       spdlog::error("bundle refused: {}", e.what());
     }
@@ -183,8 +188,7 @@ bool Server::wait_ready(std::chrono::milliseconds timeout) {
   while (Clock::now() < until) {
     if (state()) return true;
     {
-      std::lock_guard<std::mutex> lock(reload_mu_);
-      if (!load_error_.empty()) return false;
+      if (!load_error().empty()) return false;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
@@ -248,7 +252,7 @@ void Server::install_routes() {
     if (!st)
       throw HttpError(
           503, "",
-          load_error_.empty() ? "the model bundle is still loading" : "no bundle: " + load_error_);
+          load_error().empty() ? "the model bundle is still loading" : "no bundle: " + load_error());
     return st;
   };
   const RequestLimits& limits = opt_.limits;
@@ -385,10 +389,10 @@ void Server::install_routes() {
             if (h.degraded()) degraded.push_back("redis");
             Json out;
             {
-              std::lock_guard<std::mutex> lock(reload_mu_);
-              out["status"] = !st ? (load_error_.empty() ? "loading" : "failed")
+              const std::string error = load_error();
+              out["status"] = !st ? (error.empty() ? "loading" : "failed")
                                   : (degraded.empty() ? "ok" : "degraded");
-              if (!load_error_.empty() && !st) out["error"] = load_error_;
+              if (!error.empty() && !st) out["error"] = error;
             }
             out["bundle_version"] = st ? st->bundle->version() : "";
             out["degraded"] = degraded;

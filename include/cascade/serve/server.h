@@ -67,6 +67,7 @@ class Server {
   struct Metrics;
   void install_routes();
   std::shared_ptr<const State> state() const { return state_.load(); }
+  std::string load_error() const;
 
   ServerOptions opt_;
   std::unique_ptr<FeatureStore> store_;
@@ -74,7 +75,8 @@ class Server {
   struct Http;
   std::unique_ptr<Http> http_;
   std::atomic<std::shared_ptr<const State>> state_;
-  std::mutex reload_mu_;
+  std::mutex reload_mu_;          // serialises reloads (held while a bundle loads: seconds)
+  mutable std::mutex error_mu_;   // guards load_error_ (never held for long)
   std::filesystem::path bundle_path_;
   std::string load_error_;
   std::thread listen_thread_, load_thread_;
