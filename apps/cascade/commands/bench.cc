@@ -5,7 +5,7 @@ namespace cascade::cli {
 
 void add_bench_command(CLI::App& app) {
   CLI::App* bench = app.add_subcommand(
-      "bench", "benchmarks: recall quality, ANN search, ranking funnel");
+      "bench", "benchmarks: recall quality, ANN search, ranking funnel, re-rank sweep");
   bench->require_subcommand(1);
   add_bench_quality(bench);
   add_bench_ann(bench);
