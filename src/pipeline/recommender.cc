@@ -56,17 +56,8 @@ Recommender::Recommender(std::shared_ptr<const Bundle> bundle) : bundle_(std::mo
     }
     CASCADE_CHECK(v.rows == n_items,
                   "rerank.vectors: the channel's item vectors do not cover the catalogue");
-    dim_ = v.dim;
-    unit_.assign(v.data, v.data + static_cast<size_t>(v.rows) * v.dim);
-    for (uint32_t i = 0; i < n_items; ++i) {
-      float* r = unit_.data() + static_cast<size_t>(i) * dim_;
-      double n2 = 0;
-      for (uint32_t d = 0; d < dim_; ++d) n2 += static_cast<double>(r[d]) * r[d];
-      const float inv = n2 > 0 ? static_cast<float>(1.0 / std::sqrt(n2)) : 0.0f;
-      for (uint32_t d = 0; d < dim_; ++d) r[d] *= inv;
-    }
-    side.vectors = unit_.data();
-    side.dim = dim_;
+    side.vectors = v.data;  // the Reranker keeps the unit-normalised copy; cosine() reads it too
+    side.dim = v.dim;
   } else if (vectors_name_ != "none") {
     throw Error(fmt::format("rerank.vectors: channel {} is not in the bundle (channels: {})",
                             vectors_name_, fmt::join(b.channel_names(), ", ")));
@@ -78,10 +69,11 @@ Recommender::Recommender(std::shared_ptr<const Bundle> bundle) : bundle_(std::mo
 }
 
 float Recommender::cosine(ItemId a, ItemId b) const {
-  const float* x = unit_.data() + static_cast<size_t>(a) * dim_;
-  const float* y = unit_.data() + static_cast<size_t>(b) * dim_;
+  const uint32_t dim = reranker_->dim();
+  const float* x = reranker_->unit_vectors().data() + static_cast<size_t>(a) * dim;
+  const float* y = reranker_->unit_vectors().data() + static_cast<size_t>(b) * dim;
   float s = 0;
-  for (uint32_t d = 0; d < dim_; ++d) s += x[d] * y[d];
+  for (uint32_t d = 0; d < dim; ++d) s += x[d] * y[d];
   return s;
 }
 
@@ -183,7 +175,7 @@ RecommendResponse Recommender::recommend(const RecommendRequest& req) const {
     it.fine_rank = fine[fine_row];
     it.channels = pool[pool_row].channels;
     it.relaxed = p.relaxed;
-    if (req.explain && dim_ > 0) {
+    if (req.explain && !unit_vectors().empty()) {
       float best = 0;
       const size_t from = history.size() > kReasonWindow ? history.size() - kReasonWindow : 0;
       for (size_t h = from; h < history.size(); ++h) {
@@ -204,7 +196,7 @@ RecommendResponse Recommender::recommend(const RecommendRequest& req) const {
 std::vector<ScoredItem> Recommender::similar(ItemId item, size_t k) const {
   const uint32_t n = bundle_->data().n_items;
   CASCADE_CHECK(item < n, "similar: item out of range");
-  CASCADE_CHECK(dim_ > 0, "similar: the bundle has no item vectors (rerank.vectors)");
+  CASCADE_CHECK(!unit_vectors().empty(), "similar: the bundle has no item vectors (rerank.vectors)");
   const Recaller& ch = *bundle_->channels()[vectors_channel_];
   const ItemId self[1] = {item};
   if (const AnnIndex* index = ch.index()) {
@@ -213,10 +205,8 @@ std::vector<ScoredItem> Recommender::similar(ItemId item, size_t k) const {
   }
   std::vector<float> s(n);
   for (uint32_t j = 0; j < n; ++j) s[j] = cosine(item, j);
-  s[item] = -INFINITY;  // never the item itself
-  auto out = top_k(s, k);
-  while (!out.empty() && out.back().item == item) out.pop_back();
-  return out;
+  s[item] = -INFINITY;  // never the item itself: top_k skips non-finite scores
+  return top_k(s, k);
 }
 
 }  // namespace cascade

@@ -83,9 +83,10 @@ class Recommender {
   const Bundle& bundle() const { return *bundle_; }
   const std::string& vectors_channel() const { return vectors_name_; }
   const RerankOptions& rerank_options() const { return rerank_; }
-  /// Unit-normalised item vectors of the `vectors` channel (n_items x vector_dim(); empty = none).
-  std::span<const float> unit_vectors() const { return unit_; }
-  uint32_t vector_dim() const { return dim_; }
+  /// Unit-normalised item vectors of the `vectors` channel (n_items x vector_dim(); empty = none),
+  /// the re-ranker's copy.
+  std::span<const float> unit_vectors() const { return reranker_->unit_vectors(); }
+  uint32_t vector_dim() const { return reranker_->dim(); }
 
  private:
   float cosine(ItemId a, ItemId b) const;
@@ -94,8 +95,6 @@ class Recommender {
   RerankOptions rerank_;
   std::string vectors_name_;
   int vectors_channel_ = -1;
-  std::vector<float> unit_;  // n_items x dim, row-normalised item vectors of the vectors channel
-  uint32_t dim_ = 0;
   std::vector<float> counts_;  // per item: interactions in the fit matrix (IPS propensities)
   std::unique_ptr<Reranker> reranker_;
 };

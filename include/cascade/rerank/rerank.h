@@ -115,6 +115,8 @@ class Reranker {
 
   uint32_t n_items() const { return n_items_; }
   uint32_t dim() const { return dim_; }
+  /// The unit-normalised item vectors (n_items x dim, zero rows stay 0); empty = none given.
+  std::span<const float> unit_vectors() const { return unit_; }
 
  private:
   uint32_t n_items_ = 0;
