@@ -103,6 +103,12 @@ Workspace open_workspace(const std::vector<std::string>& overrides) {
   return w;
 }
 
+double percentile(std::vector<double> v, double q) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v[std::min(v.size() - 1, static_cast<size_t>(q * static_cast<double>(v.size())))];
+}
+
 void print_table(const std::vector<std::string>& columns,
                  const std::vector<std::pair<std::string, std::map<std::string, double>>>& rows) {
   size_t name_w = 8;

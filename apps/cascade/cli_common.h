@@ -65,6 +65,10 @@ struct Workspace {
 };
 Workspace open_workspace(const std::vector<std::string>& overrides);
 
+/// The value at rank floor(q * n) of the sorted values (0 when empty): the latency percentile
+/// the bench commands report.
+double percentile(std::vector<double> v, double q);
+
 /// Prints rows of metrics as an aligned table: first column `name`, then `columns`.
 void print_table(const std::vector<std::string>& columns,
                  const std::vector<std::pair<std::string, std::map<std::string, double>>>& rows);

@@ -115,12 +115,6 @@ Json retention(const HeldoutScores& hs, size_t pre, size_t pre_keep, size_t fine
   return Json{{"pool", in_pool / n}, {"pre_rank", in_pre / n}, {"fine_rank", in_fine / n}, {"top10", in_top10 / n}};
 }
 
-double percentile(std::vector<double> v, double q) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  return v[std::min(v.size() - 1, static_cast<size_t>(q * static_cast<double>(v.size())))];
-}
-
 // The ranking stage of one request, timed on one thread, as serving runs it: features for the
 // pool, the pre-ranker over all of it, the fine-ranker over the pre-ranker's top `pre_keep`
 // (its order; keeping the top fine_keep of it is a truncation).

@@ -22,15 +22,6 @@
 #include "commands.h"
 
 namespace cascade::cli {
-namespace {
-
-double quantile(std::vector<double> v, double q) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  return v[std::min(v.size() - 1, static_cast<size_t>(q * static_cast<double>(v.size())))];
-}
-
-}  // namespace
 
 void add_bench_rerank(CLI::App* bench) {
   struct Opts {
@@ -104,9 +95,9 @@ void add_bench_rerank(CLI::App* bench) {
                                            {"ndcg@10", ndcg / users},
                                            {"coverage@10", coverage},
                                            {"ils@10", ils / users},
-                                           {"p50_ms", quantile(total_ms, 0.5)},
-                                           {"p99_ms", quantile(total_ms, 0.99)},
-                                           {"rerank_p50_ms", quantile(rerank_ms, 0.5)}};
+                                           {"p50_ms", percentile(total_ms, 0.5)},
+                                           {"p99_ms", percentile(total_ms, 0.99)},
+                                           {"rerank_p50_ms", percentile(rerank_ms, 0.5)}};
       out["sweep"].push_back({{"lambda", lambda},
                               {"users", users},
                               {"recall@10", row["recall@10"]},
