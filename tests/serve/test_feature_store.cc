@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "cascade/serve/feature_store.h"
-#include "serve/redis_conn.h"
+#include "support/redis_client.h"
 #include "support/redis_server.h"
 #include "test_util.h"
 
@@ -152,38 +152,7 @@ TEST(FeatureStoreLocal, SerializeParseRoundTrip) {
 
 // ---------------------------------------------------------------- with redis-server
 
-// A client of our own, to look at (or tamper with) Redis behind the store's back.
-class RedisClient {
- public:
-  explicit RedisClient(const std::string& address) {
-    std::string err;
-    conn_ = redis::Connection::connect(redis::Address::parse(address), 2000, 2000, &err);
-    EXPECT_TRUE(conn_ != nullptr) << err;
-  }
-  redis::Reply run(const std::vector<std::string>& argv) {
-    std::string err;
-    if (!conn_) return redis::Reply();
-    redis::Reply r = conn_->command(argv, &err);
-    EXPECT_TRUE(bool(r)) << err;
-    return r;
-  }
-  std::vector<std::string> lrange(const std::string& key) {
-    std::vector<std::string> out;
-    redis::Reply r = run({"LRANGE", key, "0", "-1"});
-    if (!r.is_array()) {
-      ADD_FAILURE() << "LRANGE " << key << " did not return a list";
-      return out;
-    }
-    for (const std::optional<std::string>& el : r.string_elements()) {
-      EXPECT_TRUE(el.has_value()) << "a non-string element in " << key;
-      out.push_back(el.value_or(""));
-    }
-    return out;
-  }
-
- private:
-  std::unique_ptr<redis::Connection> conn_;
-};
+using testing::RedisClient;
 
 class FeatureStoreRedis : public ::testing::Test {
  protected:
