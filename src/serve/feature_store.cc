@@ -1,9 +1,9 @@
 // The serving feature store (see include/cascade/serve/feature_store.h for the semantics).
 //
 // Concurrency design
-//  - mu_ guards the cache (entries_, lru_), the pending queue, the health fields and the write
-//    generations. It is held only for memory work: no Redis I/O ever happens under it, so a
-//    cache hit never waits for Redis.
+//  - mu_ guards the cache (cache_, serve/event_cache.h), the pending queue, the health fields
+//    and the write generations. It is held only for memory work: no Redis I/O ever happens
+//    under it, so a cache hit never waits for Redis.
 //  - writer_mu_ makes one thread at a time "the writer": it owns writer_conn_ and sends the head
 //    of the pending queue. An appender queues its event under mu_, then takes writer_mu_ and
 //    writes the queue up to its own event (including everybody's queued before it): concurrent
@@ -31,12 +31,12 @@
 #include <cmath>
 #include <condition_variable>
 #include <deque>
-#include <list>
 #include <mutex>
 #include <thread>
 #include <unordered_map>
 
 #include "cascade/core/error.h"
+#include "serve/event_cache.h"
 #include "serve/redis_conn.h"
 
 namespace cascade {
@@ -68,27 +68,19 @@ void validate_event(const std::string& user, const StoredEvent& e) {
 }  // namespace
 
 struct FeatureStore::Impl {
-  // One user's local copy. Shown to readers as confirmed ++ unacked (newest cap kept).
-  struct Entry {
-    std::deque<StoredEvent> confirmed;  // best-known Redis contents, oldest first, <= cap
-    struct Unacked {
-      uint64_t seq;
-      StoredEvent event;
-    };
-    std::deque<Unacked> unacked;  // appended here, not yet acknowledged by Redis, in seq order
-    size_t in_flight = 0;         // how many of unacked's front are being written right now
-    uint64_t write_gen = 0;       // global generation of the last change to the write state
-    bool fetched = false;         // confirmed was read from Redis (or: no Redis at all)
-    Clock::time_point fetched_at{};
-    std::list<const std::string*>::iterator lru;  // position in lru_ (key owned by entries_)
-  };
+  using Entry = EventCache::Entry;
   struct Pending {
     uint64_t seq;
     std::string user;
     std::string value;  // serialised event
   };
 
-  explicit Impl(FeatureStoreOptions o) : opt_(std::move(o)) {
+  // The cache is built before the options are checked; it does nothing with bad ones before
+  // the checks throw.
+  explicit Impl(FeatureStoreOptions o)
+      : opt_(std::move(o)),
+        cache_(opt_.cache_capacity, opt_.max_events_per_user,
+               std::chrono::milliseconds(opt_.cache_ttl_ms), opt_.clock) {
     CASCADE_CHECK(opt_.connect_timeout_ms > 0, "feature store: connect_timeout_ms must be > 0");
     CASCADE_CHECK(opt_.command_timeout_ms > 0, "feature store: command_timeout_ms must be > 0");
     CASCADE_CHECK(opt_.retry_interval_ms > 0, "feature store: retry_interval_ms must be > 0");
@@ -97,79 +89,14 @@ struct FeatureStore::Impl {
     CASCADE_CHECK(opt_.max_events_per_user > 0, "feature store: max_events_per_user must be > 0");
     configured_ = !opt_.redis.empty();
     if (configured_) addr_ = redis::Address::parse(opt_.redis);
-    ttl_ = std::chrono::milliseconds(opt_.cache_ttl_ms);
   }
 
-  Clock::time_point now() const { return opt_.clock ? opt_.clock() : Clock::now(); }
   std::string key_of(const std::string& user) const { return opt_.key_prefix + "events:" + user; }
 
-  // ---- cache (all under mu_) ----
-
-  std::vector<StoredEvent> view(const Entry& e) const {
-    size_t total = e.confirmed.size() + e.unacked.size();
-    size_t skip = total > opt_.max_events_per_user ? total - opt_.max_events_per_user : 0;
-    std::vector<StoredEvent> out;
-    out.reserve(total - skip);
-    for (const StoredEvent& ev : e.confirmed) {
-      if (skip > 0) {
-        --skip;
-        continue;
-      }
-      out.push_back(ev);
-    }
-    for (const Entry::Unacked& u : e.unacked) {
-      if (skip > 0) {
-        --skip;
-        continue;
-      }
-      out.push_back(u.event);
-    }
-    return out;
-  }
-
-  void add_confirmed(Entry& e, StoredEvent ev) {
-    e.confirmed.push_back(std::move(ev));
-    while (e.confirmed.size() > opt_.max_events_per_user) e.confirmed.pop_front();
-  }
-
-  void touch(Entry& e) { lru_.splice(lru_.begin(), lru_, e.lru); }
-
-  static bool pinned(const Entry& e) { return !e.unacked.empty() || e.in_flight > 0; }
-
-  Entry& get_or_create(const std::string& user) {
-    auto it = entries_.find(user);
-    if (it != entries_.end()) {
-      touch(it->second);
-      return it->second;
-    }
-    it = entries_.emplace(user, Entry{}).first;
-    lru_.push_front(&it->first);
-    it->second.lru = lru_.begin();
-    evict_over_capacity(it->second);
-    return it->second;
-  }
-
-  // Least recently used first; pinned entries (events not yet in Redis) are skipped and moved
-  // to the front so a long run of them is not rescanned on every insertion.
-  void evict_over_capacity(const Entry& keep) {
-    size_t scans = entries_.size();
-    while (entries_.size() > opt_.cache_capacity && scans-- > 0) {
-      const std::string* key = lru_.back();
-      auto it = entries_.find(*key);
-      if (&it->second == &keep || pinned(it->second)) {
-        lru_.splice(lru_.begin(), lru_, std::prev(lru_.end()));
-        continue;
-      }
-      lru_.pop_back();
-      entries_.erase(it);
-      evictions_.fetch_add(1, std::memory_order_relaxed);
-    }
-  }
-
-  std::vector<StoredEvent> local_view(const std::string& user) {
-    std::lock_guard lk(mu_);
-    auto it = entries_.find(user);
-    return it == entries_.end() ? std::vector<StoredEvent>{} : view(it->second);
+  // The user's events as readers see them (none for a user not in the cache). Under mu_.
+  std::vector<StoredEvent> view_of(const std::string& user) {
+    const Entry* e = cache_.find(user);
+    return e ? cache_.view(*e) : std::vector<StoredEvent>{};
   }
 
   // ---- health ----
@@ -273,16 +200,12 @@ struct FeatureStore::Impl {
     return out;
   }
 
-  // Installs a fetched list as the user's confirmed events and returns the view.
+  // Installs a fetched list as the user's confirmed events and returns the view. Under mu_.
   std::vector<StoredEvent> install(const std::string& user, std::vector<StoredEvent> fetched,
                                    Clock::time_point fetched_at) {
-    Entry& e = get_or_create(user);
-    e.confirmed.assign(std::make_move_iterator(fetched.begin()),
-                       std::make_move_iterator(fetched.end()));
-    while (e.confirmed.size() > opt_.max_events_per_user) e.confirmed.pop_front();
-    e.fetched = true;
-    e.fetched_at = fetched_at;
-    return view(e);
+    Entry& e = cache_.get_or_create(user);
+    cache_.install(e, std::move(fetched), fetched_at);
+    return cache_.view(e);
   }
 
   static std::optional<StoredEvent> parse(std::string_view s) {
@@ -321,7 +244,7 @@ struct FeatureStore::Impl {
         batch.assign(pending_.begin(), pending_.begin() + static_cast<ptrdiff_t>(n));
         uint64_t gen = ++write_gen_;
         for (const Pending& p : batch) {
-          Entry& e = entries_.at(p.user);  // pinned while it has pending events
+          Entry& e = cache_.at(p.user);  // pinned while it has pending events
           ++e.in_flight;
           e.write_gen = gen;
         }
@@ -393,12 +316,12 @@ struct FeatureStore::Impl {
         std::lock_guard lk(mu_);
         uint64_t gen = ++write_gen_;
         for (const Group& g : groups) {
-          Entry& e = entries_.at(g.user);
+          Entry& e = cache_.at(g.user);
           e.in_flight -= g.idx.size();
           e.write_gen = gen;
           if (!acked[g.idx.front()]) continue;
           for (size_t k = 0; k < g.idx.size(); ++k) {
-            add_confirmed(e, std::move(e.unacked.front().event));
+            cache_.add_confirmed(e, std::move(e.unacked.front().event));
             e.unacked.pop_front();
           }
           written += g.idx.size();
@@ -488,12 +411,10 @@ struct FeatureStore::Impl {
   FeatureStoreOptions opt_;
   bool configured_ = false;
   redis::Address addr_;
-  std::chrono::milliseconds ttl_{0};
 
   mutable std::mutex mu_;
-  std::unordered_map<std::string, Entry> entries_;
-  std::list<const std::string*> lru_;  // most recently used first
-  std::deque<Pending> pending_;        // seq ascending
+  EventCache cache_;             // the local copy, users in LRU order
+  std::deque<Pending> pending_;  // seq ascending
   uint64_t next_seq_ = 0;
   uint64_t write_gen_ = 0;
   bool redis_ok_ = false;
@@ -512,7 +433,7 @@ struct FeatureStore::Impl {
   std::thread bg_;
 
   std::atomic<uint64_t> cache_hits_{0}, cache_misses_{0}, redis_errors_{0}, events_written_{0},
-      events_appended_{0}, stale_reads_{0}, malformed_{0}, evictions_{0};
+      events_appended_{0}, stale_reads_{0}, malformed_{0};
 };
 
 FeatureStore::FeatureStore(FeatureStoreOptions opt)
@@ -584,9 +505,9 @@ void FeatureStore::append_batch(const std::vector<std::pair<std::string, StoredE
   {
     std::lock_guard lk(s.mu_);
     for (const auto& [user, e] : events) {
-      Impl::Entry& entry = s.get_or_create(user);
+      Impl::Entry& entry = s.cache_.get_or_create(user);
       if (!s.configured_) {
-        s.add_confirmed(entry, e);
+        s.cache_.add_confirmed(entry, e);
         entry.fetched = true;  // the local copy is the whole truth
         continue;
       }
@@ -606,50 +527,47 @@ void FeatureStore::append_batch(const std::vector<std::pair<std::string, StoredE
 std::vector<StoredEvent> FeatureStore::events(const std::string& user) {
   validate_user(user);
   Impl& s = *impl_;
-  const Clock::time_point now = s.now();
+  const Clock::time_point now = s.cache_.now();
   bool exact;
   uint64_t gen_before;
   {
     std::lock_guard lk(s.mu_);
-    auto it = s.entries_.find(user);
+    Impl::Entry* e = s.cache_.find(user);
     if (!s.configured_) {
-      if (it == s.entries_.end()) {
+      if (!e) {
         s.cache_misses_.fetch_add(1, std::memory_order_relaxed);
         return {};
       }
       s.cache_hits_.fetch_add(1, std::memory_order_relaxed);
-      s.touch(it->second);
-      return s.view(it->second);
+      s.cache_.touch(*e);
+      return s.cache_.view(*e);
     }
-    if (it != s.entries_.end() && it->second.fetched && now - it->second.fetched_at < s.ttl_) {
+    if (e && s.cache_.fresh(*e, now)) {
       s.cache_hits_.fetch_add(1, std::memory_order_relaxed);
-      s.touch(it->second);
-      return s.view(it->second);
+      s.cache_.touch(*e);
+      return s.cache_.view(*e);
     }
     if (!s.redis_ok_) {  // degraded: never wait for Redis, answer with what we know
       s.stale_reads_.fetch_add(1, std::memory_order_relaxed);
-      if (it == s.entries_.end()) return {};
-      s.touch(it->second);
-      return s.view(it->second);
+      if (!e) return {};
+      s.cache_.touch(*e);
+      return s.cache_.view(*e);
     }
     s.cache_misses_.fetch_add(1, std::memory_order_relaxed);
     // A write of this user in flight now would make the result ambiguous: take the exact path.
-    exact = it != s.entries_.end() && it->second.in_flight > 0;
+    exact = e && e->in_flight > 0;
     gen_before = s.write_gen_;
   }
 
   if (!exact) {
     std::optional<std::vector<StoredEvent>> got = s.fetch(user);
-    if (!got) {
-      std::lock_guard lk(s.mu_);
-      s.stale_reads_.fetch_add(1, std::memory_order_relaxed);
-      auto it = s.entries_.find(user);
-      return it == s.entries_.end() ? std::vector<StoredEvent>{} : s.view(it->second);
-    }
     std::lock_guard lk(s.mu_);
-    auto it = s.entries_.find(user);
-    bool quiet =
-        it == s.entries_.end() || (it->second.in_flight == 0 && it->second.write_gen <= gen_before);
+    if (!got) {
+      s.stale_reads_.fetch_add(1, std::memory_order_relaxed);
+      return s.view_of(user);
+    }
+    const Impl::Entry* e = s.cache_.find(user);
+    const bool quiet = !e || (e->in_flight == 0 && e->write_gen <= gen_before);
     if (quiet) return s.install(user, std::move(*got), now);
   }
 
@@ -660,16 +578,14 @@ std::vector<StoredEvent> FeatureStore::events(const std::string& user) {
     std::lock_guard lk(s.mu_);
     if (!s.redis_ok_) {
       s.stale_reads_.fetch_add(1, std::memory_order_relaxed);
-      auto it = s.entries_.find(user);
-      return it == s.entries_.end() ? std::vector<StoredEvent>{} : s.view(it->second);
+      return s.view_of(user);
     }
   }
   std::optional<std::vector<StoredEvent>> got = s.fetch(user);
   std::lock_guard lk(s.mu_);
   if (!got) {
     s.stale_reads_.fetch_add(1, std::memory_order_relaxed);
-    auto it = s.entries_.find(user);
-    return it == s.entries_.end() ? std::vector<StoredEvent>{} : s.view(it->second);
+    return s.view_of(user);
   }
   return s.install(user, std::move(*got), now);
 }
@@ -695,7 +611,7 @@ FeatureStoreStats FeatureStore::stats() const {
   st.events_appended = s.events_appended_.load(std::memory_order_relaxed);
   st.stale_reads = s.stale_reads_.load(std::memory_order_relaxed);
   st.malformed_entries = s.malformed_.load(std::memory_order_relaxed);
-  st.evictions = s.evictions_.load(std::memory_order_relaxed);
+  st.evictions = s.cache_.evictions();
   return st;
 }
 
