@@ -77,6 +77,19 @@ std::vector<double> normalize_bounds(std::vector<double> b) {
   return b;
 }
 
+// A family's "# HELP" and "# TYPE" lines.
+void append_header(std::string& out, std::string_view name, std::string_view help, int type) {
+  out += "# HELP ";
+  out += name;
+  out += ' ';
+  out += escape_help(help);
+  out += "\n# TYPE ";
+  out += name;
+  out += ' ';
+  out += type_name(type);
+  out += '\n';
+}
+
 void append_sample(std::string& out, std::string_view name, std::string_view suffix,
                    std::string_view labels, std::string_view extra_label, double v) {
   out += name;
@@ -330,15 +343,7 @@ std::string Registry::render() const {
   out.reserve(256 * families_.size());
   for (const auto& fp : families_) {
     const Family& f = *fp;
-    out += "# HELP ";
-    out += f.name;
-    out += ' ';
-    out += escape_help(f.help);
-    out += "\n# TYPE ";
-    out += f.name;
-    out += ' ';
-    out += type_name(f.type);
-    out += '\n';
+    append_header(out, f.name, f.help, f.type);
     for (const auto& sp : f.series) {
       const auto& s = *sp;
       if (s.counter) {
@@ -367,6 +372,16 @@ std::string Registry::render() const {
       }
     }
   }
+  return out;
+}
+
+std::string render_gauge(std::string_view name, std::string_view help, const Labels& labels,
+                         double value) {
+  check_metric_name(name);
+  const std::string key = label_text(name, labels, false);
+  std::string out;
+  append_header(out, name, help, kGauge);
+  append_sample(out, name, "", key, "", value);
   return out;
 }
 

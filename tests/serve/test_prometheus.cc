@@ -84,6 +84,21 @@ TEST(PrometheusRender, EscapesLabelValuesAndHelp) {
             "c_total{path=\"/a\\\"b\\\\c\\nd\"} 7\n");
 }
 
+TEST(PrometheusRender, OneOffGaugeEscapesItsLabelValue) {
+  // A bundle version is free text from the manifest: quote, backslash and newline must not
+  // end the label value or the line.
+  EXPECT_EQ(render_gauge("cascade_bundle_info", "the serving bundle's version",
+                         {{"version", "v\"1\\2\n3"}}, 1),
+            "# HELP cascade_bundle_info the serving bundle's version\n"
+            "# TYPE cascade_bundle_info gauge\n"
+            "cascade_bundle_info{version=\"v\\\"1\\\\2\\n3\"} 1\n");
+  EXPECT_EQ(render_gauge("up", "h", {}, 0.5), "# HELP up h\n# TYPE up gauge\nup 0.5\n");
+  const std::string bad_name = error_of([] { render_gauge("bad name", "h", {}, 1); });
+  EXPECT_NE(bad_name.find("invalid metric name"), std::string::npos) << bad_name;
+  const std::string bad_label = error_of([] { render_gauge("g", "h", {{"9x", "v"}}, 1); });
+  EXPECT_NE(bad_label.find("invalid label name"), std::string::npos) << bad_label;
+}
+
 TEST(PrometheusRender, FormatsNumbersPrometheusCanParse) {
   EXPECT_EQ(format_value(0), "0");
   EXPECT_EQ(format_value(-0.0), "0");

@@ -134,6 +134,13 @@ class Registry {
   std::map<std::string, Family*, std::less<>> by_name_;
 };
 
+/// One gauge family with a single sample, rendered like Registry::render() renders it (HELP,
+/// TYPE, the sample with escaped label values), outside any Registry: for an info metric whose
+/// label changes over the process's life (the bundle version after a reload), which a Registry
+/// would keep rendering as a second series forever. Names are checked as at registration.
+std::string render_gauge(std::string_view name, std::string_view help, const Labels& labels,
+                         double value);
+
 /// Content-Type header value for render()'s output.
 inline constexpr const char* kContentType = "text/plain; version=0.0.4; charset=utf-8";
 
