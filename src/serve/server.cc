@@ -11,36 +11,18 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cctype>
 #include <fstream>
-#include <nlohmann/json.hpp>
 
 #include "cascade/core/error.h"
-#include "cascade/pipeline/recommender.h"
 #include "cascade/serve/prometheus.h"
+#include "serve/handlers.h"
 
 namespace fs = std::filesystem;
 
 namespace cascade {
 namespace {
 
-using Json = nlohmann::ordered_json;
 using Clock = std::chrono::steady_clock;
-
-// Errors that map to a status other than 400/500.
-struct HttpError : Error {
-  HttpError(int status, std::string param, const std::string& msg)
-      : Error(msg), status(status), param(std::move(param)) {}
-  int status;
-  std::string param;
-};
-
-bool all_digits(const std::vector<std::string>& ids) {
-  return std::all_of(ids.begin(), ids.end(), [](const std::string& s) {
-    return !s.empty() &&
-           std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::isdigit(c) != 0; });
-  });
-}
 
 double rss_mb() {
   std::ifstream f("/proc/self/statm");
@@ -53,12 +35,6 @@ double rss_mb() {
 const char* kJson = "application/json";
 
 }  // namespace
-
-struct Server::State {
-  std::shared_ptr<const Bundle> bundle;
-  std::unique_ptr<Recommender> rec;
-  bool numeric_ids = true;
-};
 
 struct Server::Http {
   httplib::Server svr;
@@ -78,6 +54,35 @@ struct Server::Metrics {
   prometheus::Counter& requests(const std::string& route, int status) {
     return reg.counter("cascade_requests_total", "HTTP requests by route and status",
                        {{"route", route}, {"status", std::to_string(status)}});
+  }
+
+  void observe(const RecommendTimes& t) {
+    stage["store"]->observe(t.store_ms);
+    stage["recall"]->observe(t.stages.recall_ms);
+    stage["features"]->observe(t.stages.features_ms);
+    stage["pre_rank"]->observe(t.stages.pre_rank_ms);
+    stage["fine_rank"]->observe(t.stages.fine_rank_ms);
+    stage["rerank"]->observe(t.stages.rerank_ms);
+    stage["total"]->observe(t.total_ms);
+  }
+
+  // The exposition text. The feature store keeps its own totals; the counters are brought up
+  // to them first. The bundle version is rendered outside the registry: a registered series
+  // would outlive a reload.
+  std::string render(const FeatureStore& store, const std::string& version) {
+    {
+      std::lock_guard<std::mutex> lock(sync_mu);
+      const FeatureStoreStats s = store.stats();
+      cache_hits->inc(s.cache_hits - last.cache_hits);
+      cache_misses->inc(s.cache_misses - last.cache_misses);
+      redis_errors->inc(s.redis_errors - last.redis_errors);
+      events_written->inc(s.events_written - last.events_written);
+      stale_reads->inc(s.stale_reads - last.stale_reads);
+      last = s;
+    }
+    return reg.render() + prometheus::render_gauge("cascade_bundle_info",
+                                                   "the serving bundle's version",
+                                                   {{"version", version}}, 1);
   }
 };
 
@@ -136,13 +141,9 @@ std::string Server::bundle_version() const {
 std::string Server::reload(const fs::path& dir) {
   std::lock_guard<std::mutex> lock(reload_mu_);
   const fs::path path = dir.empty() ? bundle_path_ : dir;
-  auto st = std::make_shared<State>();
-  st->bundle = Bundle::load(path);  // throws with the reason; the serving state stays
-  st->rec = std::make_unique<Recommender>(st->bundle);
-  st->numeric_ids =
-      all_digits(st->bundle->data().user_ids) && all_digits(st->bundle->data().item_ids);
+  auto st = ServingState::load(path);  // throws with the reason; the serving state stays
   const std::string version = st->bundle->version();
-  state_.store(std::shared_ptr<const State>(std::move(st)));
+  state_.store(std::move(st));
   bundle_path_ = path;
   spdlog::info("serving bundle {} from {}", version, path.string());
   return version;
@@ -217,256 +218,73 @@ void Server::stop() {
   stop_cv_.notify_all();
 }
 
+// The request's view of the server. The bundle snapshot is taken once, here, and kept by the
+// route to its end; the load error (behind a lock) is read only when no bundle serves.
+RouteContext Server::route_context() const {
+  RouteContext ctx;
+  ctx.state = state();
+  if (!ctx.state) ctx.load_error = load_error();
+  ctx.store = store_.get();
+  ctx.limits = &opt_.limits;
+  ctx.started = started_;
+  return ctx;
+}
+
 void Server::install_routes() {
   httplib::Server& svr = http_->svr;
-  Metrics& m = *metrics_;
 
-  // Every route runs through `wrap`: exceptions become JSON errors, the status is counted.
-  using Handler = std::function<void(const httplib::Request&, httplib::Response&)>;
-  auto wrap = [this](std::string route, Handler fn) {
+  // Every route runs through `wrap`: the handler's answer (or a 500 for an unexpected
+  // exception) goes into the response, and the route's status and time are counted.
+  using Route = std::function<RouteResponse(const httplib::Request&)>;
+  auto wrap = [this](std::string route, Route fn) {
     return [this, route = std::move(route), fn = std::move(fn)](const httplib::Request& req,
                                                                 httplib::Response& res) {
       const auto t0 = Clock::now();
-      res.status = 200;  // httplib leaves -1 until after the handler
+      RouteResponse r;
       try {
-        fn(req, res);
-      } catch (const BadRequest& e) {
-        res.status = e.status();
-        res.set_content(json_error(e.status(), e.param(), e.what()), kJson);
-      } catch (const HttpError& e) {
-        res.status = e.status;
-        res.set_content(json_error(e.status, e.param, e.what()), kJson);
+        r = fn(req);
       } catch (const std::exception& e) {
         spdlog::error("{} {}: {}", req.method, req.path, e.what());
-        res.status = 500;
-        res.set_content(json_error(500, "", e.what()), kJson);
+        r = {500, json_error(500, "", e.what())};
       }
-      metrics_->requests(route, res.status).inc();
+      res.status = r.status;
+      res.set_content(r.body, r.content_type);
+      metrics_->requests(route, r.status).inc();
       auto it = metrics_->route_ms.find(route);
       if (it != metrics_->route_ms.end())
         it->second->observe(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
     };
   };
-  auto need_state = [this]() {
-    auto st = state();
-    if (!st)
-      throw HttpError(
-          503, "",
-          load_error().empty() ? "the model bundle is still loading" : "no bundle: " + load_error());
-    return st;
-  };
-  const RequestLimits& limits = opt_.limits;
 
-  svr.Get(R"(/recommend/([^/]*))",
-          wrap("recommend", [this, need_state, &limits, &m](const httplib::Request& req,
-                                                            httplib::Response& res) {
-            const auto t0 = Clock::now();
-            const RecommendParams p = parse_recommend_params(req.params, limits);
-            const auto st = need_state();
-            const std::string user =
-                parse_id(req.matches[1].str(), "user_id", st->numeric_ids, limits);
-            const std::vector<StoredEvent> stored = store_->events(user);
-            std::vector<LiveEvent> live;
-            live.reserve(stored.size());
-            for (const auto& e : stored) live.push_back({e.item, e.timestamp});
-            const auto t1 = Clock::now();
-            RecommendRequest rr;
-            rr.user = user;
-            rr.events = live;
-            rr.k = p.k;
-            rr.diversity = p.diversity ? *p.diversity : -1.0;
-            rr.explain = p.explain;
-            const RecommendResponse r = st->rec->recommend(rr);
-            const Dataset& ds = st->bundle->data();
-            const auto& names = st->bundle->channel_names();
-            Json items = Json::array();
-            for (const auto& it : r.items) {
-              Json j;
-              j["item_id"] = ds.item_ids[it.item];
-              j["title"] = ds.catalog.items[it.item].title;
-              j["score"] = it.score;
-              j["stages"] = {{"fused", it.fused},
-                             {"pre_rank", it.pre_rank},
-                             {"fine_rank", it.fine_rank},
-                             {"rerank", it.score}};
-              Json ch = Json::array();
-              for (uint16_t c : it.channels) ch.push_back(names[c]);
-              j["channels"] = std::move(ch);
-              if (it.relaxed) j["relaxed_cap"] = true;
-              if (p.explain) {
-                if (it.because >= 0) {
-                  j["reason"] = "because you liked " +
-                                ds.catalog.items[static_cast<size_t>(it.because)].title;
-                  j["because_item_id"] = ds.item_ids[static_cast<size_t>(it.because)];
-                } else {
-                  j["reason"] = r.history == 0 ? "popular with everyone (no history yet)"
-                                               : "close to your recent history";
-                }
-              }
-              items.push_back(std::move(j));
-            }
-            const double store_ms = std::chrono::duration<double, std::milli>(t1 - t0).count();
-            const double total_ms =
-                std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
-            Json out;
-            out["user_id"] = user;
-            out["known_user"] = r.known_user;
-            out["history"] = r.history;
-            out["live_events"] = r.live_events;
-            out["bundle_version"] = st->bundle->version();
-            out["diversity"] = p.diversity ? *p.diversity : st->rec->rerank_options().diversity;
-            out["items"] = std::move(items);
-            out["latency_ms"] = {{"store", store_ms},
-                                 {"recall", r.latency.recall_ms},
-                                 {"features", r.latency.features_ms},
-                                 {"pre_rank", r.latency.pre_rank_ms},
-                                 {"fine_rank", r.latency.fine_rank_ms},
-                                 {"rerank", r.latency.rerank_ms},
-                                 {"total", total_ms}};
-            res.set_content(out.dump(), kJson);
-            m.stage["store"]->observe(store_ms);
-            m.stage["recall"]->observe(r.latency.recall_ms);
-            m.stage["features"]->observe(r.latency.features_ms);
-            m.stage["pre_rank"]->observe(r.latency.pre_rank_ms);
-            m.stage["fine_rank"]->observe(r.latency.fine_rank_ms);
-            m.stage["rerank"]->observe(r.latency.rerank_ms);
-            m.stage["total"]->observe(total_ms);
+  svr.Get(R"(/recommend/([^/]*))", wrap("recommend", [this](const httplib::Request& req) {
+            RecommendTimes times;
+            RouteResponse r =
+                handle_recommend(route_context(), req.matches[1].str(), req.params, &times);
+            if (r.status == 200) metrics_->observe(times);
+            return r;
           }));
-
-  svr.Get(
-      R"(/similar/([^/]*))",
-      wrap("similar", [need_state, &limits](const httplib::Request& req, httplib::Response& res) {
-        const size_t k = parse_similar_k(req.params, limits);
-        const auto st = need_state();
-        const std::string raw = parse_id(req.matches[1].str(), "item_id", st->numeric_ids, limits);
-        const Dataset& ds = st->bundle->data();
-        const int64_t item = ds.find_item(raw);
-        if (item < 0)
-          throw HttpError(404, "item_id",
-                          "unknown item_id \"" + raw + "\": not in the bundle's catalogue");
-        Json items = Json::array();
-        for (const ScoredItem& s : st->rec->similar(static_cast<ItemId>(item), k))
-          items.push_back({{"item_id", ds.item_ids[s.item]},
-                           {"title", ds.catalog.items[s.item].title},
-                           {"score", s.score}});
-        Json out;
-        out["item_id"] = raw;
-        out["title"] = ds.catalog.items[static_cast<size_t>(item)].title;
-        out["channel"] = st->rec->vectors_channel();
-        out["items"] = std::move(items);
-        res.set_content(out.dump(), kJson);
-      }));
-
-  svr.Post("/events", wrap("events", [this, need_state, &limits](const httplib::Request& req,
-                                                                 httplib::Response& res) {
-             const auto st = need_state();
-             const std::vector<EventIn> in = parse_events_body(req.body, st->numeric_ids, limits);
-             // Events without a timestamp get the serving clock: the bundle's log time plus the
-             // time this process has been up (the models learned the log's clock, not the wall
-             // clock's).
-             const int64_t now =
-                 st->bundle->log_clock() +
-                 std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - started_).count();
-             std::vector<std::pair<std::string, StoredEvent>> batch;
-             batch.reserve(in.size());
-             size_t unknown_items = 0;
-             for (const EventIn& e : in) {
-               if (st->bundle->data().find_item(e.item_id) < 0) ++unknown_items;
-               batch.push_back({e.user_id, StoredEvent{e.item_id, e.rating.value_or(1.0f),
-                                                       e.timestamp.value_or(now)}});
-             }
-             store_->append_batch(batch);
-             Json out;
-             out["accepted"] = batch.size();
-             out["unknown_items"] = unknown_items;
-             res.set_content(out.dump(), kJson);
+  svr.Get(R"(/similar/([^/]*))", wrap("similar", [this](const httplib::Request& req) {
+            return handle_similar(route_context(), req.matches[1].str(), req.params);
+          }));
+  svr.Post("/events", wrap("events", [this](const httplib::Request& req) {
+             return handle_events(route_context(), req.body);
            }));
-
-  svr.Get("/health", wrap("health", [this](const httplib::Request&, httplib::Response& res) {
-            const auto st = state();
-            const FeatureStoreHealth h = store_->health();
-            Json degraded = Json::array();
-            if (h.degraded()) degraded.push_back("redis");
-            Json out;
-            {
-              const std::string error = load_error();
-              out["status"] = !st ? (error.empty() ? "loading" : "failed")
-                                  : (degraded.empty() ? "ok" : "degraded");
-              if (!error.empty() && !st) out["error"] = error;
-            }
-            out["bundle_version"] = st ? st->bundle->version() : "";
-            out["degraded"] = degraded;
-            out["feature_store"] = {{"redis_configured", h.redis_configured},
-                                    {"redis_ok", h.redis_ok},
-                                    {"pending_writes", h.pending_writes},
-                                    {"last_error", h.last_error}};
-            out["uptime_s"] = std::chrono::duration<double>(Clock::now() - started_).count();
-            res.set_content(out.dump(), kJson);
+  svr.Get("/health", wrap("health", [this](const httplib::Request&) {
+            return handle_health(route_context());
           }));
-
-  svr.Get("/ready", wrap("ready", [this](const httplib::Request&, httplib::Response& res) {
-            const auto st = state();
-            res.status = st ? 200 : 503;
-            res.set_content(
-                Json{{"ready", st != nullptr}, {"bundle_version", st ? st->bundle->version() : ""}}
-                    .dump(),
-                kJson);
+  svr.Get("/ready",
+          wrap("ready", [this](const httplib::Request&) { return handle_ready(route_context()); }));
+  svr.Get("/metrics", wrap("metrics", [this](const httplib::Request&) {
+            return RouteResponse{200, metrics_->render(*store_, bundle_version()),
+                                 prometheus::kContentType};
           }));
-
-  svr.Get("/metrics", wrap("metrics", [this, &m](const httplib::Request&, httplib::Response& res) {
-            {
-              // Feature-store totals are kept by the store; bring the counters up to them.
-              std::lock_guard<std::mutex> lock(m.sync_mu);
-              const FeatureStoreStats s = store_->stats();
-              m.cache_hits->inc(s.cache_hits - m.last.cache_hits);
-              m.cache_misses->inc(s.cache_misses - m.last.cache_misses);
-              m.redis_errors->inc(s.redis_errors - m.last.redis_errors);
-              m.events_written->inc(s.events_written - m.last.events_written);
-              m.stale_reads->inc(s.stale_reads - m.last.stale_reads);
-              m.last = s;
-            }
-            std::string text = m.reg.render();
-            const std::string v = bundle_version();
-            text +=
-                "# HELP cascade_bundle_info the serving bundle's version\n# TYPE "
-                "cascade_bundle_info gauge\n";
-            text += fmt::format("cascade_bundle_info{{version=\"{}\"}} 1\n", v);
-            res.set_content(text, "text/plain; version=0.0.4; charset=utf-8");
+  svr.Get("/openapi.json", wrap("openapi", [](const httplib::Request&) {
+            return RouteResponse{200, openapi_json()};
           }));
-
-  svr.Get("/openapi.json", wrap("openapi", [](const httplib::Request&, httplib::Response& res) {
-            res.set_content(openapi_json(), kJson);
-          }));
-
-  svr.Post(
-      "/admin/reload", wrap("reload", [this](const httplib::Request& req, httplib::Response& res) {
-        fs::path dir;
-        if (!req.body.empty()) {
-          nlohmann::json body;
-          try {
-            body = nlohmann::json::parse(req.body);
-          } catch (const nlohmann::json::exception&) {
-            throw BadRequest("body", "the body must be JSON: {\"bundle\": \"<dir>\"} or empty");
-          }
-          if (!body.is_object()) throw BadRequest("body", "the body must be a JSON object");
-          for (const auto& [key, v] : body.items()) {
-            if (key != "bundle")
-              throw BadRequest(key, "unknown field \"" + key + "\" (allowed: bundle)");
-            if (!v.is_string() || v.get<std::string>().empty())
-              throw BadRequest("bundle", "bundle must be a non-empty path");
-            dir = v.get<std::string>();
-          }
-        }
-        const std::string before = bundle_version();
-        std::string version;
-        try {
-          version = reload(dir);
-        } catch (const std::exception& e) {
-          throw HttpError(500, "bundle",
-                          std::string("bundle refused, still serving ") + before + ": " + e.what());
-        }
-        res.set_content(Json{{"bundle_version", version}, {"previous", before}}.dump(), kJson);
-      }));
+  svr.Post("/admin/reload", wrap("reload", [this](const httplib::Request& req) {
+             return handle_reload(req.body, bundle_version(),
+                                  [this](const fs::path& dir) { return reload(dir); });
+           }));
 
   // Unmatched routes and httplib's own refusals (oversize body) get the JSON error shape too.
   svr.set_error_handler(httplib::Server::HandlerWithResponse(

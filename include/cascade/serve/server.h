@@ -24,6 +24,9 @@
 
 namespace cascade {
 
+struct ServingState;  // src/serve/handlers.h
+struct RouteContext;
+
 struct ServerOptions {
   std::string host = "127.0.0.1";
   int port = 8080;  ///< 0 = any free port (see Server::port())
@@ -63,10 +66,10 @@ class Server {
   FeatureStore& store() { return *store_; }
 
  private:
-  struct State;
   struct Metrics;
   void install_routes();
-  std::shared_ptr<const State> state() const { return state_.load(); }
+  RouteContext route_context() const;
+  std::shared_ptr<const ServingState> state() const { return state_.load(); }
   std::string load_error() const;
 
   ServerOptions opt_;
@@ -74,7 +77,7 @@ class Server {
   std::unique_ptr<Metrics> metrics_;
   struct Http;
   std::unique_ptr<Http> http_;
-  std::atomic<std::shared_ptr<const State>> state_;
+  std::atomic<std::shared_ptr<const ServingState>> state_;
   std::mutex reload_mu_;          // serialises reloads (held while a bundle loads: seconds)
   mutable std::mutex error_mu_;   // guards load_error_ (never held for long)
   std::filesystem::path bundle_path_;

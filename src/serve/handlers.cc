@@ -1,0 +1,250 @@
+#include "serve/handlers.h"
+
+#include <algorithm>
+#include <cctype>
+#include <nlohmann/json.hpp>
+#include <utility>
+#include <vector>
+
+#include "cascade/core/error.h"
+
+namespace cascade {
+namespace {
+
+using Json = nlohmann::ordered_json;
+using Clock = std::chrono::steady_clock;
+
+double ms_between(Clock::time_point a, Clock::time_point b) {
+  return std::chrono::duration<double, std::milli>(b - a).count();
+}
+
+// A client-visible error with a status other than BadRequest's 400/413.
+struct HttpError : Error {
+  HttpError(int status, std::string param, const std::string& msg)
+      : Error(msg), status(status), param(std::move(param)) {}
+  int status;
+  std::string param;
+};
+
+// Runs a route body; the errors a client can cause become their JSON error response.
+template <class Fn>
+RouteResponse respond(Fn&& fn) {
+  try {
+    return fn();
+  } catch (const BadRequest& e) {
+    return {e.status(), json_error(e.status(), e.param(), e.what())};
+  } catch (const HttpError& e) {
+    return {e.status, json_error(e.status, e.param, e.what())};
+  }
+}
+
+RouteResponse ok(const Json& body) {
+  return {200, body.dump()};
+}
+
+// The snapshot a model route needs; 503 while none serves.
+const ServingState& need_state(const RouteContext& ctx) {
+  if (!ctx.state)
+    throw HttpError(503, "",
+                    ctx.load_error.empty() ? "the model bundle is still loading"
+                                           : "no bundle: " + ctx.load_error);
+  return *ctx.state;
+}
+
+bool all_digits(const std::vector<std::string>& ids) {
+  return std::all_of(ids.begin(), ids.end(), [](const std::string& s) {
+    return !s.empty() &&
+           std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::isdigit(c) != 0; });
+  });
+}
+
+Json recommended_item(const RecommendedItem& it, const RecommendResponse& r, const Bundle& b,
+                      bool explain) {
+  const Dataset& ds = b.data();
+  Json j;
+  j["item_id"] = ds.item_ids[it.item];
+  j["title"] = ds.catalog.items[it.item].title;
+  j["score"] = it.score;
+  j["stages"] = {{"fused", it.fused},
+                 {"pre_rank", it.pre_rank},
+                 {"fine_rank", it.fine_rank},
+                 {"rerank", it.score}};
+  Json ch = Json::array();
+  for (uint16_t c : it.channels) ch.push_back(b.channel_names()[c]);
+  j["channels"] = std::move(ch);
+  if (it.relaxed) j["relaxed_cap"] = true;
+  if (explain) {
+    if (it.because >= 0) {
+      const auto because = static_cast<size_t>(it.because);
+      j["reason"] = "because you liked " + ds.catalog.items[because].title;
+      j["because_item_id"] = ds.item_ids[because];
+    } else {
+      j["reason"] = r.history == 0 ? "popular with everyone (no history yet)"
+                                   : "close to your recent history";
+    }
+  }
+  return j;
+}
+
+}  // namespace
+
+std::shared_ptr<const ServingState> ServingState::load(const std::filesystem::path& dir) {
+  auto st = std::make_shared<ServingState>();
+  st->bundle = Bundle::load(dir);
+  st->rec = std::make_unique<Recommender>(st->bundle);
+  st->numeric_ids =
+      all_digits(st->bundle->data().user_ids) && all_digits(st->bundle->data().item_ids);
+  return st;
+}
+
+RouteResponse handle_recommend(const RouteContext& ctx, std::string_view user_id,
+                               const QueryParams& query, RecommendTimes* times) {
+  return respond([&] {
+    const auto t0 = Clock::now();
+    const RecommendParams p = parse_recommend_params(query, *ctx.limits);
+    const ServingState& st = need_state(ctx);
+    const std::string user = parse_id(user_id, "user_id", st.numeric_ids, *ctx.limits);
+    const std::vector<StoredEvent> stored = ctx.store->events(user);
+    std::vector<LiveEvent> live;
+    live.reserve(stored.size());
+    for (const auto& e : stored) live.push_back({e.item, e.timestamp});
+    const auto t1 = Clock::now();
+    RecommendRequest rr;
+    rr.user = user;
+    rr.events = live;
+    rr.k = p.k;
+    rr.diversity = p.diversity ? *p.diversity : -1.0;
+    rr.explain = p.explain;
+    const RecommendResponse r = st.rec->recommend(rr);
+    Json items = Json::array();
+    for (const auto& it : r.items) items.push_back(recommended_item(it, r, *st.bundle, p.explain));
+    const double store_ms = ms_between(t0, t1);
+    const double total_ms = ms_between(t0, Clock::now());
+    Json out;
+    out["user_id"] = user;
+    out["known_user"] = r.known_user;
+    out["history"] = r.history;
+    out["live_events"] = r.live_events;
+    out["bundle_version"] = st.bundle->version();
+    out["diversity"] = p.diversity ? *p.diversity : st.rec->rerank_options().diversity;
+    out["items"] = std::move(items);
+    out["latency_ms"] = {{"store", store_ms},
+                         {"recall", r.latency.recall_ms},
+                         {"features", r.latency.features_ms},
+                         {"pre_rank", r.latency.pre_rank_ms},
+                         {"fine_rank", r.latency.fine_rank_ms},
+                         {"rerank", r.latency.rerank_ms},
+                         {"total", total_ms}};
+    if (times) *times = {store_ms, r.latency, total_ms};
+    return ok(out);
+  });
+}
+
+RouteResponse handle_similar(const RouteContext& ctx, std::string_view item_id,
+                             const QueryParams& query) {
+  return respond([&] {
+    const size_t k = parse_similar_k(query, *ctx.limits);
+    const ServingState& st = need_state(ctx);
+    const std::string raw = parse_id(item_id, "item_id", st.numeric_ids, *ctx.limits);
+    const Dataset& ds = st.bundle->data();
+    const int64_t item = ds.find_item(raw);
+    if (item < 0)
+      throw HttpError(404, "item_id",
+                      "unknown item_id \"" + raw + "\": not in the bundle's catalogue");
+    Json items = Json::array();
+    for (const ScoredItem& s : st.rec->similar(static_cast<ItemId>(item), k))
+      items.push_back({{"item_id", ds.item_ids[s.item]},
+                       {"title", ds.catalog.items[s.item].title},
+                       {"score", s.score}});
+    Json out;
+    out["item_id"] = raw;
+    out["title"] = ds.catalog.items[static_cast<size_t>(item)].title;
+    out["channel"] = st.rec->vectors_channel();
+    out["items"] = std::move(items);
+    return ok(out);
+  });
+}
+
+RouteResponse handle_events(const RouteContext& ctx, std::string_view body) {
+  return respond([&] {
+    const ServingState& st = need_state(ctx);
+    const std::vector<EventIn> in = parse_events_body(body, st.numeric_ids, *ctx.limits);
+    // Events without a timestamp get the serving clock: the bundle's log time plus the time
+    // this process has been up (the models learned the log's clock, not the wall clock's).
+    const int64_t now =
+        st.bundle->log_clock() +
+        std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - ctx.started).count();
+    std::vector<std::pair<std::string, StoredEvent>> batch;
+    batch.reserve(in.size());
+    size_t unknown_items = 0;
+    for (const EventIn& e : in) {
+      if (st.bundle->data().find_item(e.item_id) < 0) ++unknown_items;
+      batch.push_back(
+          {e.user_id, StoredEvent{e.item_id, e.rating.value_or(1.0f), e.timestamp.value_or(now)}});
+    }
+    ctx.store->append_batch(batch);
+    Json out;
+    out["accepted"] = batch.size();
+    out["unknown_items"] = unknown_items;
+    return ok(out);
+  });
+}
+
+RouteResponse handle_health(const RouteContext& ctx) {
+  const FeatureStoreHealth h = ctx.store->health();
+  Json degraded = Json::array();
+  if (h.degraded()) degraded.push_back("redis");
+  Json out;
+  out["status"] = !ctx.state ? (ctx.load_error.empty() ? "loading" : "failed")
+                             : (degraded.empty() ? "ok" : "degraded");
+  if (!ctx.state && !ctx.load_error.empty()) out["error"] = ctx.load_error;
+  out["bundle_version"] = ctx.state ? ctx.state->bundle->version() : "";
+  out["degraded"] = degraded;
+  out["feature_store"] = {{"redis_configured", h.redis_configured},
+                          {"redis_ok", h.redis_ok},
+                          {"pending_writes", h.pending_writes},
+                          {"last_error", h.last_error}};
+  out["uptime_s"] = std::chrono::duration<double>(Clock::now() - ctx.started).count();
+  return ok(out);
+}
+
+RouteResponse handle_ready(const RouteContext& ctx) {
+  const bool ready = ctx.state != nullptr;
+  return {
+      ready ? 200 : 503,
+      Json{{"ready", ready}, {"bundle_version", ready ? ctx.state->bundle->version() : ""}}.dump()};
+}
+
+RouteResponse handle_reload(
+    std::string_view body, const std::string& current_version,
+    const std::function<std::string(const std::filesystem::path&)>& reload) {
+  return respond([&] {
+    std::filesystem::path dir;
+    if (!body.empty()) {
+      nlohmann::json parsed;
+      try {
+        parsed = nlohmann::json::parse(body);
+      } catch (const nlohmann::json::exception&) {
+        throw BadRequest("body", "the body must be JSON: {\"bundle\": \"<dir>\"} or empty");
+      }
+      if (!parsed.is_object()) throw BadRequest("body", "the body must be a JSON object");
+      for (const auto& [key, v] : parsed.items()) {
+        if (key != "bundle")
+          throw BadRequest(key, "unknown field \"" + key + "\" (allowed: bundle)");
+        if (!v.is_string() || v.get<std::string>().empty())
+          throw BadRequest("bundle", "bundle must be a non-empty path");
+        dir = v.get<std::string>();
+      }
+    }
+    std::string version;
+    try {
+      version = reload(dir);
+    } catch (const std::exception& e) {
+      throw HttpError(500, "bundle",
+                      "bundle refused, still serving " + current_version + ": " + e.what());
+    }
+    return ok(Json{{"bundle_version", version}, {"previous", current_version}});
+  });
+}
+
+}  // namespace cascade

@@ -1,0 +1,90 @@
+// The routes of `cascade serve` as plain functions: the values taken from an HTTP request
+// (path id, query parameters, body) plus what the server holds (the bundle snapshot, the
+// feature store) in, a status and a JSON body out. No HTTP library type appears here, so every
+// route, success and error alike, is testable without a socket; server.cc only registers the
+// routes, moves values between httplib and these functions, and records per-route metrics.
+//
+// Errors a client can cause come back as responses (json_error() bodies: 400/413 from the
+// request parsers naming the parameter, 404 for an unknown item, 503 while no bundle serves,
+// 500 for a refused reload). Anything else (a bug, std::bad_alloc) propagates, and the server
+// answers 500.
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "cascade/pipeline/recommender.h"
+#include "cascade/serve/feature_store.h"
+#include "cascade/serve/request.h"
+
+namespace cascade {
+
+/// One loaded bundle, as requests use it. Immutable once built; a request takes a shared
+/// snapshot at its start and keeps it to the end, so a reload never mixes two versions.
+struct ServingState {
+  std::shared_ptr<const Bundle> bundle;
+  std::unique_ptr<Recommender> rec;
+  bool numeric_ids = true;  ///< every user and item id is ASCII digits (path ids canonicalised)
+
+  /// Loads and checks the bundle at `dir`. Throws cascade::Error with the reason it was refused.
+  static std::shared_ptr<const ServingState> load(const std::filesystem::path& dir);
+};
+
+/// What a route sees of the server for one request.
+struct RouteContext {
+  std::shared_ptr<const ServingState> state;  ///< null while no bundle serves
+  std::string load_error;  ///< why state is null: "" = still loading (unused when state is set)
+  FeatureStore* store = nullptr;
+  const RequestLimits* limits = nullptr;
+  /// When the process started serving: uptime, and the serving clock for undated events.
+  std::chrono::steady_clock::time_point started;
+};
+
+/// A route's answer: the HTTP status and the body (JSON, but for /metrics' text).
+struct RouteResponse {
+  int status = 200;
+  std::string body;
+  const char* content_type = "application/json";
+};
+
+/// Per-stage times of a /recommend answer, for the stage latency histograms.
+struct RecommendTimes {
+  double store_ms = 0;  ///< parsing and reading the user's live events
+  StageLatency stages;  ///< the funnel's own stages
+  double total_ms = 0;  ///< the whole handler (the "total" in the response body)
+};
+
+using QueryParams = std::multimap<std::string, std::string>;
+
+/// GET /recommend/{user_id}: the funnel for the user's history plus live events. `times`
+/// (optional) is filled when the answer is 200.
+RouteResponse handle_recommend(const RouteContext& ctx, std::string_view user_id,
+                               const QueryParams& query, RecommendTimes* times = nullptr);
+
+/// GET /similar/{item_id}: the k nearest items of the bundle's `vectors` channel; 404 naming
+/// item_id when the item is not in the catalogue.
+RouteResponse handle_similar(const RouteContext& ctx, std::string_view item_id,
+                             const QueryParams& query);
+
+/// POST /events: validates the whole body, then appends every event to the feature store
+/// (undated events get the serving clock: the bundle's log time plus the uptime).
+RouteResponse handle_events(const RouteContext& ctx, std::string_view body);
+
+/// GET /health: always 200; "loading" / "failed" / "ok" / "degraded" and the store's state.
+RouteResponse handle_health(const RouteContext& ctx);
+
+/// GET /ready: 200 once a bundle serves, else 503.
+RouteResponse handle_ready(const RouteContext& ctx);
+
+/// POST /admin/reload with an empty body (reload the current path) or {"bundle": "<dir>"}.
+/// `reload` loads and swaps in a directory (empty = the current one) and returns the new
+/// version, or throws with the reason; `current_version` is what serves before it ("" = none).
+RouteResponse handle_reload(std::string_view body, const std::string& current_version,
+                            const std::function<std::string(const std::filesystem::path&)>& reload);
+
+}  // namespace cascade

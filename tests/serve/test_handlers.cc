@@ -1,0 +1,264 @@
+// The serving routes called directly (no HTTP): each route's answer and each error a client
+// can cause, over the tests' tiny bundle and an in-process feature store.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "serve/handlers.h"
+#include "support/recommend_contract.h"
+#include "support/tiny_bundle.h"
+
+namespace cascade {
+namespace {
+
+using Json = nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+class HandlerTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new testing::TempDir();
+    version_ = testing::build_tiny_bundle(dir_->path() / "v1", 7);
+    state_ = ServingState::load(dir_->path() / "v1");
+  }
+  static void TearDownTestSuite() {
+    state_.reset();
+    delete dir_;
+    dir_ = nullptr;
+  }
+
+  // A context serving the tiny bundle (or, with nullptr, one where no bundle serves yet).
+  RouteContext ctx(bool loaded = true, std::string load_error = "") {
+    RouteContext c;
+    if (loaded) c.state = state_;
+    c.load_error = std::move(load_error);
+    c.store = &store_;
+    c.limits = &limits_;
+    c.started = started_;
+    return c;
+  }
+  static Json body(const RouteResponse& r) { return Json::parse(r.body); }
+  // The "param" of an error answer with the expected status.
+  static std::string error_param(const RouteResponse& r, int status) {
+    EXPECT_EQ(r.status, status) << r.body;
+    const Json j = Json::parse(r.body, nullptr, false);
+    EXPECT_EQ(j["error"]["status"], status) << r.body;
+    return j["error"].value("param", "");
+  }
+
+  static testing::TempDir* dir_;
+  static std::string version_;
+  static std::shared_ptr<const ServingState> state_;
+  FeatureStore store_{FeatureStoreOptions{}};
+  RequestLimits limits_;
+  Clock::time_point started_ = Clock::now() - std::chrono::seconds(100);
+};
+testing::TempDir* HandlerTest::dir_ = nullptr;
+std::string HandlerTest::version_;
+std::shared_ptr<const ServingState> HandlerTest::state_;
+
+// ------------------------------------------------------------------ /recommend
+
+TEST_F(HandlerTest, RecommendAnswersTheContract) {
+  RecommendTimes times;
+  const RouteResponse r =
+      handle_recommend(ctx(), "1", {{"k", "7"}, {"explain", "true"}, {"diversity", "0.3"}}, &times);
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_STREQ(r.content_type, "application/json");
+  const Json j = body(r);
+  testing::expect_recommend_contract(j, "1", version_, 7, /*explain=*/true);
+  EXPECT_EQ(j["known_user"], true);
+  EXPECT_EQ(j["live_events"], 0);
+  EXPECT_GT(j["history"].get<int>(), 0);
+  EXPECT_DOUBLE_EQ(j["diversity"].get<double>(), 0.3);
+  // The times handed back for the histograms are the ones in the body.
+  EXPECT_DOUBLE_EQ(times.store_ms, j["latency_ms"]["store"].get<double>());
+  EXPECT_DOUBLE_EQ(times.stages.recall_ms, j["latency_ms"]["recall"].get<double>());
+  EXPECT_DOUBLE_EQ(times.total_ms, j["latency_ms"]["total"].get<double>());
+  EXPECT_GE(times.total_ms, times.store_ms);
+
+  // Defaults: k 10, no reasons, the bundle's diversity; the times are optional.
+  const Json plain = body(handle_recommend(ctx(), "1", {}));
+  testing::expect_recommend_contract(plain, "1", version_, 10, /*explain=*/false);
+  EXPECT_DOUBLE_EQ(plain["diversity"].get<double>(), state_->rec->rerank_options().diversity);
+  // Numeric ids are canonical; an unknown user gets the cold-start list, not an error.
+  EXPECT_EQ(body(handle_recommend(ctx(), "007", {}))["user_id"], "7");
+  const Json cold = body(handle_recommend(ctx(), "99999", {}));
+  EXPECT_EQ(cold["known_user"], false);
+  EXPECT_EQ(cold["items"].size(), 10u);
+}
+
+TEST_F(HandlerTest, RecommendErrorsNameTheParameter) {
+  RecommendTimes times;
+  times.total_ms = -1;
+  EXPECT_EQ(error_param(handle_recommend(ctx(), "1", {{"k", "0"}}, &times), 400), "k");
+  EXPECT_EQ(times.total_ms, -1);  // only a 200 fills the times
+  EXPECT_EQ(error_param(handle_recommend(ctx(), "1", {{"k", "abc"}}), 400), "k");
+  EXPECT_EQ(error_param(handle_recommend(ctx(), "1", {{"k", "201"}}), 400), "k");  // > max_k
+  EXPECT_EQ(error_param(handle_recommend(ctx(), "1", {{"diversity", "2"}}), 400), "diversity");
+  EXPECT_EQ(error_param(handle_recommend(ctx(), "1", {{"diversity", "-0.1"}}), 400), "diversity");
+  EXPECT_EQ(error_param(handle_recommend(ctx(), "1", {{"explain", "yes"}}), 400), "explain");
+  EXPECT_EQ(error_param(handle_recommend(ctx(), "1", {{"color", "red"}}), 400), "color");
+  EXPECT_EQ(error_param(handle_recommend(ctx(), "1", {{"k", "3"}, {"k", "4"}}), 400), "k");
+  EXPECT_EQ(error_param(handle_recommend(ctx(), "abc", {}), 400), "user_id");
+  EXPECT_EQ(error_param(handle_recommend(ctx(), "", {}), 400), "user_id");
+  // No bundle: 503, saying whether it is loading or was refused. Bad parameters still win.
+  RouteResponse r = handle_recommend(ctx(false), "1", {});
+  EXPECT_EQ(error_param(r, 503), "");
+  EXPECT_NE(r.body.find("still loading"), std::string::npos) << r.body;
+  r = handle_recommend(ctx(false, "not a directory"), "1", {});
+  EXPECT_EQ(r.status, 503);
+  EXPECT_NE(r.body.find("no bundle: not a directory"), std::string::npos) << r.body;
+  EXPECT_EQ(error_param(handle_recommend(ctx(false), "1", {{"k", "0"}}), 400), "k");
+}
+
+// ------------------------------------------------------------------ /events
+
+TEST_F(HandlerTest, EventsAreStoredAndChangeTheNextRecommendation) {
+  const Json before = body(handle_recommend(ctx(), "5", {}));
+  const std::string top = before["items"][0]["item_id"];
+  RouteResponse r = handle_events(ctx(), R"({"user_id": 5, "item_id": ")" + top +
+                                             R"(", "rating": 4.5, "timestamp": 2000000000})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(body(r), (Json{{"accepted", 1}, {"unknown_items", 0}}));
+  EXPECT_EQ(store_.events("5"), (std::vector<StoredEvent>{{top, 4.5f, 2000000000}}));
+  const Json after = body(handle_recommend(ctx(), "5", {}));
+  EXPECT_EQ(after["live_events"], 1);
+  EXPECT_EQ(after["history"], before["history"].get<int>() + 1);
+  for (const Json& it : after["items"]) EXPECT_NE(it["item_id"], top);
+
+  // A batch; an item outside the catalogue is accepted but counted. Undated events get the
+  // serving clock: the bundle's log time plus the uptime (100 s here).
+  r = handle_events(ctx(),
+                    R"([{"user_id": "8", "item_id": "3"}, {"user_id": 8, "item_id": 999999}])");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(body(r), (Json{{"accepted", 2}, {"unknown_items", 1}}));
+  const std::vector<StoredEvent> got = store_.events("8");
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[1].item, "999999");
+  EXPECT_FLOAT_EQ(got[0].rating, 1.0f);
+  const int64_t clock = state_->bundle->log_clock();
+  EXPECT_GE(got[0].timestamp, clock + 100);
+  EXPECT_LE(got[0].timestamp, clock + 160);  // generous: a slow test machine
+}
+
+TEST_F(HandlerTest, EventErrorsNameTheField) {
+  EXPECT_EQ(error_param(handle_events(ctx(), "{not json"), 400), "body");
+  EXPECT_EQ(error_param(handle_events(ctx(), ""), 400), "body");
+  EXPECT_EQ(error_param(handle_events(ctx(), R"({"user_id": 1})"), 400), "item_id");
+  EXPECT_EQ(error_param(handle_events(ctx(), R"({"user_id": "x1", "item_id": 2})"), 400),
+            "user_id");
+  EXPECT_EQ(
+      error_param(handle_events(ctx(), R"([{"user_id": 1, "item_id": 2, "rating": "x"}])"), 400),
+      "events[0].rating");
+  EXPECT_EQ(error_param(handle_events(ctx(), "[]"), 400), "events");
+  EXPECT_EQ(error_param(handle_events(ctx(), std::string(limits_.max_body_bytes + 1, ' ')), 413),
+            "body");
+  EXPECT_EQ(error_param(handle_events(ctx(false), R"({"user_id": 1, "item_id": 2})"), 503), "");
+  EXPECT_EQ(store_.stats().events_appended, 0u);  // nothing refused was stored
+}
+
+// ------------------------------------------------------------------ /similar
+
+TEST_F(HandlerTest, SimilarAnswersAndUnknownItemIs404) {
+  const RouteResponse r = handle_similar(ctx(), "3", {{"k", "4"}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  const Json j = body(r);
+  EXPECT_EQ(j["item_id"], "3");
+  EXPECT_TRUE(j["title"].is_string());
+  EXPECT_EQ(j["channel"], state_->rec->vectors_channel());
+  ASSERT_EQ(j["items"].size(), 4u);
+  for (const Json& it : j["items"]) {
+    EXPECT_NE(it["item_id"], "3");
+    EXPECT_TRUE(it["score"].is_number());
+  }
+  EXPECT_EQ(body(handle_similar(ctx(), "3", {}))["items"].size(), 10u);
+
+  const RouteResponse unknown = handle_similar(ctx(), "123456", {});
+  EXPECT_EQ(error_param(unknown, 404), "item_id");
+  EXPECT_NE(unknown.body.find("unknown item_id \\\"123456\\\""), std::string::npos) << unknown.body;
+  EXPECT_EQ(error_param(handle_similar(ctx(), "abc", {}), 400), "item_id");
+  EXPECT_EQ(error_param(handle_similar(ctx(), "3", {{"k", "0"}}), 400), "k");
+  EXPECT_EQ(error_param(handle_similar(ctx(), "3", {{"diversity", "0.5"}}), 400), "diversity");
+  EXPECT_EQ(error_param(handle_similar(ctx(false), "3", {}), 503), "");
+}
+
+// ------------------------------------------------------------------ /health, /ready
+
+TEST_F(HandlerTest, HealthAndReadyFollowTheLoadState) {
+  Json h = body(handle_health(ctx()));
+  EXPECT_EQ(h["status"], "ok");
+  EXPECT_EQ(h["bundle_version"], version_);
+  EXPECT_EQ(h["degraded"], Json::array());
+  EXPECT_FALSE(h.contains("error"));
+  EXPECT_EQ(h["feature_store"]["redis_configured"], false);
+  EXPECT_GE(h["uptime_s"].get<double>(), 100.0);
+  RouteResponse ready = handle_ready(ctx());
+  EXPECT_EQ(ready.status, 200);
+  EXPECT_EQ(body(ready), (Json{{"ready", true}, {"bundle_version", version_}}));
+
+  h = body(handle_health(ctx(false)));
+  EXPECT_EQ(h["status"], "loading");
+  EXPECT_EQ(h["bundle_version"], "");
+  EXPECT_FALSE(h.contains("error"));
+  h = body(handle_health(ctx(false, "bad manifest")));
+  EXPECT_EQ(h["status"], "failed");
+  EXPECT_EQ(h["error"], "bad manifest");
+  ready = handle_ready(ctx(false));
+  EXPECT_EQ(ready.status, 503);
+  EXPECT_EQ(body(ready), (Json{{"ready", false}, {"bundle_version", ""}}));
+}
+
+TEST_F(HandlerTest, HealthIsDegradedWhileRedisIsUnreachable) {
+  FeatureStoreOptions o;
+  o.redis = "unix:/nonexistent/cascade-handler-test.sock";  // fails at once: no such file
+  o.connect_timeout_ms = 20;
+  o.command_timeout_ms = 20;
+  FeatureStore down(o);
+  RouteContext c = ctx();
+  c.store = &down;
+  const RouteResponse r = handle_health(c);
+  EXPECT_EQ(r.status, 200);  // still serving, from the local copy
+  const Json h = body(r);
+  EXPECT_EQ(h["status"], "degraded");
+  EXPECT_EQ(h["degraded"], Json::array({"redis"}));
+  EXPECT_EQ(h["feature_store"]["redis_configured"], true);
+  EXPECT_EQ(h["feature_store"]["redis_ok"], false);
+  EXPECT_FALSE(h["feature_store"]["last_error"].get<std::string>().empty());
+}
+
+// ------------------------------------------------------------------ /admin/reload
+
+TEST_F(HandlerTest, ReloadParsesTheBodyAndReportsBothVersions) {
+  std::vector<std::filesystem::path> asked;
+  auto reload = [&](const std::filesystem::path& dir) {
+    asked.push_back(dir);
+    return std::string("v2");
+  };
+  RouteResponse r = handle_reload("", "v1", reload);
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(body(r), (Json{{"bundle_version", "v2"}, {"previous", "v1"}}));
+  r = handle_reload(R"({"bundle": "/b/v2"})", "v1", reload);
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(asked, (std::vector<std::filesystem::path>{"", "/b/v2"}));
+
+  EXPECT_EQ(error_param(handle_reload("{nope", "v1", reload), 400), "body");
+  EXPECT_EQ(error_param(handle_reload("[1]", "v1", reload), 400), "body");
+  EXPECT_EQ(error_param(handle_reload(R"({"dir": "x"})", "v1", reload), 400), "dir");
+  EXPECT_EQ(error_param(handle_reload(R"({"bundle": ""})", "v1", reload), 400), "bundle");
+  EXPECT_EQ(error_param(handle_reload(R"({"bundle": 3})", "v1", reload), 400), "bundle");
+  EXPECT_EQ(asked.size(), 2u);  // a bad body never reaches the reload
+
+  r = handle_reload(R"({"bundle": "/no/such"})", "v1",
+                    [](const std::filesystem::path&) -> std::string { throw Error("not found"); });
+  EXPECT_EQ(error_param(r, 500), "bundle");
+  EXPECT_NE(r.body.find("bundle refused, still serving v1: not found"), std::string::npos)
+      << r.body;
+}
+
+}  // namespace
+}  // namespace cascade
