@@ -24,6 +24,8 @@
 #include "cascade/data/synth.h"
 #include "cascade/pipeline/fused_pool.h"
 #include "cascade/pipeline/rank_job.h"
+#include "cascade/pipeline/rank_stage.h"
+#include "cascade/pipeline/request_time.h"
 #include "cascade/rank/features.h"
 #include "cascade/rank/ranker.h"
 #include "cascade/recall/recaller.h"
@@ -47,6 +49,7 @@ struct Setup {
   std::vector<std::vector<FusedCandidate>> pools;  // held-out requests (whole training row), depth 1000
   std::unique_ptr<Ranker> deepfm, din;
   std::vector<uint32_t> users;
+  int64_t clock = 0;
 
   Setup() {
     const int threads = bench_threads();
@@ -91,10 +94,12 @@ struct Setup {
     PoolCandidates pc = collect_candidates(ptrs, names, ds.train, ds.valid, ds.test, 500, threads);
     pools = fused_pools(pc, ds.train, fo, 1000, threads);
     for (uint32_t u = 0; u < ds.n_users; ++u) if (pools[u].size() >= 1000) users.push_back(u);
+    clock = log_clock(ds.train);
   }
 
+  // A held-out request at serving's request time (request_time.h), as /recommend makes it.
   RankRequest request(uint32_t u) const {
-    return RankRequest{u, ds.train.row(u), ds.train.row_times(u), ds.test.row_times(u)[0]};
+    return RankRequest{u, ds.train.row(u), ds.train.row_times(u), serving_time(clock, ds.train.row_times(u))};
   }
 };
 
@@ -116,21 +121,16 @@ void BM_RankFeatures(benchmark::State& state) {
   state.counters["dense_columns"] = static_cast<double>(s.fb->schema().n_dense());
 }
 
+// The one ranking stage the server runs (rank_stage.h): DeepFM over the pool, DIN over its top 100.
 void BM_RankStage(benchmark::State& state) {
   const Setup& s = setup();
   const auto depth = static_cast<size_t>(state.range(0));
-  std::vector<float> pre(depth), fine;
   size_t i = 0;
   for (auto _ : state) {
     const uint32_t u = s.users[i++ % s.users.size()];
-    RankBatch b = s.fb->empty_batch();
-    s.fb->add_pool(s.request(u), std::span<const FusedCandidate>(s.pools[u].data(), depth), b);
-    s.deepfm->score(b, pre);
-    const auto keep = funnel_order(pre, 100, pre, 100);
-    const RankBatch sub = b.take_rows(keep);
-    fine.resize(sub.rows());
-    s.din->score(sub, fine);
-    benchmark::DoNotOptimize(fine.data());
+    const RankStageResult r = run_rank_stage(*s.fb, s.request(u), std::span<const FusedCandidate>(s.pools[u].data(), depth),
+                                             *s.deepfm, *s.din, RankCuts{100, 20});
+    benchmark::DoNotOptimize(r.order.data());
   }
 }
 

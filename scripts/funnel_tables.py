@@ -1,5 +1,9 @@
 #!/usr/bin/env python3
-"""Markdown tables from `cascade bench funnel --json OUT.json` (README / BENCHMARKS.md)."""
+"""Markdown tables from `cascade bench funnel --json OUT.json` (BENCHMARKS.md, README headline).
+
+  scripts/funnel_tables.py funnel.json            # every table
+  scripts/funnel_tables.py funnel.json --headline # the README's one-row headline
+"""
 import json
 import sys
 
@@ -8,57 +12,83 @@ def ci(d):
     return f"{d['diff']:+.4f} [{d['ci_low']:+.4f}, {d['ci_high']:+.4f}], p = {d['p_value']:.3f}"
 
 
-def main(path):
-    j = json.load(open(path))
+def headline(j):
+    f = j["funnel"]
+    print("| funnel (chosen on validation) | Recall@10 | NDCG@10 | pool Recall@10 | gain over its pool (Recall@10) |")
+    print("|---|---|---|---|---|")
+    print(f"| `{f['spec']}` | {f['recall@10']:.4f} | {f['ndcg@10']:.4f} | {f['pool']['recall@10']:.4f} | "
+          f"{ci(f['vs_pool']['recall@10'])} |")
+
+
+def tables(j):
     pool = j["pool"]
-    print(f"{j['dataset']} {j['protocol']}, {j['users']} test users, pool depth {pool['pool_depth']}, "
-          f"pool recall {pool['pool_recall']:.4f}\n")
+    print(f"{j['dataset']} {j['protocol']}, {j['users']} test users; configured pool: depth {pool['pool_depth']}, "
+          f"quota {pool['quota']}, pool recall {pool['pool_recall']:.4f}\n")
     print("| ranker | Recall@10 | NDCG@10 | Recall@50 | AUC in pool | fit s | ms / user | Recall@10 vs pool |")
     print("|---|---|---|---|---|---|---|---|")
-    print(f"| pool (fused order) | {pool['recall@10']:.4f} | {pool['ndcg@10']:.4f} | {pool['recall@50']:.4f} | – | – | – | – |")
+    print(f"| pool (fused order) | {pool['recall@10']:.4f} | {pool['ndcg@10']:.4f} | {pool['recall@50']:.4f} "
+          "| – | – | – | – |")
     for name, r in j["rankers"].items():
-        print(f"| {name} | {r['recall@10']:.4f} | {r['ndcg@10']:.4f} | {r['recall@50']:.4f} | "
-              f"{r['auc_in_pool']:.4f} | {r['fit_seconds']:.1f} | {r['ms_per_user']:.2f} | {ci(r['vs_pool']['recall@10'])} |")
+        label = name if r.get("candidate", True) else f"{name} (ablation)"
+        print(f"| {label} | {r['recall@10']:.4f} | {r['ndcg@10']:.4f} | {r['recall@50']:.4f} | "
+              f"{r['auc_in_pool']:.4f} | {r['fit_seconds']:.1f} | {r['ms_per_user']:.2f} | "
+              f"{ci(r['vs_pool']['recall@10'])} |")
+
+    sel = j["selection"]
+    c = sel["chosen"]
+    print(f"\nChosen on {sel['on']}: `{c['spec']}`\n")
+    if "pairs" in sel:
+        print("| pre > fine (validation, pool order before re-rank) | Recall@10 | NDCG@10 |")
+        print("|---|---|---|")
+        for pair, m in sorted(sel["pairs"].items(), key=lambda kv: -kv[1]["recall@10"])[:10]:
+            print(f"| {pair} | {m['recall@10']:.4f} | {m['ndcg@10']:.4f} |")
+        print()
+        print("| quota | pool depth | pre-rank keep | validation Recall@10 | NDCG@10 |")
+        print("|---|---|---|---|---|")
+        for row in sel.get("cuts", []):
+            print(f"| {row['quota']} | {row['pool_depth']} | {row['pre_keep']} | {row['valid']['recall@10']:.4f} | "
+                  f"{row['valid']['ndcg@10']:.4f} |")
+        if "lambda" in sel:
+            print()
+            print("| re-rank λ | validation Recall@10 | NDCG@10 |")
+            print("|---|---|---|")
+            for row in sel["lambda"]:
+                print(f"| {row['lambda']} | {row['valid']['recall@10']:.4f} | {row['valid']['ndcg@10']:.4f} |")
+
     print()
-    print("| funnel | Recall@10 | NDCG@10 | Recall@10 vs pool | NDCG@10 vs pool |")
-    print("|---|---|---|---|---|")
-    for key, label in (("funnel", "best on validation"), ("funnel_default", "configured default")):
-        if key not in j:
-            continue
-        f = j[key]
-        print(f"| {label}: {f['pre_rank']} → {f['pre_keep']} → {f['fine_rank']} → {f['fine_keep']} | "
-              f"{f['recall@10']:.4f} | {f['ndcg@10']:.4f} | {ci(f['vs_pool']['recall@10'])} | {ci(f['vs_pool']['ndcg@10'])} |")
-    if "oof_refit" in j:
-        o = j["oof_refit"]
-        print(f"| oof-refit pool (fused order) | {o['pool']['recall@10']:.4f} | {o['pool']['ndcg@10']:.4f} | – | – |")
-        for key in ("funnel", "funnel_default"):
-            if key in o:
-                f = o[key]
-                print(f"| oof-refit: {f['pre_rank']} → {f['fine_rank']} | {f['recall@10']:.4f} | {f['ndcg@10']:.4f} | "
-                      f"{ci(f['vs_pool']['recall@10'])} | {ci(f['vs_pool']['ndcg@10'])} |")
+    print("| test, served list | Recall@10 | NDCG@10 | its pool Recall@10 | Recall@10 vs pool | NDCG@10 vs pool |")
+    print("|---|---|---|---|---|---|")
+    rows = [("chosen funnel, serving request time", j["funnel"])]
+    for key, label in (("event", "request time = held-out event's time (not servable)"),
+                       ("no_time_features", "time features off")):
+        if key in j.get("time_policy", {}):
+            rows.append((label, j["time_policy"][key]))
+    rows.append((f"configured funnel `{j['funnel_config']['spec']}`", j["funnel_config"]))
+    for label, f in rows:
+        print(f"| {label} | {f['recall@10']:.4f} | {f['ndcg@10']:.4f} | {f['pool']['recall@10']:.4f} | "
+              f"{ci(f['vs_pool']['recall@10'])} | {ci(f['vs_pool']['ndcg@10'])} |")
+
+    r = j["funnel"]["retention"]
     print()
     print("| retention (share of test items still present) | pool | pre-rank | fine-rank | top 10 |")
     print("|---|---|---|---|---|")
-    for key in ("funnel", "funnel_default"):
-        if key in j:
-            r = j[key]["retention"]
-            print(f"| {j[key]['pre_rank']} → {j[key]['fine_rank']} | {r['pool']:.4f} | {r['pre_rank']:.4f} | "
-                  f"{r['fine_rank']:.4f} | {r['top10']:.4f} |")
+    print(f"| chosen funnel | {r['pool']:.4f} | {r['pre_rank']:.4f} | {r['fine_rank']:.4f} | {r['top10']:.4f} |")
     if "ablations" in j:
         print()
         print("| ablation (a vs b, difference a − b) | Recall@10 | NDCG@10 |")
         print("|---|---|---|")
         for name, a in j["ablations"].items():
             print(f"| {name} | {ci(a['recall@10'])} | {ci(a['ndcg@10'])} |")
-    if "stage_latency" in j:
-        s = j["stage_latency"]
+    lat = j.get("stage_latency")
+    if lat:
         print()
-        print(f"Ranking stage, one thread, {s['requests']} requests ({s['pre_rank']} over the pool, "
-              f"{s['fine_rank']} over its top {j['funnel_default']['pre_keep'] if 'funnel_default' in j else '?'}): "
-              f"features p50 {s['features_ms']['p50']:.3f} ms, pre-rank {s['pre_rank_ms']['p50']:.3f} ms, "
-              f"fine-rank {s['fine_rank_ms']['p50']:.3f} ms, total p50 {s['total_ms']['p50']:.3f} ms / "
-              f"p99 {s['total_ms']['p99']:.3f} ms")
+        print(f"Ranking stage, one thread, {lat['requests']} test requests: features p50 {lat['features_ms']['p50']:.3f} ms, "
+              f"pre-rank {lat['pre_rank_ms']['p50']:.3f} ms, fine-rank {lat['fine_rank_ms']['p50']:.3f} ms, "
+              f"total p50 {lat['total_ms']['p50']:.3f} / p99 {lat['total_ms']['p99']:.3f} ms.")
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    if len(sys.argv) < 2:
+        sys.exit(__doc__)
+    data = json.load(open(sys.argv[1]))
+    headline(data) if "--headline" in sys.argv[2:] else tables(data)

@@ -2,9 +2,9 @@
 # The main job on the embedded default dataset (data/ml-latest-small):
 # install Debian packages, build, prepare the data, train every recall channel,
 # evaluate them on the held-out items and print the metrics table, then train the ranking
-# stage on the seed-oof split of the same data and print the ranker / funnel table, build a
-# model bundle and leave the HTTP service running on it (Ctrl-C stops it), with a private
-# redis-server as its feature store. PORT (default 8080) picks the service's port.
+# stage on the seed-oof split of the same data, choose the funnel on validation and print the
+# ranker / funnel table, build a model bundle of that funnel and leave the HTTP service running
+# on it (Ctrl-C stops it), with a private redis-server as its feature store. PORT (default 8080) picks the service's port.
 # Extra arguments are config overrides, e.g.  scripts/run_main.sh data=ml-100k recall=parity
 set -euo pipefail
 # XGBoost's and libtorch's OpenMP threads spin while they wait; on a shared 2-core machine that
@@ -22,15 +22,17 @@ echo "== 3/6 prepare + train (validation metrics)"
 echo "== 4/6 evaluate on the test split"
 "$CASCADE" eval "$@"
 echo "== 5/6 ranking stage (seed-oof on the embedded dataset: recall channels on the recall slice,"
-echo "        LR / GBDT / DeepFM / DIN on the ranker slice, funnel against its own pool)"
-"$CASCADE" bench funnel --data data/ml-latest-small --dataset ml-latest --protocol seed-oof --refit false \
+echo "        LR / GBDT / DeepFM / DIN on the ranker slice; the funnel chosen on validation, then"
+echo "        tested once against its own pool)"
+"$CASCADE" bench funnel --data data/ml-latest-small --dataset ml-latest --protocol seed-oof \
   --cache runs/ml-latest/oof-channels --json runs/ml-latest/funnel.json "$@"
 echo
 echo "Runs are in ./mlruns (MLflow file store: 'mlflow ui --backend-store-uri mlruns' opens it)."
 
-echo "== 6/6 model bundle + service (recall channels reused from step 5's cache)"
+echo "== 6/6 model bundle of the funnel step 5 chose on validation + service (channels from step 5's cache)"
 "$CASCADE" bundle --data data/ml-latest-small --dataset ml-latest --out runs/ml-latest/bundle \
-  --cache runs/ml-latest/oof-channels "$@"
+  --funnel-from runs/ml-latest/funnel.json --cache runs/ml-latest/oof-channels "$@"
+"$CASCADE" serve --bundle runs/ml-latest/bundle --explain
 PORT="${PORT:-8080}"
 REDIS_DIR="$(pwd)/runs/redis"
 mkdir -p "$REDIS_DIR"

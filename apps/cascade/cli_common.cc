@@ -1,14 +1,18 @@
 #include "cli_common.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <nlohmann/json.hpp>
 
 #include "cascade/core/config.h"
 #include "cascade/core/error.h"
+#include "cascade/io/artifact.h"
+#include "cascade/pipeline/funnel_spec.h"
 
 namespace fs = std::filesystem;
 
@@ -103,10 +107,40 @@ Workspace open_workspace(const std::vector<std::string>& overrides) {
   return w;
 }
 
-double percentile(std::vector<double> v, double q) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  return v[std::min(v.size() - 1, static_cast<size_t>(q * static_cast<double>(v.size())))];
+std::string apply_funnel_flags(YAML::Node& cfg, const std::string& funnel, const std::string& funnel_from,
+                               const std::vector<std::string>& channels) {
+  CASCADE_CHECK(funnel.empty() || funnel_from.empty(), "give --funnel or --funnel-from, not both");
+  if (!funnel_from.empty()) {
+    nlohmann::json j;
+    try {
+      j = nlohmann::json::parse(read_file(funnel_from));
+    } catch (const nlohmann::json::exception& e) {
+      throw Error(fmt::format("--funnel-from {}: not valid JSON: {}", funnel_from, e.what()));
+    }
+    const auto spec = j.value("/selection/chosen/spec"_json_pointer, std::string());
+    CASCADE_CHECK(!spec.empty(), fmt::format("--funnel-from {}: no selection.chosen.spec (not a `bench funnel` "
+                                             "result?)",
+                                             funnel_from));
+    cfg["funnel"] = spec;
+  }
+  if (!funnel.empty()) cfg["funnel"] = funnel;
+  if (!channels.empty()) {
+    FunnelSpec spec = funnel_spec_of(cfg);
+    std::vector<SpecPart> kept;
+    for (const auto& name : channels) {
+      const auto it = std::find_if(spec.channels.begin(), spec.channels.end(),
+                                   [&](const SpecPart& p) { return p.name == name; });
+      if (it == spec.channels.end()) {
+        std::vector<std::string> known;
+        for (const auto& p : spec.channels) known.push_back(p.name);
+        throw Error(fmt::format("--channels: '{}' is not a channel of the funnel ({})", name, fmt::join(known, ", ")));
+      }
+      kept.push_back(*it);
+    }
+    spec.channels = kept;
+    cfg["funnel"] = spec.str();
+  }
+  return resolve_funnel(cfg).str();
 }
 
 void print_table(const std::vector<std::string>& columns,

@@ -12,6 +12,7 @@
 #include "cascade/data/loaders.h"
 #include "cascade/eval/evaluator.h"
 #include "cascade/pipeline/recall_job.h"
+#include "cascade/util/percentile.h"
 
 namespace cascade::cli {
 
@@ -65,9 +66,11 @@ struct Workspace {
 };
 Workspace open_workspace(const std::vector<std::string>& overrides);
 
-/// The value at rank floor(q * n) of the sorted values (0 when empty): the latency percentile
-/// the bench commands report.
-double percentile(std::vector<double> v, double q);
+/// The funnel flags of `bundle` and `bench funnel`: `funnel` (a spec, funnel_spec.h), `funnel_from`
+/// (a `bench funnel` JSON whose validation-chosen spec to use), `channels` (keep only these of the
+/// spec's channels). Writes the resolved funnel into cfg's groups and returns its spec.
+std::string apply_funnel_flags(YAML::Node& cfg, const std::string& funnel, const std::string& funnel_from,
+                               const std::vector<std::string>& channels);
 
 /// Prints rows of metrics as an aligned table: first column `name`, then `columns`.
 void print_table(const std::vector<std::string>& columns,

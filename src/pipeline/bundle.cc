@@ -8,15 +8,20 @@
 #include <xgboost/c_api.h>
 
 #include <algorithm>
-#include <chrono>
 #include <ctime>
 
 #include "cascade/core/config.h"
 #include "cascade/core/error.h"
 #include "cascade/data/snapshot.h"
 #include "cascade/io/artifact.h"
+#include "cascade/pipeline/funnel_spec.h"
+#include "cascade/pipeline/funnel_train.h"
 #include "cascade/pipeline/rank_job.h"
 #include "cascade/pipeline/recall_job.h"
+#include "cascade/pipeline/recommender.h"
+#include "cascade/pipeline/request_time.h"
+#include "cascade/pipeline/served_eval.h"
+#include "cascade/util/stopwatch.h"
 
 namespace fs = std::filesystem;
 
@@ -24,11 +29,6 @@ namespace cascade {
 namespace {
 
 using Json = nlohmann::json;
-using Clock = std::chrono::steady_clock;
-
-double seconds_since(Clock::time_point t0) {
-  return std::chrono::duration<double>(Clock::now() - t0).count();
-}
 
 // Every regular file under `dir` except the manifest, as paths relative to `dir`, sorted.
 std::vector<std::string> bundle_files(const fs::path& dir) {
@@ -51,75 +51,34 @@ std::string utc_stamp(const char* format) {
   return buf;
 }
 
-// Trains one funnel ranker on seed-oof examples drawn from the recall-slice pools.
-std::unique_ptr<Ranker> fit_funnel_ranker(const RankerSpec& spec, const RankConfig& rc,
-                                          const FeatureBuilder& fb, const Dataset& ds,
-                                          const std::vector<std::vector<FusedCandidate>>& pools,
-                                          int threads, uint64_t seed) {
-  auto t0 = Clock::now();
-  RankTrainSet all = build_training_set(fb, ds, pools, spec.examples, threads);
-  auto [tr, va] = split_groups(all, rc.valid_share, seed, fb);
-  spdlog::info("bundle: ranker {} ({}) on {} rows in {} groups ({} held out for early stopping)",
-               spec.name, spec.spec(), tr.batch.rows(), tr.batch.groups(), va.batch.groups());
-  auto model = fit_ranker(spec, tr, va, threads, seed, ds.content_hash);
-  spdlog::info("bundle: ranker {} fitted in {:.1f} s", spec.name, seconds_since(t0));
-  return model;
-}
-
 }  // namespace
 
-std::string build_bundle(const YAML::Node& cfg, const Dataset& ds, const fs::path& out,
+std::string build_bundle(const YAML::Node& cfg_in, const Dataset& ds, const fs::path& out,
                          const BundleBuildOptions& opt) {
-  CASCADE_CHECK(
-      ds.options.protocol == Protocol::kSeedOof,
-      "bundle: the data must be prepared with protocol seed-oof (the rankers learn from the ranker "
-      "slice); got " +
-          protocol_name(ds.options.protocol));
-  const auto t0 = Clock::now();
+  const Stopwatch total;
+  YAML::Node cfg = YAML::Clone(cfg_in);
+  const FunnelSpec spec = resolve_funnel(cfg);
+  spdlog::info("bundle: funnel {}", spec.str());
   const uint64_t seed = cfg["seed"] ? cfg["seed"].as<uint64_t>() : 42;
   const int threads = opt.threads;
-  const RankConfig rc = rank_config_from_yaml(cfg["rank"], seed);
-  const auto all_specs = channel_specs_from_yaml(cfg["recall"]["channels"]);
-  const auto specs = select_channels(all_specs, opt.channels);
-  std::vector<std::string> names, all_names;
-  for (const auto& s : specs) names.push_back(s.name);
-  for (const auto& s : all_specs) all_names.push_back(s.name);
-  const FusionConfig fc = fusion_config_from_yaml(cfg["recall"]["fusion"], all_names);
+
+  // 1-2. Channels on the recall slice, fusion weights on the validation item (never test).
+  FunnelTrainOptions to;
+  to.threads = threads;
+  to.channel_cache = opt.channel_cache;
+  to.heldout_test = false;
+  const FunnelInputs in = prepare_funnel_inputs(cfg, ds, to);
+  const RankConfig& rc = in.rank;
+  const std::vector<std::string>& names = in.names;
+  const FusionOptions& fopt = in.fusion;
   const RankerSpec& pre_spec = rc.ranker(rc.pre_rank);
   const RankerSpec& fine_spec = rc.ranker(rc.fine_rank);
 
-  // 1. Recall channels on the recall slice.
-  const Interactions recall = ds.recall_slice();
-  const Interactions ranker_rows = ds.ranker_slice();
-  std::vector<FittedChannel> fitted;
-  std::vector<const Recaller*> models;
-  for (const auto& spec : specs) {
-    fitted.push_back(
-        fit_or_load_channel(spec, ds, recall, "oof", opt.channel_cache, threads, seed));
-    models.push_back(fitted.back().model.get());
-  }
-
-  // 2. Fusion weights on the validation item (the test split is never looked at here).
-  FusionOptions fopt = fc.options_for(names);
-  const Interactions none;
-  if (fc.tune) {
-    EvalOptions eopt;
-    eopt.threads = threads;
-    eopt.ks = {10, fc.base.pool_size};
-    const PoolCandidates pc_valid =
-        collect_candidates(models, names, ds.train, ds.valid, none, fc.quota, threads);
-    fopt = tune_fusion_weights(pc_valid, ds.train, ds.valid, fopt, fc.search, eopt);
-  }
-
   // 3. The funnel's two rankers on the ranker slice.
-  const PoolCandidates pc_train =
-      collect_candidates(models, names, recall, ranker_rows, none, fc.quota, threads);
-  const auto pools = fused_pools(pc_train, recall, fopt, rc.pool_depth, threads);
-  const FeatureBuilder fb(ds.catalog, recall, models, names, rc.features);
-  auto pre = fit_funnel_ranker(pre_spec, rc, fb, ds, pools, threads, seed);
+  TrainingSets sets(*in.features, ds, in.train_pools, rc.valid_share, threads, seed);
+  auto pre = fit_ranker_on(pre_spec, sets, threads, seed, ds.content_hash);
   std::unique_ptr<Ranker> fine;
-  if (fine_spec.name != pre_spec.name)
-    fine = fit_funnel_ranker(fine_spec, rc, fb, ds, pools, threads, seed);
+  if (fine_spec.name != pre_spec.name) fine = fit_ranker_on(fine_spec, sets, threads, seed, ds.content_hash);
 
   // 4. Write everything into a temporary directory, list it in the manifest, rename.
   fs::path tmp = out;
@@ -128,7 +87,7 @@ std::string build_bundle(const YAML::Node& cfg, const Dataset& ds, const fs::pat
   fs::create_directories(tmp);
   Dataset copy = ds;
   save_snapshot(copy, (tmp / "data").string());
-  for (size_t c = 0; c < names.size(); ++c) save_recaller(*models[c], tmp / "channels" / names[c]);
+  for (size_t c = 0; c < names.size(); ++c) save_recaller(*in.channels[c], tmp / "channels" / names[c]);
   pre->save(tmp / "rankers" / pre_spec.name);
   if (fine) fine->save(tmp / "rankers" / fine_spec.name);
   write_file_atomic(tmp / "config.yaml", yaml_dump(cfg));
@@ -147,6 +106,8 @@ std::string build_bundle(const YAML::Node& cfg, const Dataset& ds, const fs::pat
                   {"users", ds.n_users},
                   {"items", ds.n_items},
                   {"protocol", protocol_name(ds.options.protocol)}};
+  m["funnel"] = spec.str();
+  m["request_time"] = time_policy_name(TimePolicy::kServing);
   m["channels"] = names;
   m["fusion"] = {{"method", fopt.method},
                  {"rrf_k", fopt.rrf_k},
@@ -167,7 +128,24 @@ std::string build_bundle(const YAML::Node& cfg, const Dataset& ds, const fs::pat
   m["files"] = files;
   const std::string version = utc_stamp("%Y%m%dT%H%M%SZ") + "-" + hash_hex(listing).substr(0, 8);
   m["version"] = version;
-  m["build_seconds"] = seconds_since(t0);
+  write_file_atomic(tmp / "manifest.json", m.dump(2) + "\n");
+
+  // 5. The bundle's own offline figures: its funnel, loaded and served exactly as `cascade serve`
+  // runs it, on the validation and the test users. Nothing is chosen on them; /health shows them.
+  {
+    const Stopwatch sw;
+    const Recommender rec(Bundle::load(tmp));
+    Json& off = m["offline"];
+    off["valid"] = evaluate_served(rec, ds.valid, {}).to_json(10);
+    off["test"] = evaluate_served(rec, ds.test, {}).to_json(10);
+    off["note"] =
+        "the served funnel (this bundle, serving request time, its re-rank) on held-out users; "
+        "channels and rankers never saw these items";
+    spdlog::info("bundle: offline Recall@10 valid {:.4f}, test {:.4f} (pool {:.4f}) in {:.1f} s",
+                 off["valid"]["recall@10"].get<double>(), off["test"]["recall@10"].get<double>(),
+                 off["test"]["pool"]["recall@10"].get<double>(), sw.seconds());
+  }
+  m["build_seconds"] = total.seconds();
   write_file_atomic(tmp / "manifest.json", m.dump(2) + "\n");
 
   if (out.has_parent_path()) fs::create_directories(out.parent_path());
@@ -176,7 +154,7 @@ std::string build_bundle(const YAML::Node& cfg, const Dataset& ds, const fs::pat
   if (fs::exists(out)) fs::rename(out, old);
   fs::rename(tmp, out);
   fs::remove_all(old);
-  spdlog::info("bundle {} written to {} ({:.1f} s)", version, out.string(), seconds_since(t0));
+  spdlog::info("bundle {} written to {} ({:.1f} s)", version, out.string(), total.seconds());
   return version;
 }
 
@@ -221,7 +199,7 @@ nlohmann::json verify_bundle(const fs::path& dir) {
 }
 
 std::shared_ptr<const Bundle> Bundle::load(const fs::path& dir) {
-  const auto t0 = Clock::now();
+  const Stopwatch sw;
   std::shared_ptr<Bundle> b(new Bundle());
   b->dir_ = dir;
   b->manifest_ = verify_bundle(dir);
@@ -233,7 +211,7 @@ std::shared_ptr<const Bundle> Bundle::load(const fs::path& dir) {
     throw Error("bundle " + dir.string() +
                 ": the dataset snapshot's hash differs from the manifest's");
   b->fit_matrix_ = b->ds_.recall_slice();
-  for (const auto& t : b->ds_.train.times) b->log_clock_ = std::max(b->log_clock_, t);
+  b->log_clock_ = cascade::log_clock(b->ds_.train);
 
   for (const auto& name : m["channels"]) {
     b->names_.push_back(name.get<std::string>());
@@ -264,7 +242,7 @@ std::shared_ptr<const Bundle> Bundle::load(const fs::path& dir) {
   spdlog::info(
       "loaded bundle {} from {} ({} users, {} items, channels {}, {} -> {} -> {} -> {}; {:.2f} s)",
       b->version_, dir.string(), b->ds_.n_users, b->ds_.n_items, fmt::join(b->names_, ","),
-      b->pre_name_, b->pre_keep_, b->fine_name_, b->fine_keep_, seconds_since(t0));
+      b->pre_name_, b->pre_keep_, b->fine_name_, b->fine_keep_, sw.seconds());
   return b;
 }
 

@@ -1,7 +1,6 @@
 #include "cascade/pipeline/funnel_eval.h"
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <limits>
 #include <mutex>
@@ -9,13 +8,15 @@
 
 #include "cascade/core/error.h"
 #include "cascade/util/parallel.h"
+#include "cascade/util/stopwatch.h"
 
 namespace cascade {
 
 HeldoutScores score_heldout(const FeatureBuilder& fb, const std::vector<std::vector<FusedCandidate>>& pools,
                             const Interactions& history, const Interactions& heldout,
-                            const std::vector<const Ranker*>& rankers, int threads) {
+                            const std::vector<const Ranker*>& rankers, int threads, TimePolicy policy) {
   HeldoutScores hs;
+  const int64_t clock = log_clock(history);
   for (uint32_t u = 0; u < heldout.n_rows; ++u) {
     if (heldout.row_size(u) > 0 && u < history.n_rows) hs.users.push_back(u);
   }
@@ -25,7 +26,6 @@ HeldoutScores score_heldout(const FeatureBuilder& fb, const std::vector<std::vec
   hs.scores.assign(R, std::vector<std::vector<float>>(n));
   std::vector<std::vector<double>> secs(R, std::vector<double>(n, 0.0));
   std::vector<double> feat(n, 0.0);
-  using Clock = std::chrono::steady_clock;
   parallel_for_dynamic(n, threads, 4, [&](size_t i, int) {
     const UserId u = hs.users[i];
     static const std::vector<FusedCandidate> kEmpty;
@@ -40,16 +40,15 @@ HeldoutScores score_heldout(const FeatureBuilder& fb, const std::vector<std::vec
     req.user = u;
     req.history = history.row(u);
     req.times = history.row_times(u);
-    req.now = heldout.row_times(u)[0];
-    auto t0 = Clock::now();
+    req.now = request_time(policy, clock, req.times, heldout.row_times(u)[0]);
+    Stopwatch sw;
     RankBatch b = fb.empty_batch();
     fb.add_pool(req, pool, b);
-    feat[i] = std::chrono::duration<double>(Clock::now() - t0).count();
+    feat[i] = sw.lap_ms() / 1000.0;
     for (size_t k = 0; k < R; ++k) {
       hs.scores[k][i].resize(pool.size());
-      auto t1 = Clock::now();
       rankers[k]->score(b, hs.scores[k][i]);
-      secs[k][i] = std::chrono::duration<double>(Clock::now() - t1).count();
+      secs[k][i] = sw.lap_ms() / 1000.0;
     }
   });
   hs.ranker_seconds.assign(R, 0.0);

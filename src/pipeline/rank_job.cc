@@ -68,12 +68,23 @@ std::vector<std::vector<FusedCandidate>> fused_pools(const PoolCandidates& pc, c
   return pools;
 }
 
+int64_t training_clock(const Dataset& ds) {
+  int64_t clock = 0;
+  for (uint32_t u = 0; u < ds.n_users && u < ds.recall_rows.size(); ++u) {
+    const auto t = ds.train.row_times(u);
+    for (uint32_t k = 0; k < std::min<uint32_t>(ds.recall_rows[u], static_cast<uint32_t>(t.size())); ++k)
+      clock = std::max(clock, t[k]);
+  }
+  return clock;
+}
+
 RankTrainSet build_training_set(const FeatureBuilder& fb, const Dataset& ds,
                                 const std::vector<std::vector<FusedCandidate>>& pools,
                                 const ExampleOptions& opt, int threads) {
   CASCADE_CHECK(ds.options.protocol == Protocol::kSeedOof && ds.recall_rows.size() == ds.n_users,
                 "ranker training examples need a seed-oof dataset (prepare with protocol seed-oof)");
   const uint32_t n_users = ds.n_users, n_items = ds.n_items;
+  const int64_t clock = training_clock(ds);
   std::vector<RankTrainSet> per_user(n_users);
   parallel_for_dynamic(n_users, threads, 8, [&](size_t uu, int) {
     const auto u = static_cast<uint32_t>(uu);
@@ -128,7 +139,7 @@ RankTrainSet build_training_set(const FeatureBuilder& fb, const Dataset& ds,
     req.user = u;
     req.history = history;
     req.times = times.subspan(0, split);
-    req.now = times[split];
+    req.now = request_time(opt.request_time, clock, req.times, times[split]);
     RankTrainSet& out = per_user[u];
     out.batch = fb.empty_batch();
     fb.add_items(req, pools[u], items, out.batch);
@@ -162,12 +173,15 @@ RankConfig rank_config_from_yaml(const YAML::Node& node, uint64_t seed) {
   c.examples.seed = seed;
   if (!node || node.IsNull()) throw Error("config: the `rank` group is missing (add `- rank: default` to defaults)");
   CASCADE_CHECK(node.IsMap(), "config: rank must be a map");
-  // examples first: rankers inherit them.
+  // examples and the request-time policy first: rankers inherit them.
   c.examples = ExampleOptions::from_yaml(node["examples"], c.examples);
+  if (node["request_time"])
+    c.examples.request_time = time_policy_from_string(yaml_scalar(node["request_time"], "rank.request_time"),
+                                                      "config: rank.request_time");
   for (const auto& kv : node) {
     const std::string key = kv.first.as<std::string>();
     const YAML::Node& v = kv.second;
-    if (key == "examples") continue;
+    if (key == "examples" || key == "request_time") continue;
     if (key == "pool_depth") {
       c.pool_depth = yaml_size(v, "rank.pool_depth", 1, 1000000);
     } else if (key == "valid_share") {
@@ -213,18 +227,9 @@ RankConfig rank_config_from_yaml(const YAML::Node& node, uint64_t seed) {
         else if (fk == "fine_keep") c.fine_keep = yaml_size(f.second, "rank.funnel.fine_keep", 1, 1000000);
         else throw Error(fmt::format("config: unknown key rank.funnel.{} (known: pre_rank, pre_keep, fine_rank, fine_keep)", fk));
       }
-    } else if (key == "bench_funnels") {
-      CASCADE_CHECK(v.IsSequence(), "config: rank.bench_funnels must be a list of \"pre>fine\" strings");
-      for (const auto& f : v) {
-        const std::string s = yaml_scalar(f, "rank.bench_funnels[]");
-        const auto at = s.find('>');
-        CASCADE_CHECK(at != std::string::npos && at > 0 && at + 1 < s.size(),
-                      fmt::format("config: rank.bench_funnels entry '{}' must read \"pre>fine\"", s));
-        c.funnels.emplace_back(s.substr(0, at), s.substr(at + 1));
-      }
     } else {
       throw Error(fmt::format("config: unknown key rank.{} (known: pool_depth, valid_share, features, examples, "
-                              "rankers, funnel, bench_funnels)",
+                              "rankers, funnel, request_time)",
                               key));
     }
   }
@@ -232,10 +237,6 @@ RankConfig rank_config_from_yaml(const YAML::Node& node, uint64_t seed) {
   CASCADE_CHECK(c.pre_keep >= c.fine_keep, "config: rank.funnel.pre_keep must be >= fine_keep");
   c.ranker(c.pre_rank);
   c.ranker(c.fine_rank);
-  for (const auto& [a, b] : c.funnels) {
-    c.ranker(a);
-    c.ranker(b);
-  }
   return c;
 }
 

@@ -40,14 +40,14 @@ FeatureConfig FeatureConfig::from_yaml(const YAML::Node& node) {
       c.recent_items = scalar_u32(v, key, 1, 1000);
     } else if (key == "max_history") {
       c.max_history = scalar_u32(v, key, 0, 10000);
-    } else if (key == "user_id" || key == "item_id") {
+    } else if (key == "user_id" || key == "item_id" || key == "time") {
       bool b = false;
       try {
         b = v.as<bool>();
       } catch (const std::exception&) {
         throw Error(fmt::format("rank.features.{}: expected true or false", key));
       }
-      (key == "user_id" ? c.user_id : c.item_id) = b;
+      (key == "user_id" ? c.user_id : key == "item_id" ? c.item_id : c.time) = b;
     } else if (key == "similarity") {
       CASCADE_CHECK(v.IsMap() || v.IsNull(), "rank.features.similarity: expected a map {channel: cosine|score}");
       c.similarity.clear();
@@ -61,7 +61,7 @@ FeatureConfig FeatureConfig::from_yaml(const YAML::Node& node) {
       }
     } else {
       throw Error(fmt::format("rank.features: unknown key '{}' (known: recent_items, max_history, "
-                              "similarity, user_id, item_id)",
+                              "similarity, user_id, item_id, time)",
                               key));
     }
   }
@@ -226,8 +226,9 @@ void FeatureBuilder::fill_rows(const RankRequest& req, std::span<const FusedCand
 
   // Group-level values.
   const float hist_len = std::log1p(static_cast<float>(H));
-  const float days_since =
-      req.times.empty() ? kNaN : static_cast<float>(static_cast<double>(req.now - req.times.back()) / 86400.0);
+  const float days_since = req.times.empty() || !config_.time
+                               ? kNaN
+                               : static_cast<float>(static_cast<double>(req.now - req.times.back()) / 86400.0);
   std::vector<float> genre_frac(n_genres_, 0.0f);
   for (ItemId h : req.history) for (uint16_t g : catalog_.items[h].genres) genre_frac[g] += 1.0f;
   double genre_norm = 0;
@@ -277,7 +278,7 @@ void FeatureBuilder::fill_rows(const RankRequest& req, std::span<const FusedCand
     x[c_hist_len_] = hist_len;
     x[c_days_since_] = days_since;
     x[c_pop_] = item_log_count_[it];
-    x[c_age_] = item_first_time_[it] == kNever
+    x[c_age_] = item_first_time_[it] == kNever || !config_.time
                     ? kNaN
                     : static_cast<float>(static_cast<double>(req.now - item_first_time_[it]) / 86400.0);
     x[c_year_] = info.year >= 0 ? static_cast<float>(info.year) : kNaN;

@@ -4,6 +4,7 @@
 #include "cascade/recall/fusion.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <charconv>
@@ -14,6 +15,7 @@
 #include <unordered_set>
 
 #include "cascade/core/error.h"
+#include "cascade/core/registry.h"
 #include "cascade/util/strings.h"
 
 namespace cascade {
@@ -47,9 +49,16 @@ size_t quota_of(const FusionOptions& opt, size_t c) {
 
 }  // namespace
 
+std::unique_ptr<FusionMethod> make_fusion_method(const std::string& name) {
+  return Registry<FusionMethod>::instance().create(name, Params());
+}
+
+std::vector<std::string> fusion_method_names() { return Registry<FusionMethod>::instance().names(); }
+
 void validate_fusion_options(const FusionOptions& opt, size_t n_channels) {
-  CASCADE_CHECK(opt.method == "norm" || opt.method == "rrf",
-                fmt::format("fusion: method '{}' is not one of: norm, rrf", opt.method));
+  CASCADE_CHECK(Registry<FusionMethod>::instance().has(opt.method),
+                fmt::format("fusion: method '{}' is not one of: {}", opt.method,
+                            fmt::join(fusion_method_names(), ", ")));
   CASCADE_CHECK(n_channels <= size_t{std::numeric_limits<uint16_t>::max()} + 1,
                 fmt::format("fusion: {} channels, at most 65536 are supported", n_channels));
   CASCADE_CHECK(opt.weights.empty() || opt.weights.size() == n_channels,
@@ -73,7 +82,7 @@ void validate_fusion_options(const FusionOptions& opt, size_t n_channels) {
 std::vector<FusedCandidate> fuse(std::span<const ChannelCandidates> lists, const FusionOptions& opt,
                                  std::span<const ItemId> exclude) {
   validate_fusion_options(opt, lists.size());
-  const bool rrf = opt.method == "rrf";
+  const std::unique_ptr<FusionMethod> method = make_fusion_method(opt.method);
   // Per-item slots in a flat array indexed by item id (reused across calls on this thread and
   // reset through the touched list), so a request costs no hashing: this runs per /recommend.
   ItemId max_item = 0;
@@ -107,6 +116,7 @@ std::vector<FusedCandidate> fuse(std::span<const ChannelCandidates> lists, const
   std::vector<uint16_t> n_contrib;
   std::vector<uint32_t>
       seen_in;  // per item slot: last channel + 1 that listed it (duplicate check)
+  std::vector<double> parts;  // one channel's contributions, parallel to its kept list
   for (size_t c = 0; c < lists.size(); ++c) {
     const ChannelCandidates& list = lists[c];
     // Input checks come first so that a bad list is reported even if its weight is 0.
@@ -153,20 +163,13 @@ std::vector<FusedCandidate> fuse(std::span<const ChannelCandidates> lists, const
     contrib[c].end = kept.size();
     if (contrib[c].end == contrib[c].begin) continue;
 
-    double lo = kept[contrib[c].begin].score, hi = lo;
-    for (size_t r = contrib[c].begin; r < contrib[c].end; ++r) {
-      lo = std::min<double>(lo, kept[r].score);
-      hi = std::max<double>(hi, kept[r].score);
-    }
-    const double range = hi - lo;
-    for (size_t r = contrib[c].begin; r < contrib[c].end; ++r) {
-      const ScoredItem& s = kept[r];
-      const uint32_t rank = static_cast<uint32_t>(r - contrib[c].begin + 1);
-      // Constant list: no spread to scale by, every item scales to 1 (see fusion.h).
-      const double part =
-          rrf ? w / (opt.rrf_k + rank) : w * (range > 0 ? (s.score - lo) / range : 1.0);
-      const auto sl = static_cast<size_t>(slot[s.item]);
-      fused[sl] += part;
+    const std::span<const ScoredItem> list_kept(kept.data() + contrib[c].begin,
+                                                contrib[c].end - contrib[c].begin);
+    parts.resize(list_kept.size());
+    method->contribute(list_kept, w, opt, parts);
+    for (size_t r = 0; r < list_kept.size(); ++r) {
+      const auto sl = static_cast<size_t>(slot[list_kept[r].item]);
+      fused[sl] += parts[r];
       ++n_contrib[sl];
     }
   }
@@ -238,7 +241,8 @@ std::vector<FusedCandidate> fuse_channels(std::span<const Recaller* const> chann
 
 FusionOptions fusion_options_from(Params& p) {
   FusionOptions opt;
-  opt.method = p.get_string("method", opt.method, {"norm", "rrf"});
+  opt.method = p.get_string("method", opt.method);
+  Registry<FusionMethod>::instance().check(opt.method);
   opt.rrf_k = p.get_double("rrf_k", opt.rrf_k, 0.0, 1e12);
   opt.pool_size = static_cast<size_t>(
       p.get_int("pool_size", static_cast<int64_t>(opt.pool_size), 1, int64_t{1} << 40));

@@ -199,6 +199,21 @@ RouteResponse handle_health(const RouteContext& ctx) {
                              : (degraded.empty() ? "ok" : "degraded");
   if (!ctx.state && !ctx.load_error.empty()) out["error"] = ctx.load_error;
   out["bundle_version"] = ctx.state ? ctx.state->bundle->version() : "";
+  if (ctx.state) {
+    // What is served and how it measured offline (the bundle's own held-out users).
+    const auto& m = ctx.state->bundle->manifest();
+    out["funnel"] = ctx.state->bundle->funnel_spec();
+    if (m.contains("offline")) {
+      for (const char* split : {"valid", "test"}) {
+        if (!m["offline"].contains(split)) continue;
+        const auto& o = m["offline"][split];
+        out["offline"][split] = {{"users", o.value("users", 0)},
+                                 {"recall@10", o.value("recall@10", 0.0)},
+                                 {"ndcg@10", o.value("ndcg@10", 0.0)},
+                                 {"pool_recall@10", o["pool"].value("recall@10", 0.0)}};
+      }
+    }
+  }
   out["degraded"] = degraded;
   out["feature_store"] = {{"redis_configured", h.redis_configured},
                           {"redis_ok", h.redis_ok},

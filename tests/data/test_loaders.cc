@@ -23,6 +23,7 @@
 #include "cascade/data/loaders.h"
 #include "data/loaders/rows.h"
 #include "data/loaders/text_io.h"
+#include "support/temp_dir.h"
 
 namespace cascade {
 namespace {
@@ -31,36 +32,7 @@ namespace fs = std::filesystem;
 
 const std::string kFixtures = std::string(CASCADE_TEST_FIXTURES) + "/loaders";
 
-/// A self-removing temporary folder for files written by a test.
-class TempDir {
- public:
-  TempDir() {
-    static std::atomic<int> counter{0};
-    path_ = fs::temp_directory_path() /
-            ("cascade_loaders_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  std::string str() const { return path_.string(); }
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-  /// Writes `bytes` exactly (binary) and returns the path.
-  std::string write(const std::string& name, const std::string& bytes) const {
-    const std::string p = file(name);
-    std::ofstream out(p, std::ios::binary);
-    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    return p;
-  }
-
- private:
-  fs::path path_;
-};
+using test::TempDir;
 
 // Invented files in the MovieLens 100K, 1M and 10M layouts. Those datasets may not be
 // redistributed, so no line of theirs is used: ids, titles, timestamps, zips and tags are

@@ -256,47 +256,90 @@ TEST(RankExamples, SeedOofTimeSemanticsNegativesAndNoTargetInHistory) {
   EXPECT_EQ(again.labels, ts.labels);
 }
 
+// The training examples are built by the serving path's feature code, at the request time the
+// policy gives (request_time.h), for both policies; and the two policies give different rows, so
+// the comparison sees the request time.
 TEST(RankExamples, TrainingAndServingPathsGiveIdenticalFeatureVectors) {
   OofFixture f;
   FeatureConfig cfg;
   cfg.similarity = {{"ials", "cosine"}, {"popularity", "score"}};
   FeatureBuilder fb(f.ds.catalog, f.recall, f.channels(), f.names, cfg);
-  ExampleOptions eo;
-  eo.hard_negatives = 8;
-  eo.hard_depth = 40;
-  eo.random_negatives = 4;
-  const RankTrainSet ts = build_training_set(fb, f.ds, f.pools, eo, 2);
-  ASSERT_GT(ts.batch.groups(), 10u);
-  const size_t nd = fb.schema().n_dense(), nf = fb.schema().n_fields();
-  size_t compared = 0;
-  for (size_t g = 0; g < 10; ++g) {
-    const UserId u = ts.batch.group_user[g];
-    const uint32_t split = f.ds.recall_rows[u];
-    // The serving path: a request at the first ranker-slice event, one item at a time, and
-    // the whole pool at once (add_pool), for the same (user, item, time).
-    RankRequest req{u, f.ds.train.row(u).subspan(0, split), f.ds.train.row_times(u).subspan(0, split),
-                    f.ds.train.row_times(u)[split]};
-    RankBatch whole = fb.empty_batch();
-    fb.add_pool(req, f.pools[u], whole);
-    for (size_t r = ts.batch.group_begin[g]; r < ts.batch.group_begin[g + 1]; ++r) {
-      RankBatch one = fb.empty_batch();
-      const ItemId it = ts.batch.items[r];
-      fb.add_items(req, f.pools[u], std::span<const ItemId>(&it, 1), one);
-      for (size_t d = 0; d < nd; ++d) {
-        ASSERT_TRUE(same_float(one.dense[d], ts.batch.dense_row(r)[d]))
-            << "user " << u << " item " << it << " column " << fb.schema().dense[d];
+  std::vector<float> dense_of[2];
+  for (const TimePolicy policy : {TimePolicy::kServing, TimePolicy::kEvent}) {
+    ExampleOptions eo;
+    eo.hard_negatives = 8;
+    eo.hard_depth = 40;
+    eo.random_negatives = 4;
+    eo.request_time = policy;
+    const RankTrainSet ts = build_training_set(fb, f.ds, f.pools, eo, 2);
+    ASSERT_GT(ts.batch.groups(), 10u);
+    dense_of[policy == TimePolicy::kEvent] = ts.batch.dense;
+    const size_t nd = fb.schema().n_dense(), nf = fb.schema().n_fields();
+    size_t compared = 0;
+    for (size_t g = 0; g < 10; ++g) {
+      const UserId u = ts.batch.group_user[g];
+      const uint32_t split = f.ds.recall_rows[u];
+      // The serving path: a request just before the ranker slice, one item at a time, and the
+      // whole pool at once (add_pool), for the same (user, item, time).
+      const auto times = f.ds.train.row_times(u).subspan(0, split);
+      RankRequest req{u, f.ds.train.row(u).subspan(0, split), times,
+                      request_time(policy, training_clock(f.ds), times, f.ds.train.row_times(u)[split])};
+      RankBatch whole = fb.empty_batch();
+      fb.add_pool(req, f.pools[u], whole);
+      for (size_t r = ts.batch.group_begin[g]; r < ts.batch.group_begin[g + 1]; ++r) {
+        RankBatch one = fb.empty_batch();
+        const ItemId it = ts.batch.items[r];
+        fb.add_items(req, f.pools[u], std::span<const ItemId>(&it, 1), one);
+        for (size_t d = 0; d < nd; ++d) {
+          ASSERT_TRUE(same_float(one.dense[d], ts.batch.dense_row(r)[d]))
+              << "user " << u << " item " << it << " column " << fb.schema().dense[d];
+        }
+        for (size_t k = 0; k < nf; ++k) ASSERT_EQ(one.cats[k], ts.batch.cat_row(r)[k]);
+        ASSERT_EQ(std::vector<ItemId>(one.history.begin(), one.history.end()),
+                  std::vector<ItemId>(ts.batch.group_history(g).begin(), ts.batch.group_history(g).end()));
+        for (size_t p = 0; p < whole.rows(); ++p) {
+          if (whole.items[p] != it) continue;
+          for (size_t d = 0; d < nd; ++d) ASSERT_TRUE(same_float(whole.dense_row(p)[d], one.dense[d]));
+          ++compared;
+        }
       }
-      for (size_t k = 0; k < nf; ++k) ASSERT_EQ(one.cats[k], ts.batch.cat_row(r)[k]);
-      ASSERT_EQ(std::vector<ItemId>(one.history.begin(), one.history.end()),
-                std::vector<ItemId>(ts.batch.group_history(g).begin(), ts.batch.group_history(g).end()));
-      for (size_t p = 0; p < whole.rows(); ++p) {
-        if (whole.items[p] != it) continue;
-        for (size_t d = 0; d < nd; ++d) ASSERT_TRUE(same_float(whole.dense_row(p)[d], one.dense[d]));
-        ++compared;
+    }
+    EXPECT_GT(compared, 50u);
+  }
+  ASSERT_EQ(dense_of[0].size(), dense_of[1].size());
+  EXPECT_NE(dense_of[0], dense_of[1]);
+}
+
+TEST(RankFeatures, TimeFeaturesOffAreMissing) {
+  OofFixture f;
+  FeatureConfig on, off;
+  off.time = false;
+  FeatureBuilder a(f.ds.catalog, f.recall, f.channels(), f.names, on), b(f.ds.catalog, f.recall, f.channels(),
+                                                                         f.names, off);
+  const UserId u = 3;
+  const uint32_t split = f.ds.recall_rows[u];
+  RankRequest req{u, f.ds.train.row(u).subspan(0, split), f.ds.train.row_times(u).subspan(0, split),
+                  f.ds.train.row_times(u)[split]};
+  RankBatch with = a.empty_batch(), without = b.empty_batch();
+  a.add_pool(req, f.pools[u], with);
+  b.add_pool(req, f.pools[u], without);
+  ASSERT_EQ(a.schema().dense, b.schema().dense);
+  const size_t nd = a.schema().n_dense();
+  size_t present_when_on = 0;
+  for (size_t d = 0; d < nd; ++d) {
+    const std::string& col = a.schema().dense[d];
+    const bool time_col = col == "days_since_last" || col == "age_days";
+    for (size_t r = 0; r < with.rows(); ++r) {
+      if (time_col) {
+        EXPECT_TRUE(std::isnan(without.dense_row(r)[d])) << col;
+        present_when_on += !std::isnan(with.dense_row(r)[d]);
+      } else {
+        EXPECT_TRUE(same_float(with.dense_row(r)[d], without.dense_row(r)[d])) << col;
       }
     }
   }
-  EXPECT_GT(compared, 50u);
+  EXPECT_GT(present_when_on, with.rows());  // both columns are mostly present when on
+  EXPECT_EQ(FeatureConfig::from_yaml(YAML::Load("{time: false}")).time, false);
 }
 
 }  // namespace

@@ -256,6 +256,25 @@ TEST(Fusion, BadOptionsAndListsThrow) {
   expect_error_containing([&] { fuse(nan, FusionOptions{}); }, "non-finite score");
 }
 
+TEST(Fusion, MethodsAreRegisteredByName) {
+  EXPECT_EQ(fusion_method_names(), (std::vector<std::string>{"norm", "rrf"}));
+  expect_error_containing([] { make_fusion_method("borda"); }, "unknown fusion method 'borda'; known: norm, rrf");
+  // A method's contribution by hand: norm scales 3, 2, 0 to 1, 2/3, 0; rrf gives w / (k + rank).
+  const std::vector<ScoredItem> l = {{7, 3.f}, {8, 2.f}, {9, 0.f}};
+  std::vector<double> parts(3);
+  FusionOptions opt;
+  make_fusion_method("norm")->contribute(l, 2.0, opt, parts);
+  EXPECT_DOUBLE_EQ(parts[0], 2.0);
+  EXPECT_DOUBLE_EQ(parts[1], 2.0 * 2.0 / 3.0);
+  EXPECT_DOUBLE_EQ(parts[2], 0.0);
+  opt.rrf_k = 10;
+  make_fusion_method("rrf")->contribute(l, 2.0, opt, parts);
+  EXPECT_DOUBLE_EQ(parts[0], 2.0 / 11);
+  EXPECT_DOUBLE_EQ(parts[2], 2.0 / 13);
+  EXPECT_EQ(make_fusion_method("rrf")->option_keys(), (std::vector<std::string>{"rrf_k"}));
+  EXPECT_TRUE(make_fusion_method("norm")->option_keys().empty());
+}
+
 TEST(Fusion, OptionsFromParams) {
   Params empty;
   FusionOptions d = fusion_options_from(empty);
@@ -290,7 +309,7 @@ TEST(Fusion, OptionsFromParams) {
   bad("weights=1:-1", "'-1' is not a finite number >= 0");
   bad("quotas=5:-1", "'-1' is not a non-negative integer");
   bad("quotas=1.5", "'1.5' is not a non-negative integer");
-  bad("method=sum", "not one of: norm, rrf");
+  bad("method=sum", "unknown fusion method 'sum'; known: norm, rrf");
   bad("pool_size=0", "out of range");
   bad("rrf_k=-3", "out of range");
   bad("method=norm,pool=5", "unknown parameter(s) pool");

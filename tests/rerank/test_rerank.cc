@@ -563,5 +563,29 @@ TEST(Rerank, RerankerMatchesFreeFunctionAndOwnsItsData) {
   EXPECT_GT(relaxed, 0u);  // the caps did bind somewhere, so the comparison covers relaxation
 }
 
+TEST(Rerank, MethodsAreRegisteredByName) {
+  EXPECT_EQ(rerank_method_names(), (std::vector<std::string>{"mmr", "none"}));
+  EXPECT_NE(error_of([] { make_rerank_method("shuffle", Params()); }).find("unknown re-ranker 'shuffle'; known: mmr, none"),
+            std::string::npos);
+  // Options are read and checked like the `rerank` group.
+  EXPECT_NE(error_of([] { make_rerank_method("mmr", Params::parse("diversity=2")); }).find("rerank.diversity"),
+            std::string::npos);
+  EXPECT_NE(error_of([] { make_rerank_method("none", Params::parse("diversty=0.5")); }).find("diversty"),
+            std::string::npos);
+  const Reranker side(side_2d());
+  // mmr: the configured λ unless the call gives one; the same lists as the free function.
+  const auto mmr = make_rerank_method("mmr", Params::parse("diversity=0.5"));
+  EXPECT_DOUBLE_EQ(mmr->options().diversity, 0.5);
+  EXPECT_EQ(ids_of(mmr->rerank(side, kItems2d, kScores2d, {}, 4, -1)), (Items{0, 2, 1, 3}));
+  EXPECT_EQ(ids_of(mmr->rerank(side, kItems2d, kScores2d, {}, 4, 1.0)), (Items{0, 2, 3, 1}));
+  // none: the relevance order whatever λ, watched items dropped unless told otherwise.
+  const auto none = make_rerank_method("none", Params::parse("diversity=0.9"));
+  EXPECT_EQ(ids_of(none->rerank(side, kItems2d, kScores2d, {}, 4, 1.0)), kItems2d);
+  const Items watched = {2};
+  EXPECT_EQ(ids_of(none->rerank(side, kItems2d, kScores2d, watched, 4, -1)), (Items{0, 1, 3}));
+  const auto keep = make_rerank_method("none", Params::parse("drop_watched=false"));
+  EXPECT_EQ(ids_of(keep->rerank(side, kItems2d, kScores2d, watched, 4, -1)), kItems2d);
+}
+
 }  // namespace
 }  // namespace cascade

@@ -3,7 +3,6 @@
 #pragma once
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 #include <yaml-cpp/yaml.h>
 
 #include <filesystem>
@@ -11,6 +10,7 @@
 
 #include "cascade/data/synth.h"
 #include "cascade/pipeline/bundle.h"
+#include "support/temp_dir.h"
 
 namespace cascade::testing {
 
@@ -48,28 +48,7 @@ rerank: {vectors: ials, diversity: )" +
 )");
 }
 
-/// A fresh temporary directory, removed with the object.
-class TempDir {
- public:
-  TempDir() {
-    path_ = std::filesystem::temp_directory_path() /
-            ("cascade-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter()++));
-    std::filesystem::remove_all(path_);
-    std::filesystem::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  static int& counter() {
-    static int c = 0;
-    return c;
-  }
-  std::filesystem::path path_;
-};
+using TempDir = test::TempDir;
 
 /// Builds the tiny bundle into dir (threads 1: deterministic and light).
 inline std::string build_tiny_bundle(const std::filesystem::path& dir, uint64_t seed = 7,

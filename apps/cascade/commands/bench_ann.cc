@@ -11,7 +11,6 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <chrono>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <cmath>
@@ -20,6 +19,8 @@
 #include "cascade/ann/ann_index.h"
 #include "cascade/core/error.h"
 #include "cascade/io/artifact.h"
+#include "cascade/util/percentile.h"
+#include "cascade/util/stopwatch.h"
 #include "cli_common.h"
 #include "commands.h"
 
@@ -27,7 +28,6 @@ namespace cascade::cli {
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
 
 struct AnnBenchOpts {
   DataFlags data;
@@ -111,21 +111,14 @@ VectorSet dataset_set(const Dataset& ds, ChannelSpec spec, uint32_t q, int threa
   return s;
 }
 
-double percentile(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  const size_t i = std::min(v.size() - 1, static_cast<size_t>(p * (v.size() - 1) + 0.5));
-  return v[i];
-}
-
 // Per-query latency of `search` in ms (one query at a time), median and p99.
 template <class F>
 std::pair<double, double> latency_ms(uint32_t q, F&& search) {
   std::vector<double> ms(q);
   for (uint32_t i = 0; i < q; ++i) {
-    auto t0 = Clock::now();
+    Stopwatch sw;
     search(i);
-    ms[i] = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+    ms[i] = sw.ms();
   }
   return {percentile(ms, 0.5), percentile(ms, 0.99)};
 }
@@ -155,9 +148,9 @@ nlohmann::ordered_json bench_set(const VectorSet& s, const AnnBenchOpts& o) {
   h.ef_construction = o.ef_construction;
   h.threads = o.threads;
   h.metric = o.metric;
-  auto t0 = Clock::now();
+  Stopwatch build;
   AnnIndex hnsw(s.items.data(), s.n, s.dim, h);  // not const: efSearch is swept below
-  const double build_s = std::chrono::duration<double>(Clock::now() - t0).count();
+  const double build_s = build.seconds();
   out["hnsw"] = {{"metric", o.metric}, {"m", o.m}, {"ef_construction", o.ef_construction}, {"build_seconds", build_s},
                  {"build_threads", o.threads}};
   spdlog::info("{}: HNSW (M {}, efConstruction {}) built in {:.2f} s", s.name, o.m,

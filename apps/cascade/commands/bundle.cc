@@ -1,7 +1,8 @@
-// cascade bundle --out DIR [--data DIR --dataset NAME] [--channels a,b] [--cache DIR] [overrides]
+// cascade bundle --out DIR [--data DIR --dataset NAME] [--funnel SPEC | --funnel-from BENCH.json]
+//                [--channels a,b] [--cache DIR] [overrides]
 // Trains the serving funnel (recall channels on the seed-oof recall slice, fusion weights on
-// the validation item, the configured pre- and fine-ranker on the ranker slice) and writes a
-// verified model bundle that `cascade serve --bundle DIR` loads.
+// the validation item, the funnel's pre- and fine-ranker on the ranker slice), evaluates it as
+// served on the held-out users and writes a verified model bundle that `cascade serve` loads.
 #include "cascade/pipeline/bundle.h"
 
 #include <fmt/format.h>
@@ -20,6 +21,7 @@ void add_bundle_command(CLI::App& app) {
     DataFlags data;
     std::string out;
     std::string cache;
+    std::string funnel, funnel_from;
     int threads = -1;
     std::vector<std::string> channels;
     std::vector<std::string> overrides;
@@ -36,13 +38,16 @@ void add_bundle_command(CLI::App& app) {
                   "reuse recall channels fitted with the same spec, data and seed from here");
   cmd->add_option("--threads", o->threads,
                   "threads (default: the config's `threads`, 0 = hardware)");
-  cmd->add_option("--channels", o->channels,
-                  "only these recall channels (names from recall.channels)")
+  cmd->add_option("--funnel", o->funnel, "the funnel spec to build (default: the config's)");
+  cmd->add_option("--funnel-from", o->funnel_from,
+                  "build the funnel a `bench funnel` JSON chose on validation");
+  cmd->add_option("--channels", o->channels, "only these of the funnel's recall channels")
       ->delimiter(',')
       ->allow_extra_args(false);
   cmd->add_option("overrides", o->overrides, "config overrides: key=value or group=option");
   cmd->callback([o] {
-    const YAML::Node cfg = load_config(o->overrides);
+    YAML::Node cfg = load_config(o->overrides);
+    fmt::print("funnel: {}\n", apply_funnel_flags(cfg, o->funnel, o->funnel_from, o->channels));
     DataSource src;
     if (o->data.data.empty()) {
       // The configured data group, always split seed-oof (the rankers learn from the ranker slice).
@@ -58,7 +63,6 @@ void add_bundle_command(CLI::App& app) {
     Dataset ds = prepare_or_load(src, snap_dir);
     BundleBuildOptions bo;
     bo.threads = o->threads >= 0 ? o->threads : config_threads(cfg);
-    bo.channels = o->channels;
     bo.channel_cache = o->cache;
     const std::string version = build_bundle(cfg, ds, o->out, bo);
     fmt::print("bundle {} written to {}\nserve it with: cascade serve --bundle {}\n", version,

@@ -1,5 +1,5 @@
 // cascade serve --bundle DIR [--host 127.0.0.1] [--port 8080] [--threads N] [--redis
-// unix:/path|host:port] Serves a model bundle over HTTP (routes: /openapi.json). SIGHUP reloads the
+// unix:/path|host:port] [--explain] Serves a model bundle over HTTP (routes: /openapi.json). SIGHUP reloads the
 // bundle from its path (point a symlink at a new version, then send SIGHUP); SIGINT / SIGTERM stop
 // the server after writing pending events back to Redis (bounded wait).
 #include <fmt/format.h>
@@ -12,6 +12,7 @@
 
 #include "cascade/core/error.h"
 #include "cascade/io/artifact.h"
+#include "cascade/pipeline/bundle.h"
 #include "cascade/serve/server.h"
 #include "cli_common.h"
 #include "commands.h"
@@ -30,11 +31,30 @@ void on_signal(int sig) {
   }
 }
 
+// `serve --explain`: what a bundle would serve, from its verified manifest.
+void print_bundle_funnel(const std::string& dir) {
+  const nlohmann::json m = verify_bundle(dir);
+  fmt::print("bundle {} ({} users, {} items of {})\n", m.value("version", ""), m["dataset"].value("users", 0),
+             m["dataset"].value("items", 0), m["dataset"].value("name", ""));
+  fmt::print("funnel: {}\n", m.value("funnel", std::string("(not recorded: built before funnel specs)")));
+  fmt::print("request time: {}\n", m.value("request_time", std::string("serving")));
+  if (!m.contains("offline")) return;
+  for (const char* split : {"valid", "test"}) {
+    const auto& o = m["offline"][split];
+    const auto& d = o["vs_pool"]["recall@10"];
+    fmt::print("offline {}: {} users, Recall@10 {:.4f} NDCG@10 {:.4f}; pool {:.4f}; gain {:+.4f} [{:+.4f}, {:+.4f}]\n",
+               split, o.value("users", 0), o.value("recall@10", 0.0), o.value("ndcg@10", 0.0),
+               o["pool"].value("recall@10", 0.0), d.value("diff", 0.0), d.value("ci_low", 0.0),
+               d.value("ci_high", 0.0));
+  }
+}
+
 }  // namespace
 
 void add_serve_command(CLI::App& app) {
   auto o = std::make_shared<ServerOptions>();
   auto ready_file = std::make_shared<std::string>();
+  auto explain = std::make_shared<bool>(false);
   CLI::App* cmd = app.add_subcommand(
       "serve", "serve a model bundle over HTTP (JSON API, /metrics, /openapi.json)");
   cmd->add_option("--bundle", o->bundle, "bundle directory written by `cascade bundle`")
@@ -56,7 +76,13 @@ void add_serve_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--ready-file", *ready_file,
                   "write the bound port here once the bundle is loaded (for scripts)");
-  cmd->callback([o, ready_file] {
+  cmd->add_flag("--explain", *explain,
+                 "verify the bundle, print the funnel it serves and its offline figures, and exit");
+  cmd->callback([o, ready_file, explain] {
+    if (*explain) {
+      print_bundle_funnel(o->bundle);
+      return;
+    }
     // Signal handlers only raise flags; a watcher thread acts on them. (sigwait would need the
     // signals blocked in every thread, but OpenBLAS/OpenMP start theirs before main().)
     g_reload = 0;

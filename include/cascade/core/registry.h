@@ -32,13 +32,18 @@ class Registry {
   }
 
   std::unique_ptr<Base> create(const std::string& name, Params params) const {
-    auto it = factories_.find(name);
-    if (it == factories_.end()) {
-      std::string known;
-      for (const auto& [n, _] : factories_) known += (known.empty() ? "" : ", ") + n;
-      throw Error("unknown " + std::string(Base::kRegistryWhat) + " '" + name + "'; known: " + known);
-    }
-    return it->second(std::move(params));
+    check(name);
+    return factories_.find(name)->second(std::move(params));
+  }
+
+  bool has(const std::string& name) const { return factories_.count(name) != 0; }
+
+  /// Throws cascade::Error "unknown <what> '<name>'; known: a, b" when `name` is not registered.
+  void check(const std::string& name) const {
+    if (has(name)) return;
+    std::string known;
+    for (const auto& [n, _] : factories_) known += (known.empty() ? "" : ", ") + n;
+    throw Error("unknown " + std::string(Base::kRegistryWhat) + " '" + name + "'; known: " + known);
   }
 
   std::vector<std::string> names() const {
@@ -64,3 +69,9 @@ class Registry {
 
 #define CASCADE_REGISTER_RANKER(Class, name) \
   CASCADE_REGISTER_IMPL(::cascade::Ranker, Class, name, ranker)
+
+#define CASCADE_REGISTER_FUSION(Class, name) \
+  CASCADE_REGISTER_IMPL(::cascade::FusionMethod, Class, name, fusion)
+
+#define CASCADE_REGISTER_RERANK(Class, name) \
+  CASCADE_REGISTER_IMPL(::cascade::RerankMethod, Class, name, rerank)

@@ -4,7 +4,9 @@
 // Layout (written into "<dir>.tmp.<pid>" and renamed into place, so a bundle directory is
 // always complete):
 //   <dir>/manifest.json   format "cascade-bundle" v1: version, creation time, Cascade version,
-//                         dataset hash, funnel (channels, fusion weights, rankers, cut-offs),
+//                         dataset hash, the funnel spec (one line) and its parts (channels,
+//                         fusion weights, rankers, cut-offs), the request-time policy, the
+//                         funnel's offline figures (served lists on validation and test users),
 //                         and {path: {bytes, xxh3}} of EVERY other file in the directory
 //   <dir>/config.yaml     the resolved configuration it was trained with
 //   <dir>/data/           the prepared dataset snapshot (catalogue, id maps, histories)
@@ -35,15 +37,16 @@ namespace cascade {
 inline constexpr int kBundleFormatVersion = 1;
 
 struct BundleBuildOptions {
-  int threads = 0;                    ///< 0 = hardware
-  std::vector<std::string> channels;  ///< subset of recall.channels (empty = all)
+  int threads = 0;  ///< 0 = hardware
   std::filesystem::path
       channel_cache;  ///< reuse channels fitted with the same spec/data/seed (empty = off)
 };
 
-/// Trains the funnel configured in `cfg` (groups recall, rank, rerank, serve) on the
-/// seed-oof dataset `ds` and writes a bundle to `out` (replacing an older bundle there only
-/// once the new one is complete). Returns the new bundle's version. Progress goes to the log.
+/// Trains the funnel `cfg` describes (its `funnel` spec, else the recall, rank and rerank
+/// groups; funnel_spec.h) on the seed-oof dataset `ds`, evaluates it as served on the validation
+/// and test users (manifest "offline"), and writes a bundle to `out` (replacing an older bundle
+/// there only once the new one is complete). Returns the new bundle's version. Progress goes to
+/// the log.
 std::string build_bundle(const YAML::Node& cfg, const Dataset& ds, const std::filesystem::path& out,
                          const BundleBuildOptions& opt);
 
@@ -61,6 +64,8 @@ class Bundle {
   const std::string& version() const { return version_; }
   const std::filesystem::path& dir() const { return dir_; }
   const nlohmann::json& manifest() const { return manifest_; }
+  /// The funnel spec it was built from (funnel_spec.h); empty for bundles older than specs.
+  std::string funnel_spec() const { return manifest_.value("funnel", ""); }
   const YAML::Node& config() const { return config_; }
   const Dataset& data() const { return ds_; }
   /// The matrix the channels were fitted on (the recall slice): popularity statistics.

@@ -1,6 +1,7 @@
 // Offline evaluation of the ranking stage on held-out items: every evaluated user's pool is
 // turned into feature rows exactly as a live request would be (history = the user's training
-// row, request time = the held-out event's time), scored by each ranker, and the held-out
+// row, request time by request_time.h's policy: serving's unless an ablation asks for the
+// held-out event's time), scored by each ranker, and the held-out
 // item's position is read off any ordering: the pool's own, a ranker's, or a funnel's.
 #pragma once
 
@@ -9,6 +10,7 @@
 #include <vector>
 
 #include "cascade/data/interactions.h"
+#include "cascade/pipeline/request_time.h"
 #include "cascade/rank/features.h"
 #include "cascade/rank/ranker.h"
 
@@ -26,10 +28,12 @@ struct HeldoutScores {
 
 /// `pools[u]` is user u's pool for the history `history.row(u)`; the held-out item of a seed
 /// split is heldout.row(u)[0] (the first one for several). Users run in parallel; every
-/// score() call covers one user's group, as in serving.
+/// score() call covers one user's group, as in serving. The serving clock is the newest time
+/// in `history`.
 HeldoutScores score_heldout(const FeatureBuilder& fb, const std::vector<std::vector<FusedCandidate>>& pools,
                             const Interactions& history, const Interactions& heldout,
-                            const std::vector<const Ranker*>& rankers, int threads);
+                            const std::vector<const Ranker*>& rankers, int threads,
+                            TimePolicy policy = TimePolicy::kServing);
 
 /// 0-based position of `target` in `order`, or -1.
 int64_t position_in(std::span<const uint32_t> order, int32_t target);

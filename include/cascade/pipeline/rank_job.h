@@ -3,11 +3,11 @@
 // rankers (what `cascade bench funnel` and the serving funnel share).
 //
 // Time semantics (SYSTEM.md seed-oof): a training example for user u is a request made just
-// before u's ranker slice: history = the recall slice, request time = the first ranker-slice
-// event, candidates = the pool the recall-slice channels give for that history. A test (or
-// validation) request comes after the whole training row: history = recall + ranker slices,
-// request time = the held-out event's time. Nothing is derived from the validation or test
-// item except the request time, which a live request also has.
+// before u's ranker slice: history = the recall slice, candidates = the pool the recall-slice
+// channels give for that history. A test (or validation) request comes after the whole
+// training row: history = recall + ranker slices. The request time of both follows
+// request_time.h (serving's rule by default). Nothing is derived from the validation or test
+// item, except the request time under the `event` ablation.
 #pragma once
 
 #include <yaml-cpp/yaml.h>
@@ -20,6 +20,7 @@
 #include "cascade/core/params.h"
 #include "cascade/data/dataset.h"
 #include "cascade/pipeline/fused_pool.h"
+#include "cascade/pipeline/request_time.h"
 #include "cascade/rank/features.h"
 #include "cascade/rank/ranker.h"
 
@@ -32,6 +33,9 @@ struct ExampleOptions {
   size_t random_negatives = 20;  ///< drawn uniformly from the catalogue minus history and positives
   bool positives_in_pool = true; ///< keep only positives the pool retrieved (the rows a ranker will see)
   uint64_t seed = 42;
+  /// When a training request is made (request_time.h; `rank.request_time`): serving's rule by
+  /// default, so the time features a ranker learns from are the ones it is served with.
+  TimePolicy request_time = TimePolicy::kServing;
 
   /// Reads `examples: {hard_negatives, hard_depth, random_negatives, positives: in_pool|all}`; the given
   /// `base` supplies what the node leaves out. Unknown keys throw naming the key.
@@ -42,6 +46,10 @@ struct ExampleOptions {
 /// user of `pc` (empty for users with no candidates); `history` rows are excluded.
 std::vector<std::vector<FusedCandidate>> fused_pools(const PoolCandidates& pc, const Interactions& history,
                                                      const FusionOptions& opt, size_t depth, int threads);
+
+/// The serving clock of a training request (request_time.h): the newest recall-slice event of
+/// any user.
+int64_t training_clock(const Dataset& ds);
 
 /// Seed-oof training set: one group per user with a non-empty ranker slice and at least one
 /// positive (after positives_in_pool): positives first (label 1), then hard and random
@@ -82,8 +90,6 @@ struct RankConfig {
   std::string fine_rank = "din";          ///< funnel: fine-rank ranker name
   size_t fine_keep = 20;
   double valid_share = 0.1;  ///< share of training groups held out for early stopping (0 = none)
-  /// Extra (pre, fine) pairs `bench funnel` also evaluates.
-  std::vector<std::pair<std::string, std::string>> funnels;
 
   const RankerSpec& ranker(const std::string& name) const;  ///< throws listing the names
 };

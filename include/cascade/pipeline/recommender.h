@@ -4,9 +4,12 @@
 //
 //   history  = the user's training row (bundle) + live events since (raw ids, oldest first)
 //   recall   = every channel's top `quota` for that history, fused; the top `pool_depth` kept
-//   rank     = features -> pre-ranker over the pool -> its top pre_keep -> fine-ranker ->
-//              its top max(fine_keep, k)
-//   re-rank  = drop watched, inverse-propensity debias, MMR (diversity), genre/year caps -> k
+//   rank     = the ranking stage (rank_stage.h): features -> pre-ranker over the pool -> its top
+//              max(pre_keep, k) -> fine-ranker -> its top max(fine_keep, k)
+//   re-rank  = the bundle's re-rank method (rerank.method; mmr: drop watched, inverse-propensity
+//              debias, MMR (diversity), genre/year caps) -> k
+//   time     = request_time.h's serving policy: the later of the bundle's log clock and the
+//              newest event of the history
 //
 // A known user without live events queries the channels with their trained id (iALS's
 // fitted factors); a user with live events, or one unknown at training time, is queried by
@@ -37,8 +40,9 @@ struct RecommendRequest {
   size_t k = 10;
   double diversity = -1;  ///< MMR lambda in [0, 1]; < 0 = the bundle's rerank.diversity
   bool explain = false;   ///< fill RecommendedItem::because
-  int64_t now =
-      0;  ///< request time; 0 = the serving clock (offline evaluation sets the held-out time)
+  /// Request time; 0 = the serving policy (request_time.h), as the server always uses. Only
+  /// the event-time ablation of offline evaluation sets it.
+  int64_t now = 0;
   size_t pre_keep = 0;  ///< 0 = the bundle's; offline experiments may change the cut-offs
   size_t fine_keep = 0;
 };
@@ -95,8 +99,8 @@ class Recommender {
   RerankOptions rerank_;
   std::string vectors_name_;
   int vectors_channel_ = -1;
-  std::vector<float> counts_;  // per item: interactions in the fit matrix (IPS propensities)
-  std::unique_ptr<Reranker> reranker_;
+  std::unique_ptr<Reranker> reranker_;       // per-catalogue side data (vectors, propensities)
+  std::unique_ptr<RerankMethod> method_;     // rerank.method over it
 };
 
 }  // namespace cascade

@@ -46,6 +46,10 @@ struct FeatureConfig {
       {"ials", "cosine"}, {"ease", "score"}, {"content", "cosine"}, {"two_tower", "cosine"}, {"sasrec", "cosine"}};
   bool user_id = true;  ///< the user id as a categorical field (off = a model that generalises to new users only)
   bool item_id = true;
+  /// The request-time features (days since the user's last event, item age). Off = both are
+  /// missing (NaN) in training and serving alike: the ablation that shows how much a funnel
+  /// depends on when a request is made.
+  bool time = true;
 
   /// Reads `rank.features` (absent = defaults); unknown keys / bad values throw naming the key.
   static FeatureConfig from_yaml(const YAML::Node& node);

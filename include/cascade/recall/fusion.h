@@ -21,6 +21,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <vector>
@@ -49,7 +50,7 @@ struct FusedCandidate {
 };
 
 struct FusionOptions {
-  std::string method = "norm";  ///< "norm" (min-max + weighted sum) or "rrf"
+  std::string method = "norm";  ///< a registered FusionMethod: "norm" (min-max + weighted sum), "rrf"
   /// Per-channel weights, >= 0 and finite; empty = all 1. A weight of 0 drops the channel
   /// (its items are neither scored nor recorded as contributed by it).
   std::vector<double> weights;
@@ -59,6 +60,27 @@ struct FusionOptions {
   std::vector<size_t> quotas;
   size_t pool_size = 1000;  ///< output length cap, >= 1
 };
+
+/// How one channel's list becomes its part of the fused scores. Methods are registered by name
+/// (CASCADE_REGISTER_FUSION(Class, "norm") at the bottom of their file), like channels and
+/// rankers; FusionOptions::method names one. Stateless: the options come with every call.
+class FusionMethod {
+ public:
+  static constexpr const char* kRegistryWhat = "fusion method";
+  virtual ~FusionMethod() = default;
+  /// parts[r] = the weighted contribution of list[r] (rank r + 1); `list` is the channel's kept
+  /// candidates (excluded items removed, quota applied), non-empty, best first.
+  virtual void contribute(std::span<const ScoredItem> list, double weight, const FusionOptions& opt,
+                          std::span<double> parts) const = 0;
+  /// The FusionOptions / recall.fusion keys this method reads besides method, weights, quotas
+  /// and pool_size (rrf: rrf_k), for specs and error messages.
+  virtual std::vector<std::string> option_keys() const { return {}; }
+};
+
+/// The registered method `name`; throws cascade::Error listing the known ones.
+std::unique_ptr<FusionMethod> make_fusion_method(const std::string& name);
+/// The registered method names, sorted.
+std::vector<std::string> fusion_method_names();
 
 /// Throws cascade::Error if `opt` is invalid for `n_channels` channels (unknown method,
 /// weights/quotas neither empty nor of size n_channels, negative or non-finite weight,

@@ -35,7 +35,7 @@ struct FitInput {
   /// channels that tune a hyper-parameter (EASE's lambda). Never the test split.
   const Interactions* valid = nullptr;
   /// Content hash of the dataset; written into saved manifests.
-  std::string dataset_hash;
+  std::string dataset_hash{};  // {}: aggregate initialisers may leave it out without a warning
 };
 
 /// One user's request.

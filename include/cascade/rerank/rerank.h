@@ -47,8 +47,12 @@
 #include <yaml-cpp/yaml.h>
 
 #include <cstdint>
+#include <memory>
 #include <span>
+#include <string>
 #include <vector>
+
+#include "cascade/core/params.h"
 
 #include "cascade/core/types.h"
 #include "cascade/data/catalog.h"
@@ -127,5 +131,30 @@ class Reranker {
   std::vector<uint32_t> genre_offset_; ///< n_items + 1 (CSR over genre_ids_); empty = no catalogue
   std::vector<uint16_t> genre_ids_;
 };
+
+/// A re-rank method: the policy that turns the fine-ranker's best into the final k, over a
+/// Reranker's per-catalogue side data. Methods are registered by name
+/// (CASCADE_REGISTER_RERANK(Class, "mmr")) like channels, rankers and fusion methods; the
+/// factory reads the method's options from Params (the `rerank` config group's keys), throwing
+/// cascade::Error on unknown keys and bad values. Immutable, thread-safe.
+///   "mmr":  the steps above (drop watched, IPS, MMR with diversity λ, caps);
+///   "none": the fine-ranker's order, watched items dropped (drop_watched), cut to k.
+class RerankMethod {
+ public:
+  static constexpr const char* kRegistryWhat = "re-ranker";
+  virtual ~RerankMethod() = default;
+  /// `diversity` < 0 = the configured one; a method without a diversity knob ignores it.
+  virtual std::vector<RerankedItem> rerank(const Reranker& side, std::span<const ItemId> items,
+                                           std::span<const float> scores,
+                                           std::span<const ItemId> watched_sorted, size_t k,
+                                           double diversity) const = 0;
+  /// The options in force (diversity = the configured default).
+  virtual const RerankOptions& options() const = 0;
+};
+
+/// The registered method `name` with `options`; an unknown name lists the known ones.
+std::unique_ptr<RerankMethod> make_rerank_method(const std::string& name, Params options);
+/// The registered method names, sorted.
+std::vector<std::string> rerank_method_names();
 
 }  // namespace cascade

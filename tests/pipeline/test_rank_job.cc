@@ -113,7 +113,7 @@ rankers:
   lr: {}
   tree: {kind: gbdt, rounds: 20, examples: {hard_negatives: 0, random_negatives: 15}}
 funnel: {pre_rank: lr, pre_keep: 50, fine_rank: tree, fine_keep: 10}
-bench_funnels: ["tree>lr"]
+request_time: event
 )");
   const RankConfig c = rank_config_from_yaml(n, 7);
   EXPECT_EQ(c.pool_depth, 300u);
@@ -129,8 +129,12 @@ bench_funnels: ["tree>lr"]
   EXPECT_EQ(c.ranker("tree").examples.hard_depth, 300u);  // inherited
   EXPECT_EQ(c.pre_keep, 50u);
   EXPECT_EQ(c.fine_rank, "tree");
-  ASSERT_EQ(c.funnels.size(), 1u);
-  EXPECT_EQ(c.funnels[0].first, "tree");
+  // The request-time policy reaches every ranker's examples; serving's rule is the default.
+  EXPECT_EQ(c.ranker("lr").examples.request_time, TimePolicy::kEvent);
+  EXPECT_EQ(c.ranker("tree").examples.request_time, TimePolicy::kEvent);
+  EXPECT_EQ(rank_config_from_yaml(YAML::Load("{rankers: {lr: {}}, funnel: {pre_rank: lr, fine_rank: lr}}"), 1)
+                .examples.request_time,
+            TimePolicy::kServing);
 
   auto fails = [](const std::string& text, const std::string& needle) {
     try {
@@ -147,7 +151,7 @@ bench_funnels: ["tree>lr"]
   fails("{rankers: {lr: {}}, funnel: {pre_rank: lr, fine_rank: lr, pre_keep: 5, fine_keep: 10}}", "pre_keep");
   fails("{rankers: {lr: {}}, pool_depth: 0, funnel: {pre_rank: lr, fine_rank: lr}}", "rank.pool_depth");
   fails("{rankers: {lr: {x: [1]}}, funnel: {pre_rank: lr, fine_rank: lr}}", "rank.rankers.lr.x");
-  fails("{rankers: {lr: {}}, bench_funnels: [lr], funnel: {pre_rank: lr, fine_rank: lr}}", "pre>fine");
+  fails("{rankers: {lr: {}}, request_time: now, funnel: {pre_rank: lr, fine_rank: lr}}", "rank.request_time");
 }
 
 }  // namespace

@@ -1,0 +1,48 @@
+// `cascade bench funnel`: trains a seed-oof funnel's channels and every candidate ranker, chooses
+// the funnel on the VALIDATION split, then reads the test split once for the chosen funnel.
+//
+// Selection (select_on_valid), each step on validation Recall@10 (ties: NDCG@10, then the
+// configured value), in this order:
+//   1. the (pre-ranker, fine-ranker) pair among the candidate rankers (ablation variants are
+//      never candidates), at the configured pool depth, quota and cuts;
+//   2. pool depth x pre-rank keep x channel quota for that pair (a deeper pool is a prefix of
+//      the deepest one: rankers score rows independently, so nothing is re-fitted);
+//   3. the re-ranker's diversity λ (the served list: the re-rank method over the fine-ranker's
+//      best, as the Recommender runs it), ties to the larger λ.
+// Every figure is computed under request_time.h's serving policy, as the server runs. The test
+// split then gives, for the chosen funnel: its Recall/NDCG@10 against its own pool with paired
+// bootstrap intervals, retention by stage, every ranker alone, and the request-time ablations
+// (event time; time features off), each re-trained and compared with its own pool.
+#pragma once
+
+#include <yaml-cpp/yaml.h>
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "cascade/data/dataset.h"
+
+namespace cascade {
+
+struct FunnelBenchOptions {
+  int threads = 0;
+  std::filesystem::path channel_cache;        ///< reuse fitted channels (empty = off)
+  std::vector<std::string> rankers;           ///< candidate rankers (empty = every configured one)
+  std::vector<std::string> random_ablation = {"gbdt", "deepfm"};  ///< also train on random negatives only
+  bool sum_ablation = true;                   ///< also train DIN with sum pooling
+  bool select_on_valid = true;                ///< false: evaluate the configured funnel as it is
+  std::vector<size_t> pool_depths = {100, 200, 300};
+  std::vector<size_t> pre_keeps = {50, 100, 150};
+  std::vector<size_t> quotas = {200, 500};
+  std::vector<double> lambdas = {0, 0.1, 0.2, 0.3, 0.5};
+  std::vector<std::string> gbdt_objectives = {"binary:logistic", "rank:ndcg"};  ///< GBDT candidates
+  bool time_ablations = true;                 ///< also run the event-time and no-time-feature funnels
+};
+
+/// Runs the experiment on a seed-oof dataset with a resolved configuration (resolve_funnel).
+/// Returns the contract JSON (BENCHMARKS.md, "Ranking stage"); progress goes to the log.
+nlohmann::ordered_json run_funnel_bench(const YAML::Node& cfg, const Dataset& ds, const FunnelBenchOptions& opt);
+
+}  // namespace cascade

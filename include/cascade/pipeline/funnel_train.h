@@ -1,0 +1,79 @@
+// What every seed-oof funnel is trained from, built once and shared by `cascade bundle` and
+// `cascade bench funnel`: the recall channels fitted on the recall slice, fusion weights tuned on
+// the validation item, the training requests' pools (history = recall slice), the feature
+// pipeline, and the rankers fitted on seed-oof examples.
+#pragma once
+
+#include <yaml-cpp/yaml.h>
+
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "cascade/data/dataset.h"
+#include "cascade/pipeline/fused_pool.h"
+#include "cascade/pipeline/rank_job.h"
+#include "cascade/pipeline/recall_job.h"
+#include "cascade/rank/features.h"
+
+namespace cascade {
+
+struct FunnelTrainOptions {
+  int threads = 0;                      ///< 0 = hardware
+  std::filesystem::path channel_cache;  ///< reuse channels fitted with the same spec/data/seed
+  /// Candidates per channel collected for the held-out users (at least the configured quota;
+  /// larger lets a caller try larger quotas without querying the channels again).
+  size_t heldout_quota = 0;
+  bool heldout_test = true;  ///< also collect candidates for the test users
+};
+
+/// The recall side of a resolved configuration (funnel_spec.h) on a seed-oof dataset.
+struct FunnelInputs {
+  std::vector<std::string> names;  ///< channels, in the spec's order
+  std::vector<FittedChannel> fitted;
+  std::vector<const Recaller*> channels;
+  FusionConfig fusion_config;
+  FusionOptions fusion;               ///< weights tuned on validation (when configured), quotas set
+  RankConfig rank;
+  PoolCandidates heldout;             ///< per channel, for users with a validation (and test) item
+  std::vector<std::vector<FusedCandidate>> train_pools;  ///< history = recall slice, depth rank.pool_depth
+  Interactions recall;                ///< the recall slice (what the channels were fitted on)
+  std::unique_ptr<FeatureBuilder> features;
+};
+
+/// Fits (or loads) the channels, tunes fusion on validation, builds the training pools and the
+/// feature pipeline. `cfg` must be resolved (resolve_funnel). Progress goes to the log.
+FunnelInputs prepare_funnel_inputs(const YAML::Node& cfg, const Dataset& ds, const FunnelTrainOptions& opt);
+
+/// Seed-oof training sets over one feature pipeline, one per distinct example mix (built once,
+/// shared by every ranker with that mix), each split into (fit, held-out groups for early
+/// stopping).
+class TrainingSets {
+ public:
+  TrainingSets(const FeatureBuilder& fb, const Dataset& ds, const std::vector<std::vector<FusedCandidate>>& pools,
+               double valid_share, int threads, uint64_t seed)
+      : fb_(fb), ds_(ds), pools_(pools), valid_share_(valid_share), threads_(threads), seed_(seed) {}
+  /// The sets for `e` (built on first use; logged).
+  const std::pair<RankTrainSet, RankTrainSet>& get(const ExampleOptions& e);
+  /// Rows, groups and positives of every set built, by key.
+  const std::map<std::string, std::map<std::string, double>>& stats() const { return stats_; }
+  static std::string key_of(const ExampleOptions& e);
+
+ private:
+  const FeatureBuilder& fb_;
+  const Dataset& ds_;
+  const std::vector<std::vector<FusedCandidate>>& pools_;
+  double valid_share_;
+  int threads_;
+  uint64_t seed_;
+  std::map<std::string, std::pair<RankTrainSet, RankTrainSet>> sets_;
+  std::map<std::string, std::map<std::string, double>> stats_;
+};
+
+/// Fits the ranker of `spec` on its training set (TrainingSets::get(spec.examples)).
+std::unique_ptr<Ranker> fit_ranker_on(const RankerSpec& spec, TrainingSets& sets, int threads, uint64_t seed,
+                                      const std::string& dataset_hash);
+
+}  // namespace cascade

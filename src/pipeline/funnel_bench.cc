@@ -1,0 +1,499 @@
+#include "cascade/pipeline/funnel_bench.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+#include "cascade/core/error.h"
+#include "cascade/eval/compare.h"
+#include "cascade/eval/metrics.h"
+#include "cascade/pipeline/funnel_eval.h"
+#include "cascade/pipeline/funnel_spec.h"
+#include "cascade/pipeline/funnel_train.h"
+#include "cascade/pipeline/rank_stage.h"
+#include "cascade/pipeline/request_time.h"
+#include "cascade/pipeline/rerank_stage.h"
+#include "cascade/util/percentile.h"
+#include "cascade/util/stopwatch.h"
+
+namespace cascade {
+namespace {
+
+using Json = nlohmann::ordered_json;
+
+double mean(const std::vector<double>& v) {
+  return v.empty() ? 0.0 : std::accumulate(v.begin(), v.end(), 0.0) / static_cast<double>(v.size());
+}
+
+Json paired(const std::vector<double>& base, const std::vector<double>& other) {
+  const BootstrapResult b = paired_bootstrap(base, other, 1000, 42, 0.95);
+  return Json{{"diff", b.diff}, {"ci_low", b.ci_low}, {"ci_high", b.ci_high}, {"p_value", b.p_value}};
+}
+
+// Per-user metrics (src/eval) of one list per user against the held-out item.
+struct PerUser {
+  std::vector<double> r10, n10, r50;
+  void add(std::span<const ItemId> list, ItemId target) {
+    const ItemId rel[1] = {target};
+    r10.push_back(recall_at(list, rel, 10));
+    n10.push_back(ndcg_at(list, rel, 10));
+    r50.push_back(recall_at(list, rel, 50));
+  }
+  Json summary(bool with_r50) const {
+    Json j = {{"recall@10", mean(r10)}, {"ndcg@10", mean(n10)}};
+    if (with_r50) j["recall@50"] = mean(r50);
+    return j;
+  }
+  Json versus(const PerUser& base) const {
+    return Json{{"recall@10", paired(base.r10, r10)}, {"ndcg@10", paired(base.n10, n10)}};
+  }
+};
+
+// A candidate ranker: a configured one, a configured one with overrides (a GBDT objective), or an
+// ablation variant (never a candidate for the funnel).
+struct Candidate {
+  RankerSpec spec;   // name = the display name
+  SpecPart part;     // how a funnel spec names it: the configured name + overrides
+  bool ablation = false;
+};
+
+// One funnel over precomputed scores.
+struct Choice {
+  size_t pre = 0, fine = 0;  // indices into the scored rankers
+  size_t depth = 200, pre_keep = 100, fine_keep = 20, quota = 500;
+  double lambda = -1;  // < 0: the ranking stage's order, no re-rank
+};
+
+// The held-out pools of one quota and every scored ranker's scores over them.
+struct Scored {
+  std::vector<std::vector<FusedCandidate>> pools;
+  HeldoutScores hs;
+};
+
+// Lists and metrics of funnels over Scored, with the served re-rank stage.
+class ListMaker {
+ public:
+  ListMaker(const Dataset& ds, const Interactions& heldout, const Reranker& side, const RerankMethod& method)
+      : ds_(ds), heldout_(heldout), side_(side), method_(method) {}
+
+  ItemId target(const Scored& s, size_t i) const { return heldout_.row(s.hs.users[i])[0]; }
+
+  // The final k items of user i: funnel order over the pool's first `depth` rows, then re-rank.
+  std::vector<ItemId> funnel(const Scored& s, size_t i, const Choice& c, size_t k) const {
+    const UserId u = s.hs.users[i];
+    const auto& pool = s.pools[u];
+    const size_t n = std::min(c.depth, pool.size());
+    const std::span<const float> pre(s.hs.scores[c.pre][i].data(), n), fine(s.hs.scores[c.fine][i].data(), n);
+    const auto rows = funnel_order(pre, std::max(c.pre_keep, k), fine, std::max(c.fine_keep, k));
+    std::vector<ItemId> items;
+    if (c.lambda < 0) {
+      for (size_t r = 0; r < std::min(k, rows.size()); ++r) items.push_back(pool[rows[r]].item);
+      return items;
+    }
+    std::vector<ItemId> cand;
+    std::vector<float> scores;
+    for (uint32_t r : rows) cand.push_back(pool[r].item), scores.push_back(fine[r]);
+    const auto row = ds_.train.row(u);
+    std::vector<ItemId> watched(row.begin(), row.end());
+    std::sort(watched.begin(), watched.end());
+    watched.erase(std::unique(watched.begin(), watched.end()), watched.end());
+    for (const auto& p : method_.rerank(side_, cand, scores, watched, k, c.lambda)) items.push_back(p.item);
+    return items;
+  }
+
+  PerUser funnel_metrics(const Scored& s, const Choice& c) const {
+    PerUser m;
+    for (size_t i = 0; i < s.hs.users.size(); ++i) m.add(funnel(s, i, c, 10), target(s, i));
+    return m;
+  }
+
+  // One ranker alone over the first `depth` rows, or (ranker < 0) the fused order.
+  PerUser order_metrics(const Scored& s, int ranker, size_t depth) const {
+    PerUser m;
+    for (size_t i = 0; i < s.hs.users.size(); ++i) {
+      const auto& pool = s.pools[s.hs.users[i]];
+      const size_t n = std::min(depth, pool.size());
+      std::vector<uint32_t> rows(n);
+      std::iota(rows.begin(), rows.end(), 0u);
+      if (ranker >= 0) rows = best_rows(std::span<const float>(s.hs.scores[static_cast<size_t>(ranker)][i].data(), n), n);
+      std::vector<ItemId> items;
+      for (size_t r = 0; r < std::min<size_t>(50, rows.size()); ++r) items.push_back(pool[rows[r]].item);
+      m.add(items, target(s, i));
+    }
+    return m;
+  }
+
+  // Share of users whose held-out item survives each stage of `c`.
+  Json retention(const Scored& s, const Choice& c) const {
+    double in_pool = 0, in_pre = 0, in_fine = 0, in_top = 0;
+    for (size_t i = 0; i < s.hs.users.size(); ++i) {
+      const auto& pool = s.pools[s.hs.users[i]];
+      const size_t n = std::min(c.depth, pool.size());
+      const ItemId t = target(s, i);
+      int64_t row = -1;
+      for (size_t r = 0; r < n; ++r)
+        if (pool[r].item == t) row = static_cast<int64_t>(r);
+      if (row < 0) continue;
+      in_pool += 1;
+      const auto kept = best_rows(std::span<const float>(s.hs.scores[c.pre][i].data(), n), c.pre_keep);
+      if (std::find(kept.begin(), kept.end(), static_cast<uint32_t>(row)) == kept.end()) continue;
+      in_pre += 1;
+      const std::span<const float> pre(s.hs.scores[c.pre][i].data(), n), fine(s.hs.scores[c.fine][i].data(), n);
+      const auto rows = funnel_order(pre, c.pre_keep, fine, c.fine_keep);
+      if (std::find(rows.begin(), rows.end(), static_cast<uint32_t>(row)) == rows.end()) continue;
+      in_fine += 1;
+      const auto top = funnel(s, i, c, 10);
+      if (std::find(top.begin(), top.end(), t) != top.end()) in_top += 1;
+    }
+    const double users = static_cast<double>(s.hs.users.size());
+    return Json{{"pool", in_pool / users}, {"pre_rank", in_pre / users}, {"fine_rank", in_fine / users},
+                {"top10", in_top / users}};
+  }
+
+ private:
+  const Dataset& ds_;
+  const Interactions& heldout_;
+  const Reranker& side_;
+  const RerankMethod& method_;
+};
+
+// Validation order of two results: Recall@10, then NDCG@10; the earlier (configured) wins ties.
+bool better(const PerUser& a, const PerUser& b) {
+  const double ra = mean(a.r10), rb = mean(b.r10);
+  if (ra != rb) return ra > rb;
+  return mean(a.n10) > mean(b.n10);
+}
+
+std::string objective_tag(const std::string& objective) {
+  std::string t = objective;
+  std::replace(t.begin(), t.end(), ':', '_');
+  return t;
+}
+
+// Candidates: the configured rankers (or a subset), GBDT objective variants, then ablations.
+std::vector<Candidate> candidates_of(const RankConfig& rc, const FunnelBenchOptions& opt) {
+  std::vector<RankerSpec> base;
+  if (opt.rankers.empty()) {
+    base = rc.rankers;
+  } else {
+    for (const auto& n : opt.rankers) base.push_back(rc.ranker(n));
+  }
+  std::vector<Candidate> out;
+  for (const auto& s : base) out.push_back({s, SpecPart{s.name, {}}, false});
+  for (const auto& s : base) {
+    if (s.kind != "gbdt") continue;
+    const std::string own = s.params.raw().count("objective") ? s.params.raw().at("objective") : "binary:logistic";
+    for (const auto& obj : opt.gbdt_objectives) {
+      if (obj == own) continue;
+      Candidate c{s, SpecPart{s.name, {{"objective", obj}}}, false};
+      c.spec.name = s.name + "_" + objective_tag(obj);
+      c.spec.params.set("objective", obj);
+      out.push_back(c);
+    }
+  }
+  for (const auto& s : base) {
+    if (opt.sum_ablation && s.kind == "din" && !s.params.has("pooling")) {
+      Candidate c{s, SpecPart{s.name, {{"pooling", "sum"}}}, true};
+      c.spec.name = s.name + "_sum";
+      c.spec.params.set("pooling", "sum");
+      out.push_back(c);
+    }
+    if (std::find(opt.random_ablation.begin(), opt.random_ablation.end(), s.name) != opt.random_ablation.end()) {
+      Candidate c{s, SpecPart{s.name, {}}, true};
+      c.spec.name = s.name + "_random";
+      c.spec.examples.random_negatives = s.examples.hard_negatives + s.examples.random_negatives;
+      c.spec.examples.hard_negatives = 0;
+      c.spec.own_examples = true;
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
+size_t index_of(const std::vector<Candidate>& cands, const std::string& name) {
+  for (size_t k = 0; k < cands.size(); ++k)
+    if (cands[k].spec.name == name) return k;
+  throw Error(fmt::format("bench funnel: ranker '{}' is not among the candidates", name));
+}
+
+// The ranking stage of test requests timed one at a time on one thread, as serving runs it.
+Json stage_latency(const FeatureBuilder& fb, const Scored& s, const Dataset& ds, const Ranker& pre,
+                   const Ranker& fine, const Choice& c) {
+  std::vector<double> feat, pre_ms, fine_ms, total;
+  const int64_t clock = log_clock(ds.train);
+  for (const UserId u : s.hs.users) {
+    const auto& pool = s.pools[u];
+    if (pool.empty()) continue;
+    const RankRequest req{u, ds.train.row(u), ds.train.row_times(u), serving_time(clock, ds.train.row_times(u))};
+    const auto r = run_rank_stage(fb, req, std::span(pool.data(), std::min(c.depth, pool.size())), pre, fine,
+                                  RankCuts{c.pre_keep, c.fine_keep});
+    feat.push_back(r.features_ms);
+    pre_ms.push_back(r.pre_rank_ms);
+    fine_ms.push_back(r.fine_rank_ms);
+    total.push_back(r.features_ms + r.pre_rank_ms + r.fine_rank_ms);
+  }
+  auto stats = [](const std::vector<double>& v) { return Json{{"p50", percentile(v, 0.5)}, {"p99", percentile(v, 0.99)}}; };
+  return Json{{"requests", total.size()},           {"features_ms", stats(feat)},
+              {"pre_rank_ms", stats(pre_ms)},       {"fine_rank_ms", stats(fine_ms)},
+              {"total_ms", stats(total)},           {"note", "one thread, one request at a time, test users"}};
+}
+
+}  // namespace
+
+Json run_funnel_bench(const YAML::Node& cfg_in, const Dataset& ds, const FunnelBenchOptions& opt) {
+  YAML::Node cfg = YAML::Clone(cfg_in);
+  const FunnelSpec configured = resolve_funnel(cfg);
+  const uint64_t seed = cfg["seed"] ? cfg["seed"].as<uint64_t>() : 42;
+  const int threads = opt.threads;
+  Stopwatch total;
+  Json out;
+  out["dataset"] = ds.name;
+  out["protocol"] = protocol_name(ds.options.protocol);
+  out["configured_funnel"] = configured.str();
+
+  // Recall side, rankers.
+  std::vector<size_t> quotas = opt.select_on_valid ? opt.quotas : std::vector<size_t>{};
+  std::vector<size_t> depths = opt.select_on_valid ? opt.pool_depths : std::vector<size_t>{};
+  FunnelTrainOptions to;
+  to.threads = threads;
+  to.channel_cache = opt.channel_cache;
+  to.heldout_quota = quotas.empty() ? 0 : *std::max_element(quotas.begin(), quotas.end());
+  const FunnelInputs in = prepare_funnel_inputs(cfg, ds, to);
+  const RankConfig& rc = in.rank;
+  for (size_t c = 0; c < in.names.size(); ++c) {
+    out["channels"][in.names[c]]["fit_seconds"] = in.fitted[c].fit_seconds;
+    out["fusion_weights"][in.names[c]] = in.fusion.weights.empty() ? 1.0 : in.fusion.weights[c];
+  }
+  out["features"] = {{"dense", in.features->schema().dense}, {"fields", in.features->schema().n_fields()}};
+
+  const std::vector<Candidate> cands = candidates_of(rc, opt);
+  TrainingSets sets(*in.features, ds, in.train_pools, rc.valid_share, threads, seed);
+  std::vector<std::unique_ptr<Ranker>> models;
+  std::vector<const Ranker*> ptrs, candidate_ptrs;
+  std::vector<double> fit_secs;
+  for (const auto& c : cands) {
+    Stopwatch sw;
+    models.push_back(fit_ranker_on(c.spec, sets, threads, seed, ds.content_hash));
+    fit_secs.push_back(sw.seconds());
+    ptrs.push_back(models.back().get());
+  }
+  size_t n_candidates = 0;
+  while (n_candidates < cands.size() && !cands[n_candidates].ablation) ++n_candidates;
+  candidate_ptrs.assign(ptrs.begin(), ptrs.begin() + static_cast<std::ptrdiff_t>(n_candidates));
+  for (const auto& [key, st] : sets.stats()) out["examples"][key] = st;
+
+  // Held-out pools per quota at the deepest depth tried, scored by every candidate.
+  const size_t cfg_quota = in.fusion_config.quota;
+  if (std::find(quotas.begin(), quotas.end(), cfg_quota) == quotas.end()) quotas.insert(quotas.begin(), cfg_quota);
+  if (std::find(depths.begin(), depths.end(), rc.pool_depth) == depths.end()) depths.insert(depths.begin(), rc.pool_depth);
+  const size_t max_depth = *std::max_element(depths.begin(), depths.end());
+  auto pools_for = [&](size_t quota) {
+    FusionOptions f = in.fusion;
+    f.quotas.assign(in.names.size(), quota);
+    return fused_pools(in.heldout, ds.train, f, max_depth, threads);
+  };
+  auto score = [&](const std::vector<std::vector<FusedCandidate>>& pools, const Interactions& split,
+                   const std::vector<const Ranker*>& rankers, const FeatureBuilder& fb, TimePolicy policy) {
+    return score_heldout(fb, pools, ds.train, split, rankers, threads, policy);
+  };
+
+  const RerankConfig rr = RerankConfig::from_yaml(cfg["rerank"]);
+  const auto method = rr.make_method();
+  const auto side = make_rerank_side(rr, in.channels, in.names, in.recall, ds.catalog);
+  const ListMaker valid_lists(ds, ds.valid, *side, *method), test_lists(ds, ds.test, *side, *method);
+
+  Choice chosen;
+  chosen.pre = index_of(cands, rc.pre_rank);
+  chosen.fine = index_of(cands, rc.fine_rank);
+  chosen.depth = rc.pool_depth;
+  chosen.pre_keep = rc.pre_keep;
+  chosen.fine_keep = rc.fine_keep;
+  chosen.quota = cfg_quota;
+  chosen.lambda = method->options().diversity;
+  const Choice config_choice = chosen;
+  Json& sel = out["selection"];
+  sel["on"] = opt.select_on_valid ? "valid" : "none (the configured funnel)";
+  if (opt.select_on_valid) {
+    Stopwatch sw;
+    std::map<size_t, Scored> valid;
+    for (size_t q : quotas) {
+      valid[q].pools = pools_for(q);
+      valid[q].hs = score(valid[q].pools, ds.valid, candidate_ptrs, *in.features, TimePolicy::kServing);
+    }
+    // 1. The ranker pair (ranking-stage order, before re-rank).
+    Choice best = chosen;
+    best.lambda = -1;
+    PerUser best_m = valid_lists.funnel_metrics(valid[cfg_quota], best);
+    for (size_t a = 0; a < n_candidates; ++a) {
+      for (size_t b = 0; b < n_candidates; ++b) {
+        Choice c = best;
+        c.pre = a, c.fine = b;
+        const PerUser m = valid_lists.funnel_metrics(valid[cfg_quota], c);
+        sel["pairs"][cands[a].spec.name + ">" + cands[b].spec.name] = m.summary(false);
+        if (better(m, best_m)) best = c, best_m = m;
+      }
+    }
+    // 2. Pool depth x pre-rank keep x quota.
+    for (size_t q : quotas) {
+      for (size_t d : depths) {
+        for (size_t k : opt.pre_keeps) {
+          if (k > d || k < best.fine_keep) continue;
+          Choice c = best;
+          c.depth = d, c.pre_keep = k, c.quota = q;
+          const PerUser m = valid_lists.funnel_metrics(valid[q], c);
+          sel["cuts"].push_back(Json{{"quota", q}, {"pool_depth", d}, {"pre_keep", k}, {"valid", m.summary(false)}});
+          if (better(m, best_m)) best = c, best_m = m;
+        }
+      }
+    }
+    // 3. The re-rank λ of the served list (ties to the larger λ: more diverse at equal accuracy).
+    if (rr.method == "mmr") {
+      std::vector<double> lambdas = opt.lambdas;
+      std::sort(lambdas.rbegin(), lambdas.rend());
+      PerUser best_l;
+      bool first = true;
+      for (double l : lambdas) {
+        Choice c = best;
+        c.lambda = l;
+        const PerUser m = valid_lists.funnel_metrics(valid[best.quota], c);
+        sel["lambda"].push_back(Json{{"lambda", l}, {"valid", m.summary(false)}});
+        if (first || better(m, best_l)) best_l = m, chosen = c, first = false;
+      }
+    } else {
+      chosen = best;
+      chosen.lambda = 0;
+    }
+    sel["seconds"] = sw.seconds();
+  }
+  FunnelSpec spec = configured;
+  spec.pre_rank = cands[chosen.pre].part;
+  spec.fine_rank = cands[chosen.fine].part;
+  spec.pre_keep = chosen.pre_keep;
+  spec.fine_keep = chosen.fine_keep;
+  spec.fusion.params["pool"] = std::to_string(chosen.depth);
+  spec.fusion.params["quota"] = std::to_string(chosen.quota);
+  if (rr.method == "mmr") spec.rerank.params["diversity"] = fmt::format("{}", chosen.lambda);
+  sel["chosen"] = {{"pre_rank", cands[chosen.pre].spec.name}, {"fine_rank", cands[chosen.fine].spec.name},
+                   {"pool_depth", chosen.depth},              {"pre_keep", chosen.pre_keep},
+                   {"fine_keep", chosen.fine_keep},           {"quota", chosen.quota},
+                   {"diversity", chosen.lambda},              {"spec", spec.str()}};
+  spdlog::info("chosen on {}: {}", opt.select_on_valid ? "validation" : "config", spec.str());
+
+  // The test split, read once: every candidate over the chosen quota's pools (and the configured
+  // quota's, for the configured funnel and the ranker table).
+  Stopwatch sw;
+  std::map<size_t, Scored> test;
+  for (size_t q : {chosen.quota, cfg_quota}) {
+    if (test.count(q)) continue;
+    test[q].pools = pools_for(q);
+    test[q].hs = score(test[q].pools, ds.test, ptrs, *in.features, TimePolicy::kServing);
+  }
+  spdlog::info("scored the test pools: {:.1f} s", sw.seconds());
+  const Scored& t = test.at(chosen.quota);
+  const Scored& t_cfg = test.at(cfg_quota);
+  const double users = static_cast<double>(t.hs.users.size());
+  out["users"] = t.hs.users.size();
+
+  // Pool and rankers alone (configured depth and quota).
+  const PerUser pool_cfg = test_lists.order_metrics(t_cfg, -1, rc.pool_depth);
+  out["pool"] = pool_cfg.summary(true);
+  out["pool"]["pool_depth"] = rc.pool_depth;
+  out["pool"]["quota"] = cfg_quota;
+  out["pool"]["pool_recall"] = test_lists.retention(t_cfg, config_choice)["pool"];
+  std::vector<PerUser> alone;
+  for (size_t k = 0; k < cands.size(); ++k) {
+    alone.push_back(test_lists.order_metrics(t_cfg, static_cast<int>(k), rc.pool_depth));
+    double auc = 0, counted = 0;
+    for (size_t i = 0; i < t_cfg.hs.users.size(); ++i) {
+      const double a = pool_auc(std::span<const float>(t_cfg.hs.scores[k][i].data(),
+                                                       std::min(rc.pool_depth, t_cfg.hs.scores[k][i].size())),
+                                t_cfg.hs.target[i] < static_cast<int32_t>(rc.pool_depth) ? t_cfg.hs.target[i] : -1);
+      if (!std::isnan(a)) auc += a, counted += 1;
+    }
+    Json j = alone.back().summary(true);
+    j["auc_in_pool"] = counted ? auc / counted : std::nan("");
+    j["fit_seconds"] = fit_secs[k];
+    j["ms_per_user"] = 1000.0 * t_cfg.hs.ranker_seconds[k] / users;
+    j["spec"] = cands[k].spec.spec();
+    j["examples"] = TrainingSets::key_of(cands[k].spec.examples);
+    j["candidate"] = !cands[k].ablation;
+    j["vs_pool"] = alone.back().versus(pool_cfg);
+    out["rankers"][cands[k].spec.name] = j;
+  }
+  out["feature_ms_per_user"] = 1000.0 * t_cfg.hs.feature_seconds / users;
+
+  // The chosen funnel (served list, serving time policy) against its own pool.
+  auto funnel_json = [&](const ListMaker& lists, const Scored& s, const Choice& c) {
+    const PerUser pool = lists.order_metrics(s, -1, c.depth);
+    const PerUser m = lists.funnel_metrics(s, c);
+    Choice rank_only = c;
+    rank_only.lambda = -1;
+    Json j = m.summary(false);
+    j["pool"] = pool.summary(false);
+    j["vs_pool"] = m.versus(pool);
+    j["rank_only"] = lists.funnel_metrics(s, rank_only).summary(false);
+    j["retention"] = lists.retention(s, c);
+    return j;
+  };
+  out["funnel"] = funnel_json(test_lists, t, chosen);
+  out["funnel"]["spec"] = spec.str();
+  out["funnel"]["time_policy"] = "serving";
+  out["funnel_config"] = funnel_json(test_lists, t_cfg, config_choice);
+  out["funnel_config"]["spec"] = configured.str();
+  out["stage_latency"] = stage_latency(*in.features, t, ds, *ptrs[chosen.pre], *ptrs[chosen.fine], chosen);
+
+  // Ablations of the candidate rankers (test, configured pools).
+  for (size_t k = n_candidates; k < cands.size(); ++k) {
+    const size_t base = index_of(cands, cands[k].part.name);
+    out["ablations"][cands[base].spec.name + " vs " + cands[k].spec.name] = {
+        {"recall@10", paired(alone[k].r10, alone[base].r10)},
+        {"ndcg@10", paired(alone[k].n10, alone[base].n10)},
+        {"auc_in_pool",
+         {{cands[base].spec.name, out["rankers"][cands[base].spec.name]["auc_in_pool"]},
+          {cands[k].spec.name, out["rankers"][cands[k].spec.name]["auc_in_pool"]}}}};
+  }
+
+  // Request-time ablations of the chosen funnel: its two rankers re-trained and evaluated with
+  // (b) the held-out event's time and (c) no time features; each against its own pool.
+  Json& tp = out["time_policy"];
+  tp["serving"] = {{"recall@10", out["funnel"]["recall@10"]},
+                   {"ndcg@10", out["funnel"]["ndcg@10"]},
+                   {"vs_pool", out["funnel"]["vs_pool"]}};
+  if (opt.time_ablations) {
+    auto variant = [&](const FeatureBuilder& fb, TimePolicy policy, const std::string& what) {
+      TrainingSets vsets(fb, ds, in.train_pools, rc.valid_share, threads, seed);
+      std::vector<std::unique_ptr<Ranker>> vm;
+      std::vector<size_t> which = {chosen.pre};
+      if (chosen.fine != chosen.pre) which.push_back(chosen.fine);
+      for (size_t k : which) {
+        RankerSpec s = cands[k].spec;
+        s.examples.request_time = policy;
+        vm.push_back(fit_ranker_on(s, vsets, threads, seed, ds.content_hash));
+      }
+      const Ranker* pre = vm[0].get();
+      const Ranker* fine = vm.size() > 1 ? vm[1].get() : pre;
+      Scored s;
+      s.pools = t.pools;
+      s.hs = score(s.pools, ds.test, {pre, fine}, fb, policy);
+      Choice c = chosen;
+      c.pre = 0, c.fine = 1;
+      Json j = funnel_json(test_lists, s, c);
+      j.erase("retention");
+      j["what"] = what;
+      return j;
+    };
+    tp["event"] = variant(*in.features, TimePolicy::kEvent,
+                          "rankers trained and evaluated with request time = the next event's time (not servable)");
+    FeatureConfig no_time = rc.features;
+    no_time.time = false;
+    const FeatureBuilder fb_no_time(ds.catalog, in.recall, in.channels, in.names, no_time);
+    tp["no_time_features"] = variant(fb_no_time, TimePolicy::kServing, "days_since_last and age_days missing");
+  }
+  out["seconds"] = total.seconds();
+  return out;
+}
+
+}  // namespace cascade

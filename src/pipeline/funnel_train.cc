@@ -1,0 +1,87 @@
+#include "cascade/pipeline/funnel_train.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <numeric>
+
+#include "cascade/core/error.h"
+#include "cascade/util/stopwatch.h"
+
+namespace cascade {
+
+FunnelInputs prepare_funnel_inputs(const YAML::Node& cfg, const Dataset& ds, const FunnelTrainOptions& opt) {
+  CASCADE_CHECK(ds.options.protocol == Protocol::kSeedOof,
+                "the funnel needs data prepared with protocol seed-oof (the rankers learn from the ranker "
+                "slice); got " + protocol_name(ds.options.protocol));
+  const uint64_t seed = cfg["seed"] ? cfg["seed"].as<uint64_t>() : 42;
+  const int threads = opt.threads;
+  FunnelInputs in;
+  in.rank = rank_config_from_yaml(cfg["rank"], seed);
+  const auto specs = channel_specs_from_yaml(cfg["recall"]["channels"]);
+  for (const auto& s : specs) in.names.push_back(s.name);
+  in.fusion_config = fusion_config_from_yaml(cfg["recall"]["fusion"], in.names);
+
+  // 1. Channels on the recall slice.
+  in.recall = ds.recall_slice();
+  for (const auto& spec : specs) {
+    in.fitted.push_back(fit_or_load_channel(spec, ds, in.recall, "oof", opt.channel_cache, threads, seed));
+    in.channels.push_back(in.fitted.back().model.get());
+  }
+
+  // 2. Candidates of the held-out users; fusion weights on the validation item (never test).
+  Stopwatch sw;
+  const Interactions none;
+  const size_t quota = std::max(opt.heldout_quota, in.fusion_config.quota);
+  in.heldout = collect_candidates(in.channels, in.names, ds.train, ds.valid, opt.heldout_test ? ds.test : none,
+                                  quota, threads);
+  in.fusion = in.fusion_config.options_for(in.names);
+  if (in.fusion_config.tune) {
+    EvalOptions eopt;
+    eopt.threads = threads;
+    eopt.ks = {10, in.fusion_config.base.pool_size};
+    in.fusion = tune_fusion_weights(in.heldout, ds.train, ds.valid, in.fusion, in.fusion_config.search, eopt);
+  }
+
+  // 3. Training requests' pools (history = recall slice), features over the recall slice.
+  const Interactions ranker_rows = ds.ranker_slice();
+  const PoolCandidates pc_train =
+      collect_candidates(in.channels, in.names, in.recall, ranker_rows, none, in.fusion_config.quota, threads);
+  in.train_pools = fused_pools(pc_train, in.recall, in.fusion, in.rank.pool_depth, threads);
+  in.features = std::make_unique<FeatureBuilder>(ds.catalog, in.recall, in.channels, in.names, in.rank.features);
+  spdlog::info("funnel inputs: candidates, fusion and training pools in {:.1f} s", sw.seconds());
+  return in;
+}
+
+std::string TrainingSets::key_of(const ExampleOptions& e) {
+  return fmt::format("hard={}@{},random={},in_pool={},time={}", e.hard_negatives, e.hard_depth, e.random_negatives,
+                     e.positives_in_pool, time_policy_name(e.request_time));
+}
+
+const std::pair<RankTrainSet, RankTrainSet>& TrainingSets::get(const ExampleOptions& e) {
+  const std::string key = key_of(e);
+  if (auto it = sets_.find(key); it != sets_.end()) return it->second;
+  Stopwatch sw;
+  RankTrainSet all = build_training_set(fb_, ds_, pools_, e, threads_);
+  auto split = split_groups(all, valid_share_, seed_, fb_);
+  const double pos = std::accumulate(all.labels.begin(), all.labels.end(), 0.0);
+  spdlog::info("examples {}: {} groups ({} held out), {} rows, {:.0f} positives ({:.1f} s)", key, all.batch.groups(),
+               split.second.batch.groups(), all.batch.rows(), pos, sw.seconds());
+  stats_[key] = {{"groups", static_cast<double>(all.batch.groups())},
+                 {"rows", static_cast<double>(all.batch.rows())},
+                 {"positives", pos}};
+  return sets_.emplace(key, std::move(split)).first->second;
+}
+
+std::unique_ptr<Ranker> fit_ranker_on(const RankerSpec& spec, TrainingSets& sets, int threads, uint64_t seed,
+                                      const std::string& dataset_hash) {
+  const auto& [tr, va] = sets.get(spec.examples);
+  spdlog::info("fitting ranker {} ({}) on {} rows", spec.name, spec.spec(), tr.batch.rows());
+  Stopwatch sw;
+  auto model = fit_ranker(spec, tr, va, threads, seed, dataset_hash);
+  spdlog::info("ranker {}: fitted in {:.1f} s", spec.name, sw.seconds());
+  return model;
+}
+
+}  // namespace cascade

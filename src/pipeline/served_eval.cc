@@ -1,0 +1,89 @@
+#include "cascade/pipeline/served_eval.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <numeric>
+
+#include "cascade/eval/compare.h"
+#include "cascade/eval/metrics.h"
+#include "cascade/util/percentile.h"
+
+namespace cascade {
+namespace {
+
+double mean(const std::vector<double>& v) {
+  return v.empty() ? 0.0 : std::accumulate(v.begin(), v.end(), 0.0) / static_cast<double>(v.size());
+}
+
+nlohmann::ordered_json paired(const std::vector<double>& base, const std::vector<double>& other) {
+  const BootstrapResult b = paired_bootstrap(base, other, 1000, 42, 0.95);
+  return {{"diff", b.diff}, {"ci_low", b.ci_low}, {"ci_high", b.ci_high}, {"p_value", b.p_value}};
+}
+
+}  // namespace
+
+ServedEval evaluate_served(const Recommender& rec, const Interactions& heldout, const ServedEvalOptions& opt) {
+  const Bundle& b = rec.bundle();
+  const Dataset& ds = b.data();
+  const auto unit = rec.unit_vectors();
+  ServedEval e;
+  std::vector<uint8_t> covered(ds.n_items, 0);
+  double ils = 0;
+  FusionOptions fopt = b.fusion();
+  fopt.pool_size = std::min(fopt.pool_size, b.pool_depth());
+  for (uint32_t u = 0; u < heldout.n_rows && u < ds.train.n_rows; ++u) {
+    if (heldout.row_size(u) == 0) continue;
+    const ItemId target[1] = {heldout.row(u)[0]};
+    RecommendRequest r;
+    r.user = ds.user_ids[u];
+    r.k = opt.k;
+    r.diversity = opt.diversity;
+    r.pre_keep = opt.pre_keep;
+    r.fine_keep = opt.fine_keep;
+    const RecommendResponse resp = rec.recommend(r);
+    std::vector<ItemId> list;
+    for (const auto& it : resp.items) list.push_back(it.item);
+    e.recall.push_back(recall_at(list, target, opt.k));
+    e.ndcg.push_back(ndcg_at(list, target, opt.k));
+    for (ItemId i : list) covered[i] = 1;
+    if (!unit.empty()) ils += ils_at(list, unit.data(), rec.vector_dim(), opt.k);
+    e.total_ms.push_back(resp.latency.total_ms);
+    e.rerank_ms.push_back(resp.latency.rerank_ms);
+    // The pool's own order for the same request (what the stages after recall improve on).
+    UserQuery q;
+    q.user = u;
+    q.history = ds.train.row(u);
+    q.values = ds.train.row_values(u);
+    std::vector<ItemId> pool;
+    for (const auto& c : fuse_channels(b.channels(), q, fopt)) {
+      if (pool.size() == opt.k) break;
+      pool.push_back(c.item);
+    }
+    e.pool_recall.push_back(recall_at(pool, target, opt.k));
+    e.pool_ndcg.push_back(ndcg_at(pool, target, opt.k));
+    ++e.users;
+  }
+  e.coverage = static_cast<double>(std::count(covered.begin(), covered.end(), 1)) /
+               static_cast<double>(std::max<uint32_t>(ds.n_items, 1));
+  e.ils = e.users ? ils / static_cast<double>(e.users) : 0.0;
+  return e;
+}
+
+nlohmann::ordered_json ServedEval::to_json(size_t k) const {
+  const std::string at = fmt::format("@{}", k);
+  nlohmann::ordered_json j;
+  j["users"] = users;
+  j["recall" + at] = mean(recall);
+  j["ndcg" + at] = mean(ndcg);
+  j["pool"] = {{"recall" + at, mean(pool_recall)}, {"ndcg" + at, mean(pool_ndcg)}};
+  j["vs_pool"] = {{"recall" + at, paired(pool_recall, recall)}, {"ndcg" + at, paired(pool_ndcg, ndcg)}};
+  j["coverage" + at] = coverage;
+  j["ils" + at] = ils;
+  j["latency_ms"] = {{"p50", percentile(total_ms, 0.5)},
+                     {"p99", percentile(total_ms, 0.99)},
+                     {"rerank_p50", percentile(rerank_ms, 0.5)}};
+  return j;
+}
+
+}  // namespace cascade
