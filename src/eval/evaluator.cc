@@ -20,13 +20,13 @@
 #include "cascade/eval/metrics.h"
 #include "cascade/io/artifact.h"
 #include "cascade/util/parallel.h"
+#include "cascade/util/stopwatch.h"
 #include "eval/metrics_internal.h"
 
 namespace cascade {
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
 
 // Metric families in the order their per-user columns are laid out.
 enum Family { kRecall, kHitRate, kNdcg, kMrr, kNovelty, kIls, kFamilies };
@@ -73,7 +73,7 @@ std::vector<uint32_t> item_popularity(const Interactions& train, uint32_t n_item
 template <class FillList>
 EvalResult run(const Interactions& train, const Interactions& heldout, uint32_t n_items,
                const EvalOptions& opt, FillList&& fill_list) {
-  const auto start = Clock::now();
+  const Stopwatch watch;
   CASCADE_CHECK(n_items > 0, "evaluate: the catalogue is empty");
   const std::vector<size_t> ks = normalize_ks(opt.ks);
   const size_t max_k = ks.back();
@@ -161,7 +161,7 @@ EvalResult run(const Interactions& train, const Interactions& heldout, uint32_t 
       res.per_user[name] = std::move(col);
     }
   }
-  res.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  res.seconds = watch.seconds();
   return res;
 }
 

@@ -11,6 +11,7 @@
 #include "cascade/pipeline/fused_pool.h"
 #include "cascade/pipeline/rank_job.h"
 #include "cascade/pipeline/recall_job.h"
+#include "cascade/pipeline/rerank_stage.h"
 #include "cascade/recall/fusion.h"
 #include "cascade/rerank/rerank.h"
 #include "cascade/util/strings.h"
@@ -98,8 +99,10 @@ YAML::Node group(const YAML::Node& cfg, const char* name) {
   return cfg[name] && cfg[name].IsMap() ? YAML::Clone(cfg[name]) : YAML::Node(YAML::NodeType::Map);
 }
 
-// The rerank group without the keys the Recommender reads itself.
-RerankOptions rerank_options_of(YAML::Node g) {
+// The rerank group's options (without the keys the Recommender reads itself). A copy: YAML
+// nodes are references, and removing keys from the caller's node would lose them.
+RerankOptions rerank_options_of(const YAML::Node& group) {
+  YAML::Node g = YAML::Clone(group);
   g.remove("vectors");
   g.remove("method");
   return RerankOptions::from_yaml(g);
@@ -375,18 +378,17 @@ void apply_funnel_spec(const FunnelSpec& spec, YAML::Node& cfg) {
   rr["method"] = spec.rerank.name;
   for (const auto& [k, v] : spec.rerank.params) set_dotted(rr, k, v);
   cfg["rerank"] = rr;
-  {
-    YAML::Node options = YAML::Clone(rr);
-    options.remove("vectors");
-    options.remove("method");
-    Params p;
-    for (const auto& kv : options) p.set(kv.first.as<std::string>(), YAML::Dump(kv.second));
-    try {
-      make_rerank_method(spec.rerank.name, std::move(p));
-    } catch (const Error& e) {
-      throw Error(fmt::format("funnel spec: re-ranker {}: {}", spec.rerank.name, e.what()));
-    }
+  const RerankConfig rerank = RerankConfig::from_yaml(rr);
+  try {
+    rerank.make_method();
+  } catch (const Error& e) {
+    throw Error(fmt::format("funnel spec: re-ranker {}: {}", spec.rerank.name, e.what()));
   }
+  if (rerank.vectors != "none" && std::find(names.begin(), names.end(), rerank.vectors) == names.end())
+    throw Error(fmt::format(
+        "funnel spec: re-ranker {}: its item vectors come from channel '{}' (rerank.vectors), which is not "
+        "in the funnel ({}); name one of them, e.g. {}(vectors={}), or vectors=none",
+        spec.rerank.name, rerank.vectors, fmt::join(names, ", "), spec.rerank.name, names.back()));
   fusion_config_from_yaml(cfg["recall"]["fusion"], names);
   cfg["funnel"] = spec.str();
 }

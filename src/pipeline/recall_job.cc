@@ -4,12 +4,12 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <chrono>
 #include <fstream>
 
 #include "cascade/core/error.h"
 #include "cascade/data/snapshot.h"
 #include "cascade/io/artifact.h"
+#include "cascade/util/stopwatch.h"
 
 namespace fs = std::filesystem;
 
@@ -28,9 +28,6 @@ T get_or(const YAML::Node& node, const char* key, T def) {
   }
 }
 
-double seconds_since(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
 
 // Unescapes the separators people type on a command line ("\t", "tab").
 std::string unescape_sep(const std::string& s) {
@@ -79,17 +76,17 @@ Dataset prepare_or_load(const DataSource& src, const fs::path& snapshot_dir) {
   const fs::path stamp = snapshot_dir / "source.txt";
   const std::string fp = src.fingerprint();
   if (fs::exists(snapshot_dir / "dataset.snap") && fs::exists(stamp) && read_file(stamp) == fp) {
-    auto t0 = std::chrono::steady_clock::now();
+    const Stopwatch t0;
     Dataset ds = load_snapshot(snapshot_dir.string());
     spdlog::info("loaded snapshot {} in {:.1f} ms", (snapshot_dir / "dataset.snap").string(),
-                 1000 * seconds_since(t0));
+                 1000 * t0.seconds());
     return ds;
   }
-  auto t0 = std::chrono::steady_clock::now();
+  const Stopwatch t0;
   spdlog::info("loading {} from {}", src.dataset, src.path);
   RawLog log = load_dataset(src.dataset, src.path, src.load);
   if (log.skipped_rows > 0) spdlog::warn("skipped {} bad rows (--skip-bad-rows)", log.skipped_rows);
-  spdlog::info("read {} rows in {:.2f} s; preparing ({})", log.size(), seconds_since(t0),
+  spdlog::info("read {} rows in {:.2f} s; preparing ({})", log.size(), t0.seconds(),
                protocol_name(src.prepare.protocol));
   Dataset ds = prepare_dataset(log, src.tag, src.prepare);
   save_snapshot(ds, snapshot_dir.string());
@@ -196,16 +193,16 @@ FittedChannel fit_channel(const ChannelSpec& spec, const Dataset& ds, const Inte
   in.seed = seed;
   in.valid = &ds.valid;
   in.dataset_hash = ds.content_hash;
-  auto t0 = std::chrono::steady_clock::now();
+  const Stopwatch t0;
   f.model->fit(in);
-  f.fit_seconds = seconds_since(t0);
+  f.fit_seconds = t0.seconds();
   if (spec.ann) {
-    auto t1 = std::chrono::steady_clock::now();
+    const Stopwatch t1;
     AnnOptions opt = *spec.ann;
     if (opt.threads == 0) opt.threads = threads;
     const ItemVectorsView v = f.model->item_vectors();
     f.model->attach_index(std::make_shared<AnnIndex>(v.data, v.rows, v.dim, opt));
-    f.index_seconds = seconds_since(t1);
+    f.index_seconds = t1.seconds();
     spdlog::info("{}: {} index over {} x {} item vectors built in {:.3f} s", spec.name, opt.kind,
                  v.rows, v.dim, f.index_seconds);
   }

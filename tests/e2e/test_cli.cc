@@ -269,8 +269,9 @@ TEST(CliEndToEnd, TheSameBundleCommandTwiceGivesIdenticalModelsAndMetrics) {
   fs::path tmp = temp_dir("determinism");
   const std::string cmd = std::string(CASCADE_BIN) +
                           " bundle --data data/ml-latest-small --dataset ml-latest --threads 2"
-                          " --funnel 'popularity+sasrec(epochs=2,eval_every=1)+two_tower(epochs=2,eval_every=1)"
-                          " > norm(pool=100,quota=200) > deepfm(epochs=2)@50 > din(epochs=1)@20 > mmr(diversity=0.2)'";
+                          " --funnel 'popularity+sasrec(epochs=1,eval_every=1,loss=sampled,negatives=64)"
+                          "+two_tower(epochs=1,eval_every=1) > norm(pool=60,quota=100) > deepfm(epochs=1)@30"
+                          " > din(epochs=1)@20 > mmr(diversity=0.2,vectors=sasrec)'";
   nlohmann::json m[2];
   for (int i = 0; i < 2; ++i) {
     const fs::path out = tmp / ("b" + std::to_string(i));

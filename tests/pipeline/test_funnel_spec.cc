@@ -125,9 +125,11 @@ TEST(FunnelSpec, ApplyWritesTheGroupsAndReadsBackTheSameSpec) {
 }
 
 TEST(FunnelSpec, RegisteredKindsNeedNoConfigEntry) {
-  YAML::Node cfg = repo_config({"funnel=ease > norm > lr@20 > bst(dim=16)@10 > mmr(diversity=0.5,max_per_genre=3)"});
+  YAML::Node cfg =
+      repo_config({"funnel=ease > norm > lr@20 > bst(dim=16)@10 > mmr(diversity=0.5,max_per_genre=3,vectors=none)"});
   const FunnelSpec s = resolve_funnel(cfg);
-  EXPECT_EQ(s.str(), "ease > norm(pool=200,quota=500) > lr@20 > bst(dim=16)@10 > mmr(diversity=0.5,max_per_genre=3)");
+  EXPECT_EQ(s.str(),
+            "ease > norm(pool=200,quota=500) > lr@20 > bst(dim=16)@10 > mmr(diversity=0.5,max_per_genre=3,vectors=none)");
   EXPECT_EQ(cfg["rank"]["rankers"]["bst"]["dim"].as<int>(), 16);
   EXPECT_EQ(cfg["rerank"]["max_per_genre"].as<int>(), 3);
 }
@@ -147,6 +149,9 @@ TEST(FunnelSpec, UnknownNamesListTheKnownOnes) {
   bad("ials > norm > lr(rate=fast)@20 > din@10 > mmr", {"ranker 'lr'", "rate"});
   bad("ials > norm > lr@20 > din@10 > mmr(diversity=3)", {"re-ranker mmr", "rerank.diversity"});
   bad("ials > norm(pool=0) > lr@20 > din@10 > mmr", {"rank.pool_depth"});
+  // The re-ranker's item vectors must come from a channel of the funnel (checked before training).
+  bad("ease+sasrec > norm > lr@20 > din@10 > mmr", {"channel 'ials'", "rerank.vectors", "ease, sasrec",
+                                                     "mmr(vectors=sasrec)"});
 }
 
 }  // namespace

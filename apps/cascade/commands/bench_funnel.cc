@@ -41,8 +41,9 @@ void print_report(const Json& out) {
   print_table({"recall@10", "ndcg@10", "recall@50", "auc_in_pool", "fit_s", "ms_per_user"}, rows);
   const Json& f = out["funnel"];
   fmt::print("\nchosen on {}: {}\n", out["selection"]["on"].get<std::string>(), f["spec"].get<std::string>());
-  fmt::print("test, served list (serving request time): Recall@10 {:.4f} NDCG@10 {:.4f}; its pool {:.4f} / {:.4f}\n",
-             f["recall@10"].get<double>(), f["ndcg@10"].get<double>(), f["pool"]["recall@10"].get<double>(),
+  fmt::print("test, served list ({} request time): Recall@10 {:.4f} NDCG@10 {:.4f}; its pool {:.4f} / {:.4f}\n",
+             f["time_policy"].get<std::string>(), f["recall@10"].get<double>(), f["ndcg@10"].get<double>(),
+             f["pool"]["recall@10"].get<double>(),
              f["pool"]["ndcg@10"].get<double>());
   fmt::print("  vs pool: Recall@10 {}; NDCG@10 {}\n", interval(f["vs_pool"]["recall@10"]),
              interval(f["vs_pool"]["ndcg@10"]));

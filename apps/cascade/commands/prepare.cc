@@ -2,10 +2,10 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include <chrono>
 #include <memory>
 
 #include "cascade/data/snapshot.h"
+#include "cascade/util/stopwatch.h"
 #include "cli_common.h"
 #include "commands.h"
 
@@ -23,7 +23,7 @@ void add_prepare_command(CLI::App& app) {
   cmd->add_option("--out", opts->out, "output folder (dataset.snap, id maps, summary.json)")
       ->required();
   cmd->callback([opts] {
-    auto t0 = std::chrono::steady_clock::now();
+    const Stopwatch t0;
     DataSource src = opts->data.to_source();
     RawLog log = load_dataset(src.dataset, src.path, src.load);
     if (log.skipped_rows > 0) {
@@ -31,7 +31,7 @@ void add_prepare_command(CLI::App& app) {
     }
     Dataset ds = prepare_dataset(log, src.tag, src.prepare);
     save_snapshot(ds, opts->out);
-    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const double secs = t0.seconds();
     fmt::print("prepared {} ({}): {} users, {} items, {} train / {} valid / {} test rows{}\n",
                src.dataset, protocol_name(src.prepare.protocol), ds.n_users, ds.n_items,
                ds.train.nnz(), ds.valid.nnz(), ds.test.nnz(),

@@ -1,9 +1,9 @@
 // cascade synth --users N --items M --interactions K --out FILE.csv
 #include "cascade/data/synth.h"
+#include "cascade/util/stopwatch.h"
 
 #include <fmt/format.h>
 
-#include <chrono>
 #include <memory>
 
 #include "commands.h"
@@ -28,9 +28,9 @@ void add_synth_command(CLI::App& app) {
   cmd->add_option("--out", *out, "output CSV (user,item,rating,timestamp with a header)")
       ->required();
   cmd->callback([opt, out] {
-    auto t0 = std::chrono::steady_clock::now();
+    const Stopwatch t0;
     uint64_t rows = synth_write_csv(*opt, *out);
-    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const double secs = t0.seconds();
     fmt::print("wrote {} interactions ({} users, {} items) to {} in {:.2f} s\n", rows, opt->users,
                opt->items, *out, secs);
     fmt::print("prepare it with: cascade prepare --data {} --dataset csv --header --out DIR\n",
