@@ -107,6 +107,19 @@ Workspace open_workspace(const std::vector<std::string>& overrides) {
   return w;
 }
 
+std::vector<std::string> funnel_from_overrides(const std::string& funnel_from) {
+  if (funnel_from.empty()) return {};
+  std::vector<std::string> out;
+  try {
+    const auto j = nlohmann::json::parse(read_file(funnel_from));
+    for (const auto& o : j.value("/selection/chosen/overrides"_json_pointer, nlohmann::json::array()))
+      out.push_back(o.get<std::string>());
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(fmt::format("--funnel-from {}: {}", funnel_from, e.what()));
+  }
+  return out;
+}
+
 std::string apply_funnel_flags(YAML::Node& cfg, const std::string& funnel, const std::string& funnel_from,
                                const std::vector<std::string>& channels) {
   CASCADE_CHECK(funnel.empty() || funnel_from.empty(), "give --funnel or --funnel-from, not both");
@@ -122,6 +135,8 @@ std::string apply_funnel_flags(YAML::Node& cfg, const std::string& funnel, const
                                              "result?)",
                                              funnel_from));
     cfg["funnel"] = spec;
+    // Choices outside the spec (time features) come as config overrides; load_config applied
+    // them already when the command read funnel_from_overrides().
   }
   if (!funnel.empty()) cfg["funnel"] = funnel;
   if (!channels.empty()) {

@@ -66,6 +66,10 @@ struct Workspace {
 };
 Workspace open_workspace(const std::vector<std::string>& overrides);
 
+/// The config overrides a `bench funnel` JSON chose besides its spec (e.g. rank.features.time=false),
+/// to compose the configuration with; none when `funnel_from` is empty.
+std::vector<std::string> funnel_from_overrides(const std::string& funnel_from);
+
 /// The funnel flags of `bundle` and `bench funnel`: `funnel` (a spec, funnel_spec.h), `funnel_from`
 /// (a `bench funnel` JSON whose validation-chosen spec to use), `channels` (keep only these of the
 /// spec's channels). Writes the resolved funnel into cfg's groups and returns its spec.

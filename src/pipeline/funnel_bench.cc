@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <numeric>
+#include <optional>
 
 #include "cascade/core/error.h"
 #include "cascade/eval/compare.h"
@@ -160,6 +161,15 @@ class ListMaker {
   const RerankMethod& method_;
 };
 
+// The funnel's two rankers re-trained on another feature pipeline or request-time policy
+// (time features off; the event-time ablation). Scores: [0] = pre-ranker, [1] = fine-ranker.
+struct Pair {
+  std::vector<std::unique_ptr<Ranker>> models;  // one when pre and fine are the same ranker
+  const Ranker& pre() const { return *models[0]; }
+  const Ranker& fine() const { return *models.back(); }
+  std::vector<const Ranker*> ptrs() const { return {&pre(), &fine()}; }
+};
+
 // Validation order of two results: Recall@10, then NDCG@10; the earlier (configured) wins ties.
 bool better(const PerUser& a, const PerUser& b) {
   const double ra = mean(a.r10), rb = mean(b.r10);
@@ -307,6 +317,34 @@ Json run_funnel_bench(const YAML::Node& cfg_in, const Dataset& ds, const FunnelB
     return score_heldout(fb, pools, ds.train, split, rankers, threads, policy);
   };
 
+  // The chosen pair fitted on `fb` under `time`, scored on `split`'s pools of `from`.
+  auto fit_pair = [&](const FeatureBuilder& fb, TimePolicy time, size_t pre, size_t fine) {
+    TrainingSets psets(fb, ds, in.train_pools, rc.valid_share, threads, seed);
+    Pair p;
+    for (size_t k : {pre, fine}) {
+      if (k == fine && fine == pre && !p.models.empty()) break;
+      RankerSpec spec = cands[k].spec;
+      spec.examples.request_time = time;
+      p.models.push_back(fit_ranker_on(spec, psets, threads, seed, ds.content_hash));
+    }
+    return p;
+  };
+  auto score_pair = [&](const Pair& p, const FeatureBuilder& fb, const Scored& from, const Interactions& split,
+                        TimePolicy time) {
+    Scored sc;
+    sc.pools = from.pools;
+    sc.hs = score(sc.pools, split, p.ptrs(), fb, time);
+    return sc;
+  };
+  auto on_pair = [](Choice c) {  // the same funnel over a Pair's scores
+    c.pre = 0, c.fine = 1;
+    return c;
+  };
+  FeatureConfig no_time_config = rc.features;
+  no_time_config.time = false;
+  const FeatureBuilder fb_no_time(ds.catalog, in.recall, in.channels, in.names, no_time_config);
+  std::optional<Pair> no_time;  // set when time features off wins on validation
+
   const RerankConfig rr = RerankConfig::from_yaml(cfg["rerank"]);
   const auto method = rr.make_method();
   const auto side = make_rerank_side(rr, in.channels, in.names, in.recall, ds.catalog);
@@ -356,7 +394,18 @@ Json run_funnel_bench(const YAML::Node& cfg_in, const Dataset& ds, const FunnelB
         }
       }
     }
-    // 3. The re-rank λ of the served list (ties to the larger λ: more diverse at equal accuracy).
+    // 3. Time features (days since the last event, item age) on or off: the pair re-trained
+    // without them, compared on validation.
+    Scored valid_no_time;
+    if (opt.select_time_features && rc.features.time) {
+      Pair p = fit_pair(fb_no_time, policy, best.pre, best.fine);
+      valid_no_time = score_pair(p, fb_no_time, valid[best.quota], ds.valid, policy);
+      const PerUser m = valid_lists.funnel_metrics(valid_no_time, on_pair(best));
+      sel["time_features"] = {{"on", best_m.summary(false)}, {"off", m.summary(false)}};
+      if (better(m, best_m)) no_time = std::move(p), best_m = m;
+    }
+    const Scored& valid_best = no_time ? valid_no_time : valid[best.quota];
+    // 4. The re-rank λ of the served list (ties to the larger λ: more diverse at equal accuracy).
     if (rr.method == "mmr") {
       std::vector<double> lambdas = opt.lambdas;
       std::sort(lambdas.rbegin(), lambdas.rend());
@@ -365,7 +414,7 @@ Json run_funnel_bench(const YAML::Node& cfg_in, const Dataset& ds, const FunnelB
       for (double l : lambdas) {
         Choice c = best;
         c.lambda = l;
-        const PerUser m = valid_lists.funnel_metrics(valid[best.quota], c);
+        const PerUser m = valid_lists.funnel_metrics(valid_best, no_time ? on_pair(c) : c);
         sel["lambda"].push_back(Json{{"lambda", l}, {"valid", m.summary(false)}});
         if (first || better(m, best_l)) best_l = m, chosen = c, first = false;
       }
@@ -386,7 +435,9 @@ Json run_funnel_bench(const YAML::Node& cfg_in, const Dataset& ds, const FunnelB
   sel["chosen"] = {{"pre_rank", cands[chosen.pre].spec.name}, {"fine_rank", cands[chosen.fine].spec.name},
                    {"pool_depth", chosen.depth},              {"pre_keep", chosen.pre_keep},
                    {"fine_keep", chosen.fine_keep},           {"quota", chosen.quota},
-                   {"diversity", chosen.lambda},              {"spec", spec.str()}};
+                   {"diversity", chosen.lambda},              {"spec", spec.str()},
+                   {"time_features", !no_time && rc.features.time},
+                   {"overrides", no_time ? Json::array({"rank.features.time=false"}) : Json::array()}};
   spdlog::info("chosen on {}: {}", opt.select_on_valid ? "validation" : "config", spec.str());
 
   // The test split, read once: every candidate over the chosen quota's pools (and the configured
@@ -445,12 +496,19 @@ Json run_funnel_bench(const YAML::Node& cfg_in, const Dataset& ds, const FunnelB
     j["retention"] = lists.retention(s, c);
     return j;
   };
-  out["funnel"] = funnel_json(test_lists, t, chosen);
+  Scored t_no_time;
+  if (no_time) t_no_time = score_pair(*no_time, fb_no_time, t, ds.test, policy);
+  const Scored& t_chosen = no_time ? t_no_time : t;
+  const Choice test_choice = no_time ? on_pair(chosen) : chosen;
+  out["funnel"] = funnel_json(test_lists, t_chosen, test_choice);
   out["funnel"]["spec"] = spec.str();
   out["funnel"]["time_policy"] = time_policy_name(policy);
+  out["funnel"]["time_features"] = !no_time && rc.features.time;
   out["funnel_config"] = funnel_json(test_lists, t_cfg, config_choice);
   out["funnel_config"]["spec"] = configured.str();
-  out["stage_latency"] = stage_latency(*in.features, t, ds, *ptrs[chosen.pre], *ptrs[chosen.fine], chosen);
+  out["stage_latency"] =
+      no_time ? stage_latency(fb_no_time, t, ds, no_time->pre(), no_time->fine(), chosen)
+              : stage_latency(*in.features, t, ds, *ptrs[chosen.pre], *ptrs[chosen.fine], chosen);
 
 
   // Ablations of the candidate rankers (test, configured pools).
@@ -472,38 +530,27 @@ Json run_funnel_bench(const YAML::Node& cfg_in, const Dataset& ds, const FunnelB
   // Request-time ablations of the chosen funnel: its two rankers re-trained and evaluated with
   // (b) the held-out event's time and (c) no time features; each against its own pool.
   Json& tp = out["time_policy"];
-  tp["serving"] = {{"recall@10", out["funnel"]["recall@10"]},
-                   {"ndcg@10", out["funnel"]["ndcg@10"]},
-                   {"vs_pool", out["funnel"]["vs_pool"]}};
+  tp["serving"] = out["funnel"];
+  tp["serving"].erase("retention");
   if (opt.time_ablations) {
-    auto variant = [&](const FeatureBuilder& fb, TimePolicy policy, const std::string& what) {
-      TrainingSets vsets(fb, ds, in.train_pools, rc.valid_share, threads, seed);
-      std::vector<std::unique_ptr<Ranker>> vm;
-      std::vector<size_t> which = {chosen.pre};
-      if (chosen.fine != chosen.pre) which.push_back(chosen.fine);
-      for (size_t k : which) {
-        RankerSpec s = cands[k].spec;
-        s.examples.request_time = policy;
-        vm.push_back(fit_ranker_on(s, vsets, threads, seed, ds.content_hash));
-      }
-      const Ranker* pre = vm[0].get();
-      const Ranker* fine = vm.size() > 1 ? vm[1].get() : pre;
-      Scored s;
-      s.pools = t.pools;
-      s.hs = score(s.pools, ds.test, {pre, fine}, fb, policy);
-      Choice c = chosen;
-      c.pre = 0, c.fine = 1;
-      Json j = funnel_json(test_lists, s, c);
+    auto variant = [&](const FeatureBuilder& fb, TimePolicy time, const std::string& what) {
+      const Pair p = fit_pair(fb, time, chosen.pre, chosen.fine);
+      Json j = funnel_json(test_lists, score_pair(p, fb, t, ds.test, time), on_pair(chosen));
       j.erase("retention");
       j["what"] = what;
       return j;
     };
     tp["event"] = variant(*in.features, TimePolicy::kEvent,
                           "rankers trained and evaluated with request time = the next event's time (not servable)");
-    FeatureConfig no_time = rc.features;
-    no_time.time = false;
-    const FeatureBuilder fb_no_time(ds.catalog, in.recall, in.channels, in.names, no_time);
-    tp["no_time_features"] = variant(fb_no_time, TimePolicy::kServing, "days_since_last and age_days missing");
+    if (no_time) {  // the chosen funnel already runs without time features: show them on instead
+      tp["no_time_features"] = tp["serving"];
+      Json on = funnel_json(test_lists, t, chosen);
+      on.erase("retention");
+      on["what"] = "time features on (the chosen funnel has them off)";
+      tp["time_features_on"] = on;
+    } else {
+      tp["no_time_features"] = variant(fb_no_time, TimePolicy::kServing, "days_since_last and age_days missing");
+    }
   }
   out["seconds"] = total.seconds();
   return out;

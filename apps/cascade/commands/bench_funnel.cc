@@ -40,7 +40,8 @@ void print_report(const Json& out) {
   }
   print_table({"recall@10", "ndcg@10", "recall@50", "auc_in_pool", "fit_s", "ms_per_user"}, rows);
   const Json& f = out["funnel"];
-  fmt::print("\nchosen on {}: {}\n", out["selection"]["on"].get<std::string>(), f["spec"].get<std::string>());
+  fmt::print("\nchosen on {}: {}{}\n", out["selection"]["on"].get<std::string>(), f["spec"].get<std::string>(),
+             f["time_features"].get<bool>() ? "" : " with rank.features.time=false");
   fmt::print("test, served list ({} request time): Recall@10 {:.4f} NDCG@10 {:.4f}; its pool {:.4f} / {:.4f}\n",
              f["time_policy"].get<std::string>(), f["recall@10"].get<double>(), f["ndcg@10"].get<double>(),
              f["pool"]["recall@10"].get<double>(),
@@ -97,6 +98,9 @@ void add_bench_funnel(CLI::App* bench) {
       ->capture_default_str();
   cmd->add_option("--sum-ablation", b.sum_ablation, "also train DIN with sum pooling")->capture_default_str();
   cmd->add_option("--time-ablations", b.time_ablations, "also run the event-time and no-time-feature funnels")
+      ->capture_default_str();
+  cmd->add_option("--select-time-features", b.select_time_features,
+                  "choose the time features on or off on validation")
       ->capture_default_str();
   cmd->add_option("--cache", o->cache,
                   "keep fitted recall channels here and reuse them when the channel spec, data and seed match");

@@ -46,7 +46,9 @@ void add_bundle_command(CLI::App& app) {
       ->allow_extra_args(false);
   cmd->add_option("overrides", o->overrides, "config overrides: key=value or group=option");
   cmd->callback([o] {
-    YAML::Node cfg = load_config(o->overrides);
+    std::vector<std::string> overrides = funnel_from_overrides(o->funnel_from);
+    overrides.insert(overrides.end(), o->overrides.begin(), o->overrides.end());
+    YAML::Node cfg = load_config(overrides);
     fmt::print("funnel: {}\n", apply_funnel_flags(cfg, o->funnel, o->funnel_from, o->channels));
     DataSource src;
     if (o->data.data.empty()) {

@@ -7,7 +7,10 @@
 //      never candidates), at the configured pool depth, quota and cuts;
 //   2. pool depth x pre-rank keep x channel quota for that pair (a deeper pool is a prefix of
 //      the deepest one: rankers score rows independently, so nothing is re-fitted);
-//   3. the re-ranker's diversity λ (the served list: the re-rank method over the fine-ranker's
+//   3. the request-time features (days since the last event, item age) on or off: the pair
+//      re-trained without them (a config override, rank.features.time=false, that
+//      `bundle --funnel-from` applies with the spec);
+//   4. the re-ranker's diversity λ (the served list: the re-rank method over the fine-ranker's
 //      best, as the Recommender runs it), ties to the larger λ.
 // Every figure is computed under request_time.h's serving policy, as the server runs. The test
 // split then gives, for the chosen funnel: its Recall/NDCG@10 against its own pool with paired
@@ -39,6 +42,7 @@ struct FunnelBenchOptions {
   std::vector<double> lambdas = {0, 0.1, 0.2, 0.3, 0.5};
   std::vector<std::string> gbdt_objectives = {"binary:logistic", "rank:ndcg"};  ///< GBDT candidates
   bool time_ablations = true;                 ///< also run the event-time and no-time-feature funnels
+  bool select_time_features = true;           ///< choose time features on/off on validation
 };
 
 /// Runs the experiment on a seed-oof dataset with a resolved configuration (resolve_funnel).
