@@ -1,10 +1,13 @@
-// The recall-quality benchmark on a tiny synthetic dataset: the contract JSON holds the channels
-// asked for, the tuned and the parity pools, and figures that agree with each other.
+// The pipeline-layer benchmarks on a tiny synthetic dataset: bench quality's contract JSON holds
+// the channels asked for, the tuned and the parity pools, and figures that agree with each other;
+// bench ann's real catalogue is a fitted channel's item and user vectors.
 #include <gtest/gtest.h>
 
 #include <algorithm>
 
+#include "cascade/core/error.h"
 #include "cascade/data/synth.h"
+#include "cascade/pipeline/ann_catalogue.h"
 #include "cascade/pipeline/quality_bench.h"
 
 namespace cascade {
@@ -76,6 +79,22 @@ TEST(QualityBench, ReportsTheChannelsAskedForAndBothPools) {
   EXPECT_EQ(parity["quota"].get<size_t>(), 50u);
   EXPECT_FALSE(parity.contains("drop_one"));
   EXPECT_EQ(quality_fusion_config(cfg, opt).base.pool_size, 100u);
+}
+
+TEST(AnnCatalogue, IsTheChannelsItemVectorsQueriedWithItsUsers) {
+  const Dataset ds = tiny_dataset();
+  const auto specs = channel_specs_from_yaml(
+      YAML::Load("{ials: {factors: 8, iters: 2, ann: {kind: hnsw}}, popularity: {}}"));
+  const VectorSet s = channel_vector_set(ds, specs[0], 1000, 1, 7);
+  EXPECT_EQ(s.name, "synth-ials");
+  EXPECT_EQ(s.n, ds.n_items);
+  EXPECT_EQ(s.dim, 8u);
+  EXPECT_EQ(s.q, ds.n_users);  // capped at the users there are
+  EXPECT_EQ(s.items.size(), static_cast<size_t>(s.n) * s.dim);
+  EXPECT_EQ(s.queries.size(), static_cast<size_t>(s.q) * s.dim);
+  EXPECT_TRUE(std::any_of(s.queries.begin(), s.queries.end(), [](float x) { return x != 0; }));
+  // Popularity scores without vectors: no catalogue to index.
+  EXPECT_THROW(channel_vector_set(ds, specs[1], 10, 1, 7), Error);
 }
 
 }  // namespace
