@@ -1,0 +1,45 @@
+// The recall-quality benchmark (`cascade bench quality`): trains and evaluates every configured
+// recall channel in-process on a prepared split, fuses them (weights tuned on the validation
+// item, never on test), and does the same for the parity config of SYSTEM.md (fixed weights).
+//
+// The contract JSON (BENCHMARKS.md):
+// {"dataset","protocol","users","items","train_rows","test_rows",
+//  "channels":{NAME:{"recall@10","ndcg@10","mrr@10","recall@200","ndcg@200","coverage@10",
+//                    "pool_recall","recall_by_depth","fit_seconds","eval_seconds"},
+//              "fusion":{...,"pool_size","quota","method","weights_tuned","weights",
+//                        "vs_channel","drop_one"}, "fusion_parity":{...}},
+//  "parity_channels":{NAME:{...}}}
+// "pool_recall" is Recall@pool_size (1000 by default): for a channel, of its own top 1000.
+#pragma once
+
+#include <yaml-cpp/yaml.h>
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "cascade/data/dataset.h"
+#include "cascade/pipeline/fused_pool.h"
+
+namespace cascade {
+
+struct QualityBenchOptions {
+  int threads = 0;                    ///< 0 = hardware
+  std::vector<std::string> channels;  ///< only these of the config's channels (empty = all)
+  bool fusion = true;                 ///< fuse the channels (the recall.fusion group)
+  /// The parity config (recall=parity), run as a second suite with its own pool of the same
+  /// size; null = not run.
+  YAML::Node parity_config;
+  size_t quota = 0;  ///< 0 = the config's recall.fusion.quota
+  size_t pool = 0;   ///< 0 = the config's recall.fusion.pool_size
+};
+
+/// `cfg`'s recall.fusion group with the options' quota and pool size applied: how the bench
+/// fuses that config's channels (its pool size is the "pool_recall" depth).
+FusionConfig quality_fusion_config(const YAML::Node& cfg, const QualityBenchOptions& opt);
+
+/// Runs the benchmark on `ds` with the composed config `cfg`; the channels fit on ds.train (the
+/// recall slice in seed-oof). Returns the contract JSON; progress goes to the log.
+nlohmann::ordered_json run_quality_bench(const YAML::Node& cfg, const Dataset& ds, const QualityBenchOptions& opt);
+
+}  // namespace cascade
