@@ -63,7 +63,6 @@
 // seed 7 (bce 0.77) but only 0.55 / 0.64 with seeds 3 / 5 — learning is seed-unstable.
 // Determinism: same seed + same torch_threads -> identical scores. Two fits must not run
 // concurrently in one process (nn::TorchSession).
-#include <dlfcn.h>
 #include <fmt/format.h>
 #include <omp.h>
 #include <spdlog/spdlog.h>
@@ -311,30 +310,6 @@ TorchInputs make_inputs(const RankBatch& b, const std::vector<float>& dn, size_t
   return in;
 }
 
-// OpenBLAS's own pool set to n threads while alive (see src/rank/din.cc for why).
-class BlasThreads {
- public:
-  explicit BlasThreads(int n) {
-    set_ = reinterpret_cast<void (*)(int)>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
-    auto get = reinterpret_cast<int (*)()>(dlsym(RTLD_DEFAULT, "openblas_get_num_threads"));
-    if (set_ == nullptr || get == nullptr) {
-      set_ = nullptr;
-      return;
-    }
-    previous_ = get();
-    set_(n);
-  }
-  ~BlasThreads() {
-    if (set_ != nullptr) set_(previous_);
-  }
-  BlasThreads(const BlasThreads&) = delete;
-  BlasThreads& operator=(const BlasThreads&) = delete;
-
- private:
-  void (*set_)(int) = nullptr;
-  int previous_ = 1;
-};
-
 using MatF = Eigen::MatrixXf;  // column-major
 using VecF = Eigen::VectorXf;
 
@@ -408,7 +383,6 @@ class BstRanker final : public Ranker {
     }
     const uint64_t seed = cfg_.seed >= 0 ? static_cast<uint64_t>(cfg_.seed) : opt.seed;
     nn::TorchSession session(cfg_.torch_threads > 0 ? cfg_.torch_threads : opt.threads, seed);
-    BlasThreads blas(session.threads());
     const auto t0 = std::chrono::steady_clock::now();
     auto seconds = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); };
 

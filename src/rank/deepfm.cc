@@ -56,8 +56,9 @@
 // Requires >= 1 categorical field and >= 1 dense column.
 //
 // Determinism: shuffling is seeded from `seed`, dropout and initialisation use libtorch's
-// global generator seeded by nn::TorchSession: same seed + same torch_threads -> identical
-// model. Two fits must not run concurrently in one process.
+// global generator seeded by nn::TorchSession, which also pins OpenBLAS's threads to
+// torch_threads (before it did, a fit depended on OMP_NUM_THREADS / the core count): same
+// seed + same torch_threads -> identical model. Two fits must not run concurrently in one process.
 //
 // Parameters ("deepfm:dim=16,hidden=64-32,...", all optional; defaults in brackets):
 //   dim           field embedding size                                 [16]      1..256

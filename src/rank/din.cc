@@ -83,7 +83,6 @@
 // Determinism: row/group shuffling uses a generator seeded from `seed`; dropout and the
 // initialisation use libtorch's generator seeded by nn::TorchSession: same seed + same
 // torch_threads -> identical scores. Two fits must not run concurrently in one process.
-#include <dlfcn.h>
 #include <fmt/format.h>
 #include <omp.h>
 #include <spdlog/spdlog.h>
@@ -327,33 +326,6 @@ std::vector<uint32_t> row_groups(const RankBatch& b) {
   return out;
 }
 
-// Sets OpenBLAS's own thread pool (libtorch's BLAS on Debian) to n threads while alive, if
-// the process has OpenBLAS. DIN's GEMMs are small; on the loaded 2-core machine OpenBLAS's
-// 2 threads made the synthetic test fit 11x slower in wall time (108 s vs 9.7 s, with 3.8 s
-// of CPU). Process-wide, like the rest of a fit's libtorch state (nn::TorchSession).
-class BlasThreads {
- public:
-  explicit BlasThreads(int n) {
-    set_ = reinterpret_cast<void (*)(int)>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
-    auto get = reinterpret_cast<int (*)()>(dlsym(RTLD_DEFAULT, "openblas_get_num_threads"));
-    if (set_ == nullptr || get == nullptr) {
-      set_ = nullptr;
-      return;
-    }
-    previous_ = get();
-    set_(n);
-  }
-  ~BlasThreads() {
-    if (set_ != nullptr) set_(previous_);
-  }
-  BlasThreads(const BlasThreads&) = delete;
-  BlasThreads& operator=(const BlasThreads&) = delete;
-
- private:
-  void (*set_)(int) = nullptr;
-  int previous_ = 1;
-};
-
 using MatF = Eigen::MatrixXf;  // column-major
 using VecF = Eigen::VectorXf;
 
@@ -431,7 +403,6 @@ class DinRanker final : public Ranker {
     }
     const uint64_t seed = cfg_.seed >= 0 ? static_cast<uint64_t>(cfg_.seed) : opt.seed;
     nn::TorchSession session(cfg_.torch_threads > 0 ? cfg_.torch_threads : opt.threads, seed);
-    BlasThreads blas(session.threads());
     const auto t0 = std::chrono::steady_clock::now();
     auto seconds = [&] {
       return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

@@ -5,11 +5,14 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <iostream>
 #include <random>
 
 #include "cascade/core/error.h"
 #include "cascade/core/registry.h"
+#include "cascade/io/artifact.h"
 #include "cascade/rank/ranker.h"
+#include "recall/tiny_data.h"
 
 namespace cascade {
 namespace {
@@ -116,6 +119,39 @@ TEST_P(RankerContract, LearnsTheSignalBeyondThePoolOrderAndRoundTrips) {
     FAIL() << kind << " scored a batch with another schema";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("other_signal"), std::string::npos) << e.what();
+  }
+}
+
+// Same data, same seed, same threads -> the same model, bit for bit (scores and saved
+// files). The printed fingerprint (a hash of the scores) is compared between processes and
+// before/after refactors.
+TEST_P(RankerContract, FitIsDeterministic) {
+  const std::string kind = GetParam();
+  const RankTrainSet train = synthetic(100, 30, 1), valid = synthetic(20, 30, 2), test = synthetic(40, 30, 3);
+  std::string fingerprint;
+  nlohmann::json files;
+  for (int run = 0; run < 2; ++run) {
+    auto model = make_ranker(fast_spec(kind));
+    RankFitOptions fo;
+    fo.threads = 2;
+    fo.seed = 7;
+    fo.valid = &valid;
+    model->fit(train, fo);
+    std::vector<float> s(test.batch.rows());
+    model->score(test.batch, s);
+    const std::string fp =
+        hash_hex(std::string_view(reinterpret_cast<const char*>(s.data()), s.size() * sizeof(float)));
+    test::ScopedTempDir dir("ranker_determinism_" + kind);
+    model->save(dir.path());
+    const auto manifest = nlohmann::json::parse(read_file(dir.path() / "manifest.json"));
+    if (run == 0) {
+      fingerprint = fp;
+      files = manifest.at("files");
+      std::cout << "[fingerprint] ranker " << kind << " " << fp << "\n";
+    } else {
+      EXPECT_EQ(fp, fingerprint) << kind << ": a second fit scores differently";
+      EXPECT_EQ(manifest.at("files"), files) << kind << ": a second fit saves other files";
+    }
   }
 }
 
