@@ -333,11 +333,7 @@ class EaseRecaller final : public Recaller {
 
   std::string kind() const override { return kKind; }
   uint32_t n_items() const override { return n_items_; }
-  Params params() const override {
-    Params p(params_.resolved());
-    EaseConfig::read(p);  // fills p.resolved() too
-    return p;
-  }
+  Params params() const override { return params_.in_force(); }
 
   void fit(const FitInput& in) override {
     const auto t0 = std::chrono::steady_clock::now();
@@ -416,9 +412,7 @@ class EaseRecaller final : public Recaller {
 
   void save(const std::filesystem::path& dir) const override {
     CASCADE_CHECK(fitted_, "ease: save() before fit()");
-    ArtifactWriter w(dir, kKind, kFormatVersion);
-    w.meta()["params"] = params_.resolved();
-    w.meta()["dataset_hash"] = dataset_hash_;
+    ArtifactWriter w = model_writer(dir, kKind, kFormatVersion, params_.resolved(), dataset_hash_);
     w.meta()["n_items"] = n_items_;
     w.meta()["tuning"] = tuning_;
     // B without the row padding: n_items x n_items, row-major.
@@ -430,16 +424,9 @@ class EaseRecaller final : public Recaller {
   }
 
   void load(const std::filesystem::path& dir) override {
-    ArtifactReader r(dir, kKind, kFormatVersion);
-    const auto& m = r.meta();
-    Params p;
-    uint32_t n = 0;
-    try {
-      p = Params(m.at("params").get<std::map<std::string, std::string>>());
-      n = m.at("n_items").get<uint32_t>();
-    } catch (const nlohmann::json::exception& e) {
-      throw Error(fmt::format("{}: bad ease manifest: {}", dir.string(), e.what()));
-    }
+    const ModelReader r(dir, kKind, kFormatVersion);
+    Params p(r.params());
+    const auto n = r.field<uint32_t>("n_items");
     EaseConfig cfg = EaseConfig::read(p);
     p.check_unused(kKind);
     auto dense = r.array<float>("B.f32");
@@ -453,8 +440,8 @@ class EaseRecaller final : public Recaller {
     n_items_ = n;
     ld_ = ld;
     B_ = std::move(B);
-    dataset_hash_ = m.value("dataset_hash", "");
-    tuning_ = m.value("tuning", nlohmann::json::array());
+    dataset_hash_ = r.dataset_hash();
+    tuning_ = r.field_or<nlohmann::json>("tuning", nlohmann::json::array());
     fitted_ = true;
   }
 
