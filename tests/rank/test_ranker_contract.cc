@@ -155,6 +155,25 @@ TEST_P(RankerContract, FitIsDeterministic) {
   }
 }
 
+// A loaded ranker reports the parameters it was fitted with (not its kind's defaults).
+TEST_P(RankerContract, ParamsRoundTripThroughSaveLoad) {
+  const std::string kind = GetParam();
+  const auto defaults = make_ranker(kind)->params().resolved();
+  ASSERT_TRUE(defaults.count("seed")) << kind << " has no seed parameter";
+  const std::string base = fast_spec(kind);
+  auto model = make_ranker(base + (base.find(':') == std::string::npos ? ":" : ",") + "seed=5");
+  ASSERT_NE(model->params().resolved(), defaults);
+  const RankTrainSet train = synthetic(20, 30, 1);
+  RankFitOptions fo;
+  fo.threads = 1;
+  model->fit(train, fo);
+  test::ScopedTempDir dir("ranker_params_" + kind);
+  model->save(dir.path());
+  const auto loaded = load_ranker(dir.path());
+  EXPECT_EQ(loaded->params().resolved(), model->params().resolved()) << kind;
+  EXPECT_EQ(loaded->params().resolved().at("seed"), "5") << kind;
+}
+
 TEST_P(RankerContract, UnknownParameterIsRefused) {
   EXPECT_THROW(make_ranker(GetParam() + ":no_such_param=1"), Error);
 }
