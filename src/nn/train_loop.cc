@@ -21,8 +21,7 @@ EpochsRun run_epochs(torch::nn::Module& module, const EpochPlan& plan,
     check_finite(loss, plan.who, epoch);
     run.epochs_run = epoch;
     const bool due = validate && plan.eval_every > 0 && (epoch % plan.eval_every == 0 || epoch == plan.epochs);
-    double value = due ? validate(epoch, loss) : std::nan("");
-    if (due && plan.nan_counts_as_zero && std::isnan(value)) value = 0.0;
+    const double value = due ? validate(epoch, loss) : std::nan("");
     if (std::isnan(value)) {
       spdlog::debug("{}: epoch {} loss {:.4f}{} {:.1f}s", plan.who, epoch, loss,
                     due ? fmt::format(" ({}: nothing to evaluate)", plan.metric) : std::string(), seconds());

@@ -22,9 +22,6 @@ struct EpochPlan {
   int patience = 0;    ///< evaluations without gain before stopping (0 = never stop early)
   int eval_every = 1;  ///< validate every n-th epoch and after the last one (0 = never)
   std::string metric;  ///< what validate() returns, for logs ("valid recall@10")
-  /// DIN's and BST's former policy (a NaN metric counts as 0); kept for one commit so that the
-  /// refactor onto this loop changes no behaviour.
-  bool nan_counts_as_zero = false;
 };
 
 struct EpochsRun {

@@ -305,7 +305,6 @@ class BstRanker final : public NeuralRanker {
   explicit BstRanker(Params params)
       : NeuralRanker(kKind, kFormatVersion, std::move(params), NeuralTrainParams::Defaults{}) {
     cfg_ = BstConfig::read(params_, train_params().dropout);
-    nan_auc_as_zero_ = true;
     params_.check_unused(kKind);
   }
 

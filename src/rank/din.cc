@@ -324,7 +324,6 @@ class DinRanker final : public NeuralRanker {
   explicit DinRanker(Params params)
       : NeuralRanker(kKind, kFormatVersion, std::move(params), NeuralTrainParams::Defaults{}) {
     cfg_ = DinConfig::read(params_, train_params().dropout);
-    nan_auc_as_zero_ = true;
     params_.check_unused(kKind);
   }
 

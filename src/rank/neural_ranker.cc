@@ -65,7 +65,7 @@ void NeuralRanker::fit(const RankTrainSet& train, const RankFitOptions& opt) {
     };
   }
   nn::EpochPlan plan{.who = kind_, .epochs = train_.epochs, .patience = train_.patience, .eval_every = 1,
-                     .metric = "valid grouped AUC", .nan_counts_as_zero = nan_auc_as_zero_};
+                     .metric = "valid grouped AUC"};
   const nn::EpochsRun run = nn::run_epochs(module(), plan, [&](int) { return epoch(); }, validate);
   finish_model();
   dataset_hash_ = opt.dataset_hash;

@@ -5,7 +5,8 @@
 // and implements the Ranker interface around a few hooks:
 //  - fit: checks, nn::TorchSession (threads + seed), normaliser, build_net(), AdamW, then the
 //    epochs through nn::run_epochs with grouped_auc on RankFitOptions::valid (scored through
-//    the serving forward) to keep the best epoch; epoch_trainer() supplies one epoch's pass;
+//    the serving forward) to keep the best epoch (a NaN AUC, no group with a positive and a
+//    negative, is no evaluation); epoch_trainer() supplies one epoch's pass;
 //  - score: fitted / schema / output size checks and RankBatch::validate(), then
 //    score_batch() with Eigen kept on the calling thread;
 //  - save / load: the model manifest (params, dataset hash, schema, fit seed, best epoch),
@@ -106,9 +107,6 @@ class NeuralRanker : public Ranker {
   Params params_;
   FeatureSchema schema_;
   DenseNormalizer norm_;
-  /// DIN's and BST's former validation policy (a NaN grouped AUC counts as 0); kept for one
-  /// commit so that moving them onto this class changes nothing.
-  bool nan_auc_as_zero_ = false;
 
  private:
   void restore(const ModelReader& r);

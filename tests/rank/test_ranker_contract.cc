@@ -4,6 +4,8 @@
 // identical scores; a batch with another schema and unknown parameters are refused.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <iostream>
 #include <random>
@@ -172,6 +174,28 @@ TEST_P(RankerContract, ParamsRoundTripThroughSaveLoad) {
   const auto loaded = load_ranker(dir.path());
   EXPECT_EQ(loaded->params().resolved(), model->params().resolved()) << kind;
   EXPECT_EQ(loaded->params().resolved().at("seed"), "5") << kind;
+}
+
+// A validation set with nothing to evaluate (no group with a positive and a negative: the
+// grouped AUC is NaN) is skipped, not scored 0: the fit equals one without validation.
+TEST_P(RankerContract, ValidationWithNothingToEvaluateIsIgnored) {
+  const std::string kind = GetParam();
+  const RankTrainSet train = synthetic(60, 30, 1), test = synthetic(10, 30, 3);
+  RankTrainSet valid = synthetic(10, 30, 2);
+  std::fill(valid.labels.begin(), valid.labels.end(), 0.0f);
+  ASSERT_TRUE(std::isnan(grouped_auc(valid.batch, valid.labels, std::vector<float>(valid.batch.rows(), 0.0f))));
+  std::vector<std::vector<float>> scores;
+  for (const RankTrainSet* v : std::vector<const RankTrainSet*>{nullptr, &valid}) {
+    auto model = make_ranker(fast_spec(kind));
+    RankFitOptions fo;
+    fo.threads = 1;
+    fo.seed = 7;
+    fo.valid = v;
+    model->fit(train, fo);
+    scores.emplace_back(test.batch.rows());
+    model->score(test.batch, scores.back());
+  }
+  EXPECT_EQ(scores[0], scores[1]) << kind;
 }
 
 TEST_P(RankerContract, UnknownParameterIsRefused) {
