@@ -83,15 +83,10 @@
 // AVX-512 kernel (bench/deepfm_bench.cc, the real pipeline's field sizes, 60 dense columns +
 // 30 indicators; the numbers measured for both builds are in that file's header).
 #include <fmt/format.h>
-#include <omp.h>
-#include <spdlog/spdlog.h>
-#include <unistd.h>
 
 #include <Eigen/Core>
 #include <algorithm>
 #include <atomic>
-#include <cstring>
-#include <chrono>
 #include <cmath>
 #include <limits>
 #include <numeric>
