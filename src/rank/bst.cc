@@ -300,10 +300,10 @@ struct Serving {
   float head_out_b = 0;
 };
 
-class BstRanker final : public NeuralRanker {
+class BstRanker final : public NeuralRankerOf<BstRanker> {
  public:
   explicit BstRanker(Params params)
-      : NeuralRanker(kKind, kFormatVersion, std::move(params), NeuralTrainParams::Defaults{}) {
+      : NeuralRankerOf(kKind, kFormatVersion, std::move(params), NeuralTrainParams::Defaults{}) {
     cfg_ = BstConfig::read(params_, train_params().dropout);
     params_.check_unused(kKind);
   }
@@ -326,15 +326,6 @@ class BstRanker final : public NeuralRanker {
       });
     };
   }
-
-  void score_batch(const RankBatch& batch, std::span<float> out) const override {
-    for (size_t g = 0; g < batch.groups(); ++g) score_group(batch, g, out);
-  }
-
-  std::unique_ptr<NeuralRanker> with_params(Params params) const override {
-    return std::make_unique<BstRanker>(std::move(params));
-  }
-  void adopt(NeuralRanker&& other) override { *this = std::move(dynamic_cast<BstRanker&>(other)); }
 
   // The serving copy of the eval-mode net (and the target-token tables).
   void copy_serving() override {
@@ -483,7 +474,7 @@ class BstRanker final : public NeuralRanker {
     return s.head_out_b + s.head_out_w.dot(x);
   }
 
-  void score_group(const RankBatch& batch, size_t g, std::span<float> out) const {
+  void score_group(const RankBatch& batch, size_t g, std::span<float> out) const override {
     const uint32_t r0 = batch.group_begin[g], r1 = batch.group_begin[g + 1];
     if (r0 == r1) return;
     const auto hist = batch.group_history(g);

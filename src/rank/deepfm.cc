@@ -186,10 +186,10 @@ struct DeepfmNetImpl : torch::nn::Module {
 };
 TORCH_MODULE(DeepfmNet);
 
-class DeepfmRanker final : public NeuralRanker {
+class DeepfmRanker final : public NeuralRankerOf<DeepfmRanker> {
  public:
   explicit DeepfmRanker(Params params)
-      : NeuralRanker(kKind, kFormatVersion, std::move(params), NeuralTrainParams::Defaults{512, 1 << 20}) {
+      : NeuralRankerOf(kKind, kFormatVersion, std::move(params), NeuralTrainParams::Defaults{512, 1 << 20}) {
     cfg_ = DeepfmConfig::read(params_, train_params().dropout);
     params_.check_unused(kKind);
   }
@@ -297,12 +297,9 @@ class DeepfmRanker final : public NeuralRanker {
     };
   }
 
-  void score_batch(const RankBatch& batch, std::span<float> out) const override {
-    const GemmFn gemm = active_kernel().load();
-    for (size_t g = 0; g < batch.groups(); ++g) {
-      const size_t r0 = batch.group_begin[g], r1 = batch.group_begin[g + 1];
-      if (r1 > r0) score_group(batch, r0, r1 - r0, out.data() + r0, gemm);
-    }
+  void score_group(const RankBatch& batch, size_t g, std::span<float> out) const override {
+    const size_t r0 = batch.group_begin[g], r1 = batch.group_begin[g + 1];
+    if (r1 > r0) score_rows(batch, r0, r1 - r0, out.data() + r0, active_kernel().load());
   }
 
   // The normaliser's output width, to check against the network's at load.
@@ -313,11 +310,6 @@ class DeepfmRanker final : public NeuralRanker {
                   fmt::format("deepfm normaliser has {} -> {} columns, the manifest says {} -> {}", norm_.in_dim(),
                               norm_.out_dim(), schema_.n_dense(), dense_dim));
   }
-
-  std::unique_ptr<NeuralRanker> with_params(Params params) const override {
-    return std::make_unique<DeepfmRanker>(std::move(params));
-  }
-  void adopt(NeuralRanker&& other) override { *this = std::move(dynamic_cast<DeepfmRanker&>(other)); }
 
 
   void set_offsets() {
@@ -387,7 +379,7 @@ class DeepfmRanker final : public NeuralRanker {
   }
 
   // The forward for rows [r0, r0 + n) of one group; writes n logits to out.
-  void score_group(const RankBatch& b, size_t r0, size_t n, float* out, GemmFn gemm) const {
+  void score_rows(const RankBatch& b, size_t r0, size_t n, float* out, GemmFn gemm) const {
     const size_t d = static_cast<size_t>(cfg_.dim), H1 = static_cast<size_t>(cfg_.hidden[0]);
     const size_t K = pad16(H1 + d + 1), F = schema_.n_fields(), nd = schema_.n_dense();
     const size_t Dn = norm_.out_dim();

@@ -319,10 +319,10 @@ float dot_col(const VecF& w, const float* col, float bias) {
   return bias + w.dot(Eigen::Map<const VecF>(col, w.size()));
 }
 
-class DinRanker final : public NeuralRanker {
+class DinRanker final : public NeuralRankerOf<DinRanker> {
  public:
   explicit DinRanker(Params params)
-      : NeuralRanker(kKind, kFormatVersion, std::move(params), NeuralTrainParams::Defaults{}) {
+      : NeuralRankerOf(kKind, kFormatVersion, std::move(params), NeuralTrainParams::Defaults{}) {
     cfg_ = DinConfig::read(params_, train_params().dropout);
     params_.check_unused(kKind);
   }
@@ -345,15 +345,6 @@ class DinRanker final : public NeuralRanker {
       });
     };
   }
-
-  void score_batch(const RankBatch& batch, std::span<float> out) const override {
-    for (size_t g = 0; g < batch.groups(); ++g) score_group(batch, g, out);
-  }
-
-  std::unique_ptr<NeuralRanker> with_params(Params params) const override {
-    return std::make_unique<DinRanker>(std::move(params));
-  }
-  void adopt(NeuralRanker&& other) override { *this = std::move(dynamic_cast<DinRanker&>(other)); }
 
   // The serving copy of the eval-mode net (and the per-item / per-value tables).
   void copy_serving() override {
@@ -406,7 +397,7 @@ class DinRanker final : public NeuralRanker {
   }
 
   // Scores the rows of group g into out (see the header comment for the layout).
-  void score_group(const RankBatch& batch, size_t g, std::span<float> out) const {
+  void score_group(const RankBatch& batch, size_t g, std::span<float> out) const override {
     const Serving& s = sv_;
     const int d = s.d;
     const uint32_t r0 = batch.group_begin[g];

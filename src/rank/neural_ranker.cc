@@ -83,7 +83,7 @@ void NeuralRanker::score(const RankBatch& batch, std::span<float> out) const {
                 fmt::format("{}: score() output has {} slots for {} rows", kind_, out.size(), batch.rows()));
   batch.validate();
   nn::SingleThreadedEigen single;
-  score_batch(batch, out);
+  for (size_t g = 0; g < batch.groups(); ++g) score_group(batch, g, out);
 }
 
 void NeuralRanker::save(const std::filesystem::path& dir) const {

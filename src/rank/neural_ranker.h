@@ -8,7 +8,7 @@
 //    the serving forward) to keep the best epoch (a NaN AUC, no group with a positive and a
 //    negative, is no evaluation); epoch_trainer() supplies one epoch's pass;
 //  - score: fitted / schema / output size checks and RankBatch::validate(), then
-//    score_batch() with Eigen kept on the calling thread;
+//    score_group() per group with Eigen kept on the calling thread;
 //  - save / load: the model manifest (params, dataset hash, schema, fit seed, best epoch),
 //    the normaliser and the module's tensors. load() builds a fresh model from the saved
 //    parameters and adopts it only when everything was read, so a failed load changes nothing;
@@ -88,11 +88,13 @@ class NeuralRanker : public Ranker {
                                                 uint64_t seed) = 0;
   /// The serving copy of the (eval-mode) network's weights.
   virtual void copy_serving() = 0;
-  /// Scores a checked batch from the serving copy.
-  virtual void score_batch(const RankBatch& batch, std::span<float> out) const = 0;
+  /// Scores the rows of group g of a checked batch into their slots of `out`, from the
+  /// serving copy.
+  virtual void score_group(const RankBatch& batch, size_t g, std::span<float> out) const = 0;
   /// The libtorch eval forward of a checked, non-empty batch.
   virtual std::vector<float> torch_forward(const RankBatch& batch) const = 0;
   /// The same model kind with `params` (validated), unfitted: load() reads into it.
+  /// (NeuralRankerOf implements this and adopt().)
   virtual std::unique_ptr<NeuralRanker> with_params(Params params) const = 0;
   /// Takes over `other` (of the same type) after a successful load.
   virtual void adopt(NeuralRanker&& other) = 0;
@@ -117,6 +119,22 @@ class NeuralRanker : public Ranker {
   uint64_t fit_seed_ = 0;
   int best_epoch_ = 0;
   bool fitted_ = false;
+};
+
+/// The base of a concrete neural ranker `Model` (constructible from Params): the two hooks
+/// load() needs to build a fresh Model and take it over.
+template <class Model>
+class NeuralRankerOf : public NeuralRanker {
+ protected:
+  using NeuralRanker::NeuralRanker;
+
+ private:
+  std::unique_ptr<NeuralRanker> with_params(Params params) const override {
+    return std::make_unique<Model>(std::move(params));
+  }
+  void adopt(NeuralRanker&& other) override {
+    static_cast<Model&>(*this) = std::move(static_cast<Model&>(other));
+  }
 };
 
 /// DIN's / BST's training pass: loss=bce draws `batch` rows at random (across groups);
