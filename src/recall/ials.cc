@@ -191,10 +191,7 @@ class IalsRecaller final : public Recaller {
   }
 
   void score(const UserQuery& q, std::span<float> out) const override {
-    CASCADE_CHECK(fitted_, "ials: score() before fit() or load()");
-    CASCADE_CHECK(out.size() == n_items_,
-                  fmt::format("ials: score() output has {} slots for {} items", out.size(), n_items_));
-    score_by_vectors(*this, q, item_factors_.data(), n_items_, cfg_.factors, out);
+    score_by_vectors(*this, fitted_, q, item_factors_.data(), n_items_, cfg_.factors, out);
   }
 
   // The fitted factors of a known user, else the exact fold-in of the query's history.

@@ -358,21 +358,12 @@ class SasrecRecaller final : public Recaller {
   }
 
   void score(const UserQuery& q, std::span<float> out) const override {
-    CASCADE_CHECK(fitted_, "sasrec: score() before fit() or load()");
-    CASCADE_CHECK(out.size() == n_items_,
-                  fmt::format("sasrec: score() output has {} slots for {} items", out.size(), n_items_));
-    score_by_vectors(*this, q, item_vecs_.data(), n_items_, cfg_.dim, out);
+    score_by_vectors(*this, fitted_, q, item_vecs_.data(), n_items_, cfg_.dim, out);
   }
 
   // The encoder's output at the last history position (zero for an empty history).
   bool user_vector(const UserQuery& q, std::span<float> out) const override {
-    CASCADE_CHECK(fitted_, "sasrec: user_vector() before fit() or load()");
-    CASCADE_CHECK(out.size() == static_cast<size_t>(cfg_.dim),
-                  fmt::format("sasrec: user_vector() has {} slots for dim {}", out.size(), cfg_.dim));
-    for (ItemId i : q.history) {
-      CASCADE_CHECK(i < n_items_,
-                    fmt::format("sasrec: history item {} out of range (n_items {})", i, n_items_));
-    }
+    check_user_query(*this, fitted_, q, out, cfg_.dim, n_items_);
     if (q.history.empty()) {
       std::fill(out.begin(), out.end(), 0.f);
       return true;

@@ -497,21 +497,12 @@ class TwoTowerRecaller final : public Recaller {
   }
 
   void score(const UserQuery& q, std::span<float> out) const override {
-    CASCADE_CHECK(fitted_, "two_tower: score() before fit() or load()");
-    CASCADE_CHECK(out.size() == static_cast<size_t>(shapes_.n_items),
-                  fmt::format("two_tower: score() output has {} slots for {} items", out.size(), shapes_.n_items));
-    score_by_vectors(*this, q, item_matrix_.data(), static_cast<uint32_t>(shapes_.n_items), cfg_.dim, out);
+    score_by_vectors(*this, fitted_, q, item_matrix_.data(), static_cast<uint32_t>(shapes_.n_items), cfg_.dim, out);
   }
 
   // The user tower output divided by the temperature (so score == item_vectors . this).
   bool user_vector(const UserQuery& q, std::span<float> out) const override {
-    CASCADE_CHECK(fitted_, "two_tower: user_vector() before fit() or load()");
-    CASCADE_CHECK(out.size() == static_cast<size_t>(cfg_.dim),
-                  fmt::format("two_tower: user_vector() has {} slots for dim {}", out.size(), cfg_.dim));
-    for (ItemId i : q.history) {
-      CASCADE_CHECK(i < shapes_.n_items,
-                    fmt::format("two_tower: history item {} out of range (n_items {})", i, shapes_.n_items));
-    }
+    check_user_query(*this, fitted_, q, out, cfg_.dim, static_cast<uint32_t>(shapes_.n_items));
     const size_t d = static_cast<size_t>(cfg_.dim), fd = static_cast<size_t>(cfg_.feat_dim);
     const bool in_range = q.user < shapes_.n_users;
     const bool known = in_range && user_fitted_[q.user];
