@@ -38,6 +38,7 @@
 #include "cascade/core/registry.h"
 #include "cascade/io/artifact.h"
 #include "cascade/recall/recaller.h"
+#include "recall/configured_recaller.h"
 #include "cascade/util/parallel.h"
 #include "recall/ease_solver.h"
 
@@ -324,16 +325,11 @@ struct EaseConfig {
   }
 };
 
-class EaseRecaller final : public Recaller {
+class EaseRecaller final : public ConfiguredRecaller<EaseConfig> {
  public:
-  explicit EaseRecaller(Params params) : params_(std::move(params)) {
-    cfg_ = EaseConfig::read(params_);
-    params_.check_unused(kKind);
-  }
+  explicit EaseRecaller(Params params) : ConfiguredRecaller(kKind, std::move(params)) {}
 
-  std::string kind() const override { return kKind; }
   uint32_t n_items() const override { return n_items_; }
-  Params params() const override { return params_.in_force(); }
 
   void fit(const FitInput& in) override {
     const auto t0 = std::chrono::steady_clock::now();
@@ -490,8 +486,6 @@ class EaseRecaller final : public Recaller {
     return n ? sum / static_cast<double>(n) : 0.0;
   }
 
-  Params params_;
-  EaseConfig cfg_;
   uint32_t n_items_ = 0;
   size_t ld_ = 0;           // row stride of B_ (n_items rounded up to 32)
   std::vector<float> B_;    // n_items x ld_, row-major; row i = item i's weights to all items

@@ -42,6 +42,7 @@
 #include "cascade/core/registry.h"
 #include "cascade/io/artifact.h"
 #include "cascade/recall/recaller.h"
+#include "recall/configured_recaller.h"
 #include "cascade/util/parallel.h"
 #include "recall/ials_solver.h"
 #include "recall/vector_scores.h"
@@ -101,16 +102,11 @@ void init_factors(std::vector<float>& m, uint32_t rows, int f, uint64_t seed, ui
   }
 }
 
-class IalsRecaller final : public Recaller {
+class IalsRecaller final : public ConfiguredRecaller<IalsConfig> {
  public:
-  explicit IalsRecaller(Params params) : params_(std::move(params)) {
-    cfg_ = IalsConfig::read(params_);
-    params_.check_unused(kKind);
-  }
+  explicit IalsRecaller(Params params) : ConfiguredRecaller(kKind, std::move(params)) {}
 
-  std::string kind() const override { return kKind; }
   uint32_t n_items() const override { return n_items_; }
-  Params params() const override { return params_.in_force(); }
 
   void fit(const FitInput& in) override {
     const Interactions& R = in.train;
@@ -296,8 +292,6 @@ class IalsRecaller final : public Recaller {
                           conf.data(), q.history.size(), work.data(), x);
   }
 
-  Params params_;
-  IalsConfig cfg_;
   uint32_t n_users_ = 0;
   uint32_t n_items_ = 0;
   std::vector<float> user_factors_;   // n_users x factors, row-major

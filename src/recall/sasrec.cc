@@ -94,6 +94,7 @@
 #include "cascade/core/registry.h"
 #include "cascade/io/artifact.h"
 #include "cascade/recall/recaller.h"
+#include "recall/configured_recaller.h"
 #include "cascade/util/parallel.h"
 #include "nn/train_loop.h"
 #include "recall/channel_training.h"
@@ -274,16 +275,11 @@ Windows make_windows(const Interactions& R, int L, int max_windows) {
   return w;
 }
 
-class SasrecRecaller final : public Recaller {
+class SasrecRecaller final : public ConfiguredRecaller<SasrecConfig> {
  public:
-  explicit SasrecRecaller(Params params) : params_(std::move(params)) {
-    cfg_ = SasrecConfig::read(params_);
-    params_.check_unused(kKind);
-  }
+  explicit SasrecRecaller(Params params) : ConfiguredRecaller(kKind, std::move(params)) {}
 
-  std::string kind() const override { return kKind; }
   uint32_t n_items() const override { return n_items_; }
-  Params params() const override { return params_.in_force(); }
 
   void fit(const FitInput& in) override {
     const Interactions& R = in.train;
@@ -547,8 +543,6 @@ class SasrecRecaller final : public Recaller {
     return nn::to_vector(H[0][L - 1]);
   }
 
-  Params params_;
-  SasrecConfig cfg_;
   uint32_t n_items_ = 0;
   SasrecNet net_{nullptr};
   std::vector<float> item_vecs_;  // n_items x dim, row-major: E without the padding row

@@ -120,6 +120,7 @@
 #include "cascade/core/registry.h"
 #include "cascade/io/artifact.h"
 #include "cascade/recall/recaller.h"
+#include "recall/configured_recaller.h"
 #include "cascade/util/parallel.h"
 #include "nn/train_loop.h"
 #include "recall/channel_training.h"
@@ -295,16 +296,11 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 
 // ---------------------------------------------------------------- the channel
 
-class TwoTowerRecaller final : public Recaller {
+class TwoTowerRecaller final : public ConfiguredRecaller<TwoTowerConfig> {
  public:
-  explicit TwoTowerRecaller(Params params) : params_(std::move(params)) {
-    cfg_ = TwoTowerConfig::read(params_);
-    params_.check_unused(kKind);
-  }
+  explicit TwoTowerRecaller(Params params) : ConfiguredRecaller(kKind, std::move(params)) {}
 
-  std::string kind() const override { return kKind; }
   uint32_t n_items() const override { return static_cast<uint32_t>(shapes_.n_items); }
-  Params params() const override { return params_.in_force(); }
 
   void fit(const FitInput& in) override {
     const auto t0 = std::chrono::steady_clock::now();
@@ -716,8 +712,6 @@ class TwoTowerRecaller final : public Recaller {
     fitted_ = true;
   }
 
-  Params params_;
-  TwoTowerConfig cfg_;
   Shapes shapes_;
   Net net_{nullptr};
   // Side information (see build_features): user_feat_ n_users x 3 slots; item genres as CSR
