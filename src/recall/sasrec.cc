@@ -117,10 +117,6 @@ struct SasrecConfig {
   double dropout = 0.2;
   std::string loss = "ce";
   int negatives = 256;
-  int epochs = 12;
-  int batch = 128;
-  double lr = 3e-3;
-  double weight_decay = 0.0;
   int windows = 0;
   ChannelTraining run;
 
@@ -133,12 +129,9 @@ struct SasrecConfig {
     c.dropout = p.get_double("dropout", 0.2, 0.0, 0.9);
     c.loss = p.get_string("loss", "ce", {"ce", "sampled", "bpr"});
     c.negatives = static_cast<int>(p.get_int("negatives", 256, 1, 1000000));
-    c.epochs = static_cast<int>(p.get_int("epochs", 12, 1, 10000));
-    c.batch = static_cast<int>(p.get_int("batch", 128, 1, 65536));
-    c.lr = p.get_double("lr", 3e-3, 1e-6, 1.0);
-    c.weight_decay = p.get_double("weight_decay", 0.0, 0.0, 1.0);
     c.windows = static_cast<int>(p.get_int("windows", 0, 0, 100000));
-    c.run = ChannelTraining::read(p, /*default_patience=*/0);
+    c.run = ChannelTraining::read(p, {.patience = 0, .batch = 128, .max_batch = 65536, .lr = 3e-3, .min_lr = 1e-6,
+                                      .max_lr = 1.0, .weight_decay = 0.0, .max_weight_decay = 1.0});
     CASCADE_CHECK(c.dim % c.heads == 0,
                   fmt::format("sasrec: dim {} is not a multiple of heads {}", c.dim, c.heads));
     return c;
@@ -303,17 +296,17 @@ class SasrecRecaller final : public ConfiguredRecaller<SasrecConfig> {
     n_items_ = n_items;
     net_ = SasrecNet(static_cast<int64_t>(n_items), cfg_);
     torch::optim::AdamW opt(net_->parameters(),
-                            torch::optim::AdamWOptions(cfg_.lr).weight_decay(cfg_.weight_decay));
+                            torch::optim::AdamWOptions(cfg_.run.lr).weight_decay(cfg_.run.weight_decay));
     std::mt19937_64 rng(seed ^ 0x5a5a5a5a5a5a5a5aULL);
     std::vector<int64_t> order(static_cast<size_t>(win.count));
     std::iota(order.begin(), order.end(), 0);
-    std::vector<int64_t> bin(static_cast<size_t>(cfg_.batch) * L), btg(bin.size());
+    std::vector<int64_t> bin(static_cast<size_t>(cfg_.run.batch) * L), btg(bin.size());
     auto train_epoch = [&](int) {
       std::shuffle(order.begin(), order.end(), rng);
       double loss_sum = 0;
       int64_t loss_n = 0;
-      for (int64_t b0 = 0; b0 < win.count; b0 += cfg_.batch) {
-        const int64_t B = std::min<int64_t>(cfg_.batch, win.count - b0);
+      for (int64_t b0 = 0; b0 < win.count; b0 += cfg_.run.batch) {
+        const int64_t B = std::min<int64_t>(cfg_.run.batch, win.count - b0);
         for (int64_t s = 0; s < B; ++s) {
           const int64_t w = order[b0 + s];
           std::copy_n(win.inputs.data() + w * L, L, bin.data() + s * L);
@@ -344,7 +337,7 @@ class SasrecRecaller final : public ConfiguredRecaller<SasrecConfig> {
         return recall;
       };
     }
-    const nn::EpochsRun run = nn::run_epochs(*net_, cfg_.run.plan(kKind, cfg_.epochs), train_epoch, validate);
+    const nn::EpochsRun run = nn::run_epochs(*net_, cfg_.run.plan(kKind), train_epoch, validate);
     finish_model();
     dataset_hash_ = in.dataset_hash;
     fit_seed_ = seed;

@@ -150,10 +150,6 @@ struct TwoTowerConfig {
   bool mask_history = true;
   double temperature = 0.1;
   bool normalize = true;
-  int epochs = 12;
-  int batch = 512;
-  double lr = 0.002;
-  double weight_decay = 1e-4;
   double init_std = 0.05;
   double history_dropout = 0.5;
   double user_id_dropout = 0.1;
@@ -177,10 +173,6 @@ struct TwoTowerConfig {
     c.mask_history = p.get_bool("mask_history", true);
     c.temperature = p.get_double("temperature", 0.1, 1e-4, 100.0);
     c.normalize = p.get_bool("normalize", true);
-    c.epochs = static_cast<int>(p.get_int("epochs", 12, 1, 10000));
-    c.batch = static_cast<int>(p.get_int("batch", 512, 1, 1000000));
-    c.lr = p.get_double("lr", 0.002, 0.0, 10.0);
-    c.weight_decay = p.get_double("weight_decay", 1e-4, 0.0, 10.0);
     c.init_std = p.get_double("init_std", 0.05, 0.0, 10.0);
     c.history_dropout = p.get_double("history_dropout", 0.5, 0.0, 0.95);
     c.user_id_dropout = p.get_double("user_id_dropout", 0.1, 0.0, 1.0);
@@ -190,7 +182,8 @@ struct TwoTowerConfig {
     c.use_item_id = p.get_bool("use_item_id", true);
     c.item_genres = p.get_bool("item_genres", true);
     c.item_year = p.get_bool("item_year", true);
-    c.run = ChannelTraining::read(p, /*default_patience=*/2);
+    c.run = ChannelTraining::read(p, {.patience = 2, .batch = 512, .max_batch = 1000000, .lr = 0.002, .min_lr = 0.0,
+                                      .max_lr = 10.0, .weight_decay = 1e-4, .max_weight_decay = 10.0});
     if (!c.use_user_id && !c.use_history && !c.user_features) {
       throw Error("two_tower: the user tower needs at least one of use_user_id, use_history, user_features");
     }
@@ -357,7 +350,7 @@ class TwoTowerRecaller final : public ConfiguredRecaller<TwoTowerConfig> {
     };
 
     torch::optim::AdamW opt(net_->parameters(),
-                            torch::optim::AdamWOptions(cfg_.lr).weight_decay(cfg_.weight_decay));
+                            torch::optim::AdamWOptions(cfg_.run.lr).weight_decay(cfg_.run.weight_decay));
     two_tower::Rng rng(seed ^ 0x7477746f776572ULL);  // "twotower"
     std::vector<uint64_t> perm(nnz);
     for (uint64_t k = 0; k < nnz; ++k) perm[k] = k;
@@ -370,13 +363,13 @@ class TwoTowerRecaller final : public ConfiguredRecaller<TwoTowerConfig> {
     valid_log_ = nlohmann::json::array();
     spdlog::info("two_tower: {} users x {} items, {} entries, dim {}, mlp {}, loss {}, {} epochs, "
                  "batch {}, {} threads ({} libtorch)", s.n_users, n_items, nnz, cfg_.dim, cfg_.mlp_text,
-                 cfg_.bpr ? "bpr" : "softmax", cfg_.epochs, cfg_.batch, threads, session.threads());
+                 cfg_.bpr ? "bpr" : "softmax", cfg_.run.epochs, cfg_.run.batch, threads, session.threads());
 
     auto train_epoch = [&](int) {
       for (uint64_t k = nnz; k > 1; --k) std::swap(perm[k - 1], perm[rng.below(k)]);
       double loss_sum = 0.0;
-      for (uint64_t start = 0; start < nnz; start += static_cast<uint64_t>(cfg_.batch)) {
-        const int64_t B = static_cast<int64_t>(std::min<uint64_t>(cfg_.batch, nnz - start));
+      for (uint64_t start = 0; start < nnz; start += static_cast<uint64_t>(cfg_.run.batch)) {
+        const int64_t B = static_cast<int64_t>(std::min<uint64_t>(cfg_.run.batch, nnz - start));
         std::vector<uint32_t> users(B), targets(B);
         std::vector<int64_t> users64(B), targets64(B), uslot(B);
         for (int64_t b = 0; b < B; ++b) {
@@ -484,7 +477,7 @@ class TwoTowerRecaller final : public ConfiguredRecaller<TwoTowerConfig> {
         return recall;
       };
     }
-    const nn::EpochsRun run = nn::run_epochs(*net_, cfg_.run.plan(kKind, cfg_.epochs), train_epoch, validate);
+    const nn::EpochsRun run = nn::run_epochs(*net_, cfg_.run.plan(kKind), train_epoch, validate);
     best_epoch_ = run.kept_best ? run.best_epoch : run.epochs_run;
     net_->eval();
     freeze(threads);
