@@ -130,6 +130,7 @@ std::vector<int> Params::parse_layers(const std::string& key, const std::string&
     if (dash == text.size()) break;
     start = dash + 1;
   }
+  // max_layers 0: no limit on the count (DIN and BST never had one).
   if (limits.max_layers > 0 && out.size() > limits.max_layers) throw fail();
   return out;
 }
