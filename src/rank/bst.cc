@@ -309,10 +309,6 @@ class BstRanker final : public NeuralRankerOf<BstRanker> {
   }
 
  private:
-  void check_supported(const FeatureSchema& schema) const override {
-    CASCADE_CHECK(schema.n_items > 0, "bst: the feature schema has n_items 0");
-  }
-
   void build_net() override { net_ = BstNet(schema_, static_cast<int64_t>(norm_.out_dim()), cfg_); }
   torch::nn::Module& module() const override { return *net_.ptr(); }
 

@@ -328,10 +328,6 @@ class DinRanker final : public NeuralRankerOf<DinRanker> {
   }
 
  private:
-  void check_supported(const FeatureSchema& schema) const override {
-    CASCADE_CHECK(schema.n_items > 0, "din: the feature schema has n_items 0");
-  }
-
   void build_net() override { net_ = DinNet(schema_, static_cast<int64_t>(norm_.out_dim()), cfg_); }
   torch::nn::Module& module() const override { return *net_.ptr(); }
 

@@ -34,6 +34,10 @@ NeuralRanker::NeuralRanker(std::string kind, int format_version, Params params,
   train_ = NeuralTrainParams::read(params_, defaults);
 }
 
+void NeuralRanker::check_supported(const FeatureSchema& schema) const {
+  CASCADE_CHECK(schema.n_items > 0, fmt::format("{}: the feature schema has n_items 0", kind_));
+}
+
 void NeuralRanker::fit(const RankTrainSet& train, const RankFitOptions& opt) {
   train.validate();
   const RankBatch& b = train.batch;

@@ -75,8 +75,9 @@ class NeuralRanker : public Ranker {
   NeuralRanker(std::string kind, int format_version, Params params, const NeuralTrainParams::Defaults& defaults);
 
   // ---- What each model implements.
-  /// Throws cascade::Error when the model cannot use `schema` (at fit and at load).
-  virtual void check_supported(const FeatureSchema& schema) const = 0;
+  /// Throws cascade::Error when the model cannot use `schema` (at fit and at load); by
+  /// default it needs item ids (n_items > 0), as the sequence rankers embed them.
+  virtual void check_supported(const FeatureSchema& schema) const;
   /// A new (initialised) network for schema_ and norm_ (libtorch's seeded generator).
   virtual void build_net() = 0;
   /// The network (a libtorch holder shares it, so a const ranker can hand it out: const
