@@ -2,7 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <charconv>
+#include <string_view>
 #include <cmath>
 #include <cstdlib>
 
@@ -95,6 +97,44 @@ std::string Params::get_string(const std::string& key, const std::string& def,
   return v;
 }
 
+std::vector<int> Params::get_layers(const std::string& key, const std::string& def,
+                                   const LayerLimits& limits) {
+  const std::string text = get_string(key, def);
+  return parse_layers(key, text, limits);
+}
+
+std::vector<int> Params::parse_layers(const std::string& key, const std::string& text,
+                                      const LayerLimits& limits) {
+  if (!limits.none.empty() && text == limits.none) return {};
+  auto fail = [&] {
+    return Error(fmt::format("parameter '{}' = '{}' must be layer widths in [{}, {}] joined by '-' (e.g. "
+                             "64-32){}{}",
+                             key, text, limits.min_width, limits.max_width,
+                             limits.max_layers > 0 ? fmt::format(", at most {} of them", limits.max_layers) : "",
+                             limits.none.empty() ? "" : fmt::format(", or {} for none", limits.none)));
+  };
+  std::vector<int> out;
+  size_t start = 0;
+  while (true) {
+    const size_t dash = std::min(text.find('-', start), text.size());
+    const std::string_view part(text.data() + start, dash - start);
+    // Digits only: from_chars alone would accept a sign, strtol-like parsers also whitespace.
+    const bool digits = !part.empty() && std::all_of(part.begin(), part.end(), [](char c) { return c >= '0' && c <= '9'; });
+    int v = 0;
+    auto [ptr, ec] = std::from_chars(part.data(), part.data() + part.size(), v);
+    if (!digits || ec != std::errc() || ptr != part.data() + part.size() || v < limits.min_width ||
+        v > limits.max_width) {
+      throw fail();
+    }
+    out.push_back(v);
+    if (dash == text.size()) break;
+    start = dash + 1;
+  }
+  // max_layers 0: no limit on the count (DIN and BST never had one).
+  if (limits.max_layers > 0 && out.size() > limits.max_layers) throw fail();
+  return out;
+}
+
 void Params::check_unused(const std::string& context) const {
   std::string unknown;
   for (const auto& [k, v] : values_) {
@@ -104,6 +144,13 @@ void Params::check_unused(const std::string& context) const {
   std::string known;
   for (const auto& k : used_) known += (known.empty() ? "" : ", ") + k;
   throw Error(fmt::format("{}: unknown parameter(s) {}; known: {}", context, unknown, known));
+}
+
+Params Params::in_force() const {
+  Params p(resolved_);
+  p.resolved_ = resolved_;
+  for (const auto& [k, v] : resolved_) p.used_.insert(k);
+  return p;
 }
 
 std::string Params::to_string() const {

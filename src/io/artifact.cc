@@ -111,6 +111,24 @@ ArtifactReader::ArtifactReader(fs::path dir, const std::string& expected_kind, i
   }
 }
 
+ArtifactWriter model_writer(const fs::path& dir, const std::string& kind, int format_version,
+                            const std::map<std::string, std::string>& params, const std::string& dataset_hash) {
+  ArtifactWriter w(dir, kind, format_version);
+  w.meta()["params"] = params;
+  w.meta()["dataset_hash"] = dataset_hash;
+  return w;
+}
+
+ModelReader::ModelReader(fs::path dir, const std::string& kind, int format_version)
+    : ArtifactReader(std::move(dir), kind, format_version), kind_(kind) {
+  params_ = field<std::map<std::string, std::string>>("params");
+  dataset_hash_ = field_or<std::string>("dataset_hash", "");
+}
+
+void ModelReader::bad(const std::string& what) const {
+  throw Error(fmt::format("{}: bad {} manifest: {}", dir().string(), kind_, what));
+}
+
 std::string ArtifactReader::blob(const std::string& name) const {
   if (!meta_.contains("files") || !meta_["files"].contains(name)) {
     throw Error(fmt::format("{}: manifest lists no file '{}'", dir_.string(), name));

@@ -9,8 +9,14 @@
 
 namespace cascade::nn {
 
-TorchSession::TorchSession(int threads, uint64_t seed) : previous_threads_(torch::get_num_threads()) {
-  threads_ = threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+namespace {
+int threads_or_hardware(int threads) {
+  return threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+}
+}  // namespace
+
+TorchSession::TorchSession(int threads, uint64_t seed)
+    : previous_threads_(torch::get_num_threads()), threads_(threads_or_hardware(threads)), blas_(threads_) {
   torch::set_num_threads(threads_);
   torch::manual_seed(seed);
 }
@@ -63,6 +69,17 @@ std::vector<float> to_vector(const torch::Tensor& t) {
   return std::vector<float>(p, p + c.numel());
 }
 
+Eigen::MatrixXf linear_weight(const torch::Tensor& w) {
+  const auto v = to_vector(w);
+  return Eigen::Map<const Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(
+      v.data(), w.size(0), w.size(1));
+}
+
+Eigen::VectorXf vec_of(const torch::Tensor& t) {
+  const auto v = to_vector(t);
+  return Eigen::Map<const Eigen::VectorXf>(v.data(), static_cast<Eigen::Index>(v.size()));
+}
+
 torch::Tensor from_vector(std::span<const float> v, at::IntArrayRef shape) {
   auto t = torch::empty(shape, torch::kFloat32);
   CASCADE_CHECK(static_cast<size_t>(t.numel()) == v.size(), "from_vector: size does not match shape");
@@ -100,7 +117,10 @@ bool BestEpoch::restore(torch::nn::Module& module) const {
 }
 
 void check_finite(const torch::Tensor& loss, const std::string& who, int epoch) {
-  const double v = loss.item<double>();
+  check_finite(loss.item<double>(), who, epoch);
+}
+
+void check_finite(double v, const std::string& who, int epoch) {
   if (!std::isfinite(v)) {
     throw Error(fmt::format("{}: training diverged at epoch {} (loss {}); lower the learning rate "
                             "or raise the weight decay",

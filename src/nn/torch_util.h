@@ -7,18 +7,22 @@
 
 #include <torch/torch.h>
 
+#include <Eigen/Core>
+
 #include <cstdint>
 #include <span>
 #include <string>
 #include <vector>
 
 #include "cascade/io/artifact.h"
+#include "nn/blas_threads.h"
 
 namespace cascade::nn {
 
-/// For the duration of a fit: sets libtorch's intra-op thread count (0 = hardware) and seeds
-/// its global generator; restores the previous thread count on destruction. libtorch's
-/// generator and thread pool are process-wide, so two fits must not run concurrently.
+/// For the duration of a fit: sets libtorch's intra-op thread count (0 = hardware) and
+/// OpenBLAS's (nn::BlasThreads) to the same number, and seeds libtorch's global generator;
+/// restores the previous thread counts on destruction. libtorch's generator and thread pools
+/// are process-wide, so two fits must not run concurrently.
 class TorchSession {
  public:
   TorchSession(int threads, uint64_t seed);
@@ -30,6 +34,7 @@ class TorchSession {
  private:
   int previous_threads_;
   int threads_;
+  BlasThreads blas_;
 };
 
 /// Writes every parameter and buffer of `module` as "<prefix><name>.f32" (float32, row-major)
@@ -43,6 +48,11 @@ void load_module(const ArtifactReader& r, torch::nn::Module& module, const std::
 
 /// A contiguous float copy of a (CPU, float) tensor.
 std::vector<float> to_vector(const torch::Tensor& t);
+
+/// A torch Linear weight [out, in] (row-major) as a column-major out x in Eigen matrix.
+Eigen::MatrixXf linear_weight(const torch::Tensor& w);
+/// A 1-D tensor as an Eigen vector.
+Eigen::VectorXf vec_of(const torch::Tensor& t);
 
 /// A tensor that owns a copy of `v` with the given shape (product must match).
 torch::Tensor from_vector(std::span<const float> v, at::IntArrayRef shape);
@@ -73,5 +83,6 @@ class BestEpoch {
 
 /// Throws cascade::Error("<who>: training diverged ...") when `loss` is not finite.
 void check_finite(const torch::Tensor& loss, const std::string& who, int epoch);
+void check_finite(double loss, const std::string& who, int epoch);
 
 }  // namespace cascade::nn

@@ -62,32 +62,27 @@
 // tests/rank/test_bst.cc (dim 16, 8 epochs, lr 0.01) held-out grouped AUC is 0.82 with fit
 // seed 7 (bce 0.77) but only 0.55 / 0.64 with seeds 3 / 5 — learning is seed-unstable.
 // Determinism: same seed + same torch_threads -> identical scores. Two fits must not run
-// concurrently in one process (nn::TorchSession).
-#include <dlfcn.h>
+// concurrently in one process (nn::TorchSession). Fit, validation, save/load and the checks
+// around score() are NeuralRanker's (rank/neural_ranker.h); the training pass is
+// GroupBatches', shared with DIN.
 #include <fmt/format.h>
-#include <omp.h>
-#include <spdlog/spdlog.h>
 
 #include <Eigen/Core>
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <limits>
-#include <map>
+#include <memory>
 #include <numeric>
-#include <random>
 #include <span>
 #include <string>
 #include <vector>
 
 #include "cascade/core/error.h"
 #include "cascade/core/registry.h"
-#include "cascade/io/artifact.h"
 #include "cascade/rank/ranker.h"
-#include "nn/eigen_threads.h"
 #include "nn/torch_util.h"
 #include "rank/bst_reference.h"
-#include "rank/dense_norm.h"
+#include "rank/neural_ranker.h"
 
 namespace cascade {
 
@@ -99,25 +94,8 @@ constexpr float kMaskedLogit = -1e9f;
 constexpr double kLnEps = 1e-5;
 constexpr float kLeakySlope = 0.01f;  // torch's leaky_relu default
 
-std::vector<int> parse_layers(const std::string& text, const std::string& key) {
-  std::vector<int> out;
-  size_t pos = 0;
-  while (pos <= text.size()) {
-    const size_t end = std::min(text.find('-', pos), text.size());
-    const std::string part = text.substr(pos, end - pos);
-    int v = 0;
-    bool ok = !part.empty() && part.size() <= 5 &&
-              std::all_of(part.begin(), part.end(), [](char c) { return c >= '0' && c <= '9'; });
-    if (ok) v = std::stoi(part);
-    if (!ok || v < 1 || v > 4096) {
-      throw Error(fmt::format("bst: {}='{}': expected layer widths like '64-32', each in 1..4096",
-                              key, text));
-    }
-    out.push_back(v);
-    pos = end + 1;
-  }
-  return out;
-}
+// Shuffling generator salt (the libtorch generator gets the seed itself).
+constexpr uint64_t kShuffleSalt = 0xb5b5b5b5b5b5b5b5ULL;
 
 struct BstConfig {
   int dim = 16;
@@ -127,44 +105,25 @@ struct BstConfig {
   int field_dim = 8;
   std::vector<int> hidden{64, 32};
   std::string head_act = "prelu";
-  std::string loss = "listwise";
-  int epochs = 10;
-  int batch = 256;
-  double lr = 1e-3;
-  double weight_decay = 1e-4;
   double dropout = 0.1;
-  int patience = 3;
-  int64_t seed = -1;
-  int torch_threads = 1;
 
-  static BstConfig read(Params& p) {
+  // The training parameters are NeuralRanker's (NeuralTrainParams).
+  static BstConfig read(Params& p, double dropout) {
     BstConfig c;
     c.dim = static_cast<int>(p.get_int("dim", 16, 2, 512));
     c.heads = static_cast<int>(p.get_int("heads", 2, 1, 64));
     c.max_len = static_cast<int>(p.get_int("max_len", 20, 1, 512));
     c.ffn_act = p.get_string("ffn_act", "leaky_relu", {"leaky_relu", "relu"});
     c.field_dim = static_cast<int>(p.get_int("field_dim", 8, 1, 256));
-    c.hidden = parse_layers(p.get_string("hidden", "64-32"), "hidden");
+    c.hidden = p.get_layers("hidden", "64-32", {.min_width = 1, .max_width = 4096, .max_layers = 0, .none = ""});
     c.head_act = p.get_string("head_act", "prelu", {"prelu", "relu"});
-    c.loss = p.get_string("loss", "listwise", {"bce", "listwise"});
-    c.epochs = static_cast<int>(p.get_int("epochs", 10, 1, 10000));
-    c.batch = static_cast<int>(p.get_int("batch", 256, 1, 1000000));
-    c.lr = p.get_double("lr", 1e-3, 1e-6, 1.0);
-    c.weight_decay = p.get_double("weight_decay", 1e-4, 0.0, 1.0);
-    c.dropout = p.get_double("dropout", 0.1, 0.0, 0.9);
-    c.patience = static_cast<int>(p.get_int("patience", 3, 0, 10000));
-    c.seed = p.get_int("seed", -1, -1, std::numeric_limits<int64_t>::max());
-    c.torch_threads = static_cast<int>(p.get_int("torch_threads", 1, 0, 1024));
+    c.dropout = dropout;
     if (c.dim % c.heads != 0) {
       throw Error(fmt::format("bst: heads={} does not divide dim={}", c.heads, c.dim));
     }
     return c;
   }
 };
-
-torch::Tensor unit_prelu(const torch::Tensor& x, const torch::Tensor& slope) {
-  return torch::where(x > 0, x, x * slope);
-}
 
 struct BstNetImpl : torch::nn::Module {
   BstNetImpl(const FeatureSchema& s, int64_t n_dense, const BstConfig& c)
@@ -273,81 +232,40 @@ void masked_history(const RankBatch& b, size_t r, int max_len, std::vector<ItemI
   }
 }
 
+// Inputs of BstNet::forward for the given rows: the left-padded masked histories [B, L]
+// (item id + 1, 0 = padding), their positions, and the per-row tensors.
 struct TorchInputs {
-  torch::Tensor hist, hist_pos, target, cats, dense;
+  torch::Tensor hist, hist_pos;
+  RowTensors row;
 };
 
 TorchInputs make_inputs(const RankBatch& b, const std::vector<float>& dn, size_t n_dense, int max_len,
                         std::span<const uint32_t> rows) {
   const auto B = static_cast<int64_t>(rows.size());
-  const size_t nf = b.schema.n_fields();
   std::vector<std::vector<ItemId>> hs(rows.size());
   size_t L = 1;  // at least one (padded) position
   for (size_t i = 0; i < rows.size(); ++i) {
     masked_history(b, rows[i], max_len, hs[i]);
     L = std::max(L, hs[i].size());
   }
-  std::vector<int64_t> hist(rows.size() * L, 0), hpos(rows.size() * L, 0), target(rows.size()),
-      cats(rows.size() * nf);
-  std::vector<float> dense(rows.size() * n_dense);
+  std::vector<int64_t> hist(rows.size() * L, 0), hpos(rows.size() * L, 0);
   for (size_t i = 0; i < rows.size(); ++i) {
-    const uint32_t r = rows[i];
     const size_t m = hs[i].size();
     for (size_t j = 0; j < m; ++j) {
       const size_t col = L - m + j;
       hist[i * L + col] = static_cast<int64_t>(hs[i][j]) + 1;
       hpos[i * L + col] = max_len - static_cast<int64_t>(m - j);
     }
-    target[i] = static_cast<int64_t>(b.items[r]) + 1;
-    for (size_t f = 0; f < nf; ++f) cats[i * nf + f] = b.cats[r * nf + f];
-    std::copy_n(dn.data() + r * n_dense, n_dense, dense.data() + i * n_dense);
   }
-  TorchInputs in;
-  in.hist = nn::from_ids(hist, {B, static_cast<int64_t>(L)});
-  in.hist_pos = nn::from_ids(hpos, {B, static_cast<int64_t>(L)});
-  in.target = nn::from_ids(target, {B});
-  in.cats = nn::from_ids(cats, {B, static_cast<int64_t>(nf)});
-  in.dense = nn::from_vector(dense, {B, static_cast<int64_t>(n_dense)});
-  return in;
+  return {nn::from_ids(hist, {B, static_cast<int64_t>(L)}), nn::from_ids(hpos, {B, static_cast<int64_t>(L)}),
+          row_tensors(b, dn, n_dense, rows)};
 }
-
-// OpenBLAS's own pool set to n threads while alive (see src/rank/din.cc for why).
-class BlasThreads {
- public:
-  explicit BlasThreads(int n) {
-    set_ = reinterpret_cast<void (*)(int)>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
-    auto get = reinterpret_cast<int (*)()>(dlsym(RTLD_DEFAULT, "openblas_get_num_threads"));
-    if (set_ == nullptr || get == nullptr) {
-      set_ = nullptr;
-      return;
-    }
-    previous_ = get();
-    set_(n);
-  }
-  ~BlasThreads() {
-    if (set_ != nullptr) set_(previous_);
-  }
-  BlasThreads(const BlasThreads&) = delete;
-  BlasThreads& operator=(const BlasThreads&) = delete;
-
- private:
-  void (*set_)(int) = nullptr;
-  int previous_ = 1;
-};
 
 using MatF = Eigen::MatrixXf;  // column-major
 using VecF = Eigen::VectorXf;
 
-MatF linear_weight(const torch::Tensor& w) {
-  const auto v = nn::to_vector(w);
-  return Eigen::Map<const Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(
-      v.data(), w.size(0), w.size(1));
-}
-
-VecF vec_of(const torch::Tensor& t) {
-  const auto v = nn::to_vector(t);
-  return Eigen::Map<const VecF>(v.data(), static_cast<Eigen::Index>(v.size()));
-}
+using nn::linear_weight;
+using nn::vec_of;
 
 void layer_norm(VecF& x, const VecF& g, const VecF& b) {
   const float mean = x.mean();
@@ -382,192 +300,31 @@ struct Serving {
   float head_out_b = 0;
 };
 
-class BstRanker final : public Ranker {
+class BstRanker final : public NeuralRankerOf<BstRanker> {
  public:
-  explicit BstRanker(Params params) : params_(std::move(params)) {
-    cfg_ = BstConfig::read(params_);
+  explicit BstRanker(Params params)
+      : NeuralRankerOf(kKind, kFormatVersion, std::move(params), NeuralTrainParams::Defaults{}) {
+    cfg_ = BstConfig::read(params_, train_params().dropout);
     params_.check_unused(kKind);
   }
 
-  std::string kind() const override { return kKind; }
-  const FeatureSchema& schema() const override { return schema_; }
-  Params params() const override {
-    Params p(params_.resolved());
-    BstConfig::read(p);
-    return p;
-  }
-
-  void fit(const RankTrainSet& train, const RankFitOptions& opt) override {
-    train.validate();
-    const RankBatch& b = train.batch;
-    CASCADE_CHECK(b.rows() > 0, "bst: fit() on an empty training set");
-    CASCADE_CHECK(b.schema.n_items > 0, "bst: the feature schema has n_items 0");
-    if (opt.valid != nullptr) {
-      opt.valid->validate();
-      check_schema(b.schema, opt.valid->batch.schema, "bst: validation set");
-    }
-    const uint64_t seed = cfg_.seed >= 0 ? static_cast<uint64_t>(cfg_.seed) : opt.seed;
-    nn::TorchSession session(cfg_.torch_threads > 0 ? cfg_.torch_threads : opt.threads, seed);
-    BlasThreads blas(session.threads());
-    const auto t0 = std::chrono::steady_clock::now();
-    auto seconds = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); };
-
-    fitted_ = false;
-    schema_ = b.schema;
-    norm_.fit(b);
-    const size_t nd = norm_.out_dim();
-    const std::vector<float> dn = norm_.apply_batch(b);
-    net_ = BstNet(schema_, static_cast<int64_t>(nd), cfg_);
-    torch::optim::AdamW opt_w(net_->parameters(), torch::optim::AdamWOptions(cfg_.lr).weight_decay(cfg_.weight_decay));
-    std::mt19937_64 rng(seed ^ 0xb5b5b5b5b5b5b5b5ULL);
-    const bool listwise = cfg_.loss == "listwise";
-    std::vector<uint32_t> order(listwise ? b.groups() : b.rows());
-    std::iota(order.begin(), order.end(), 0u);
-    nn::BestEpoch best(cfg_.patience);
-    std::vector<uint32_t> rows;
-    std::vector<uint32_t> seg;
-
-    for (int epoch = 1; epoch <= cfg_.epochs; ++epoch) {
-      net_->train();
-      std::shuffle(order.begin(), order.end(), rng);
-      double loss_sum = 0;
-      int64_t loss_n = 0;
-      for (size_t i = 0; i < order.size();) {
-        rows.clear();
-        seg.assign(1, 0);
-        if (listwise) {
-          while (i < order.size() && rows.size() < static_cast<size_t>(cfg_.batch)) {
-            const uint32_t g = order[i++];
-            for (uint32_t r = b.group_begin[g]; r < b.group_begin[g + 1]; ++r) rows.push_back(r);
-            seg.push_back(static_cast<uint32_t>(rows.size()));
-          }
-        } else {
-          const size_t n = std::min<size_t>(cfg_.batch, order.size() - i);
-          rows.assign(order.begin() + static_cast<std::ptrdiff_t>(i), order.begin() + static_cast<std::ptrdiff_t>(i + n));
-          i += n;
-        }
-        if (rows.empty()) continue;
-        const TorchInputs in = make_inputs(b, dn, nd, cfg_.max_len, rows);
-        std::vector<float> y(rows.size());
-        for (size_t k = 0; k < rows.size(); ++k) y[k] = train.labels[rows[k]];
-        const auto yt = nn::from_vector(y, {static_cast<int64_t>(y.size())});
-        const auto logits = net_->forward(in.hist, in.hist_pos, in.target, in.cats, in.dense, false);
-        torch::Tensor loss;
-        int64_t weight = static_cast<int64_t>(rows.size());
-        if (listwise) {
-          std::vector<torch::Tensor> losses;
-          for (size_t s = 0; s + 1 < seg.size(); ++s) {
-            const int64_t o = seg[s], n = seg[s + 1] - seg[s];
-            const float pos = std::accumulate(y.begin() + o, y.begin() + o + n, 0.0f);
-            if (pos <= 0) continue;
-            losses.push_back(-(torch::log_softmax(logits.narrow(0, o, n), 0) * yt.narrow(0, o, n)).sum() / pos);
-          }
-          if (losses.empty()) continue;
-          loss = torch::stack(losses).mean();
-          weight = static_cast<int64_t>(losses.size());
-        } else {
-          loss = torch::binary_cross_entropy_with_logits(logits, yt);
-        }
-        opt_w.zero_grad();
-        loss.backward();
-        opt_w.step();
-        loss_sum += loss.item<double>() * static_cast<double>(weight);
-        loss_n += weight;
-      }
-      const double mean_loss = loss_sum / static_cast<double>(std::max<int64_t>(1, loss_n));
-      nn::check_finite(torch::tensor(mean_loss), kKind, epoch);
-      if (opt.valid != nullptr) {
-        finish_model();
-        std::vector<float> s(opt.valid->batch.rows());
-        score(opt.valid->batch, s);
-        const double auc = grouped_auc(opt.valid->batch, opt.valid->labels, s);
-        const bool stop = best.update(epoch, std::isnan(auc) ? 0.0 : auc, *net_);
-        spdlog::info("bst: epoch {} loss {:.4f} valid grouped AUC {:.4f} (best {:.4f} @ {}) {:.1f}s", epoch, mean_loss,
-                     auc, best.value(), best.epoch(), seconds());
-        if (stop) {
-          spdlog::info("bst: no validation gain in {} epochs, stopping at epoch {}", cfg_.patience, epoch);
-          break;
-        }
-      } else {
-        spdlog::debug("bst: epoch {} loss {:.4f} {:.1f}s", epoch, mean_loss, seconds());
-      }
-    }
-    best.restore(*net_);
-    finish_model();
-    dataset_hash_ = opt.dataset_hash;
-    fit_seed_ = seed;
-    best_epoch_ = best.epoch();
-    spdlog::info("bst: {} rows, {} groups, {} dense -> {}, {} fields, loss {}: {:.1f}s{}", b.rows(), b.groups(),
-                 b.schema.n_dense(), nd, b.schema.n_fields(), cfg_.loss, seconds(),
-                 best.any() ? fmt::format(", kept epoch {} (valid grouped AUC {:.4f})", best.epoch(), best.value())
-                            : std::string());
-  }
-
-  void score(const RankBatch& batch, std::span<float> out) const override {
-    CASCADE_CHECK(fitted_, "bst: score() before fit() or load()");
-    check_schema(schema_, batch.schema, "bst");
-    CASCADE_CHECK(out.size() == batch.rows(),
-                  fmt::format("bst: score() output has {} slots for {} rows", out.size(), batch.rows()));
-    batch.validate();
-    nn::SingleThreadedEigen single;
-    for (size_t g = 0; g < batch.groups(); ++g) score_group(batch, g, out);
-  }
-
-  void save(const std::filesystem::path& dir) const override {
-    CASCADE_CHECK(fitted_, "bst: save() before fit()");
-    ArtifactWriter w(dir, kKind, kFormatVersion);
-    w.meta()["params"] = params_.resolved();
-    w.meta()["schema"] = schema_to_json(schema_);
-    w.meta()["dataset_hash"] = dataset_hash_;
-    w.meta()["fit_seed"] = fit_seed_;
-    w.meta()["best_epoch"] = best_epoch_;
-    norm_.save(w);
-    nn::save_module(w, *net_);
-    w.finish();
-  }
-
-  void load(const std::filesystem::path& dir) override {
-    ArtifactReader r(dir, kKind, kFormatVersion);
-    const auto& m = r.meta();
-    Params p;
-    FeatureSchema schema;
-    try {
-      p = Params(m.at("params").get<std::map<std::string, std::string>>());
-      schema = schema_from_json(m.at("schema"));
-    } catch (const nlohmann::json::exception& e) {
-      throw Error(fmt::format("{}: bad bst manifest: {}", dir.string(), e.what()));
-    }
-    BstConfig cfg = BstConfig::read(p);
-    p.check_unused(kKind);
-    CASCADE_CHECK(schema.n_items > 0, fmt::format("{}: bst manifest has n_items 0", dir.string()));
-    DenseNormalizer norm;
-    BstNet net{nullptr};
-    try {
-      norm.load(r);
-      CASCADE_CHECK(norm.in_dim() == schema.n_dense(),
-                    fmt::format("normaliser has {} columns, the schema {}", norm.in_dim(), schema.n_dense()));
-      net = BstNet(schema, static_cast<int64_t>(norm.out_dim()), cfg);
-      nn::load_module(r, *net);
-    } catch (const Error& e) {
-      throw Error(fmt::format("{}: {}", dir.string(), e.what()));
-    }
-    params_ = std::move(p);
-    cfg_ = cfg;
-    schema_ = std::move(schema);
-    norm_ = std::move(norm);
-    net_ = net;
-    dataset_hash_ = m.value("dataset_hash", "");
-    fit_seed_ = m.value("fit_seed", uint64_t{0});
-    best_epoch_ = m.value("best_epoch", 0);
-    finish_model();
-  }
-
  private:
-  friend std::vector<float> bst::torch_scores(const Ranker&, const RankBatch&);
+  void build_net() override { net_ = BstNet(schema_, static_cast<int64_t>(norm_.out_dim()), cfg_); }
+  torch::nn::Module& module() const override { return *net_.ptr(); }
 
-  void finish_model() {
-    torch::NoGradGuard ng;
-    net_->eval();
+  std::function<double()> epoch_trainer(const RankTrainSet& train, torch::optim::Optimizer& opt,
+                                        uint64_t seed) override {
+    return [this, &train, &opt, dn = norm_.apply_batch(train.batch),
+            batches = GroupBatches(train, train_params(), seed ^ kShuffleSalt)]() mutable {
+      return batches.epoch(opt, [&](std::span<const uint32_t> rows) {
+        const TorchInputs in = make_inputs(train.batch, dn, norm_.out_dim(), cfg_.max_len, rows);
+        return net_->forward(in.hist, in.hist_pos, in.row.target, in.row.cats, in.row.dense, false);
+      });
+    };
+  }
+
+  // The serving copy of the eval-mode net (and the target-token tables).
+  void copy_serving() override {
     Serving s;
     s.d = cfg_.dim;
     s.heads = cfg_.heads;
@@ -623,7 +380,6 @@ class BstRanker final : public Ranker {
     s.head_out_w = vec_of(net_->head_out->weight.reshape({-1}));
     s.head_out_b = net_->head_out->bias.item<float>();
     sv_ = std::move(s);
-    fitted_ = true;
   }
 
   // K and V (d x m) of a masked, truncated history: one matrix-vector product per token, so
@@ -714,7 +470,7 @@ class BstRanker final : public Ranker {
     return s.head_out_b + s.head_out_w.dot(x);
   }
 
-  void score_group(const RankBatch& batch, size_t g, std::span<float> out) const {
+  void score_group(const RankBatch& batch, size_t g, std::span<float> out) const override {
     const uint32_t r0 = batch.group_begin[g], r1 = batch.group_begin[g + 1];
     if (r0 == r1) return;
     const auto hist = batch.group_history(g);
@@ -733,39 +489,24 @@ class BstRanker final : public Ranker {
     }
   }
 
-  std::vector<float> torch_forward(const RankBatch& batch) const {
-    CASCADE_CHECK(fitted_, "bst: torch_scores() before fit() or load()");
-    check_schema(schema_, batch.schema, "bst");
-    batch.validate();
-    CASCADE_CHECK(!net_->is_training(), "bst: torch_scores() on a module in training mode");
-    torch::NoGradGuard ng;
+  std::vector<float> torch_forward(const RankBatch& batch) const override {
     const std::vector<float> dn = norm_.apply_batch(batch);
     std::vector<uint32_t> rows(batch.rows());
     std::iota(rows.begin(), rows.end(), 0u);
-    if (rows.empty()) return {};
     const TorchInputs in = make_inputs(batch, dn, norm_.out_dim(), cfg_.max_len, rows);
-    const auto net = net_.ptr();
-    return nn::to_vector(net->forward(in.hist, in.hist_pos, in.target, in.cats, in.dense, true));
+    // forward() is not const; the module is read, not changed.
+    return nn::to_vector(net_.ptr()->forward(in.hist, in.hist_pos, in.row.target, in.row.cats, in.row.dense, true));
   }
 
-  Params params_;
   BstConfig cfg_;
-  FeatureSchema schema_;
-  DenseNormalizer norm_;
   BstNet net_{nullptr};
   Serving sv_;
-  std::string dataset_hash_;
-  uint64_t fit_seed_ = 0;
-  int best_epoch_ = 0;
-  bool fitted_ = false;
 };
 
 }  // namespace
 
 std::vector<float> bst::torch_scores(const Ranker& model, const RankBatch& batch) {
-  const auto* m = dynamic_cast<const BstRanker*>(&model);
-  CASCADE_CHECK(m != nullptr, fmt::format("bst::torch_scores: '{}' is not a bst ranker", model.kind()));
-  return m->torch_forward(batch);
+  return NeuralRanker::torch_scores(model, kKind, batch);
 }
 
 CASCADE_REGISTER_RANKER(BstRanker, "bst");

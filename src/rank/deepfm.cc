@@ -56,8 +56,9 @@
 // Requires >= 1 categorical field and >= 1 dense column.
 //
 // Determinism: shuffling is seeded from `seed`, dropout and initialisation use libtorch's
-// global generator seeded by nn::TorchSession: same seed + same torch_threads -> identical
-// model. Two fits must not run concurrently in one process.
+// global generator seeded by nn::TorchSession, which also pins OpenBLAS's threads to
+// torch_threads (before it did, a fit depended on OMP_NUM_THREADS / the core count): same
+// seed + same torch_threads -> identical model. Two fits must not run concurrently in one process.
 //
 // Parameters ("deepfm:dim=16,hidden=64-32,...", all optional; defaults in brackets):
 //   dim           field embedding size                                 [16]      1..256
@@ -82,31 +83,25 @@
 // AVX-512 kernel (bench/deepfm_bench.cc, the real pipeline's field sizes, 60 dense columns +
 // 30 indicators; the numbers measured for both builds are in that file's header).
 #include <fmt/format.h>
-#include <omp.h>
-#include <spdlog/spdlog.h>
-#include <unistd.h>
 
 #include <Eigen/Core>
 #include <algorithm>
 #include <atomic>
-#include <cstring>
-#include <chrono>
 #include <cmath>
 #include <limits>
 #include <numeric>
+#include <memory>
 #include <random>
-#include <sstream>
 #include <vector>
 
 #include "cascade/core/error.h"
 #include "cascade/core/registry.h"
-#include "cascade/io/artifact.h"
 #include "cascade/rank/ranker.h"
 #include "nn/eigen_threads.h"
 #include "nn/simd_gemm.h"
 #include "nn/torch_util.h"
 #include "rank/deepfm_reference.h"
-#include "rank/dense_norm.h"
+#include "rank/neural_ranker.h"
 
 namespace cascade {
 
@@ -119,28 +114,6 @@ using RowMat = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMa
 using CMap = Eigen::Map<const RowMat>;
 using CVecMap = Eigen::Map<const Eigen::RowVectorXf>;
 
-std::vector<int> parse_hidden(const std::string& text) {
-  std::vector<int> out;
-  std::stringstream ss(text);
-  std::string part;
-  while (std::getline(ss, part, '-')) {
-    int v = 0;
-    size_t used = 0;
-    try {
-      v = std::stoi(part, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    CASCADE_CHECK(used == part.size() && !part.empty() && v >= 1 && v <= 4096,
-                  fmt::format("deepfm: hidden '{}': each layer size must be an integer in 1..4096", text));
-    out.push_back(v);
-  }
-  CASCADE_CHECK(!out.empty() && out.size() <= 8 && text.back() != '-',
-                fmt::format("deepfm: hidden '{}' must list 1..8 layer sizes like 128-64", text));
-  return out;
-}
-
-
 // ---- Serving GEMM: nn/simd_gemm.h (AVX-512 / AVX2+FMA kernels picked at run time, Eigen
 // fallback). A process-wide choice so tests can force one kernel.
 using GemmFn = nn::GemmFn;
@@ -152,32 +125,20 @@ std::atomic<GemmFn>& active_kernel() {
 
 size_t pad16(size_t m) { return (m + 15) / 16 * 16; }
 
+// Shuffling generator salt (the libtorch generator gets the seed itself).
+constexpr uint64_t kShuffleSalt = 0x9e3779b97f4a7c15ULL;
+
 struct DeepfmConfig {
   int dim = 16;
   std::vector<int> hidden{64, 32};
   double dropout = 0.1;
-  std::string loss = "listwise";
-  int epochs = 10;
-  int batch = 512;
-  double lr = 1e-3;
-  double weight_decay = 1e-4;
-  int patience = 3;
-  int64_t seed = -1;
-  int torch_threads = 1;
 
-  static DeepfmConfig read(Params& p) {
+  // The training parameters are NeuralRanker's (NeuralTrainParams).
+  static DeepfmConfig read(Params& p, double dropout) {
     DeepfmConfig c;
     c.dim = static_cast<int>(p.get_int("dim", 16, 1, 256));
-    c.hidden = parse_hidden(p.get_string("hidden", "64-32"));
-    c.dropout = p.get_double("dropout", 0.1, 0.0, 0.9);
-    c.loss = p.get_string("loss", "listwise", {"bce", "listwise"});
-    c.epochs = static_cast<int>(p.get_int("epochs", 10, 1, 10000));
-    c.batch = static_cast<int>(p.get_int("batch", 512, 1, 1 << 20));
-    c.lr = p.get_double("lr", 1e-3, 1e-6, 1.0);
-    c.weight_decay = p.get_double("weight_decay", 1e-4, 0.0, 1.0);
-    c.patience = static_cast<int>(p.get_int("patience", 3, 0, 10000));
-    c.seed = p.get_int("seed", -1, -1, std::numeric_limits<int64_t>::max());
-    c.torch_threads = static_cast<int>(p.get_int("torch_threads", 1, 0, 1024));
+    c.hidden = p.get_layers("hidden", "64-32", {.min_width = 1, .max_width = 4096, .max_layers = 8, .none = ""});
+    c.dropout = dropout;
     return c;
   }
 };
@@ -225,56 +186,42 @@ struct DeepfmNetImpl : torch::nn::Module {
 };
 TORCH_MODULE(DeepfmNet);
 
-class DeepfmRanker final : public Ranker {
+class DeepfmRanker final : public NeuralRankerOf<DeepfmRanker> {
  public:
-  explicit DeepfmRanker(Params params) : params_(std::move(params)) {
-    cfg_ = DeepfmConfig::read(params_);
+  explicit DeepfmRanker(Params params)
+      : NeuralRankerOf(kKind, kFormatVersion, std::move(params), NeuralTrainParams::Defaults{512, 1 << 20}) {
+    cfg_ = DeepfmConfig::read(params_, train_params().dropout);
     params_.check_unused(kKind);
   }
 
-  std::string kind() const override { return kKind; }
-  const FeatureSchema& schema() const override { return schema_; }
-  Params params() const override {
-    Params p(params_.resolved());
-    DeepfmConfig::read(p);
-    return p;
+ private:
+  void check_supported(const FeatureSchema& schema) const override {
+    CASCADE_CHECK(schema.n_fields() >= 1, "deepfm: needs at least one categorical field");
+    CASCADE_CHECK(schema.n_dense() >= 1, "deepfm: needs at least one dense column");
   }
 
-  void fit(const RankTrainSet& train, const RankFitOptions& opt) override {
-    train.validate();
-    const RankBatch& B = train.batch;
-    CASCADE_CHECK(B.rows() > 0, "deepfm: fit() on an empty training set");
-    CASCADE_CHECK(B.schema.n_fields() >= 1, "deepfm: needs at least one categorical field");
-    CASCADE_CHECK(B.schema.n_dense() >= 1, "deepfm: needs at least one dense column");
-    if (opt.valid != nullptr) {
-      opt.valid->validate();
-      check_schema(B.schema, opt.valid->batch.schema, "deepfm: validation set");
-    }
-    const uint64_t seed = cfg_.seed >= 0 ? static_cast<uint64_t>(cfg_.seed) : opt.seed;
-    const auto t0 = std::chrono::steady_clock::now();
-    auto seconds = [&] {
-      return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    };
-    fitted_ = false;
-    const int torch_threads = cfg_.torch_threads > 0 ? cfg_.torch_threads : opt.threads;
-    nn::TorchSession session(torch_threads, seed);
-
-    schema_ = B.schema;
+  void build_net() override {
     set_offsets();
-    norm_.fit(B);
+    net_ = DeepfmNet(offsets_.back(), static_cast<int64_t>(schema_.n_fields()),
+                     static_cast<int64_t>(norm_.out_dim()), cfg_);
+  }
+  torch::nn::Module& module() const override { return *net_.ptr(); }
+
+  // Rows (bce) or whole groups (listwise) in shuffled order; the listwise loss pads each
+  // step's groups to [groups, longest] and takes log-softmax over each group's row.
+  std::function<double()> epoch_trainer(const RankTrainSet& train, torch::optim::Optimizer& optim,
+                                        uint64_t seed) override {
+    const RankBatch& B = train.batch;
     const int64_t N = static_cast<int64_t>(B.rows()), F = static_cast<int64_t>(schema_.n_fields());
     const int64_t Dn = static_cast<int64_t>(norm_.out_dim());
-    net_ = DeepfmNet(offsets_.back(), F, Dn, cfg_);
-    torch::optim::AdamW optim(net_->parameters(),
-                              torch::optim::AdamWOptions(cfg_.lr).weight_decay(cfg_.weight_decay));
-
     const std::vector<float> X = norm_.apply_batch(B);
     const auto Xt = nn::from_vector(X, {N, Dn});
     const auto It = nn::from_ids(table_ids(B), {N, F});
     const auto Yt = nn::from_vector(train.labels, {N});
 
-    std::mt19937_64 rng(seed ^ 0x9e3779b97f4a7c15ULL);
-    const bool listwise = cfg_.loss == "listwise";
+    std::mt19937_64 rng(seed ^ kShuffleSalt);
+    const bool listwise = train_params().listwise();
+    const int64_t batch = train_params().batch;
     // Units of shuffling: rows (bce) or groups with a positive and a negative (listwise).
     std::vector<int64_t> units;
     if (listwise) {
@@ -288,19 +235,17 @@ class DeepfmRanker final : public Ranker {
       units.resize(static_cast<size_t>(N));
       std::iota(units.begin(), units.end(), 0);
     }
-
-    nn::BestEpoch best(cfg_.patience);
-    std::vector<int64_t> rows, pad, pos_flat;
-    std::vector<float> pos_w;
-    for (int epoch = 1; epoch <= cfg_.epochs; ++epoch) {
-      net_->train();
+    return [this, &train, &optim, Xt, It, Yt, rng, listwise, batch, units]() mutable {
+      const RankBatch& B = train.batch;
+      std::vector<int64_t> rows, pad, pos_flat;
+      std::vector<float> pos_w;
       std::shuffle(units.begin(), units.end(), rng);
       double loss_sum = 0;
       int64_t steps = 0;
       for (size_t u0 = 0; u0 < units.size();) {
         torch::Tensor loss;
         if (!listwise) {
-          const size_t u1 = std::min(units.size(), u0 + static_cast<size_t>(cfg_.batch));
+          const size_t u1 = std::min(units.size(), u0 + static_cast<size_t>(batch));
           rows.assign(units.begin() + static_cast<std::ptrdiff_t>(u0), units.begin() + static_cast<std::ptrdiff_t>(u1));
           u0 = u1;
           auto idx = nn::from_ids(rows, {static_cast<int64_t>(rows.size())});
@@ -310,7 +255,7 @@ class DeepfmRanker final : public Ranker {
           // Whole groups until the step holds >= batch rows.
           rows.clear();
           std::vector<std::pair<int64_t, int64_t>> spans;  // (first local row, size) per group
-          while (u0 < units.size() && static_cast<int64_t>(rows.size()) < cfg_.batch) {
+          while (u0 < units.size() && static_cast<int64_t>(rows.size()) < batch) {
             const size_t g = static_cast<size_t>(units[u0++]);
             spans.emplace_back(static_cast<int64_t>(rows.size()), B.group_begin[g + 1] - B.group_begin[g]);
             for (size_t r = B.group_begin[g]; r < B.group_begin[g + 1]; ++r) rows.push_back(static_cast<int64_t>(r));
@@ -348,127 +293,24 @@ class DeepfmRanker final : public Ranker {
         loss_sum += loss.item<double>();
         ++steps;
       }
-      const double mean_loss = loss_sum / static_cast<double>(std::max<int64_t>(1, steps));
-      if (!std::isfinite(mean_loss)) nn::check_finite(torch::tensor(mean_loss), kKind, epoch);
-      if (opt.valid != nullptr) {
-        finish_model();
-        std::vector<float> s(opt.valid->batch.rows());
-        score(opt.valid->batch, s);
-        const double auc = grouped_auc(opt.valid->batch, opt.valid->labels, s);
-        fitted_ = false;
-        if (std::isnan(auc)) {
-          spdlog::debug("deepfm: epoch {} loss {:.4f} (validation has no group to evaluate)", epoch, mean_loss);
-          continue;
-        }
-        const bool stop = best.update(epoch, auc, *net_);
-        spdlog::debug("deepfm: epoch {} loss {:.4f} valid grouped AUC {:.4f} (best {:.4f} @ {}) {:.1f}s", epoch,
-                      mean_loss, auc, best.value(), best.epoch(), seconds());
-        if (stop) {
-          spdlog::info("deepfm: no validation gain in {} epochs, stopping at epoch {}", cfg_.patience, epoch);
-          break;
-        }
-      } else {
-        spdlog::debug("deepfm: epoch {} loss {:.4f} {:.1f}s", epoch, mean_loss, seconds());
-      }
-    }
-    best.restore(*net_);
-    finish_model();
-    dataset_hash_ = opt.dataset_hash;
-    fit_seed_ = seed;
-    best_epoch_ = best.epoch();
-    spdlog::info("deepfm: {} rows, {} groups, {} fields, {} dense inputs, loss {}: {:.1f}s{}", N, B.groups(), F,
-                 Dn, cfg_.loss, seconds(),
-                 best.any() ? fmt::format(", kept epoch {} (valid grouped AUC {:.4f})", best.epoch(), best.value())
-                            : std::string());
+      return loss_sum / static_cast<double>(std::max<int64_t>(1, steps));
+    };
   }
 
-  void score(const RankBatch& batch, std::span<float> out) const override {
-    CASCADE_CHECK(fitted_, "deepfm: score() before fit() or load()");
-    check_schema(schema_, batch.schema, "deepfm");
-    const size_t n = batch.rows(), F = schema_.n_fields(), nd = schema_.n_dense();
-    CASCADE_CHECK(out.size() == n, fmt::format("deepfm: score() output has {} slots for {} rows", out.size(), n));
-    CASCADE_CHECK(batch.dense.size() == n * nd && batch.cats.size() == n * F,
-                  fmt::format("deepfm: the batch has {} dense and {} categorical values for {} rows",
-                              batch.dense.size(), batch.cats.size(), n));
-    CASCADE_CHECK(!batch.group_begin.empty() && batch.group_begin.front() == 0 && batch.group_begin.back() == n,
-                  "deepfm: the batch's group_begin must start at 0 and end at the row count");
-    for (size_t g = 0; g + 1 < batch.group_begin.size(); ++g) {
-      CASCADE_CHECK(batch.group_begin[g] <= batch.group_begin[g + 1],
-                    fmt::format("deepfm: group {} of the batch has a negative size", g));
-    }
-    for (size_t r = 0; r < n; ++r) {
-      for (size_t f = 0; f < F; ++f) {
-        const uint32_t v = batch.cats[r * F + f];
-        CASCADE_CHECK(v < schema_.fields[f].cardinality,
-                      fmt::format("deepfm: row {} field '{}' value {} >= cardinality {}", r, schema_.fields[f].name,
-                                  v, schema_.fields[f].cardinality));
-      }
-    }
-    nn::SingleThreadedEigen one;  // for the Eigen fallback kernel
-    const GemmFn gemm = active_kernel().load();
-    for (size_t g = 0; g + 1 < batch.group_begin.size(); ++g) {
-      const size_t r0 = batch.group_begin[g], r1 = batch.group_begin[g + 1];
-      if (r1 > r0) score_group(batch, r0, r1 - r0, out.data() + r0, gemm);
-    }
+  void score_group(const RankBatch& batch, size_t g, std::span<float> out) const override {
+    const size_t r0 = batch.group_begin[g], r1 = batch.group_begin[g + 1];
+    if (r1 > r0) score_rows(batch, r0, r1 - r0, out.data() + r0, active_kernel().load());
   }
 
-  void save(const std::filesystem::path& dir) const override {
-    CASCADE_CHECK(fitted_, "deepfm: save() before fit()");
-    ArtifactWriter w(dir, kKind, kFormatVersion);
-    w.meta()["params"] = params_.resolved();
-    w.meta()["schema"] = schema_to_json(schema_);
-    w.meta()["dataset_hash"] = dataset_hash_;
-    w.meta()["fit_seed"] = fit_seed_;
-    w.meta()["best_epoch"] = best_epoch_;
-    w.meta()["dense_dim"] = norm_.out_dim();
-    norm_.save(w);
-    nn::save_module(w, *net_);
-    w.finish();
+  // The normaliser's output width, to check against the network's at load.
+  void save_extra(ArtifactWriter& w) const override { w.meta()["dense_dim"] = norm_.out_dim(); }
+  void check_extra(const ModelReader& r) const override {
+    const auto dense_dim = r.field<size_t>("dense_dim");
+    CASCADE_CHECK(norm_.out_dim() == dense_dim,
+                  fmt::format("deepfm normaliser has {} -> {} columns, the manifest says {} -> {}", norm_.in_dim(),
+                              norm_.out_dim(), schema_.n_dense(), dense_dim));
   }
 
-  void load(const std::filesystem::path& dir) override {
-    ArtifactReader r(dir, kKind, kFormatVersion);
-    const auto& m = r.meta();
-    Params p;
-    FeatureSchema schema;
-    size_t dense_dim = 0;
-    try {
-      p = Params(m.at("params").get<std::map<std::string, std::string>>());
-      schema = schema_from_json(m.at("schema"));
-      dense_dim = m.at("dense_dim").get<size_t>();
-    } catch (const nlohmann::json::exception& e) {
-      throw Error(fmt::format("{}: bad deepfm manifest: {}", dir.string(), e.what()));
-    }
-    DeepfmConfig cfg = DeepfmConfig::read(p);
-    p.check_unused(kKind);
-    CASCADE_CHECK(schema.n_fields() >= 1 && schema.n_dense() >= 1,
-                  fmt::format("{}: deepfm manifest schema needs a categorical field and a dense column", dir.string()));
-    DenseNormalizer norm;
-    norm.load(r);
-    CASCADE_CHECK(norm.in_dim() == schema.n_dense() && norm.out_dim() == dense_dim,
-                  fmt::format("{}: deepfm normaliser has {} -> {} columns, the manifest says {} -> {}", dir.string(),
-                              norm.in_dim(), norm.out_dim(), schema.n_dense(), dense_dim));
-    schema_ = schema;
-    set_offsets();
-    DeepfmNet net(offsets_.back(), static_cast<int64_t>(schema.n_fields()), static_cast<int64_t>(dense_dim), cfg);
-    try {
-      nn::load_module(r, *net);
-    } catch (const Error& e) {
-      fitted_ = false;
-      throw Error(fmt::format("{}: {}", dir.string(), e.what()));
-    }
-    params_ = std::move(p);
-    cfg_ = cfg;
-    norm_ = norm;
-    net_ = net;
-    dataset_hash_ = m.value("dataset_hash", "");
-    fit_seed_ = m.value("fit_seed", uint64_t{0});
-    best_epoch_ = m.value("best_epoch", 0);
-    finish_model();
-  }
-
- private:
-  friend std::vector<float> deepfm::torch_scores(const Ranker&, const RankBatch&);
 
   void set_offsets() {
     offsets_.assign(1, 0);
@@ -487,9 +329,8 @@ class DeepfmRanker final : public Ranker {
 
   // Eval mode + the serving arrays (see the header comment). Column counts are padded to a
   // multiple of 16 with zeros for the kernels: K = pad16(H1 + dim + 1).
-  void finish_model() {
+  void copy_serving() override {
     nn::SingleThreadedEigen one;
-    net_->eval();
     const int64_t d = cfg_.dim, H1 = cfg_.hidden[0];
     const int64_t K = static_cast<int64_t>(pad16(static_cast<size_t>(H1 + d + 1)));
     const int64_t F = static_cast<int64_t>(schema_.n_fields()), total = offsets_.back();
@@ -535,11 +376,10 @@ class DeepfmRanker final : public Ranker {
     }
     out_w_ = nn::to_vector(net_->out->weight);
     bias_ = nn::to_vector(net_->dense_lin->bias)[0] + nn::to_vector(net_->out->bias)[0];
-    fitted_ = true;
   }
 
   // The forward for rows [r0, r0 + n) of one group; writes n logits to out.
-  void score_group(const RankBatch& b, size_t r0, size_t n, float* out, GemmFn gemm) const {
+  void score_rows(const RankBatch& b, size_t r0, size_t n, float* out, GemmFn gemm) const {
     const size_t d = static_cast<size_t>(cfg_.dim), H1 = static_cast<size_t>(cfg_.hidden[0]);
     const size_t K = pad16(H1 + d + 1), F = schema_.n_fields(), nd = schema_.n_dense();
     const size_t Dn = norm_.out_dim();
@@ -608,25 +448,16 @@ class DeepfmRanker final : public Ranker {
     }
   }
 
-  std::vector<float> torch_forward(const RankBatch& batch) const {
-    CASCADE_CHECK(fitted_, "deepfm: torch_scores() before fit() or load()");
-    check_schema(schema_, batch.schema, "deepfm");
-    batch.validate();
+  std::vector<float> torch_forward(const RankBatch& batch) const override {
     const int64_t N = static_cast<int64_t>(batch.rows());
-    if (N == 0) return {};
-    torch::NoGradGuard no_grad;
-    const auto net = net_.ptr();  // forward() is not const; the module is read, not changed
-    CASCADE_CHECK(!net->is_training(), "deepfm: torch_scores() on a module in training mode");
     const auto X = norm_.apply_batch(batch);
-    auto logits = net->forward(nn::from_ids(table_ids(batch), {N, static_cast<int64_t>(schema_.n_fields())}),
-                               nn::from_vector(X, {N, static_cast<int64_t>(norm_.out_dim())}));
+    // forward() is not const; the module is read, not changed.
+    auto logits = net_.ptr()->forward(nn::from_ids(table_ids(batch), {N, static_cast<int64_t>(schema_.n_fields())}),
+                                      nn::from_vector(X, {N, static_cast<int64_t>(norm_.out_dim())}));
     return nn::to_vector(logits);
   }
 
-  Params params_;
   DeepfmConfig cfg_;
-  FeatureSchema schema_;
-  DenseNormalizer norm_;
   std::vector<int64_t> offsets_{0};  // F + 1: field f's values are table rows [offsets_[f], offsets_[f+1])
   DeepfmNet net_{nullptr};
   // Serving arrays (row-major). K = pad16(H1 + dim + 1).
@@ -638,10 +469,6 @@ class DeepfmRanker final : public Ranker {
   std::vector<std::vector<float>> layer_wt_, layer_b_;
   std::vector<float> out_w_;   // [H_L]
   float bias_ = 0.f;           // dense_lin bias + output bias
-  std::string dataset_hash_;
-  uint64_t fit_seed_ = 0;
-  int best_epoch_ = 0;
-  bool fitted_ = false;
 };
 
 }  // namespace
@@ -654,9 +481,7 @@ bool deepfm::set_kernel_for_testing(const std::string& name) {
 }
 
 std::vector<float> deepfm::torch_scores(const Ranker& model, const RankBatch& batch) {
-  const auto* m = dynamic_cast<const DeepfmRanker*>(&model);
-  CASCADE_CHECK(m != nullptr, fmt::format("torch_scores: '{}' is not a deepfm ranker", model.kind()));
-  return m->torch_forward(batch);
+  return NeuralRanker::torch_scores(model, kKind, batch);
 }
 
 CASCADE_REGISTER_RANKER(DeepfmRanker, "deepfm");

@@ -65,27 +65,27 @@ class GbdtRanker final : public Ranker {
   }
 
   const FeatureSchema& schema() const override { return schema_; }
-  Params params() const override { return params_; }
+  Params params() const override { return params_.in_force(); }
 
   void save(const std::filesystem::path& dir) const override {
     CASCADE_CHECK(model_.fitted(), "gbdt: save() before fit()");
-    ArtifactWriter w(dir, "gbdt", kFormat);
+    ArtifactWriter w = model_writer(dir, "gbdt", kFormat, params_.resolved(), dataset_hash_);
     w.add_blob("model.ubj", model_.to_bytes());
-    w.meta()["params"] = params_.resolved();
     w.meta()["schema"] = schema_to_json(schema_);
-    w.meta()["dataset_hash"] = dataset_hash_;
     w.finish();
   }
 
+  // Reads into a ranker built from the saved parameters (so params() reports them and a
+  // failed load leaves this one unchanged), then takes it over.
   void load(const std::filesystem::path& dir) override {
-    ArtifactReader r(dir, "gbdt", kFormat);
-    schema_ = schema_from_json(r.meta().at("schema"));
-    dataset_hash_ = r.meta().value("dataset_hash", "");
-    const auto saved = r.meta().at("params").get<std::map<std::string, std::string>>();
-    ids_ = saved.count("ids") && saved.at("ids") == "true";
-    choose_columns();
-    model_ = Gbdt::from_bytes(r.blob("model.ubj"), cols());
-    model_.set_predict_threads(1);
+    const ModelReader r(dir, "gbdt", kFormat);
+    GbdtRanker m{Params(r.params())};
+    m.schema_ = schema_from_json(r.field<nlohmann::json>("schema"));
+    m.dataset_hash_ = r.dataset_hash();
+    m.choose_columns();
+    m.model_ = Gbdt::from_bytes(r.blob("model.ubj"), m.cols());
+    m.model_.set_predict_threads(1);
+    *this = std::move(m);
   }
 
  private:

@@ -125,11 +125,11 @@ class LrRanker final : public Ranker {
   }
 
   const FeatureSchema& schema() const override { return schema_; }
-  Params params() const override { return params_; }
+  Params params() const override { return params_.in_force(); }
 
   void save(const std::filesystem::path& dir) const override {
     CASCADE_CHECK(!w_.empty(), "lr: save() before fit()");
-    ArtifactWriter w(dir, "lr", kFormat);
+    ArtifactWriter w = model_writer(dir, "lr", kFormat, params_.resolved(), dataset_hash_);
     std::vector<uint64_t> keys(dict_.size());
     for (const auto& [k, s] : dict_) keys[s] = k;
     w.add_array("dict_keys.u64", keys);
@@ -144,40 +144,39 @@ class LrRanker final : public Ranker {
     w.add_array("edge_count.u32", edge_count);
     norm_.save(w);
     w.meta()["bias"] = bias_;
-    w.meta()["params"] = params_.resolved();
     w.meta()["schema"] = schema_to_json(schema_);
-    w.meta()["dataset_hash"] = dataset_hash_;
     w.finish();
   }
 
+  // Reads into a ranker built from the saved parameters (so params() reports them and a
+  // failed load leaves this one unchanged), then takes it over.
   void load(const std::filesystem::path& dir) override {
-    ArtifactReader r(dir, "lr", kFormat);
-    schema_ = schema_from_json(r.meta().at("schema"));
-    dataset_hash_ = r.meta().value("dataset_hash", "");
-    const auto saved = r.meta().at("params").get<std::map<std::string, std::string>>();
-    hash_buckets_ = static_cast<uint32_t>(std::stoul(saved.at("hash_buckets")));
-    capacity_ = static_cast<uint32_t>(std::stoul(saved.at("capacity")));
+    const ModelReader r(dir, "lr", kFormat);
+    LrRanker m{Params(r.params())};
+    m.schema_ = schema_from_json(r.field<nlohmann::json>("schema"));
+    m.dataset_hash_ = r.dataset_hash();
     const auto keys = r.array<uint64_t>("dict_keys.u64");
-    dict_.clear();
-    for (size_t s = 0; s < keys.size(); ++s) dict_.emplace(keys[s], static_cast<uint32_t>(s));
-    n_dict_ = static_cast<uint32_t>(keys.size());
+    for (size_t s = 0; s < keys.size(); ++s) m.dict_.emplace(keys[s], static_cast<uint32_t>(s));
+    m.n_dict_ = static_cast<uint32_t>(keys.size());
     const auto edges = r.array<float>("edges.f32");
     const auto edge_count = r.array<uint32_t>("edge_count.u32");
-    CASCADE_CHECK(edge_count.size() == schema_.n_dense(), fmt::format("{}: bucket edges for {} columns, schema has {}",
-                                                                       dir.string(), edge_count.size(), schema_.n_dense()));
-    edges_.assign(edge_count.size(), {});
+    CASCADE_CHECK(edge_count.size() == m.schema_.n_dense(),
+                  fmt::format("{}: bucket edges for {} columns, schema has {}", dir.string(), edge_count.size(),
+                              m.schema_.n_dense()));
+    m.edges_.assign(edge_count.size(), {});
     size_t at = 0;
     for (size_t d = 0; d < edge_count.size(); ++d) {
       CASCADE_CHECK(at + edge_count[d] <= edges.size(), fmt::format("{}: bucket edges truncated", dir.string()));
-      edges_[d].assign(edges.begin() + at, edges.begin() + at + edge_count[d]);
+      m.edges_[d].assign(edges.begin() + at, edges.begin() + at + edge_count[d]);
       at += edge_count[d];
     }
-    norm_.load(r);
-    w_ = r.array<float>("weights.f32");
-    CASCADE_CHECK(w_.size() == static_cast<size_t>(n_dict_) + hash_buckets_ + norm_.out_dim(),
-                  fmt::format("{}: weights.f32 has {} values, expected {}", dir.string(), w_.size(),
-                              static_cast<size_t>(n_dict_) + hash_buckets_ + norm_.out_dim()));
-    bias_ = r.meta().at("bias").get<float>();
+    m.norm_.load(r);
+    m.w_ = r.array<float>("weights.f32");
+    const size_t expected = static_cast<size_t>(m.n_dict_) + m.hash_buckets_ + m.norm_.out_dim();
+    CASCADE_CHECK(m.w_.size() == expected, fmt::format("{}: weights.f32 has {} values, expected {}", dir.string(),
+                                                       m.w_.size(), expected));
+    m.bias_ = r.field<float>("bias");
+    *this = std::move(m);
   }
 
  private:

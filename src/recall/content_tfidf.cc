@@ -219,9 +219,7 @@ ItemVectorsView ContentRecaller::item_vectors() const {
 }
 
 void ContentRecaller::save(const std::filesystem::path& dir) const {
-  ArtifactWriter w(dir, kKind, kFormatVersion);
-  w.meta()["params"] = params_.resolved();
-  w.meta()["dataset_hash"] = dataset_hash_;
+  ArtifactWriter w = model_writer(dir, kKind, kFormatVersion, params_.resolved(), dataset_hash_);
   w.meta()["n_items"] = n_items_;
   w.meta()["n_features"] = n_features_;
   w.meta()["n_genres"] = n_genres_;
@@ -233,16 +231,9 @@ void ContentRecaller::save(const std::filesystem::path& dir) const {
 }
 
 void ContentRecaller::load(const std::filesystem::path& dir) {
-  ArtifactReader r(dir, kKind, kFormatVersion);
+  const ModelReader r(dir, kKind, kFormatVersion);
   const auto& meta = r.meta();
-  CASCADE_CHECK(meta.contains("params") && meta["params"].is_object(),
-                fmt::format("{}: content manifest lacks params", dir.string()));
-  std::map<std::string, std::string> values;
-  try {
-    values = meta["params"].get<std::map<std::string, std::string>>();
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(fmt::format("{}: bad params in manifest: {}", dir.string(), e.what()));
-  }
+  std::map<std::string, std::string> values = r.params();
   const uint64_t n = meta_uint(meta, "n_items", dir);
   const uint64_t dim = meta_uint(meta, "n_features", dir);
   const uint64_t n_genres = meta_uint(meta, "n_genres", dir);
@@ -271,7 +262,7 @@ void ContentRecaller::load(const std::filesystem::path& dir) {
   kept_tags_ = std::move(tags);
   index_tags();
   index_rows();
-  dataset_hash_ = meta.value("dataset_hash", "");
+  dataset_hash_ = r.dataset_hash();
 }
 
 CASCADE_REGISTER_RECALLER(ContentRecaller, "content");

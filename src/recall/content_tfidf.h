@@ -63,7 +63,7 @@ class ContentRecaller final : public Recaller {
                    std::span<float> out) const override;
   /// The dense n_items x n_features TF-IDF matrix, row-major, rows L2-normalised (or zero).
   ItemVectorsView item_vectors() const override;
-  Params params() const override { return Params(params_.resolved()); }
+  Params params() const override { return params_.in_force(); }
   void save(const std::filesystem::path& dir) const override;
   void load(const std::filesystem::path& dir) override;
   uint32_t n_items() const override { return n_items_; }

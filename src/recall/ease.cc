@@ -38,6 +38,7 @@
 #include "cascade/core/registry.h"
 #include "cascade/io/artifact.h"
 #include "cascade/recall/recaller.h"
+#include "recall/configured_recaller.h"
 #include "cascade/util/parallel.h"
 #include "recall/ease_solver.h"
 
@@ -324,20 +325,11 @@ struct EaseConfig {
   }
 };
 
-class EaseRecaller final : public Recaller {
+class EaseRecaller final : public ConfiguredRecaller<EaseConfig> {
  public:
-  explicit EaseRecaller(Params params) : params_(std::move(params)) {
-    cfg_ = EaseConfig::read(params_);
-    params_.check_unused(kKind);
-  }
+  explicit EaseRecaller(Params params) : ConfiguredRecaller(kKind, std::move(params)) {}
 
-  std::string kind() const override { return kKind; }
   uint32_t n_items() const override { return n_items_; }
-  Params params() const override {
-    Params p(params_.resolved());
-    EaseConfig::read(p);  // fills p.resolved() too
-    return p;
-  }
 
   void fit(const FitInput& in) override {
     const auto t0 = std::chrono::steady_clock::now();
@@ -416,9 +408,7 @@ class EaseRecaller final : public Recaller {
 
   void save(const std::filesystem::path& dir) const override {
     CASCADE_CHECK(fitted_, "ease: save() before fit()");
-    ArtifactWriter w(dir, kKind, kFormatVersion);
-    w.meta()["params"] = params_.resolved();
-    w.meta()["dataset_hash"] = dataset_hash_;
+    ArtifactWriter w = model_writer(dir, kKind, kFormatVersion, params_.resolved(), dataset_hash_);
     w.meta()["n_items"] = n_items_;
     w.meta()["tuning"] = tuning_;
     // B without the row padding: n_items x n_items, row-major.
@@ -430,16 +420,9 @@ class EaseRecaller final : public Recaller {
   }
 
   void load(const std::filesystem::path& dir) override {
-    ArtifactReader r(dir, kKind, kFormatVersion);
-    const auto& m = r.meta();
-    Params p;
-    uint32_t n = 0;
-    try {
-      p = Params(m.at("params").get<std::map<std::string, std::string>>());
-      n = m.at("n_items").get<uint32_t>();
-    } catch (const nlohmann::json::exception& e) {
-      throw Error(fmt::format("{}: bad ease manifest: {}", dir.string(), e.what()));
-    }
+    const ModelReader r(dir, kKind, kFormatVersion);
+    Params p(r.params());
+    const auto n = r.field<uint32_t>("n_items");
     EaseConfig cfg = EaseConfig::read(p);
     p.check_unused(kKind);
     auto dense = r.array<float>("B.f32");
@@ -453,8 +436,8 @@ class EaseRecaller final : public Recaller {
     n_items_ = n;
     ld_ = ld;
     B_ = std::move(B);
-    dataset_hash_ = m.value("dataset_hash", "");
-    tuning_ = m.value("tuning", nlohmann::json::array());
+    dataset_hash_ = r.dataset_hash();
+    tuning_ = r.field_or<nlohmann::json>("tuning", nlohmann::json::array());
     fitted_ = true;
   }
 
@@ -503,8 +486,6 @@ class EaseRecaller final : public Recaller {
     return n ? sum / static_cast<double>(n) : 0.0;
   }
 
-  Params params_;
-  EaseConfig cfg_;
   uint32_t n_items_ = 0;
   size_t ld_ = 0;           // row stride of B_ (n_items rounded up to 32)
   std::vector<float> B_;    // n_items x ld_, row-major; row i = item i's weights to all items

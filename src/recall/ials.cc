@@ -42,8 +42,10 @@
 #include "cascade/core/registry.h"
 #include "cascade/io/artifact.h"
 #include "cascade/recall/recaller.h"
+#include "recall/configured_recaller.h"
 #include "cascade/util/parallel.h"
 #include "recall/ials_solver.h"
+#include "recall/vector_scores.h"
 
 namespace cascade {
 
@@ -100,20 +102,11 @@ void init_factors(std::vector<float>& m, uint32_t rows, int f, uint64_t seed, ui
   }
 }
 
-class IalsRecaller final : public Recaller {
+class IalsRecaller final : public ConfiguredRecaller<IalsConfig> {
  public:
-  explicit IalsRecaller(Params params) : params_(std::move(params)) {
-    cfg_ = IalsConfig::read(params_);
-    params_.check_unused(kKind);
-  }
+  explicit IalsRecaller(Params params) : ConfiguredRecaller(kKind, std::move(params)) {}
 
-  std::string kind() const override { return kKind; }
   uint32_t n_items() const override { return n_items_; }
-  Params params() const override {
-    Params p(params_.resolved());
-    IalsConfig::read(p);  // fills p.resolved() too
-    return p;
-  }
 
   void fit(const FitInput& in) override {
     const Interactions& R = in.train;
@@ -194,16 +187,7 @@ class IalsRecaller final : public Recaller {
   }
 
   void score(const UserQuery& q, std::span<float> out) const override {
-    CASCADE_CHECK(fitted_, "ials: score() before fit() or load()");
-    CASCADE_CHECK(out.size() == n_items_,
-                  fmt::format("ials: score() output has {} slots for {} items", out.size(), n_items_));
-    const int f = cfg_.factors;
-    std::vector<float> x(f);
-    user_vector(q, x);
-    using MatF = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-    Eigen::Map<const MatF> Y(item_factors_.data(), n_items_, f);
-    Eigen::Map<Eigen::VectorXf>(out.data(), n_items_).noalias() =
-        Y * Eigen::Map<const Eigen::VectorXf>(x.data(), f);
+    score_by_vectors(*this, fitted_, q, item_factors_.data(), n_items_, cfg_.factors, out);
   }
 
   // The fitted factors of a known user, else the exact fold-in of the query's history.
@@ -228,9 +212,7 @@ class IalsRecaller final : public Recaller {
 
   void save(const std::filesystem::path& dir) const override {
     CASCADE_CHECK(fitted_, "ials: save() before fit()");
-    ArtifactWriter w(dir, kKind, kFormatVersion);
-    w.meta()["params"] = params_.resolved();
-    w.meta()["dataset_hash"] = dataset_hash_;
+    ArtifactWriter w = model_writer(dir, kKind, kFormatVersion, params_.resolved(), dataset_hash_);
     w.meta()["n_users"] = n_users_;
     w.meta()["n_items"] = n_items_;
     w.meta()["factors"] = cfg_.factors;
@@ -242,19 +224,11 @@ class IalsRecaller final : public Recaller {
   }
 
   void load(const std::filesystem::path& dir) override {
-    ArtifactReader r(dir, kKind, kFormatVersion);
-    const auto& m = r.meta();
-    Params p;
-    IalsConfig cfg;
-    uint32_t n_users = 0, n_items = 0;
-    try {
-      p = Params(m.at("params").get<std::map<std::string, std::string>>());
-      n_users = m.at("n_users").get<uint32_t>();
-      n_items = m.at("n_items").get<uint32_t>();
-    } catch (const nlohmann::json::exception& e) {
-      throw Error(fmt::format("{}: bad ials manifest: {}", dir.string(), e.what()));
-    }
-    cfg = IalsConfig::read(p);
+    const ModelReader r(dir, kKind, kFormatVersion);
+    Params p(r.params());
+    const auto n_users = r.field<uint32_t>("n_users");
+    const auto n_items = r.field<uint32_t>("n_items");
+    const IalsConfig cfg = IalsConfig::read(p);
     p.check_unused(kKind);
     auto U = r.array<float>("user_factors.f32");
     auto V = r.array<float>("item_factors.f32");
@@ -270,8 +244,8 @@ class IalsRecaller final : public Recaller {
     user_factors_ = std::move(U);
     item_factors_ = std::move(V);
     user_fitted_ = std::move(fitted);
-    dataset_hash_ = m.value("dataset_hash", "");
-    fit_seed_ = m.value("fit_seed", uint64_t{0});
+    dataset_hash_ = r.dataset_hash();
+    fit_seed_ = r.field_or<uint64_t>("fit_seed", 0);
     prepare_fold_in(cfg_.threads);
     fitted_ = true;
   }
@@ -318,8 +292,6 @@ class IalsRecaller final : public Recaller {
                           conf.data(), q.history.size(), work.data(), x);
   }
 
-  Params params_;
-  IalsConfig cfg_;
   uint32_t n_users_ = 0;
   uint32_t n_items_ = 0;
   std::vector<float> user_factors_;   // n_users x factors, row-major

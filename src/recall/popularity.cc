@@ -73,33 +73,23 @@ void PopularityRecaller::score_items(const UserQuery&, std::span<const ItemId> i
 }
 
 void PopularityRecaller::save(const std::filesystem::path& dir) const {
-  ArtifactWriter w(dir, kKind, kFormatVersion);
-  w.meta()["params"] = params_.resolved();
-  w.meta()["dataset_hash"] = dataset_hash_;
+  ArtifactWriter w = model_writer(dir, kKind, kFormatVersion, params_.resolved(), dataset_hash_);
   w.meta()["n_items"] = scores_.size();
   w.add_array<float>("scores.f32", scores_);
   w.finish();
 }
 
 void PopularityRecaller::load(const std::filesystem::path& dir) {
-  ArtifactReader r(dir, kKind, kFormatVersion);
-  const auto& meta = r.meta();
-  CASCADE_CHECK(meta.contains("params") && meta["params"].is_object() && meta.contains("n_items"),
-                fmt::format("{}: popularity manifest lacks params or n_items", dir.string()));
-  std::map<std::string, std::string> values;
-  try {
-    values = meta["params"].get<std::map<std::string, std::string>>();
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(fmt::format("{}: bad params in manifest: {}", dir.string(), e.what()));
-  }
+  const ModelReader r(dir, kKind, kFormatVersion);
+  std::map<std::string, std::string> values = r.params();
   std::vector<float> s = r.array<float>("scores.f32");
-  uint64_t n = meta["n_items"].is_number_unsigned() ? meta["n_items"].get<uint64_t>() : ~uint64_t{0};
+  const auto n = r.field<uint64_t>("n_items");
   CASCADE_CHECK(s.size() == n, fmt::format("{}: scores.f32 has {} entries, manifest n_items {}",
-                                           dir.string(), s.size(), meta["n_items"].dump()));
+                                           dir.string(), s.size(), n));
   PopularityRecaller validated{Params(values)};  // throws on bad params before we change anything
   read_params(Params(std::move(values)));
   scores_ = std::move(s);
-  dataset_hash_ = meta.value("dataset_hash", "");
+  dataset_hash_ = r.dataset_hash();
   build_ranking();
 }
 

@@ -32,7 +32,7 @@ class PopularityRecaller final : public Recaller {
   void score(const UserQuery& q, std::span<float> out) const override;
   void score_items(const UserQuery& q, std::span<const ItemId> items,
                    std::span<float> out) const override;
-  Params params() const override { return Params(params_.resolved()); }
+  Params params() const override { return params_.in_force(); }
   void save(const std::filesystem::path& dir) const override;
   void load(const std::filesystem::path& dir) override;
   uint32_t n_items() const override { return static_cast<uint32_t>(scores_.size()); }

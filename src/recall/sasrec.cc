@@ -24,7 +24,8 @@
 //   bpr      per-position BPR, one uniform negative (the reference system's "parity" loss)
 // Optimiser AdamW (lr, weight_decay). When FitInput::valid is given and eval_every > 0,
 // Recall@10 on the validation items is computed every eval_every epochs through score()
-// (cascade::evaluate, training items masked; the test split is never seen) and the weights
+// (heldout_recall, the evaluator's recall@10: training items masked; the test split is never
+// seen) and the weights
 // of the best evaluation are kept; `patience` evaluations without improvement stop early.
 //
 // Serving: score() ALWAYS encodes q.history (its last max_len items, placed at the LAST
@@ -91,12 +92,15 @@
 
 #include "cascade/core/error.h"
 #include "cascade/core/registry.h"
-#include "cascade/eval/evaluator.h"
 #include "cascade/io/artifact.h"
 #include "cascade/recall/recaller.h"
-#include "recall/sasrec_reference.h"
+#include "recall/configured_recaller.h"
 #include "cascade/util/parallel.h"
-#include "nn/torch_util.h"
+#include "nn/train_loop.h"
+#include "recall/channel_training.h"
+#include "recall/sasrec_reference.h"
+#include "recall/validation_recall.h"
+#include "recall/vector_scores.h"
 
 namespace cascade {
 
@@ -113,16 +117,8 @@ struct SasrecConfig {
   double dropout = 0.2;
   std::string loss = "ce";
   int negatives = 256;
-  int epochs = 12;
-  int batch = 128;
-  double lr = 3e-3;
-  double weight_decay = 0.0;
   int windows = 0;
-  int eval_every = 2;
-  int patience = 0;
-  int64_t seed = -1;
-  int threads = 0;
-  int torch_threads = 1;
+  ChannelTraining run;
 
   static SasrecConfig read(Params& p) {
     SasrecConfig c;
@@ -133,16 +129,9 @@ struct SasrecConfig {
     c.dropout = p.get_double("dropout", 0.2, 0.0, 0.9);
     c.loss = p.get_string("loss", "ce", {"ce", "sampled", "bpr"});
     c.negatives = static_cast<int>(p.get_int("negatives", 256, 1, 1000000));
-    c.epochs = static_cast<int>(p.get_int("epochs", 12, 1, 10000));
-    c.batch = static_cast<int>(p.get_int("batch", 128, 1, 65536));
-    c.lr = p.get_double("lr", 3e-3, 1e-6, 1.0);
-    c.weight_decay = p.get_double("weight_decay", 0.0, 0.0, 1.0);
     c.windows = static_cast<int>(p.get_int("windows", 0, 0, 100000));
-    c.eval_every = static_cast<int>(p.get_int("eval_every", 2, 0, 10000));
-    c.patience = static_cast<int>(p.get_int("patience", 0, 0, 10000));
-    c.seed = p.get_int("seed", -1, -1, std::numeric_limits<int64_t>::max());
-    c.threads = static_cast<int>(p.get_int("threads", 0, 0, 1024));
-    c.torch_threads = static_cast<int>(p.get_int("torch_threads", 1, 0, 1024));
+    c.run = ChannelTraining::read(p, {.patience = 0, .batch = 128, .max_batch = 65536, .lr = 3e-3, .min_lr = 1e-6,
+                                      .max_lr = 1.0, .weight_decay = 0.0, .max_weight_decay = 1.0});
     CASCADE_CHECK(c.dim % c.heads == 0,
                   fmt::format("sasrec: dim {} is not a multiple of heads {}", c.dim, c.heads));
     return c;
@@ -279,20 +268,11 @@ Windows make_windows(const Interactions& R, int L, int max_windows) {
   return w;
 }
 
-class SasrecRecaller final : public Recaller {
+class SasrecRecaller final : public ConfiguredRecaller<SasrecConfig> {
  public:
-  explicit SasrecRecaller(Params params) : params_(std::move(params)) {
-    cfg_ = SasrecConfig::read(params_);
-    params_.check_unused(kKind);
-  }
+  explicit SasrecRecaller(Params params) : ConfiguredRecaller(kKind, std::move(params)) {}
 
-  std::string kind() const override { return kKind; }
   uint32_t n_items() const override { return n_items_; }
-  Params params() const override {
-    Params p(params_.resolved());
-    SasrecConfig::read(p);
-    return p;
-  }
 
   void fit(const FitInput& in) override {
     const Interactions& R = in.train;
@@ -300,8 +280,8 @@ class SasrecRecaller final : public Recaller {
     const uint32_t n_items =
         std::max<uint32_t>(R.n_cols, static_cast<uint32_t>(in.catalog.items.size()));
     CASCADE_CHECK(n_items > 0, "sasrec: fit() on an empty catalogue");
-    const int threads = resolve_threads(cfg_.threads > 0 ? cfg_.threads : in.threads);
-    const uint64_t seed = cfg_.seed >= 0 ? static_cast<uint64_t>(cfg_.seed) : in.seed;
+    const int threads = cfg_.run.fit_threads(in.threads);
+    const uint64_t seed = cfg_.run.fit_seed(in.seed);
     const int L = cfg_.max_len, d = cfg_.dim;
     const auto t0 = std::chrono::steady_clock::now();
     auto seconds = [&] {
@@ -309,28 +289,24 @@ class SasrecRecaller final : public Recaller {
     };
 
     fitted_ = false;
-    const int torch_threads = cfg_.torch_threads > 0 ? cfg_.torch_threads : threads;
+    const int torch_threads = cfg_.run.fit_torch_threads(threads);
     nn::TorchSession session(torch_threads, seed);
     const Windows win = make_windows(R, L, cfg_.windows);
     CASCADE_CHECK(win.count > 0, "sasrec: no user has two or more training items to learn from");
     n_items_ = n_items;
     net_ = SasrecNet(static_cast<int64_t>(n_items), cfg_);
     torch::optim::AdamW opt(net_->parameters(),
-                            torch::optim::AdamWOptions(cfg_.lr).weight_decay(cfg_.weight_decay));
+                            torch::optim::AdamWOptions(cfg_.run.lr).weight_decay(cfg_.run.weight_decay));
     std::mt19937_64 rng(seed ^ 0x5a5a5a5a5a5a5a5aULL);
     std::vector<int64_t> order(static_cast<size_t>(win.count));
     std::iota(order.begin(), order.end(), 0);
-    const bool validate = in.valid != nullptr && in.valid->nnz() > 0 && cfg_.eval_every > 0;
-    nn::BestEpoch best(cfg_.patience);
-    std::vector<int64_t> bin(static_cast<size_t>(cfg_.batch) * L), btg(bin.size());
-
-    for (int epoch = 1; epoch <= cfg_.epochs; ++epoch) {
-      net_->train();
+    std::vector<int64_t> bin(static_cast<size_t>(cfg_.run.batch) * L), btg(bin.size());
+    auto train_epoch = [&](int) {
       std::shuffle(order.begin(), order.end(), rng);
       double loss_sum = 0;
       int64_t loss_n = 0;
-      for (int64_t b0 = 0; b0 < win.count; b0 += cfg_.batch) {
-        const int64_t B = std::min<int64_t>(cfg_.batch, win.count - b0);
+      for (int64_t b0 = 0; b0 < win.count; b0 += cfg_.run.batch) {
+        const int64_t B = std::min<int64_t>(cfg_.run.batch, win.count - b0);
         for (int64_t s = 0; s < B; ++s) {
           const int64_t w = order[b0 + s];
           std::copy_n(win.inputs.data() + w * L, L, bin.data() + s * L);
@@ -350,59 +326,33 @@ class SasrecRecaller final : public Recaller {
         loss_sum += loss.item<double>() * static_cast<double>(P);
         loss_n += P;
       }
-      const double mean_loss = loss_sum / static_cast<double>(std::max<int64_t>(1, loss_n));
-      if (!std::isfinite(mean_loss)) nn::check_finite(torch::tensor(mean_loss), kKind, epoch);
-
-      const bool eval_now = validate && (epoch % cfg_.eval_every == 0 || epoch == cfg_.epochs);
-      if (eval_now) {
-        const double rec = validation_recall(R, *in.valid, threads);
-        const bool stop = best.update(epoch, rec, *net_);
-        spdlog::info("sasrec: epoch {} loss {:.4f} valid recall@10 {:.4f} (best {:.4f} @ {}) {:.1f}s",
-                     epoch, mean_loss, rec, best.value(), best.epoch(), seconds());
-        if (stop) {
-          spdlog::info("sasrec: no validation gain in {} evaluations, stopping at epoch {}",
-                       cfg_.patience, epoch);
-          break;
-        }
-      } else if (epoch % 10 == 0 || epoch == 1) {
-        spdlog::info("sasrec: epoch {} loss {:.4f} {:.1f}s", epoch, mean_loss, seconds());
-      }
+      return loss_sum / static_cast<double>(std::max<int64_t>(1, loss_n));
+    };
+    std::function<double(int, double)> validate;
+    if (in.valid != nullptr && in.valid->nnz() > 0) {
+      validate = [&](int, double) {
+        finish_model();
+        const double recall = heldout_recall(*this, R, *in.valid, ChannelTraining::kValidK, threads);
+        fitted_ = false;
+        return recall;
+      };
     }
-    best.restore(*net_);
+    const nn::EpochsRun run = nn::run_epochs(*net_, cfg_.run.plan(kKind), train_epoch, validate);
     finish_model();
     dataset_hash_ = in.dataset_hash;
     fit_seed_ = seed;
-    best_epoch_ = best.epoch();
-    spdlog::info("sasrec: {} users, {} items, {} windows of {}, loss {}, {} threads ({} intra-op): "
-                 "{:.1f}s{}",
-                 R.n_rows, n_items, win.count, L, cfg_.loss, threads, torch_threads, seconds(),
-                 !best.any() ? std::string()
-                             : fmt::format(", kept epoch {} (valid recall@10 {:.4f})", best.epoch(),
-                                           best.value()));
+    best_epoch_ = run.best_epoch;
+    spdlog::info("sasrec: {} users, {} items, {} windows of {}, loss {}, {} threads ({} intra-op): {:.1f}s",
+                 R.n_rows, n_items, win.count, L, cfg_.loss, threads, torch_threads, seconds());
   }
 
   void score(const UserQuery& q, std::span<float> out) const override {
-    CASCADE_CHECK(fitted_, "sasrec: score() before fit() or load()");
-    CASCADE_CHECK(out.size() == n_items_,
-                  fmt::format("sasrec: score() output has {} slots for {} items", out.size(), n_items_));
-    const int d = cfg_.dim;
-    std::vector<float> h(d);
-    user_vector(q, h);
-    using MatF = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-    Eigen::Map<const MatF> E(item_vecs_.data(), n_items_, d);
-    Eigen::Map<Eigen::VectorXf>(out.data(), n_items_).noalias() =
-        E * Eigen::Map<const Eigen::VectorXf>(h.data(), d);
+    score_by_vectors(*this, fitted_, q, item_vecs_.data(), n_items_, cfg_.dim, out);
   }
 
   // The encoder's output at the last history position (zero for an empty history).
   bool user_vector(const UserQuery& q, std::span<float> out) const override {
-    CASCADE_CHECK(fitted_, "sasrec: user_vector() before fit() or load()");
-    CASCADE_CHECK(out.size() == static_cast<size_t>(cfg_.dim),
-                  fmt::format("sasrec: user_vector() has {} slots for dim {}", out.size(), cfg_.dim));
-    for (ItemId i : q.history) {
-      CASCADE_CHECK(i < n_items_,
-                    fmt::format("sasrec: history item {} out of range (n_items {})", i, n_items_));
-    }
+    check_user_query(*this, fitted_, q, out, cfg_.dim, n_items_);
     if (q.history.empty()) {
       std::fill(out.begin(), out.end(), 0.f);
       return true;
@@ -419,9 +369,7 @@ class SasrecRecaller final : public Recaller {
 
   void save(const std::filesystem::path& dir) const override {
     CASCADE_CHECK(fitted_, "sasrec: save() before fit()");
-    ArtifactWriter w(dir, kKind, kFormatVersion);
-    w.meta()["params"] = params_.resolved();
-    w.meta()["dataset_hash"] = dataset_hash_;
+    ArtifactWriter w = model_writer(dir, kKind, kFormatVersion, params_.resolved(), dataset_hash_);
     w.meta()["n_items"] = n_items_;
     w.meta()["dim"] = cfg_.dim;
     w.meta()["blocks"] = cfg_.blocks;
@@ -434,16 +382,9 @@ class SasrecRecaller final : public Recaller {
   }
 
   void load(const std::filesystem::path& dir) override {
-    ArtifactReader r(dir, kKind, kFormatVersion);
-    const auto& m = r.meta();
-    Params p;
-    uint32_t n_items = 0;
-    try {
-      p = Params(m.at("params").get<std::map<std::string, std::string>>());
-      n_items = m.at("n_items").get<uint32_t>();
-    } catch (const nlohmann::json::exception& e) {
-      throw Error(fmt::format("{}: bad sasrec manifest: {}", dir.string(), e.what()));
-    }
+    const ModelReader r(dir, kKind, kFormatVersion);
+    Params p(r.params());
+    const auto n_items = r.field<uint32_t>("n_items");
     SasrecConfig cfg = SasrecConfig::read(p);
     p.check_unused(kKind);
     CASCADE_CHECK(n_items > 0, fmt::format("{}: sasrec manifest has n_items 0", dir.string()));
@@ -457,9 +398,9 @@ class SasrecRecaller final : public Recaller {
     cfg_ = cfg;
     n_items_ = n_items;
     net_ = net;
-    dataset_hash_ = m.value("dataset_hash", "");
-    fit_seed_ = m.value("fit_seed", uint64_t{0});
-    best_epoch_ = m.value("best_epoch", 0);
+    dataset_hash_ = r.dataset_hash();
+    fit_seed_ = r.field_or<uint64_t>("fit_seed", 0);
+    best_epoch_ = r.field_or<int>("best_epoch", 0);
     finish_model();
   }
 
@@ -578,16 +519,6 @@ class SasrecRecaller final : public Recaller {
     std::copy_n(o.data(), d, out);
   }
 
-  double validation_recall(const Interactions& train, const Interactions& valid, int threads) {
-    finish_model();
-    EvalOptions eo;
-    eo.ks = {10};
-    eo.threads = threads;
-    const EvalResult r = evaluate(*this, train, valid, eo);
-    fitted_ = false;
-    return r.summary.at("recall@10");
-  }
-
   friend std::vector<float> sasrec::torch_user_vector(const Recaller&, std::span<const ItemId>);
 
   // The training-path forward (padded to max_len, causal + padding masks) of one history.
@@ -605,8 +536,6 @@ class SasrecRecaller final : public Recaller {
     return nn::to_vector(H[0][L - 1]);
   }
 
-  Params params_;
-  SasrecConfig cfg_;
   uint32_t n_items_ = 0;
   SasrecNet net_{nullptr};
   std::vector<float> item_vecs_;  // n_items x dim, row-major: E without the padding row

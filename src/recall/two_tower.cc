@@ -49,7 +49,7 @@
 // per query), the catalogue product one Eigen mat-vec.
 //
 // Early stopping: with FitInput::valid and eval_every > 0, Recall@10 on the validation items
-// is computed every eval_every epochs (cascade::evaluate on this model); the best epoch's
+// is computed every eval_every epochs (heldout_recall on this model: the evaluator's recall@10); the best epoch's
 // weights are kept, training stops after `patience` evaluations without improvement
 // (0 = never stop early). Never looks at the test split.
 //
@@ -118,12 +118,15 @@
 
 #include "cascade/core/error.h"
 #include "cascade/core/registry.h"
-#include "cascade/eval/evaluator.h"
 #include "cascade/io/artifact.h"
 #include "cascade/recall/recaller.h"
+#include "recall/configured_recaller.h"
 #include "cascade/util/parallel.h"
-#include "nn/torch_util.h"
+#include "nn/train_loop.h"
+#include "recall/channel_training.h"
 #include "recall/two_tower_model.h"
+#include "recall/validation_recall.h"
+#include "recall/vector_scores.h"
 
 namespace cascade {
 
@@ -147,10 +150,6 @@ struct TwoTowerConfig {
   bool mask_history = true;
   double temperature = 0.1;
   bool normalize = true;
-  int epochs = 12;
-  int batch = 512;
-  double lr = 0.002;
-  double weight_decay = 1e-4;
   double init_std = 0.05;
   double history_dropout = 0.5;
   double user_id_dropout = 0.1;
@@ -160,11 +159,7 @@ struct TwoTowerConfig {
   bool use_item_id = true;
   bool item_genres = true;
   bool item_year = true;
-  int eval_every = 2;
-  int patience = 2;
-  int64_t seed = -1;
-  int threads = 0;
-  int torch_threads = 1;
+  ChannelTraining run;
 
   static TwoTowerConfig read(Params& p) {
     TwoTowerConfig c;
@@ -178,10 +173,6 @@ struct TwoTowerConfig {
     c.mask_history = p.get_bool("mask_history", true);
     c.temperature = p.get_double("temperature", 0.1, 1e-4, 100.0);
     c.normalize = p.get_bool("normalize", true);
-    c.epochs = static_cast<int>(p.get_int("epochs", 12, 1, 10000));
-    c.batch = static_cast<int>(p.get_int("batch", 512, 1, 1000000));
-    c.lr = p.get_double("lr", 0.002, 0.0, 10.0);
-    c.weight_decay = p.get_double("weight_decay", 1e-4, 0.0, 10.0);
     c.init_std = p.get_double("init_std", 0.05, 0.0, 10.0);
     c.history_dropout = p.get_double("history_dropout", 0.5, 0.0, 0.95);
     c.user_id_dropout = p.get_double("user_id_dropout", 0.1, 0.0, 1.0);
@@ -191,11 +182,8 @@ struct TwoTowerConfig {
     c.use_item_id = p.get_bool("use_item_id", true);
     c.item_genres = p.get_bool("item_genres", true);
     c.item_year = p.get_bool("item_year", true);
-    c.eval_every = static_cast<int>(p.get_int("eval_every", 2, 0, 10000));
-    c.patience = static_cast<int>(p.get_int("patience", 2, 0, 10000));
-    c.seed = p.get_int("seed", -1, -1, std::numeric_limits<int64_t>::max());
-    c.threads = static_cast<int>(p.get_int("threads", 0, 0, 1024));
-    c.torch_threads = static_cast<int>(p.get_int("torch_threads", 1, 0, 1024));
+    c.run = ChannelTraining::read(p, {.patience = 2, .batch = 512, .max_batch = 1000000, .lr = 0.002, .min_lr = 0.0,
+                                      .max_lr = 10.0, .weight_decay = 1e-4, .max_weight_decay = 10.0});
     if (!c.use_user_id && !c.use_history && !c.user_features) {
       throw Error("two_tower: the user tower needs at least one of use_user_id, use_history, user_features");
     }
@@ -301,20 +289,11 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 
 // ---------------------------------------------------------------- the channel
 
-class TwoTowerRecaller final : public Recaller {
+class TwoTowerRecaller final : public ConfiguredRecaller<TwoTowerConfig> {
  public:
-  explicit TwoTowerRecaller(Params params) : params_(std::move(params)) {
-    cfg_ = TwoTowerConfig::read(params_);
-    params_.check_unused(kKind);
-  }
+  explicit TwoTowerRecaller(Params params) : ConfiguredRecaller(kKind, std::move(params)) {}
 
-  std::string kind() const override { return kKind; }
   uint32_t n_items() const override { return static_cast<uint32_t>(shapes_.n_items); }
-  Params params() const override {
-    Params p(params_.resolved());
-    TwoTowerConfig::read(p);  // fills p.resolved() too
-    return p;
-  }
 
   void fit(const FitInput& in) override {
     const auto t0 = std::chrono::steady_clock::now();
@@ -322,10 +301,10 @@ class TwoTowerRecaller final : public Recaller {
     R.validate();
     CASCADE_CHECK(R.nnz() > 0, "two_tower: the training split has no interactions");
     fitted_ = false;
-    const int threads = resolve_threads(cfg_.threads > 0 ? cfg_.threads : in.threads);
-    const uint64_t seed = cfg_.seed >= 0 ? static_cast<uint64_t>(cfg_.seed) : in.seed;
+    const int threads = cfg_.run.fit_threads(in.threads);
+    const uint64_t seed = cfg_.run.fit_seed(in.seed);
     // libtorch's intra-op threads for the training steps (see `torch_threads` above).
-    nn::TorchSession session(cfg_.torch_threads > 0 ? cfg_.torch_threads : threads, seed);
+    nn::TorchSession session(cfg_.run.fit_torch_threads(threads), seed);
 
     Shapes s;
     s.n_users = R.n_rows;
@@ -371,29 +350,26 @@ class TwoTowerRecaller final : public Recaller {
     };
 
     torch::optim::AdamW opt(net_->parameters(),
-                            torch::optim::AdamWOptions(cfg_.lr).weight_decay(cfg_.weight_decay));
+                            torch::optim::AdamWOptions(cfg_.run.lr).weight_decay(cfg_.run.weight_decay));
     two_tower::Rng rng(seed ^ 0x7477746f776572ULL);  // "twotower"
     std::vector<uint64_t> perm(nnz);
     for (uint64_t k = 0; k < nnz; ++k) perm[k] = k;
     std::vector<int32_t> col_head(static_cast<size_t>(n_items), -1), col_next;
-    const bool use_valid = in.valid != nullptr && cfg_.eval_every > 0;
+    const bool use_valid = in.valid != nullptr && cfg_.run.eval_every > 0;
     if (use_valid) {
       CASCADE_CHECK(in.valid->n_rows <= R.n_rows,
                     "two_tower: the validation split has more users than the training split");
     }
-    nn::BestEpoch best(cfg_.patience);
     valid_log_ = nlohmann::json::array();
     spdlog::info("two_tower: {} users x {} items, {} entries, dim {}, mlp {}, loss {}, {} epochs, "
                  "batch {}, {} threads ({} libtorch)", s.n_users, n_items, nnz, cfg_.dim, cfg_.mlp_text,
-                 cfg_.bpr ? "bpr" : "softmax", cfg_.epochs, cfg_.batch, threads, session.threads());
+                 cfg_.bpr ? "bpr" : "softmax", cfg_.run.epochs, cfg_.run.batch, threads, session.threads());
 
-    int epochs_run = 0;
-    for (int epoch = 1; epoch <= cfg_.epochs; ++epoch) {
-      net_->train();
+    auto train_epoch = [&](int) {
       for (uint64_t k = nnz; k > 1; --k) std::swap(perm[k - 1], perm[rng.below(k)]);
       double loss_sum = 0.0;
-      for (uint64_t start = 0; start < nnz; start += static_cast<uint64_t>(cfg_.batch)) {
-        const int64_t B = static_cast<int64_t>(std::min<uint64_t>(cfg_.batch, nnz - start));
+      for (uint64_t start = 0; start < nnz; start += static_cast<uint64_t>(cfg_.run.batch)) {
+        const int64_t B = static_cast<int64_t>(std::min<uint64_t>(cfg_.run.batch, nnz - start));
         std::vector<uint32_t> users(B), targets(B);
         std::vector<int64_t> users64(B), targets64(B), uslot(B);
         for (int64_t b = 0; b < B; ++b) {
@@ -490,59 +466,32 @@ class TwoTowerRecaller final : public Recaller {
         opt.step();
         loss_sum += loss.item<double>() * static_cast<double>(B);
       }
-      const double mean_loss = loss_sum / static_cast<double>(nnz);
-      nn::check_finite(torch::tensor(mean_loss), kKind, epoch);
-      epochs_run = epoch;
-
-      const bool eval_now = use_valid && (epoch % cfg_.eval_every == 0 || epoch == cfg_.epochs);
-      if (eval_now) {
+      return loss_sum / static_cast<double>(nnz);
+    };
+    std::function<double(int, double)> validate;
+    if (use_valid) {
+      validate = [&](int epoch, double loss) {
         freeze(threads);
-        EvalOptions eo;
-        eo.ks = {10};
-        eo.threads = threads;
-        const double recall = evaluate(*this, R, *in.valid, eo).summary.at("recall@10");
-        valid_log_.push_back({{"epoch", epoch}, {"loss", mean_loss}, {"valid_recall_at_10", recall}});
-        spdlog::info("two_tower: epoch {:>3} loss {:.4f} valid Recall@10 {:.4f} ({:.1f}s)", epoch,
-                     mean_loss, recall, seconds_since(t0));
-        if (best.update(epoch, recall, *net_)) {
-          spdlog::info("two_tower: no validation gain for {} evaluations, stopping", cfg_.patience);
-          break;
-        }
-      } else if (epoch == 1 || epoch % 5 == 0 || epoch == cfg_.epochs) {
-        spdlog::info("two_tower: epoch {:>3} loss {:.4f} ({:.1f}s)", epoch, mean_loss, seconds_since(t0));
-      }
+        const double recall = heldout_recall(*this, R, *in.valid, ChannelTraining::kValidK, threads);
+        valid_log_.push_back({{"epoch", epoch}, {"loss", loss}, {"valid_recall_at_10", recall}});
+        return recall;
+      };
     }
-    if (best.restore(*net_)) {
-      spdlog::info("two_tower: kept epoch {} (valid Recall@10 {:.4f})", best.epoch(), best.value());
-    }
-    best_epoch_ = best.any() ? best.epoch() : epochs_run;
+    const nn::EpochsRun run = nn::run_epochs(*net_, cfg_.run.plan(kKind), train_epoch, validate);
+    best_epoch_ = run.kept_best ? run.best_epoch : run.epochs_run;
     net_->eval();
     freeze(threads);
     spdlog::info("two_tower: fitted in {:.2f}s ({} epochs run) on {} threads", seconds_since(t0),
-                 epochs_run, threads);
+                 run.epochs_run, threads);
   }
 
   void score(const UserQuery& q, std::span<float> out) const override {
-    CASCADE_CHECK(fitted_, "two_tower: score() before fit() or load()");
-    CASCADE_CHECK(out.size() == static_cast<size_t>(shapes_.n_items),
-                  fmt::format("two_tower: score() output has {} slots for {} items", out.size(), shapes_.n_items));
-    std::vector<float> x(static_cast<size_t>(cfg_.dim));
-    user_vector(q, x);
-    using MatF = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-    Eigen::Map<const MatF> V(item_matrix_.data(), shapes_.n_items, cfg_.dim);
-    Eigen::Map<Eigen::VectorXf>(out.data(), shapes_.n_items).noalias() =
-        V * Eigen::Map<const Eigen::VectorXf>(x.data(), cfg_.dim);
+    score_by_vectors(*this, fitted_, q, item_matrix_.data(), static_cast<uint32_t>(shapes_.n_items), cfg_.dim, out);
   }
 
   // The user tower output divided by the temperature (so score == item_vectors . this).
   bool user_vector(const UserQuery& q, std::span<float> out) const override {
-    CASCADE_CHECK(fitted_, "two_tower: user_vector() before fit() or load()");
-    CASCADE_CHECK(out.size() == static_cast<size_t>(cfg_.dim),
-                  fmt::format("two_tower: user_vector() has {} slots for dim {}", out.size(), cfg_.dim));
-    for (ItemId i : q.history) {
-      CASCADE_CHECK(i < shapes_.n_items,
-                    fmt::format("two_tower: history item {} out of range (n_items {})", i, shapes_.n_items));
-    }
+    check_user_query(*this, fitted_, q, out, cfg_.dim, static_cast<uint32_t>(shapes_.n_items));
     const size_t d = static_cast<size_t>(cfg_.dim), fd = static_cast<size_t>(cfg_.feat_dim);
     const bool in_range = q.user < shapes_.n_users;
     const bool known = in_range && user_fitted_[q.user];
@@ -588,9 +537,7 @@ class TwoTowerRecaller final : public Recaller {
 
   void save(const std::filesystem::path& dir) const override {
     CASCADE_CHECK(fitted_, "two_tower: save() before fit()");
-    ArtifactWriter w(dir, kKind, kFormatVersion);
-    w.meta()["params"] = params_.resolved();
-    w.meta()["dataset_hash"] = dataset_hash_;
+    ArtifactWriter w = model_writer(dir, kKind, kFormatVersion, params_.resolved(), dataset_hash_);
     w.meta()["n_users"] = shapes_.n_users;
     w.meta()["n_items"] = shapes_.n_items;
     w.meta()["n_genres"] = shapes_.n_genres;
@@ -610,19 +557,13 @@ class TwoTowerRecaller final : public Recaller {
   }
 
   void load(const std::filesystem::path& dir) override {
-    ArtifactReader r(dir, kKind, kFormatVersion);
-    const auto& m = r.meta();
-    Params p;
+    const ModelReader r(dir, kKind, kFormatVersion);
+    Params p(r.params());
     Shapes s;
-    try {
-      p = Params(m.at("params").get<std::map<std::string, std::string>>());
-      s.n_users = m.at("n_users").get<int64_t>();
-      s.n_items = m.at("n_items").get<int64_t>();
-      s.n_genres = m.at("n_genres").get<int64_t>();
-      s.n_occupations = m.at("n_occupations").get<int64_t>();
-    } catch (const nlohmann::json::exception& e) {
-      throw Error(fmt::format("{}: bad two_tower manifest: {}", dir.string(), e.what()));
-    }
+    s.n_users = r.field<int64_t>("n_users");
+    s.n_items = r.field<int64_t>("n_items");
+    s.n_genres = r.field<int64_t>("n_genres");
+    s.n_occupations = r.field<int64_t>("n_occupations");
     const TwoTowerConfig cfg = TwoTowerConfig::read(p);
     p.check_unused(kKind);
     CASCADE_CHECK(s.n_users >= 0 && s.n_users < (int64_t{1} << 31) && s.n_items > 0 &&
@@ -662,11 +603,11 @@ class TwoTowerRecaller final : public Recaller {
     item_genre_indptr_ = std::move(gptr);
     item_genre_ids_ = std::move(gids);
     item_year_ = std::move(year);
-    dataset_hash_ = m.value("dataset_hash", "");
-    fit_seed_ = m.value("fit_seed", uint64_t{0});
-    best_epoch_ = m.value("best_epoch", 0);
-    valid_log_ = m.value("validation", nlohmann::json::array());
-    freeze(cfg_.threads);
+    dataset_hash_ = r.dataset_hash();
+    fit_seed_ = r.field_or<uint64_t>("fit_seed", 0);
+    best_epoch_ = r.field_or<int>("best_epoch", 0);
+    valid_log_ = r.field_or<nlohmann::json>("validation", nlohmann::json::array());
+    freeze(cfg_.run.threads);
   }
 
  private:
@@ -764,8 +705,6 @@ class TwoTowerRecaller final : public Recaller {
     fitted_ = true;
   }
 
-  Params params_;
-  TwoTowerConfig cfg_;
   Shapes shapes_;
   Net net_{nullptr};
   // Side information (see build_features): user_feat_ n_users x 3 slots; item genres as CSR

@@ -4,9 +4,9 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <charconv>
 
 #include "cascade/core/error.h"
+#include "cascade/core/params.h"
 
 namespace cascade::two_tower {
 
@@ -78,25 +78,7 @@ void pool_sample(const HistoryBatch& hb, size_t b, uint32_t target, const float*
 }
 
 std::vector<int> parse_mlp(const std::string& text) {
-  if (text == "0") return {};
-  std::vector<int> out;
-  size_t start = 0;
-  while (true) {
-    const size_t dash = text.find('-', start);
-    const std::string part = text.substr(start, dash == std::string::npos ? std::string::npos : dash - start);
-    int v = 0;
-    auto [ptr, ec] = std::from_chars(part.data(), part.data() + part.size(), v);
-    if (part.empty() || ec != std::errc() || ptr != part.data() + part.size() || v < 1 || v > 8192) {
-      throw Error(fmt::format("two_tower: parameter 'mlp' = '{}' must be hidden sizes in [1, 8192] "
-                              "joined by '-' (e.g. 128 or 256-128), or 0 for a linear projection",
-                              text));
-    }
-    out.push_back(v);
-    if (dash == std::string::npos) break;
-    start = dash + 1;
-  }
-  if (out.size() > 8) throw Error(fmt::format("two_tower: parameter 'mlp' = '{}' has more than 8 layers", text));
-  return out;
+  return Params::parse_layers("mlp", text, {.min_width = 1, .max_width = 8192, .max_layers = 8, .none = "0"});
 }
 
 int DenseMlp::max_width() const {

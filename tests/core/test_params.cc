@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <vector>
+
 #include "cascade/core/error.h"
 #include "cascade/core/params.h"
 
@@ -32,6 +34,27 @@ TEST(Params, RejectsUnknownKeysAndBadValues) {
   EXPECT_THROW(Params::parse("novalue"), Error);
   Params b = Params::parse("flag=maybe");
   EXPECT_THROW(b.get_bool("flag", false), Error);
+}
+
+TEST(Params, LayerListsParseStrictly) {
+  const LayerLimits lim{.min_width = 1, .max_width = 4096, .max_layers = 3, .none = ""};
+  Params p = Params::parse("hidden=64-32");
+  EXPECT_EQ(p.get_layers("hidden", "8", lim), (std::vector<int>{64, 32}));
+  EXPECT_EQ(p.resolved().at("hidden"), "64-32");
+  EXPECT_EQ(p.get_layers("other", "16", lim), std::vector<int>{16});
+  for (const char* bad : {"", "-", "64-", "-64", "64--32", "abc", "+64", " 64", "0", "4097", "1-2-3-4",
+                          "99999999999"}) {
+    try {
+      Params::parse_layers("hidden", bad, lim);
+      ADD_FAILURE() << "'" << bad << "' accepted";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("hidden"), std::string::npos) << e.what();
+    }
+  }
+  LayerLimits none = lim;
+  none.none = "0";
+  EXPECT_TRUE(Params::parse_layers("mlp", "0", none).empty());
+  EXPECT_THROW(Params::parse_layers("mlp", "0", lim), Error);
 }
 
 }  // namespace cascade

@@ -4,12 +4,17 @@
 // identical scores; a batch with another schema and unknown parameters are refused.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <filesystem>
+#include <iostream>
 #include <random>
 
 #include "cascade/core/error.h"
 #include "cascade/core/registry.h"
+#include "cascade/io/artifact.h"
 #include "cascade/rank/ranker.h"
+#include "recall/tiny_data.h"
 
 namespace cascade {
 namespace {
@@ -117,6 +122,80 @@ TEST_P(RankerContract, LearnsTheSignalBeyondThePoolOrderAndRoundTrips) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("other_signal"), std::string::npos) << e.what();
   }
+}
+
+// Same data, same seed, same threads -> the same model, bit for bit (scores and saved
+// files). The printed fingerprint (a hash of the scores) is compared between processes and
+// before/after refactors.
+TEST_P(RankerContract, FitIsDeterministic) {
+  const std::string kind = GetParam();
+  const RankTrainSet train = synthetic(100, 30, 1), valid = synthetic(20, 30, 2), test = synthetic(40, 30, 3);
+  std::string fingerprint;
+  nlohmann::json files;
+  for (int run = 0; run < 2; ++run) {
+    auto model = make_ranker(fast_spec(kind));
+    RankFitOptions fo;
+    fo.threads = 2;
+    fo.seed = 7;
+    fo.valid = &valid;
+    model->fit(train, fo);
+    std::vector<float> s(test.batch.rows());
+    model->score(test.batch, s);
+    const std::string fp =
+        hash_hex(std::string_view(reinterpret_cast<const char*>(s.data()), s.size() * sizeof(float)));
+    test::ScopedTempDir dir("ranker_determinism_" + kind);
+    model->save(dir.path());
+    const auto manifest = nlohmann::json::parse(read_file(dir.path() / "manifest.json"));
+    if (run == 0) {
+      fingerprint = fp;
+      files = manifest.at("files");
+      std::cout << "[fingerprint] ranker " << kind << " " << fp << "\n";
+    } else {
+      EXPECT_EQ(fp, fingerprint) << kind << ": a second fit scores differently";
+      EXPECT_EQ(manifest.at("files"), files) << kind << ": a second fit saves other files";
+    }
+  }
+}
+
+// A loaded ranker reports the parameters it was fitted with (not its kind's defaults).
+TEST_P(RankerContract, ParamsRoundTripThroughSaveLoad) {
+  const std::string kind = GetParam();
+  const auto defaults = make_ranker(kind)->params().resolved();
+  ASSERT_TRUE(defaults.count("seed")) << kind << " has no seed parameter";
+  const std::string base = fast_spec(kind);
+  auto model = make_ranker(base + (base.find(':') == std::string::npos ? ":" : ",") + "seed=5");
+  ASSERT_NE(model->params().resolved(), defaults);
+  const RankTrainSet train = synthetic(20, 30, 1);
+  RankFitOptions fo;
+  fo.threads = 1;
+  model->fit(train, fo);
+  test::ScopedTempDir dir("ranker_params_" + kind);
+  model->save(dir.path());
+  const auto loaded = load_ranker(dir.path());
+  EXPECT_EQ(loaded->params().resolved(), model->params().resolved()) << kind;
+  EXPECT_EQ(loaded->params().resolved().at("seed"), "5") << kind;
+}
+
+// A validation set with nothing to evaluate (no group with a positive and a negative: the
+// grouped AUC is NaN) is skipped, not scored 0: the fit equals one without validation.
+TEST_P(RankerContract, ValidationWithNothingToEvaluateIsIgnored) {
+  const std::string kind = GetParam();
+  const RankTrainSet train = synthetic(60, 30, 1), test = synthetic(10, 30, 3);
+  RankTrainSet valid = synthetic(10, 30, 2);
+  std::fill(valid.labels.begin(), valid.labels.end(), 0.0f);
+  ASSERT_TRUE(std::isnan(grouped_auc(valid.batch, valid.labels, std::vector<float>(valid.batch.rows(), 0.0f))));
+  std::vector<std::vector<float>> scores;
+  for (const RankTrainSet* v : std::vector<const RankTrainSet*>{nullptr, &valid}) {
+    auto model = make_ranker(fast_spec(kind));
+    RankFitOptions fo;
+    fo.threads = 1;
+    fo.seed = 7;
+    fo.valid = v;
+    model->fit(train, fo);
+    scores.emplace_back(test.batch.rows());
+    model->score(test.batch, scores.back());
+  }
+  EXPECT_EQ(scores[0], scores[1]) << kind;
 }
 
 TEST_P(RankerContract, UnknownParameterIsRefused) {

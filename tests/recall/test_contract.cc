@@ -17,6 +17,7 @@
 #include <cctype>
 #include <cmath>
 #include <cstring>
+#include <iostream>
 #include <map>
 #include <memory>
 #include <set>
@@ -372,6 +373,58 @@ TEST_P(RecallContract, UserVectorDotItemVectorsIsTheScore) {
         for (uint32_t j = 0; j < v.dim; ++j) dot += double(u[j]) * v.data[size_t(i) * v.dim + j];
         EXPECT_NEAR(s[i], dot, 1e-4 * std::max(1.0, std::fabs(dot)))
             << "user " << user << (fold ? " (folded)" : "") << " item " << i;
+      }
+    }
+  }
+}
+
+// Same data, same seed, same thread count -> the same model, bit for bit, in one process and
+// across processes (the printed fingerprint, a hash of the scores, is compared between runs
+// and before/after refactors). Fitted with 1 and 2 threads (OpenMP reductions, libtorch's
+// pools) and with a validation set, so the early-stopping paths of the neural channels run.
+TEST_P(RecallContract, FitIsDeterministic) {
+  SCOPED_TRACE("channel " + name());
+  // One held-out item per user that is not in its training row.
+  std::vector<std::vector<uint32_t>> rows(TinyData::kUsers);
+  for (UserId u = 0; u < TinyData::kUsers; ++u) {
+    const auto h = data().train.row(u);
+    for (uint32_t i = (u * 7 + 3) % TinyData::kItems;; i = (i + 1) % TinyData::kItems) {
+      if (std::find(h.begin(), h.end(), i) == h.end()) {
+        rows[u].push_back(i);
+        break;
+      }
+    }
+  }
+  const Interactions valid = test::make_rows(TinyData::kItems, rows);
+  std::string spec = spec_for(name());
+  if (auto at = spec.find("eval_every=0"); at != std::string::npos) spec.replace(at, 12, "eval_every=1");
+  for (int threads : {1, 2}) {
+    std::string fingerprint;
+    std::map<std::string, nlohmann::json> files;
+    for (int run = 0; run < 2; ++run) {
+      auto m = make_recaller(spec);
+      m->fit(FitInput{.train = data().train, .catalog = data().catalog, .threads = threads, .seed = 42,
+                      .valid = &valid, .dataset_hash = data().hash});
+      std::string bytes;
+      for (UserId u : kUsers) {
+        for (bool fold : {false, true}) {
+          UserQuery q = data().query(u);
+          if (fold) q.user = kUnknownUser;
+          const auto s = all_scores(*m, q);
+          bytes.append(reinterpret_cast<const char*>(s.data()), s.size() * sizeof(float));
+        }
+      }
+      ScopedTempDir tmp("determinism_" + name());
+      m->save(tmp.path());
+      const auto manifest = nlohmann::json::parse(read_file(tmp.path() / "manifest.json"));
+      const std::string fp = hash_hex(bytes);
+      if (run == 0) {
+        fingerprint = fp;
+        files[name()] = manifest.at("files");
+        std::cout << "[fingerprint] recall " << name() << " threads=" << threads << " " << fp << "\n";
+      } else {
+        EXPECT_EQ(fp, fingerprint) << "threads " << threads << ": a second fit scores differently";
+        EXPECT_EQ(manifest.at("files"), files[name()]) << "threads " << threads << ": saved files differ";
       }
     }
   }

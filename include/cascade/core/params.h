@@ -9,8 +9,18 @@
 #include <map>
 #include <set>
 #include <string>
+#include <vector>
 
 namespace cascade {
+
+/// What a layer-width list ("64-32") may hold.
+struct LayerLimits {
+  int min_width = 1;
+  int max_width = 4096;
+  size_t max_layers = 8;
+  /// When set, this exact text means "no layer at all" (an empty list), e.g. "0".
+  std::string none;
+};
 
 class Params {
  public:
@@ -30,12 +40,23 @@ class Params {
   std::string get_string(const std::string& key, const std::string& def,
                          const std::set<std::string>& allowed = {});
 
+  /// A '-'-joined list of layer widths ("64-32" -> {64, 32}), each a plain decimal number in
+  /// [limits.min_width, limits.max_width], at most limits.max_layers of them.
+  std::vector<int> get_layers(const std::string& key, const std::string& def, const LayerLimits& limits);
+  /// The parser behind get_layers; errors name `key`.
+  static std::vector<int> parse_layers(const std::string& key, const std::string& text,
+                                       const LayerLimits& limits);
+
   /// Throws cascade::Error listing any key no getter asked for, and the known ones.
   void check_unused(const std::string& context) const;
 
   /// The values as read (defaults filled in), for manifests and run logs.
   const std::map<std::string, std::string>& resolved() const { return resolved_; }
   const std::map<std::string, std::string>& raw() const { return values_; }
+
+  /// The values in force as a Params of their own (raw() == resolved() == this->resolved(),
+  /// every key counted as read): what a model's params() reports.
+  Params in_force() const;
 
   /// "k1=v1,k2=v2" in key order.
   std::string to_string() const;

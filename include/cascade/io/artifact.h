@@ -59,6 +59,7 @@ class ArtifactReader {
   ArtifactReader(std::filesystem::path dir, const std::string& expected_kind, int format_version);
 
   const nlohmann::json& meta() const { return meta_; }
+  const std::filesystem::path& dir() const { return dir_; }
   std::string blob(const std::string& name) const;
   template <class T>
   std::vector<T> array(const std::string& name) const {
@@ -73,6 +74,46 @@ class ArtifactReader {
   void check_multiple(const std::string& name, size_t bytes, size_t elem) const;
   std::filesystem::path dir_;
   nlohmann::json meta_;
+};
+
+/// The manifest every model writes: kind and format version (ArtifactWriter), the parameters
+/// in force (Params::resolved()) and the content hash of the dataset it was fitted on. Add the
+/// model's files and fields, then finish().
+ArtifactWriter model_writer(const std::filesystem::path& dir, const std::string& kind, int format_version,
+                            const std::map<std::string, std::string>& params, const std::string& dataset_hash);
+
+/// A model directory written through model_writer, opened for loading: kind, version and file
+/// hashes checked as by ArtifactReader; the parameters and dataset hash read up front. Every
+/// error names the directory ("<dir>: bad <kind> manifest: ...").
+class ModelReader : public ArtifactReader {
+ public:
+  ModelReader(std::filesystem::path dir, const std::string& kind, int format_version);
+
+  const std::map<std::string, std::string>& params() const { return params_; }
+  /// Empty when the manifest records none.
+  const std::string& dataset_hash() const { return dataset_hash_; }
+
+  /// A required manifest field as T.
+  template <class T>
+  T field(const std::string& key) const {
+    try {
+      return meta().at(key).get<T>();
+    } catch (const nlohmann::json::exception& e) {
+      bad(e.what());
+    }
+  }
+  /// An optional field (absent from older manifests): `def` when absent.
+  template <class T>
+  T field_or(const std::string& key, T def) const {
+    return meta().contains(key) ? field<T>(key) : def;
+  }
+  /// Throws cascade::Error("<dir>: bad <kind> manifest: <what>").
+  [[noreturn]] void bad(const std::string& what) const;
+
+ private:
+  std::string kind_;
+  std::map<std::string, std::string> params_;
+  std::string dataset_hash_;
 };
 
 /// The "kind" field of dir/manifest.json (throws when absent or unreadable).

@@ -1,0 +1,234 @@
+#include "rank/neural_ranker.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+#include <limits>
+#include <numeric>
+
+#include "cascade/core/error.h"
+#include "nn/eigen_threads.h"
+#include "nn/train_loop.h"
+
+namespace cascade {
+
+NeuralTrainParams NeuralTrainParams::read(Params& p, const Defaults& d) {
+  NeuralTrainParams t;
+  t.loss = p.get_string("loss", "listwise", {"bce", "listwise"});
+  t.epochs = static_cast<int>(p.get_int("epochs", 10, 1, 10000));
+  t.batch = static_cast<int>(p.get_int("batch", d.batch, 1, d.max_batch));
+  t.lr = p.get_double("lr", 1e-3, 1e-6, 1.0);
+  t.weight_decay = p.get_double("weight_decay", 1e-4, 0.0, 1.0);
+  t.dropout = p.get_double("dropout", 0.1, 0.0, 0.9);
+  t.patience = static_cast<int>(p.get_int("patience", 3, 0, 10000));
+  t.seed = p.get_int("seed", -1, -1, std::numeric_limits<int64_t>::max());
+  t.torch_threads = static_cast<int>(p.get_int("torch_threads", 1, 0, 1024));
+  return t;
+}
+
+NeuralRanker::NeuralRanker(std::string kind, int format_version, Params params,
+                           const NeuralTrainParams::Defaults& defaults)
+    : kind_(std::move(kind)), format_version_(format_version), params_(std::move(params)) {
+  train_ = NeuralTrainParams::read(params_, defaults);
+}
+
+void NeuralRanker::check_supported(const FeatureSchema& schema) const {
+  CASCADE_CHECK(schema.n_items > 0, fmt::format("{}: the feature schema has n_items 0", kind_));
+}
+
+void NeuralRanker::fit(const RankTrainSet& train, const RankFitOptions& opt) {
+  train.validate();
+  const RankBatch& b = train.batch;
+  CASCADE_CHECK(b.rows() > 0, fmt::format("{}: fit() on an empty training set", kind_));
+  check_supported(b.schema);
+  if (opt.valid != nullptr) {
+    opt.valid->validate();
+    check_schema(b.schema, opt.valid->batch.schema, kind_ + ": validation set");
+  }
+  const uint64_t seed = train_.seed >= 0 ? static_cast<uint64_t>(train_.seed) : opt.seed;
+  nn::TorchSession session(train_.torch_threads > 0 ? train_.torch_threads : opt.threads, seed);
+  const auto t0 = std::chrono::steady_clock::now();
+
+  fitted_ = false;
+  schema_ = b.schema;
+  norm_.fit(b);
+  build_net();
+  torch::optim::AdamW optim(module().parameters(),
+                            torch::optim::AdamWOptions(train_.lr).weight_decay(train_.weight_decay));
+  const std::function<double()> epoch = epoch_trainer(train, optim, seed);
+  std::function<double(int, double)> validate;
+  if (opt.valid != nullptr) {
+    // Scored through the serving forward: the model is selected as it will serve.
+    validate = [&](int, double) {
+      finish_model();
+      std::vector<float> s(opt.valid->batch.rows());
+      score(opt.valid->batch, s);
+      return grouped_auc(opt.valid->batch, opt.valid->labels, s);
+    };
+  }
+  nn::EpochPlan plan{.who = kind_, .epochs = train_.epochs, .patience = train_.patience, .eval_every = 1,
+                     .metric = "valid grouped AUC"};
+  const nn::EpochsRun run = nn::run_epochs(module(), plan, [&](int) { return epoch(); }, validate);
+  finish_model();
+  dataset_hash_ = opt.dataset_hash;
+  fit_seed_ = seed;
+  best_epoch_ = run.best_epoch;
+  spdlog::info("{}: {} rows, {} groups, {} dense -> {}, {} fields, loss {}: {:.1f}s", kind_, b.rows(), b.groups(),
+               b.schema.n_dense(), norm_.out_dim(), b.schema.n_fields(), train_.loss,
+               std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+}
+
+void NeuralRanker::score(const RankBatch& batch, std::span<float> out) const {
+  CASCADE_CHECK(fitted_, fmt::format("{}: score() before fit() or load()", kind_));
+  check_schema(schema_, batch.schema, kind_);
+  CASCADE_CHECK(out.size() == batch.rows(),
+                fmt::format("{}: score() output has {} slots for {} rows", kind_, out.size(), batch.rows()));
+  batch.validate();
+  nn::SingleThreadedEigen single;
+  for (size_t g = 0; g < batch.groups(); ++g) score_group(batch, g, out);
+}
+
+void NeuralRanker::save(const std::filesystem::path& dir) const {
+  CASCADE_CHECK(fitted_, fmt::format("{}: save() before fit()", kind_));
+  ArtifactWriter w = model_writer(dir, kind_, format_version_, params_.resolved(), dataset_hash_);
+  w.meta()["schema"] = schema_to_json(schema_);
+  w.meta()["fit_seed"] = fit_seed_;
+  w.meta()["best_epoch"] = best_epoch_;
+  save_extra(w);
+  norm_.save(w);
+  nn::save_module(w, module());
+  w.finish();
+}
+
+void NeuralRanker::load(const std::filesystem::path& dir) {
+  const ModelReader r(dir, kind_, format_version_);
+  std::unique_ptr<NeuralRanker> loaded = with_params(Params(r.params()));
+  loaded->restore(r);
+  adopt(std::move(*loaded));
+}
+
+void NeuralRanker::restore(const ModelReader& r) {
+  try {
+    schema_ = schema_from_json(r.field<nlohmann::json>("schema"));
+  } catch (const nlohmann::json::exception& e) {
+    r.bad(e.what());
+  }
+  try {
+    check_supported(schema_);
+    norm_.load(r);
+    CASCADE_CHECK(norm_.in_dim() == schema_.n_dense(),
+                  fmt::format("normaliser has {} columns, the schema {}", norm_.in_dim(), schema_.n_dense()));
+    check_extra(r);
+    build_net();
+    nn::load_module(r, module());
+  } catch (const Error& e) {
+    throw Error(fmt::format("{}: {}", r.dir().string(), e.what()));
+  }
+  dataset_hash_ = r.dataset_hash();
+  fit_seed_ = r.field_or<uint64_t>("fit_seed", 0);
+  best_epoch_ = r.field_or<int>("best_epoch", 0);
+  finish_model();
+}
+
+// Eval mode + the serving copy of the weights.
+void NeuralRanker::finish_model() {
+  torch::NoGradGuard no_grad;
+  module().eval();
+  copy_serving();
+  fitted_ = true;
+}
+
+std::vector<float> NeuralRanker::torch_scores(const Ranker& model, const std::string& kind, const RankBatch& batch) {
+  const auto* m = dynamic_cast<const NeuralRanker*>(&model);
+  CASCADE_CHECK(m != nullptr && m->kind_ == kind,
+                fmt::format("{}::torch_scores: '{}' is not a {} ranker", kind, model.kind(), kind));
+  CASCADE_CHECK(m->fitted_, fmt::format("{}: torch_scores() before fit() or load()", kind));
+  check_schema(m->schema_, batch.schema, kind);
+  batch.validate();
+  CASCADE_CHECK(!m->module().is_training(), fmt::format("{}: torch_scores() on a module in training mode", kind));
+  if (batch.rows() == 0) return {};
+  torch::NoGradGuard no_grad;
+  return m->torch_forward(batch);
+}
+
+GroupBatches::GroupBatches(const RankTrainSet& train, const NeuralTrainParams& p, uint64_t shuffle_seed)
+    : train_(&train), listwise_(p.listwise()), batch_(static_cast<size_t>(p.batch)), rng_(shuffle_seed) {
+  order_.resize(listwise_ ? train.batch.groups() : train.batch.rows());
+  std::iota(order_.begin(), order_.end(), 0u);
+}
+
+double GroupBatches::epoch(torch::optim::Optimizer& opt, const Forward& forward) {
+  const RankBatch& b = train_->batch;
+  std::shuffle(order_.begin(), order_.end(), rng_);
+  double loss_sum = 0;
+  int64_t loss_n = 0;
+  for (size_t i = 0; i < order_.size();) {
+    rows_.clear();
+    seg_.assign(1, 0);
+    if (listwise_) {
+      while (i < order_.size() && rows_.size() < batch_) {
+        const uint32_t g = order_[i++];
+        for (uint32_t r = b.group_begin[g]; r < b.group_begin[g + 1]; ++r) rows_.push_back(r);
+        seg_.push_back(static_cast<uint32_t>(rows_.size()));
+      }
+    } else {
+      const size_t n = std::min(batch_, order_.size() - i);
+      rows_.assign(order_.begin() + static_cast<std::ptrdiff_t>(i), order_.begin() + static_cast<std::ptrdiff_t>(i + n));
+      i += n;
+    }
+    if (rows_.empty()) continue;
+    std::vector<float> y(rows_.size());
+    for (size_t k = 0; k < rows_.size(); ++k) y[k] = train_->labels[rows_[k]];
+    const auto yt = nn::from_vector(y, {static_cast<int64_t>(y.size())});
+    const auto logits = forward(rows_);
+    torch::Tensor loss;
+    int64_t weight = static_cast<int64_t>(rows_.size());
+    if (listwise_) {
+      std::vector<torch::Tensor> losses;
+      for (size_t s = 0; s + 1 < seg_.size(); ++s) {
+        const int64_t o = seg_[s], n = seg_[s + 1] - seg_[s];
+        const float pos = std::accumulate(y.begin() + o, y.begin() + o + n, 0.0f);
+        if (pos <= 0) continue;
+        losses.push_back(-(torch::log_softmax(logits.narrow(0, o, n), 0) * yt.narrow(0, o, n)).sum() / pos);
+      }
+      if (losses.empty()) continue;
+      loss = torch::stack(losses).mean();
+      weight = static_cast<int64_t>(losses.size());
+    } else {
+      loss = torch::binary_cross_entropy_with_logits(logits, yt);
+    }
+    opt.zero_grad();
+    loss.backward();
+    opt.step();
+    loss_sum += loss.item<double>() * static_cast<double>(weight);
+    loss_n += weight;
+  }
+  return loss_sum / static_cast<double>(std::max<int64_t>(1, loss_n));
+}
+
+RowTensors row_tensors(const RankBatch& b, const std::vector<float>& dense, size_t n_dense,
+                       std::span<const uint32_t> rows) {
+  const auto B = static_cast<int64_t>(rows.size());
+  const size_t nf = b.schema.n_fields();
+  std::vector<int64_t> target(rows.size()), cats(rows.size() * nf);
+  std::vector<float> dn(rows.size() * n_dense);
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const uint32_t r = rows[i];
+    target[i] = static_cast<int64_t>(b.items[r]) + 1;
+    for (size_t f = 0; f < nf; ++f) cats[i * nf + f] = b.cats[r * nf + f];
+    std::copy_n(dense.data() + r * n_dense, n_dense, dn.data() + i * n_dense);
+  }
+  RowTensors t;
+  t.target = nn::from_ids(target, {B});
+  t.cats = nn::from_ids(cats, {B, static_cast<int64_t>(nf)});
+  t.dense = nn::from_vector(dn, {B, static_cast<int64_t>(n_dense)});
+  return t;
+}
+
+torch::Tensor unit_prelu(const torch::Tensor& x, const torch::Tensor& slope) {
+  return torch::where(x > 0, x, x * slope);
+}
+
+}  // namespace cascade
