@@ -1,4 +1,5 @@
 #include "nn/train_loop.h"
+#include "cascade/util/stopwatch.h"
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -11,8 +12,8 @@ namespace cascade::nn {
 EpochsRun run_epochs(torch::nn::Module& module, const EpochPlan& plan,
                      const std::function<double(int)>& train_epoch,
                      const std::function<double(int, double)>& validate) {
-  const auto t0 = std::chrono::steady_clock::now();
-  auto seconds = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); };
+  const Stopwatch watch;
+  auto seconds = [&] { return watch.seconds(); };
   BestEpoch best(plan.patience);
   EpochsRun run;
   for (int epoch = 1; epoch <= plan.epochs; ++epoch) {

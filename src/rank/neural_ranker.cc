@@ -9,6 +9,7 @@
 #include <numeric>
 
 #include "cascade/core/error.h"
+#include "cascade/util/stopwatch.h"
 #include "nn/eigen_threads.h"
 #include "nn/train_loop.h"
 
@@ -49,7 +50,7 @@ void NeuralRanker::fit(const RankTrainSet& train, const RankFitOptions& opt) {
   }
   const uint64_t seed = train_.seed >= 0 ? static_cast<uint64_t>(train_.seed) : opt.seed;
   nn::TorchSession session(train_.torch_threads > 0 ? train_.torch_threads : opt.threads, seed);
-  const auto t0 = std::chrono::steady_clock::now();
+  const Stopwatch watch;
 
   fitted_ = false;
   schema_ = b.schema;
@@ -77,7 +78,7 @@ void NeuralRanker::fit(const RankTrainSet& train, const RankFitOptions& opt) {
   best_epoch_ = run.best_epoch;
   spdlog::info("{}: {} rows, {} groups, {} dense -> {}, {} fields, loss {}: {:.1f}s", kind_, b.rows(), b.groups(),
                b.schema.n_dense(), norm_.out_dim(), b.schema.n_fields(), train_.loss,
-               std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+               watch.seconds());
 }
 
 void NeuralRanker::score(const RankBatch& batch, std::span<float> out) const {

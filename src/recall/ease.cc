@@ -40,6 +40,7 @@
 #include "cascade/recall/recaller.h"
 #include "recall/configured_recaller.h"
 #include "cascade/util/parallel.h"
+#include "cascade/util/stopwatch.h"
 #include "recall/ease_solver.h"
 
 #if defined(__GNUC__) && !defined(__clang__)
@@ -332,7 +333,7 @@ class EaseRecaller final : public ConfiguredRecaller<EaseConfig> {
   uint32_t n_items() const override { return n_items_; }
 
   void fit(const FitInput& in) override {
-    const auto t0 = std::chrono::steady_clock::now();
+    const Stopwatch watch;
     in.train.validate();
     const uint32_t n =
         std::max<uint32_t>(in.train.n_cols, static_cast<uint32_t>(in.catalog.items.size()));
@@ -384,7 +385,7 @@ class EaseRecaller final : public ConfiguredRecaller<EaseConfig> {
     tuning_ = std::move(tuning);
     dataset_hash_ = in.dataset_hash;
     fitted_ = true;
-    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const double secs = watch.seconds();
     spdlog::info("ease: {} items, lambda {}, fitted in {:.3f}s on {} threads", n, lambda, secs, threads);
   }
 

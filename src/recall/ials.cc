@@ -44,6 +44,7 @@
 #include "cascade/recall/recaller.h"
 #include "recall/configured_recaller.h"
 #include "cascade/util/parallel.h"
+#include "cascade/util/stopwatch.h"
 #include "recall/ials_solver.h"
 #include "recall/vector_scores.h"
 
@@ -118,7 +119,7 @@ class IalsRecaller final : public ConfiguredRecaller<IalsConfig> {
     const int f = cfg_.factors;
     const int threads = resolve_threads(cfg_.threads > 0 ? cfg_.threads : in.threads);
     const uint64_t seed = cfg_.seed >= 0 ? static_cast<uint64_t>(cfg_.seed) : in.seed;
-    const auto t0 = std::chrono::steady_clock::now();
+    const Stopwatch watch;
 
     // Confidences, user side (sharing the CSR structure of `train`) and item side
     // (a counting-sort transpose holding only ids and confidences: 8 bytes per entry).
@@ -180,7 +181,7 @@ class IalsRecaller final : public ConfiguredRecaller<IalsConfig> {
     fit_seed_ = seed;
     prepare_fold_in(threads);
     fitted_ = true;
-    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const double secs = watch.seconds();
     spdlog::info("ials: {} users x {} items, {} entries, factors {}, {} iterations ({}) in {:.3f}s "
                  "on {} threads",
                  n_users, n_items, nnz, f, cfg_.iters, cfg_.use_cg ? "cg" : "cholesky", secs, threads);

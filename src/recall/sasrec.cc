@@ -96,6 +96,7 @@
 #include "cascade/recall/recaller.h"
 #include "recall/configured_recaller.h"
 #include "cascade/util/parallel.h"
+#include "cascade/util/stopwatch.h"
 #include "nn/train_loop.h"
 #include "recall/channel_training.h"
 #include "recall/sasrec_reference.h"
@@ -283,10 +284,8 @@ class SasrecRecaller final : public ConfiguredRecaller<SasrecConfig> {
     const int threads = cfg_.run.fit_threads(in.threads);
     const uint64_t seed = cfg_.run.fit_seed(in.seed);
     const int L = cfg_.max_len, d = cfg_.dim;
-    const auto t0 = std::chrono::steady_clock::now();
-    auto seconds = [&] {
-      return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    };
+    const Stopwatch watch;
+    auto seconds = [&] { return watch.seconds(); };
 
     fitted_ = false;
     const int torch_threads = cfg_.run.fit_torch_threads(threads);

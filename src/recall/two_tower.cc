@@ -122,6 +122,7 @@
 #include "cascade/recall/recaller.h"
 #include "recall/configured_recaller.h"
 #include "cascade/util/parallel.h"
+#include "cascade/util/stopwatch.h"
 #include "nn/train_loop.h"
 #include "recall/channel_training.h"
 #include "recall/two_tower_model.h"
@@ -283,9 +284,6 @@ void normalize_in_place(float* x, int d) {
   for (int j = 0; j < d; ++j) x[j] *= inv;
 }
 
-double seconds_since(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
 
 // ---------------------------------------------------------------- the channel
 
@@ -296,7 +294,7 @@ class TwoTowerRecaller final : public ConfiguredRecaller<TwoTowerConfig> {
   uint32_t n_items() const override { return static_cast<uint32_t>(shapes_.n_items); }
 
   void fit(const FitInput& in) override {
-    const auto t0 = std::chrono::steady_clock::now();
+    const Stopwatch watch;
     const Interactions& R = in.train;
     R.validate();
     CASCADE_CHECK(R.nnz() > 0, "two_tower: the training split has no interactions");
@@ -481,7 +479,7 @@ class TwoTowerRecaller final : public ConfiguredRecaller<TwoTowerConfig> {
     best_epoch_ = run.kept_best ? run.best_epoch : run.epochs_run;
     net_->eval();
     freeze(threads);
-    spdlog::info("two_tower: fitted in {:.2f}s ({} epochs run) on {} threads", seconds_since(t0),
+    spdlog::info("two_tower: fitted in {:.2f}s ({} epochs run) on {} threads", watch.seconds(),
                  run.epochs_run, threads);
   }
 

@@ -7,8 +7,8 @@
 
 #include "cascade/ann/ann_index.h"
 #include "cascade/pipeline/recall_job.h"
-#include "recall/tiny_data.h"
-#include "test_util.h"
+#include "support/tiny_data.h"
+#include "support/test_util.h"
 
 namespace cascade {
 namespace {
@@ -115,7 +115,7 @@ TEST(AnnIndex, L2ReductionReturnsInnerProducts) {
   EXPECT_EQ(items_of(r), (std::vector<ItemId>{4, 2, 1, 0, 3}));
   const float expect[] = {6, 3, 2, 1, -1};
   for (size_t j = 0; j < 5; ++j) EXPECT_NEAR(r[j].score, expect[j], 1e-5) << j;
-  test::ScopedTempDir dir("ann_l2");
+  test::TempDir dir("ann_l2");
   idx.save(dir.path() / "ann");
   auto loaded = AnnIndex::load(dir.path() / "ann", v.data(), 5, 2);
   EXPECT_EQ(loaded->options().metric, "l2");
@@ -126,7 +126,7 @@ TEST(AnnIndex, SaveLoadRoundTripAndVectorCheck) {
   const uint32_t n = 300, d = 8;
   auto v = random_vectors(n, d, 5);
   AnnIndex idx(v.data(), n, d, AnnOptions{});
-  test::ScopedTempDir dir("ann");
+  test::TempDir dir("ann");
   idx.save(dir.path() / "ann");
   auto loaded = AnnIndex::load(dir.path() / "ann", v.data(), n, d);
   EXPECT_EQ(loaded->options().kind, "hnsw");
@@ -192,7 +192,7 @@ TEST(AnnIndex, IalsTopNThroughExactAndHnswIndex) {
       }
     }
   }
-  test::ScopedTempDir dir("ann_ials");
+  test::TempDir dir("ann_ials");
   save_recaller(*model, dir.path() / "ials");
   auto loaded = load_recaller(dir.path() / "ials");
   ASSERT_NE(loaded->index(), nullptr);

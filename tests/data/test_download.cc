@@ -24,7 +24,7 @@
 
 #include "cascade/core/error.h"
 #include "cascade/data/download.h"
-#include "test_util.h"
+#include "support/test_util.h"
 
 namespace fs = std::filesystem;
 

@@ -14,7 +14,7 @@
 
 #include "cascade/core/error.h"
 #include "cascade/data/dataset.h"
-#include "test_util.h"
+#include "support/test_util.h"
 
 namespace cascade {
 namespace {

@@ -18,7 +18,7 @@
 #include "cascade/data/dataset.h"
 #include "cascade/data/snapshot.h"
 #include "cascade/io/artifact.h"
-#include "test_util.h"
+#include "support/test_util.h"
 
 namespace fs = std::filesystem;
 

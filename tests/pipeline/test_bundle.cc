@@ -9,7 +9,7 @@
 #include "cascade/io/artifact.h"
 #include "cascade/pipeline/recommender.h"
 #include "support/tiny_bundle.h"
-#include "test_util.h"
+#include "support/test_util.h"
 
 namespace cascade {
 namespace {

@@ -8,7 +8,7 @@
 
 #include "cascade/core/config.h"
 #include "cascade/pipeline/rank_job.h"
-#include "test_util.h"
+#include "support/test_util.h"
 
 namespace cascade {
 namespace {

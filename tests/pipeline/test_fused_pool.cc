@@ -4,7 +4,7 @@
 
 #include "cascade/core/error.h"
 #include "cascade/pipeline/fused_pool.h"
-#include "test_util.h"
+#include "support/test_util.h"
 
 namespace cascade {
 namespace {

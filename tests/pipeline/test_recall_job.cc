@@ -2,7 +2,7 @@
 #include <gtest/gtest.h>
 
 #include "cascade/pipeline/recall_job.h"
-#include "test_util.h"
+#include "support/test_util.h"
 
 namespace cascade {
 namespace {

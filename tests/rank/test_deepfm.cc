@@ -14,7 +14,7 @@
 #include "cascade/io/artifact.h"
 #include "cascade/rank/ranker.h"
 #include "rank/deepfm_reference.h"
-#include "test_util.h"
+#include "support/test_util.h"
 
 namespace cascade {
 namespace {

@@ -12,9 +12,9 @@
 #include <nlohmann/json.hpp>
 
 #include "cascade/rank/ranker.h"
-#include "recall/tiny_data.h"
+#include "support/tiny_data.h"
 #include "support/cluster_rank_data.h"
-#include "test_util.h"
+#include "support/test_util.h"
 
 namespace cascade {
 namespace {
@@ -24,7 +24,7 @@ using test::cluster_test_auc;
 using test::error_of;
 using test::fitted_ranker;
 using test::scores_of;
-using test::ScopedTempDir;
+using test::TempDir;
 
 // Only the history-target relation decides the label; bce learns it too. Measured held-out
 // grouped AUC (fit seed 7): bce 0.868 (listwise 0.958, test_sequence_rankers.cc).
@@ -63,7 +63,7 @@ TEST(DinTest, ValidationKeepsTheBestEpoch) {
   const double a_with = grouped_auc(valid.batch, valid.labels, scores_of(*with, valid.batch));
   const double a_without = grouped_auc(valid.batch, valid.labels, scores_of(*without, valid.batch));
   EXPECT_GE(a_with, a_without);
-  ScopedTempDir dir("din_best");
+  TempDir dir("din_best");
   with->save(dir.path() / "m");
   const auto manifest = nlohmann::json::parse(std::ifstream(dir.path() / "m" / "manifest.json"));
   const int best = manifest.at("best_epoch").get<int>();

@@ -6,7 +6,7 @@
 #include <random>
 
 #include "cascade/rank/gbdt.h"
-#include "test_util.h"
+#include "support/test_util.h"
 
 namespace cascade {
 namespace {

@@ -14,7 +14,7 @@
 #include "cascade/core/registry.h"
 #include "cascade/io/artifact.h"
 #include "cascade/rank/ranker.h"
-#include "recall/tiny_data.h"
+#include "support/tiny_data.h"
 
 namespace cascade {
 namespace {
@@ -143,7 +143,7 @@ TEST_P(RankerContract, FitIsDeterministic) {
     model->score(test.batch, s);
     const std::string fp =
         hash_hex(std::string_view(reinterpret_cast<const char*>(s.data()), s.size() * sizeof(float)));
-    test::ScopedTempDir dir("ranker_determinism_" + kind);
+    test::TempDir dir("ranker_determinism_" + kind);
     model->save(dir.path());
     const auto manifest = nlohmann::json::parse(read_file(dir.path() / "manifest.json"));
     if (run == 0) {
@@ -169,7 +169,7 @@ TEST_P(RankerContract, ParamsRoundTripThroughSaveLoad) {
   RankFitOptions fo;
   fo.threads = 1;
   model->fit(train, fo);
-  test::ScopedTempDir dir("ranker_params_" + kind);
+  test::TempDir dir("ranker_params_" + kind);
   model->save(dir.path());
   const auto loaded = load_ranker(dir.path());
   EXPECT_EQ(loaded->params().resolved(), model->params().resolved()) << kind;

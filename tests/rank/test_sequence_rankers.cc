@@ -18,9 +18,9 @@
 #include "cascade/rank/ranker.h"
 #include "rank/bst_reference.h"
 #include "rank/din_reference.h"
-#include "recall/tiny_data.h"
+#include "support/tiny_data.h"
 #include "support/cluster_rank_data.h"
-#include "test_util.h"
+#include "support/test_util.h"
 
 namespace cascade {
 namespace {
@@ -29,7 +29,7 @@ using test::ClusterRankData;
 using test::error_of;
 using test::fitted_ranker;
 using test::scores_of;
-using test::ScopedTempDir;
+using test::TempDir;
 
 struct SequenceRanker {
   std::string kind;
@@ -144,7 +144,7 @@ TEST_P(SequenceRankerTest, ServingMatchesTheTorchForward) {
   b.append(D::one_group({1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}, {1, 12, 6, 13}));  // 1: outside BST's max_len
   for (const std::string& extra : ranker().serving_variants) {
     auto m = small(extra);
-    ScopedTempDir dir(ranker().kind + "_ref");
+    TempDir dir(ranker().kind + "_ref");
     m->save(dir.path() / "model");
     auto loaded = load_ranker(dir.path() / "model");
     for (const Ranker* model : {m.get(), loaded.get()}) {
@@ -166,7 +166,7 @@ TEST_P(SequenceRankerTest, ServingMatchesTheTorchForward) {
 // directory and a truncated weight file are refused.
 TEST_P(SequenceRankerTest, SaveLoadRoundTrip) {
   auto m = small();
-  ScopedTempDir dir(ranker().kind + "_io");
+  TempDir dir(ranker().kind + "_io");
   m->save(dir.path() / "model");
   auto loaded = load_ranker(dir.path() / "model");
   EXPECT_EQ(loaded->kind(), ranker().kind);

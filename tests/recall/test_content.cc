@@ -10,12 +10,12 @@
 #include "cascade/core/error.h"
 #include "cascade/io/artifact.h"
 #include "recall/content_tfidf.h"
-#include "recall/tiny_data.h"
+#include "support/tiny_data.h"
 
 namespace cascade {
 namespace {
 
-using test::ScopedTempDir;
+using test::TempDir;
 using test::TinyData;
 
 ItemInfo item(std::vector<uint16_t> genres, int32_t year, std::vector<uint32_t> tags = {}) {
@@ -358,7 +358,7 @@ TEST(Content, SaveLoadRoundTrip) {
   TinyData d = test::make_tiny_data();
   ContentRecaller c{Params::parse("tag_weight=0.5,recency_decay=0.9,max_tags=3")};
   c.fit(d.fit_input());
-  ScopedTempDir tmp("content");
+  TempDir tmp("content");
   c.save(tmp.path());
 
   auto manifest = nlohmann::json::parse(read_file(tmp.path() / "manifest.json"));

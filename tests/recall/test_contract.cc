@@ -30,14 +30,14 @@
 #include "cascade/core/registry.h"
 #include "cascade/io/artifact.h"
 #include "cascade/recall/recaller.h"
-#include "recall/tiny_data.h"
-#include "test_util.h"
+#include "support/tiny_data.h"
+#include "support/test_util.h"
 
 namespace cascade {
 namespace {
 
 namespace fs = std::filesystem;
-using test::ScopedTempDir;
+using test::TempDir;
 using test::TinyData;
 
 // Specs for channels whose defaults are slow or too large for 40 items; any other
@@ -180,7 +180,7 @@ TEST_P(RecallContract, WrongScoreBufferThrows) {
 TEST_P(RecallContract, SaveLoadIsBitIdentical) {
   SCOPED_TRACE("channel " + name());
   auto m = fitted();
-  ScopedTempDir tmp("contract_" + name());
+  TempDir tmp("contract_" + name());
   m->save(tmp.path());
   ASSERT_TRUE(fs::exists(tmp.path() / "manifest.json"));
   EXPECT_EQ(manifest_kind(tmp.path()), name());
@@ -210,7 +210,7 @@ TEST_P(RecallContract, SaveLoadIsBitIdentical) {
   }
 
   // Saving the loaded model again gives a loadable directory too.
-  ScopedTempDir tmp2("contract2_" + name());
+  TempDir tmp2("contract2_" + name());
   l->save(tmp2.path());
   auto l2 = load_recaller(tmp2.path());
   EXPECT_TRUE(bit_equal(all_scores(*l2, data().query(0)), all_scores(*m, data().query(0))));
@@ -219,7 +219,7 @@ TEST_P(RecallContract, SaveLoadIsBitIdentical) {
 TEST_P(RecallContract, DamagedArtefactsThrow) {
   SCOPED_TRACE("channel " + name());
   auto m = fitted();
-  ScopedTempDir tmp("damage_" + name());
+  TempDir tmp("damage_" + name());
   const fs::path good = tmp.path() / "good";
   m->save(good);
 
@@ -414,7 +414,7 @@ TEST_P(RecallContract, FitIsDeterministic) {
           bytes.append(reinterpret_cast<const char*>(s.data()), s.size() * sizeof(float));
         }
       }
-      ScopedTempDir tmp("determinism_" + name());
+      TempDir tmp("determinism_" + name());
       m->save(tmp.path());
       const auto manifest = nlohmann::json::parse(read_file(tmp.path() / "manifest.json"));
       const std::string fp = hash_hex(bytes);

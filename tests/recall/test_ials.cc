@@ -15,7 +15,7 @@
 #include "cascade/core/error.h"
 #include "cascade/recall/recaller.h"
 #include "recall/ials_solver.h"
-#include "test_util.h"
+#include "support/test_util.h"
 
 namespace cascade {
 namespace {

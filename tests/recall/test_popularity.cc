@@ -10,13 +10,13 @@
 #include "cascade/io/artifact.h"
 #include "cascade/util/topk.h"
 #include "recall/popularity.h"
-#include "recall/tiny_data.h"
-#include "test_util.h"
+#include "support/tiny_data.h"
+#include "support/test_util.h"
 
 namespace cascade {
 namespace {
 
-using test::ScopedTempDir;
+using test::TempDir;
 
 // Rows: u0 = {0, 1, 2}, u1 = {1, 2}, u2 = {2, 4}; 5 items, item 3 never seen.
 // Counts: item0 1, item1 2, item2 3, item3 0, item4 1.
@@ -164,7 +164,7 @@ TEST(Popularity, SaveLoadRoundTripWritesManifest) {
   test::TinyData d = test::make_tiny_data();
   PopularityRecaller pop{Params::parse("half_life_days=3")};
   pop.fit(d.fit_input());
-  ScopedTempDir tmp("popularity");
+  TempDir tmp("popularity");
   pop.save(tmp.path());
 
   auto manifest = nlohmann::json::parse(read_file(tmp.path() / "manifest.json"));
@@ -186,7 +186,7 @@ TEST(Popularity, LoadRejectsOtherKindsAndBadManifests) {
   test::TinyData d = test::make_tiny_data();
   PopularityRecaller pop{Params()};
   pop.fit(d.fit_input());
-  ScopedTempDir tmp("popularity_bad");
+  TempDir tmp("popularity_bad");
   pop.save(tmp.path());
 
   // A manifest of another kind.

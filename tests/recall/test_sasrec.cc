@@ -15,8 +15,8 @@
 #include "cascade/io/artifact.h"
 #include "cascade/recall/recaller.h"
 #include "recall/sasrec_reference.h"
-#include "recall/tiny_data.h"
-#include "test_util.h"
+#include "support/tiny_data.h"
+#include "support/test_util.h"
 
 namespace cascade {
 namespace {
@@ -24,7 +24,7 @@ namespace {
 using test::error_of;
 using test::fit_input_of;
 using test::make_rows;
-using test::ScopedTempDir;
+using test::TempDir;
 
 constexpr const char* kTinySpec =
     "sasrec:dim=16,blocks=1,heads=2,max_len=8,dropout=0,epochs=3,batch=16,lr=0.01";
@@ -101,7 +101,7 @@ TEST(SasrecTest, SaveLoadRoundTrip) {
   const auto d = test::make_tiny_data();
   auto m = make_recaller(kTinySpec);
   m->fit(d.fit_input());
-  ScopedTempDir dir("sasrec");
+  TempDir dir("sasrec");
   m->save(dir.path() / "model");
   const auto manifest = nlohmann::json::parse(read_file(dir.path() / "model" / "manifest.json"));
   EXPECT_EQ(manifest.at("dataset_hash").get<std::string>(), d.hash);
@@ -142,7 +142,7 @@ TEST(SasrecTest, ServingEncoderMatchesTheTorchForward) {
   const auto d = test::make_tiny_data();
   auto m = make_recaller("sasrec:dim=16,blocks=2,heads=2,max_len=8,dropout=0.2,epochs=2,batch=16,eval_every=0");
   m->fit(d.fit_input());
-  ScopedTempDir dir("sasrec_ref");
+  TempDir dir("sasrec_ref");
   m->save(dir.path() / "model");
   auto loaded = load_recaller(dir.path() / "model");
   size_t checked = 0;

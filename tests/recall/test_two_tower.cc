@@ -19,16 +19,16 @@
 #include "cascade/core/error.h"
 #include "cascade/io/artifact.h"
 #include "cascade/recall/recaller.h"
-#include "recall/tiny_data.h"
+#include "support/tiny_data.h"
 #include "recall/two_tower_model.h"
-#include "test_util.h"
+#include "support/test_util.h"
 
 namespace cascade {
 namespace {
 
 using test::error_of;
 using test::make_rows;
-using test::ScopedTempDir;
+using test::TempDir;
 using test::TinyData;
 
 // Small, fast settings; the rest are the channel's defaults.
@@ -242,7 +242,7 @@ TEST(TwoTower, TopNNeverReturnsHistoryItems) {
 
 TEST(TwoTower, SaveLoadGivesIdenticalScoresAndVectors) {
   auto m = fit_tiny(kSmall + ",mlp=8");
-  ScopedTempDir tmp("two_tower_saveload");
+  TempDir tmp("two_tower_saveload");
   m->save(tmp.path());
   const auto manifest = nlohmann::json::parse(read_file(tmp.path() / "manifest.json"));
   EXPECT_EQ(manifest.at("kind"), "two_tower");
@@ -404,7 +404,7 @@ TEST(TwoTower, KeepsTheBestValidationEpoch) {
   FitInput in = test::fit_input_of(train, block().catalog, 1, "block");
   in.valid = &valid;
   m->fit(in);
-  ScopedTempDir tmp("two_tower_valid");
+  TempDir tmp("two_tower_valid");
   m->save(tmp.path());
   const auto manifest = nlohmann::json::parse(read_file(tmp.path() / "manifest.json"));
   const auto& log = manifest.at("validation");

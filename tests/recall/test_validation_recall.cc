@@ -10,9 +10,9 @@
 #include "cascade/core/registry.h"
 #include "cascade/eval/evaluator.h"
 #include "cascade/recall/recaller.h"
-#include "recall/tiny_data.h"
+#include "support/tiny_data.h"
 #include "recall/validation_recall.h"
-#include "test_util.h"
+#include "support/test_util.h"
 
 namespace cascade {
 namespace {

@@ -9,7 +9,7 @@
 #include <random>
 #include <vector>
 
-#include "../test_util.h"
+#include "support/test_util.h"
 #include "cascade/core/error.h"
 #include "cascade/eval/metrics.h"
 #include "cascade/rerank/rerank.h"

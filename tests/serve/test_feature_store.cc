@@ -15,7 +15,7 @@
 #include "cascade/serve/feature_store.h"
 #include "support/redis_client.h"
 #include "support/redis_server.h"
-#include "test_util.h"
+#include "support/test_util.h"
 
 namespace cascade {
 namespace {

@@ -19,7 +19,7 @@
 #include "cascade/core/error.h"
 #include "cascade/io/artifact.h"
 #include "cascade/tracking/run_store.h"
-#include "test_util.h"
+#include "support/test_util.h"
 
 namespace fs = std::filesystem;
 

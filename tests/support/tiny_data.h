@@ -7,7 +7,7 @@
 //   - 24 users; user u prefers genre u % 4 (about 3 in 4 of its items have that primary
 //     genre). Histories have 3..11 items, except user 22 (one item) and user 23 (none).
 //     Rows are in time order (timestamps in seconds, one day apart), ratings 4 or 5.
-// Also ScopedTempDir, a self-removing temporary directory for save/load tests.
+// (TempDir, the self-removing temporary directory, is in support/temp_dir.h.)
 #pragma once
 
 #include <unistd.h>
@@ -22,6 +22,7 @@
 #include "cascade/data/catalog.h"
 #include "cascade/data/interactions.h"
 #include "cascade/recall/recaller.h"
+#include "support/temp_dir.h"
 
 namespace cascade::test {
 
@@ -112,26 +113,5 @@ inline TinyData make_tiny_data() {
   return d;
 }
 
-/// A fresh directory under the system temp dir, removed (recursively) on destruction.
-class ScopedTempDir {
- public:
-  explicit ScopedTempDir(const std::string& tag) {
-    static std::atomic<int> counter{0};
-    path_ = std::filesystem::temp_directory_path() /
-            ("cascade_test_" + tag + "_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    std::filesystem::remove_all(path_);
-    std::filesystem::create_directories(path_);
-  }
-  ~ScopedTempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  ScopedTempDir(const ScopedTempDir&) = delete;
-  ScopedTempDir& operator=(const ScopedTempDir&) = delete;
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
 
 }  // namespace cascade::test
