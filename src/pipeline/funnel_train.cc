@@ -46,9 +46,14 @@ FunnelInputs prepare_funnel_inputs(const YAML::Node& cfg, const Dataset& ds, con
 
   // 3. Training requests' pools (history = recall slice), features over the recall slice.
   const Interactions ranker_rows = ds.ranker_slice();
+  // Their quota and depth are the examples' own (rank.examples.pool_quota, hard_depth), not the
+  // served pool's, so every funnel evaluated over these rankers is the one a bundle trains.
+  const ExampleOptions& ex = in.rank.examples;
   const PoolCandidates pc_train =
-      collect_candidates(in.channels, in.names, in.recall, ranker_rows, none, in.fusion_config.quota, threads);
-  in.train_pools = fused_pools(pc_train, in.recall, in.fusion, in.rank.pool_depth, threads);
+      collect_candidates(in.channels, in.names, in.recall, ranker_rows, none, ex.pool_quota, threads);
+  FusionOptions train_fusion = in.fusion;
+  train_fusion.quotas.assign(in.names.size(), ex.pool_quota);
+  in.train_pools = fused_pools(pc_train, in.recall, train_fusion, ex.hard_depth, threads);
   in.features = std::make_unique<FeatureBuilder>(ds.catalog, in.recall, in.channels, in.names, in.rank.features);
   spdlog::info("funnel inputs: candidates, fusion and training pools in {:.1f} s", sw.seconds());
   return in;

@@ -43,12 +43,14 @@ ExampleOptions ExampleOptions::from_yaml(const YAML::Node& node, const ExampleOp
       o.hard_depth = yaml_size(kv.second, "examples.hard_depth", 1, 10000000);
     } else if (key == "random_negatives") {
       o.random_negatives = yaml_size(kv.second, "examples.random_negatives", 0, 100000);
+    } else if (key == "pool_quota") {
+      o.pool_quota = yaml_size(kv.second, "examples.pool_quota", 1, 10000000);
     } else if (key == "positives") {
       const std::string v = yaml_scalar(kv.second, "examples.positives");
       CASCADE_CHECK(v == "in_pool" || v == "all", "config: examples.positives must be in_pool or all");
       o.positives_in_pool = v == "in_pool";
     } else {
-      throw Error(fmt::format("config: unknown key examples.{} (known: hard_negatives, hard_depth, random_negatives, positives)", key));
+      throw Error(fmt::format("config: unknown key examples.{} (known: hard_negatives, hard_depth, random_negatives, positives, pool_quota)", key));
     }
   }
   CASCADE_CHECK(o.hard_negatives + o.random_negatives > 0, "config: examples need at least one negative per user");

@@ -244,3 +244,38 @@ TEST_F(BundleTest, SimilarItemsAreTheNearestByCosine) {
 
 }  // namespace
 }  // namespace cascade
+
+namespace cascade {
+namespace {
+
+// The served pool's depth and quota are serving-time cuts: training pools come from the
+// examples' own depth and quota, so funnels that differ only in them train identical rankers
+// (what `bench funnel` evaluated at other cuts is what `bundle` builds).
+TEST(BundleTraining, PoolDepthAndQuotaDoNotChangeTheRankers) {
+  testing::TempDir dir;
+  const Dataset ds = testing::tiny_dataset();
+  BundleBuildOptions bo;
+  bo.threads = 1;
+  nlohmann::json manifests[2];
+  const char* specs[2] = {"popularity+ials > norm(pool=60,quota=100,tune=false) > lr@40 > lr@20 > mmr(diversity=0)",
+                          "popularity+ials > norm(pool=30,quota=50,tune=false) > lr@25 > lr@20 > mmr(diversity=0)"};
+  for (int i = 0; i < 2; ++i) {
+    YAML::Node cfg = testing::tiny_config();
+    cfg["funnel"] = specs[i];
+    const auto out = dir.path() / ("b" + std::to_string(i));
+    build_bundle(cfg, ds, out, bo);
+    manifests[i] = verify_bundle(out);
+  }
+  EXPECT_EQ(manifests[0]["funnel"], specs[0]);
+  EXPECT_EQ(manifests[1]["rank"]["pool_depth"], 30);
+  size_t rankers = 0;
+  for (const auto& [path, info] : manifests[0]["files"].items()) {
+    if (path.rfind("rankers/", 0) != 0) continue;
+    EXPECT_EQ(info["xxh3"], manifests[1]["files"][path]["xxh3"]) << path;
+    ++rankers;
+  }
+  EXPECT_GT(rankers, 1u);
+}
+
+}  // namespace
+}  // namespace cascade

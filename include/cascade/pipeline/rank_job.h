@@ -29,7 +29,12 @@ namespace cascade {
 /// How training examples are drawn (per user).
 struct ExampleOptions {
   size_t hard_negatives = 100;   ///< drawn uniformly from the top `hard_depth` of the user's pool, positives excluded
-  size_t hard_depth = 1000;      ///< how deep in the pool hard negatives are drawn from
+  size_t hard_depth = 1000;      ///< how deep in the pool hard negatives are drawn from; also the depth
+                                 ///< of the training requests' pools (see pool_quota)
+  /// Training requests' pools: each channel's top `pool_quota`, fused, the top `hard_depth`
+  /// kept. Independent of the served pool's quota and depth, so a funnel chosen at another
+  /// depth or quota trains exactly the rankers that were evaluated.
+  size_t pool_quota = 500;
   size_t random_negatives = 20;  ///< drawn uniformly from the catalogue minus history and positives
   bool positives_in_pool = true; ///< keep only positives the pool retrieved (the rows a ranker will see)
   uint64_t seed = 42;
