@@ -13,6 +13,7 @@
 #include "cascade/core/error.h"
 #include "cascade/io/artifact.h"
 #include "cascade/pipeline/funnel_spec.h"
+#include "cascade/tracking/run_store.h"
 
 namespace fs = std::filesystem;
 
@@ -156,6 +157,20 @@ std::string apply_funnel_flags(YAML::Node& cfg, const std::string& funnel, const
     cfg["funnel"] = spec.str();
   }
   return resolve_funnel(cfg).str();
+}
+
+std::string record_funnel_run(const YAML::Node& cfg, const std::string& command, const std::string& spec,
+                              const std::map<std::string, double>& metrics, const std::string& result_json) {
+  RunStore store(cfg["mlruns"] ? cfg["mlruns"].as<std::string>() : "mlruns");
+  Run run = store.start_run(cfg["experiment"] ? cfg["experiment"].as<std::string>() : "cascade", command);
+  for (const auto& [k, v] : flatten_config(cfg)) run.log_param(k, v);
+  run.set_tag("cascade.command", command);
+  run.set_tag("cascade.funnel", spec);
+  for (const auto& [k, v] : metrics) run.log_metric(k, v);
+  run.log_artifact_text("config.yaml", yaml_dump(cfg));
+  run.log_artifact_text("result.json", result_json);
+  run.finish(true);
+  return run.id();
 }
 
 void print_table(const std::vector<std::string>& columns,

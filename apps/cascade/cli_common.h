@@ -76,6 +76,12 @@ std::vector<std::string> funnel_from_overrides(const std::string& funnel_from);
 std::string apply_funnel_flags(YAML::Node& cfg, const std::string& funnel, const std::string& funnel_from,
                                const std::vector<std::string>& channels);
 
+/// Records a funnel-level command in the run store (cfg's mlruns / experiment): the resolved
+/// config as params and artefact, `spec` as the tag cascade.funnel, `metrics`, and `result` as
+/// result.json. Returns the run id.
+std::string record_funnel_run(const YAML::Node& cfg, const std::string& command, const std::string& spec,
+                              const std::map<std::string, double>& metrics, const std::string& result_json);
+
 /// Prints rows of metrics as an aligned table: first column `name`, then `columns`.
 void print_table(const std::vector<std::string>& columns,
                  const std::vector<std::pair<std::string, std::map<std::string, double>>>& rows);

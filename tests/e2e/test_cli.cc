@@ -197,7 +197,7 @@ TEST(CliEndToEnd, BenchFunnelChoosesOnValidationAndBeatsThePool) {
                  " bench funnel --data data/ml-latest-small --dataset ml-latest --protocol seed-oof"
                  " --channels popularity,ials --rankers lr,gbdt,deepfm --random-negatives-ablation lr --threads 2"
                  " --pool-depths 100,200 --pre-keeps 50,100 --quotas 500 --lambdas 0,0.2"
-                 " --json " + (tmp / "f.json").string() +
+                 " --json " + (tmp / "f.json").string() + " mlruns=" + (tmp / "mlruns").string() +
                  " rank.rankers.gbdt.rounds=50 recall.fusion.tune=false rank.funnel.pre_rank=lr"
                  " rank.funnel.fine_rank=deepfm +rank.rankers.deepfm.epochs=3");
   ASSERT_EQ(r.code, 0) << r.output;
@@ -242,9 +242,13 @@ TEST(CliEndToEnd, BenchFunnelChoosesOnValidationAndBeatsThePool) {
   EXPECT_TRUE(j["ablations"].contains("lr vs lr_random"));
   EXPECT_GT(j["stage_latency"]["total_ms"]["p50"].get<double>(), 0.0);
 
+  // The run store has the run, its chosen funnel as a tag and its test figure as a metric.
+  EXPECT_NEAR(eval_metric(tmp / "mlruns", "bench_funnel", "test_recall@10"), f["recall@10"].get<double>(), 1e-12);
+
   // The chosen funnel is what `bundle --funnel-from` builds, and its manifest records the spec.
   Result b = run(std::string(CASCADE_BIN) + " bundle --data data/ml-latest-small --dataset ml-latest --threads 2" +
                  " --funnel-from " + (tmp / "f.json").string() + " --out " + (tmp / "bundle").string() +
+                 " mlruns=" + (tmp / "mlruns").string() +
                  " rank.rankers.gbdt.rounds=50 recall.fusion.tune=false +rank.rankers.deepfm.epochs=3");
   ASSERT_EQ(b.code, 0) << b.output;
   std::ifstream min(tmp / "bundle" / "manifest.json");
@@ -275,7 +279,7 @@ TEST(CliEndToEnd, TheSameBundleCommandTwiceGivesIdenticalModelsAndMetrics) {
   nlohmann::json m[2];
   for (int i = 0; i < 2; ++i) {
     const fs::path out = tmp / ("b" + std::to_string(i));
-    Result r = run(cmd + " --out " + out.string());
+    Result r = run(cmd + " --out " + out.string() + " mlruns=" + (tmp / "mlruns").string());
     ASSERT_EQ(r.code, 0) << r.output;
     std::ifstream in(out / "manifest.json");
     m[i] = nlohmann::json::parse(in);

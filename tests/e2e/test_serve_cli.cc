@@ -69,7 +69,7 @@ TEST(ServeCli, BundleServeReloadOnSighupAndStop) {
       " --dataset csv --header --min-rating 1 --channels popularity,ials --threads 1"
       " rank.funnel.pre_rank=lr rank.funnel.fine_rank=lr recall.fusion.tune=false"
       " workdir=" +
-      (tmp / "runs").string();
+      (tmp / "runs").string() + " mlruns=" + (tmp / "mlruns").string();
   r = run(bin + " bundle --out " + (tmp / "v1").string() + common);
   ASSERT_EQ(r.code, 0) << r.output;
   EXPECT_NE(r.output.find("serve it with"), std::string::npos) << r.output;

@@ -121,6 +121,13 @@ void add_bench_funnel(CLI::App* bench) {
       write_file_atomic(o->json, out.dump(2) + "\n");
       fmt::print("wrote {}\n", o->json);
     }
+    const Json& f = out["funnel"];
+    const std::string run = record_funnel_run(
+        cfg, "bench_funnel", f["spec"].get<std::string>(),
+        {{"test_recall@10", f["recall@10"]}, {"test_ndcg@10", f["ndcg@10"]},
+         {"test_pool_recall@10", f["pool"]["recall@10"]}},
+        out.dump(2) + "\n");
+    fmt::print("run {} in the run store\n", run);
   });
 }
 

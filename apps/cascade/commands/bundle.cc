@@ -67,6 +67,13 @@ void add_bundle_command(CLI::App& app) {
     bo.threads = o->threads >= 0 ? o->threads : config_threads(cfg);
     bo.channel_cache = o->cache;
     const std::string version = build_bundle(cfg, ds, o->out, bo);
+    const nlohmann::json m = verify_bundle(o->out);
+    std::map<std::string, double> metrics;
+    for (const char* split : {"valid", "test"})
+      for (const char* k : {"recall@10", "ndcg@10"})
+        metrics[std::string(split) + "_" + k] = m["offline"][split][k].get<double>();
+    const std::string run = record_funnel_run(cfg, "bundle", m.value("funnel", ""), metrics, m.dump(2) + "\n");
+    fmt::print("run {} in the run store\n", run);
     fmt::print("bundle {} written to {}\nserve it with: cascade serve --bundle {}\n", version,
                o->out, o->out);
   });
