@@ -307,10 +307,13 @@ Json run_funnel_bench(const YAML::Node& cfg_in, const Dataset& ds, const FunnelB
   if (std::find(quotas.begin(), quotas.end(), cfg_quota) == quotas.end()) quotas.insert(quotas.begin(), cfg_quota);
   if (std::find(depths.begin(), depths.end(), rc.pool_depth) == depths.end()) depths.insert(depths.begin(), rc.pool_depth);
   const size_t max_depth = *std::max_element(depths.begin(), depths.end());
+  // The fusion of each quota has its own weights, tuned at that quota as a bundle built for it
+  // would tune them (fusion_at_quota).
+  std::map<size_t, FusionOptions> fusion_of;
   auto pools_for = [&](size_t quota) {
-    FusionOptions f = in.fusion;
-    f.quotas.assign(in.names.size(), quota);
-    return fused_pools(in.heldout, ds.train, f, max_depth, threads);
+    if (!fusion_of.count(quota))
+      fusion_of[quota] = quota == cfg_quota ? in.fusion : fusion_at_quota(in, ds, quota, threads);
+    return fused_pools(in.heldout, ds.train, fusion_of[quota], max_depth, threads);
   };
   auto score = [&](const std::vector<std::vector<FusedCandidate>>& pools, const Interactions& split,
                    const std::vector<const Ranker*>& rankers, const FeatureBuilder& fb, TimePolicy policy) {
@@ -451,6 +454,10 @@ Json run_funnel_bench(const YAML::Node& cfg_in, const Dataset& ds, const FunnelB
   }
   spdlog::info("scored the test pools: {:.1f} s", sw.seconds());
   const Scored& t = test.at(chosen.quota);
+  for (size_t c = 0; c < in.names.size(); ++c) {
+    const auto& w = fusion_of.at(chosen.quota).weights;
+    sel["chosen"]["fusion_weights"][in.names[c]] = w.empty() ? 1.0 : w[c];
+  }
   const Scored& t_cfg = test.at(cfg_quota);
   const double users = static_cast<double>(t.hs.users.size());
   out["users"] = t.hs.users.size();

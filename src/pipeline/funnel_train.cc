@@ -33,30 +33,34 @@ FunnelInputs prepare_funnel_inputs(const YAML::Node& cfg, const Dataset& ds, con
   // 2. Candidates of the held-out users; fusion weights on the validation item (never test).
   Stopwatch sw;
   const Interactions none;
-  const size_t quota = std::max(opt.heldout_quota, in.fusion_config.quota);
+  const ExampleOptions& ex = in.rank.examples;
+  const size_t quota = std::max({opt.heldout_quota, in.fusion_config.quota, ex.pool_quota});
   in.heldout = collect_candidates(in.channels, in.names, ds.train, ds.valid, opt.heldout_test ? ds.test : none,
                                   quota, threads);
-  in.fusion = in.fusion_config.options_for(in.names);
-  if (in.fusion_config.tune) {
-    EvalOptions eopt;
-    eopt.threads = threads;
-    eopt.ks = {10, in.fusion_config.base.pool_size};
-    in.fusion = tune_fusion_weights(in.heldout, ds.train, ds.valid, in.fusion, in.fusion_config.search, eopt);
-  }
+  in.fusion = fusion_at_quota(in, ds, in.fusion_config.quota, threads);
 
   // 3. Training requests' pools (history = recall slice), features over the recall slice.
   const Interactions ranker_rows = ds.ranker_slice();
   // Their quota and depth are the examples' own (rank.examples.pool_quota, hard_depth), not the
   // served pool's, so every funnel evaluated over these rankers is the one a bundle trains.
-  const ExampleOptions& ex = in.rank.examples;
   const PoolCandidates pc_train =
       collect_candidates(in.channels, in.names, in.recall, ranker_rows, none, ex.pool_quota, threads);
-  FusionOptions train_fusion = in.fusion;
-  train_fusion.quotas.assign(in.names.size(), ex.pool_quota);
+  const FusionOptions train_fusion =
+      ex.pool_quota == in.fusion_config.quota ? in.fusion : fusion_at_quota(in, ds, ex.pool_quota, threads);
   in.train_pools = fused_pools(pc_train, in.recall, train_fusion, ex.hard_depth, threads);
   in.features = std::make_unique<FeatureBuilder>(ds.catalog, in.recall, in.channels, in.names, in.rank.features);
   spdlog::info("funnel inputs: candidates, fusion and training pools in {:.1f} s", sw.seconds());
   return in;
+}
+
+FusionOptions fusion_at_quota(const FunnelInputs& in, const Dataset& ds, size_t quota, int threads) {
+  FusionOptions f = in.fusion_config.options_for(in.names);
+  f.quotas.assign(in.names.size(), quota);
+  if (!in.fusion_config.tune) return f;
+  EvalOptions eopt;
+  eopt.threads = threads;
+  eopt.ks = {10, in.fusion_config.base.pool_size};
+  return tune_fusion_weights(in.heldout, ds.train, ds.valid, f, in.fusion_config.search, eopt);
 }
 
 std::string TrainingSets::key_of(const ExampleOptions& e) {

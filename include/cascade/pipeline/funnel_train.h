@@ -35,7 +35,7 @@ struct FunnelInputs {
   std::vector<FittedChannel> fitted;
   std::vector<const Recaller*> channels;
   FusionConfig fusion_config;
-  FusionOptions fusion;               ///< weights tuned on validation (when configured), quotas set
+  FusionOptions fusion;               ///< the served fusion: fusion_at_quota(the configured quota)
   RankConfig rank;
   PoolCandidates heldout;             ///< per channel, for users with a validation (and test) item
   std::vector<std::vector<FusedCandidate>> train_pools;  ///< history = recall slice, depth rank.pool_depth
@@ -46,6 +46,14 @@ struct FunnelInputs {
 /// Fits (or loads) the channels, tunes fusion on validation, builds the training pools and the
 /// feature pipeline. `cfg` must be resolved (resolve_funnel). Progress goes to the log.
 FunnelInputs prepare_funnel_inputs(const YAML::Node& cfg, const Dataset& ds, const FunnelTrainOptions& opt);
+
+/// The fusion options for channel quota `quota`: every channel's top `quota`, weights tuned on
+/// the validation item at that quota (when recall.fusion.tune), so the weights are a function of
+/// the quota alone. The served pool (FunnelInputs::fusion), the training pools
+/// (rank.examples.pool_quota) and every quota `bench funnel` tries come from here, so a bundle
+/// built for a quota fuses exactly as the experiment that chose it. `quota` must not exceed the
+/// candidates collected for the held-out users.
+FusionOptions fusion_at_quota(const FunnelInputs& in, const Dataset& ds, size_t quota, int threads);
 
 /// Seed-oof training sets over one feature pipeline, one per distinct example mix (built once,
 /// shared by every ranker with that mix), each split into (fit, held-out groups for early
