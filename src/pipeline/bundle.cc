@@ -118,6 +118,20 @@ std::string build_bundle(const YAML::Node& cfg_in, const Dataset& ds, const fs::
       {"pool_depth", rc.pool_depth},
       {"pre_rank", {{"name", pre_spec.name}, {"kind", pre_spec.kind}, {"keep", rc.pre_keep}}},
       {"fine_rank", {{"name", fine_spec.name}, {"kind", fine_spec.kind}, {"keep", rc.fine_keep}}}};
+  // Experiment JSONs kept with the bundle (the dashboard's offline page reads them).
+  for (const auto& [name, path] : opt.reports) {
+    CASCADE_CHECK(!name.empty() && std::all_of(name.begin(), name.end(),
+                                               [](char c) {
+                                                 return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                                                        c == '_' || c == '-';
+                                               }),
+                  fmt::format("bundle: report name '{}' must be [a-z0-9_-]+", name));
+    const std::string text = read_file(path);
+    if (!Json::accept(text)) throw Error(fmt::format("bundle: report {} ({}) is not valid JSON", name, path.string()));
+    fs::create_directories(tmp / "reports");
+    write_file_atomic(tmp / "reports" / (name + ".json"), text);
+  }
+
   Json files = Json::object();
   std::string listing;
   for (const auto& rel : bundle_files(tmp)) {
@@ -138,6 +152,20 @@ std::string build_bundle(const YAML::Node& cfg_in, const Dataset& ds, const fs::
     Json& off = m["offline"];
     off["valid"] = evaluate_served(rec, ds.valid, {}).to_json(10);
     off["test"] = evaluate_served(rec, ds.test, {}).to_json(10);
+    // The λ Pareto of the served re-rank on the validation users (nothing is chosen on it here).
+    if (!opt.lambdas.empty()) {
+      Json sweep = Json::array();
+      for (double lambda : opt.lambdas) {
+        CASCADE_CHECK(lambda >= 0 && lambda <= 1, fmt::format("bundle: lambda {} is outside [0, 1]", lambda));
+        ServedEvalOptions so;
+        so.diversity = lambda;
+        Json j = evaluate_served(rec, ds.valid, so).to_json(10);
+        j["lambda"] = lambda;
+        sweep.push_back(std::move(j));
+      }
+      off["rerank_sweep"] = {{"split", "valid"}, {"ils_space", "cosine of " + rec.vectors_channel() + " item vectors"},
+                             {"sweep", std::move(sweep)}};
+    }
     off["note"] =
         "the served funnel (this bundle, serving request time, its re-rank) on held-out users; "
         "channels and rankers never saw these items";
@@ -156,6 +184,12 @@ std::string build_bundle(const YAML::Node& cfg_in, const Dataset& ds, const fs::
   fs::remove_all(old);
   spdlog::info("bundle {} written to {} ({:.1f} s)", version, out.string(), total.seconds());
   return version;
+}
+
+nlohmann::json Bundle::report(const std::string& name) const {
+  const fs::path p = dir_ / "reports" / (name + ".json");
+  if (!manifest_.at("files").contains("reports/" + name + ".json")) return nullptr;
+  return Json::parse(read_file(p));
 }
 
 nlohmann::json verify_bundle(const fs::path& dir) {

@@ -23,7 +23,7 @@ std::vector<uint32_t> best_rows(std::span<const float> scores, size_t keep,
 
 RankStageResult run_rank_stage(const FeatureBuilder& fb, const RankRequest& req,
                                std::span<const FusedCandidate> pool, const Ranker& pre,
-                               const Ranker& fine, const RankCuts& cuts) {
+                               const Ranker& fine, const RankCuts& cuts, bool attention) {
   RankStageResult r;
   if (pool.empty()) return r;
   Stopwatch sw;
@@ -32,7 +32,13 @@ RankStageResult run_rank_stage(const FeatureBuilder& fb, const RankRequest& req,
   r.features_ms = sw.lap_ms();
 
   r.pre.resize(batch.rows());
-  pre.score(batch, r.pre);
+  if (attention) {
+    const auto h = batch.group_history(0);
+    r.history.assign(h.begin(), h.end());
+    r.pre_attended = pre.score_attended(batch, r.pre, r.pre_attention);
+  } else {
+    pre.score(batch, r.pre);
+  }
   r.kept = best_rows(r.pre, cuts.pre_keep);
   // Ascending rows keep the fine-ranker's batch in fused order (its groups' row order).
   std::sort(r.kept.begin(), r.kept.end());
@@ -40,7 +46,11 @@ RankStageResult run_rank_stage(const FeatureBuilder& fb, const RankRequest& req,
 
   const RankBatch sub = batch.take_rows(r.kept);
   r.fine.resize(sub.rows());
-  fine.score(sub, r.fine);
+  if (attention) {
+    r.fine_attended = fine.score_attended(sub, r.fine, r.fine_attention);
+  } else {
+    fine.score(sub, r.fine);
+  }
   r.order = best_rows(r.fine, cuts.fine_keep, r.kept);
   r.fine_rank_ms = sw.lap_ms();
   return r;

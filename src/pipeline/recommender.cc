@@ -10,8 +10,8 @@
 #include "cascade/core/error.h"
 #include "cascade/core/registry.h"
 #include "cascade/pipeline/rank_stage.h"
-#include "cascade/pipeline/rerank_stage.h"
 #include "cascade/pipeline/request_time.h"
+#include "cascade/pipeline/rerank_stage.h"
 #include "cascade/util/stopwatch.h"
 #include "cascade/util/topk.h"
 
@@ -31,7 +31,8 @@ Recommender::Recommender(std::shared_ptr<const Bundle> bundle) : bundle_(std::mo
   vectors_channel_ = b.channel_index(vectors_name_);
   method_ = rc.make_method();
   rerank_ = method_->options();
-  reranker_ = make_rerank_side(rc, b.channels(), b.channel_names(), b.fit_matrix(), b.data().catalog);
+  reranker_ =
+      make_rerank_side(rc, b.channels(), b.channel_names(), b.fit_matrix(), b.data().catalog);
 }
 
 float Recommender::cosine(ItemId a, ItemId b) const {
@@ -100,8 +101,9 @@ RecommendResponse Recommender::recommend(const RecommendRequest& req) const {
   RankCuts cuts;
   cuts.pre_keep = std::max(req.pre_keep ? req.pre_keep : b.pre_keep(), req.k);
   cuts.fine_keep = std::max(req.fine_keep ? req.fine_keep : b.fine_keep(), req.k);
-  const RankStageResult ranked = run_rank_stage(b.features(), RankRequest{rank_user, history, times, now},
-                                                pool, b.pre_ranker(), b.fine_ranker(), cuts);
+  const RankStageResult ranked =
+      run_rank_stage(b.features(), RankRequest{rank_user, history, times, now}, pool,
+                     b.pre_ranker(), b.fine_ranker(), cuts, req.explain);
   total.lap_ms();
 
   // Re-rank the fine-ranker's best.
@@ -118,6 +120,22 @@ RecommendResponse Recommender::recommend(const RecommendRequest& req) const {
   const auto picked = method_->rerank(*reranker_, cand, cand_scores, watched, req.k, diversity);
   resp.latency.rerank_ms = total.lap_ms();
 
+  // Attention (explain): the fine-ranker's when it attends, else the pre-ranker's.
+  const HistoryAttention* att = nullptr;
+  if (ranked.fine_attended) {
+    att = &ranked.fine_attention;
+    resp.attention_stage = "fine_rank";
+    resp.attention_ranker = b.fine_ranker().kind();
+  } else if (ranked.pre_attended) {
+    att = &ranked.pre_attention;
+    resp.attention_stage = "pre_rank";
+    resp.attention_ranker = b.pre_ranker().kind();
+  }
+  if (att) {
+    resp.attention_history = ranked.history;
+    resp.attention_normalised = att->normalised;
+  }
+
   resp.items.reserve(picked.size());
   for (const RerankedItem& p : picked) {
     const uint32_t pool_row = ranked.pool_row(p.input_rank);
@@ -129,6 +147,12 @@ RecommendResponse Recommender::recommend(const RecommendRequest& req) const {
     it.fine_rank = ranked.fine_score(p.input_rank);
     it.channels = pool[pool_row].channels;
     it.relaxed = p.relaxed;
+    if (att) {
+      // Fine weights are per kept row (input_rank indexes the kept order); pre per pool row.
+      const size_t row = ranked.fine_attended ? ranked.order[p.input_rank] : pool_row;
+      const auto w = att->row(row);
+      it.attention.assign(w.begin(), w.end());
+    }
     if (req.explain && !unit_vectors().empty()) {
       float best = 0;
       const size_t from = history.size() > kReasonWindow ? history.size() - kReasonWindow : 0;
@@ -149,7 +173,8 @@ RecommendResponse Recommender::recommend(const RecommendRequest& req) const {
 std::vector<ScoredItem> Recommender::similar(ItemId item, size_t k) const {
   const uint32_t n = bundle_->data().n_items;
   CASCADE_CHECK(item < n, "similar: item out of range");
-  CASCADE_CHECK(!unit_vectors().empty(), "similar: the bundle has no item vectors (rerank.vectors)");
+  CASCADE_CHECK(!unit_vectors().empty(),
+                "similar: the bundle has no item vectors (rerank.vectors)");
   const Recaller& ch = *bundle_->channels()[vectors_channel_];
   const ItemId self[1] = {item};
   if (const AnnIndex* index = ch.index()) {

@@ -131,7 +131,8 @@ struct DinConfig {
 
   // The training parameters are NeuralRanker's (NeuralTrainParams).
   static DinConfig read(Params& p, double dropout) {
-    const LayerLimits layers{.min_width = 1, .max_width = 4096, .max_layers = 0, .none = ""};  // no count limit
+    const LayerLimits layers{
+        .min_width = 1, .max_width = 4096, .max_layers = 0, .none = ""};  // no count limit
     DinConfig c;
     c.dim = static_cast<int>(p.get_int("dim", 16, 2, 512));
     c.field_dim = static_cast<int>(p.get_int("field_dim", 8, 1, 256));
@@ -148,20 +149,28 @@ struct DinConfig {
 struct DinNetImpl : torch::nn::Module {
   // n_dense: normalised dense width (DenseNormalizer::out_dim()).
   DinNetImpl(const FeatureSchema& s, int64_t n_dense, const DinConfig& c)
-      : dim_(c.dim), field_dim_(c.field_dim), n_dense_(n_dense), attend_(c.attend()),
-        softmax_(c.attention == "softmax"), mean_(c.pooling == "mean"), dropout_(c.dropout) {
-    item = register_module("item", torch::nn::Embedding(
-                                        torch::nn::EmbeddingOptions(s.n_items + 1, c.dim).padding_idx(0)));
+      : dim_(c.dim),
+        field_dim_(c.field_dim),
+        n_dense_(n_dense),
+        attend_(c.attend()),
+        softmax_(c.attention == "softmax"),
+        mean_(c.pooling == "mean"),
+        dropout_(c.dropout) {
+    item = register_module(
+        "item",
+        torch::nn::Embedding(torch::nn::EmbeddingOptions(s.n_items + 1, c.dim).padding_idx(0)));
     for (size_t f = 0; f < s.fields.size(); ++f) {
-      fields.push_back(register_module(
-          fmt::format("field{}", f), torch::nn::Embedding(s.fields[f].cardinality, c.field_dim)));
+      fields.push_back(register_module(fmt::format("field{}", f),
+                                       torch::nn::Embedding(s.fields[f].cardinality, c.field_dim)));
     }
     if (attend_) {
       int64_t in = 4 * c.dim;
       for (size_t k = 0; k < c.att_hidden.size(); ++k) {
-        att.push_back(register_module(fmt::format("att{}", k), torch::nn::Linear(in, c.att_hidden[k])));
-        att_slope.push_back(register_parameter(fmt::format("att_slope{}", k),
-                                               torch::full({static_cast<int64_t>(c.att_hidden[k])}, 0.25f)));
+        att.push_back(
+            register_module(fmt::format("att{}", k), torch::nn::Linear(in, c.att_hidden[k])));
+        att_slope.push_back(
+            register_parameter(fmt::format("att_slope{}", k),
+                               torch::full({static_cast<int64_t>(c.att_hidden[k])}, 0.25f)));
         in = c.att_hidden[k];
       }
       att_out = register_module("att_out", torch::nn::Linear(in, 1));
@@ -169,8 +178,8 @@ struct DinNetImpl : torch::nn::Module {
     int64_t in = 2 * c.dim + static_cast<int64_t>(s.fields.size()) * c.field_dim + n_dense;
     for (size_t k = 0; k < c.hidden.size(); ++k) {
       head.push_back(register_module(fmt::format("head{}", k), torch::nn::Linear(in, c.hidden[k])));
-      head_slope.push_back(
-          register_parameter(fmt::format("head_slope{}", k), torch::full({static_cast<int64_t>(c.hidden[k])}, 0.25f)));
+      head_slope.push_back(register_parameter(
+          fmt::format("head_slope{}", k), torch::full({static_cast<int64_t>(c.hidden[k])}, 0.25f)));
       in = c.hidden[k];
     }
     head_out = register_module("head_out", torch::nn::Linear(in, 1));
@@ -204,12 +213,10 @@ struct DinNetImpl : torch::nn::Module {
     return att_out(z).squeeze(-1);
   }
 
-  // hist: [B, L] ids + 1 (0 = padding or the row's own item); target: [B] ids + 1;
-  // cats: [B, n_fields] int64; dense: [B, n_dense]. Returns logits [B].
-  torch::Tensor forward(const torch::Tensor& hist, const torch::Tensor& target, const torch::Tensor& cats,
-                        const torch::Tensor& dense, bool literal) {
-    const auto H = item(hist);      // [B, L, d] (padding rows are zero)
-    const auto t = item(target);    // [B, d]
+  // The weights [B, L] the history embeddings H are pooled with: attention (softmax or raw)
+  // over the valid positions of hist (> 0), or the sum / mean mask.
+  torch::Tensor pooling_weights(const torch::Tensor& hist, const torch::Tensor& H,
+                                const torch::Tensor& t, bool literal) {
     const auto valid = hist.gt(0);  // [B, L]
     torch::Tensor w;
     if (attend_) {
@@ -224,9 +231,20 @@ struct DinNetImpl : torch::nn::Module {
       w = valid.to(torch::kFloat32);
       if (mean_) w = w / w.sum(1, true).clamp_min(1.0);
     }
+    return w;
+  }
+
+  // hist: [B, L] ids + 1 (0 = padding or the row's own item); target: [B] ids + 1;
+  // cats: [B, n_fields] int64; dense: [B, n_dense]. Returns logits [B].
+  torch::Tensor forward(const torch::Tensor& hist, const torch::Tensor& target,
+                        const torch::Tensor& cats, const torch::Tensor& dense, bool literal) {
+    const auto H = item(hist);    // [B, L, d] (padding rows are zero)
+    const auto t = item(target);  // [B, d]
+    const torch::Tensor w = pooling_weights(hist, H, t, literal);
     const auto pooled = (w.unsqueeze(-1) * H).sum(1);  // [B, d]
     std::vector<torch::Tensor> parts{pooled, t};
-    for (size_t f = 0; f < fields.size(); ++f) parts.push_back(fields[f](cats.select(1, static_cast<int64_t>(f))));
+    for (size_t f = 0; f < fields.size(); ++f)
+      parts.push_back(fields[f](cats.select(1, static_cast<int64_t>(f))));
     if (n_dense_ > 0) parts.push_back(dense);
     auto x = torch::cat(parts, 1);
     for (size_t k = 0; k < head.size(); ++k) {
@@ -264,7 +282,8 @@ TorchInputs make_inputs(const RankBatch& b, const std::vector<float>& dn, size_t
   for (size_t i = 0; i < rows.size(); ++i) {
     const ItemId own = b.items[rows[i]];
     const auto h = b.group_history(row_group[rows[i]]);
-    for (size_t l = 0; l < h.size(); ++l) hist[i * L + l] = h[l] == own ? 0 : static_cast<int64_t>(h[l]) + 1;
+    for (size_t l = 0; l < h.size(); ++l)
+      hist[i * L + l] = h[l] == own ? 0 : static_cast<int64_t>(h[l]) + 1;
   }
   return {nn::from_ids(hist, {B, static_cast<int64_t>(L)}), row_tensors(b, dn, n_dense, rows)};
 }
@@ -272,7 +291,8 @@ TorchInputs make_inputs(const RankBatch& b, const std::vector<float>& dn, size_t
 std::vector<uint32_t> row_groups(const RankBatch& b) {
   std::vector<uint32_t> out(b.rows());
   for (size_t g = 0; g < b.groups(); ++g) {
-    for (uint32_t r = b.group_begin[g]; r < b.group_begin[g + 1]; ++r) out[r] = static_cast<uint32_t>(g);
+    for (uint32_t r = b.group_begin[g]; r < b.group_begin[g + 1]; ++r)
+      out[r] = static_cast<uint32_t>(g);
   }
   return out;
 }
@@ -289,7 +309,9 @@ void prelu_rows(MatF& x, const VecF& slope) {
 using nn::linear_weight;
 using nn::vec_of;
 
-int round_up8(int n) { return (n + 7) / 8 * 8; }
+int round_up8(int n) {
+  return (n + 7) / 8 * 8;
+}
 
 // The serving copy of the eval-mode net (see the header comment for the algebra).
 struct Serving {
@@ -392,8 +414,19 @@ class DinRanker final : public NeuralRankerOf<DinRanker> {
     sv_ = std::move(s);
   }
 
-  // Scores the rows of group g into out (see the header comment for the layout).
   void score_group(const RankBatch& batch, size_t g, std::span<float> out) const override {
+    score_rows(batch, g, out, nullptr);
+  }
+  bool attends() const override { return sv_.attend; }
+  void score_group_attended(const RankBatch& batch, size_t g, std::span<float> out, float* weights,
+                            bool& normalised) const override {
+    normalised = sv_.softmax;
+    score_rows(batch, g, out, weights);
+  }
+
+  // Scores the rows of group g into out (see the header comment for the layout); with
+  // `weights`, also the attention weights of each row (row j of the group at weights + j * L).
+  void score_rows(const RankBatch& batch, size_t g, std::span<float> out, float* weights) const {
     const Serving& s = sv_;
     const int d = s.d;
     const uint32_t r0 = batch.group_begin[g];
@@ -420,7 +453,7 @@ class DinRanker final : public NeuralRankerOf<DinRanker> {
           if (s.mean && count > 0) pooled.col(j) /= static_cast<float>(count);
         }
       } else {
-        attention_pool(batch, g, H, pooled);
+        attention_pool(batch, g, H, pooled, weights);
       }
     }
 
@@ -451,7 +484,8 @@ class DinRanker final : public NeuralRankerOf<DinRanker> {
 
   // The attention unit over every (candidate, history item) pair of group g and the pooled
   // interest of each candidate into pooled.col(j). H: d x L history embeddings.
-  void attention_pool(const RankBatch& batch, size_t g, const MatF& H, MatF& pooled) const {
+  void attention_pool(const RankBatch& batch, size_t g, const MatF& H, MatF& pooled,
+                      float* weights) const {
     const Serving& s = sv_;
     const int d = s.d;
     const uint32_t r0 = batch.group_begin[g];
@@ -477,8 +511,8 @@ class DinRanker final : public NeuralRankerOf<DinRanker> {
       // row-major Z^T = X^T C^T, which the SIMD kernel computes when a1 is a multiple of 16.
       if (a1 % 16 == 0) {
         Z.resize(a1, P);
-        nn::best_gemm()(X.data(), static_cast<size_t>(P), static_cast<size_t>(d), static_cast<size_t>(d),
-                        s.C.data(), static_cast<size_t>(a1), Z.data());
+        nn::best_gemm()(X.data(), static_cast<size_t>(P), static_cast<size_t>(d),
+                        static_cast<size_t>(d), s.C.data(), static_cast<size_t>(a1), Z.data());
       } else {
         Z.noalias() = s.C * X;
       }
@@ -493,7 +527,8 @@ class DinRanker final : public NeuralRankerOf<DinRanker> {
         prelu_rows(Z2, s.att_slope[k]);
         Z.swap(Z2);
       }
-      for (Eigen::Index p = 0; p < P; ++p) logit[p] = dot_col(s.att_out_w, Z.col(p).data(), s.att_out_b);
+      for (Eigen::Index p = 0; p < P; ++p)
+        logit[p] = dot_col(s.att_out_w, Z.col(p).data(), s.att_out_b);
       // Weights over the unmasked history (sequential loops: exact whatever the masking).
       for (int j = 0; j < nb; ++j) {
         const ItemId own = batch.items[r0 + j0 + j];
@@ -513,6 +548,7 @@ class DinRanker final : public NeuralRankerOf<DinRanker> {
         } else {
           for (int l = 0; l < L; ++l) w[l] = hist[l] == own ? 0.0f : lg[l];
         }
+        if (weights) std::copy(w.begin(), w.end(), weights + static_cast<size_t>(j0 + j) * L);
         auto col = pooled.col(j0 + j);
         for (int l = 0; l < L; ++l) {
           if (hist[l] != own) col += w[l] * H.col(l);
@@ -528,18 +564,48 @@ class DinRanker final : public NeuralRankerOf<DinRanker> {
     std::iota(rows.begin(), rows.end(), 0u);
     const TorchInputs in = make_inputs(batch, dn, norm_.out_dim(), rows, rg);
     // forward() is not const; the module is read, not changed.
-    return nn::to_vector(net_.ptr()->forward(in.hist, in.row.target, in.row.cats, in.row.dense, true));
+    return nn::to_vector(
+        net_.ptr()->forward(in.hist, in.row.target, in.row.cats, in.row.dense, true));
   }
 
   DinConfig cfg_;
   DinNet net_{nullptr};
   Serving sv_;
+
+  friend std::vector<std::vector<float>> din::torch_attention(const Ranker& model,
+                                                              const RankBatch& batch);
 };
 
 }  // namespace
 
 std::vector<float> din::torch_scores(const Ranker& model, const RankBatch& batch) {
   return NeuralRanker::torch_scores(model, kKind, batch);
+}
+
+std::vector<std::vector<float>> din::torch_attention(const Ranker& model, const RankBatch& batch) {
+  const auto* m = dynamic_cast<const DinRanker*>(&model);
+  CASCADE_CHECK(m != nullptr,
+                fmt::format("din::torch_attention: '{}' is not a din ranker", model.kind()));
+  // torch_scores runs the same checks (fitted, schema, eval mode) on the same batch.
+  (void)NeuralRanker::torch_scores(model, kKind, batch);
+  const std::vector<float> dn = m->norm_.apply_batch(batch);
+  const std::vector<uint32_t> rg = row_groups(batch);
+  std::vector<uint32_t> rows(batch.rows());
+  std::iota(rows.begin(), rows.end(), 0u);
+  const TorchInputs in = make_inputs(batch, dn, m->norm_.out_dim(), rows, rg);
+  torch::NoGradGuard no_grad;
+  DinNetImpl& net = *m->net_.ptr();
+  const auto H = net.item(in.hist);
+  const auto t = net.item(in.row.target);
+  const std::vector<float> w = nn::to_vector(net.pooling_weights(in.hist, H, t, true).contiguous());
+  const size_t L = static_cast<size_t>(in.hist.size(1));
+  std::vector<std::vector<float>> out(batch.rows());
+  for (size_t r = 0; r < batch.rows(); ++r) {
+    const size_t len = batch.group_history(rg[r]).size();
+    out[r].assign(w.begin() + static_cast<std::ptrdiff_t>(r * L),
+                  w.begin() + static_cast<std::ptrdiff_t>(r * L + len));
+  }
+  return out;
 }
 
 CASCADE_REGISTER_RANKER(DinRanker, "din");

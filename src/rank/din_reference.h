@@ -15,4 +15,8 @@ namespace cascade::din {
 /// din ranker or the batch does not match its schema.
 std::vector<float> torch_scores(const Ranker& model, const RankBatch& batch);
 
+/// Per row, the weights the libtorch forward pools the row's group history with (same
+/// literal attention input; masked positions 0): the reference for Ranker::score_attended.
+std::vector<std::vector<float>> torch_attention(const Ranker& model, const RankBatch& batch);
+
 }  // namespace cascade::din

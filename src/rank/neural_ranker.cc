@@ -56,8 +56,9 @@ void NeuralRanker::fit(const RankTrainSet& train, const RankFitOptions& opt) {
   schema_ = b.schema;
   norm_.fit(b);
   build_net();
-  torch::optim::AdamW optim(module().parameters(),
-                            torch::optim::AdamWOptions(train_.lr).weight_decay(train_.weight_decay));
+  torch::optim::AdamW optim(
+      module().parameters(),
+      torch::optim::AdamWOptions(train_.lr).weight_decay(train_.weight_decay));
   const std::function<double()> epoch = epoch_trainer(train, optim, seed);
   std::function<double(int, double)> validate;
   if (opt.valid != nullptr) {
@@ -69,26 +70,57 @@ void NeuralRanker::fit(const RankTrainSet& train, const RankFitOptions& opt) {
       return grouped_auc(opt.valid->batch, opt.valid->labels, s);
     };
   }
-  nn::EpochPlan plan{.who = kind_, .epochs = train_.epochs, .patience = train_.patience, .eval_every = 1,
+  nn::EpochPlan plan{.who = kind_,
+                     .epochs = train_.epochs,
+                     .patience = train_.patience,
+                     .eval_every = 1,
                      .metric = "valid grouped AUC"};
-  const nn::EpochsRun run = nn::run_epochs(module(), plan, [&](int) { return epoch(); }, validate);
+  const nn::EpochsRun run = nn::run_epochs(
+      module(), plan, [&](int) { return epoch(); }, validate);
   finish_model();
   dataset_hash_ = opt.dataset_hash;
   fit_seed_ = seed;
   best_epoch_ = run.best_epoch;
-  spdlog::info("{}: {} rows, {} groups, {} dense -> {}, {} fields, loss {}: {:.1f}s", kind_, b.rows(), b.groups(),
-               b.schema.n_dense(), norm_.out_dim(), b.schema.n_fields(), train_.loss,
-               watch.seconds());
+  spdlog::info("{}: {} rows, {} groups, {} dense -> {}, {} fields, loss {}: {:.1f}s", kind_,
+               b.rows(), b.groups(), b.schema.n_dense(), norm_.out_dim(), b.schema.n_fields(),
+               train_.loss, watch.seconds());
+}
+
+void NeuralRanker::check_scorable(const RankBatch& batch, std::span<float> out) const {
+  CASCADE_CHECK(fitted_, fmt::format("{}: score() before fit() or load()", kind_));
+  check_schema(schema_, batch.schema, kind_);
+  CASCADE_CHECK(
+      out.size() == batch.rows(),
+      fmt::format("{}: score() output has {} slots for {} rows", kind_, out.size(), batch.rows()));
+  batch.validate();
 }
 
 void NeuralRanker::score(const RankBatch& batch, std::span<float> out) const {
-  CASCADE_CHECK(fitted_, fmt::format("{}: score() before fit() or load()", kind_));
-  check_schema(schema_, batch.schema, kind_);
-  CASCADE_CHECK(out.size() == batch.rows(),
-                fmt::format("{}: score() output has {} slots for {} rows", kind_, out.size(), batch.rows()));
-  batch.validate();
+  check_scorable(batch, out);
   nn::SingleThreadedEigen single;
   for (size_t g = 0; g < batch.groups(); ++g) score_group(batch, g, out);
+}
+
+bool NeuralRanker::score_attended(const RankBatch& batch, std::span<float> out,
+                                  HistoryAttention& att) const {
+  if (!attends()) {
+    score(batch, out);
+    return false;
+  }
+  check_scorable(batch, out);
+  // Row r of group g owns |history of g| weights; rows of a group are contiguous.
+  att.begin.assign(batch.rows() + 1, 0);
+  for (size_t g = 0; g < batch.groups(); ++g) {
+    const size_t len = batch.group_history(g).size();
+    for (uint32_t r = batch.group_begin[g]; r < batch.group_begin[g + 1]; ++r)
+      att.begin[r + 1] = att.begin[r] + static_cast<uint32_t>(len);
+  }
+  att.weights.assign(att.begin.back(), 0.0f);
+  nn::SingleThreadedEigen single;
+  for (size_t g = 0; g < batch.groups(); ++g)
+    score_group_attended(batch, g, out, att.weights.data() + att.begin[batch.group_begin[g]],
+                         att.normalised);
+  return true;
 }
 
 void NeuralRanker::save(const std::filesystem::path& dir) const {
@@ -119,8 +151,9 @@ void NeuralRanker::restore(const ModelReader& r) {
   try {
     check_supported(schema_);
     norm_.load(r);
-    CASCADE_CHECK(norm_.in_dim() == schema_.n_dense(),
-                  fmt::format("normaliser has {} columns, the schema {}", norm_.in_dim(), schema_.n_dense()));
+    CASCADE_CHECK(
+        norm_.in_dim() == schema_.n_dense(),
+        fmt::format("normaliser has {} columns, the schema {}", norm_.in_dim(), schema_.n_dense()));
     check_extra(r);
     build_net();
     nn::load_module(r, module());
@@ -141,21 +174,27 @@ void NeuralRanker::finish_model() {
   fitted_ = true;
 }
 
-std::vector<float> NeuralRanker::torch_scores(const Ranker& model, const std::string& kind, const RankBatch& batch) {
+std::vector<float> NeuralRanker::torch_scores(const Ranker& model, const std::string& kind,
+                                              const RankBatch& batch) {
   const auto* m = dynamic_cast<const NeuralRanker*>(&model);
   CASCADE_CHECK(m != nullptr && m->kind_ == kind,
                 fmt::format("{}::torch_scores: '{}' is not a {} ranker", kind, model.kind(), kind));
   CASCADE_CHECK(m->fitted_, fmt::format("{}: torch_scores() before fit() or load()", kind));
   check_schema(m->schema_, batch.schema, kind);
   batch.validate();
-  CASCADE_CHECK(!m->module().is_training(), fmt::format("{}: torch_scores() on a module in training mode", kind));
+  CASCADE_CHECK(!m->module().is_training(),
+                fmt::format("{}: torch_scores() on a module in training mode", kind));
   if (batch.rows() == 0) return {};
   torch::NoGradGuard no_grad;
   return m->torch_forward(batch);
 }
 
-GroupBatches::GroupBatches(const RankTrainSet& train, const NeuralTrainParams& p, uint64_t shuffle_seed)
-    : train_(&train), listwise_(p.listwise()), batch_(static_cast<size_t>(p.batch)), rng_(shuffle_seed) {
+GroupBatches::GroupBatches(const RankTrainSet& train, const NeuralTrainParams& p,
+                           uint64_t shuffle_seed)
+    : train_(&train),
+      listwise_(p.listwise()),
+      batch_(static_cast<size_t>(p.batch)),
+      rng_(shuffle_seed) {
   order_.resize(listwise_ ? train.batch.groups() : train.batch.rows());
   std::iota(order_.begin(), order_.end(), 0u);
 }
@@ -176,7 +215,8 @@ double GroupBatches::epoch(torch::optim::Optimizer& opt, const Forward& forward)
       }
     } else {
       const size_t n = std::min(batch_, order_.size() - i);
-      rows_.assign(order_.begin() + static_cast<std::ptrdiff_t>(i), order_.begin() + static_cast<std::ptrdiff_t>(i + n));
+      rows_.assign(order_.begin() + static_cast<std::ptrdiff_t>(i),
+                   order_.begin() + static_cast<std::ptrdiff_t>(i + n));
       i += n;
     }
     if (rows_.empty()) continue;
@@ -192,7 +232,8 @@ double GroupBatches::epoch(torch::optim::Optimizer& opt, const Forward& forward)
         const int64_t o = seg_[s], n = seg_[s + 1] - seg_[s];
         const float pos = std::accumulate(y.begin() + o, y.begin() + o + n, 0.0f);
         if (pos <= 0) continue;
-        losses.push_back(-(torch::log_softmax(logits.narrow(0, o, n), 0) * yt.narrow(0, o, n)).sum() / pos);
+        losses.push_back(
+            -(torch::log_softmax(logits.narrow(0, o, n), 0) * yt.narrow(0, o, n)).sum() / pos);
       }
       if (losses.empty()) continue;
       loss = torch::stack(losses).mean();

@@ -62,17 +62,21 @@ class NeuralRanker : public Ranker {
 
   void fit(const RankTrainSet& train, const RankFitOptions& opt) final;
   void score(const RankBatch& batch, std::span<float> out) const final;
+  bool score_attended(const RankBatch& batch, std::span<float> out,
+                      HistoryAttention& att) const final;
   void save(const std::filesystem::path& dir) const final;
   void load(const std::filesystem::path& dir) final;
 
   /// The libtorch eval-mode forward of `model` (which must be a NeuralRanker of `kind`), for
   /// the reference tests of the serving forward.
-  static std::vector<float> torch_scores(const Ranker& model, const std::string& kind, const RankBatch& batch);
+  static std::vector<float> torch_scores(const Ranker& model, const std::string& kind,
+                                         const RankBatch& batch);
 
  protected:
   /// Reads the training parameters; the subclass then reads its own and calls
   /// params_.check_unused(kind).
-  NeuralRanker(std::string kind, int format_version, Params params, const NeuralTrainParams::Defaults& defaults);
+  NeuralRanker(std::string kind, int format_version, Params params,
+               const NeuralTrainParams::Defaults& defaults);
 
   // ---- What each model implements.
   /// Throws cascade::Error when the model cannot use `schema` (at fit and at load); by
@@ -85,13 +89,22 @@ class NeuralRanker : public Ranker {
   virtual torch::nn::Module& module() const = 0;
   /// One epoch's pass over `train` (shuffle, batches, loss, optimiser steps) returning the
   /// epoch's mean loss; built once per fit (state such as the shuffling generator lives in it).
-  virtual std::function<double()> epoch_trainer(const RankTrainSet& train, torch::optim::Optimizer& opt,
-                                                uint64_t seed) = 0;
+  virtual std::function<double()> epoch_trainer(const RankTrainSet& train,
+                                                torch::optim::Optimizer& opt, uint64_t seed) = 0;
   /// The serving copy of the (eval-mode) network's weights.
   virtual void copy_serving() = 0;
   /// Scores the rows of group g of a checked batch into their slots of `out`, from the
   /// serving copy.
   virtual void score_group(const RankBatch& batch, size_t g, std::span<float> out) const = 0;
+  /// Whether the model attends over the history (then score_group_attended is implemented).
+  virtual bool attends() const { return false; }
+  /// score_group that also writes each row's attention weights over the group's history to
+  /// weights + (row - first row of g) * history length (the weights the scores used).
+  virtual void score_group_attended(const RankBatch& batch, size_t g, std::span<float> out,
+                                    float* weights, bool& normalised) const {
+    (void)weights, (void)normalised;
+    score_group(batch, g, out);
+  }
   /// The libtorch eval forward of a checked, non-empty batch.
   virtual std::vector<float> torch_forward(const RankBatch& batch) const = 0;
   /// The same model kind with `params` (validated), unfitted: load() reads into it.
@@ -112,6 +125,7 @@ class NeuralRanker : public Ranker {
   DenseNormalizer norm_;
 
  private:
+  void check_scorable(const RankBatch& batch, std::span<float> out) const;
   void restore(const ModelReader& r);
   void finish_model();
 

@@ -82,6 +82,7 @@ Json recommended_item(const RecommendedItem& it, const RecommendResponse& r, con
       j["reason"] = r.history == 0 ? "popular with everyone (no history yet)"
                                    : "close to your recent history";
     }
+    if (!it.attention.empty()) j["attention"] = it.attention;
   }
   return j;
 }
@@ -128,6 +129,14 @@ RouteResponse handle_recommend(const RouteContext& ctx, std::string_view user_id
     out["bundle_version"] = st.bundle->version();
     out["diversity"] = p.diversity ? *p.diversity : st.rec->rerank_options().diversity;
     out["items"] = std::move(items);
+    if (p.explain && !r.attention_stage.empty()) {
+      Json hist = Json::array();
+      for (ItemId h : r.attention_history) hist.push_back(st.bundle->data().item_ids[h]);
+      out["attention"] = {{"ranker", r.attention_ranker},
+                          {"stage", r.attention_stage},
+                          {"normalised", r.attention_normalised},
+                          {"history", std::move(hist)}};
+    }
     out["latency_ms"] = {{"store", store_ms},
                          {"recall", r.latency.recall_ms},
                          {"features", r.latency.features_ms},

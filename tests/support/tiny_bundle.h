@@ -27,7 +27,8 @@ inline Dataset tiny_dataset(uint64_t seed = 5) {
   return synth_dataset(so, po);
 }
 
-inline YAML::Node tiny_config(uint64_t seed = 7, double diversity = 0.0) {
+/// fine: the fine-ranker ("lr", or "din" for a small DIN that trains in about a second).
+inline YAML::Node tiny_config(uint64_t seed = 7, double diversity = 0.0, const std::string& fine = "lr") {
   return YAML::Load(R"(
 seed: )" + std::to_string(seed) +
                     R"(
@@ -40,9 +41,11 @@ rank:
   pool_depth: 60
   valid_share: 0.0
   examples: {hard_negatives: 20, hard_depth: 60, random_negatives: 5}
+  features: {max_history: 30}
   rankers:
     lr: {}
-  funnel: {pre_rank: lr, pre_keep: 40, fine_rank: lr, fine_keep: 20}
+    din: {dim: 8, field_dim: 4, att_hidden: 8, hidden: 16, epochs: 2, batch: 256}
+  funnel: {pre_rank: lr, pre_keep: 40, fine_rank: )" + fine + R"(, fine_keep: 20}
 rerank: {vectors: ials, diversity: )" +
                     std::to_string(diversity) + R"(}
 )");
@@ -52,10 +55,10 @@ using TempDir = test::TempDir;
 
 /// Builds the tiny bundle into dir (threads 1: deterministic and light).
 inline std::string build_tiny_bundle(const std::filesystem::path& dir, uint64_t seed = 7,
-                                     double diversity = 0.0) {
+                                     double diversity = 0.0, const std::string& fine = "lr") {
   BundleBuildOptions bo;
   bo.threads = 1;
-  return build_bundle(tiny_config(seed, diversity), tiny_dataset(), dir, bo);
+  return build_bundle(tiny_config(seed, diversity, fine), tiny_dataset(), dir, bo);
 }
 
 }  // namespace cascade::testing

@@ -25,6 +25,8 @@ void add_bundle_command(CLI::App& app) {
     int threads = -1;
     std::vector<std::string> channels;
     std::vector<std::string> overrides;
+    std::vector<std::string> reports;
+    std::vector<double> lambdas = {0, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0};
   };
   auto o = std::make_shared<Opts>();
   o->data.protocol = "seed-oof";
@@ -44,6 +46,14 @@ void add_bundle_command(CLI::App& app) {
   cmd->add_option("--channels", o->channels, "only these of the funnel's recall channels")
       ->delimiter(',')
       ->allow_extra_args(false);
+  cmd->add_option("--report", o->reports,
+                  "keep an experiment JSON in the bundle as reports/NAME.json (NAME=FILE; "
+                  "--funnel-from's JSON is kept as 'funnel'); the dashboard shows them")
+      ->delimiter(',');
+  cmd->add_option("--lambdas", o->lambdas,
+                  "diversity values of the bundle's own re-rank sweep on validation (dashboard)")
+      ->delimiter(',')
+      ->capture_default_str();
   cmd->add_option("overrides", o->overrides, "config overrides: key=value or group=option");
   cmd->callback([o] {
     std::vector<std::string> overrides = funnel_from_overrides(o->funnel_from);
@@ -66,6 +76,14 @@ void add_bundle_command(CLI::App& app) {
     BundleBuildOptions bo;
     bo.threads = o->threads >= 0 ? o->threads : config_threads(cfg);
     bo.channel_cache = o->cache;
+    bo.lambdas = o->lambdas;
+    if (!o->funnel_from.empty()) bo.reports["funnel"] = o->funnel_from;
+    for (const std::string& r : o->reports) {
+      const auto eq = r.find('=');
+      CASCADE_CHECK(eq != std::string::npos && eq > 0 && eq + 1 < r.size(),
+                    fmt::format("--report: '{}' is not NAME=FILE", r));
+      bo.reports[r.substr(0, eq)] = r.substr(eq + 1);
+    }
     const std::string version = build_bundle(cfg, ds, o->out, bo);
     const nlohmann::json m = verify_bundle(o->out);
     std::map<std::string, double> metrics;

@@ -22,6 +22,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -40,6 +41,13 @@ struct BundleBuildOptions {
   int threads = 0;  ///< 0 = hardware
   std::filesystem::path
       channel_cache;  ///< reuse channels fitted with the same spec/data/seed (empty = off)
+  /// The diversity values of the bundle's own re-rank sweep on the validation users
+  /// (manifest offline.rerank_sweep: the λ Pareto the dashboard draws); empty = none.
+  std::vector<double> lambdas = {0, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0};
+  /// Experiment JSONs kept with the bundle as reports/<name>.json (listed and hashed like every
+  /// file): e.g. "funnel" = the `bench funnel` JSON the funnel was chosen from, "quality" = a
+  /// `bench quality` JSON. Each must parse as JSON; names are [a-z0-9_-]+.
+  std::map<std::string, std::filesystem::path> reports;
 };
 
 /// Trains the funnel `cfg` describes (its `funnel` spec, else the recall, rank and rerank
@@ -64,6 +72,9 @@ class Bundle {
   const std::string& version() const { return version_; }
   const std::filesystem::path& dir() const { return dir_; }
   const nlohmann::json& manifest() const { return manifest_; }
+  /// reports/<name>.json kept with the bundle (BundleBuildOptions::reports), read and parsed
+  /// on each call (verified at load like every file); null when the bundle has none by that name.
+  nlohmann::json report(const std::string& name) const;
   /// The funnel spec it was built from (funnel_spec.h); empty for bundles older than specs.
   std::string funnel_spec() const { return manifest_.value("funnel", ""); }
   const YAML::Node& config() const { return config_; }

@@ -30,6 +30,11 @@ struct RankStageResult {
   std::vector<float> fine;      ///< fine-ranker score of each kept row (parallel to `kept`)
   std::vector<uint32_t> order;  ///< the stage's output: indices into `kept`, best first
   double features_ms = 0, pre_rank_ms = 0, fine_rank_ms = 0;
+  /// With `attention` requested and a ranker that attends (DIN): the weights its scores used,
+  /// per pool row (pre) or per kept row (fine), over `history` (the batch's group history).
+  bool pre_attended = false, fine_attended = false;
+  HistoryAttention pre_attention, fine_attention;
+  std::vector<ItemId> history;  ///< the history the rankers saw (filled when attention was asked)
 
   size_t size() const { return order.size(); }
   /// Pool row of the i-th output.
@@ -45,6 +50,6 @@ std::vector<uint32_t> best_rows(std::span<const float> scores, size_t keep,
 /// Runs the stage for `req` over `pool` (an empty pool gives an empty result).
 RankStageResult run_rank_stage(const FeatureBuilder& fb, const RankRequest& req,
                                std::span<const FusedCandidate> pool, const Ranker& pre,
-                               const Ranker& fine, const RankCuts& cuts);
+                               const Ranker& fine, const RankCuts& cuts, bool attention = false);
 
 }  // namespace cascade

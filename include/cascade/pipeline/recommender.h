@@ -61,6 +61,9 @@ struct RecommendedItem {
   std::vector<uint16_t> channels;  ///< indices into Bundle::channel_names() that retrieved it
   bool relaxed = false;            ///< placed only because a diversity cap left too few items
   int64_t because = -1;  ///< explain: the history item most similar to it (dense id), -1 = none
+  /// explain, with an attention ranker: its weights over RecommendResponse::attention_history
+  /// (the ones its score of this item used); empty otherwise.
+  std::vector<float> attention;
 };
 
 struct RecommendResponse {
@@ -69,6 +72,13 @@ struct RecommendResponse {
   size_t live_events = 0;  ///< live events that named a known item
   std::vector<RecommendedItem> items;
   StageLatency latency;
+  /// explain: which stage's attention ranker the items' weights come from ("" = none; the
+  /// fine-ranker's when both attend), the history it attended over (dense ids, oldest first)
+  /// and whether its weights are softmax-normalised.
+  std::string attention_stage;
+  std::string attention_ranker;
+  std::vector<ItemId> attention_history;
+  bool attention_normalised = true;
 };
 
 class Recommender {

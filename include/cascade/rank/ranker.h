@@ -9,11 +9,10 @@
 
 #include <filesystem>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <span>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "cascade/core/params.h"
 #include "cascade/rank/rank_batch.h"
@@ -29,12 +28,24 @@ struct RankTrainSet {
 };
 
 struct RankFitOptions {
-  int threads = 0;    ///< 0 = hardware concurrency
+  int threads = 0;  ///< 0 = hardware concurrency
   uint64_t seed = 42;
   /// Optional held-out groups (other users' training examples, never the validation or
   /// test item) for early stopping / best-epoch selection.
   const RankTrainSet* valid = nullptr;
   std::string dataset_hash;  ///< written into the manifest
+};
+
+/// What a model that attends over the request's history (DIN) weighed each row's history
+/// with: row r's weights over its group's history (RankBatch::group_history, oldest first) are
+/// weights[begin[r] .. begin[r + 1]). A position equal to the row's own item has weight 0.
+struct HistoryAttention {
+  std::vector<uint32_t> begin;  ///< rows + 1 offsets into weights
+  std::vector<float> weights;
+  bool normalised = true;  ///< softmax weights (sum 1 over the unmasked history) or raw
+  std::span<const float> row(size_t r) const {
+    return {weights.data() + begin[r], weights.data() + begin[r + 1]};
+  }
 };
 
 class Ranker {
@@ -51,6 +62,15 @@ class Ranker {
   /// One score per row of `batch` (out.size() == batch.rows()); batch.schema must equal the
   /// schema the ranker was fitted with (throws cascade::Error naming the difference).
   virtual void score(const RankBatch& batch, std::span<float> out) const = 0;
+
+  /// score() that also returns the attention weights those very scores used, for models
+  /// that attend over the history; the others score and return false (att untouched).
+  virtual bool score_attended(const RankBatch& batch, std::span<float> out,
+                              HistoryAttention& att) const {
+    score(batch, out);
+    (void)att;
+    return false;
+  }
 
   /// The schema it was fitted with (empty before fit/load).
   virtual const FeatureSchema& schema() const = 0;
@@ -76,7 +96,8 @@ void check_schema(const FeatureSchema& fitted, const FeatureSchema& batch, const
 /// Mean over groups that hold at least one positive and one negative of the fraction of
 /// (positive, negative) pairs ordered correctly (ties count 1/2): the in-pool AUC when the
 /// negatives are the rest of the user's pool. Returns NaN when no group qualifies.
-double grouped_auc(const RankBatch& batch, std::span<const float> labels, std::span<const float> scores);
+double grouped_auc(const RankBatch& batch, std::span<const float> labels,
+                   std::span<const float> scores);
 
 /// Writes/reads a FeatureSchema as JSON (for manifests).
 nlohmann::json schema_to_json(const FeatureSchema& s);
