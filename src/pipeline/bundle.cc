@@ -78,7 +78,8 @@ std::string build_bundle(const YAML::Node& cfg_in, const Dataset& ds, const fs::
   TrainingSets sets(*in.features, ds, in.train_pools, rc.valid_share, threads, seed);
   auto pre = fit_ranker_on(pre_spec, sets, threads, seed, ds.content_hash);
   std::unique_ptr<Ranker> fine;
-  if (fine_spec.name != pre_spec.name) fine = fit_ranker_on(fine_spec, sets, threads, seed, ds.content_hash);
+  if (fine_spec.name != pre_spec.name)
+    fine = fit_ranker_on(fine_spec, sets, threads, seed, ds.content_hash);
 
   // 4. Write everything into a temporary directory, list it in the manifest, rename.
   fs::path tmp = out;
@@ -87,7 +88,8 @@ std::string build_bundle(const YAML::Node& cfg_in, const Dataset& ds, const fs::
   fs::create_directories(tmp);
   Dataset copy = ds;
   save_snapshot(copy, (tmp / "data").string());
-  for (size_t c = 0; c < names.size(); ++c) save_recaller(*in.channels[c], tmp / "channels" / names[c]);
+  for (size_t c = 0; c < names.size(); ++c)
+    save_recaller(*in.channels[c], tmp / "channels" / names[c]);
   pre->save(tmp / "rankers" / pre_spec.name);
   if (fine) fine->save(tmp / "rankers" / fine_spec.name);
   write_file_atomic(tmp / "config.yaml", yaml_dump(cfg));
@@ -122,12 +124,14 @@ std::string build_bundle(const YAML::Node& cfg_in, const Dataset& ds, const fs::
   for (const auto& [name, path] : opt.reports) {
     CASCADE_CHECK(!name.empty() && std::all_of(name.begin(), name.end(),
                                                [](char c) {
-                                                 return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-                                                        c == '_' || c == '-';
+                                                 return (c >= 'a' && c <= 'z') ||
+                                                        (c >= '0' && c <= '9') || c == '_' ||
+                                                        c == '-';
                                                }),
                   fmt::format("bundle: report name '{}' must be [a-z0-9_-]+", name));
     const std::string text = read_file(path);
-    if (!Json::accept(text)) throw Error(fmt::format("bundle: report {} ({}) is not valid JSON", name, path.string()));
+    if (!Json::accept(text))
+      throw Error(fmt::format("bundle: report {} ({}) is not valid JSON", name, path.string()));
     fs::create_directories(tmp / "reports");
     write_file_atomic(tmp / "reports" / (name + ".json"), text);
   }
@@ -156,14 +160,16 @@ std::string build_bundle(const YAML::Node& cfg_in, const Dataset& ds, const fs::
     if (!opt.lambdas.empty()) {
       Json sweep = Json::array();
       for (double lambda : opt.lambdas) {
-        CASCADE_CHECK(lambda >= 0 && lambda <= 1, fmt::format("bundle: lambda {} is outside [0, 1]", lambda));
+        CASCADE_CHECK(lambda >= 0 && lambda <= 1,
+                      fmt::format("bundle: lambda {} is outside [0, 1]", lambda));
         ServedEvalOptions so;
         so.diversity = lambda;
         Json j = evaluate_served(rec, ds.valid, so).to_json(10);
         j["lambda"] = lambda;
         sweep.push_back(std::move(j));
       }
-      off["rerank_sweep"] = {{"split", "valid"}, {"ils_space", "cosine of " + rec.vectors_channel() + " item vectors"},
+      off["rerank_sweep"] = {{"split", "valid"},
+                             {"ils_space", "cosine of " + rec.vectors_channel() + " item vectors"},
                              {"sweep", std::move(sweep)}};
     }
     off["note"] =

@@ -242,42 +242,6 @@ TEST_F(BundleTest, SimilarItemsAreTheNearestByCosine) {
   }
 }
 
-// The bundle keeps the experiment JSONs it was given (hashed like every file) and its own λ
-// sweep on validation: the offline page of the dashboard reads both.
-TEST(BundleReports, KeepsReportsAndSweepsDiversityOnValidation) {
-  testing::TempDir dir;
-  const Dataset ds = testing::tiny_dataset();
-  const fs::path q = dir.path() / "quality.json";
-  std::ofstream(q) << R"({"channels": {"ials": {"recall@10": 0.25}}})";
-  BundleBuildOptions bo;
-  bo.threads = 1;
-  bo.lambdas = {0.0, 1.0};
-  bo.reports["quality"] = q;
-  build_bundle(testing::tiny_config(), ds, dir.path() / "b", bo);
-  const auto b = Bundle::load(dir.path() / "b");
-  EXPECT_EQ(b->report("quality")["channels"]["ials"]["recall@10"], 0.25);
-  EXPECT_TRUE(b->report("funnel").is_null());
-  EXPECT_TRUE(b->manifest()["files"].contains("reports/quality.json"));
-  const auto& sweep = b->manifest()["offline"]["rerank_sweep"];
-  EXPECT_EQ(sweep["split"], "valid");
-  ASSERT_EQ(sweep["sweep"].size(), 2u);
-  EXPECT_EQ(sweep["sweep"][0]["lambda"], 0.0);
-  // λ = 0 is the bundle's own list when its diversity is 0: the offline valid figure.
-  EXPECT_EQ(sweep["sweep"][0]["recall@10"], b->manifest()["offline"]["valid"]["recall@10"]);
-  // Full diversity weight lowers the intra-list similarity.
-  EXPECT_LT(sweep["sweep"][1]["ils@10"].get<double>(), sweep["sweep"][0]["ils@10"].get<double>());
-
-  // A report that is not JSON, or a bad name, is refused naming it.
-  std::ofstream(dir.path() / "bad.json") << "{not json";
-  BundleBuildOptions bad = bo;
-  bad.reports = {{"bad", dir.path() / "bad.json"}};
-  EXPECT_NE(test::error_of([&] { build_bundle(testing::tiny_config(), ds, dir.path() / "c", bad); }).find("bad.json"),
-            std::string::npos);
-  bad.reports = {{"../x", q}};
-  EXPECT_NE(test::error_of([&] { build_bundle(testing::tiny_config(), ds, dir.path() / "c", bad); }).find("../x"),
-            std::string::npos);
-}
-
 }  // namespace
 }  // namespace cascade
 

@@ -90,7 +90,8 @@ void add_bundle_command(CLI::App& app) {
     for (const char* split : {"valid", "test"})
       for (const char* k : {"recall@10", "ndcg@10"})
         metrics[std::string(split) + "_" + k] = m["offline"][split][k].get<double>();
-    const std::string run = record_funnel_run(cfg, "bundle", m.value("funnel", ""), metrics, m.dump(2) + "\n");
+    const std::string run =
+        record_funnel_run(cfg, "bundle", m.value("funnel", ""), metrics, m.dump(2) + "\n");
     fmt::print("run {} in the run store\n", run);
     fmt::print("bundle {} written to {}\nserve it with: cascade serve --bundle {}\n", version,
                o->out, o->out);
