@@ -5,7 +5,9 @@
 const state = { user: '', k: 10, lambda: 0.2, page: 'recommend', charts: {}, lastStats: null, timer: null };
 const STAGES = ['store', 'recall', 'features', 'pre_rank', 'fine_rank', 'rerank'];
 const STAGE_LABEL = { store: 'read events', recall: 'recall + fusion', features: 'features', pre_rank: 'pre-rank',
-  fine_rank: 'fine rank', rerank: 're-rank', total: 'total' };
+  fine_rank: 'fine rank', rerank: 're-rank', total: 'whole request' };
+const ROUTE_LABEL = { ui: 'dashboard files', stats: 'dashboard metrics (this page)', users: 'user search',
+  history: 'user history', offline: 'offline results', other: 'unknown routes' };
 
 const $ = (id) => document.getElementById(id);
 function el(tag, attrs, ...children) {
@@ -107,7 +109,7 @@ async function showDiversity() {
   const baseIds = new Set(base.items.map((it) => it.item_id));
   for (const [side, rec, lam] of [['left', base, 0], ['right', chosen, state.lambda]]) {
     const m = listMetrics(rec.items);
-    $(`div-${side}-title`).textContent = `λ = ${fmt(lam, 2)}${side === 'left' ? ' (relevance only)' : ' (slider)'}`;
+    $(`div-${side}-title`).textContent = `λ = ${fmt(lam, 2)}${side === 'left' ? ' (relevance only)' : ' (slider; highlighted: not in the λ = 0 list)'}`;
     $(`div-${side}-metrics`).replaceChildren(el('span', {}, 'intra-list similarity ', el('b', { text: fmt(m.ils, 3) }),
       ' · genre coverage ', el('b', { text: `${m.coverage} genres` })));
     fillList($(`div-${side}`), rec.items, side === 'right' ? baseIds : null);
@@ -284,8 +286,8 @@ async function pollStats() {
     card('Requests since start', String(s.requests.total)), card('Redis feature store', redis[0], redis[1]),
     card('Bundle version', s.bundle_version || 'none'), card('Uptime', `${fmt(s.uptime_s, 0)} s`));
   $('reload-row').hidden = !s.admin_reload;
-  const st = s.latency_ms.stages.filter((x) => x.stage !== 'total');
-  const ds = ['p50', 'p95', 'p99'].map((p, i) => ({ label: p, data: st.map((x) => x[p]), backgroundColor: ['#7aa6d6', '#3b6ea5', '#1f3b5a'][i] }));
+  const st = s.latency_ms.stages;
+  const ds = ['p50', 'p95', 'p99'].map((p, i) => ({ label: p === 'p50' ? 'p50 (median)' : p, data: st.map((x) => x[p]), backgroundColor: ['#7aa6d6', '#3b6ea5', '#1f3b5a'][i] }));
   if (state.charts['stage-chart'] && state.page === 'service') {
     const c = state.charts['stage-chart'];
     ds.forEach((d, i) => { c.data.datasets[i].data = d.data; });
@@ -296,7 +298,8 @@ async function pollStats() {
         scales: { y: { type: 'logarithmic', title: { display: true, text: 'milliseconds (estimated, log scale)' } },
           x: { title: { display: true, text: '/recommend stage' } } } } });
   }
-  table($('route-table'), ['Route', 'Status', 'Requests'], s.requests.by_route.map((r) => [r.route, String(r.status), String(r.count)]));
+  table($('route-table'), ['Route', 'What it serves', 'HTTP status', 'Requests'],
+    s.requests.by_route.map((r) => [r.route, ROUTE_LABEL[r.route] || `/${r.route}`, String(r.status), String(r.count)]));
 }
 
 // ---- Shell ------------------------------------------------------------------------------
