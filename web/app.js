@@ -5,7 +5,7 @@
 const state = { user: '', k: 10, lambda: 0.2, page: 'recommend', charts: {}, lastStats: null, timer: null };
 const STAGES = ['store', 'recall', 'features', 'pre_rank', 'fine_rank', 'rerank'];
 const STAGE_LABEL = { store: 'read events', recall: 'recall + fusion', features: 'features', pre_rank: 'pre-rank',
-  fine_rank: 'fine rank', rerank: 're-rank', total: 'whole request' };
+  fine_rank: 'fine rank', rerank: 're-rank', total: 'whole request', pool: 'recall pool', top10: 'final top 10' };
 const ROUTE_LABEL = { ui: 'dashboard files', stats: 'dashboard metrics (this page)', users: 'user search',
   history: 'user history', offline: 'offline results', other: 'unknown routes' };
 
@@ -253,8 +253,9 @@ async function showOffline() {
   } else {
     c.append(el('p', { class: 'muted', text: 'not in this bundle (built without an offline evaluation)' }));
   }
-  const names = { funnel: 'Funnel benchmark (retention by stage, rankers with intervals)',
-    quality: 'Recall channels and fusion (channel table, fusion drop-one)', rerank: 'Re-rank λ sweep (Pareto of relevance and diversity)' };
+  const names = { quality: 'Recall channels and fusion (bench quality)', funnel: 'Funnel: retention by stage and rankers (bench funnel)',
+    rerank: 'Re-rank λ sweep: relevance against diversity (bench rerank)' };
+  const renderers = { quality: renderQuality, funnel: renderFunnel, rerank: renderRerank };
   for (const [key, title] of Object.entries(names)) {
     c.append(el('h3', { text: title }));
     const r = o.reports[key];
@@ -262,8 +263,78 @@ async function showOffline() {
       c.append(el('p', { class: 'muted', text: o.report_errors[key] || `not in this bundle (reports/${key}.json)` }));
       continue;
     }
-    c.append(el('div', { class: 'report', id: `report-${key}` }, jsonView(r)));
+    const box = el('div', { class: 'report', id: `report-${key}` });
+    c.append(box);
+    renderers[key](box, r);
+    box.append(el('details', {}, el('summary', { text: 'the whole report (all fields)' }), jsonView(r)));
   }
+}
+
+// "0.123 [0.100, 0.150]" for a {diff, ci_low, ci_high} comparison.
+function withCi(d) {
+  if (!d || d.diff === undefined) return '–';
+  return `${d.diff >= 0 ? '+' : ''}${fmt(d.diff)} [${fmt(d.ci_low)}, ${fmt(d.ci_high)}]`;
+}
+function dataTable(headers, rows, id) {
+  const t = el('table', { class: 'data', ...(id ? { id } : {}) });
+  table(t, headers, rows);
+  return t;
+}
+function canvasBox(id) {
+  const box = el('div', { class: 'chart-box' }, el('canvas', { id }));
+  return box;
+}
+function renderQuality(box, r) {
+  const ch = r.channels || {};
+  const names = Object.keys(ch).filter((n) => !n.startsWith('fusion'));
+  box.append(el('p', { class: 'muted', text: `Each recall channel alone, then the fused pool, on ${r.users ?? '?'} held-out users ` +
+    `(${r.dataset ?? ''}, ${r.protocol ?? ''}). Pool recall: share of held-out items in the channel's own top ${ch.fusion?.pool_size ?? 'pool'}.` }));
+  const row = (n, m) => [n, m['recall@10'], m['ndcg@10'], m['recall@200'], m.pool_recall, m['coverage@10']];
+  const rows = names.map((n) => row(n, ch[n]));
+  if (ch.fusion) rows.push(row(`fused (${ch.fusion.method ?? ''})`, ch.fusion));
+  box.append(dataTable(['Channel', 'Recall@10', 'NDCG@10', 'Recall@200', 'Pool recall', 'Coverage@10'], rows, 'quality-channels'));
+  const drop = ch.fusion?.drop_one;
+  if (drop && Object.keys(drop).length) {
+    box.append(el('h4', { text: 'Fusion without one channel (drop-one): the fused figures without it, and the loss against the full fusion (95% interval)' }));
+    const metrics = [...new Set(Object.values(drop).flatMap((v) => Object.keys(v || {})))];
+    box.append(dataTable(['Channel left out', ...metrics.map((m) => m.replace(/^loss_(.*)$/, 'loss of $1'))],
+      Object.entries(drop).map(([n, v]) => [n, ...metrics.map((m) => (typeof v[m] === 'object' ? withCi(v[m]) : v[m]))]), 'quality-drop-one'));
+  }
+}
+function renderFunnel(box, r) {
+  const f = r.funnel || {};
+  box.append(el('p', {}, 'Funnel chosen on validation: ', el('code', { text: f.spec || r.configured_funnel || '?' }),
+    ` — test Recall@10 ${fmt(f['recall@10'])}, NDCG@10 ${fmt(f['ndcg@10'])}; gain over the recall pool: ${withCi(f.vs_pool?.['recall@10'])}`));
+  if (f.retention) {
+    box.append(el('h4', { text: 'Retention: share of held-out items still in the list after each stage' }));
+    const stages = Object.keys(f.retention);
+    box.append(canvasBox('retention-chart'));
+    chart('retention-chart', { type: 'bar',
+      data: { labels: stages.map((s) => STAGE_LABEL[s] || s), datasets: [{ label: 'share of held-out items kept', data: stages.map((s) => f.retention[s]), backgroundColor: '#3b6ea5' }] },
+      options: { maintainAspectRatio: false, animation: false,
+        scales: { y: { title: { display: true, text: 'share of held-out items (recall)' }, beginAtZero: true },
+          x: { title: { display: true, text: 'after stage' } } } } });
+  }
+  if (r.rankers) {
+    box.append(el('h4', { text: 'Each ranker alone over the recall pool (test users; gain with 95% bootstrap interval)' }));
+    box.append(dataTable(['Ranker', 'Recall@10', 'NDCG@10', 'AUC in pool', 'Recall@10 gain over pool', 'NDCG@10 gain over pool', 'ms per user'],
+      Object.entries(r.rankers).map(([n, m]) => [n, m['recall@10'], m['ndcg@10'], m.auc_in_pool, withCi(m.vs_pool?.['recall@10']),
+        withCi(m.vs_pool?.['ndcg@10']), m.ms_per_user]), 'funnel-rankers'));
+  }
+}
+function renderRerank(box, r) {
+  const sweep = r.sweep || [];
+  box.append(el('p', { class: 'muted', text: `Every λ on ${sweep[0]?.users ?? '?'} ${r.split ?? ''} users. Intra-list similarity: ${r.ils_space ?? 'similarity of the items of a list'} (lower = more varied).` }));
+  box.append(dataTable(['λ', 'Recall@10', 'NDCG@10', 'Coverage@10', 'Intra-list similarity@10', 'NDCG@10 against the pool'],
+    sweep.map((x) => [String(x.lambda), x['recall@10'], x['ndcg@10'], x['coverage@10'], x['ils@10'], withCi(x.vs_pool?.['ndcg@10'])]), 'rerank-sweep'));
+  box.append(canvasBox('rerank-pareto'));
+  chart('rerank-pareto', { type: 'scatter',
+    data: { datasets: [{ label: 'one λ (hover for its value)', data: sweep.map((x) => ({ x: x['ils@10'], y: x['ndcg@10'], lambda: x.lambda })),
+      showLine: true, borderColor: '#3b6ea5', backgroundColor: '#3b6ea5' }] },
+    options: { maintainAspectRatio: false, animation: false,
+      plugins: { tooltip: { callbacks: { label: (c) => `λ=${c.raw.lambda}: similarity ${fmt(c.raw.x)}, NDCG@10 ${fmt(c.raw.y)}` } } },
+      scales: { x: { reverse: true, title: { display: true, text: 'intra-list similarity@10 (right = more varied lists)' } },
+        y: { title: { display: true, text: 'NDCG@10 (relevance)' } } } } });
 }
 
 // ---- Service ----------------------------------------------------------------------------
