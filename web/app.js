@@ -29,7 +29,7 @@ async function getJson(url, opts) {
   return body;
 }
 function recommendUrl(lambda, explain = true) {
-  return `/recommend/${encodeURIComponent(state.user)}?k=${state.k}&diversity=${lambda}&explain=${explain}`;
+  return `/recommend/${encodeURIComponent(state.user)}?k=${state.k}&diversity=${Number(lambda).toFixed(2)}&explain=${explain}`;
 }
 function genreTags(genres) {
   const span = el('span');
