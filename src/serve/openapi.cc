@@ -15,32 +15,23 @@ namespace {
 
 using J = nlohmann::ordered_json;
 
-J ref(const std::string& kind, const std::string& name) {
-  return J{{"$ref", "#/components/" + kind + "/" + name}};
-}
-J schema_ref(const std::string& name) {
-  return ref("schemas", name);
-}
+J ref(const std::string& kind, const std::string& name) { return J{{"$ref", "#/components/" + kind + "/" + name}}; }
+J schema_ref(const std::string& name) { return ref("schemas", name); }
 
-J json_content(J schema) {
-  return J{{"application/json", J{{"schema", std::move(schema)}}}};
-}
+J json_content(J schema) { return J{{"application/json", J{{"schema", std::move(schema)}}}}; }
 
 J response(const std::string& description, const std::string& schema) {
   return J{{"description", description}, {"content", json_content(schema_ref(schema))}};
 }
 
-J number(const std::string& description) {
-  return J{{"type", "number"}, {"description", description}};
-}
-J string(const std::string& description) {
-  return J{{"type", "string"}, {"description", description}};
-}
+J number(const std::string& description) { return J{{"type", "number"}, {"description", description}}; }
+J string(const std::string& description) { return J{{"type", "string"}, {"description", description}}; }
 
 J build() {
   const RequestLimits lim;
   const auto max_k = static_cast<int64_t>(lim.max_k);
   const auto max_id = static_cast<int64_t>(lim.max_id_length);
+
   const J genres = {{"type", "array"},
                     {"items", {{"type", "string"}}},
                     {"description", "Genre names from the catalogue."}};
@@ -57,16 +48,13 @@ J build() {
           {"required", {"status", "message"}},
           {"properties",
            {{"status", {{"type", "integer"}, {"description", "The HTTP status, repeated."}}},
-            {"param",
-             string("The parameter or JSON field at fault, e.g. \"k\" or \"events[3].rating\".")},
+            {"param", string("The parameter or JSON field at fault, e.g. \"k\" or \"events[3].rating\".")},
             {"message", string("What was received and what is allowed.")}}}}}}}};
   schemas["Id"] = {
-      {"description",
-       "A user or item id: a string, or a non-negative integer (sent on as its decimal text). "
-       "A bundle with numeric ids accepts ASCII digits only."},
+      {"description", "A user or item id: a string, or a non-negative integer (sent on as its decimal text). "
+                      "A bundle with numeric ids accepts ASCII digits only."},
       {"oneOf",
-       {{{"type", "string"}, {"minLength", 1}, {"maxLength", max_id}},
-        {{"type", "integer"}, {"minimum", 0}}}}};
+       {{{"type", "string"}, {"minLength", 1}, {"maxLength", max_id}}, {{"type", "integer"}, {"minimum", 0}}}}};
   schemas["Event"] = {
       {"type", "object"},
       {"required", {"user_id", "item_id"}},
@@ -74,10 +62,7 @@ J build() {
       {"properties",
        {{"user_id", schema_ref("Id")},
         {"item_id", schema_ref("Id")},
-        {"rating",
-         {{"type", "number"},
-          {"nullable", true},
-          {"description", "Finite; absent or null: none."}}},
+        {"rating", {{"type", "number"}, {"nullable", true}, {"description", "Finite; absent or null: none."}}},
         {"timestamp",
          {{"type", "integer"},
           {"format", "int64"},
@@ -100,24 +85,25 @@ J build() {
   schemas["EventsAccepted"] = {
       {"type", "object"},
       {"required", {"accepted"}},
+      {"properties", {{"accepted", {{"type", "integer"}, {"minimum", 0}, {"description", "Events accepted."}}}}}};
+  schemas["StageScores"] = {
+      {"type", "object"},
+      {"description", "The item's score at each stage of the funnel."},
       {"properties",
-       {{"accepted", {{"type", "integer"}, {"minimum", 0}, {"description", "Events accepted."}}}}}};
-  schemas["StageScores"] = {{"type", "object"},
-                            {"description", "The item's score at each stage of the funnel."},
-                            {"properties",
-                             {{"fused", number("Fused recall score.")},
-                              {"pre_rank", number("Pre-ranker score.")},
-                              {"fine_rank", number("Fine ranker score.")},
-                              {"rerank", number("Score after re-ranking (diversity).")}}}};
-  schemas["StageLatency"] = {{"type", "object"},
-                             {"description", "Wall time per stage, in milliseconds."},
-                             {"properties",
-                              {{"recall", number("Recall channels and fusion.")},
-                               {"features", number("Feature lookup.")},
-                               {"pre_rank", number("Pre-ranking.")},
-                               {"fine_rank", number("Fine ranking.")},
-                               {"rerank", number("Re-ranking.")},
-                               {"total", number("Whole request.")}}}};
+       {{"fused", number("Fused recall score.")},
+        {"pre_rank", number("Pre-ranker score.")},
+        {"fine_rank", number("Fine ranker score.")},
+        {"rerank", number("Score after re-ranking (diversity).")}}}};
+  schemas["StageLatency"] = {
+      {"type", "object"},
+      {"description", "Wall time per stage, in milliseconds."},
+      {"properties",
+       {{"recall", number("Recall channels and fusion.")},
+        {"features", number("Feature lookup.")},
+        {"pre_rank", number("Pre-ranking.")},
+        {"fine_rank", number("Fine ranking.")},
+        {"rerank", number("Re-ranking.")},
+        {"total", number("Whole request.")}}}};
   schemas["RecommendItem"] = {
       {"type", "object"},
       {"required", {"item_id", "title", "score", "stages", "channels"}},
@@ -128,19 +114,14 @@ J build() {
         {"genres", genres},
         {"score", number("Final score (the order of items).")},
         {"stages", schema_ref("StageScores")},
-        {"channels",
-         {{"type", "array"},
-          {"items", {{"type", "string"}}},
-          {"description", "Recall channels that proposed the item."}}},
+        {"channels", {{"type", "array"}, {"items", {{"type", "string"}}}, {"description", "Recall channels that proposed the item."}}},
         {"reason", string("Why the item was recommended; present only with explain=true.")}}}};
   schemas["RecommendResponse"] = {
       {"type", "object"},
       {"required", {"user_id", "known_user", "bundle_version", "items", "latency_ms"}},
       {"properties",
        {{"user_id", {{"type", "string"}}},
-        {"known_user",
-         {{"type", "boolean"},
-          {"description", "False: the user is not in the bundle (popular items)."}}},
+        {"known_user", {{"type", "boolean"}, {"description", "False: the user is not in the bundle (popular items)."}}},
         {"bundle_version", {{"type", "string"}}},
         {"items", {{"type", "array"}, {"items", schema_ref("RecommendItem")}}},
         {"latency_ms", schema_ref("StageLatency")}}}};
@@ -260,12 +241,10 @@ J build() {
            {{"note", {{"type", "string"}}},
             {"stages", {{"type", "array"}, {"items", latency_summary}}},
             {"routes", {{"type", "array"}, {"items", latency_summary}}}}}}}}}};
-  schemas["SimilarItem"] = {{"type", "object"},
-                            {"required", {"item_id", "title", "score"}},
-                            {"properties",
-                             {{"item_id", {{"type", "string"}}},
-                              {"title", {{"type", "string"}}},
-                              {"score", {{"type", "number"}}}}}};
+  schemas["SimilarItem"] = {
+      {"type", "object"},
+      {"required", {"item_id", "title", "score"}},
+      {"properties", {{"item_id", {{"type", "string"}}}, {"title", {{"type", "string"}}}, {"score", {{"type", "number"}}}}}};
   schemas["SimilarResponse"] = {
       {"type", "object"},
       {"required", {"item_id", "title", "items"}},
@@ -278,49 +257,39 @@ J build() {
       {"required", {"status", "degraded", "uptime_s"}},
       {"properties",
        {{"status", {{"type", "string"}, {"enum", {"ok", "degraded"}}}},
-        {"bundle_version",
-         {{"type", "string"},
-          {"nullable", true},
-          {"description", "Null while no bundle is loaded."}}},
-        {"degraded",
-         {{"type", "array"},
-          {"items", {{"type", "string"}}},
-          {"description", "Components running on a fallback (e.g. the Redis feature store)."}}},
+        {"bundle_version", {{"type", "string"}, {"nullable", true}, {"description", "Null while no bundle is loaded."}}},
+        {"degraded", {{"type", "array"}, {"items", {{"type", "string"}}}, {"description", "Components running on a fallback (e.g. the Redis feature store)."}}},
         {"uptime_s", number("Seconds since the server started.")}}}};
   schemas["ReloadRequest"] = {
       {"type", "object"},
       {"additionalProperties", false},
-      {"properties",
-       {{"bundle", string("Path of the bundle to load; absent: the configured bundle path.")}}}};
-  schemas["ReloadResponse"] = {{"type", "object"},
-                               {"required", {"bundle_version"}},
-                               {"properties", {{"bundle_version", {{"type", "string"}}}}}};
+      {"properties", {{"bundle", string("Path of the bundle to load; absent: the configured bundle path.")}}}};
+  schemas["ReloadResponse"] = {
+      {"type", "object"},
+      {"required", {"bundle_version"}},
+      {"properties", {{"bundle_version", {{"type", "string"}}}}}};
 
   J parameters;
-  parameters["UserId"] = {
-      {"name", "user_id"},
-      {"in", "path"},
-      {"required", true},
-      {"description", "Raw user id (ASCII digits when the bundle has numeric ids)."},
-      {"schema", {{"type", "string"}, {"minLength", 1}, {"maxLength", max_id}}}};
-  parameters["ItemId"] = {
-      {"name", "item_id"},
-      {"in", "path"},
-      {"required", true},
-      {"description", "Raw item id (ASCII digits when the bundle has numeric ids)."},
-      {"schema", {{"type", "string"}, {"minLength", 1}, {"maxLength", max_id}}}};
-  parameters["K"] = {
-      {"name", "k"},
-      {"in", "query"},
-      {"required", false},
-      {"description", "Number of items to return."},
-      {"schema", {{"type", "integer"}, {"minimum", 1}, {"maximum", max_k}, {"default", 10}}}};
+  parameters["UserId"] = {{"name", "user_id"},
+                          {"in", "path"},
+                          {"required", true},
+                          {"description", "Raw user id (ASCII digits when the bundle has numeric ids)."},
+                          {"schema", {{"type", "string"}, {"minLength", 1}, {"maxLength", max_id}}}};
+  parameters["ItemId"] = {{"name", "item_id"},
+                          {"in", "path"},
+                          {"required", true},
+                          {"description", "Raw item id (ASCII digits when the bundle has numeric ids)."},
+                          {"schema", {{"type", "string"}, {"minLength", 1}, {"maxLength", max_id}}}};
+  parameters["K"] = {{"name", "k"},
+                     {"in", "query"},
+                     {"required", false},
+                     {"description", "Number of items to return."},
+                     {"schema", {{"type", "integer"}, {"minimum", 1}, {"maximum", max_k}, {"default", 10}}}};
   parameters["Diversity"] = {
       {"name", "diversity"},
       {"in", "query"},
       {"required", false},
-      {"description",
-       "Re-ranking diversity weight, a plain decimal; absent: the bundle's configured value."},
+      {"description", "Re-ranking diversity weight, a plain decimal; absent: the bundle's configured value."},
       {"schema", {{"type", "number"}, {"minimum", 0}, {"maximum", 1}}}};
   parameters["Explain"] = {{"name", "explain"},
                            {"in", "query"},
@@ -355,20 +324,17 @@ J build() {
   J responses;
   responses["BadRequest"] = response("Invalid parameter or body; param names it.", "Error");
   responses["NotFound"] = response("Unknown id.", "Error");
-  responses["PayloadTooLarge"] = response(
-      "Body larger than the limit (" + std::to_string(lim.max_body_bytes) + " bytes).", "Error");
+  responses["PayloadTooLarge"] = response("Body larger than the limit (" + std::to_string(lim.max_body_bytes) + " bytes).", "Error");
   responses["ServiceUnavailable"] = response("No bundle loaded yet (still loading).", "Error");
 
   J paths;
   paths["/recommend/{user_id}"]["get"] = {
       {"summary", "Top-k recommendations for a user"},
       {"operationId", "recommend"},
-      {"parameters",
-       {ref("parameters", "UserId"), ref("parameters", "K"), ref("parameters", "Diversity"),
-        ref("parameters", "Explain")}},
+      {"parameters", {ref("parameters", "UserId"), ref("parameters", "K"), ref("parameters", "Diversity"),
+                      ref("parameters", "Explain")}},
       {"responses",
-       {{"200", response("Recommendations, best first, with per-stage scores and latency.",
-                         "RecommendResponse")},
+       {{"200", response("Recommendations, best first, with per-stage scores and latency.", "RecommendResponse")},
         {"400", ref("responses", "BadRequest")},
         {"503", ref("responses", "ServiceUnavailable")}}}};
   paths["/similar/{item_id}"]["get"] = {
@@ -385,19 +351,19 @@ J build() {
       {"operationId", "postEvents"},
       {"requestBody", {{"required", true}, {"content", json_content(schema_ref("EventsBody"))}}},
       {"responses",
-       {{"200", response("All events accepted (a batch is accepted whole or not at all).",
-                         "EventsAccepted")},
+       {{"200", response("All events accepted (a batch is accepted whole or not at all).", "EventsAccepted")},
         {"400", ref("responses", "BadRequest")},
         {"413", ref("responses", "PayloadTooLarge")},
         {"503", ref("responses", "ServiceUnavailable")}}}};
-  paths["/health"]["get"] = {{"summary", "Liveness and degraded components"},
-                             {"operationId", "health"},
-                             {"responses", {{"200", response("The server is alive.", "Health")}}}};
-  paths["/ready"]["get"] = {{"summary", "Readiness: a bundle is loaded and serving"},
-                            {"operationId", "ready"},
-                            {"responses",
-                             {{"200", {{"description", "Ready to serve."}}},
-                              {"503", ref("responses", "ServiceUnavailable")}}}};
+  paths["/health"]["get"] = {
+      {"summary", "Liveness and degraded components"},
+      {"operationId", "health"},
+      {"responses", {{"200", response("The server is alive.", "Health")}}}};
+  paths["/ready"]["get"] = {
+      {"summary", "Readiness: a bundle is loaded and serving"},
+      {"operationId", "ready"},
+      {"responses",
+       {{"200", {{"description", "Ready to serve."}}}, {"503", ref("responses", "ServiceUnavailable")}}}};
   paths["/metrics"]["get"] = {
       {"summary", "Prometheus metrics"},
       {"operationId", "metrics"},
@@ -405,24 +371,18 @@ J build() {
        {{"200",
          {{"description", "Prometheus text exposition format 0.0.4."},
           {"content", {{"text/plain", {{"schema", {{"type", "string"}}}}}}}}}}}};
-  paths["/openapi.json"]["get"] = {{"summary", "This document"},
-                                   {"operationId", "openapi"},
-                                   {"responses",
-                                    {{"200",
-                                      {{"description", "OpenAPI 3.0.3 document."},
-                                       {"content", json_content({{"type", "object"}})}}}}}};
+  paths["/openapi.json"]["get"] = {
+      {"summary", "This document"},
+      {"operationId", "openapi"},
+      {"responses", {{"200", {{"description", "OpenAPI 3.0.3 document."}, {"content", json_content({{"type", "object"}})}}}}}};
   paths["/admin/reload"]["post"] = {
       {"summary", "Load a bundle and swap it in atomically"},
       {"operationId", "reload"},
-      {"requestBody",
-       {{"required", false}, {"content", json_content(schema_ref("ReloadRequest"))}}},
+      {"requestBody", {{"required", false}, {"content", json_content(schema_ref("ReloadRequest"))}}},
       {"responses",
        {{"200", response("The new bundle is serving.", "ReloadResponse")},
         {"400", ref("responses", "BadRequest")},
-        {"500",
-         response(
-             "The bundle was refused; message gives the reason. The previous bundle keeps serving.",
-             "Error")}}}};
+        {"500", response("The bundle was refused; message gives the reason. The previous bundle keeps serving.", "Error")}}}};
 
   paths["/users"]["get"] = {
       {"summary", "User ids starting with a prefix (for the dashboard's user picker)"},
@@ -478,11 +438,9 @@ J build() {
 
   J doc;
   doc["openapi"] = "3.0.3";
-  doc["info"] = {
-      {"title", "Cascade recommender API"},
-      {"version", CASCADE_VERSION},
-      {"description",
-       "Multi-stage recommendations (recall, pre-rank, fine rank, re-rank) served from a bundle."}};
+  doc["info"] = {{"title", "Cascade recommender API"},
+                 {"version", CASCADE_VERSION},
+                 {"description", "Multi-stage recommendations (recall, pre-rank, fine rank, re-rank) served from a bundle."}};
   doc["paths"] = std::move(paths);
   doc["components"] = {{"schemas", std::move(schemas)},
                        {"parameters", std::move(parameters)},

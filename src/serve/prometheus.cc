@@ -1,11 +1,11 @@
 #include "cascade/serve/prometheus.h"
 
-#include <fmt/format.h>
-
 #include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <exception>
+
+#include <fmt/format.h>
 
 #include "cascade/core/error.h"
 
@@ -17,24 +17,17 @@ enum Type : int { kCounter = 0, kGauge = 1, kHistogram = 2 };
 
 const char* type_name(int t) {
   switch (t) {
-    case kCounter:
-      return "counter";
-    case kGauge:
-      return "gauge";
-    default:
-      return "histogram";
+    case kCounter: return "counter";
+    case kGauge: return "gauge";
+    default: return "histogram";
   }
 }
 
 // Below 2^53 every integer is exact in a double, so it prints (and parses back) as an integer.
 constexpr double kExactIntLimit = 9007199254740992.0;
 
-bool is_alpha_(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
-}
-bool is_digit(char c) {
-  return c >= '0' && c <= '9';
-}
+bool is_alpha_(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; }
+bool is_digit(char c) { return c >= '0' && c <= '9'; }
 
 void check_metric_name(std::string_view name) {
   if (!is_valid_metric_name(name))
@@ -48,13 +41,11 @@ std::string label_text(std::string_view metric, const Labels& labels, bool histo
   sorted.reserve(labels.size());
   for (const auto& l : labels) {
     if (!is_valid_label_name(l.first))
-      throw Error(
-          fmt::format("metric {}: invalid label name \"{}\": must match [a-zA-Z_][a-zA-Z0-9_]*",
-                      metric, escape_label_value(l.first)));
+      throw Error(fmt::format("metric {}: invalid label name \"{}\": must match [a-zA-Z_][a-zA-Z0-9_]*",
+                              metric, escape_label_value(l.first)));
     if (l.first.size() >= 2 && l.first[0] == '_' && l.first[1] == '_')
-      throw Error(
-          fmt::format("metric {}: label name \"{}\" is reserved (names starting with \"__\")",
-                      metric, l.first));
+      throw Error(fmt::format("metric {}: label name \"{}\" is reserved (names starting with \"__\")",
+                              metric, l.first));
     if (histogram && l.first == "le")
       throw Error(fmt::format("metric {}: label name \"le\" is reserved in histograms", metric));
     sorted.push_back(&l);
@@ -63,8 +54,7 @@ std::string label_text(std::string_view metric, const Labels& labels, bool histo
   std::string out;
   for (size_t i = 0; i < sorted.size(); ++i) {
     if (i > 0 && sorted[i]->first == sorted[i - 1]->first)
-      throw Error(
-          fmt::format("metric {}: label name \"{}\" given twice", metric, sorted[i]->first));
+      throw Error(fmt::format("metric {}: label name \"{}\" given twice", metric, sorted[i]->first));
     if (i > 0) out += ',';
     out += sorted[i]->first;
     out += "=\"";
@@ -78,13 +68,11 @@ std::vector<double> normalize_bounds(std::vector<double> b) {
   if (!b.empty() && std::isinf(b.back()) && b.back() > 0) b.pop_back();
   for (size_t i = 0; i < b.size(); ++i) {
     if (!std::isfinite(b[i]))
-      throw Error(
-          fmt::format("histogram bucket bound {} is {}: bounds must be finite (+Inf is implicit)",
-                      i, format_value(b[i])));
+      throw Error(fmt::format("histogram bucket bound {} is {}: bounds must be finite (+Inf is implicit)",
+                              i, format_value(b[i])));
     if (i > 0 && !(b[i] > b[i - 1]))
-      throw Error(
-          fmt::format("histogram bucket bounds must be strictly increasing, got {} after {}",
-                      format_value(b[i]), format_value(b[i - 1])));
+      throw Error(fmt::format("histogram bucket bounds must be strictly increasing, got {} after {}",
+                              format_value(b[i]), format_value(b[i - 1])));
   }
   return b;
 }
@@ -137,14 +125,10 @@ std::string escape_label_value(std::string_view v) {
   std::string out;
   out.reserve(v.size());
   for (char c : v) {
-    if (c == '\\')
-      out += "\\\\";
-    else if (c == '"')
-      out += "\\\"";
-    else if (c == '\n')
-      out += "\\n";
-    else
-      out += c;
+    if (c == '\\') out += "\\\\";
+    else if (c == '"') out += "\\\"";
+    else if (c == '\n') out += "\\n";
+    else out += c;
   }
   return out;
 }
@@ -153,12 +137,9 @@ std::string escape_help(std::string_view v) {
   std::string out;
   out.reserve(v.size());
   for (char c : v) {
-    if (c == '\\')
-      out += "\\\\";
-    else if (c == '\n')
-      out += "\\n";
-    else
-      out += c;
+    if (c == '\\') out += "\\\\";
+    else if (c == '\n') out += "\\n";
+    else out += c;
   }
   return out;
 }
@@ -200,8 +181,8 @@ Histogram::Histogram(std::vector<double> bounds)
 void Histogram::observe(double v) noexcept {
   if (std::isnan(v)) return;
   // First bound >= v: the bucket whose `le` covers v (bounds_.size() is +Inf).
-  const size_t i =
-      static_cast<size_t>(std::lower_bound(bounds_.begin(), bounds_.end(), v) - bounds_.begin());
+  const size_t i = static_cast<size_t>(
+      std::lower_bound(bounds_.begin(), bounds_.end(), v) - bounds_.begin());
   counts_[i].fetch_add(1, std::memory_order_relaxed);
   sum_.fetch_add(v, std::memory_order_relaxed);
 }
@@ -216,16 +197,12 @@ std::vector<uint64_t> Histogram::cumulative_counts() const {
   return out;
 }
 
-uint64_t Histogram::count() const {
-  return cumulative_counts().back();
-}
+uint64_t Histogram::count() const { return cumulative_counts().back(); }
 
 std::vector<double> exponential_buckets(double start, double factor, size_t count) {
-  if (!(start > 0) || !(factor > 1) || !std::isfinite(start) || !std::isfinite(factor) ||
-      count == 0)
-    throw Error(
-        fmt::format("exponential_buckets needs start > 0, factor > 1, count >= 1; got {}, {}, {}",
-                    format_value(start), format_value(factor), count));
+  if (!(start > 0) || !(factor > 1) || !std::isfinite(start) || !std::isfinite(factor) || count == 0)
+    throw Error(fmt::format("exponential_buckets needs start > 0, factor > 1, count >= 1; got {}, {}, {}",
+                            format_value(start), format_value(factor), count));
   std::vector<double> out(count);
   double v = start;
   for (size_t i = 0; i < count; ++i, v *= factor) out[i] = v;
@@ -250,7 +227,7 @@ struct Registry::Family {
   std::string name;
   std::string help;
   int type = kCounter;
-  std::vector<double> bounds;                   // histograms only (normalized)
+  std::vector<double> bounds;  // histograms only (normalized)
   std::vector<std::unique_ptr<Series>> series;  // registration order
   std::map<std::string, Series*, std::less<>> index;
 
@@ -289,11 +266,9 @@ Registry::Family& Registry::family(std::string_view name, std::string_view help,
   for (const auto& f : families_) {
     for (const char* suffix : {"_bucket", "_sum", "_count"}) {
       if (f->type == kHistogram && name == f->name + suffix)
-        throw Error(
-            fmt::format("metric name {} collides with the series of histogram {}", name, f->name));
+        throw Error(fmt::format("metric name {} collides with the series of histogram {}", name, f->name));
       if (type == kHistogram && f->name == std::string(name) + suffix)
-        throw Error(fmt::format("histogram {} would add series {}, which is already a metric", name,
-                                f->name));
+        throw Error(fmt::format("histogram {} would add series {}, which is already a metric", name, f->name));
     }
   }
   auto f = std::make_unique<Family>();
@@ -325,8 +300,7 @@ Gauge& Registry::gauge(std::string_view name, std::string_view help, const Label
   Family& f = family(name, help, kGauge, nullptr);
   if (auto* s = f.find(key)) {
     if (!s->gauge)
-      throw Error(
-          fmt::format("gauge {}{{{}}} is already registered as a callback gauge", name, key));
+      throw Error(fmt::format("gauge {}{{{}}} is already registered as a callback gauge", name, key));
     return *s->gauge;
   }
   auto& s = f.add(std::move(key));
@@ -350,8 +324,8 @@ void Registry::gauge_callback(std::string_view name, std::string_view help, cons
   f.add(std::move(key)).fn = std::move(fn);
 }
 
-Histogram& Registry::histogram(std::string_view name, std::string_view help,
-                               std::vector<double> bounds, const Labels& labels) {
+Histogram& Registry::histogram(std::string_view name, std::string_view help, std::vector<double> bounds,
+                               const Labels& labels) {
   check_metric_name(name);
   std::string key = label_text(name, labels, true);
   bounds = normalize_bounds(std::move(bounds));
@@ -390,8 +364,7 @@ std::string Registry::render() const {
         const std::vector<uint64_t> cum = h.cumulative_counts();
         for (size_t i = 0; i < cum.size(); ++i) {
           const std::string le =
-              "le=\"" +
-              (i < h.bounds().size() ? format_value(h.bounds()[i]) : std::string("+Inf")) + "\"";
+              "le=\"" + (i < h.bounds().size() ? format_value(h.bounds()[i]) : std::string("+Inf")) + "\"";
           append_sample(out, f.name, "_bucket", s.labels, le, static_cast<double>(cum[i]));
         }
         append_sample(out, f.name, "_sum", s.labels, "", h.sum());

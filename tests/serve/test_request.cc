@@ -2,11 +2,12 @@
 
 #include <cmath>
 #include <functional>
-#include <nlohmann/json.hpp>
 #include <random>
 #include <set>
 #include <string>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "cascade/serve/request.h"
 
@@ -37,12 +38,12 @@ Caught catch_bad(Fn&& fn) {
   return c;
 }
 
-#define EXPECT_BAD(expr, expected_param)                                     \
-  do {                                                                       \
-    const Caught c_ = catch_bad([&] { (void)(expr); });                      \
-    EXPECT_TRUE(c_.thrown) << #expr << " did not throw BadRequest";          \
-    EXPECT_EQ(c_.param, expected_param) << #expr << ": " << c_.message;      \
-    EXPECT_NE(c_.message.find(expected_param), std::string::npos)            \
+#define EXPECT_BAD(expr, expected_param)                                   \
+  do {                                                                     \
+    const Caught c_ = catch_bad([&] { (void)(expr); });                    \
+    EXPECT_TRUE(c_.thrown) << #expr << " did not throw BadRequest";        \
+    EXPECT_EQ(c_.param, expected_param) << #expr << ": " << c_.message;    \
+    EXPECT_NE(c_.message.find(expected_param), std::string::npos)          \
         << #expr << ": message does not name the parameter: " << c_.message; \
   } while (0)
 
@@ -70,13 +71,8 @@ TEST(RequestParams, ParsesValidValues) {
   EXPECT_EQ(parse_recommend_params({{"k", "1"}}, kLimits).k, 1u);
   EXPECT_EQ(parse_recommend_params({{"k", "200"}}, kLimits).k, 200u);
   EXPECT_EQ(parse_recommend_params({{"k", "007"}}, kLimits).k, 7u);
-  for (const auto& [text, value] : std::vector<std::pair<std::string, double>>{{"0", 0},
-                                                                               {"1", 1},
-                                                                               {"0.5", 0.5},
-                                                                               {".5", 0.5},
-                                                                               {"1.0", 1},
-                                                                               {"0.", 0},
-                                                                               {"0.125", 0.125}}) {
+  for (const auto& [text, value] : std::vector<std::pair<std::string, double>>{
+           {"0", 0}, {"1", 1}, {"0.5", 0.5}, {".5", 0.5}, {"1.0", 1}, {"0.", 0}, {"0.125", 0.125}}) {
     EXPECT_EQ(parse_recommend_params({{"diversity", text}}, kLimits).diversity, value) << text;
   }
   EXPECT_TRUE(parse_recommend_params({{"explain", "1"}}, kLimits).explain);
@@ -106,8 +102,8 @@ TEST(RequestParams, RejectsBadK) {
 }
 
 TEST(RequestParams, RejectsBadDiversity) {
-  for (const char* bad : {"1.01", "2", "-0.1", "-0", "+0.5", "nan", "inf", "1e-1", "", "0.5.5", ".",
-                          "abc", "0,5", " 0.5", "0.5 "}) {
+  for (const char* bad : {"1.01", "2", "-0.1", "-0", "+0.5", "nan", "inf", "1e-1", "", "0.5.5", ".", "abc",
+                          "0,5", " 0.5", "0.5 "}) {
     EXPECT_BAD(parse_recommend_params({{"diversity", bad}}, kLimits), "diversity");
   }
   const Caught c = catch_bad([] { parse_recommend_params({{"diversity", "1.5"}}, kLimits); });
@@ -124,17 +120,13 @@ TEST(RequestParams, RejectsBadExplain) {
 
 TEST(RequestParams, RejectsRepeatedAndUnknownParameters) {
   EXPECT_BAD(parse_recommend_params({{"k", "5"}, {"k", "6"}}, kLimits), "k");
-  const Caught rep = catch_bad([] {
-    parse_recommend_params({{"explain", "1"}, {"explain", "1"}}, kLimits);
-  });
+  const Caught rep = catch_bad([] { parse_recommend_params({{"explain", "1"}, {"explain", "1"}}, kLimits); });
   EXPECT_EQ(rep.message, "explain is given 2 times; give it at most once");
   EXPECT_BAD(parse_similar_k({{"k", "5"}, {"k", "5"}}, kLimits), "k");
 
   EXPECT_BAD(parse_recommend_params({{"foo", "1"}}, kLimits), "foo");
   EXPECT_BAD(parse_recommend_params({{"K", "5"}}, kLimits), "K");  // names are case-sensitive
-  const Caught unk = catch_bad([] {
-    parse_recommend_params({{"k", "5"}, {"limit", "3"}}, kLimits);
-  });
+  const Caught unk = catch_bad([] { parse_recommend_params({{"k", "5"}, {"limit", "3"}}, kLimits); });
   EXPECT_EQ(unk.param, "limit");
   EXPECT_EQ(unk.message, "unknown query parameter \"limit\"; allowed: k, diversity, explain");
   // /similar takes only k.
@@ -183,8 +175,7 @@ TEST(RequestId, NumericIds) {
   EXPECT_BAD(parse_id(std::string(65, '1'), "item_id", true, kLimits), "item_id");
   const Caught c = catch_bad([] { parse_id("-5", "user_id", true, kLimits); });
   EXPECT_EQ(c.message,
-            "user_id must be a non-negative integer (ASCII digits only) because this bundle has "
-            "numeric ids, "
+            "user_id must be a non-negative integer (ASCII digits only) because this bundle has numeric ids, "
             "got \"-5\"");
   const Caught e = catch_bad([] { parse_id("", "item_id", true, kLimits); });
   EXPECT_EQ(e.message, "item_id must not be empty");
@@ -195,8 +186,8 @@ TEST(RequestId, StringIds) {
   EXPECT_EQ(parse_id("007", "user_id", false, kLimits), "007");  // kept as is
   EXPECT_EQ(parse_id("Am\xc3\xa9lie 2", "item_id", false, kLimits), "Am\xc3\xa9lie 2");
   EXPECT_BAD(parse_id("", "user_id", false, kLimits), "user_id");
-  EXPECT_BAD(parse_id("\xff\xfe", "user_id", false, kLimits), "user_id");  // invalid UTF-8
-  EXPECT_BAD(parse_id("a\nb", "item_id", false, kLimits), "item_id");      // control char
+  EXPECT_BAD(parse_id("\xff\xfe", "user_id", false, kLimits), "user_id");     // invalid UTF-8
+  EXPECT_BAD(parse_id("a\nb", "item_id", false, kLimits), "item_id");         // control char
   EXPECT_BAD(parse_id(std::string("a\0b", 3), "item_id", false, kLimits), "item_id");
   EXPECT_BAD(parse_id(std::string(65, 'x'), "user_id", false, kLimits), "user_id");
   RequestLimits lim;
@@ -217,8 +208,8 @@ TEST(RequestEvents, SingleObject) {
   EXPECT_FALSE(ev[0].rating.has_value());
   EXPECT_FALSE(ev[0].timestamp.has_value());
 
-  ev = parse_events_body(
-      R"({"user_id": 42, "item_id": "007", "rating": 4.5, "timestamp": 881250949})", true, kLimits);
+  ev = parse_events_body(R"({"user_id": 42, "item_id": "007", "rating": 4.5, "timestamp": 881250949})", true,
+                         kLimits);
   ASSERT_EQ(ev.size(), 1u);
   EXPECT_EQ(ev[0].user_id, "42");
   EXPECT_EQ(ev[0].item_id, "7");
@@ -231,8 +222,7 @@ TEST(RequestEvents, SingleObject) {
   EXPECT_EQ(ev[0].timestamp, 0);
 
   // null means "not given".
-  ev = parse_events_body(R"({"user_id": 1, "item_id": 2, "rating": null, "timestamp": null})", true,
-                         kLimits);
+  ev = parse_events_body(R"({"user_id": 1, "item_id": 2, "rating": null, "timestamp": null})", true, kLimits);
   EXPECT_FALSE(ev[0].rating.has_value());
   EXPECT_FALSE(ev[0].timestamp.has_value());
 }
@@ -265,20 +255,16 @@ TEST(RequestEvents, FieldErrorsNameTheFieldWithItsIndex) {
   const std::string ok = R"({"user_id": 1, "item_id": 2})";
   EXPECT_BAD(parse_events_body(R"({"user_id": "1"})", true, kLimits), "item_id");
   EXPECT_BAD(parse_events_body(R"({"item_id": "1"})", true, kLimits), "user_id");
-  EXPECT_BAD(parse_events_body("[" + ok + R"(, {"user_id": 1, "item_id": 2, "rating": "x"}])", true,
-                               kLimits),
+  EXPECT_BAD(parse_events_body("[" + ok + R"(, {"user_id": 1, "item_id": 2, "rating": "x"}])", true, kLimits),
              "events[1].rating");
   EXPECT_BAD(parse_events_body(R"({"events": [)" + ok + "," + ok + "," + ok +
                                    R"(, {"user_id": 1, "item_id": 2, "rating": true}]})",
                                true, kLimits),
              "events[3].rating");
-  EXPECT_BAD(
-      parse_events_body(R"({"events": [{"user_id": 1, "item_id": 2, "foo": 1}]})", true, kLimits),
-      "events[0].foo");
-  EXPECT_BAD(parse_events_body(R"({"user_id": 1, "item_id": 2, "Rating": 1})", true, kLimits),
-             "Rating");
-  EXPECT_BAD(parse_events_body("[" + ok + R"(, {"user_id": 1}])", true, kLimits),
-             "events[1].item_id");
+  EXPECT_BAD(parse_events_body(R"({"events": [{"user_id": 1, "item_id": 2, "foo": 1}]})", true, kLimits),
+             "events[0].foo");
+  EXPECT_BAD(parse_events_body(R"({"user_id": 1, "item_id": 2, "Rating": 1})", true, kLimits), "Rating");
+  EXPECT_BAD(parse_events_body("[" + ok + R"(, {"user_id": 1}])", true, kLimits), "events[1].item_id");
   EXPECT_BAD(parse_events_body("[" + ok + ", 1]", true, kLimits), "events[1]");
   EXPECT_BAD(parse_events_body(R"([[1, 2]])", true, kLimits), "events[0]");
   // ids
@@ -287,38 +273,29 @@ TEST(RequestEvents, FieldErrorsNameTheFieldWithItsIndex) {
   EXPECT_BAD(parse_events_body(R"({"user_id": 1, "item_id": true})", true, kLimits), "item_id");
   EXPECT_BAD(parse_events_body(R"({"user_id": 1, "item_id": null})", true, kLimits), "item_id");
   EXPECT_BAD(parse_events_body(R"({"user_id": [1], "item_id": 2})", true, kLimits), "user_id");
-  EXPECT_BAD(parse_events_body(R"([{"user_id": "abc", "item_id": 2}])", true, kLimits),
-             "events[0].user_id");
+  EXPECT_BAD(parse_events_body(R"([{"user_id": "abc", "item_id": 2}])", true, kLimits), "events[0].user_id");
   EXPECT_NO_THROW(parse_events_body(R"([{"user_id": "abc", "item_id": 2}])", false, kLimits));
   EXPECT_BAD(parse_events_body(R"({"user_id": "", "item_id": 2})", false, kLimits), "user_id");
-  EXPECT_BAD(parse_events_body(R"({"user_id": "a\u0000b", "item_id": 2})", false, kLimits),
-             "user_id");
-  EXPECT_BAD(parse_events_body(R"({"user_id": ")" + std::string(65, 'x') + R"(", "item_id": 2})",
-                               false, kLimits),
+  EXPECT_BAD(parse_events_body(R"({"user_id": "a\u0000b", "item_id": 2})", false, kLimits), "user_id");
+  EXPECT_BAD(parse_events_body(R"({"user_id": ")" + std::string(65, 'x') + R"(", "item_id": 2})", false, kLimits),
              "user_id");
   // rating
-  EXPECT_BAD(parse_events_body(R"({"user_id": 1, "item_id": 2, "rating": 1e39})", true, kLimits),
-             "rating");
-  EXPECT_BAD(parse_events_body(R"({"user_id": 1, "item_id": 2, "rating": "4"})", true, kLimits),
-             "rating");
-  EXPECT_BAD(parse_events_body(R"({"user_id": 1, "item_id": 2, "rating": {}})", true, kLimits),
-             "rating");
+  EXPECT_BAD(parse_events_body(R"({"user_id": 1, "item_id": 2, "rating": 1e39})", true, kLimits), "rating");
+  EXPECT_BAD(parse_events_body(R"({"user_id": 1, "item_id": 2, "rating": "4"})", true, kLimits), "rating");
+  EXPECT_BAD(parse_events_body(R"({"user_id": 1, "item_id": 2, "rating": {}})", true, kLimits), "rating");
   // timestamp
   for (const char* bad : {"-5", "1.5", "1e9", "\"123\"", "9223372036854775808", "true"}) {
-    EXPECT_BAD(
-        parse_events_body(std::string(R"({"user_id": 1, "item_id": 2, "timestamp": )") + bad + "}",
-                          true, kLimits),
-        "timestamp");
+    EXPECT_BAD(parse_events_body(std::string(R"({"user_id": 1, "item_id": 2, "timestamp": )") + bad + "}", true,
+                                 kLimits),
+               "timestamp");
   }
   const Caught c = catch_bad([] {
     parse_events_body(R"([{"user_id": 1, "item_id": 2, "timestamp": -5}])", true, kLimits);
   });
   EXPECT_EQ(c.message, "events[0].timestamp must be an integer number of seconds >= 0, got -5");
-  const Caught u = catch_bad(
-      [] { parse_events_body(R"({"user_id": 1, "item_id": 2, "x": 0})", true, kLimits); });
+  const Caught u = catch_bad([] { parse_events_body(R"({"user_id": 1, "item_id": 2, "x": 0})", true, kLimits); });
   EXPECT_EQ(u.message, "x is not a known field; allowed: user_id, item_id, rating, timestamp");
-  const Caught u2 = catch_bad(
-      [] { parse_events_body(R"([{"user_id": 1, "item_id": 2, "": 0}])", true, kLimits); });
+  const Caught u2 = catch_bad([] { parse_events_body(R"([{"user_id": 1, "item_id": 2, "": 0}])", true, kLimits); });
   EXPECT_EQ(u2.param, "events[0].\"\"");
   const Caught q = catch_bad([] { parse_similar_k({{"", "5"}}, kLimits); });
   EXPECT_EQ(q.param, "query");
@@ -330,34 +307,29 @@ TEST(RequestEvents, BodyLevelErrors) {
   EXPECT_BAD(parse_events_body("", true, kLimits), "body");
   EXPECT_BAD(parse_events_body("  \n", true, kLimits), "body");
   EXPECT_BAD(parse_events_body(R"({"user_id": )", true, kLimits), "body");
-  EXPECT_BAD(parse_events_body(ok + "x", true, kLimits), "body");  // trailing garbage
-  EXPECT_BAD(parse_events_body(ok + ok, true, kLimits), "body");   // two documents
+  EXPECT_BAD(parse_events_body(ok + "x", true, kLimits), "body");       // trailing garbage
+  EXPECT_BAD(parse_events_body(ok + ok, true, kLimits), "body");        // two documents
   EXPECT_BAD(parse_events_body("{'user_id': 1}", true, kLimits), "body");
   EXPECT_BAD(parse_events_body("42", true, kLimits), "body");
   EXPECT_BAD(parse_events_body("\"text\"", true, kLimits), "body");
   EXPECT_BAD(parse_events_body("null", true, kLimits), "body");
-  EXPECT_BAD(parse_events_body("{\"user_id\": \"\xff\", \"item_id\": 1}", false, kLimits),
-             "body");  // bad UTF-8
-  EXPECT_BAD(parse_events_body(std::string(100, '[') + std::string(100, ']'), true, kLimits),
-             "body");
+  EXPECT_BAD(parse_events_body("{\"user_id\": \"\xff\", \"item_id\": 1}", false, kLimits), "body");  // bad UTF-8
+  EXPECT_BAD(parse_events_body(std::string(100, '[') + std::string(100, ']'), true, kLimits), "body");
   EXPECT_BAD(parse_events_body("[]", true, kLimits), "events");
   EXPECT_BAD(parse_events_body(R"({"events": []})", true, kLimits), "events");
   EXPECT_BAD(parse_events_body(R"({"events": {}})", true, kLimits), "events");
   EXPECT_BAD(parse_events_body(R"({"events": null})", true, kLimits), "events");
-  EXPECT_BAD(parse_events_body(R"({"events": [)" + ok + R"(], "source": "web"})", true, kLimits),
-             "source");
+  EXPECT_BAD(parse_events_body(R"({"events": [)" + ok + R"(], "source": "web"})", true, kLimits), "source");
   const Caught e = catch_bad([] { parse_events_body("[]", true, kLimits); });
   EXPECT_EQ(e.message, "events must contain at least one event, got an empty array");
   // Brackets inside strings do not count towards the depth limit.
-  EXPECT_BAD(parse_events_body(R"({"user_id": ")" + std::string(50, '[') + R"(", "item_id": 2})",
-                               true, kLimits),
+  EXPECT_BAD(parse_events_body(R"({"user_id": ")" + std::string(50, '[') + R"(", "item_id": 2})", true, kLimits),
              "user_id");
 
   RequestLimits lim;
   lim.max_batch = 3;
   EXPECT_EQ(parse_events_body("[" + ok + "," + ok + "," + ok + "]", true, lim).size(), 3u);
-  const Caught many = catch_bad(
-      [&] { parse_events_body("[" + ok + "," + ok + "," + ok + "," + ok + "]", true, lim); });
+  const Caught many = catch_bad([&] { parse_events_body("[" + ok + "," + ok + "," + ok + "," + ok + "]", true, lim); });
   EXPECT_EQ(many.param, "events");
   EXPECT_EQ(many.message, "events has 4 entries; at most 3 are allowed per request");
 
@@ -375,9 +347,8 @@ TEST(RequestEvents, BodyLevelErrors) {
 // Error body
 
 TEST(RequestJsonError, ShapeAndEscaping) {
-  EXPECT_EQ(
-      json_error(400, "k", "k must be an integer in [1, 200], got \"abc\""),
-      R"({"error":{"status":400,"param":"k","message":"k must be an integer in [1, 200], got \"abc\""}})");
+  EXPECT_EQ(json_error(400, "k", "k must be an integer in [1, 200], got \"abc\""),
+            R"({"error":{"status":400,"param":"k","message":"k must be an integer in [1, 200], got \"abc\""}})");
   EXPECT_EQ(json_error(503, "", "loading"), R"({"error":{"status":503,"message":"loading"}})");
   // Invalid UTF-8 never makes it throw; the output is valid JSON.
   const std::string s = json_error(400, "x\xff", "bad \xc3\x28 byte\n");
@@ -425,9 +396,7 @@ void fuzz_call(const std::function<void()>& fn, const std::string& input, FuzzSt
   } catch (const BadRequest& e) {
     ++st.bad;
     if (e.param() != "body") ++st.field;
-    ASSERT_FALSE(e.param().empty())
-        << "input: "
-        << nlohmann::json(input).dump(-1, ' ', true, nlohmann::json::error_handler_t::replace);
+    ASSERT_FALSE(e.param().empty()) << "input: " << nlohmann::json(input).dump(-1, ' ', true, nlohmann::json::error_handler_t::replace);
     ASSERT_FALSE(std::string(e.what()).empty());
     ASSERT_TRUE(e.status() == 400 || e.status() == 413);
     // Every 4th: the error renders as valid JSON whatever bytes the message quotes.
@@ -440,8 +409,7 @@ void fuzz_call(const std::function<void()>& fn, const std::string& input, FuzzSt
   }
 }
 
-void fuzz_all(const std::string& s, bool numeric, const RequestLimits& lim, FuzzStats& events,
-              FuzzStats& other) {
+void fuzz_all(const std::string& s, bool numeric, const RequestLimits& lim, FuzzStats& events, FuzzStats& other) {
   fuzz_call([&] { check_events(parse_events_body(s, numeric, lim), numeric, lim); }, s, events);
   fuzz_call([&] { (void)parse_id(s, "user_id", numeric, lim); }, s, other);
   fuzz_call(
@@ -470,8 +438,7 @@ TEST(RequestFuzz, RandomBytes) {
     const size_t len = (iter % 10 == 0) ? rng() % 400 : rng() % 24;
     std::string s(len, '\0');
     const bool json_ish = iter % 2 == 0;  // half raw bytes, half from JSON-ish characters
-    for (auto& c : s)
-      c = json_ish ? alphabet[rng() % alphabet.size()] : static_cast<char>(rng() & 0xFF);
+    for (auto& c : s) c = json_ish ? alphabet[rng() % alphabet.size()] : static_cast<char>(rng() & 0xFF);
     fuzz_all(s, (iter / 2) % 2 == 0, lim, events, other);
     if (HasFatalFailure() || HasFailure()) return;
   }
@@ -481,65 +448,16 @@ TEST(RequestFuzz, RandomBytes) {
 }
 
 std::string mutate(std::string s, std::mt19937_64& rng) {
-  static const std::vector<std::string> kTokens = {"\"",
-                                                   "{",
-                                                   "}",
-                                                   "[",
-                                                   "]",
-                                                   ",",
-                                                   ":",
-                                                   "null",
-                                                   "true",
-                                                   "-1",
-                                                   "0",
-                                                   "1.5",
-                                                   "1e999",
-                                                   "-1e999",
-                                                   "99999999999999999999999999",
-                                                   "18446744073709551616",
-                                                   "9223372036854775808",
-                                                   "\\u0000",
-                                                   "\\ud800",
-                                                   "\xc3\xa9",
-                                                   "\xe2\x82\xac",
-                                                   "\xf0\x9f\x98\x80",
-                                                   "\xff",
-                                                   "\xc3\x28",
-                                                   std::string("\0", 1),
-                                                   "\\",
-                                                   "\"user_id\":",
-                                                   "\"item_id\":",
-                                                   "\"rating\":",
-                                                   "\"timestamp\":",
-                                                   "\"events\":",
-                                                   "[[[[[[[[[[",
-                                                   "}}}}",
-                                                   "\"\"",
-                                                   " ",
-                                                   "\n",
-                                                   "NaN",
-                                                   "Infinity"};
+  static const std::vector<std::string> kTokens = {
+      "\"", "{", "}", "[", "]", ",", ":", "null", "true", "-1", "0", "1.5", "1e999", "-1e999",
+      "99999999999999999999999999", "18446744073709551616", "9223372036854775808", "\\u0000", "\\ud800",
+      "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80", "\xff", "\xc3\x28", std::string("\0", 1), "\\",
+      "\"user_id\":", "\"item_id\":", "\"rating\":", "\"timestamp\":", "\"events\":", "[[[[[[[[[[", "}}}}",
+      "\"\"", " ", "\n", "NaN", "Infinity"};
   // Values that keep the JSON well-formed but test each field's type and range checks.
-  static const std::vector<std::string> kValues = {"\"x\"",
-                                                   "\"007\"",
-                                                   "\"\"",
-                                                   "\"\\u0000\"",
-                                                   "\"\xc3\xa9\"",
-                                                   "-1",
-                                                   "0",
-                                                   "1.5",
-                                                   "1e999",
-                                                   "1e39",
-                                                   "null",
-                                                   "true",
-                                                   "[]",
-                                                   "{}",
-                                                   "[1]",
-                                                   "18446744073709551615",
-                                                   "18446744073709551616",
-                                                   "9223372036854775808",
-                                                   "-0",
-                                                   "3"};
+  static const std::vector<std::string> kValues = {
+      "\"x\"", "\"007\"", "\"\"", "\"\\u0000\"", "\"\xc3\xa9\"", "-1", "0", "1.5", "1e999", "1e39", "null", "true",
+      "[]", "{}", "[1]", "18446744073709551615", "18446744073709551616", "9223372036854775808", "-0", "3"};
   const int n_mut = 1 + static_cast<int>(rng() % 3);
   for (int m = 0; m < n_mut; ++m) {
     const size_t pos = s.empty() ? 0 : rng() % (s.size() + 1);
@@ -582,16 +500,14 @@ TEST(RequestFuzz, MutatedValidInputs) {
       R"([{"user_id": 1, "item_id": 2, "rating": 4.5}, {"user_id": 3, "item_id": 4}])",
       R"({"events": [{"user_id": 10, "item_id": 20, "timestamp": 0}, {"user_id": "7", "item_id": "8", "rating": null}]})",
   };
-  const std::vector<std::string> values = {"10",   "1",     "200", "0.5", ".25", "1",
-                                           "true", "false", "0",   "42",  "007"};
+  const std::vector<std::string> values = {"10", "1", "200", "0.5", ".25", "1", "true", "false", "0", "42", "007"};
   const std::vector<std::string> keys = {"k", "diversity", "explain", "K", "", "k ", "limit"};
   FuzzStats events, other;
   for (int iter = 0; iter < 20000; ++iter) {
     // A mutated body through the events parser.
     const std::string body = mutate(bodies[rng() % bodies.size()], rng);
     for (bool numeric : {true, false})
-      fuzz_call([&] { check_events(parse_events_body(body, numeric, lim), numeric, lim); }, body,
-                events);
+      fuzz_call([&] { check_events(parse_events_body(body, numeric, lim), numeric, lim); }, body, events);
     // A mutated query: 0-3 parameters, keys and values mutated now and then.
     Query q;
     const int n = static_cast<int>(rng() % 4);
@@ -634,10 +550,8 @@ using Json = nlohmann::json;
 void collect_refs(const Json& j, std::vector<std::string>& out) {
   if (j.is_object()) {
     for (const auto& [k, v] : j.items()) {
-      if (k == "$ref" && v.is_string())
-        out.push_back(v.get<std::string>());
-      else
-        collect_refs(v, out);
+      if (k == "$ref" && v.is_string()) out.push_back(v.get<std::string>());
+      else collect_refs(v, out);
     }
   } else if (j.is_array()) {
     for (const auto& v : j) collect_refs(v, out);
@@ -684,8 +598,7 @@ TEST(OpenApi, EveryPathMethodAndStatusIsPresent) {
     for (const char* s : op.statuses) EXPECT_TRUE(responses.contains(s)) << op.path << " " << s;
   }
   EXPECT_EQ(doc["paths"].size(), ops.size());
-  EXPECT_TRUE(
-      doc["paths"]["/metrics"]["get"]["responses"]["200"]["content"].contains("text/plain"));
+  EXPECT_TRUE(doc["paths"]["/metrics"]["get"]["responses"]["200"]["content"].contains("text/plain"));
   EXPECT_FALSE(doc["paths"]["/admin/reload"]["post"]["requestBody"]["required"].get<bool>());
   // The k parameter quotes the validator's limit and default.
   const Json& k = doc["components"]["parameters"]["K"];
@@ -706,12 +619,10 @@ TEST(OpenApi, EveryRefResolves) {
     EXPECT_TRUE(doc.contains(ptr)) << "dangling $ref " << r;
     used.insert(r);
   }
-  for (const char* name :
-       {"Error", "Event", "EventsBody", "RecommendResponse", "RecommendItem", "SimilarResponse",
-        "Health", "ReloadRequest", "ReloadResponse", "UsersResponse", "HistoryResponse",
-        "HistoryItem", "OfflineResponse", "StatsResponse"}) {
-    EXPECT_TRUE(used.count(std::string("#/components/schemas/") + name))
-        << name << " is never referenced";
+  for (const char* name : {"Error", "Event", "EventsBody", "RecommendResponse", "RecommendItem", "SimilarResponse",
+                           "Health", "ReloadRequest", "ReloadResponse", "UsersResponse", "HistoryResponse",
+                           "HistoryItem", "OfflineResponse", "StatsResponse"}) {
+    EXPECT_TRUE(used.count(std::string("#/components/schemas/") + name)) << name << " is never referenced";
   }
 }
 
@@ -736,14 +647,11 @@ TEST(OpenApi, RequiredFieldsAreDeclaredProperties) {
   walk(doc["components"]["schemas"]);
   EXPECT_GT(checked, 15u);
   const Json& item = doc["components"]["schemas"]["RecommendItem"]["properties"];
-  for (const char* f : {"item_id", "title", "score", "stages", "channels", "reason"})
-    EXPECT_TRUE(item.contains(f)) << f;
+  for (const char* f : {"item_id", "title", "score", "stages", "channels", "reason"}) EXPECT_TRUE(item.contains(f)) << f;
   const Json& stages = doc["components"]["schemas"]["StageScores"]["properties"];
-  for (const char* f : {"fused", "pre_rank", "fine_rank", "rerank"})
-    EXPECT_TRUE(stages.contains(f)) << f;
+  for (const char* f : {"fused", "pre_rank", "fine_rank", "rerank"}) EXPECT_TRUE(stages.contains(f)) << f;
   const Json& lat = doc["components"]["schemas"]["StageLatency"]["properties"];
-  for (const char* f : {"recall", "features", "pre_rank", "fine_rank", "rerank", "total"})
-    EXPECT_TRUE(lat.contains(f)) << f;
+  for (const char* f : {"recall", "features", "pre_rank", "fine_rank", "rerank", "total"}) EXPECT_TRUE(lat.contains(f)) << f;
 }
 
 }  // namespace
