@@ -11,6 +11,7 @@ PACKAGES=(
   libxxhash-dev libzip-dev libcpp-httplib-dev libhiredis-dev
   libtorch-dev libfaiss-dev libxgboost-dev xgboost
   libgtest-dev libgmock-dev libbenchmark-dev
+  libjs-chart.js
   redis-server wrk curl
   python3
 )

@@ -2,11 +2,15 @@
 
 #include <algorithm>
 #include <cctype>
+#include <fstream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <utility>
 #include <vector>
 
 #include "cascade/core/error.h"
+#include "serve/stats.h"
+#include "serve/web_assets.h"
 
 namespace cascade {
 namespace {
@@ -58,12 +62,22 @@ bool all_digits(const std::vector<std::string>& ids) {
   });
 }
 
+// "year" (null when unknown) and "genres" (names) of a catalogue item.
+void add_year_genres(Json& j, const Catalog& cat, size_t item) {
+  const ItemInfo& info = cat.items[item];
+  j["year"] = info.year >= 0 ? Json(info.year) : Json(nullptr);
+  Json g = Json::array();
+  for (uint16_t x : info.genres) g.push_back(cat.genre_names[x]);
+  j["genres"] = std::move(g);
+}
+
 Json recommended_item(const RecommendedItem& it, const RecommendResponse& r, const Bundle& b,
                       bool explain) {
   const Dataset& ds = b.data();
   Json j;
   j["item_id"] = ds.item_ids[it.item];
   j["title"] = ds.catalog.items[it.item].title;
+  add_year_genres(j, ds.catalog, it.item);
   j["score"] = it.score;
   j["stages"] = {{"fused", it.fused},
                  {"pre_rank", it.pre_rank},
@@ -269,6 +283,140 @@ RouteResponse handle_reload(
     }
     return ok(Json{{"bundle_version", version}, {"previous", current_version}});
   });
+}
+
+RouteResponse handle_users(const RouteContext& ctx, const QueryParams& query) {
+  return respond([&] {
+    const UsersQuery q = parse_users_query(query, *ctx.limits);
+    const ServingState& st = need_state(ctx);
+    const Dataset& ds = st.bundle->data();
+    Json users = Json::array();
+    size_t matches = 0;
+    // A linear scan: ids are short and this is an operator's page, never the serving path.
+    for (size_t u = 0; u < ds.user_ids.size(); ++u) {
+      if (!ds.user_ids[u].starts_with(q.prefix)) continue;
+      if (++matches <= q.limit)
+        users.push_back({{"user_id", ds.user_ids[u]},
+                         {"history", ds.train.row_size(static_cast<uint32_t>(u))}});
+    }
+    Json out;
+    out["q"] = q.prefix;
+    out["matches"] = matches;
+    out["users"] = std::move(users);
+    return ok(out);
+  });
+}
+
+RouteResponse handle_user_history(const RouteContext& ctx, std::string_view user_id,
+                                  const QueryParams& query) {
+  return respond([&] {
+    const size_t n = parse_history_n(query);
+    const ServingState& st = need_state(ctx);
+    const std::string user = parse_id(user_id, "user_id", st.numeric_ids, *ctx.limits);
+    const Dataset& ds = st.bundle->data();
+    const int64_t u = ds.find_user(user);
+    const std::vector<StoredEvent> live = ctx.store->events(user);
+    const size_t train_rows = u >= 0 ? ds.train.row_size(static_cast<uint32_t>(u)) : 0;
+    // Oldest first, as /recommend builds it: the training row, then the live events.
+    Json items = Json::array();
+    const size_t total = train_rows + live.size();
+    for (size_t i = total; i-- > 0 && items.size() < n;) {
+      Json j;
+      if (i >= train_rows) {
+        const StoredEvent& e = live[i - train_rows];
+        const int64_t item = ds.find_item(e.item);
+        j["item_id"] = e.item;
+        j["title"] =
+            item >= 0 ? Json(ds.catalog.items[static_cast<size_t>(item)].title) : Json(nullptr);
+        if (item >= 0) add_year_genres(j, ds.catalog, static_cast<size_t>(item));
+        j["timestamp"] = e.timestamp;
+        j["source"] = "live";
+        j["known_item"] = item >= 0;
+      } else {
+        const auto row = ds.train.row(static_cast<uint32_t>(u));
+        const auto times = ds.train.row_times(static_cast<uint32_t>(u));
+        j["item_id"] = ds.item_ids[row[i]];
+        j["title"] = ds.catalog.items[row[i]].title;
+        add_year_genres(j, ds.catalog, row[i]);
+        j["timestamp"] = times[i];
+        j["source"] = "train";
+        j["known_item"] = true;
+      }
+      items.push_back(std::move(j));
+    }
+    Json out;
+    out["user_id"] = user;
+    out["known_user"] = u >= 0;
+    out["train_rows"] = train_rows;
+    out["live_events"] = live.size();
+    out["items"] = std::move(items);
+    return ok(out);
+  });
+}
+
+RouteResponse handle_offline(const RouteContext& ctx) {
+  return respond([&] {
+    const ServingState& st = need_state(ctx);
+    const Bundle& b = *st.bundle;
+    const auto& m = b.manifest();
+    Json out;
+    out["bundle_version"] = b.version();
+    out["funnel"] = b.funnel_spec();
+    out["channels"] = b.channel_names();
+    out["offline"] = m.contains("offline") ? Json(m["offline"]) : Json(nullptr);
+    Json reports, errors = Json::object();
+    for (const char* name : {"funnel", "quality", "rerank"}) {
+      const std::filesystem::path path = b.dir() / "reports" / (std::string(name) + ".json");
+      reports[name] = nullptr;
+      std::ifstream in(path);
+      if (!in) continue;
+      std::stringstream text;
+      text << in.rdbuf();
+      try {
+        reports[name] = Json::parse(text.str());
+      } catch (const nlohmann::json::exception& e) {
+        errors[name] = "reports/" + std::string(name) + ".json is not valid JSON: " + e.what();
+      }
+    }
+    out["reports"] = std::move(reports);
+    out["report_errors"] = std::move(errors);
+    return ok(out);
+  });
+}
+
+RouteResponse handle_stats(const RouteContext& ctx, std::string_view exposition,
+                           bool admin_reload) {
+  const FeatureStoreHealth h = ctx.store->health();
+  Json out;
+  out["bundle_version"] = ctx.state ? ctx.state->bundle->version() : "";
+  out["uptime_s"] = std::chrono::duration<double>(Clock::now() - ctx.started).count();
+  out["admin_reload"] = admin_reload;
+  out["redis"] = {{"configured", h.redis_configured},
+                  {"up", h.redis_ok},
+                  {"pending_writes", h.pending_writes},
+                  {"last_error", h.last_error}};
+  Json summary = stats::summarise(stats::parse_exposition(exposition));
+  out["requests"] = std::move(summary["requests"]);
+  out["latency_ms"] = std::move(summary["latency_ms"]);
+  return ok(out);
+}
+
+RouteResponse handle_asset(std::string_view name, std::string_view if_none_match) {
+  for (const WebAsset& a : web_assets()) {
+    if (a.name != name) continue;
+    RouteResponse r;
+    r.headers = {{"ETag", std::string(a.etag)}, {"Cache-Control", "no-cache"}};
+    if (!if_none_match.empty() && if_none_match == a.etag) {
+      r.status = 304;
+      return r;
+    }
+    r.body = std::string(a.data);
+    r.content_type = a.content_type.data();  // generated literals are NUL-terminated
+    return r;
+  }
+  return {404, json_error(
+                   404, "asset",
+                   "no such dashboard asset \"" + std::string(name) + "\"; the dashboard is at /")};
 }
 
 }  // namespace cascade

@@ -17,6 +17,8 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "cascade/pipeline/recommender.h"
 #include "cascade/serve/feature_store.h"
@@ -47,9 +49,13 @@ struct RouteContext {
 
 /// A route's answer: the HTTP status and the body (JSON, but for /metrics' text).
 struct RouteResponse {
+  RouteResponse() = default;
+  RouteResponse(int status, std::string body, const char* content_type = "application/json")
+      : status(status), body(std::move(body)), content_type(content_type) {}
   int status = 200;
   std::string body;
   const char* content_type = "application/json";
+  std::vector<std::pair<std::string, std::string>> headers;  ///< extra response headers
 };
 
 /// Per-stage times of a /recommend answer, for the stage latency histograms.
@@ -86,5 +92,30 @@ RouteResponse handle_ready(const RouteContext& ctx);
 /// version, or throws with the reason; `current_version` is what serves before it ("" = none).
 RouteResponse handle_reload(std::string_view body, const std::string& current_version,
                             const std::function<std::string(const std::filesystem::path&)>& reload);
+
+/// GET /users?q=PREFIX&limit=N: the bundle's raw user ids starting with q (in the bundle's id
+/// order, at most `limit`), each with its training-history length, and how many matched.
+RouteResponse handle_users(const RouteContext& ctx, const QueryParams& query);
+
+/// GET /users/{user_id}/history?n=20: the newest n items of the history /recommend uses (the
+/// training row, then the feature store's live events), newest first, each with item_id, title,
+/// year, genres, timestamp, source ("train" | "live") and whether the item is in the catalogue.
+RouteResponse handle_user_history(const RouteContext& ctx, std::string_view user_id,
+                                  const QueryParams& query);
+
+/// GET /offline: the bundle's own evaluation: the manifest's "offline" block and funnel spec,
+/// and the bench reports stored in the bundle (reports/funnel.json, quality.json,
+/// rerank.json; null when absent, with the reason in "report_errors" when unreadable).
+RouteResponse handle_offline(const RouteContext& ctx);
+
+/// GET /stats: `exposition` is the server's own /metrics text; the answer is its requests and
+/// latency percentiles (stats.h) plus the bundle version, the feature store's Redis status, the
+/// uptime and whether POST /admin/reload is enabled.
+RouteResponse handle_stats(const RouteContext& ctx, std::string_view exposition, bool admin_reload);
+
+/// GET / and GET /ui/{name}: a dashboard asset embedded in the binary (web_assets.h), with its
+/// content type, an ETag and "Cache-Control: no-cache" (revalidate: a new binary's page is
+/// never stale); 304 when `if_none_match` is the asset's ETag; 404 JSON for an unknown name.
+RouteResponse handle_asset(std::string_view name, std::string_view if_none_match);
 
 }  // namespace cascade

@@ -32,6 +32,12 @@ J build() {
   const auto max_k = static_cast<int64_t>(lim.max_k);
   const auto max_id = static_cast<int64_t>(lim.max_id_length);
 
+  const J genres = {{"type", "array"},
+                    {"items", {{"type", "string"}}},
+                    {"description", "Genre names from the catalogue."}};
+  const J year = {
+      {"type", "integer"}, {"nullable", true}, {"description", "Release year; null when unknown."}};
+
   J schemas;
   schemas["Error"] = {
       {"type", "object"},
@@ -104,6 +110,8 @@ J build() {
       {"properties",
        {{"item_id", {{"type", "string"}}},
         {"title", {{"type", "string"}}},
+        {"year", year},
+        {"genres", genres},
         {"score", number("Final score (the order of items).")},
         {"stages", schema_ref("StageScores")},
         {"channels", {{"type", "array"}, {"items", {{"type", "string"}}}, {"description", "Recall channels that proposed the item."}}},
@@ -117,6 +125,122 @@ J build() {
         {"bundle_version", {{"type", "string"}}},
         {"items", {{"type", "array"}, {"items", schema_ref("RecommendItem")}}},
         {"latency_ms", schema_ref("StageLatency")}}}};
+  schemas["UsersResponse"] = {
+      {"type", "object"},
+      {"required", {"q", "matches", "users"}},
+      {"properties",
+       {{"q", string("The prefix searched.")},
+        {"matches",
+         {{"type", "integer"},
+          {"description", "How many user ids start with q (all of them, not only those listed)."}}},
+        {"users",
+         {{"type", "array"},
+          {"items",
+           {{"type", "object"},
+            {"required", {"user_id", "history"}},
+            {"properties",
+             {{"user_id", {{"type", "string"}}},
+              {"history",
+               {{"type", "integer"}, {"description", "Training-history length."}}}}}}}}}}}};
+  schemas["HistoryItem"] = {{"type", "object"},
+                            {"required", {"item_id", "title", "timestamp", "source", "known_item"}},
+                            {"properties",
+                             {{"item_id", {{"type", "string"}}},
+                              {"title",
+                               {{"type", "string"},
+                                {"nullable", true},
+                                {"description", "Null for an item not in the catalogue."}}},
+                              {"year", year},
+                              {"genres", genres},
+                              {"timestamp",
+                               {{"type", "integer"},
+                                {"format", "int64"},
+                                {"description", "Seconds since the Unix epoch."}}},
+                              {"source",
+                               {{"type", "string"},
+                                {"enum", {"train", "live"}},
+                                {"description", "Training row or live event."}}},
+                              {"known_item",
+                               {{"type", "boolean"},
+                                {"description",
+                                 "False: a live event naming an item outside the catalogue (not "
+                                 "used by /recommend)."}}}}}};
+  schemas["HistoryResponse"] = {
+      {"type", "object"},
+      {"required", {"user_id", "known_user", "train_rows", "live_events", "items"}},
+      {"properties",
+       {{"user_id", {{"type", "string"}}},
+        {"known_user", {{"type", "boolean"}}},
+        {"train_rows", {{"type", "integer"}}},
+        {"live_events", {{"type", "integer"}}},
+        {"items",
+         {{"type", "array"},
+          {"items", schema_ref("HistoryItem")},
+          {"description", "Newest first."}}}}}};
+  schemas["OfflineResponse"] = {
+      {"type", "object"},
+      {"required", {"bundle_version", "funnel", "offline", "reports"}},
+      {"properties",
+       {{"bundle_version", {{"type", "string"}}},
+        {"funnel", string("The served funnel spec.")},
+        {"channels", {{"type", "array"}, {"items", {{"type", "string"}}}}},
+        {"offline",
+         {{"type", "object"},
+          {"nullable", true},
+          {"description",
+           "The bundle manifest's offline block (the served funnel on held-out users)."}}},
+        {"reports",
+         {{"type", "object"},
+          {"description",
+           "Bench reports stored in the bundle (reports/<name>.json); null when absent."},
+          {"properties",
+           {{"funnel", {{"type", "object"}, {"nullable", true}}},
+            {"quality", {{"type", "object"}, {"nullable", true}}},
+            {"rerank", {{"type", "object"}, {"nullable", true}}}}}}},
+        {"report_errors",
+         {{"type", "object"},
+          {"description", "Why a present report could not be read, by name."}}}}}};
+  const J latency_summary = {{"type", "object"},
+                             {"properties",
+                              {{"count", {{"type", "integer"}}},
+                               {"mean", {{"type", "number"}, {"nullable", true}}},
+                               {"p50", {{"type", "number"}, {"nullable", true}}},
+                               {"p95", {{"type", "number"}, {"nullable", true}}},
+                               {"p99", {{"type", "number"}, {"nullable", true}}}}}};
+  schemas["StatsResponse"] = {
+      {"type", "object"},
+      {"required", {"bundle_version", "admin_reload", "redis", "requests", "latency_ms"}},
+      {"properties",
+       {{"bundle_version", {{"type", "string"}}},
+        {"uptime_s", number("Seconds since the server started.")},
+        {"admin_reload",
+         {{"type", "boolean"}, {"description", "Whether POST /admin/reload is served."}}},
+        {"redis",
+         {{"type", "object"},
+          {"properties",
+           {{"configured", {{"type", "boolean"}}},
+            {"up", {{"type", "boolean"}}},
+            {"pending_writes", {{"type", "integer"}}},
+            {"last_error", {{"type", "string"}}}}}}},
+        {"requests",
+         {{"type", "object"},
+          {"description", "Totals since start from cascade_requests_total."},
+          {"properties",
+           {{"total", {{"type", "integer"}}},
+            {"client_errors", {{"type", "integer"}, {"description", "4xx answers."}}},
+            {"server_errors", {{"type", "integer"}, {"description", "5xx answers."}}},
+            {"by_route",
+             {{"type", "array"},
+              {"items", {{"type", "object"}}},
+              {"description", "{route, status, count}"}}}}}}},
+        {"latency_ms",
+         {{"type", "object"},
+          {"description",
+           "Per /recommend stage and per route; percentiles estimated from the histogram buckets."},
+          {"properties",
+           {{"note", {{"type", "string"}}},
+            {"stages", {{"type", "array"}, {"items", latency_summary}}},
+            {"routes", {{"type", "array"}, {"items", latency_summary}}}}}}}}}};
   schemas["SimilarItem"] = {
       {"type", "object"},
       {"required", {"item_id", "title", "score"}},
@@ -172,6 +296,30 @@ J build() {
                            {"required", false},
                            {"description", "Add a reason to each item (true|false|1|0)."},
                            {"schema", {{"type", "boolean"}, {"default", false}}}};
+
+  parameters["UsersQ"] = {{"name", "q"},
+                          {"in", "query"},
+                          {"required", false},
+                          {"description", "User id prefix; absent: every user."},
+                          {"schema", {{"type", "string"}, {"maxLength", max_id}}}};
+  parameters["UsersLimit"] = {{"name", "limit"},
+                              {"in", "query"},
+                              {"required", false},
+                              {"description", "Most ids to list."},
+                              {"schema",
+                               {{"type", "integer"},
+                                {"minimum", 1},
+                                {"maximum", static_cast<int64_t>(kMaxUsersLimit)},
+                                {"default", 20}}}};
+  parameters["HistoryN"] = {{"name", "n"},
+                            {"in", "query"},
+                            {"required", false},
+                            {"description", "How many of the newest history items."},
+                            {"schema",
+                             {{"type", "integer"},
+                              {"minimum", 1},
+                              {"maximum", static_cast<int64_t>(kMaxHistoryN)},
+                              {"default", 20}}}};
 
   J responses;
   responses["BadRequest"] = response("Invalid parameter or body; param names it.", "Error");
@@ -235,6 +383,58 @@ J build() {
        {{"200", response("The new bundle is serving.", "ReloadResponse")},
         {"400", ref("responses", "BadRequest")},
         {"500", response("The bundle was refused; message gives the reason. The previous bundle keeps serving.", "Error")}}}};
+
+  paths["/users"]["get"] = {
+      {"summary", "User ids starting with a prefix (for the dashboard's user picker)"},
+      {"operationId", "users"},
+      {"parameters", {ref("parameters", "UsersQ"), ref("parameters", "UsersLimit")}},
+      {"responses",
+       {{"200", response("Matching ids in the bundle's order.", "UsersResponse")},
+        {"400", ref("responses", "BadRequest")},
+        {"503", ref("responses", "ServiceUnavailable")}}}};
+  paths["/users/{user_id}/history"]["get"] = {
+      {"summary",
+       "The newest items of the history /recommend uses (training row, then live events)"},
+      {"operationId", "userHistory"},
+      {"parameters", {ref("parameters", "UserId"), ref("parameters", "HistoryN")}},
+      {"responses",
+       {{"200", response("History items, newest first.", "HistoryResponse")},
+        {"400", ref("responses", "BadRequest")},
+        {"503", ref("responses", "ServiceUnavailable")}}}};
+  paths["/offline"]["get"] = {
+      {"summary", "The serving bundle's own offline evaluation and stored bench reports"},
+      {"operationId", "offline"},
+      {"responses",
+       {{"200", response("Offline figures; absent parts are null.", "OfflineResponse")},
+        {"503", ref("responses", "ServiceUnavailable")}}}};
+  paths["/stats"]["get"] = {
+      {"summary", "The server's own metrics as JSON (the dashboard's Service page)"},
+      {"operationId", "stats"},
+      {"responses",
+       {{"200", response("Request totals, latency percentiles, Redis and bundle state.",
+                         "StatsResponse")}}}};
+  const J html = {{"text/html", {{"schema", {{"type", "string"}}}}}};
+  paths["/"]["get"] = {{"summary", "The web dashboard"},
+                       {"operationId", "dashboard"},
+                       {"responses",
+                        {{"200",
+                          {{"description", "The dashboard page (HTML); its files are under /ui/."},
+                           {"content", html}}}}}};
+  paths["/ui/{asset}"]["get"] = {
+      {"summary", "A dashboard file embedded in the binary"},
+      {"operationId", "dashboardAsset"},
+      {"parameters",
+       {{{"name", "asset"},
+         {"in", "path"},
+         {"required", true},
+         {"schema", {{"type", "string"}}},
+         {"description", "index.html, app.js, style.css or chart.min.js."}}}},
+      {"responses",
+       {{"200",
+         {{"description",
+           "The file, with its content type, an ETag and Cache-Control: no-cache."}}},
+        {"304", {{"description", "Not modified (If-None-Match matched the ETag)."}}},
+        {"404", ref("responses", "NotFound")}}}};
 
   J doc;
   doc["openapi"] = "3.0.3";

@@ -56,6 +56,16 @@ size_t parse_k(const std::string& v, const RequestLimits& limits) {
   return static_cast<size_t>(k);
 }
 
+/// An integer parameter in [1, max] (ASCII digits only).
+size_t parse_count(const std::string& name, const std::string& v, size_t max) {
+  uint64_t n = 0;
+  const bool digits = all_digits(v) && v.size() <= 19;
+  if (digits) std::from_chars(v.data(), v.data() + v.size(), n);
+  if (!digits || n < 1 || n > max)
+    throw BadRequest(name, fmt::format("{} must be an integer in [1, {}], got {}", name, max, quote(v)));
+  return static_cast<size_t>(n);
+}
+
 double parse_diversity(const std::string& v) {
   // Plain decimal: digits, optionally '.', digits; at least one digit; no sign or exponent.
   size_t n_digits = 0, n_dots = 0;
@@ -192,6 +202,25 @@ size_t parse_similar_k(const Query& query, const RequestLimits& limits) {
   check_known(query, {"k"});
   if (const auto* v = single(query, "k")) return parse_k(*v, limits);
   return RecommendParams{}.k;
+}
+
+UsersQuery parse_users_query(const Query& query, const RequestLimits& limits) {
+  check_known(query, {"q", "limit"});
+  UsersQuery u;
+  if (const auto* v = single(query, "q")) {
+    if (v->size() > limits.max_id_length)
+      throw BadRequest("q", fmt::format("q must be at most {} bytes long, got {} bytes ({})",
+                                        limits.max_id_length, v->size(), quote(*v)));
+    u.prefix = *v;
+  }
+  if (const auto* v = single(query, "limit")) u.limit = parse_count("limit", *v, kMaxUsersLimit);
+  return u;
+}
+
+size_t parse_history_n(const Query& query) {
+  check_known(query, {"n"});
+  if (const auto* v = single(query, "n")) return parse_count("n", *v, kMaxHistoryN);
+  return 20;
 }
 
 std::string parse_id(std::string_view raw, std::string_view param, bool numeric_ids,

@@ -248,7 +248,8 @@ void Server::install_routes() {
         r = {500, json_error(500, "", e.what())};
       }
       res.status = r.status;
-      res.set_content(r.body, r.content_type);
+      for (const auto& [name, value] : r.headers) res.set_header(name, value);
+      if (r.status != 304) res.set_content(r.body, r.content_type);
       metrics_->requests(route, r.status).inc();
       auto it = metrics_->route_ms.find(route);
       if (it != metrics_->route_ms.end())
@@ -281,10 +282,33 @@ void Server::install_routes() {
   svr.Get("/openapi.json", wrap("openapi", [](const httplib::Request&) {
             return RouteResponse{200, openapi_json()};
           }));
-  svr.Post("/admin/reload", wrap("reload", [this](const httplib::Request& req) {
-             return handle_reload(req.body, bundle_version(),
-                                  [this](const fs::path& dir) { return reload(dir); });
-           }));
+  if (opt_.admin_reload)
+    svr.Post("/admin/reload", wrap("reload", [this](const httplib::Request& req) {
+               return handle_reload(req.body, bundle_version(),
+                                    [this](const fs::path& dir) { return reload(dir); });
+             }));
+
+  // The dashboard and the JSON it reads. None of these touch /recommend's path: the assets are
+  // static bytes, and /stats reads the metrics text /metrics renders.
+  svr.Get("/users", wrap("users", [this](const httplib::Request& req) {
+            return handle_users(route_context(), req.params);
+          }));
+  svr.Get(R"(/users/([^/]*)/history)", wrap("history", [this](const httplib::Request& req) {
+            return handle_user_history(route_context(), req.matches[1].str(), req.params);
+          }));
+  svr.Get("/offline", wrap("offline", [this](const httplib::Request&) {
+            return handle_offline(route_context());
+          }));
+  svr.Get("/stats", wrap("stats", [this](const httplib::Request&) {
+            return handle_stats(route_context(), metrics_->render(*store_, bundle_version()),
+                                opt_.admin_reload);
+          }));
+  svr.Get("/", wrap("ui", [](const httplib::Request& req) {
+            return handle_asset("index.html", req.get_header_value("If-None-Match"));
+          }));
+  svr.Get(R"(/ui/(.*))", wrap("ui", [](const httplib::Request& req) {
+            return handle_asset(req.matches[1].str(), req.get_header_value("If-None-Match"));
+          }));
 
   // Unmatched routes and httplib's own refusals (oversize body) get the JSON error shape too.
   svr.set_error_handler(httplib::Server::HandlerWithResponse(

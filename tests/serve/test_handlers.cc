@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -258,6 +259,173 @@ TEST_F(HandlerTest, ReloadParsesTheBodyAndReportsBothVersions) {
   EXPECT_EQ(error_param(r, 500), "bundle");
   EXPECT_NE(r.body.find("bundle refused, still serving v1: not found"), std::string::npos)
       << r.body;
+}
+
+// ------------------------------------------------------------------ dashboard routes
+
+// The catalogue's year (null when unknown) and genre names of a raw item id, as the routes
+// should print them.
+Json expected_year(const Dataset& ds, const std::string& raw) {
+  const int32_t y = ds.catalog.items[static_cast<size_t>(ds.find_item(raw))].year;
+  return y >= 0 ? Json(y) : Json(nullptr);
+}
+Json expected_genres(const Dataset& ds, const std::string& raw) {
+  Json g = Json::array();
+  for (uint16_t x : ds.catalog.items[static_cast<size_t>(ds.find_item(raw))].genres)
+    g.push_back(ds.catalog.genre_names[x]);
+  return g;
+}
+
+TEST_F(HandlerTest, RecommendItemsCarryYearAndGenres) {
+  const Dataset& ds = state_->bundle->data();
+  const Json j = body(handle_recommend(ctx(), "3", {{"k", "10"}}));
+  size_t with_genres = 0;
+  for (const auto& it : j["items"]) {
+    EXPECT_EQ(it["year"], expected_year(ds, it["item_id"])) << it;
+    EXPECT_EQ(it["genres"], expected_genres(ds, it["item_id"])) << it;
+    with_genres += !it["genres"].empty();
+  }
+  EXPECT_GT(with_genres, 0u);  // the synthetic catalogue has genres: the check compared something
+}
+
+TEST_F(HandlerTest, UsersListsIdsWithThePrefixInBundleOrder) {
+  const Dataset& ds = state_->bundle->data();
+  std::vector<std::string> want;
+  for (const auto& id : ds.user_ids)
+    if (id.starts_with("1")) want.push_back(id);
+  ASSERT_GT(want.size(), 5u);
+  RouteResponse r = handle_users(ctx(), {{"q", "1"}, {"limit", "5"}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  Json j = body(r);
+  EXPECT_EQ(j["matches"], want.size());
+  ASSERT_EQ(j["users"].size(), 5u);
+  for (size_t i = 0; i < 5; ++i) {
+    EXPECT_EQ(j["users"][i]["user_id"], want[i]);
+    const auto u = static_cast<uint32_t>(ds.find_user(want[i]));
+    EXPECT_EQ(j["users"][i]["history"], ds.train.row_size(u));
+  }
+  j = body(handle_users(ctx(), {}));  // no prefix: every user matches; the default limit is 20
+  EXPECT_EQ(j["matches"], ds.user_ids.size());
+  EXPECT_EQ(j["users"].size(), 20u);
+  EXPECT_EQ(body(handle_users(ctx(), {{"q", "x"}}))["matches"], 0);
+  EXPECT_EQ(error_param(handle_users(ctx(), {{"limit", "0"}}), 400), "limit");
+  EXPECT_EQ(error_param(handle_users(ctx(false), {}), 503), "");
+}
+
+TEST_F(HandlerTest, HistoryIsNewestFirstTrainingRowThenLiveEvents) {
+  const Dataset& ds = state_->bundle->data();
+  const auto u = static_cast<uint32_t>(ds.find_user("4"));
+  const auto row = ds.train.row(u);
+  const auto times = ds.train.row_times(u);
+  ASSERT_GE(row.size(), 3u);
+  Json j = body(handle_user_history(ctx(), "4", {{"n", "3"}}));
+  EXPECT_EQ(j["known_user"], true);
+  EXPECT_EQ(j["train_rows"], row.size());
+  EXPECT_EQ(j["live_events"], 0);
+  ASSERT_EQ(j["items"].size(), 3u);
+  for (size_t i = 0; i < 3; ++i) {
+    const size_t pos = row.size() - 1 - i;  // newest first
+    const Json& it = j["items"][i];
+    EXPECT_EQ(it["item_id"], ds.item_ids[row[pos]]);
+    EXPECT_EQ(it["title"], ds.catalog.items[row[pos]].title);
+    EXPECT_EQ(it["year"], expected_year(ds, it["item_id"]));
+    EXPECT_EQ(it["genres"], expected_genres(ds, it["item_id"]));
+    EXPECT_EQ(it["timestamp"], times[pos]);
+    EXPECT_EQ(it["source"], "train");
+    EXPECT_EQ(it["known_item"], true);
+  }
+  // Live events come after the training row, so they are the newest; an unknown item is
+  // listed (the feature store holds it) but flagged and untitled.
+  const std::string known = ds.item_ids[0];
+  ASSERT_EQ(
+      handle_events(
+          ctx(),
+          R"([{"user_id": "4", "item_id": ")" + known +
+              R"(", "timestamp": 10}, {"user_id": "4", "item_id": "99999", "timestamp": 11}])")
+          .status,
+      200);
+  j = body(handle_user_history(ctx(), "4", {{"n", "3"}}));
+  EXPECT_EQ(j["live_events"], 2);
+  EXPECT_EQ(j["items"][0]["item_id"], "99999");
+  EXPECT_EQ(j["items"][0]["known_item"], false);
+  EXPECT_TRUE(j["items"][0]["title"].is_null());
+  EXPECT_EQ(j["items"][0]["source"], "live");
+  EXPECT_EQ(j["items"][1]["item_id"], known);
+  EXPECT_EQ(j["items"][1]["title"], ds.catalog.items[0].title);
+  EXPECT_EQ(j["items"][1]["timestamp"], 10);
+  EXPECT_EQ(j["items"][2]["item_id"], ds.item_ids[row.back()]);
+  // A user the bundle never saw: only live events (here none).
+  j = body(handle_user_history(ctx(), "987654", {}));
+  EXPECT_EQ(j["known_user"], false);
+  EXPECT_EQ(j["items"].size(), 0u);
+  EXPECT_EQ(error_param(handle_user_history(ctx(), "4", {{"n", "0"}}), 400), "n");
+  EXPECT_EQ(error_param(handle_user_history(ctx(), "abc", {}), 400), "user_id");
+}
+
+TEST_F(HandlerTest, OfflineGivesTheManifestBlockAndTheReportsPresent) {
+  const auto& m = state_->bundle->manifest();
+  Json j = body(handle_offline(ctx()));
+  EXPECT_EQ(j["bundle_version"], version_);
+  EXPECT_EQ(j["offline"], m.contains("offline") ? Json(m["offline"]) : Json(nullptr));
+  for (const char* name : {"funnel", "quality", "rerank"})
+    EXPECT_TRUE(j["reports"][name].is_null());
+  // Reports are read per request from the bundle's reports/ dir: one valid, one damaged.
+  const auto reports = dir_->path() / "v1" / "reports";
+  std::filesystem::create_directories(reports);
+  { std::ofstream(reports / "funnel.json") << R"({"retention": [1, 0.5]})"; }
+  { std::ofstream(reports / "quality.json") << "{not json"; }
+  j = body(handle_offline(ctx()));
+  std::filesystem::remove_all(reports);
+  EXPECT_EQ(j["reports"]["funnel"], (Json{{"retention", {1, 0.5}}}));
+  EXPECT_TRUE(j["reports"]["quality"].is_null());
+  EXPECT_NE(j["report_errors"]["quality"].get<std::string>().find(
+                "reports/quality.json is not valid JSON"),
+            std::string::npos);
+  EXPECT_TRUE(j["reports"]["rerank"].is_null());
+  EXPECT_FALSE(j["report_errors"].contains("rerank"));
+  EXPECT_EQ(error_param(handle_offline(ctx(false)), 503), "");
+}
+
+TEST_F(HandlerTest, StatsAddsServerStateToTheMetricSummary) {
+  const std::string text =
+      "cascade_requests_total{route=\"recommend\",status=\"200\"} 4\n"
+      "cascade_requests_total{route=\"recommend\",status=\"500\"} 1\n";
+  Json j = body(handle_stats(ctx(), text, true));
+  EXPECT_EQ(j["bundle_version"], version_);
+  EXPECT_EQ(j["admin_reload"], true);
+  EXPECT_EQ(j["redis"]["configured"], false);
+  EXPECT_EQ(j["requests"]["total"], 5);
+  EXPECT_EQ(j["requests"]["server_errors"], 1);
+  EXPECT_GE(j["uptime_s"].get<double>(), 100.0);
+  j = body(handle_stats(ctx(false), "", false));
+  EXPECT_EQ(j["admin_reload"], false);
+  EXPECT_EQ(j["bundle_version"], "");
+  EXPECT_EQ(j["requests"]["total"], 0);
+}
+
+TEST_F(HandlerTest, AssetsHaveTheirTypeAnEtagAndAnswer304WhenUnchanged) {
+  RouteResponse r = handle_asset("index.html", "");
+  ASSERT_EQ(r.status, 200);
+  EXPECT_STREQ(r.content_type, "text/html; charset=utf-8");
+  EXPECT_NE(r.body.find("<title>Cascade dashboard</title>"), std::string::npos);
+  std::string etag;
+  for (const auto& [k, v] : r.headers)
+    if (k == "ETag") etag = v;
+  ASSERT_GT(etag.size(), 2u);
+  EXPECT_EQ(etag.front(), '"');
+  r = handle_asset("index.html", etag);
+  EXPECT_EQ(r.status, 304);
+  EXPECT_TRUE(r.body.empty());
+  EXPECT_EQ(handle_asset("index.html", "\"stale\"").status, 200);
+  r = handle_asset("app.js", "");
+  EXPECT_STREQ(r.content_type, "text/javascript; charset=utf-8");
+  EXPECT_STREQ(handle_asset("style.css", "").content_type, "text/css; charset=utf-8");
+  r = handle_asset("chart.min.js", "");  // Debian's Chart.js, embedded whole
+  ASSERT_EQ(r.status, 200);
+  EXPECT_NE(r.body.find("Chart.js v"), std::string::npos);
+  EXPECT_GT(r.body.size(), 100000u);
+  EXPECT_EQ(error_param(handle_asset("../CMakeLists.txt", ""), 404), "asset");
+  EXPECT_EQ(error_param(handle_asset("", ""), 404), "asset");
 }
 
 }  // namespace

@@ -139,6 +139,30 @@ TEST(RequestParams, RejectsRepeatedAndUnknownParameters) {
 // ---------------------------------------------------------------------------------------
 // Path ids
 
+TEST(RequestUsers, PrefixAndLimit) {
+  UsersQuery u = parse_users_query({}, kLimits);
+  EXPECT_EQ(u.prefix, "");
+  EXPECT_EQ(u.limit, 20u);
+  u = parse_users_query({{"q", "12"}, {"limit", "100"}}, kLimits);
+  EXPECT_EQ(u.prefix, "12");
+  EXPECT_EQ(u.limit, 100u);
+  EXPECT_BAD(parse_users_query({{"limit", "0"}}, kLimits), "limit");
+  EXPECT_BAD(parse_users_query({{"limit", "101"}}, kLimits), "limit");
+  EXPECT_BAD(parse_users_query({{"limit", "5x"}}, kLimits), "limit");
+  EXPECT_BAD(parse_users_query({{"q", std::string(kLimits.max_id_length + 1, '1')}}, kLimits), "q");
+  EXPECT_BAD(parse_users_query({{"q", "1"}, {"q", "2"}}, kLimits), "q");
+  EXPECT_BAD(parse_users_query({{"k", "1"}}, kLimits), "k");
+}
+
+TEST(RequestUsers, HistoryN) {
+  EXPECT_EQ(parse_history_n({}), 20u);
+  EXPECT_EQ(parse_history_n({{"n", "1"}}), 1u);
+  EXPECT_EQ(parse_history_n({{"n", "500"}}), 500u);
+  EXPECT_BAD(parse_history_n({{"n", "501"}}), "n");
+  EXPECT_BAD(parse_history_n({{"n", "-1"}}), "n");
+  EXPECT_BAD(parse_history_n({{"limit", "3"}}), "limit");
+}
+
 TEST(RequestId, NumericIds) {
   EXPECT_EQ(parse_id("42", "user_id", true, kLimits), "42");
   EXPECT_EQ(parse_id("007", "user_id", true, kLimits), "7");  // canonical, as the bundle stores it
@@ -560,6 +584,12 @@ TEST(OpenApi, EveryPathMethodAndStatusIsPresent) {
       {"/metrics", "get", {"200"}},
       {"/openapi.json", "get", {"200"}},
       {"/admin/reload", "post", {"200", "400", "500"}},
+      {"/users", "get", {"200", "400", "503"}},
+      {"/users/{user_id}/history", "get", {"200", "400", "503"}},
+      {"/offline", "get", {"200", "503"}},
+      {"/stats", "get", {"200"}},
+      {"/", "get", {"200"}},
+      {"/ui/{asset}", "get", {"200", "304", "404"}},
   };
   for (const auto& op : ops) {
     ASSERT_TRUE(doc["paths"].contains(op.path)) << op.path;
@@ -590,7 +620,8 @@ TEST(OpenApi, EveryRefResolves) {
     used.insert(r);
   }
   for (const char* name : {"Error", "Event", "EventsBody", "RecommendResponse", "RecommendItem", "SimilarResponse",
-                           "Health", "ReloadRequest", "ReloadResponse"}) {
+                           "Health", "ReloadRequest", "ReloadResponse", "UsersResponse", "HistoryResponse",
+                           "HistoryItem", "OfflineResponse", "StatsResponse"}) {
     EXPECT_TRUE(used.count(std::string("#/components/schemas/") + name)) << name << " is never referenced";
   }
 }

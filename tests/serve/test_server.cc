@@ -9,9 +9,9 @@
 #include <cctype>
 #include <cstdio>
 #include <cstring>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <random>
-#include <map>
 #include <thread>
 
 #include "cascade/serve/server.h"
@@ -277,6 +277,60 @@ TEST_F(ServerTest, RandomRequestsNeverCrashTheServer) {
   }
   EXPECT_GT(statuses[400] + statuses[404], 0);
   EXPECT_EQ(get_json("/health")["bundle_version"], v1_);
+}
+
+TEST_F(ServerTest, DashboardPagesAndTheirJsonAreServed) {
+  auto r = client_->Get("/");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->get_header_value("Content-Type"), "text/html; charset=utf-8");
+  EXPECT_EQ(r->get_header_value("Cache-Control"), "no-cache");
+  EXPECT_NE(r->body.find("/ui/app.js"), std::string::npos);
+  const std::string etag = r->get_header_value("ETag");
+  ASSERT_FALSE(etag.empty());
+  r = client_->Get("/", httplib::Headers{{"If-None-Match", etag}});
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 304);
+  r = client_->Get("/ui/chart.min.js");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->get_header_value("Content-Type"), "text/javascript; charset=utf-8");
+  EXPECT_EQ(get_json("/ui/missing.js", 404)["error"]["param"], "asset");
+  EXPECT_EQ(get_json("/users?q=1&limit=2")["users"].size(), 2u);
+  EXPECT_EQ(get_json("/users/1/history?n=2")["items"].size(), 2u);
+  EXPECT_EQ(get_json("/offline")["bundle_version"], v1_);
+  // /stats reads the same registry /metrics renders: the requests above are in it.
+  ASSERT_EQ(get_json("/recommend/1?k=3")["items"].size(), 3u);
+  const Json s = get_json("/stats");
+  EXPECT_EQ(s["admin_reload"], true);
+  EXPECT_EQ(s["redis"]["up"], true);
+  std::map<std::string, int> by;
+  for (const auto& x : s["requests"]["by_route"])
+    by[x["route"].get<std::string>() + " " + std::to_string(x["status"].get<int>())] =
+        x["count"].get<int>();
+  EXPECT_EQ(by["ui 200"], 2);
+  EXPECT_EQ(by["ui 304"], 1);
+  EXPECT_EQ(by["ui 404"], 1);
+  EXPECT_EQ(by["recommend 200"], 1);
+  EXPECT_EQ(s["requests"]["client_errors"], 1);
+  for (const auto& st : s["latency_ms"]["stages"]) EXPECT_EQ(st["count"], 1) << st;
+}
+
+TEST(ServerLoading, AdminReloadCanBeTurnedOff) {
+  TempDir t;
+  testing::build_tiny_bundle(t.path() / "b", 7);
+  ServerOptions o;
+  o.port = 0;
+  o.bundle = t.path() / "b";
+  o.admin_reload = false;
+  Server s(o);
+  s.start();
+  ASSERT_TRUE(s.wait_ready(std::chrono::seconds(30)));
+  httplib::Client c("127.0.0.1", s.port());
+  auto r = c.Post("/admin/reload", "", "application/json");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 404);
+  EXPECT_EQ(Json::parse(c.Get("/stats")->body)["admin_reload"], false);
 }
 
 TEST(ServerLoading, RefusedBundleGives503AndAFailedHealth) {

@@ -74,6 +74,9 @@ void add_serve_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--max-k", o->limits.max_k, "largest k a request may ask for")
       ->capture_default_str();
+  cmd->add_flag("--no-admin-reload{false}", o->admin_reload,
+                "do not serve POST /admin/reload (SIGHUP still reloads); the dashboard hides its "
+                "reload button");
   cmd->add_option("--ready-file", *ready_file,
                   "write the bound port here once the bundle is loaded (for scripts)");
   cmd->add_flag("--explain", *explain,

@@ -58,6 +58,20 @@ RecommendParams parse_recommend_params(const std::multimap<std::string, std::str
 size_t parse_similar_k(const std::multimap<std::string, std::string>& query,
                        const RequestLimits& limits);
 
+/// GET /users query: q (an id prefix, at most max_id_length bytes, default "" = every user)
+/// and limit (integer 1..100, default 20). Unknown or repeated parameters throw BadRequest.
+struct UsersQuery {
+  std::string prefix;
+  size_t limit = 20;
+};
+inline constexpr size_t kMaxUsersLimit = 100;
+UsersQuery parse_users_query(const std::multimap<std::string, std::string>& query,
+                             const RequestLimits& limits);
+
+/// GET /users/{user_id}/history query: n, the newest n items (integer 1..500, default 20).
+inline constexpr size_t kMaxHistoryN = 500;
+size_t parse_history_n(const std::multimap<std::string, std::string>& query);
+
 /// A decoded path id ({user_id} / {item_id}): non-empty and at most max_id_length bytes.
 /// numeric_ids: ASCII digits only (no sign, no spaces), returned in canonical decimal form
 /// without leading zeros ("007" -> "7", "000" -> "0"), as the bundle's id tables store

@@ -37,6 +37,7 @@ struct ServerOptions {
   RequestLimits limits;
   int keep_alive_timeout_s = 5;
   size_t keep_alive_max_requests = 100000;
+  bool admin_reload = true;  ///< serve POST /admin/reload (false: 404; SIGHUP still reloads)
 };
 
 class Server {
@@ -78,8 +79,8 @@ class Server {
   struct Http;
   std::unique_ptr<Http> http_;
   std::atomic<std::shared_ptr<const ServingState>> state_;
-  std::mutex reload_mu_;          // serialises reloads (held while a bundle loads: seconds)
-  mutable std::mutex error_mu_;   // guards load_error_ (never held for long)
+  std::mutex reload_mu_;         // serialises reloads (held while a bundle loads: seconds)
+  mutable std::mutex error_mu_;  // guards load_error_ (never held for long)
   std::filesystem::path bundle_path_;
   std::string load_error_;
   std::thread listen_thread_, load_thread_;
