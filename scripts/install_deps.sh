@@ -12,6 +12,7 @@ PACKAGES=(
   libtorch-dev libfaiss-dev libxgboost-dev xgboost
   libgtest-dev libgmock-dev libbenchmark-dev
   redis-server wrk curl
+  gnuplot-nox
   python3
 )
 
