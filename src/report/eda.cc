@@ -64,10 +64,16 @@ Histogram log2_histogram(const std::vector<uint64_t>& values) {
 ZipfFit fit_zipf(const std::vector<uint64_t>& freq_desc) {
   ZipfFit f;
   std::vector<double> x, y;
-  for (size_t r = 0; r < freq_desc.size(); ++r) {
-    if (freq_desc[r] == 0) continue;
-    x.push_back(std::log(static_cast<double>(r + 1)));
-    y.push_back(std::log(static_cast<double>(freq_desc[r])));
+  // Ranks 10^(k/10) rounded, each once: every decade of ranks weighs the same, where all ranks
+  // would let the thousands of tail items (ranks 1000-10000) decide the slope alone.
+  size_t last = 0;
+  for (int k = 0;; ++k) {
+    const auto r = static_cast<size_t>(std::llround(std::pow(10.0, k / 10.0)));
+    if (r > freq_desc.size()) break;
+    if (r == last || freq_desc[r - 1] == 0) continue;
+    last = r;
+    x.push_back(std::log(static_cast<double>(r)));
+    y.push_back(std::log(static_cast<double>(freq_desc[r - 1])));
   }
   f.points = x.size();
   if (x.size() < 2) return f;

@@ -145,13 +145,16 @@ std::vector<Section> eda_sections(const Eda* eda, const std::string& dataset) {
     f.extra = {{"zipf_slope", e.zipf.slope},
                {"zipf_intercept", e.zipf.intercept},
                {"r2", e.zipf.r2},
-               {"items", e.items}};
+               {"items", e.items},
+               {"fit_points", e.zipf.points}};
     out.push_back(
         Section{.id = "popularity",
                 .title = "Item popularity",
                 .caption = "Rows per item against the item's popularity rank on log-log axes, with "
                            "the least-squares line "
-                           "through (ln rank, ln rows); a Zipf law with exponent a has slope -a.",
+                           "through (ln rank, ln rows) at log-spaced ranks (10 per decade, so the "
+                           "long tail does not "
+                           "outweigh the head); a Zipf law with exponent a has slope -a.",
                 .source = src,
                 .figures = {f},
                 .tables = {Table{

@@ -97,8 +97,10 @@ std::string bars_script(const Figure& f, const std::string& dat) {
 }
 
 std::string lines_script(const Figure& f, const std::string& dat, bool labelled) {
-  std::string s = "set key top left box opaque\nset offsets graph 0.04, graph 0.08, graph 0.06, graph 0.04\n";
-  if (f.series.size() == 1 && !labelled) s = "set key off\n";
+  std::string s =
+      f.series.size() == 1 && !labelled ? "set key off\n" : "set key top left box opaque\n";
+  // Room around the points so their labels stay inside the frame.
+  if (labelled) s += "set offsets graph 0.04, graph 0.08, graph 0.06, graph 0.04\n";
   s += "plot ";
   for (size_t i = 0; i < f.series.size(); ++i) {
     const Series& se = f.series[i];

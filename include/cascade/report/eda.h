@@ -33,12 +33,13 @@ Histogram log2_histogram(const std::vector<uint64_t>& values);
 Histogram bucket_histogram(const std::vector<uint64_t>& values, const std::vector<uint64_t>& edges);
 
 /// Least-squares line through (ln rank, ln frequency) of the frequencies sorted descending
-/// (rank 1 = most frequent; zero frequencies are left out). For an exact power law
-/// f(r) = C r^-a the slope is -a.
+/// (rank 1 = most frequent), at the log-spaced ranks round(10^(k/10)) (1, 2, 3, 4, 5, 6, 8, 10,
+/// 13, 16, 20, 25, ...; each once, zero frequencies left out), so every decade of ranks weighs
+/// the same. For an exact power law f(r) = C r^-a the slope is -a.
 struct ZipfFit {
   double slope = 0, intercept = 0;  ///< ln f = intercept + slope * ln r
   double r2 = 0;                    ///< coefficient of determination of the fit
-  size_t points = 0;
+  size_t points = 0;                ///< ranks the line was fitted on
 };
 ZipfFit fit_zipf(const std::vector<uint64_t>& freq_desc);
 
