@@ -51,6 +51,19 @@ std::string header(const Figure& f, const std::string& png) {
   s += "set grid ytics lc rgb \"#dddddd\"\n";
   if (f.log_x) s += "set logscale x 10\n";
   if (f.log_y) s += "set logscale y 10\n";
+  if (!f.xtics.empty()) {
+    std::string tics;
+    for (double x : f.xtics) tics += fmt::format("{}{}", tics.empty() ? "" : ", ", num(x));
+    s += "set xtics (" + tics + ")\n";
+    // Fit the x range to the ticks: gnuplot's autoscale would run on to the next decade.
+    const auto [lo, hi] = std::minmax_element(f.xtics.begin(), f.xtics.end());
+    if (f.log_x && *lo > 0) {
+      s += fmt::format("set xrange [{}:{}]\n", num(*lo / 1.25), num(*hi * 1.25));
+    } else if (*hi > *lo) {
+      s += fmt::format("set xrange [{}:{}]\n", num(*lo - 0.05 * (*hi - *lo)),
+                       num(*hi + 0.05 * (*hi - *lo)));
+    }
+  }
   for (size_t i = 0; i < f.vlines.size(); ++i) {
     const auto& [x, label] = f.vlines[i];
     s += fmt::format(
@@ -99,8 +112,12 @@ std::string bars_script(const Figure& f, const std::string& dat) {
 std::string lines_script(const Figure& f, const std::string& dat, bool labelled) {
   std::string s =
       f.series.size() == 1 && !labelled ? "set key off\n" : "set key top left box opaque\n";
-  // Room around the points so their labels stay inside the frame.
-  if (labelled) s += "set offsets graph 0.04, graph 0.08, graph 0.06, graph 0.04\n";
+  // Room around the points so their labels and error bars stay inside the frame.
+  if (labelled) {
+    s += "set offsets graph 0.04, graph 0.08, graph 0.06, graph 0.04\n";
+  } else if (!f.log_x && !f.log_y) {
+    s += "set offsets graph 0.03, graph 0.03, graph 0.04, graph 0.04\n";
+  }
   s += "plot ";
   for (size_t i = 0; i < f.series.size(); ++i) {
     const Series& se = f.series[i];

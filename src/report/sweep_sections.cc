@@ -63,6 +63,7 @@ Section sweep_section(const JsonInput& in, const std::string& title) {
   if (!xs.empty() && *std::min_element(xs.begin(), xs.end()) > 0 &&
       *std::max_element(xs.begin(), xs.end()) >= 4 * *std::min_element(xs.begin(), xs.end()))
     f.log_x = true;
+  f.xtics = xs;
   if (in.j.contains("chosen_on_valid")) {
     const double c = number(in.j, "chosen_on_valid", file, "");
     f.vlines.push_back({c, fmt::format("chosen on validation: {:g}", c)});

@@ -38,6 +38,8 @@ struct Figure {
   std::vector<std::vector<std::string>> cell_text{};  ///< Heatmap annotations (same shape or empty)
   std::string matrix_label{};                         ///< Heatmap colour-bar label
   std::vector<std::pair<double, std::string>> vlines{};  ///< labelled vertical markers (x, label)
+  std::vector<double>
+      xtics{};  ///< explicit x tick positions (e.g. a sweep's values); empty = gnuplot's
   bool log_x = false, log_y = false;
   nlohmann::json extra =
       nlohmann::json::object();  ///< further numbers drawn or stated (fit slope, Gini)
