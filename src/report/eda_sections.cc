@@ -30,7 +30,10 @@ Table summary_table(const std::string& what, const Summary& s) {
 
 Table histogram_table(const std::string& caption, const std::string& what, const Histogram& h) {
   Table t{caption, {what, "users"}, {}};
-  for (size_t i = 0; i < h.labels.size(); ++i)
+  // Empty bins below the smallest value (e.g. a log filtered to users with 20+ rows) say nothing.
+  size_t first = 0;
+  while (first < h.counts.size() && h.counts[first] == 0) ++first;
+  for (size_t i = first; i < h.labels.size(); ++i)
     t.rows.push_back({h.labels[i], std::to_string(h.counts[i])});
   return t;
 }

@@ -28,35 +28,35 @@ Section retention(const JsonInput& in, const std::string& src) {
            .xlabel = "stage",
            .ylabel = "share of test positives kept"};
   Table t{"", {"stage"}, {}};
+  const Json& chosen = child(in.j, "funnel", file, "");
   // The chosen funnel, then the configured one when the file has it.
   for (const char* which : {"funnel", "funnel_config"}) {
     if (!in.j.contains(which)) continue;
     const std::string where = std::string(which) + ".retention";
     const Json& r = child(in.j[which], "retention", file, which);
-    Series s{.label = std::string(which) == "funnel"
-                          ? "chosen funnel (" + text(in.j[which], "spec") + ")"
-                          : "configured funnel"};
+    Series s{.label = f.series.empty() ? "chosen funnel" : "configured funnel"};
+    size_t k = 0;
     for (const auto& [stage, v] : r.items()) {
       if (f.series.empty()) {
         f.categories.push_back(stage);
         t.rows.push_back({stage});
+      } else if (k >= f.categories.size() || f.categories[k] != stage) {
+        throw Error(fmt::format("{}: {} lists other stages than funnel.retention", file, where));
       }
       s.y.push_back(number(r, stage, file, where));
+      t.rows[k++].push_back(f4(s.y.back()));
     }
-    for (size_t i = 0; i < s.y.size() && i < t.rows.size(); ++i) t.rows[i].push_back(f4(s.y[i]));
     t.header.push_back(which);
     f.series.push_back(s);
   }
-  if (f.series.empty()) throw Error(file + ": expected an object at funnel.retention");
-  // A long spec makes an unreadable legend; the table and caption carry it.
-  f.series[0].label = "chosen funnel";
+  // The spec is long: the caption carries it rather than the legend.
   return Section{
       .id = "retention",
       .title = "Funnel retention by stage",
       .caption =
           "Share of test positives still present after the fused pool, the pre-ranker cut, the "
           "fine-ranker cut and the final top 10 (chosen funnel: " +
-          text(in.j["funnel"], "spec") + ").",
+          text(chosen, "spec") + ").",
       .source = src,
       .figures = {f},
       .tables = {t}};

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <memory>
+
 #include "cascade/core/error.h"
 #include "cascade/io/artifact.h"
 #include "cascade/report/eda.h"
