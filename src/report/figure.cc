@@ -112,6 +112,17 @@ std::string bars_script(const Figure& f, const std::string& dat) {
 std::string lines_script(const Figure& f, const std::string& dat, bool labelled) {
   std::string s =
       f.series.size() == 1 && !labelled ? "set key off\n" : "set key top left box opaque\n";
+  // On log axes, points (and p10 markers) at the smallest value would sit on the axis itself.
+  double min_x = INFINITY, min_y = INFINITY;
+  for (const Series& se : f.series) {
+    for (double v : se.x)
+      if (v > 0) min_x = std::min(min_x, v);
+    for (double v : se.y)
+      if (v > 0) min_y = std::min(min_y, v);
+  }
+  if (f.log_x && f.xtics.empty() && std::isfinite(min_x))
+    s += fmt::format("set xrange [{}:*]\n", num(min_x / 1.5));
+  if (f.log_y && std::isfinite(min_y)) s += fmt::format("set yrange [{}:*]\n", num(min_y / 1.5));
   // Room around the points so their labels and error bars stay inside the frame.
   if (labelled) {
     s += "set offsets graph 0.04, graph 0.08, graph 0.06, graph 0.04\n";
