@@ -13,6 +13,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libjs-chart.js
   redis-server wrk curl
+  gnuplot-nox
   python3
 )
 

@@ -15,6 +15,7 @@ void add_bench_command(CLI::App& app);
 void add_download_command(CLI::App& app);
 void add_bundle_command(CLI::App& app);
 void add_serve_command(CLI::App& app);
+void add_report_command(CLI::App& app);
 
 // Subcommands of `cascade bench` that live in their own files.
 void add_bench_ann(CLI::App* bench);

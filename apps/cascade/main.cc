@@ -22,6 +22,7 @@ int main(int argc, char** argv) {
   cascade::cli::add_download_command(app);
   cascade::cli::add_bundle_command(app);
   cascade::cli::add_serve_command(app);
+  cascade::cli::add_report_command(app);
 
   try {
     app.parse(argc, argv);

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# One command for the whole report: runs every bench command the report draws (with --json) on
+# one dataset, then `cascade report` over the dataset and those JSON files.
+#   scripts/make_report.sh [DATA DATASET OUTDIR]
+# Defaults: the embedded data/ml-latest-small (dataset ml-latest), output in report/. For
+# MovieLens 100K:  scripts/make_report.sh ../shared/data/ml-100k ml-100k report-ml100k
+# OUTDIR gets index.html and fig/ (the report), json/ (the bench results it was drawn from),
+# bundle/ and oof-channels/ (the funnel's model bundle and channel cache, reused by a re-run).
+# THREADS (default 0 = all cores) is passed to every command.
+set -euo pipefail
+export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}"
+cd "$(dirname "$0")/.."
+
+DATA="${1:-data/ml-latest-small}"
+DATASET="${2:-ml-latest}"
+OUT="${3:-report}"
+THREADS="${THREADS:-0}"
+CASCADE=./build/release/cascade
+[ -x "$CASCADE" ] || bash scripts/build.sh release
+mkdir -p "$OUT/json"
+J="$OUT/json"
+D=(--data "$DATA" --dataset "$DATASET")
+
+has_command() { "$CASCADE" bench "$1" --help >/dev/null 2>&1; }
+
+echo "== 1/6 recall channels, fusion strategies, drop-one (cascade bench quality)"
+"$CASCADE" bench quality "${D[@]}" --protocol seed-loo --threads "$THREADS" --json "$J/quality.json"
+
+echo "== 2/6 funnel: rankers, pairwise tests, DIN attention vs sum, user buckets (cascade bench funnel)"
+"$CASCADE" bench funnel "${D[@]}" --protocol seed-oof --sum-ablation true --threads "$THREADS" \
+  --cache "$OUT/oof-channels" --json "$J/funnel.json"
+
+echo "== 3/6 parameter sweeps: SASRec max_len, Two-Tower dim (cascade bench sweep)"
+SWEEPS=()
+if has_command sweep; then
+  "$CASCADE" bench sweep "${D[@]}" --protocol seed-loo --channel sasrec --param max_len --values 10,25,50,100 \
+    --threads "$THREADS" --json "$J/sweep-sasrec.json"
+  "$CASCADE" bench sweep "${D[@]}" --protocol seed-loo --channel two_tower --param dim --values 16,32,64,128 \
+    --threads "$THREADS" --json "$J/sweep-two_tower.json"
+  SWEEPS=(--sweep "$J/sweep-sasrec.json" --sweep "$J/sweep-two_tower.json")
+else
+  echo "   this build has no 'cascade bench sweep': the sweep sections will say not run"
+fi
+
+echo "== 4/6 bundle of the funnel chosen on validation, then the MMR diversity sweep (cascade bench rerank)"
+"$CASCADE" bundle "${D[@]}" --out "$OUT/bundle" --funnel-from "$J/funnel.json" --cache "$OUT/oof-channels" \
+  --threads "$THREADS"
+"$CASCADE" bench rerank --bundle "$OUT/bundle" --json "$J/rerank.json"
+
+echo "== 5/6 off-policy estimates (cascade bench ope)"
+OPE=()
+if has_command ope; then
+  "$CASCADE" bench ope --bundle "$OUT/bundle" --json "$J/ope.json"
+  OPE=(--ope "$J/ope.json")
+else
+  echo "   this build has no 'cascade bench ope': the off-policy section will say not run"
+fi
+
+echo "== 6/6 report"
+"$CASCADE" report "${D[@]}" --quality "$J/quality.json" --funnel "$J/funnel.json" --rerank "$J/rerank.json" \
+  "${SWEEPS[@]}" "${OPE[@]}" --out "$OUT"
