@@ -46,6 +46,7 @@ if [ -z "$BUNDLE" ]; then
   B0=$(date +%s)
   "$BIN" bundle --data data/ml-latest-small --dataset ml-latest --threads "${CASCADE_THREADS:-2}" \
     --funnel 'popularity+ials > norm(pool=60,quota=100) > gbdt@30 > din(epochs=1)@20 > mmr(diversity=0.2,vectors=ials)' \
+    --report funnel=bench/results/ml-latest-small-funnel.json,quality=bench/results/ml-100k-quality.json \
     --out "$BUNDLE" mlruns=build/browser-mlruns >build/browser-bundle.log 2>&1 ||
     { tail -20 build/browser-bundle.log >&2; exit 1; }
   echo "[browser] bundle built in $(( $(date +%s) - B0 )) s"

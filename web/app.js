@@ -189,8 +189,11 @@ async function showAttention() {
   const H = rec.attention.history;
   $('attention-note').textContent = `Ranker ${rec.attention.ranker} at the ${rec.attention.stage.replace('_', ' ')} stage; ` +
     `${H.length} history items (oldest left), ${rec.items.filter((it) => it.attention).length} recommended items it scored. Hover a cell for the weight.`;
-  let max = 0;
-  for (const it of rec.items) for (const w of it.attention || []) max = Math.max(max, w);
+  // The colour spans the smallest to the largest weight shown (weights near uniform would
+  // otherwise all look alike); masked positions (the item itself) are 0 and drawn white.
+  let max = 0, min = Infinity;
+  for (const it of rec.items) for (const w of it.attention || []) { max = Math.max(max, w); if (w > 0) min = Math.min(min, w); }
+  if (!Number.isFinite(min)) min = 0;
   const t = el('table', { class: 'heat', id: 'attention-table' });
   const head = el('tr', {}, el('th', { text: 'recommended item ↓ / history item →' }));
   H.forEach((id) => head.append(el('th', { class: 'col', title: titles.get(id) || id }, el('div', { text: (titles.get(id) || id).slice(0, 28) }))));
@@ -199,14 +202,15 @@ async function showAttention() {
     if (!it.attention) continue;
     const tr = el('tr', { class: 'heat-row', 'data-item': it.item_id }, el('th', { class: 'rowh', title: it.title, text: it.title }));
     it.attention.forEach((w, j) => {
-      const a = max > 0 ? w / max : 0;
+      const a = w <= 0 || max <= min ? (w > 0 ? 1 : 0) : 0.08 + 0.92 * (w - min) / (max - min);
       const c = [255 - a * (255 - 31), 255 - a * (255 - 59), 255 - a * (255 - 90)].map(Math.round);
       tr.append(el('td', { class: 'heat-cell', style: `background: rgb(${c.join(',')})`,
         title: `${it.title} ← ${titles.get(H[j]) || H[j]}: ${fmt(w, 4)}`, text: fmt(w, 2) }));
     });
     t.append(tr);
   }
-  wrap.append(el('div', { class: 'legend' }, '0', el('span', { class: 'bar' }), `${fmt(max, 3)} (largest weight shown)`), t);
+  wrap.append(el('div', { class: 'legend' }, `${fmt(min, 4)} (smallest weight shown)`, el('span', { class: 'bar' }),
+    `${fmt(max, 4)} (largest); white = 0 (the item itself)`), t);
 }
 
 // ---- Offline ----------------------------------------------------------------------------
@@ -254,11 +258,12 @@ async function showOffline() {
     c.append(el('p', { class: 'muted', text: 'not in this bundle (built without an offline evaluation)' }));
   }
   const names = { quality: 'Recall channels and fusion (bench quality)', funnel: 'Funnel: retention by stage and rankers (bench funnel)',
-    rerank: 'Re-rank λ sweep: relevance against diversity (bench rerank)' };
+    rerank: 'Re-rank λ sweep: relevance against diversity (bench rerank, else the bundle\'s own sweep)' };
   const renderers = { quality: renderQuality, funnel: renderFunnel, rerank: renderRerank };
   for (const [key, title] of Object.entries(names)) {
     c.append(el('h3', { text: title }));
-    const r = o.reports[key];
+    // The λ sweep: a bench rerank JSON kept with the bundle, else the bundle's own sweep on validation.
+    const r = o.reports[key] ?? (key === 'rerank' ? o.offline?.rerank_sweep : null);
     if (r === null || r === undefined) {
       c.append(el('p', { class: 'muted', text: o.report_errors[key] || `not in this bundle (reports/${key}.json)` }));
       continue;
