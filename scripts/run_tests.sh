@@ -21,5 +21,10 @@ if [ "${CASCADE_ASAN:-1}" = "1" ]; then
   # One process for the whole suite: under ASan every test process spends 3-5 s loading
   # libtorch, so ctest's process per test would take ~4x longer. (The Release pass above
   # keeps one process per test; this pass also shows the tests do not depend on order.)
-  ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ./build/asan/cascade_tests --gtest_brief=1
+  # The two end-to-end CLI runs of whole training jobs (bench funnel; bundle built twice for
+  # determinism) ran the same library code as the unit tests for ~5 min under ASan; they run in
+  # the Release pass above and are left out here to keep CI inside its time budget.
+  ASAN_SKIP="CliEndToEnd.BenchFunnelChoosesOnValidationAndBeatsThePool:CliEndToEnd.TheSameBundleCommandTwiceGivesIdenticalModelsAndMetrics"
+  ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ./build/asan/cascade_tests --gtest_brief=1 \
+    --gtest_filter="-${ASAN_SKIP}"
 fi
