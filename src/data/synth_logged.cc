@@ -2,8 +2,8 @@
 // (include/cascade/data/synth.h, "Logged exposure").
 //
 // Draw order from one std::mt19937_64(seed), fixed: θ_i, ε_i for every item; user factors
-// (user by user); item factors (item by item); then the log: the user of every impression, and
-// per user in index order an (item, click) pair per impression.
+// (user by user); item factors (item by item). A log comes from its own generator (seed, stream):
+// the user of every impression, then per user in index order an (item, click) pair per impression.
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -88,10 +88,13 @@ std::vector<double> LoggedExposureModel::logging_distribution(uint32_t user) con
   return p;
 }
 
-LoggedExposureLog LoggedExposureModel::sample_log() const {
-  // A separate stream (seed + 1) from the model's, so the same world can be logged again with
-  // another number of impressions without changing the world.
-  Rng g(opt_.seed + 1);
+LoggedExposureLog LoggedExposureModel::sample_log(uint64_t stream) const {
+  // Streams separate from the model's (the world stays the same whatever is logged); seed_seq
+  // mixes (seed, stream) so nearby seeds and streams do not share a generator.
+  std::seed_seq seq{static_cast<uint32_t>(opt_.seed), static_cast<uint32_t>(opt_.seed >> 32),
+                    static_cast<uint32_t>(stream), static_cast<uint32_t>(stream >> 32),
+                    0x6c6f6755u};
+  Rng g(seq);
   std::vector<uint64_t> per_user(opt_.users, 0);
   for (uint64_t j = 0; j < opt_.impressions; ++j) ++per_user[synth_detail::below(g, opt_.users)];
   LoggedExposureLog log;

@@ -134,12 +134,13 @@ OpeBench run_ope_bench(const OpeBenchOptions& opt) {
       opt.k > 0 && opt.k <= opt.world.items,
       fmt::format("bench ope: --k = {} must be in [1, items = {}]", opt.k, opt.world.items));
   const LoggedExposureModel m(opt.world);
-  const LoggedExposureLog log = m.sample_log();
+  const LoggedExposureLog log = m.sample_log(0), train = m.sample_log(1);
 
   OpeBench b;
   b.k = opt.k;
   b.clip = opt.ope.clip;
   b.events = log.size();
+  b.training_events = train.size();
   const auto& w = opt.world;
   b.logging_policy = fmt::format(
       "softmax over all {} items of (popularity + {} * user-item affinity) / temperature {}; one "
@@ -161,13 +162,13 @@ OpeBench run_ope_bench(const OpeBenchOptions& opt) {
       value_policy("top-k-true-affinity", true_affinity_lists(m, opt.k), m, log, opt.ope));
   b.policies.push_back(
       value_policy("top-k-popularity", popularity_lists(m, opt.k), m, log, opt.ope));
-  b.policies.push_back(value_policy("uniform-random-k", uniform_lists(m, opt.k, opt.world.seed + 2),
-                                    m, log, opt.ope));
+  b.policies.push_back(value_policy(
+      "uniform-random-k", uniform_lists(m, opt.k, opt.world.seed + 1000), m, log, opt.ope));
   b.policies.push_back(
-      value_policy("top-k-logged-ctr", logged_ctr_lists(m, log, opt.k), m, log, opt.ope));
+      value_policy("top-k-logged-ctr", logged_ctr_lists(m, train, opt.k), m, log, opt.ope));
   if (opt.ials)
     b.policies.push_back(
-        value_policy("top-k-ials", ials_lists(m, log, opt.k, opt), m, log, opt.ope));
+        value_policy("top-k-ials", ials_lists(m, train, opt.k, opt), m, log, opt.ope));
   return b;
 }
 
@@ -176,6 +177,7 @@ nlohmann::ordered_json OpeBench::to_json() const {
   j["k"] = k;
   j["clip"] = clip;
   j["events"] = events;
+  j["training_events"] = training_events;
   j["logging_policy"] = logging_policy;
   j["logging_value"] = logging_value;
   j["logged_click_rate"] = logged_click_rate;

@@ -102,6 +102,13 @@ TEST(SynthLogged, DeterministicForASeedAndTheCsvMatches) {
                           b = LoggedExposureModel(o).sample_log();
   EXPECT_EQ(a.item, b.item);
   EXPECT_EQ(a.click, b.click);
+  // Another stream: another log of the same world.
+  const LoggedExposureLog other = LoggedExposureModel(o).sample_log(1);
+  EXPECT_NE(other.item, a.item);
+  EXPECT_EQ(other.size(), a.size());
+  for (size_t j = 0; j < other.size(); j += 131)
+    EXPECT_EQ(other.propensity[j],
+              LoggedExposureModel(o).logging_distribution(other.user[j])[other.item[j]]);
   LoggedExposureOptions o2 = o;
   o2.seed = 6;
   EXPECT_NE(LoggedExposureModel(o2).sample_log().item, a.item);

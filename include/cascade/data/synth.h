@@ -94,8 +94,11 @@ class LoggedExposureModel {
   /// p(· | u) over all items (sums to 1), exact.
   std::vector<double> logging_distribution(uint32_t user) const;
 
-  /// Draws the log (deterministic for options().seed).
-  LoggedExposureLog sample_log() const;
+  /// Draws a log of options().impressions events (deterministic for options().seed and
+  /// `stream`). Different streams are independent logs of the same world: fit a learned target
+  /// policy on one and evaluate it on another (a policy valued on the events it was fitted on
+  /// is favoured by the log's noise, and no estimator corrects that).
+  LoggedExposureLog sample_log(uint64_t stream = 0) const;
 
   /// The TRUE top-K value (eval/counterfactual.h) of a deterministic target that shows
   /// lists[u] to user u: (1/U) Σ_u (1/|lists[u]|) Σ_{i in lists[u]} q(u, i), the exact expectation
