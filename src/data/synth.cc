@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "cascade/core/error.h"
+#include "synth_random.h"
 
 namespace fs = std::filesystem;
 
@@ -38,22 +39,10 @@ namespace cascade {
 
 namespace {
 
-using Rng = std::mt19937_64;
-
-/// Uniform in [0, 1) with 53 random bits.
-double uniform01(Rng& g) { return static_cast<double>(g() >> 11) * 0x1.0p-53; }
-
-/// Uniform integer in [0, n) (multiply-shift; the bias is below 2^-40 for n < 2^24).
-uint64_t below(Rng& g, uint64_t n) {
-  return static_cast<uint64_t>((static_cast<unsigned __int128>(g()) * n) >> 64);
-}
-
-/// Standard normal by Box-Muller (one value per call; simple and deterministic).
-double normal(Rng& g) {
-  const double u1 = 1.0 - uniform01(g);  // (0, 1]
-  const double u2 = uniform01(g);
-  return std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * std::numbers::pi * u2);
-}
+using synth_detail::below;
+using synth_detail::normal;
+using synth_detail::Rng;
+using synth_detail::uniform01;
 
 /// Walker/Vose alias table over `weights` (O(1) sampling from one 64-bit draw: the high 32
 /// bits pick the slot, the low 32 bits the coin). Each slot holds its threshold and both

@@ -14,6 +14,7 @@
 #include <random>
 #include <vector>
 
+#include "bootstrap_internal.h"
 #include "cascade/core/error.h"
 
 namespace cascade {
@@ -35,32 +36,6 @@ double mean_of(std::span<const double> v) {
   double s = 0;
   for (double x : v) s += x;
   return s / static_cast<double>(v.size());
-}
-
-/// Uniform integer in [0, n) from one 64-bit generator (Lemire's multiply-and-reject), so the
-/// resampling is identical on every standard library (uniform_int_distribution is not).
-uint64_t bounded(std::mt19937_64& rng, uint64_t n) {
-  uint64_t x = rng();
-  unsigned __int128 m = static_cast<unsigned __int128>(x) * n;
-  uint64_t low = static_cast<uint64_t>(m);
-  if (low < n) {
-    const uint64_t threshold = (0 - n) % n;
-    while (low < threshold) {
-      x = rng();
-      m = static_cast<unsigned __int128>(x) * n;
-      low = static_cast<uint64_t>(m);
-    }
-  }
-  return static_cast<uint64_t>(m >> 64);
-}
-
-/// Linear-interpolation percentile (type 7) of sorted values, q in [0, 1].
-double percentile_sorted(const std::vector<double>& sorted, double q) {
-  const double pos = q * static_cast<double>(sorted.size() - 1);
-  const size_t lo = static_cast<size_t>(std::floor(pos));
-  const size_t hi = std::min(sorted.size() - 1, lo + 1);
-  const double frac = pos - static_cast<double>(lo);
-  return sorted[lo] + (sorted[hi] - sorted[lo]) * frac;
 }
 
 /// Continued fraction of I_x(a, b) (without the x^a (1-x)^b / (a B(a,b)) prefactor), modified
@@ -184,7 +159,7 @@ BootstrapResult paired_bootstrap(std::span<const double> a, std::span<const doub
   std::vector<double> means(static_cast<size_t>(resamples));
   for (double& m : means) {
     double s = 0;
-    for (size_t i = 0; i < n; ++i) s += d[bounded(rng, n)];
+    for (size_t i = 0; i < n; ++i) s += d[eval_detail::bounded(rng, n)];
     m = s / static_cast<double>(n);
   }
   size_t le = 0, ge = 0;
@@ -194,8 +169,8 @@ BootstrapResult paired_bootstrap(std::span<const double> a, std::span<const doub
   }
   std::sort(means.begin(), means.end());
   const double alpha = 1.0 - confidence;
-  r.ci_low = percentile_sorted(means, alpha / 2);
-  r.ci_high = percentile_sorted(means, 1.0 - alpha / 2);
+  r.ci_low = eval_detail::percentile_sorted(means, alpha / 2);
+  r.ci_high = eval_detail::percentile_sorted(means, 1.0 - alpha / 2);
   const double share = static_cast<double>(std::min(le, ge)) / static_cast<double>(resamples);
   r.p_value = std::min(1.0, 2.0 * share);
   return r;

@@ -3,9 +3,12 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
 #include <numeric>
 
+#include "cascade/core/error.h"
 #include "cascade/eval/compare.h"
+#include "cascade/eval/counterfactual.h"
 #include "cascade/eval/metrics.h"
 #include "cascade/util/percentile.h"
 
@@ -24,6 +27,11 @@ nlohmann::ordered_json paired(const std::vector<double>& base, const std::vector
 }  // namespace
 
 ServedEval evaluate_served(const Recommender& rec, const Interactions& heldout, const ServedEvalOptions& opt) {
+  CASCADE_CHECK(std::isfinite(opt.propensity_gamma) && opt.propensity_gamma >= 0,
+                fmt::format("--propensity-gamma: {} must be a number >= 0", opt.propensity_gamma));
+  CASCADE_CHECK(opt.propensity_floor > 0 && opt.propensity_floor <= 1,
+                fmt::format("--propensity-floor: {} must be in (0, 1]", opt.propensity_floor));
+  const std::span<const double> popularity = rec.item_propensities();
   const Bundle& b = rec.bundle();
   const Dataset& ds = b.data();
   const auto unit = rec.unit_vectors();
@@ -45,6 +53,9 @@ ServedEval evaluate_served(const Recommender& rec, const Interactions& heldout, 
     std::vector<ItemId> list;
     for (const auto& it : resp.items) list.push_back(it.item);
     e.recall.push_back(recall_at(list, target, opt.k));
+    if (!popularity.empty())
+      e.target_propensity.push_back(
+          std::max(std::pow(popularity[target[0]], opt.propensity_gamma), opt.propensity_floor));
     e.ndcg.push_back(ndcg_at(list, target, opt.k));
     for (ItemId i : list) covered[i] = 1;
     if (!unit.empty()) ils += ils_at(list, unit.data(), rec.vector_dim(), opt.k);
@@ -83,6 +94,17 @@ nlohmann::ordered_json ServedEval::to_json(size_t k) const {
   j["latency_ms"] = {{"p50", percentile(total_ms, 0.5)},
                      {"p99", percentile(total_ms, 0.99)},
                      {"rerank_p50", percentile(rerank_ms, 0.5)}};
+  if (!target_propensity.empty() && !recall.empty()) {
+    // One event per user: propensity p of the held-out item, target probability 1 (every user's
+    // list is evaluated), reward = the user's recall. The floor already bounds w, so the
+    // estimator's own cap is set above it.
+    const std::vector<double> all(recall.size(), 1.0);
+    OpeOptions o;
+    o.clip = 1.0 / *std::min_element(target_propensity.begin(), target_propensity.end()) + 1;
+    const OpeResult r = estimate_off_policy(target_propensity, all, recall, o);
+    j["ips"] = {{"recall" + at, r.ips.to_json()}};
+    j["snips"] = {{"recall" + at, r.snips.to_json()}};
+  }
   return j;
 }
 

@@ -4,13 +4,15 @@
 namespace cascade::cli {
 
 void add_bench_command(CLI::App& app) {
-  CLI::App* bench = app.add_subcommand(
-      "bench", "benchmarks: recall quality, ANN search, ranking funnel, re-rank sweep");
+  CLI::App* bench = app.add_subcommand("bench",
+                                       "benchmarks: recall quality, ANN search, ranking funnel, "
+                                       "re-rank sweep, off-policy estimators");
   bench->require_subcommand(1);
   add_bench_quality(bench);
   add_bench_ann(bench);
   add_bench_funnel(bench);
   add_bench_rerank(bench);
+  add_bench_ope(bench);
 }
 
 }  // namespace cascade::cli

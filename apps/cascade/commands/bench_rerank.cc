@@ -3,7 +3,8 @@
 // items). Each user is one live request through the served funnel (Recommender::recommend, the
 // code /recommend runs) at serving's request time (pipeline/served_eval.h). Per λ: Recall@10,
 // NDCG@10, Coverage@10, ILS@10 (mean pairwise cosine in the `rerank.vectors` channel's item
-// space) and latency.
+// space) and latency; and popularity-debiased Recall@10 (IPS and SNIPS with bootstrap intervals,
+// propensity (n_i / max n)^γ floored: the missing-not-at-random estimator of served_eval.h).
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -25,6 +26,7 @@ void add_bench_rerank(CLI::App* bench) {
     std::vector<double> lambdas = {0, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0};
     size_t pre_keep = 0, fine_keep = 0;
     std::string split = "test";
+    double gamma = 0.5, floor = 0.01;
   };
   auto o = std::make_shared<Opts>();
   CLI::App* cmd = bench->add_subcommand("rerank", "lambda sweep of MMR re-ranking on a bundle's held-out items");
@@ -33,6 +35,11 @@ void add_bench_rerank(CLI::App* bench) {
   cmd->add_option("--pre-keep", o->pre_keep, "override the bundle's pre-rank cut (0 = bundle's)");
   cmd->add_option("--fine-keep", o->fine_keep, "override the bundle's fine-rank cut (0 = bundle's)");
   cmd->add_option("--split", o->split, "test | valid")->check(CLI::IsMember({"test", "valid"}))->capture_default_str();
+  cmd->add_option("--propensity-gamma", o->gamma,
+                  "exponent of the popularity propensity (n_i / max n)^gamma of the debiased recall")
+      ->capture_default_str();
+  cmd->add_option("--propensity-floor", o->floor, "propensity floor (weights clipped at 1 / floor)")
+      ->capture_default_str();
   cmd->add_option("--json", o->json, "write the table here");
   cmd->callback([o] {
     Eigen::setNbThreads(1);
@@ -46,13 +53,19 @@ void add_bench_rerank(CLI::App* bench) {
     out["split"] = o->split;
     out["funnel"] = rec.bundle().funnel_spec();
     out["ils_space"] = "cosine of " + rec.vectors_channel() + " item vectors";
+    out["propensity"] = {{"model", "max((n_i / max n)^gamma, floor), n = training counts"},
+                         {"gamma", o->gamma},
+                         {"floor", o->floor}};
     std::vector<std::pair<std::string, std::map<std::string, double>>> rows;
     for (double lambda : o->lambdas) {
       ServedEvalOptions so;
       so.diversity = lambda;
       so.pre_keep = o->pre_keep;
       so.fine_keep = o->fine_keep;
+      so.propensity_gamma = o->gamma;
+      so.propensity_floor = o->floor;
       nlohmann::ordered_json j = {{"lambda", lambda}};
+      using Ptr = nlohmann::ordered_json::json_pointer;
       j.update(evaluate_served(rec, o->split == "test" ? ds.test : ds.valid, so).to_json(10));
       out["sweep"].push_back(j);
       rows.emplace_back(fmt::format("lambda {:.2f}", lambda),
@@ -60,6 +73,8 @@ void add_bench_rerank(CLI::App* bench) {
                                                       {"ndcg@10", j["ndcg@10"]},
                                                       {"coverage@10", j["coverage@10"]},
                                                       {"ils@10", j["ils@10"]},
+                                                      {"ips_recall@10", j.value(Ptr("/ips/recall@10/value"), 0.0)},
+                                                      {"snips_recall@10", j.value(Ptr("/snips/recall@10/value"), 0.0)},
                                                       {"p50_ms", j["latency_ms"]["p50"]},
                                                       {"p99_ms", j["latency_ms"]["p99"]},
                                                       {"rerank_p50_ms", j["latency_ms"]["rerank_p50"]}});
@@ -68,7 +83,7 @@ void add_bench_rerank(CLI::App* bench) {
     }
     fmt::print("\n{} {} users, {} (latency: one request at a time, whole funnel)\n", ds.name, o->split,
                out["funnel"].get<std::string>());
-    print_table({"recall@10", "ndcg@10", "coverage@10", "ils@10", "p50_ms", "p99_ms", "rerank_p50_ms"}, rows);
+    print_table({"recall@10", "ndcg@10", "coverage@10", "ils@10", "ips_recall@10", "snips_recall@10", "p50_ms", "p99_ms", "rerank_p50_ms"}, rows);
     if (!o->json.empty()) {
       write_file_atomic(o->json, out.dump(2) + "\n");
       fmt::print("wrote {}\n", o->json);

@@ -101,6 +101,8 @@ class Recommender {
   /// the re-ranker's copy.
   std::span<const float> unit_vectors() const { return reranker_->unit_vectors(); }
   uint32_t vector_dim() const { return reranker_->dim(); }
+  /// The re-ranker's per-item popularity propensity count / max_count (Reranker::propensities).
+  std::span<const double> item_propensities() const { return reranker_->propensities(); }
 
  private:
   float cosine(ItemId a, ItemId b) const;

@@ -2,6 +2,19 @@
 // Recommender (the code /recommend runs), at serving's request time, and the list it returns is
 // scored against the held-out item (src/eval metrics). What `cascade bundle` records as the
 // bundle's offline figures and `cascade bench rerank` sweeps over λ.
+//
+// Popularity-debiased recall (missing-not-at-random evaluation, Yang et al., "Unbiased offline
+// recommender evaluation for missing-not-at-random implicit feedback", RecSys 2018): a held-out
+// item was observed with a propensity that grows with its popularity, modelled as a power law
+//     p_i = max((n_i / max_j n_j)^γ, floor)      (n = training interaction counts, the re-ranker's
+//                                                 own count / max_count, Reranker::propensities)
+// and each user's hit is weighted by w = 1 / p of the user's held-out item:
+//     IPS   = (1/n) Σ_u w_u recall_u   (scale: relative to the most popular item, p = 1; compare
+//                                      settings with it, do not read it as a recall)
+//     SNIPS = Σ_u w_u recall_u / Σ_u w_u   (on the recall scale: the recall a catalogue whose
+//                                          held-out items were not popularity-skewed would give)
+// The floor clips the weights at 1 / floor. Intervals: eval/counterfactual.h's bootstrap over
+// users. γ = 0 gives w = 1: both equal the plain recall.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -17,6 +30,8 @@ struct ServedEvalOptions {
   double diversity = -1;  ///< < 0 = the bundle's
   size_t pre_keep = 0;    ///< 0 = the bundle's cuts
   size_t fine_keep = 0;
+  double propensity_gamma = 0.5;   ///< γ >= 0 of the popularity propensity (see above)
+  double propensity_floor = 0.01;  ///< in (0, 1]: weights are clipped at 1 / floor
 };
 
 struct ServedEval {
@@ -26,9 +41,12 @@ struct ServedEval {
   double coverage = 0;  ///< distinct items over all lists / n_items
   double ils = 0;       ///< mean intra-list similarity (cosine of the re-rank vectors; 0 = none)
   std::vector<double> total_ms, rerank_ms;  ///< per request, one request at a time
+  std::vector<double> target_propensity;  ///< per user, p of the held-out item (empty = no counts)
 
   /// {"users","recall@K","ndcg@K","pool":{...},"vs_pool":{paired bootstrap},"coverage@K","ils@K",
-  ///  "latency_ms":{p50,p99,rerank_p50}}
+  ///  "latency_ms":{p50,p99,rerank_p50},
+  ///  "ips":{"recall@K":{value,ci_low,ci_high}},"snips":{"recall@K":{...}}} (the last two only
+  ///  with propensities)
   nlohmann::ordered_json to_json(size_t k) const;
 };
 

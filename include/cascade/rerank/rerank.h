@@ -121,6 +121,9 @@ class Reranker {
   uint32_t dim() const { return dim_; }
   /// The unit-normalised item vectors (n_items x dim, zero rows stay 0); empty = none given.
   std::span<const float> unit_vectors() const { return unit_; }
+  /// Per-item propensity count / max_count, unclipped (step 2's p before the floor); empty = no
+  /// counts given. Also the popularity base of offline debiased metrics (pipeline/served_eval.h).
+  std::span<const double> propensities() const { return propensity_; }
 
  private:
   uint32_t n_items_ = 0;
