@@ -21,8 +21,6 @@ mkdir -p "$OUT/json"
 J="$OUT/json"
 D=(--data "$DATA" --dataset "$DATASET")
 
-has_command() { "$CASCADE" bench "$1" --help >/dev/null 2>&1; }
-
 echo "== 1/6 recall channels, fusion strategies, drop-one (cascade bench quality)"
 "$CASCADE" bench quality "${D[@]}" --protocol seed-loo --threads "$THREADS" --json "$J/quality.json"
 
@@ -31,31 +29,20 @@ echo "== 2/6 funnel: rankers, pairwise tests, DIN attention vs sum, user buckets
   --cache "$OUT/oof-channels" --json "$J/funnel.json"
 
 echo "== 3/6 parameter sweeps: SASRec max_len, Two-Tower dim (cascade bench sweep)"
-SWEEPS=()
-if has_command sweep; then
-  "$CASCADE" bench sweep "${D[@]}" --protocol seed-loo --channel sasrec --param max_len --values 10,25,50,100 \
-    --threads "$THREADS" --json "$J/sweep-sasrec.json"
-  "$CASCADE" bench sweep "${D[@]}" --protocol seed-loo --channel two_tower --param dim --values 16,32,64,128 \
-    --threads "$THREADS" --json "$J/sweep-two_tower.json"
-  SWEEPS=(--sweep "$J/sweep-sasrec.json" --sweep "$J/sweep-two_tower.json")
-else
-  echo "   this build has no 'cascade bench sweep': the sweep sections will say not run"
-fi
+"$CASCADE" bench sweep "${D[@]}" --protocol seed-loo --channel sasrec --param max_len --values 10,25,50,100 \
+  --threads "$THREADS" --json "$J/sweep-sasrec.json"
+"$CASCADE" bench sweep "${D[@]}" --protocol seed-loo --channel two_tower --param dim --values 16,32,64,128 \
+  --threads "$THREADS" --json "$J/sweep-two_tower.json"
 
-echo "== 4/6 bundle of the funnel chosen on validation, then the MMR diversity sweep (cascade bench rerank)"
+echo "== 4/6 bundle of the funnel chosen on validation, then the MMR diversity sweep with IPS/SNIPS (cascade bench rerank)"
 "$CASCADE" bundle "${D[@]}" --out "$OUT/bundle" --funnel-from "$J/funnel.json" --cache "$OUT/oof-channels" \
-  --threads "$THREADS"
+  --report "quality=$J/quality.json" --threads "$THREADS"
 "$CASCADE" bench rerank --bundle "$OUT/bundle" --json "$J/rerank.json"
 
-echo "== 5/6 off-policy estimates (cascade bench ope)"
-OPE=()
-if has_command ope; then
-  "$CASCADE" bench ope --bundle "$OUT/bundle" --json "$J/ope.json"
-  OPE=(--ope "$J/ope.json")
-else
-  echo "   this build has no 'cascade bench ope': the off-policy section will say not run"
-fi
+echo "== 5/6 off-policy estimators against a known truth (cascade bench ope: synthetic logged exposure)"
+"$CASCADE" bench ope --users 5000 --items 1000 --impressions 500000 --seed 42 --resamples 500 \
+  --threads "$THREADS" --json "$J/ope.json"
 
 echo "== 6/6 report"
 "$CASCADE" report "${D[@]}" --quality "$J/quality.json" --funnel "$J/funnel.json" --rerank "$J/rerank.json" \
-  "${SWEEPS[@]}" "${OPE[@]}" --out "$OUT"
+  --sweep "$J/sweep-sasrec.json" --sweep "$J/sweep-two_tower.json" --ope "$J/ope.json" --out "$OUT"

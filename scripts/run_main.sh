@@ -33,6 +33,11 @@ echo "== 6/6 model bundle of the funnel step 5 chose on validation + service (ch
 "$CASCADE" bundle --data data/ml-latest-small --dataset ml-latest --out runs/ml-latest/bundle \
   --funnel-from runs/ml-latest/funnel.json --cache runs/ml-latest/oof-channels "$@"
 "$CASCADE" serve --bundle runs/ml-latest/bundle --explain
+echo "== report: the dataset's statistics, the funnel of step 5 and the bundle's diversity sweep"
+"$CASCADE" bench rerank --bundle runs/ml-latest/bundle --json runs/ml-latest/rerank.json
+"$CASCADE" report --data data/ml-latest-small --dataset ml-latest --funnel runs/ml-latest/funnel.json \
+  --rerank runs/ml-latest/rerank.json --out runs/ml-latest/report
+echo "Report: $(pwd)/runs/ml-latest/report/index.html (every figure and ablation: scripts/make_report.sh)"
 PORT="${PORT:-8080}"
 REDIS_DIR="$(pwd)/runs/redis"
 mkdir -p "$REDIS_DIR"
@@ -48,4 +53,5 @@ echo "  curl 'http://127.0.0.1:$PORT/recommend/1?k=5&explain=true'"
 echo "  curl -X POST http://127.0.0.1:$PORT/events -d '{\"user_id\": 1, \"item_id\": 260}'"
 echo "  curl 'http://127.0.0.1:$PORT/similar/260?k=5'"
 echo "  curl http://127.0.0.1:$PORT/metrics        # and /health, /ready, /openapi.json"
+echo "  or open http://127.0.0.1:$PORT/ in a browser: the dashboard"
 "$CASCADE" serve --bundle runs/ml-latest/bundle --port "$PORT" --redis "unix:$REDIS_DIR/redis.sock"
