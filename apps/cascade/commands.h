@@ -21,5 +21,6 @@ void add_bench_ann(CLI::App* bench);
 void add_bench_funnel(CLI::App* bench);
 void add_bench_quality(CLI::App* bench);
 void add_bench_rerank(CLI::App* bench);
+void add_bench_sweep(CLI::App* bench);
 
 }  // namespace cascade::cli
