@@ -11,6 +11,7 @@
 #include "cascade/core/error.h"
 #include "cascade/eval/compare.h"
 #include "cascade/eval/metrics.h"
+#include "cascade/pipeline/bench_breakdown.h"
 #include "cascade/pipeline/funnel_eval.h"
 #include "cascade/pipeline/funnel_spec.h"
 #include "cascade/pipeline/funnel_train.h"
@@ -517,6 +518,23 @@ Json run_funnel_bench(const YAML::Node& cfg_in, const Dataset& ds, const FunnelB
       no_time ? stage_latency(fb_no_time, t, ds, no_time->pre(), no_time->fine(), chosen)
               : stage_latency(*in.features, t, ds, *ptrs[chosen.pre], *ptrs[chosen.fine], chosen);
 
+  // Every ranker of the table against each other and the pool (the same per-user values and
+  // resampling as its vs_pool), and cold vs warm users: test Recall@10 per bucket of the
+  // training-history length for the pool, the chosen funnel and each ranker.
+  {
+    std::vector<std::string> names{"pool"};
+    std::vector<std::vector<double>> r10{pool_cfg.r10};
+    for (size_t k = 0; k < cands.size(); ++k)
+      names.push_back(cands[k].spec.name), r10.push_back(alone[k].r10);
+    out["ranker_pairwise"] = pairwise_bootstrap_json(names, r10, "recall@10", "test");
+    CASCADE_CHECK(t_chosen.hs.users == t_cfg.hs.users,
+                  "bench funnel: the chosen and configured pools cover different users");
+    names.insert(names.begin() + 1, "funnel");
+    r10.insert(r10.begin() + 1, test_lists.funnel_metrics(t_chosen, test_choice).r10);
+    std::vector<size_t> history;
+    for (const UserId u : t_cfg.hs.users) history.push_back(ds.train.row_size(u));
+    out["user_buckets"] = user_buckets_json(history, opt.history_edges, names, r10, "recall@10");
+  }
 
   // Ablations of the candidate rankers (test, configured pools).
   for (size_t k = n_candidates; k < cands.size(); ++k) {

@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "cascade/core/error.h"
 #include "cascade/eval/compare.h"
 #include "cascade/eval/evaluator.h"
@@ -130,6 +132,39 @@ void run_fusion(const Suite& s, const FusionConfig& fc, const Context& cx, bool 
   }
 }
 
+// The suite's channels fused by every registered method at every quota in `quotas`, each tuned
+// (when fc.tune) and evaluated like run_fusion's pool. The channels are queried once, at the
+// deepest quota: a smaller quota keeps a prefix of each list, as collecting at it would.
+Json run_fusion_strategies(const Suite& s, const FusionConfig& fc, const Context& cx,
+                           const std::vector<size_t>& quotas) {
+  std::vector<const Recaller*> models;
+  for (const auto& f : s.fitted) models.push_back(f.model.get());
+  const size_t deepest = *std::max_element(quotas.begin(), quotas.end());
+  const PoolCandidates pc =
+      collect_candidates(models, s.names, cx.train, cx.ds.valid, cx.ds.test, deepest, cx.threads);
+  Json out = Json::array();
+  for (const std::string& method : fusion_method_names()) {
+    for (size_t q : quotas) {
+      const Stopwatch sw;
+      FusionOptions opt = fc.options_for(s.names);
+      opt.method = method;
+      opt.quotas.assign(s.names.size(), q);
+      if (fc.tune) opt = tune_fusion_weights(pc, cx.train, cx.ds.valid, opt, fc.search, cx.eval);
+      const EvalResult r = evaluate_lists(fuse_pool(pc, cx.train, opt, cx.threads), cx.train,
+                                          cx.ds.test, cx.ds.n_items, cx.eval);
+      Json j{{"method", method}, {"quota", q}, {"pool", opt.pool_size}, {"weights_tuned", fc.tune}};
+      for (size_t i = 0; i < s.names.size(); ++i) j["weights"][s.names[i]] = opt.weights[i];
+      for (const char* m : {"recall@10", "ndcg@10", "recall@200"}) j[m] = r.summary.at(m);
+      j["pool_recall"] = r.summary.at(fmt::format("recall@{}", opt.pool_size));
+      j["seconds"] = sw.seconds();
+      spdlog::info("fusion {} at quota {}: test recall@10 {:.4f}, pool recall {:.4f}", method, q,
+                   j["recall@10"].get<double>(), j["pool_recall"].get<double>());
+      out.push_back(std::move(j));
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 FusionConfig quality_fusion_config(const YAML::Node& cfg, const QualityBenchOptions& opt) {
@@ -175,6 +210,9 @@ nlohmann::ordered_json run_quality_bench(const YAML::Node& cfg, const Dataset& d
     if (opt.fusion && parity.fitted.size() >= 2) {
       run_fusion(parity, pfc, cx, false, out["channels"]["fusion_parity"]);
     }
+  }
+  if (opt.fusion && tuned.fitted.size() >= 2 && !opt.fusion_quotas.empty()) {
+    out["fusion_strategies"] = run_fusion_strategies(tuned, tuned_fc, cx, opt.fusion_quotas);
   }
   return out;
 }

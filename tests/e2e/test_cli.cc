@@ -1,12 +1,13 @@
 // End-to-end: the `cascade` binary on the embedded dataset (train -> eval -> compare),
 // its command-line contract (prepare's error on a malformed row), and a quality floor.
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
 #include <array>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
 #include <regex>
 #include <string>
 
@@ -241,6 +242,39 @@ TEST(CliEndToEnd, BenchFunnelChoosesOnValidationAndBeatsThePool) {
   EXPECT_TRUE(j["funnel_config"].contains("vs_pool"));
   EXPECT_TRUE(j["ablations"].contains("lr vs lr_random"));
   EXPECT_GT(j["stage_latency"]["total_ms"]["p50"].get<double>(), 0.0);
+  // Every ranker of the table and the pool compared pairwise: antisymmetric, zero diagonal, and
+  // the pool column is each ranker's vs_pool.
+  const auto& pw = j["ranker_pairwise"];
+  ASSERT_EQ(pw["names"][0], "pool");
+  ASSERT_EQ(pw["names"].size(), j["rankers"].size() + 1);
+  for (size_t a = 0; a < pw["names"].size(); ++a) {
+    EXPECT_EQ(pw["diff"][a][a].get<double>(), 0.0);
+    EXPECT_EQ(pw["p_value"][a][a].get<double>(), 1.0);
+    for (size_t b = 0; b < a; ++b) {
+      EXPECT_EQ(pw["diff"][a][b].get<double>(), -pw["diff"][b][a].get<double>());
+      EXPECT_EQ(pw["ci_low"][a][b].get<double>(), -pw["ci_high"][b][a].get<double>());
+    }
+    if (a == 0) continue;
+    const auto& vs = j["rankers"][pw["names"][a].get<std::string>()]["vs_pool"]["recall@10"];
+    EXPECT_EQ(pw["diff"][a][0], vs["diff"]);
+    EXPECT_EQ(pw["ci_low"][a][0], vs["ci_low"]);
+    EXPECT_EQ(pw["p_value"][a][0], vs["p_value"]);
+  }
+  // Cold vs warm users: the buckets hold every evaluated user once, and their weighted means are
+  // the overall figures.
+  size_t bucket_users = 0;
+  std::map<std::string, double> weighted;
+  for (const auto& bk : j["user_buckets"]["buckets"]) {
+    const size_t n = bk["users"].get<size_t>();
+    bucket_users += n;
+    if (n == 0) continue;
+    for (const auto& [name, v] : bk["recall@10"].items()) weighted[name] += n * v.get<double>();
+  }
+  EXPECT_EQ(bucket_users, j["users"].get<size_t>());
+  const double n_users = j["users"].get<double>();
+  EXPECT_NEAR(weighted["pool"] / n_users, j["pool"]["recall@10"].get<double>(), 1e-12);
+  EXPECT_NEAR(weighted["funnel"] / n_users, f["recall@10"].get<double>(), 1e-12);
+  EXPECT_NEAR(weighted["gbdt"] / n_users, j["rankers"]["gbdt"]["recall@10"].get<double>(), 1e-12);
 
   // The run store has the run, its chosen funnel as a tag and its test figure as a metric.
   EXPECT_NEAR(eval_metric(tmp / "mlruns", "bench_funnel", "test_recall@10"), f["recall@10"].get<double>(), 1e-12);

@@ -9,6 +9,7 @@
 #include "cascade/data/synth.h"
 #include "cascade/pipeline/ann_catalogue.h"
 #include "cascade/pipeline/quality_bench.h"
+#include "cascade/recall/fusion.h"
 
 namespace cascade {
 namespace {
@@ -79,6 +80,49 @@ TEST(QualityBench, ReportsTheChannelsAskedForAndBothPools) {
   EXPECT_EQ(parity["quota"].get<size_t>(), 50u);
   EXPECT_FALSE(parity.contains("drop_one"));
   EXPECT_EQ(quality_fusion_config(cfg, opt).base.pool_size, 100u);
+}
+
+// Every registered fusion method at every quota asked for; the configured method at the configured
+// quota is exactly the "fusion" pool (the same candidates, tuning and fusion code), although the
+// strategies query the channels once at the deepest quota.
+TEST(QualityBench, FusionStrategiesCoverEveryMethodAndQuota) {
+  const Dataset ds = tiny_dataset();
+  const YAML::Node cfg = YAML::Load(
+      "seed: 7\n"
+      "recall:\n"
+      "  channels: {popularity: {}, ials: {factors: 8, iters: 3}}\n"
+      "  fusion: {method: norm, quota: 40, pool_size: 80, tune: true}\n");
+  QualityBenchOptions opt;
+  opt.threads = 1;
+  opt.fusion_quotas = {20, 40, 70};
+  const nlohmann::ordered_json out = run_quality_bench(cfg, ds, opt);
+  const auto methods = fusion_method_names();
+  ASSERT_GE(methods.size(), 2u);
+  const auto& fs = out["fusion_strategies"];
+  ASSERT_EQ(fs.size(), methods.size() * 3);
+  size_t row = 0;
+  for (const auto& m : methods) {
+    for (size_t q : {20u, 40u, 70u}) {
+      SCOPED_TRACE(m + " " + std::to_string(q));
+      const auto& f = fs[row++];
+      EXPECT_EQ(f["method"], m);
+      EXPECT_EQ(f["quota"].get<size_t>(), q);
+      EXPECT_EQ(f["pool"].get<size_t>(), 80u);
+      for (const char* k : {"recall@10", "ndcg@10", "recall@200", "pool_recall"}) {
+        EXPECT_GE(f[k].get<double>(), 0.0) << k;
+        EXPECT_LE(f[k].get<double>(), 1.0) << k;
+      }
+      EXPECT_TRUE(f["weights"].contains("ials"));
+      if (m == "norm" && q == 40) {
+        const auto& fusion = out["channels"]["fusion"];
+        EXPECT_EQ(f["weights"], fusion["weights"]);
+        for (const char* k : {"recall@10", "ndcg@10", "recall@200", "pool_recall"})
+          EXPECT_EQ(f[k], fusion[k]) << k;
+      }
+    }
+  }
+  // Two channels' quotas of 20 cannot fill an 80-item pool: its recall is below quota 70's.
+  EXPECT_LT(fs[0]["pool_recall"].get<double>(), fs[2]["pool_recall"].get<double>());
 }
 
 TEST(AnnCatalogue, IsTheChannelsItemVectorsQueriedWithItsUsers) {

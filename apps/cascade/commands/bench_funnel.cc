@@ -89,6 +89,10 @@ void add_bench_funnel(CLI::App* bench) {
   cmd->add_option("--pool-depths", b.pool_depths, "pool depths tried")->delimiter(',')->capture_default_str();
   cmd->add_option("--pre-keeps", b.pre_keeps, "pre-rank cuts tried")->delimiter(',')->capture_default_str();
   cmd->add_option("--quotas", b.quotas, "channel quotas tried")->delimiter(',')->capture_default_str();
+  cmd->add_option("--history-buckets", b.history_edges,
+                  "training-history lengths starting the user_buckets breakdown (last bucket open)")
+      ->delimiter(',')
+      ->capture_default_str();
   cmd->add_option("--lambdas", b.lambdas, "re-rank diversity values tried")->delimiter(',')->capture_default_str();
   cmd->add_option("--gbdt-objectives", b.gbdt_objectives, "GBDT objectives tried")->delimiter(',')->capture_default_str();
   cmd->add_option("--random-negatives-ablation", b.random_ablation,

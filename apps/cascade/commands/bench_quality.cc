@@ -79,6 +79,18 @@ void print_report(const Json& out, const FusionConfig& tuned, const FusionConfig
   }
   if (channels.contains("fusion_parity")) add_row(rows, "fusion_parity", channels["fusion_parity"], pool_metric);
   print_table({"recall@10", "ndcg@10", "recall@200", "ndcg@200", pool_metric, "coverage@10", "fit_s"}, rows);
+  if (!out.contains("fusion_strategies")) return;
+  fmt::print(
+      "\nfusion methods x channel quota (test split; weights tuned per row when fusion tunes)\n");
+  Rows strategies;
+  for (const auto& f : out["fusion_strategies"]) {
+    std::map<std::string, double> v;
+    for (const char* m : {"recall@10", "ndcg@10", "recall@200"}) v[m] = f[m].get<double>();
+    v[pool_metric] = f["pool_recall"].get<double>();
+    strategies.emplace_back(
+        fmt::format("{} quota {}", f["method"].get<std::string>(), f["quota"].get<size_t>()), v);
+  }
+  print_table({"recall@10", "ndcg@10", "recall@200", pool_metric}, strategies);
 }
 
 }  // namespace
@@ -106,6 +118,10 @@ void add_bench_quality(CLI::App* bench) {
       ->capture_default_str();
   cmd->add_option("--quota", b.quota, "candidates per channel (0 = recall.fusion.quota)")->capture_default_str();
   cmd->add_option("--pool", b.pool, "pool size (0 = recall.fusion.pool_size)")->capture_default_str();
+  cmd->add_option("--fusion-quotas", b.fusion_quotas,
+                  "quotas of the fusion_strategies comparison, each with every fusion method")
+      ->delimiter(',')
+      ->capture_default_str();
   cmd->add_option("overrides", o->overrides, "config overrides for the tuned config, e.g. recall.channels.ials.reg=5");
   cmd->callback([o] {
     const YAML::Node cfg = load_config(o->overrides);

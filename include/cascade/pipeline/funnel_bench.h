@@ -16,6 +16,9 @@
 // split then gives, for the chosen funnel: its Recall/NDCG@10 against its own pool with paired
 // bootstrap intervals, retention by stage, every ranker alone, and the request-time ablations
 // (event time; time features off), each re-trained and compared with its own pool.
+// Beside the contract keys: "ranker_pairwise" (every ranker of the table and the pool compared
+// pairwise on test Recall@10, paired bootstrap) and "user_buckets" (test Recall@10 of the pool,
+// the chosen funnel and every ranker per bucket of the user's training-history length).
 #pragma once
 
 #include <yaml-cpp/yaml.h>
@@ -26,6 +29,7 @@
 #include <vector>
 
 #include "cascade/data/dataset.h"
+#include "cascade/pipeline/bench_breakdown.h"
 
 namespace cascade {
 
@@ -43,6 +47,8 @@ struct FunnelBenchOptions {
   std::vector<std::string> gbdt_objectives = {"binary:logistic", "rank:ndcg"};  ///< GBDT candidates
   bool time_ablations = true;                 ///< also run the event-time and no-time-feature funnels
   bool select_time_features = true;           ///< choose time features on/off on validation
+  /// Edges of the "user_buckets" breakdown by training-history length (bench_breakdown.h).
+  std::vector<size_t> history_edges = kDefaultHistoryEdges;
 };
 
 /// Runs the experiment on a seed-oof dataset with a resolved configuration (resolve_funnel).

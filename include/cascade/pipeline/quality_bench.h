@@ -8,7 +8,12 @@
 //                    "pool_recall","recall_by_depth","fit_seconds","eval_seconds"},
 //              "fusion":{...,"pool_size","quota","method","weights_tuned","weights",
 //                        "vs_channel","drop_one"}, "fusion_parity":{...}},
-//  "parity_channels":{NAME:{...}}}
+//  "parity_channels":{NAME:{...}},
+//  "fusion_strategies":[{"method","quota","pool","weights_tuned","weights","recall@10","ndcg@10",
+//                        "recall@200","pool_recall","seconds"}]}
+// "fusion_strategies": the tuned config's channels fused by every registered fusion method at each
+// of QualityBenchOptions::fusion_quotas (weights tuned on validation per method and quota when
+// recall.fusion.tune, as the funnel's fusion_at_quota does), evaluated on test.
 // "pool_recall" is Recall@pool_size (1000 by default): for a channel, of its own top 1000.
 #pragma once
 
@@ -32,6 +37,9 @@ struct QualityBenchOptions {
   YAML::Node parity_config;
   size_t quota = 0;  ///< 0 = the config's recall.fusion.quota
   size_t pool = 0;   ///< 0 = the config's recall.fusion.pool_size
+  /// Channel quotas of the "fusion_strategies" comparison (each with every fusion method);
+  /// empty = not run.
+  std::vector<size_t> fusion_quotas = {100, 200, 500};
 };
 
 /// `cfg`'s recall.fusion group with the options' quota and pool size applied: how the bench
