@@ -150,7 +150,9 @@ Section pairwise(const JsonInput& in, const std::string& src) {
   f.cell_text.assign(n, std::vector<std::string>(n));
   for (size_t i = 0; i < n; ++i) {
     for (size_t k = 0; k < n; ++k) {
-      f.cell_text[i][k] = i == k ? "-" : fmt::format("{:+.3f} (p {:.2f})", f.matrix[i][k], p[i][k]);
+      // The difference only, starred when p < 0.05: a p-value per cell does not fit a 9 x 9
+      // matrix (the table below the figure has the intervals and p-values).
+      f.cell_text[i][k] = i == k ? "-" : fmt::format("{:+.3f}{}", f.matrix[i][k], p[i][k] < 0.05 ? "*" : "");
       if (i < k) {
         t.rows.push_back({f.categories[i] + " - " + f.categories[k],
                           interval(f.matrix[i][k], lo[i][k], hi[i][k]), p3(p[i][k])});
@@ -162,8 +164,8 @@ Section pairwise(const JsonInput& in, const std::string& src) {
       .id = "pairwise",
       .title = "Pairwise ranker significance",
       .caption =
-          "Paired bootstrap difference of every pair of rankers (cell = row minus column) with its "
-          "p-value; red: the row ranker is better.",
+          "Paired bootstrap difference of every pair of rankers (cell = row minus column; * = p < "
+          "0.05, the table lists every interval and p-value); red: the row ranker is better.",
       .source = src,
       .figures = {f},
       .tables = {t}};
