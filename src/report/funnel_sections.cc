@@ -152,7 +152,8 @@ Section pairwise(const JsonInput& in, const std::string& src) {
     for (size_t k = 0; k < n; ++k) {
       // The difference only, starred when p < 0.05: a p-value per cell does not fit a 9 x 9
       // matrix (the table below the figure has the intervals and p-values).
-      f.cell_text[i][k] = i == k ? "-" : fmt::format("{:+.3f}{}", f.matrix[i][k], p[i][k] < 0.05 ? "*" : "");
+      f.cell_text[i][k] =
+          i == k ? "-" : fmt::format("{:+.3f}{}", f.matrix[i][k], p[i][k] < 0.05 ? "*" : "");
       if (i < k) {
         t.rows.push_back({f.categories[i] + " - " + f.categories[k],
                           interval(f.matrix[i][k], lo[i][k], hi[i][k]), p3(p[i][k])});

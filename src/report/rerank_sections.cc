@@ -136,12 +136,13 @@ std::vector<Section> ope_sections(const JsonInput& in) {
   const std::string& file = in.path;
   const Json& policies = child(in.j, "policies", file, "");
   const double k = number(in.j, "k", file, "");
-  Figure f{.name = "ope",
-           .kind = FigureKind::Bars,
-           .title = fmt::format(
-               "Off-policy estimates of recall@{:g} against the true value (95% interval)", k),
-           .xlabel = "policy",
-           .ylabel = fmt::format("recall@{:g}", k)};
+  Figure f{
+      .name = "ope",
+      .kind = FigureKind::Bars,
+      .title = fmt::format(
+          "Off-policy estimates of a top-{:g} list's value against the truth (95% interval)", k),
+      .xlabel = "target policy",
+      .ylabel = "click probability of one slot of the list"};
   const std::vector<std::string> estimators = {"naive", "ips", "clipped_ips", "snips"};
   Series truth{.label = "true"};
   std::vector<Series> est;
