@@ -125,6 +125,12 @@ std::vector<Section> quality_sections(const JsonInput& in) {
             {}};
     for (const auto& [name, a] : drop.items()) {
       const std::string where = "channels.fusion.drop_one." + name;
+      // bench quality skips a channel whose tuned weight is 0 (leaving it out changes nothing)
+      // and says why: a table row, no bar.
+      if (a.is_object() && a.contains("skipped")) {
+        t.rows.push_back({name, "skipped: " + a["skipped"].get<std::string>(), "", "", "", "", ""});
+        continue;
+      }
       f.categories.push_back(name);
       const Json& lr = child(a, "loss_recall@200", file, where);
       const Json& lp = child(a, "loss_pool_recall", file, where);

@@ -113,6 +113,8 @@ TEST_F(Report, FigureNumbersEqualTheSourceJson) {
   EXPECT_EQ(ys(drop, 0)[1], d["ials"]["loss_recall@200"]["diff"].get<double>());
   EXPECT_EQ(ys(drop, 0, "y_low")[0], d["popularity"]["loss_recall@200"]["ci_low"].get<double>());
   EXPECT_EQ(ys(drop, 1, "y_high")[1], d["ials"]["loss_pool_recall"]["ci_high"].get<double>());
+  // A channel bench quality skipped (tuned weight 0) has no bar.
+  EXPECT_EQ(drop["categories"], Json({"popularity", "ials"}));
 
   const Json ret = read_json(fig / "funnel_retention.json");
   EXPECT_EQ(ret["categories"], Json({"pool", "pre_rank", "fine_rank", "top10"}));
