@@ -38,8 +38,11 @@ std::string shell_quote(const std::string& s) {
   return out + "'";
 }
 
-const std::array<const char*, 8> kColours = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728",
-                                             "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"};
+// Twelve distinct colours: the user-bucket figure draws ten series (pool, funnel, eight rankers),
+// and a repeated colour made two of them indistinguishable.
+const std::array<const char*, 12> kColours = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728",
+                                              "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
+                                              "#bcbd22", "#17becf", "#000000", "#fdbf6f"};
 
 std::string header(const Figure& f, const std::string& png) {
   std::string s;
