@@ -158,19 +158,8 @@ std::string build_bundle(const YAML::Node& cfg_in, const Dataset& ds, const fs::
     off["test"] = evaluate_served(rec, ds.test, {}).to_json(10);
     // The λ Pareto of the served re-rank on the validation users (nothing is chosen on it here).
     if (!opt.lambdas.empty()) {
-      Json sweep = Json::array();
-      for (double lambda : opt.lambdas) {
-        CASCADE_CHECK(lambda >= 0 && lambda <= 1,
-                      fmt::format("bundle: lambda {} is outside [0, 1]", lambda));
-        ServedEvalOptions so;
-        so.diversity = lambda;
-        Json j = evaluate_served(rec, ds.valid, so).to_json(10);
-        j["lambda"] = lambda;
-        sweep.push_back(std::move(j));
-      }
-      off["rerank_sweep"] = {{"split", "valid"},
-                             {"ils_space", "cosine of " + rec.vectors_channel() + " item vectors"},
-                             {"sweep", std::move(sweep)}};
+      off["rerank_sweep"] = rerank_sweep(rec, ds.valid, opt.lambdas, {}, "bundle");
+      off["rerank_sweep"]["split"] = "valid";
     }
     off["note"] =
         "the served funnel (this bundle, serving request time, its re-rank) on held-out users; "

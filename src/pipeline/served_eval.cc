@@ -1,6 +1,7 @@
 #include "cascade/pipeline/served_eval.h"
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <cmath>
@@ -26,7 +27,8 @@ nlohmann::ordered_json paired(const std::vector<double>& base, const std::vector
 
 }  // namespace
 
-ServedEval evaluate_served(const Recommender& rec, const Interactions& heldout, const ServedEvalOptions& opt) {
+ServedEval evaluate_served(const Recommender& rec, const Interactions& heldout,
+                           const ServedEvalOptions& opt) {
   CASCADE_CHECK(std::isfinite(opt.propensity_gamma) && opt.propensity_gamma >= 0,
                 fmt::format("--propensity-gamma: {} must be a number >= 0", opt.propensity_gamma));
   CASCADE_CHECK(opt.propensity_floor > 0 && opt.propensity_floor <= 1,
@@ -88,7 +90,8 @@ nlohmann::ordered_json ServedEval::to_json(size_t k) const {
   j["recall" + at] = mean(recall);
   j["ndcg" + at] = mean(ndcg);
   j["pool"] = {{"recall" + at, mean(pool_recall)}, {"ndcg" + at, mean(pool_ndcg)}};
-  j["vs_pool"] = {{"recall" + at, paired(pool_recall, recall)}, {"ndcg" + at, paired(pool_ndcg, ndcg)}};
+  j["vs_pool"] = {{"recall" + at, paired(pool_recall, recall)},
+                  {"ndcg" + at, paired(pool_ndcg, ndcg)}};
   j["coverage" + at] = coverage;
   j["ils" + at] = ils;
   j["latency_ms"] = {{"p50", percentile(total_ms, 0.5)},
@@ -106,6 +109,27 @@ nlohmann::ordered_json ServedEval::to_json(size_t k) const {
     j["snips"] = {{"recall" + at, r.snips.to_json()}};
   }
   return j;
+}
+
+nlohmann::ordered_json rerank_sweep(const Recommender& rec, const Interactions& heldout,
+                                    std::span<const double> lambdas, const ServedEvalOptions& base,
+                                    const std::string& who) {
+  for (double l : lambdas)
+    CASCADE_CHECK(l >= 0 && l <= 1, fmt::format("{}: lambda {} is outside [0, 1]", who, l));
+  nlohmann::ordered_json out;
+  out["ils_space"] = "cosine of " + rec.vectors_channel() + " item vectors";
+  out["sweep"] = nlohmann::ordered_json::array();
+  for (double lambda : lambdas) {
+    ServedEvalOptions so = base;
+    so.diversity = lambda;
+    nlohmann::ordered_json j = {{"lambda", lambda}};
+    const ServedEval e = evaluate_served(rec, heldout, so);
+    spdlog::info("{}: lambda {:.2f}: recall@{} {:.4f} ils@{} {:.4f}", who, lambda, so.k,
+                 mean(e.recall), so.k, e.ils);
+    j.update(e.to_json(so.k));
+    out["sweep"].push_back(std::move(j));
+  }
+  return out;
 }
 
 }  // namespace cascade

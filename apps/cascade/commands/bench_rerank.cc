@@ -6,7 +6,6 @@
 // space) and latency; and popularity-debiased Recall@10 (IPS and SNIPS with bootstrap intervals,
 // propensity (n_i / max n)^γ floored: the missing-not-at-random estimator of served_eval.h).
 #include <fmt/format.h>
-#include <spdlog/spdlog.h>
 
 #include <Eigen/Core>
 #include <memory>
@@ -43,8 +42,6 @@ void add_bench_rerank(CLI::App* bench) {
   cmd->add_option("--json", o->json, "write the table here");
   cmd->callback([o] {
     Eigen::setNbThreads(1);
-    for (double l : o->lambdas)
-      CASCADE_CHECK(l >= 0 && l <= 1, fmt::format("--lambdas: {} is outside [0, 1]", l));
     const Recommender rec(Bundle::load(o->bundle));
     const Dataset& ds = rec.bundle().data();
     nlohmann::ordered_json out;
@@ -52,22 +49,22 @@ void add_bench_rerank(CLI::App* bench) {
     out["dataset"] = ds.name;
     out["split"] = o->split;
     out["funnel"] = rec.bundle().funnel_spec();
-    out["ils_space"] = "cosine of " + rec.vectors_channel() + " item vectors";
     out["propensity"] = {{"model", "max((n_i / max n)^gamma, floor), n = training counts"},
                          {"gamma", o->gamma},
                          {"floor", o->floor}};
+    ServedEvalOptions so;
+    so.pre_keep = o->pre_keep;
+    so.fine_keep = o->fine_keep;
+    so.propensity_gamma = o->gamma;
+    so.propensity_floor = o->floor;
+    const nlohmann::ordered_json sweep =
+        rerank_sweep(rec, o->split == "test" ? ds.test : ds.valid, o->lambdas, so, "--lambdas");
+    out["ils_space"] = sweep["ils_space"];
+    out["sweep"] = sweep["sweep"];
     std::vector<std::pair<std::string, std::map<std::string, double>>> rows;
-    for (double lambda : o->lambdas) {
-      ServedEvalOptions so;
-      so.diversity = lambda;
-      so.pre_keep = o->pre_keep;
-      so.fine_keep = o->fine_keep;
-      so.propensity_gamma = o->gamma;
-      so.propensity_floor = o->floor;
-      nlohmann::ordered_json j = {{"lambda", lambda}};
-      using Ptr = nlohmann::ordered_json::json_pointer;
-      j.update(evaluate_served(rec, o->split == "test" ? ds.test : ds.valid, so).to_json(10));
-      out["sweep"].push_back(j);
+    using Ptr = nlohmann::ordered_json::json_pointer;
+    for (const auto& j : out["sweep"]) {
+      const double lambda = j["lambda"];
       rows.emplace_back(fmt::format("lambda {:.2f}", lambda),
                         std::map<std::string, double>{{"recall@10", j["recall@10"]},
                                                       {"ndcg@10", j["ndcg@10"]},
@@ -78,8 +75,6 @@ void add_bench_rerank(CLI::App* bench) {
                                                       {"p50_ms", j["latency_ms"]["p50"]},
                                                       {"p99_ms", j["latency_ms"]["p99"]},
                                                       {"rerank_p50_ms", j["latency_ms"]["rerank_p50"]}});
-      spdlog::info("lambda {:.2f}: recall@10 {:.4f} ils@10 {:.4f}", lambda, j["recall@10"].get<double>(),
-                   j["ils@10"].get<double>());
     }
     fmt::print("\n{} {} users, {} (latency: one request at a time, whole funnel)\n", ds.name, o->split,
                out["funnel"].get<std::string>());

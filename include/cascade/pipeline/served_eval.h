@@ -18,6 +18,8 @@
 #pragma once
 
 #include <nlohmann/json.hpp>
+#include <span>
+#include <string>
 #include <vector>
 
 #include "cascade/data/interactions.h"
@@ -38,8 +40,8 @@ struct ServedEval {
   size_t users = 0;
   std::vector<double> recall, ndcg;            ///< per user, at k, of the served list
   std::vector<double> pool_recall, pool_ndcg;  ///< per user, at k, of the fused pool's own order
-  double coverage = 0;  ///< distinct items over all lists / n_items
-  double ils = 0;       ///< mean intra-list similarity (cosine of the re-rank vectors; 0 = none)
+  double coverage = 0;                         ///< distinct items over all lists / n_items
+  double ils = 0;  ///< mean intra-list similarity (cosine of the re-rank vectors; 0 = none)
   std::vector<double> total_ms, rerank_ms;  ///< per request, one request at a time
   std::vector<double> target_propensity;  ///< per user, p of the held-out item (empty = no counts)
 
@@ -51,6 +53,15 @@ struct ServedEval {
 };
 
 /// One request per user with an item in `heldout` (user order), its first held-out item the target.
-ServedEval evaluate_served(const Recommender& rec, const Interactions& heldout, const ServedEvalOptions& opt);
+ServedEval evaluate_served(const Recommender& rec, const Interactions& heldout,
+                           const ServedEvalOptions& opt);
+
+/// The diversity sweep of the served funnel on `heldout`: evaluate_served at each λ of `lambdas`
+/// (all checked to lie in [0, 1] first, else cascade::Error "<who>: lambda ... is outside [0, 1]"),
+/// `base` giving every other option. {"ils_space": ..., "sweep": [{"lambda": λ, ...to_json(k)}]};
+/// what `bench rerank` writes and the bundle keeps as offline.rerank_sweep.
+nlohmann::ordered_json rerank_sweep(const Recommender& rec, const Interactions& heldout,
+                                    std::span<const double> lambdas, const ServedEvalOptions& base,
+                                    const std::string& who);
 
 }  // namespace cascade
