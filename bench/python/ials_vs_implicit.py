@@ -196,6 +196,12 @@ def main(a) -> int:
     if unknown:
         raise SystemExit(f"--impl: unknown {sorted(unknown)} (expected numpy, cascade)")
     split_src = a.split or ("cascade" if "cascade" in impls else "python")
+    if "cascade" in impls or split_src == "cascade":
+        try:
+            import cascade  # noqa: F401
+        except ImportError as e:
+            raise SystemExit(f"--impl cascade / --split cascade need the Python bindings (`import cascade`: {e}); "
+                             "build them or run --impl numpy --split python")
     blas_method = set_blas_threads(a.threads)
 
     ds = None
