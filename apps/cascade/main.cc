@@ -13,6 +13,7 @@ int main(int argc, char** argv) {
 
   CLI::App app{"cascade: a multi-stage recommender engine"};
   app.require_subcommand(1);
+  app.set_version_flag("--version", "cascade " CASCADE_VERSION);
   cascade::cli::add_prepare_command(app);
   cascade::cli::add_synth_command(app);
   cascade::cli::add_train_command(app);

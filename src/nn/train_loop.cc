@@ -1,4 +1,5 @@
 #include "nn/train_loop.h"
+#include "cascade/util/cancel.h"
 #include "cascade/util/stopwatch.h"
 
 #include <fmt/format.h>
@@ -17,6 +18,7 @@ EpochsRun run_epochs(torch::nn::Module& module, const EpochPlan& plan,
   BestEpoch best(plan.patience);
   EpochsRun run;
   for (int epoch = 1; epoch <= plan.epochs; ++epoch) {
+    check_cancelled();
     module.train();
     const double loss = train_epoch(epoch);
     check_finite(loss, plan.who, epoch);

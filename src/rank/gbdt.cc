@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "cascade/core/error.h"
+#include "cascade/util/cancel.h"
 
 namespace cascade {
 
@@ -112,7 +113,10 @@ void Gbdt::fit(std::span<const float> x, size_t rows, size_t cols, std::span<con
       {"verbosity", "0"},
   };
   for (const auto& [k, v] : params) check(XGBoosterSetParam(b, k, v.c_str()), k);
-  for (int it = 0; it < opt.rounds; ++it) check(XGBoosterUpdateOneIter(b, it, m->h), "a boosting round");
+  for (int it = 0; it < opt.rounds; ++it) {
+    check_cancelled();
+    check(XGBoosterUpdateOneIter(b, it, m->h), "a boosting round");
+  }
   *this = std::move(fresh);
   predict_threads_ = threads;
 }

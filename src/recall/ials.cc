@@ -42,6 +42,7 @@
 #include "cascade/core/registry.h"
 #include "cascade/io/artifact.h"
 #include "cascade/recall/recaller.h"
+#include "cascade/util/cancel.h"
 #include "recall/configured_recaller.h"
 #include "cascade/util/parallel.h"
 #include "cascade/util/stopwatch.h"
@@ -159,8 +160,10 @@ class IalsRecaller final : public ConfiguredRecaller<IalsConfig> {
     init_factors(Y, n_items, f, seed, 1, cfg_.init_scale);
     std::vector<float> gram(static_cast<size_t>(f) * f);
     for (int it = 0; it < cfg_.iters; ++it) {
+      check_cancelled();
       ials::gram(Y.data(), n_items, f, cfg_.reg, gram.data(), threads);
       half_step(Cu, Y.data(), gram.data(), X.data(), threads);
+      check_cancelled();
       ials::gram(X.data(), n_users, f, cfg_.reg, gram.data(), threads);
       half_step(Ci, X.data(), gram.data(), Y.data(), threads);
     }
