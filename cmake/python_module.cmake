@@ -11,6 +11,9 @@ set(PYBIND11_FINDPYTHON ON)
 find_package(Python COMPONENTS Interpreter Development.Module REQUIRED)
 find_package(pybind11 CONFIG REQUIRED)
 
+# pybind11 adds -flto unless IPO is decided; the module is glue over the library objects (not
+# LTO-compiled), so LTO only costs link time.
+set(CMAKE_INTERPROCEDURAL_OPTIMIZATION OFF)
 file(GLOB CASCADE_PY_SOURCES CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/python/src/*.cc)
 pybind11_add_module(_cascade ${CASCADE_PY_SOURCES})
 target_link_libraries(_cascade PRIVATE cascade_lib)

@@ -15,6 +15,9 @@ PACKAGES=(
   redis-server wrk curl
   gnuplot-nox
   python3
+  # The Python module (python/, setup.py) and its tests: Debian's interpreter with these.
+  python3-dev pybind11-dev python3-pybind11 python3-numpy python3-pandas python3-scipy
+  python3-pytest python3-setuptools python3-wheel python3-pip python3-venv
 )
 
 missing=()

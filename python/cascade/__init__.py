@@ -24,6 +24,7 @@ from ._cascade import (  # noqa: F401  (re-exported)
     Error,
     EvalResult,
     NotSupported,
+    Ranker,
     Recommender,
     __version__,
     channel_kinds,
@@ -37,7 +38,7 @@ from ._cascade import (  # noqa: F401  (re-exported)
 from . import _cascade
 
 __all__ = [
-    "Channel", "DataError", "Dataset", "Error", "EvalResult", "NotSupported", "Recommender",
+    "Channel", "DataError", "Dataset", "Error", "EvalResult", "NotSupported", "Ranker", "RankingData", "Recommender",
     "__version__", "build_bundle", "channel_kinds", "compare", "config_dir", "evaluate",
     "load_dataset", "load_snapshot", "ranker_kinds", "set_log_level",
 ]
@@ -62,6 +63,14 @@ def build_bundle(out, dataset, *, funnel="", overrides=(), threads=0, lambdas=No
         _os.fspath(out), dataset, funnel=funnel, overrides=list(overrides), threads=threads,
         lambdas=None if lambdas is None else [float(x) for x in lambdas],
         config_dir=config_dir(), channel_cache=_os.fspath(channel_cache))
+
+
+class RankingData(_cascade.RankingData):
+    __doc__ = _cascade.RankingData.__doc__
+
+    def __init__(self, dataset, *, funnel="", overrides=(), threads=0, channel_cache=""):
+        super().__init__(dataset, funnel=funnel, overrides=list(overrides), threads=threads,
+                         config_dir=config_dir(), channel_cache=_os.fspath(channel_cache))
 
 
 # ---- raw ids of any type ------------------------------------------------------------------

@@ -35,6 +35,7 @@ PYBIND11_MODULE(_cascade, m) {
         "Registered ranker names.");
   cascade::py::init_data(m);
   cascade::py::init_channels(m);
+  cascade::py::init_rankers(m);
   cascade::py::init_eval(m);
   cascade::py::init_bundle(m);
 }

@@ -158,12 +158,12 @@ of them. Returns the route's answer (how many were accepted).)doc")
       "build_bundle",
       [](const std::filesystem::path& out, std::shared_ptr<const Dataset> ds, const std::string& funnel,
          const std::vector<std::string>& overrides, int threads, std::optional<std::vector<double>> lambdas,
-         const std::filesystem::path& config_dir, const std::filesystem::path& channel_cache) {
+         const std::string& config_dir, const std::string& channel_cache) {
         if (!ds) throw pyb::type_error("build_bundle: dataset is None");
         if (ds->options.protocol != Protocol::kSeedOof)
           throw Error("build_bundle: the dataset must be split seed-oof (the rankers learn from the ranker "
                       "slice), got " + protocol_name(ds->options.protocol));
-        YAML::Node cfg = ConfigLoader{config_dir.empty() ? default_config_dir() : config_dir}.compose("config", overrides);
+        YAML::Node cfg = ConfigLoader{config_dir.empty() ? default_config_dir() : std::filesystem::path(config_dir)}.compose("config", overrides);
         if (!funnel.empty()) cfg["funnel"] = funnel;
         BundleBuildOptions bo;
         bo.threads = threads;
@@ -175,7 +175,7 @@ of them. Returns the route's answer (how many were accepted).)doc")
       },
       pyb::arg("out"), pyb::arg("dataset"), pyb::kw_only(), pyb::arg("funnel") = "",
       pyb::arg("overrides") = std::vector<std::string>{}, pyb::arg("threads") = 0, pyb::arg("lambdas") = std::nullopt,
-      pyb::arg("config_dir") = std::filesystem::path(), pyb::arg("channel_cache") = std::filesystem::path(), R"doc(
+      pyb::arg("config_dir") = "", pyb::arg("channel_cache") = "", R"doc(
 Trains a whole funnel and writes a bundle, as `cascade bundle`: funnel is a spec such as
 "ials+ease > norm(quota=200,pool=100) > lr@50 > gbdt@20 > mmr(diversity=0.1)" (empty = the
 config's), overrides are the CLI's key=value overrides of configs/config.yaml, and the dataset

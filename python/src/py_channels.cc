@@ -53,9 +53,17 @@ std::vector<UserId> user_list(const IdArray& users, uint32_t n_users, const char
   return out;
 }
 
+// channel_matrix() without a copy where it is the training split itself (the shared_ptr aliases
+// the dataset, keeping it alive); the seed-oof recall slice is cut once.
+std::shared_ptr<const Interactions> matrix_of(const std::shared_ptr<const Dataset>& ds) {
+  if (ds->options.protocol != Protocol::kSeedOof) return std::shared_ptr<const Interactions>(ds, &ds->train);
+  return std::make_shared<const Interactions>(ds->recall_slice());
+}
+
 // Histories come from the matrix fit() used, or from `dataset` (needed after load()).
 std::shared_ptr<const Interactions> histories(const PyChannel& c, const std::shared_ptr<const Dataset>& ds) {
-  if (ds) return std::make_shared<const Interactions>(channel_matrix(*ds));
+  if (ds && ds == c.dataset && c.fit_rows) return c.fit_rows;
+  if (ds) return matrix_of(ds);
   if (c.fit_rows) return c.fit_rows;
   throw Error(c.kind + ": pass dataset= (a loaded channel does not know the users' histories)");
 }
@@ -130,7 +138,7 @@ artefact folder, which `cascade eval` and Channel.load read.)doc")
           [](PyChannel& c, std::shared_ptr<const Dataset> ds, int threads, uint64_t seed) {
             if (!ds) throw pyb::type_error("fit: dataset is None");
             std::shared_ptr<Recaller> model = create(c.kind, c.params);
-            auto rows = std::make_shared<const Interactions>(channel_matrix(*ds));
+            auto rows = matrix_of(ds);
             run_interruptible([&] {
               FitInput in{*rows, ds->catalog, threads, seed, &ds->valid, ds->content_hash};
               model->fit(in);

@@ -14,6 +14,7 @@ namespace cascade::py {
 
 void init_data(pybind11::module_& m);      // py_data.cc
 void init_channels(pybind11::module_& m);  // py_channels.cc
+void init_rankers(pybind11::module_& m);   // py_rankers.cc
 void init_eval(pybind11::module_& m);      // py_eval.cc
 void init_bundle(pybind11::module_& m);    // py_bundle.cc
 
