@@ -56,17 +56,31 @@ pyb::object json_loads(const std::string& text) { return pyb::module_::import("j
 
 // A route's answer as Python: the parsed body for 2xx, else ValueError (4xx: a bad argument,
 // the message names it) or cascade.Error (5xx).
+// The exception carries the route's `param` (the argument it names) as an attribute.
 pyb::object answer(const RouteResponse& r) {
   if (r.status >= 200 && r.status < 300) return json_loads(r.body);
   std::string message = r.body;
+  pyb::object param = pyb::none();
   try {
     pyb::object j = json_loads(r.body);
-    if (pyb::isinstance<pyb::dict>(j) && j.contains("error")) message = pyb::str(j["error"]);
+    if (pyb::isinstance<pyb::dict>(j) && j.contains("error")) {
+      pyb::object e = j["error"];
+      if (pyb::isinstance<pyb::dict>(e)) {
+        if (e.contains("message")) message = pyb::str(e["message"]);
+        if (e.contains("param")) param = e["param"];
+      } else {
+        message = pyb::str(e);
+      }
+    }
   } catch (const pyb::error_already_set&) {
   }
-  if (r.status == 404) throw pyb::key_error(message);
-  if (r.status < 500) throw pyb::value_error(message);
-  throw Error(message);
+  if (r.status >= 500) throw Error(message);
+  PyObject* type = r.status == 404 ? PyExc_KeyError : PyExc_ValueError;
+  pyb::object exc = pyb::reinterpret_borrow<pyb::object>(type)(message);
+  exc.attr("param") = param;
+  exc.attr("status") = r.status;
+  PyErr_SetObject(type, exc.ptr());
+  throw pyb::error_already_set();
 }
 
 std::string id_text(const pyb::handle& id) {

@@ -10,6 +10,7 @@
 
 #include "cascade/core/error.h"
 #include "cascade/core/registry.h"
+#include "cascade/io/artifact.h"
 #include "cascade/util/parallel.h"
 #include "cascade/util/topk.h"
 #include "py_common.h"
@@ -23,12 +24,27 @@ Interactions channel_matrix(const Dataset& ds) {
   return ds.options.protocol == Protocol::kSeedOof ? ds.recall_slice() : ds.train;
 }
 
+void check_catalogue(const PyChannel& c, const Dataset& ds) {
+  const uint32_t n = c.fitted("dataset").n_items();
+  if (ds.n_items != n)
+    throw Error(c.kind + ": the channel scores " + std::to_string(n) + " items but dataset '" + ds.name + "' has " +
+                std::to_string(ds.n_items) + ": it was not trained on this dataset");
+  if (!c.dataset_hash.empty() && !ds.content_hash.empty() && c.dataset_hash != ds.content_hash)
+    throw Error(c.kind + " was trained on dataset " + c.dataset_hash + " but this dataset is " + ds.content_hash +
+                ": retrain it (or load the snapshot it was trained on)");
+}
+
 const Recaller& PyChannel::fitted(const char* what) const {
   if (!model) throw Error(kind + "." + what + ": the channel is not fitted (call fit() or Channel.load())");
   return *model;
 }
 
 namespace {
+
+std::string manifest_dataset_hash(const std::filesystem::path& dir) {
+  const auto m = nlohmann::json::parse(read_file(dir / "manifest.json"));
+  return m.contains("dataset_hash") && m["dataset_hash"].is_string() ? m["dataset_hash"].get<std::string>() : "";
+}
 
 std::unique_ptr<Recaller> create(const std::string& kind, const Params& params) {
   return Registry<Recaller>::instance().create(kind, Params(params.raw()));
@@ -63,6 +79,7 @@ std::shared_ptr<const Interactions> matrix_of(const std::shared_ptr<const Datase
 // Histories come from the matrix fit() used, or from `dataset` (needed after load()).
 std::shared_ptr<const Interactions> histories(const PyChannel& c, const std::shared_ptr<const Dataset>& ds) {
   if (ds && ds == c.dataset && c.fit_rows) return c.fit_rows;
+  if (ds) check_catalogue(c, *ds);
   if (ds) return matrix_of(ds);
   if (c.fit_rows) return c.fit_rows;
   throw Error(c.kind + ": pass dataset= (a loaded channel does not know the users' histories)");
@@ -122,6 +139,7 @@ artefact folder, which `cascade eval` and Channel.load read.)doc")
             c->kind = model->kind();
             c->params = model->params();
             c->model = std::move(model);
+            c->dataset_hash = manifest_dataset_hash(dir);
             return c;
           },
           pyb::arg("dir"), "Loads a channel saved by Channel.save or `cascade train` (manifest checked).")
@@ -144,6 +162,7 @@ artefact folder, which `cascade eval` and Channel.load read.)doc")
               model->fit(in);
             });
             c.model = std::move(model);
+            c.dataset_hash = ds->content_hash;
             c.dataset = std::move(ds);
             c.fit_rows = std::move(rows);
           },

@@ -160,7 +160,7 @@ Dense ids run 0..n_users-1 and 0..n_items-1; user_ids / item_ids map them back t
 
   m.def(
       "load_dataset",
-      [](const std::string& name, const std::string& path, const std::string& protocol, double min_rating,
+      [](const std::string& name, const std::filesystem::path& path, const std::string& protocol, double min_rating,
          int64_t min_positives, double oof_fraction, double time_train, double time_valid, const std::string& sep,
          const std::vector<std::string>& columns, bool header, const std::string& encoding, bool skip_bad_rows) {
         const PrepareOptions opt =
@@ -176,7 +176,7 @@ Dense ids run 0..n_users-1 and 0..n_items-1; user_ids / item_ids map them back t
         lo.encoding = encoding;
         lo.skip_bad_rows = skip_bad_rows;
         std::shared_ptr<Dataset> out;
-        run_interruptible([&] { out = std::make_shared<Dataset>(prepare_dataset(load_dataset(name, path, lo), name, opt)); });
+        run_interruptible([&] { out = std::make_shared<Dataset>(prepare_dataset(load_dataset(name, path.string(), lo), name, opt)); });
         return out;
       },
       pyb::arg("name"), pyb::arg("path"), pyb::kw_only(), pyb::arg("protocol") = "seed-loo",
@@ -193,9 +193,9 @@ time_valid as `cascade prepare`. CSV only: sep, columns (e.g. ["user", "item", "
 "timestamp"]), header, encoding. Bad rows raise cascade.DataError naming file, line and field
 unless skip_bad_rows.)doc");
 
-  m.def("load_snapshot", [](const std::string& path) {
+  m.def("load_snapshot", [](const std::filesystem::path& path) {
         std::shared_ptr<Dataset> out;
-        run_interruptible([&] { out = std::make_shared<Dataset>(load_snapshot(path)); });
+        run_interruptible([&] { out = std::make_shared<Dataset>(load_snapshot(path.string())); });
         return out;
       },
       pyb::arg("path"), "Loads a snapshot folder (or dataset.snap) written by `cascade prepare` or Dataset.save.");

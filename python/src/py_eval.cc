@@ -1,5 +1,6 @@
 // cascade.evaluate / cascade.compare: the CLI's full-catalogue evaluator and paired bootstrap.
 #include <pybind11/stl.h>
+#include <pybind11/stl/filesystem.h>
 
 #include <algorithm>
 #include <unordered_map>
@@ -62,9 +63,9 @@ seconds. result["recall@10"] reads the summary.)doc")
         for (const auto& [k, _] : r.summary) out.push_back(k);
         return out;
       })
-      .def("save_per_user_csv", [](const EvalResult& r, const std::string& path) { save_per_user_csv(r, path); },
+      .def("save_per_user_csv", [](const EvalResult& r, const std::filesystem::path& path) { save_per_user_csv(r, path.string()); },
            pyb::arg("path"), "The per-user CSV `cascade eval` writes (values read back bit-exact).")
-      .def_static("load_per_user_csv", [](const std::string& path) { return std::make_shared<EvalResult>(load_per_user_csv(path)); },
+      .def_static("load_per_user_csv", [](const std::filesystem::path& path) { return std::make_shared<EvalResult>(load_per_user_csv(path.string())); },
                   pyb::arg("path"), "Reads a per_user.csv of `cascade eval` (summary = per-user means).")
       .def("__repr__", [](const EvalResult& r) {
         std::string s = "<cascade.EvalResult " + std::to_string(r.users.size()) + " users";
@@ -79,6 +80,7 @@ seconds. result["recall@10"] reads the summary.)doc")
          int threads) {
         if (!ds) throw pyb::type_error("evaluate: dataset is None");
         const Recaller& model = c.fitted("evaluate");
+        check_catalogue(c, *ds);
         const Interactions& heldout = heldout_of(*ds, split);
         EvalOptions opt;
         opt.ks = std::move(ks);

@@ -26,9 +26,15 @@ struct PyChannel {
   std::shared_ptr<const Recaller> model;
   std::shared_ptr<const Dataset> dataset;        ///< what fit() used (null after load())
   std::shared_ptr<const Interactions> fit_rows;  ///< the matrix it was fitted on: histories
+  std::string dataset_hash;  ///< content hash of the data it was trained on ("" = unknown)
 
   const Recaller& fitted(const char* what) const;
 };
+
+/// Throws cascade::Error when `ds` is not the data the channel was trained on: another catalogue
+/// size, or (when both are known) another content hash than its manifest records — the rule of
+/// `cascade eval`.
+void check_catalogue(const PyChannel& c, const Dataset& ds);
 
 /// The matrix channels are fitted on and evaluated against, as the CLI picks it: the recall
 /// slice under seed-oof, the training split otherwise.
