@@ -6,6 +6,7 @@
 // Channels: ials (factors 64, the registry's defaults otherwise) and popularity, fitted once on
 // the seed-loo training split with seed 42 and one thread.
 #include <benchmark/benchmark.h>
+#include <spdlog/spdlog.h>
 
 #include <cstdlib>
 #include <map>
@@ -22,6 +23,7 @@ const cascade::Dataset* dataset() {
   static std::unique_ptr<cascade::Dataset> ds = []() -> std::unique_ptr<cascade::Dataset> {
     const char* dir = std::getenv("CASCADE_DATA");
     if (!dir) return nullptr;
+    spdlog::set_level(spdlog::level::warn);  // fit progress would go into --benchmark_format=json
     const char* name = std::getenv("CASCADE_DATASET");
     const std::string loader = name ? name : "ml-latest-small";
     return std::make_unique<cascade::Dataset>(
