@@ -209,8 +209,16 @@ class Channel:
     ) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.float32]]:
         """Top-k (items, scores) of each user of a 1-D array of dense ids: len(users) x k arrays,
         padded with -1 / -inf. Pass dataset= after Channel.load."""
-    def score(self, user: int, *, dataset: Dataset | None = None) -> npt.NDArray[np.float32]:
-        """Scores of every item for one user (unmasked; higher is better)."""
+    @overload
+    def score(
+        self, users: int, items: npt.ArrayLike | None = None, *, dataset: Dataset | None = None, threads: int = 0
+    ) -> npt.NDArray[np.float32]: ...
+    @overload
+    def score(
+        self, users: npt.ArrayLike, items: npt.ArrayLike | None = None, *, dataset: Dataset | None = None, threads: int = 0
+    ) -> npt.NDArray[np.float32]:
+        """Scores (unmasked; higher is better) of every item, or only `items`, for one user (1-D)
+        or an array of dense user ids (2-D, one row per user)."""
     @property
     def item_vectors(self) -> npt.NDArray[np.float32]:
         """n_items x dim, read-only, viewing the model's memory (no copy). NotSupported for

@@ -223,21 +223,46 @@ the user's history, as `cascade eval` does; rows shorter than k are padded with 
 Users are spread over `threads` workers (0 = every core) without the GIL.)doc")
       .def(
           "score",
-          [](const PyChannel& c, int64_t user, std::shared_ptr<const Dataset> ds) {
+          [](const PyChannel& c, pyb::object users_obj, pyb::object items_obj, std::shared_ptr<const Dataset> ds,
+             int threads) {
             const Recaller& model = c.fitted("score");
             const auto rows = histories(c, ds);
             const uint32_t n_users = ds ? ds->n_users : (c.dataset ? c.dataset->n_users : rows->n_rows);
-            const auto users = user_list(pyb::cast(user).cast<IdArray>(), n_users, "score");
-            std::vector<float> out(model.n_items());
+            const IdArray user_array = users_obj.cast<IdArray>();
+            if (user_array.ndim() > 1) throw pyb::value_error("score: users must be an int or a 1-D array");
+            const auto users = user_list(user_array, n_users, "score");
+            const bool all_items = items_obj.is_none();
+            std::vector<ItemId> items;
+            if (!all_items) {
+              const IdArray item_array = items_obj.cast<IdArray>();
+              if (item_array.ndim() != 1) throw pyb::value_error("score: items must be a 1-D array");
+              for (ssize_t i = 0; i < item_array.size(); ++i) {
+                const int64_t v = item_array.data()[i];
+                if (v < 0 || v >= static_cast<int64_t>(model.n_items()))
+                  throw pyb::index_error("score: item " + std::to_string(v) + " out of range [0, " +
+                                         std::to_string(model.n_items()) + ")");
+                items.push_back(static_cast<ItemId>(v));
+              }
+            }
+            const size_t width = all_items ? model.n_items() : items.size();
+            std::vector<float> out(users.size() * width);
             {
               pyb::gil_scoped_release release;
-              model.score(query_of(*rows, users[0]), out);
+              parallel_for_dynamic(users.size(), users.size() > 1 ? threads : 1, 16, [&](size_t i, int) {
+                std::span<float> row(out.data() + i * width, width);
+                if (all_items)
+                  model.score(query_of(*rows, users[i]), row);
+                else
+                  model.score_items(query_of(*rows, users[i]), items, row);
+              });
             }
-            const auto n = static_cast<ssize_t>(out.size());
-            return to_numpy(std::move(out), {n});
+            if (user_array.ndim() == 0) return to_numpy(std::move(out), {static_cast<ssize_t>(width)});
+            return to_numpy(std::move(out), {static_cast<ssize_t>(users.size()), static_cast<ssize_t>(width)});
           },
-          pyb::arg("user"), pyb::kw_only(), pyb::arg("dataset") = nullptr,
-          "Scores of every item for one user (unmasked; higher is better).")
+          pyb::arg("users"), pyb::arg("items") = pyb::none(), pyb::kw_only(), pyb::arg("dataset") = nullptr,
+          pyb::arg("threads") = 0, R"doc(
+Scores (float32, unmasked, higher is better) for one user (an int: 1-D) or an array of dense
+user ids (2-D, one row per user): every item, or only `items` (dense ids, in that order).)doc")
       .def_property_readonly(
           "item_vectors",
           [](pyb::object self) {

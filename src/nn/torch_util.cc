@@ -15,8 +15,16 @@ int threads_or_hardware(int threads) {
 }
 }  // namespace
 
+namespace {
+std::recursive_mutex& session_mutex() {
+  static std::recursive_mutex m;
+  return m;
+}
+}  // namespace
+
 TorchSession::TorchSession(int threads, uint64_t seed)
-    : previous_threads_(torch::get_num_threads()), threads_(threads_or_hardware(threads)), blas_(threads_) {
+    : exclusive_(session_mutex()),
+      previous_threads_(torch::get_num_threads()), threads_(threads_or_hardware(threads)), blas_(threads_) {
   torch::set_num_threads(threads_);
   torch::manual_seed(seed);
 }

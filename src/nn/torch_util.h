@@ -10,6 +10,7 @@
 #include <Eigen/Core>
 
 #include <cstdint>
+#include <mutex>
 #include <span>
 #include <string>
 #include <vector>
@@ -22,7 +23,10 @@ namespace cascade::nn {
 /// For the duration of a fit: sets libtorch's intra-op thread count (0 = hardware) and
 /// OpenBLAS's (nn::BlasThreads) to the same number, and seeds libtorch's global generator;
 /// restores the previous thread counts on destruction. libtorch's generator and thread pools
-/// are process-wide, so two fits must not run concurrently.
+/// are process-wide, so two fits must not run concurrently: a session holds a process-wide
+/// (recursive) lock for its lifetime, so fits started on several threads (the Python module
+/// releases the GIL) run one after the other, each with its own seed, instead of interleaving
+/// draws from the one generator.
 class TorchSession {
  public:
   TorchSession(int threads, uint64_t seed);
@@ -32,6 +36,7 @@ class TorchSession {
   int threads() const { return threads_; }
 
  private:
+  std::unique_lock<std::recursive_mutex> exclusive_;  // first: taken before any global is read
   int previous_threads_;
   int threads_;
   BlasThreads blas_;

@@ -113,3 +113,17 @@ def test_short_lists_are_padded():
     items, scores = pop.recommend(0, k=10)
     assert (items[-1], scores[-1]) == (-1, -np.inf)
     assert np.all(items[items >= 0] < ds.n_items)
+
+
+def test_batch_score_rows_equal_single_calls_and_item_subsets(ials):
+    users = np.arange(20)
+    full = ials.score(users)
+    assert full.shape == (20, ials.n_items) and full.dtype == np.float32
+    for u in users:
+        assert np.array_equal(full[u], ials.score(int(u)))
+    items = np.array([5, 0, 17, 3])
+    sub = ials.score(users, items)
+    assert sub.shape == (20, 4)
+    assert np.array_equal(sub, full[:, items])
+    with pytest.raises(IndexError):
+        ials.score(0, [ials.n_items])

@@ -11,6 +11,8 @@ import subprocess
 import threading
 import time
 
+import numpy as np
+
 import cascade
 from conftest import EMBEDDED, PYTHON
 
@@ -107,3 +109,32 @@ def test_ctrl_c_interrupts_a_long_fit(python_env):
     assert lines[1] == "refit True", out + err
     # Stopped at the next iteration, not after the 1000 (which take minutes).
     assert waited < 15, f"the child took {waited:.1f}s to stop after SIGINT"
+
+
+# libtorch's generator and thread pool are process-wide: two neural fits started on two Python
+# threads run one after the other (TorchSession's lock), each from its own seed, so each equals
+# the same fit made alone.
+TINY_SASREC = {"dim": 16, "blocks": 1, "max_len": 10, "epochs": 2, "batch": 256, "loss": "sampled", "negatives": 32}
+
+
+def test_concurrent_neural_fits_equal_fits_made_alone(snapshot):
+    alone = []
+    for seed in (1, 2):
+        m = cascade.Channel("sasrec", **TINY_SASREC)
+        m.fit(snapshot, threads=1, seed=seed)
+        alone.append(m.score(np.arange(8)))
+    together = [None, None]
+
+    def fit(i, seed):
+        m = cascade.Channel("sasrec", **TINY_SASREC)
+        m.fit(snapshot, threads=1, seed=seed)
+        together[i] = m.score(np.arange(8))
+
+    threads = [threading.Thread(target=fit, args=(i, seed)) for i, seed in enumerate((1, 2))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not np.array_equal(alone[0], alone[1])  # the seeds matter, so the check below can fail
+    assert np.array_equal(together[0], alone[0])
+    assert np.array_equal(together[1], alone[1])
