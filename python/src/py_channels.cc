@@ -50,12 +50,6 @@ std::unique_ptr<Recaller> create(const std::string& kind, const Params& params) 
   return Registry<Recaller>::instance().create(kind, Params(params.raw()));
 }
 
-pyb::dict params_dict(const Params& p) {
-  pyb::dict d;
-  for (const auto& [k, v] : p.resolved()) d[pyb::str(k)] = param_value(v);
-  return d;
-}
-
 // The rows to recommend for, checked against the catalogue the channel knows.
 std::vector<UserId> user_list(const IdArray& users, uint32_t n_users, const char* who) {
   std::vector<UserId> out(static_cast<size_t>(users.size()));

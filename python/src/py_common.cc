@@ -109,6 +109,12 @@ pyb::object param_value(const std::string& text) {
   return pyb::str(text);
 }
 
+pyb::dict params_dict(const Params& p) {
+  pyb::dict d;
+  for (const auto& [k, v] : p.resolved()) d[pyb::str(k)] = param_value(v);
+  return d;
+}
+
 void run_interruptible(const std::function<void()>& job) {
   std::atomic<bool> cancel{false};
   std::mutex mu;

@@ -30,6 +30,9 @@ Params params_from_kwargs(const pyb::kwargs& kwargs);
 /// A value of Params as the Python type it reads as (int, float, bool or str).
 pyb::object param_value(const std::string& text);
 
+/// A model's parameters in force as a dict of Python values (param_value).
+pyb::dict params_dict(const Params& p);
+
 /// Runs `job` on a worker thread with the GIL released and polls for signals every 50 ms on
 /// the calling (main) thread: on Ctrl-C the job is asked to stop (cascade::CancelScope) and,
 /// once it has unwound, KeyboardInterrupt is raised. An exception of the job is rethrown here.

@@ -43,12 +43,6 @@ struct PyRanker {
   }
 };
 
-pyb::dict params_dict(const Params& p) {
-  pyb::dict d;
-  for (const auto& [k, v] : p.resolved()) d[pyb::str(k)] = param_value(v);
-  return d;
-}
-
 std::vector<float> score_rows(const Ranker& model, const RankBatch& batch) {
   std::vector<float> out(batch.rows());
   model.score(batch, out);
