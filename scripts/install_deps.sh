@@ -13,6 +13,8 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libjs-chart.js
   redis-server wrk curl
+  # Serving replicas behind a load balancer (scripts/serve_cluster.sh); socat for its runtime socket by hand.
+  haproxy socat
   gnuplot-nox
   python3
   # The Python module (python/, setup.py) and its tests: Debian's interpreter with these.
