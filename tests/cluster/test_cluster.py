@@ -128,7 +128,8 @@ def test_a_rolling_reload_under_load_fails_no_request_and_answers_each_with_one_
         versions[o.version] = versions.get(o.version, 0) + 1
     print(f"\nrolling reload {old_version} -> {new_version} under load: {len(outcomes)} requests, "
           f"{len(failed)} failed; answers per version {versions}; the reload took "
-          f"{reloaded - started:.1f} s")
+          f"{reloaded - started:.1f} s; lists differ between the bundles for {len(differ)} of "
+          f"{len(users)} users")
     assert failed == [], [(o.status, o.error) for o in failed[:5]]
     assert set(versions) == {old_version, new_version}
     # Every answer is one bundle's list for that user: its version field and its items agree.
