@@ -46,12 +46,12 @@ version_of() { "$PY" -c 'import json, sys; print(json.load(sys.stdin)["bundle_ve
 
 # Takes server $1 out of HAProxy's rotation and waits until it has no request in flight.
 drain() {
-  local name="$1" out scur status t0
+  local name="$1" out scur t0
   out="$(hap "set server replicas/$name state drain")"
   [ -z "$out" ] || die "haproxy refused to drain $name: $out"
   t0=$(date +%s)
   while :; do
-    read -r scur status < <(server_stat "$name")
+    read -r scur _ < <(server_stat "$name")
     [ "$scur" = "0" ] && break
     [ $(($(date +%s) - t0)) -lt "$DRAIN_TIMEOUT_S" ] ||
       die "$name still has $scur request(s) in flight after ${DRAIN_TIMEOUT_S}s"

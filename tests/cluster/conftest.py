@@ -175,7 +175,7 @@ class Load:
                     o.items = tuple(it["item_id"] for it in d["items"])
                 else:
                     o.error = body.decode(errors="replace")[:200]
-            except (OSError, http.client.HTTPException) as e:
+            except Exception as e:  # noqa: BLE001 -- any failure is a failed request, counted
                 o.error = f"{type(e).__name__}: {e}"
                 if conn is not None:
                     conn.close()
