@@ -6,7 +6,7 @@ import signal
 import subprocess
 import time
 
-from conftest import (CACHE_TTL_MS, CASCADE_BIN, CLUSTER_RELOAD, Load, bundle_users, http_json)
+from cluster_support import (CACHE_TTL_MS, CASCADE_BIN, CLUSTER_RELOAD, Load, bundle_users, http_json)
 
 
 def recommend(port: int, user: str, k: int = 10) -> dict:
