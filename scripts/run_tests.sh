@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The test suite: install Debian packages, build (Release), run every test through ctest, the
+# The test suite: install Debian packages, build (Release), run every test through ctest, the MPI
+# test (scripts/run_mpi_tests.sh), the
 # Python module's pytest suite (scripts/run_python_tests.sh), the dashboard's browser test (scripts/run_browser_tests.sh), then build and run the same suite under AddressSanitizer + UBSan in one process
 # (CASCADE_ASAN=0 skips that).
 set -euo pipefail
@@ -13,6 +14,8 @@ bash scripts/install_deps.sh
 # (scripts/build.sh alone builds them again).
 CASCADE_BUILD_BENCH="${CASCADE_BUILD_BENCH:-OFF}" bash scripts/build.sh release
 ctest --preset release -j "$(nproc)"
+# iALS training and evaluation across 2 MPI ranks equal one process's (mpirun, ~10 s).
+bash scripts/run_mpi_tests.sh
 # The Python module: pip-installed into a venv from the Release tree, then pytest.
 bash scripts/run_python_tests.sh
 # The dashboard in headless Chromium (installs chromium and the pinned npm package if missing).
