@@ -179,13 +179,14 @@ class IalsRecaller final : public ConfiguredRecaller<IalsConfig> {
     }
     std::vector<float> gram(static_cast<size_t>(f) * f);
     const Stopwatch loop_watch;
+    double comm_secs = 0;  // in the all-gathers (waiting for the slowest rank included)
     for (int it = 0; it < cfg_.iters; ++it) {
       check_cancelled();
       ials::gram(Y.data(), n_items, f, cfg_.reg, gram.data(), threads);
-      half_step(Cu, Y.data(), gram.data(), X.data(), threads, user_blocks);
+      half_step(Cu, Y.data(), gram.data(), X.data(), threads, user_blocks, comm_secs);
       check_cancelled();
       ials::gram(X.data(), n_users, f, cfg_.reg, gram.data(), threads);
-      half_step(Ci, X.data(), gram.data(), Y.data(), threads, item_blocks);
+      half_step(Ci, X.data(), gram.data(), Y.data(), threads, item_blocks, comm_secs);
     }
     const double loop_secs = loop_watch.seconds();
     for (float v : Y) {
@@ -208,9 +209,10 @@ class IalsRecaller final : public ConfiguredRecaller<IalsConfig> {
     const double secs = watch.seconds();
     spdlog::info(
         "ials: {} users x {} items, {} entries, factors {}, {} iterations ({}) in {:.3f}s "
-        "({:.4f} s per iteration) on {} threads x {} ranks",
+        "({:.4f} s per iteration, {:.4f} s of it in all-gathers) on {} threads x {} ranks",
         n_users, n_items, nnz, f, cfg_.iters, cfg_.use_cg ? "cg" : "cholesky", secs,
-        loop_secs / cfg_.iters, threads, user_blocks.empty() ? 1 : dist::world().size);
+        loop_secs / cfg_.iters, comm_secs / cfg_.iters, threads,
+        user_blocks.empty() ? 1 : dist::world().size);
   }
 
   void score(const UserQuery& q, std::span<float> out) const override {
@@ -281,7 +283,7 @@ class IalsRecaller final : public ConfiguredRecaller<IalsConfig> {
   // Solves the rows of X (all of them, or this rank's block of `blocks` followed by the
   // all-gather that gives every rank the whole X).
   void half_step(const ials::ConfidenceRows& C, const float* Y, const float* gram, float* X,
-                 int threads, const std::vector<size_t>& blocks) const {
+                 int threads, const std::vector<size_t>& blocks, double& comm_secs) const {
     if (blocks.empty()) {
       solve(C, Y, gram, X, threads);
       return;
@@ -291,7 +293,9 @@ class IalsRecaller final : public ConfiguredRecaller<IalsConfig> {
     // A view of rows [b, e): indptr values are absolute offsets into indices/conf.
     const ials::ConfidenceRows mine{static_cast<uint32_t>(e - b), C.indptr + b, C.indices, C.conf};
     solve(mine, Y, gram, X + b * static_cast<size_t>(cfg_.factors), threads);
+    const Stopwatch comm;
     dist::allgather_rows(X, blocks, static_cast<size_t>(cfg_.factors));
+    comm_secs += comm.seconds();
   }
 
   void solve(const ials::ConfidenceRows& C, const float* Y, const float* gram, float* X,
