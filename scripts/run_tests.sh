@@ -1,7 +1,6 @@
 #!/usr/bin/env bash
 # The test suite: install Debian packages, build (Release), run every test through ctest, the MPI
-# test (scripts/run_mpi_tests.sh), the
-# Python module's pytest suite (scripts/run_python_tests.sh), the dashboard's browser test (scripts/run_browser_tests.sh), then build and run the same suite under AddressSanitizer + UBSan in one process
+# equality test (scripts/run_mpi_tests.sh), the Python module's pytest suite (scripts/run_python_tests.sh), the dashboard's browser test (scripts/run_browser_tests.sh), then build and run the same suite under AddressSanitizer + UBSan in one process
 # (CASCADE_ASAN=0 skips that).
 set -euo pipefail
 # XGBoost's and libtorch's OpenMP threads spin while they wait; on a shared 2-core machine that
