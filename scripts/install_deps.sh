@@ -12,6 +12,8 @@ PACKAGES=(
   libtorch-dev libfaiss-dev libxgboost-dev xgboost
   libgtest-dev libgmock-dev libbenchmark-dev
   libjs-chart.js
+  # Training across processes (src/dist, scripts/run_mpi_tests.sh).
+  libopenmpi-dev openmpi-bin
   redis-server wrk curl
   # Serving replicas behind a load balancer (scripts/serve_cluster.sh); socat for its runtime socket by hand.
   haproxy socat

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The test suite: install Debian packages, build (Release), run every test through ctest, the
-# cluster tests (scripts/run_cluster_tests.sh), the Python module's pytest suite
-# (scripts/run_python_tests.sh), the dashboard's browser test (scripts/run_browser_tests.sh),
-# then build and run the same suite under AddressSanitizer + UBSan in one process
+# cluster tests (scripts/run_cluster_tests.sh), the MPI equality test (scripts/run_mpi_tests.sh),
+# the Python module's pytest suite (scripts/run_python_tests.sh), the dashboard's browser test
+# (scripts/run_browser_tests.sh), then build and run the same suite under AddressSanitizer + UBSan
+# in one process
 # (CASCADE_ASAN=0 skips that).
 set -euo pipefail
 # XGBoost's and libtorch's OpenMP threads spin while they wait; on a shared 2-core machine that
@@ -18,6 +19,8 @@ ctest --preset release -j "$(nproc)"
 # Replicas behind HAProxy with one Redis: events across replicas, a replica killed under load,
 # a rolling bundle reload under load.
 bash scripts/run_cluster_tests.sh
+# iALS training and evaluation across 2 MPI ranks equal one process's (mpirun, ~10 s).
+bash scripts/run_mpi_tests.sh
 # The Python module: pip-installed into a venv from the Release tree, then pytest.
 bash scripts/run_python_tests.sh
 # The dashboard in headless Chromium (installs chromium and the pinned npm package if missing).

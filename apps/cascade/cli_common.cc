@@ -11,6 +11,7 @@
 
 #include "cascade/core/config.h"
 #include "cascade/core/error.h"
+#include "cascade/dist/world.h"
 #include "cascade/io/artifact.h"
 #include "cascade/pipeline/funnel_spec.h"
 #include "cascade/tracking/run_store.h"
@@ -89,7 +90,9 @@ std::vector<ChannelSpec> Workspace::channels(const std::vector<std::string>& onl
   return select_channels(channel_specs_from_yaml(cfg["recall"]["channels"]), only);
 }
 
-Workspace open_workspace(const std::vector<std::string>& overrides) {
+namespace {
+
+Workspace open_workspace_here(const std::vector<std::string>& overrides) {
   Workspace w;
   w.cfg = load_config(overrides);
   w.source = data_source_from_yaml(w.cfg["data"]);
@@ -105,6 +108,18 @@ Workspace open_workspace(const std::vector<std::string>& overrides) {
   w.experiment = w.cfg["experiment"] ? w.cfg["experiment"].as<std::string>() : "cascade";
   w.eval.ks = config_ks(w.cfg);
   w.eval.threads = config_threads(w.cfg);
+  return w;
+}
+
+}  // namespace
+
+Workspace open_workspace(const std::vector<std::string>& overrides) {
+  // On MPI, rank 0 prepares (and caches) the snapshot first; the other ranks then load the cache
+  // instead of all writing it at once.
+  const dist::World& world = dist::world();
+  if (world.size > 1 && world.rank != 0) dist::barrier();
+  Workspace w = open_workspace_here(overrides);
+  if (world.size > 1 && world.rank == 0) dist::barrier();
   return w;
 }
 

@@ -64,6 +64,8 @@ struct Workspace {
   /// The configured channels, filtered by `only` when it is not empty (unknown names throw).
   std::vector<ChannelSpec> channels(const std::vector<std::string>& only) const;
 };
+/// Under mpirun, rank 0 opens it first (preparing and caching the snapshot) and the other
+/// ranks then load the cached snapshot.
 Workspace open_workspace(const std::vector<std::string>& overrides);
 
 /// The config overrides a `bench funnel` JSON chose besides its spec (e.g. rank.features.time=false),

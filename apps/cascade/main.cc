@@ -3,13 +3,42 @@
 #include <spdlog/spdlog.h>
 
 #include <cstdio>
+#include <cstring>
+#include <string>
 
 #include "cascade/core/error.h"
+#include "cascade/dist/world.h"
 #include "commands.h"
 
+namespace {
+
+// Under mpirun with several ranks only `train` and `eval` know how to share their work; any
+// other command would run N times over the same files.
+void check_command_runs_on_mpi(int argc, char** argv) {
+  const cascade::dist::World& w = cascade::dist::world();
+  if (w.size <= 1) return;
+  for (int a = 1; a < argc; ++a) {
+    if (argv[a][0] == '-') continue;
+    const std::string cmd = argv[a];
+    if (cmd == "train" || cmd == "eval") return;
+    throw cascade::Error("`cascade " + cmd +
+                         "` does not run across MPI ranks (only train and eval " +
+                         "do): run it without mpirun, or with -np 1");
+  }
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
+  // Initialises MPI only when started by mpirun (cascade/dist/world.h); finalises at return.
+  cascade::dist::Session mpi;
+  const cascade::dist::World& world = cascade::dist::world();
   spdlog::set_default_logger(spdlog::stderr_color_mt("cascade"));
-  spdlog::set_pattern("[%H:%M:%S.%e] %^%l%$ %v");
+  spdlog::set_pattern(world.size > 1
+                          ? "[%H:%M:%S.%e] [rank " + std::to_string(world.rank) + "] %^%l%$ %v"
+                          : "[%H:%M:%S.%e] %^%l%$ %v");
+  // One voice per job: the other ranks report warnings and errors only.
+  if (world.rank != 0) spdlog::set_level(spdlog::level::warn);
 
   CLI::App app{"cascade: a multi-stage recommender engine"};
   app.require_subcommand(1);
@@ -25,15 +54,19 @@ int main(int argc, char** argv) {
   cascade::cli::add_serve_command(app);
   cascade::cli::add_report_command(app);
 
+  // An error on one rank ends the whole job: the other ranks may be waiting in a collective.
   try {
+    check_command_runs_on_mpi(argc, argv);
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   } catch (const cascade::Error& e) {
     std::fprintf(stderr, "cascade: error: %s\n", e.what());
+    cascade::dist::abort_job(1);
     return 1;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "cascade: unexpected error: %s\n", e.what());
+    cascade::dist::abort_job(1);
     return 1;
   }
   return 0;

@@ -4,6 +4,10 @@
 // Determinism: each user's values are written to its own slot (index in `users`), and the
 // catalogue-level coverage is merged from per-thread "best rank per item" arrays with min(),
 // so results do not depend on the thread count or on the scheduling.
+//
+// On MPI (inside a dist::Collective scope of several ranks): each rank evaluates a contiguous
+// block of the evaluated users; an all-gather of the per-user values and an all-reduce (min)
+// of the best rank per item give every rank the same result as one process, coverage included.
 #include "cascade/eval/evaluator.h"
 
 #include <fmt/format.h>
@@ -17,6 +21,7 @@
 #include <string_view>
 
 #include "cascade/core/error.h"
+#include "cascade/dist/world.h"
 #include "cascade/eval/metrics.h"
 #include "cascade/io/artifact.h"
 #include "cascade/util/parallel.h"
@@ -107,7 +112,14 @@ EvalResult run(const Interactions& train, const Interactions& heldout, uint32_t 
   const int threads = resolve_threads(opt.threads);
   std::vector<ThreadState> states(static_cast<size_t>(threads));
 
-  parallel_for_dynamic(n_eval, threads, 16, [&](size_t idx, int t) {
+  // This process's users: all of them, or its block on MPI.
+  const bool spread = dist::collective_active();
+  const std::vector<size_t> blocks = dist::block_offsets(n_eval, spread ? dist::world().size : 1);
+  const size_t first = spread ? blocks[static_cast<size_t>(dist::world().rank)] : 0;
+  const size_t last = spread ? blocks[static_cast<size_t>(dist::world().rank) + 1] : n_eval;
+
+  parallel_for_dynamic(last - first, threads, 16, [&](size_t k, int t) {
+    const size_t idx = first + k;
     ThreadState& st = states[static_cast<size_t>(t)];
     if (st.best_rank.empty()) {
       st.best_rank.assign(n_items, std::numeric_limits<uint32_t>::max());
@@ -139,12 +151,24 @@ EvalResult run(const Interactions& train, const Interactions& heldout, uint32_t 
     }
   });
 
+  if (spread) {
+    // One all-gather of the per-user rows (user index x column), then back into the columns.
+    const size_t n_cols = columns.size();
+    std::vector<double> rows(n_eval * n_cols);
+    for (size_t idx = first; idx < last; ++idx)
+      for (size_t c = 0; c < n_cols; ++c) rows[idx * n_cols + c] = columns[c][idx];
+    dist::allgather_rows(rows.data(), blocks, n_cols);
+    for (size_t idx = 0; idx < n_eval; ++idx)
+      for (size_t c = 0; c < n_cols; ++c) columns[c][idx] = rows[idx * n_cols + c];
+  }
+
   // Coverage@K: an item is covered at K when its best rank over all users is below K.
   std::vector<uint32_t> best(n_items, std::numeric_limits<uint32_t>::max());
   for (const ThreadState& st : states) {
     if (st.best_rank.empty()) continue;
     for (uint32_t i = 0; i < n_items; ++i) best[i] = std::min(best[i], st.best_rank[i]);
   }
+  if (spread) dist::allreduce_min(best);  // over every rank's users: exactly one process's
   for (size_t j = 0; j < nk; ++j) {
     size_t covered = 0;
     for (uint32_t r : best) covered += (r < ks[j]) ? 1 : 0;

@@ -3,13 +3,19 @@
 // trained on this snapshot (content hash), evaluates on the configured split (test by
 // default) over the full catalogue and logs one MLflow run per channel with per-user
 // results (artifacts/per_user.csv) for `cascade compare`.
+//
+// Under `mpirun -np N`: every rank loads the models (the workdir must be visible to every rank)
+// and evaluates a contiguous block of the users; the results are gathered, so the per-user values
+// and the summary (coverage included) equal one process's. Only rank 0 logs runs and prints.
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include <memory>
+#include <optional>
 
 #include "cascade/core/config.h"
 #include "cascade/core/error.h"
+#include "cascade/dist/world.h"
 #include "cascade/eval/evaluator.h"
 #include "cascade/io/artifact.h"
 #include "cascade/tracking/run_store.h"
@@ -47,7 +53,9 @@ void add_eval_command(CLI::App& app) {
       throw Error("config: eval.split must be test or valid, got " + split);
     const Interactions& heldout = split == "test" ? ds.test : ds.valid;
 
-    RunStore store(w.mlruns);
+    const bool root = dist::world().rank == 0;
+    std::optional<RunStore> store;
+    if (root) store.emplace(w.mlruns);
 
     std::vector<std::pair<std::string, std::map<std::string, double>>> rows;
     std::vector<std::pair<std::string, std::string>> run_ids;
@@ -66,10 +74,15 @@ void add_eval_command(CLI::App& app) {
                                 model_dir.string(), h.empty() ? "(unknown)" : h, ds.content_hash));
       }
       auto model = load_recaller(model_dir);
-      EvalResult r = evaluate(*model, w.train, heldout, w.eval);
+      EvalResult r;
+      {
+        const dist::Collective collective;  // a no-op in a single process
+        r = evaluate(*model, w.train, heldout, w.eval);
+      }
       evaluated_users = r.users.size();
+      if (!root) continue;
 
-      Run run = store.start_run(w.experiment, "eval/" + spec.name);
+      Run run = store->start_run(w.experiment, "eval/" + spec.name);
       for (const auto& [k, v] : flatten_config(cfg)) run.log_param(k, v);
       const Params model_params = model->params();
       for (const auto& [k, v] : model_params.resolved()) run.log_param("model." + k, v);
@@ -88,6 +101,7 @@ void add_eval_command(CLI::App& app) {
       summary["eval_s"] = r.seconds;
       rows.emplace_back(spec.name, summary);
     }
+    if (!root) return;
     if (rows.empty()) throw Error("eval: no channel selected");
     fmt::print("\n{} split: {} users, {} items (full catalogue, training items masked)\n", split,
                evaluated_users, ds.n_items);
