@@ -20,8 +20,9 @@ namespace cascade::py {
 
 using IdArray = pyb::array_t<int64_t, pyb::array::c_style | pyb::array::forcecast>;
 
-Interactions channel_matrix(const Dataset& ds) {
-  return ds.options.protocol == Protocol::kSeedOof ? ds.recall_slice() : ds.train;
+std::shared_ptr<const Interactions> channel_matrix(const std::shared_ptr<const Dataset>& ds) {
+  if (ds->options.protocol != Protocol::kSeedOof) return std::shared_ptr<const Interactions>(ds, &ds->train);
+  return std::make_shared<const Interactions>(ds->recall_slice());
 }
 
 void check_catalogue(const PyChannel& c, const Dataset& ds) {
@@ -63,18 +64,13 @@ std::vector<UserId> user_list(const IdArray& users, uint32_t n_users, const char
   return out;
 }
 
-// channel_matrix() without a copy where it is the training split itself (the shared_ptr aliases
-// the dataset, keeping it alive); the seed-oof recall slice is cut once.
-std::shared_ptr<const Interactions> matrix_of(const std::shared_ptr<const Dataset>& ds) {
-  if (ds->options.protocol != Protocol::kSeedOof) return std::shared_ptr<const Interactions>(ds, &ds->train);
-  return std::make_shared<const Interactions>(ds->recall_slice());
-}
-
 // Histories come from the matrix fit() used, or from `dataset` (needed after load()).
 std::shared_ptr<const Interactions> histories(const PyChannel& c, const std::shared_ptr<const Dataset>& ds) {
   if (ds && ds == c.dataset && c.fit_rows) return c.fit_rows;
-  if (ds) check_catalogue(c, *ds);
-  if (ds) return matrix_of(ds);
+  if (ds) {
+    check_catalogue(c, *ds);
+    return channel_matrix(ds);
+  }
   if (c.fit_rows) return c.fit_rows;
   throw Error(c.kind + ": pass dataset= (a loaded channel does not know the users' histories)");
 }
@@ -150,7 +146,7 @@ artefact folder, which `cascade eval` and Channel.load read.)doc")
           [](PyChannel& c, std::shared_ptr<const Dataset> ds, int threads, uint64_t seed) {
             if (!ds) throw pyb::type_error("fit: dataset is None");
             std::shared_ptr<Recaller> model = create(c.kind, c.params);
-            auto rows = matrix_of(ds);
+            auto rows = channel_matrix(ds);
             run_interruptible([&] {
               FitInput in{*rows, ds->catalog, threads, seed, &ds->valid, ds->content_hash};
               model->fit(in);
@@ -180,7 +176,7 @@ its previous state). Returns None.)doc")
             const Recaller& model = c.fitted("recommend");
             if (k == 0) throw pyb::value_error("recommend: k must be > 0");
             const auto rows = histories(c, ds);
-            const uint32_t n_users = ds ? ds->n_users : (c.dataset ? c.dataset->n_users : rows->n_rows);
+            const uint32_t n_users = rows->n_rows;  // one history row per user of the dataset
             const IdArray user_array = users_obj.cast<IdArray>();
             if (user_array.ndim() == 0) {  // one user (int or NumPy scalar): 1-D answers
               const auto users = user_list(user_array, n_users, "recommend");
@@ -221,7 +217,7 @@ Users are spread over `threads` workers (0 = every core) without the GIL.)doc")
              int threads) {
             const Recaller& model = c.fitted("score");
             const auto rows = histories(c, ds);
-            const uint32_t n_users = ds ? ds->n_users : (c.dataset ? c.dataset->n_users : rows->n_rows);
+            const uint32_t n_users = rows->n_rows;  // one history row per user of the dataset
             const IdArray user_array = users_obj.cast<IdArray>();
             if (user_array.ndim() > 1) throw pyb::value_error("score: users must be an int or a 1-D array");
             const auto users = user_list(user_array, n_users, "score");
@@ -276,7 +272,7 @@ user ids (2-D, one row per user): every item, or only `items` (dense ids, in tha
             const Recaller& model = c.fitted("user_vectors");
             const ItemVectorsView v = model.item_vectors();
             const auto rows = histories(c, ds);
-            const uint32_t n_users = ds ? ds->n_users : (c.dataset ? c.dataset->n_users : rows->n_rows);
+            const uint32_t n_users = rows->n_rows;  // one history row per user of the dataset
             const auto users = user_list(users_obj.cast<IdArray>(), n_users, "user_vectors");
             std::vector<float> out(users.size() * v.dim);
             for (size_t i = 0; i < users.size(); ++i) {

@@ -48,6 +48,15 @@ pyb::tuple csr_arrays(const Interactions& m) {
                          to_numpy(std::move(times), {n}));
 }
 
+// An optional column of from_arrays as a vector of n values (converted by NumPy).
+template <class T>
+std::vector<T> column(const pyb::object& values, size_t n, const char* what) {
+  auto a = values.cast<pyb::array_t<T, pyb::array::c_style | pyb::array::forcecast>>();
+  if (static_cast<size_t>(a.size()) != n)
+    throw Error(std::string(what) + " has " + std::to_string(a.size()) + " rows but users has " + std::to_string(n));
+  return std::vector<T>(a.data(), a.data() + n);
+}
+
 std::shared_ptr<Dataset> from_codes(pyb::array_t<int64_t, pyb::array::c_style | pyb::array::forcecast> users,
                                     std::vector<std::string> user_keys,
                                     pyb::array_t<int64_t, pyb::array::c_style | pyb::array::forcecast> items,
@@ -74,10 +83,7 @@ std::shared_ptr<Dataset> from_codes(pyb::array_t<int64_t, pyb::array::c_style | 
   }
   log.has_rating = !ratings.is_none();
   if (log.has_rating) {
-    auto r = ratings.cast<pyb::array_t<float, pyb::array::c_style | pyb::array::forcecast>>();
-    if (static_cast<size_t>(r.size()) != n)
-      throw Error("rating has " + std::to_string(r.size()) + " rows but users has " + std::to_string(n));
-    log.rating.assign(r.data(), r.data() + n);
+    log.rating = column<float>(ratings, n, "rating");
     for (size_t i = 0; i < n; ++i)
       if (!std::isfinite(log.rating[i])) throw DataError(name, i + 1, "rating", "not a finite number");
   } else {
@@ -85,10 +91,7 @@ std::shared_ptr<Dataset> from_codes(pyb::array_t<int64_t, pyb::array::c_style | 
   }
   log.has_timestamp = !timestamps.is_none();
   if (log.has_timestamp) {
-    auto t = timestamps.cast<pyb::array_t<int64_t, pyb::array::c_style | pyb::array::forcecast>>();
-    if (static_cast<size_t>(t.size()) != n)
-      throw Error("timestamp has " + std::to_string(t.size()) + " rows but users has " + std::to_string(n));
-    log.timestamp.assign(t.data(), t.data() + n);
+    log.timestamp = column<int64_t>(timestamps, n, "timestamp");
   } else {
     log.timestamp.resize(n);
     for (size_t i = 0; i < n; ++i) log.timestamp[i] = static_cast<int64_t>(i);

@@ -86,10 +86,7 @@ seconds. result["recall@10"] reads the summary.)doc")
         opt.ks = std::move(ks);
         opt.threads = threads;
         auto out = std::make_shared<EvalResult>();
-        run_interruptible([&] {
-          const Interactions train = channel_matrix(*ds);
-          *out = evaluate(model, train, heldout, opt);
-        });
+        run_interruptible([&] { *out = evaluate(model, *channel_matrix(ds), heldout, opt); });
         return out;
       },
       pyb::arg("model"), pyb::arg("dataset"), pyb::kw_only(), pyb::arg("split") = "test",

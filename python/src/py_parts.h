@@ -37,7 +37,8 @@ struct PyChannel {
 void check_catalogue(const PyChannel& c, const Dataset& ds);
 
 /// The matrix channels are fitted on and evaluated against, as the CLI picks it: the recall
-/// slice under seed-oof, the training split otherwise.
-Interactions channel_matrix(const Dataset& ds);
+/// slice under seed-oof (cut once), otherwise the training split itself (the pointer aliases the
+/// dataset and keeps it alive: no copy). It has one row per user of the dataset.
+std::shared_ptr<const Interactions> channel_matrix(const std::shared_ptr<const Dataset>& ds);
 
 }  // namespace cascade::py
