@@ -174,6 +174,64 @@ std::string apply_funnel_flags(YAML::Node& cfg, const std::string& funnel, const
   return resolve_funnel(cfg).str();
 }
 
+bool funnel_named(const YAML::Node& cfg, const std::string& funnel, const std::string& funnel_from,
+                  const std::vector<std::string>& channels) {
+  const YAML::Node f = cfg["funnel"];
+  const bool in_config = f && !f.IsNull() && !(f.IsScalar() && f.Scalar().empty());
+  return in_config || !funnel.empty() || !funnel_from.empty() || !channels.empty();
+}
+
+DataShape recall_shape(const Dataset& ds) {
+  return {ds.train.n_rows, std::max<uint32_t>(ds.train.n_cols, static_cast<uint32_t>(ds.catalog.items.size())),
+          ds.train.nnz()};
+}
+
+namespace {
+
+// (name, reason) of each spec that cannot be fitted on `shape`, in order.
+std::vector<std::pair<std::string, std::string>> unfit(const std::vector<ChannelSpec>& specs,
+                                                       const DataShape& shape) {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& spec : specs) {
+    const std::string why = make_recaller(spec.spec())->cannot_fit(shape);
+    if (!why.empty()) out.emplace_back(spec.name, why);
+  }
+  return out;
+}
+
+void warn_left_out(const std::string& name, const std::string& why, const DataShape& shape) {
+  spdlog::warn("{} left out of the default funnel for {} users x {} items ({} rows): {}", name, shape.n_users,
+               shape.n_items, shape.nnz, why);
+}
+
+}  // namespace
+
+std::vector<ChannelSpec> fit_channels_to_data(std::vector<ChannelSpec> specs, const DataShape& shape,
+                                              bool user_chose) {
+  const auto bad = unfit(specs, shape);
+  if (bad.empty()) return specs;
+  if (user_chose) throw Error(bad.front().second);
+  for (const auto& [name, why] : bad) {
+    warn_left_out(name, why, shape);
+    std::erase_if(specs, [&](const ChannelSpec& s) { return s.name == name; });
+  }
+  return specs;
+}
+
+std::string fit_funnel_to_data(YAML::Node& cfg, const DataShape& shape, bool user_chose) {
+  FunnelSpec spec = resolve_funnel(cfg);
+  const auto bad = unfit(channel_specs_from_yaml(cfg["recall"]["channels"]), shape);
+  if (bad.empty()) return spec.str();
+  if (user_chose) throw Error(bad.front().second);
+  for (const auto& [name, why] : bad) {
+    warn_left_out(name, why, shape);
+    std::erase_if(spec.channels, [&](const SpecPart& p) { return p.name == name; });
+  }
+  CASCADE_CHECK(!spec.channels.empty(), "funnel: every recall channel was left out for this data's size");
+  cfg["funnel"] = spec.str();
+  return resolve_funnel(cfg).str();
+}
+
 std::string record_funnel_run(const YAML::Node& cfg, const std::string& command, const std::string& spec,
                               const std::map<std::string, double>& metrics, const std::string& result_json) {
   RunStore store(cfg["mlruns"] ? cfg["mlruns"].as<std::string>() : "mlruns");

@@ -78,6 +78,26 @@ std::vector<std::string> funnel_from_overrides(const std::string& funnel_from);
 std::string apply_funnel_flags(YAML::Node& cfg, const std::string& funnel, const std::string& funnel_from,
                                const std::vector<std::string>& channels);
 
+/// Whether the user named the funnel (a flag, or a non-null `funnel` key in the config) rather
+/// than taking the configured default.
+bool funnel_named(const YAML::Node& cfg, const std::string& funnel, const std::string& funnel_from,
+                  const std::vector<std::string>& channels);
+
+/// After the data is known, before anything is fitted: the funnel's channels that cannot be
+/// fitted on data of `shape` (Recaller::cannot_fit, e.g. EASE's dense inverse at 27K items).
+/// When the funnel is the configured default (`user_chose` false) they are left out with a
+/// warning and the funnel re-resolved; when the user named the funnel or its channels, the
+/// first reason is thrown (fail fast with the estimate). Returns the funnel spec in force.
+std::string fit_funnel_to_data(YAML::Node& cfg, const DataShape& shape, bool user_chose);
+
+/// Same rule for `train`'s channel list: unfit channels are dropped with a warning when
+/// `only` is empty, and thrown when the user named them.
+std::vector<ChannelSpec> fit_channels_to_data(std::vector<ChannelSpec> specs, const DataShape& shape,
+                                              bool user_chose);
+
+/// The shape the recall channels are fitted on: the training matrix, the catalogue's items.
+DataShape recall_shape(const Dataset& ds);
+
 /// Records a funnel-level command in the run store (cfg's mlruns / experiment): the resolved
 /// config as params and artefact, `spec` as the tag cascade.funnel, `metrics`, and `result` as
 /// result.json. Returns the run id.

@@ -25,6 +25,7 @@
 #include "cascade/eval/metrics.h"
 #include "cascade/io/artifact.h"
 #include "cascade/util/parallel.h"
+#include "cascade/util/progress.h"
 #include "cascade/util/stopwatch.h"
 #include "eval/metrics_internal.h"
 
@@ -118,7 +119,9 @@ EvalResult run(const Interactions& train, const Interactions& heldout, uint32_t 
   const size_t first = spread ? blocks[static_cast<size_t>(dist::world().rank)] : 0;
   const size_t last = spread ? blocks[static_cast<size_t>(dist::world().rank) + 1] : n_eval;
 
+  Progress progress("evaluate", last - first, "users");
   parallel_for_dynamic(last - first, threads, 16, [&](size_t k, int t) {
+    progress.add();
     const size_t idx = first + k;
     ThreadState& st = states[static_cast<size_t>(t)];
     if (st.best_rank.empty()) {

@@ -8,6 +8,7 @@
 
 #include "cascade/core/error.h"
 #include "cascade/util/parallel.h"
+#include "cascade/util/progress.h"
 
 namespace cascade {
 
@@ -19,7 +20,10 @@ PoolCandidates collect_candidates(const std::vector<const Recaller*>& channels,
   PoolCandidates pc;
   pc.channels = names;
   pc.per_user.resize(train.n_rows);
+  Progress progress(fmt::format("candidates ({} channels, top {})", channels.size(), quota), train.n_rows,
+                    "users");
   parallel_for_dynamic(train.n_rows, threads, 16, [&](size_t u, int) {
+    progress.add();
     const bool needed = (u < valid.n_rows && valid.row_size(u) > 0) || (u < test.n_rows && test.row_size(u) > 0);
     if (!needed) return;
     UserQuery q;

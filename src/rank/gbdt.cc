@@ -11,6 +11,7 @@
 
 #include "cascade/core/error.h"
 #include "cascade/util/cancel.h"
+#include "cascade/util/progress.h"
 
 namespace cascade {
 
@@ -113,9 +114,11 @@ void Gbdt::fit(std::span<const float> x, size_t rows, size_t cols, std::span<con
       {"verbosity", "0"},
   };
   for (const auto& [k, v] : params) check(XGBoosterSetParam(b, k, v.c_str()), k);
+  Progress progress("gbdt", static_cast<uint64_t>(opt.rounds), "rounds");
   for (int it = 0; it < opt.rounds; ++it) {
     check_cancelled();
     check(XGBoosterUpdateOneIter(b, it, m->h), "a boosting round");
+    progress.add();
   }
   *this = std::move(fresh);
   predict_threads_ = threads;

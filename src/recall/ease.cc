@@ -8,8 +8,10 @@
 // value=rating). Scoring uses only the query's history, so fresh events count at once.
 //
 // Memory: B is dense, n_items^2 floats (1447 items: 8 MB; 20k items: 1.6 GB; 50k: 10 GB),
-// plus a second n_items^2 buffer while tuning lambda. `max_items` (default 50000) refuses
-// larger catalogues with an error instead of exhausting memory.
+// plus a second n_items^2 buffer while tuning lambda. Time: n^3 / 2 multiply-adds per
+// inversion, 11 inversions when tuning (ML-20M's 26,744 items: ~6 min each on 2 cores).
+// `max_items` (default 20000) refuses larger catalogues before anything is computed, with
+// the memory and time estimate (cannot_fit(); the default funnel leaves EASE out then).
 //
 // The inverse is an in-place blocked SWEEP (ease_solver.h): n^3 / 2 multiply-adds with a
 // hand-tiled kernel chosen at run time for AVX-512 / AVX2 / baseline. At 1447 items the
@@ -20,7 +22,7 @@
 //   lambda     L2 regularisation                                   [0, 1e12]
 //   tune       choose lambda from kLambdaGrid by Recall@20 on FitInput::valid (never test)
 //   value      binary | rating
-//   max_items  refuse catalogues larger than this (dense model)    [1, 10^6]
+//   max_items  refuse catalogues larger than this (dense model)    [20000]  1..10^6
 //   threads    0 = FitInput::threads (0 there = hardware)          [0, 1024]
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -307,12 +309,31 @@ constexpr int kFormatVersion = 1;
 // Candidate lambdas for tune=true (the range Steck 2019 and later replications search).
 constexpr double kLambdaGrid[] = {50, 100, 200, 300, 500, 750, 1000, 1500, 2000, 3000};
 constexpr size_t kTuneK = 20;  // tuning metric: Recall@20 on the validation items
+// Multiply-adds per second of the inversion, measured on this 2-core AVX-512 machine (the
+// 3,700-item fit in BENCHMARKS.md "iALS and EASE fit"): only for the refusal's time estimate.
+constexpr double kMeasuredMacsPerSecond = 26e9;
+
+// "ease: N items exceed max_items=M: ... ≈ X GB ... ≈ Y min": what a dense fit would need.
+std::string refusal(uint32_t n, int64_t max_items, bool tune) {
+  const double copies = tune ? 2.0 : 1.0;
+  const double gb = copies * 4.0 * static_cast<double>(n) * static_cast<double>(ease::padded_ld(n)) / 1e9;
+  const double inversions = tune ? static_cast<double>(std::size(kLambdaGrid) + 1) : 1.0;
+  const double nd = static_cast<double>(n);
+  const double minutes = inversions * nd * nd * nd / 2.0 / kMeasuredMacsPerSecond / 60.0;
+  return fmt::format(
+      "ease: {} items exceed max_items={}. EASE inverts a dense n_items^2 matrix: about {:.1f} GB "
+      "of memory{} and about {:.0f} min of compute ({} inversion{} of n^3/2 multiply-adds at the "
+      "{:.0f} GMAC/s measured on 2 cores; an estimate{}). Leave it out (the default funnel does), "
+      "use a factor model (ials), or raise max_items if the memory and time are there",
+      n, max_items, gb, tune ? " (two copies while tuning lambda)" : "", minutes, inversions,
+      inversions > 1 ? "s" : "", kMeasuredMacsPerSecond / 1e9, tune ? ", validation scoring not included" : "");
+}
 
 struct EaseConfig {
   double lambda = 500.0;
   bool tune = false;
   bool rating = false;
-  int64_t max_items = 50000;
+  int64_t max_items = 20000;
   int threads = 0;
 
   static EaseConfig read(Params& p) {
@@ -320,7 +341,7 @@ struct EaseConfig {
     c.lambda = p.get_double("lambda", 500.0, 0.0, 1e12);
     c.tune = p.get_bool("tune", false);
     c.rating = p.get_string("value", "binary", {"binary", "rating"}) == "rating";
-    c.max_items = p.get_int("max_items", 50000, 1, 1000000);
+    c.max_items = p.get_int("max_items", 20000, 1, 1000000);
     c.threads = static_cast<int>(p.get_int("threads", 0, 0, 1024));
     return c;
   }
@@ -332,17 +353,17 @@ class EaseRecaller final : public ConfiguredRecaller<EaseConfig> {
 
   uint32_t n_items() const override { return n_items_; }
 
+  std::string cannot_fit(const DataShape& shape) const override {
+    if (static_cast<int64_t>(shape.n_items) <= cfg_.max_items) return {};
+    return refusal(shape.n_items, cfg_.max_items, cfg_.tune);
+  }
+
   void fit(const FitInput& in) override {
     const Stopwatch watch;
     in.train.validate();
     const uint32_t n =
         std::max<uint32_t>(in.train.n_cols, static_cast<uint32_t>(in.catalog.items.size()));
-    if (static_cast<int64_t>(n) > cfg_.max_items) {
-      throw Error(fmt::format(
-          "ease: {} items exceed max_items={}; EASE keeps a dense n_items^2 float matrix "
-          "({:.1f} GB here). Raise max_items if the memory is there, or use a factor model (ials)",
-          n, cfg_.max_items, 4.0 * n * n / 1e9));
-    }
+    if (const std::string why = cannot_fit({in.train.n_rows, n, in.train.nnz()}); !why.empty()) throw Error(why);
     const int threads = resolve_threads(cfg_.threads > 0 ? cfg_.threads : in.threads);
     fitted_ = false;  // B_ is rebuilt below; a failure leaves the model unusable, not stale
     const size_t ld = ease::padded_ld(n);

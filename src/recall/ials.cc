@@ -53,6 +53,7 @@
 #include "cascade/recall/recaller.h"
 #include "cascade/util/cancel.h"
 #include "cascade/util/parallel.h"
+#include "cascade/util/progress.h"
 #include "cascade/util/stopwatch.h"
 #include "recall/configured_recaller.h"
 #include "recall/ials_solver.h"
@@ -180,6 +181,7 @@ class IalsRecaller final : public ConfiguredRecaller<IalsConfig> {
     std::vector<float> gram(static_cast<size_t>(f) * f);
     const Stopwatch loop_watch;
     double comm_secs = 0;  // in the all-gathers (waiting for the slowest rank included)
+    Progress progress("ials", static_cast<uint64_t>(cfg_.iters), "iterations");
     for (int it = 0; it < cfg_.iters; ++it) {
       check_cancelled();
       ials::gram(Y.data(), n_items, f, cfg_.reg, gram.data(), threads);
@@ -187,6 +189,7 @@ class IalsRecaller final : public ConfiguredRecaller<IalsConfig> {
       check_cancelled();
       ials::gram(X.data(), n_users, f, cfg_.reg, gram.data(), threads);
       half_step(Ci, X.data(), gram.data(), Y.data(), threads, item_blocks, comm_secs);
+      progress.add();
     }
     const double loop_secs = loop_watch.seconds();
     for (float v : Y) {

@@ -142,6 +142,27 @@ TEST(CliEndToEnd, TrainSavesTheConfiguredAnnIndexAndEvalLoadsIt) {
   fs::remove_all(tmp);
 }
 
+// A channel that cannot be fitted at this data's size (EASE's dense inverse over more items than
+// max_items) is left out of the default channel list with a warning, and refused at once, with
+// the estimate, when the user names it.
+TEST(CliEndToEnd, TrainLeavesOutAChannelTooBigForTheDataUnlessNamed) {
+  fs::path tmp = temp_dir("scale");
+  std::string common = " workdir=" + (tmp / "runs").string() + " mlruns=" + (tmp / "mlruns").string() +
+                       " threads=2 ~recall.channels.two_tower ~recall.channels.sasrec ~recall.channels.content"
+                       " recall.channels.ials.iters=2 recall.channels.ease.max_items=1000";
+  Result r = run(std::string(CASCADE_BIN) + " train" + common);
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("ease left out of the default funnel"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("exceed max_items=1000"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("\nials "), std::string::npos) << r.output;  // the others are trained
+  EXPECT_EQ(r.output.find("\nease "), std::string::npos) << r.output;
+  Result named = run(std::string(CASCADE_BIN) + " train" + common + " --channels ease");
+  EXPECT_NE(named.code, 0);
+  EXPECT_NE(named.output.find("exceed max_items=1000"), std::string::npos) << named.output;
+  EXPECT_EQ(named.output.find("fitting"), std::string::npos) << named.output;  // nothing was fitted
+  fs::remove_all(tmp);
+}
+
 TEST(CliEndToEnd, BenchQualityWritesTheContractJson) {
   fs::path tmp = temp_dir("bench");
   Result r = run(std::string(CASCADE_BIN) +

@@ -276,6 +276,15 @@ TEST(Ease, RejectsBadParametersAndInput) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("max_items"), std::string::npos);
   }
+  // the refusal comes before any work, with what a dense fit of ML-20M's shape would need:
+  // 2 copies x 4 bytes x 26,744 x 26,752 (padded) = 5.72 GB; 11 inversions (10 tuning lambdas
+  // + the final one) x 26,744^3 / 2 MACs at 26 GMAC/s = 67.4 min
+  const std::string why = make_recaller("ease:tune=true")->cannot_fit({138493, 26744, 10000000});
+  EXPECT_NE(why.find("26744 items exceed max_items=20000"), std::string::npos) << why;
+  EXPECT_NE(why.find("about 5.7 GB"), std::string::npos) << why;
+  EXPECT_NE(why.find("about 67 min"), std::string::npos) << why;
+  EXPECT_EQ(make_recaller("ease")->cannot_fit({138493, 20000, 10000000}), "");  // at the limit: fits
+  EXPECT_NE(make_recaller("ease:tune=false")->cannot_fit({1, 26744, 1}).find("about 2.9 GB"), std::string::npos);
   // lambda = 0 with an unused item makes X^T X singular
   auto z = make_recaller("ease:lambda=0");
   Interactions sing = make_rows(3, {{0, 1}});

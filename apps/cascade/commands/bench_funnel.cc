@@ -114,8 +114,10 @@ void add_bench_funnel(CLI::App* bench) {
     const DataSource src = o->data.to_source();
     CASCADE_CHECK(src.prepare.protocol == Protocol::kSeedOof,
                   "bench funnel needs --protocol seed-oof (rankers learn from the ranker slice)");
-    fmt::print("funnel: {}\n", apply_funnel_flags(cfg, o->funnel, "", o->channels));
+    const bool named = funnel_named(cfg, o->funnel, "", o->channels);
+    apply_funnel_flags(cfg, o->funnel, "", o->channels);
     const Dataset ds = prepare_dataset(load_dataset(src.dataset, src.path, src.load), src.tag, src.prepare);
+    fmt::print("funnel: {}\n", fit_funnel_to_data(cfg, recall_shape(ds), named));
     o->bench.threads = o->threads;
     o->bench.channel_cache = o->cache;
     o->bench.select_on_valid = o->select_on == "valid";

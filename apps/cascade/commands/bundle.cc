@@ -59,7 +59,8 @@ void add_bundle_command(CLI::App& app) {
     std::vector<std::string> overrides = funnel_from_overrides(o->funnel_from);
     overrides.insert(overrides.end(), o->overrides.begin(), o->overrides.end());
     YAML::Node cfg = load_config(overrides);
-    fmt::print("funnel: {}\n", apply_funnel_flags(cfg, o->funnel, o->funnel_from, o->channels));
+    const bool named = funnel_named(cfg, o->funnel, o->funnel_from, o->channels);
+    apply_funnel_flags(cfg, o->funnel, o->funnel_from, o->channels);
     DataSource src;
     if (o->data.data.empty()) {
       // The configured data group, always split seed-oof (the rankers learn from the ranker slice).
@@ -73,6 +74,7 @@ void add_bundle_command(CLI::App& app) {
     }
     const auto snap_dir = workdir_for(cfg, src.tag) / "data-oof";
     Dataset ds = prepare_or_load(src, snap_dir);
+    fmt::print("funnel: {}\n", fit_funnel_to_data(cfg, recall_shape(ds), named));
     BundleBuildOptions bo;
     bo.threads = o->threads >= 0 ? o->threads : config_threads(cfg);
     bo.channel_cache = o->cache;

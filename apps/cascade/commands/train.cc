@@ -39,7 +39,7 @@ void add_train_command(CLI::App& app) {
     Workspace w = open_workspace(*overrides);
     const YAML::Node& cfg = w.cfg;
     const Dataset& ds = w.ds;
-    const std::vector<ChannelSpec> specs = w.channels(*only);
+    const std::vector<ChannelSpec> specs = fit_channels_to_data(w.channels(*only), recall_shape(ds), !only->empty());
     if (specs.empty())
       throw Error("train: no channel selected (check --channels against recall.channels)");
     std::optional<RunStore> store;

@@ -38,6 +38,13 @@ struct FitInput {
   std::string dataset_hash{};  // {}: aggregate initialisers may leave it out without a warning
 };
 
+/// The size of a training matrix, known before any model is built.
+struct DataShape {
+  uint32_t n_users = 0;
+  uint32_t n_items = 0;
+  uint64_t nnz = 0;
+};
+
 /// One user's request.
 struct UserQuery {
   UserId user = kUnknownUser;          ///< dense id the channel was fitted with, if any
@@ -93,6 +100,12 @@ class Recaller {
   virtual void load(const std::filesystem::path& dir) = 0;
 
   virtual uint32_t n_items() const = 0;
+
+  /// Why fit() would refuse data of this shape under the configured limits (a dense model
+  /// that would not fit in memory or time), with the estimate of what it would need; empty
+  /// when it can be fitted. Asked before any channel is fitted, so that a 20M-row run fails
+  /// (or leaves the channel out) in seconds rather than after an hour of other channels.
+  virtual std::string cannot_fit(const DataShape& /*shape*/) const { return {}; }
 
   /// Top-k items by score with every history item and every `exclude` item removed,
   /// best first (ties: lower item id first). Uses the attached ANN index when there is one

@@ -4,6 +4,8 @@
 #include <filesystem>
 #include <numeric>
 
+#include "cascade/util/progress.h"
+
 namespace cascade::loaders {
 
 namespace fs = std::filesystem;
@@ -258,7 +260,14 @@ void read_interactions(const std::string& path, const InteractionSpec& spec,
     return interner.intern_string(id);
   };
 
+  // The row count is not known before the end (the size guess above is only for reserving).
+  Progress progress("reading " + fs::path(path).filename().string(), 0, "rows");
+  size_t since_report = 0;  // rows since the last Progress::add (one clock read per 64K rows)
   auto row = [&](const std::vector<std::string_view>& f, size_t, RowError& err) -> bool {
+    if (++since_report == 65536) {
+      progress.add(since_report);
+      since_report = 0;
+    }
     uint64_t un = 0;
     uint64_t in = 0;
     std::string_view us;
