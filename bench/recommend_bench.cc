@@ -3,13 +3,26 @@
 // BM_Recommend: the whole /recommend funnel (recall -> features -> pre-rank -> fine-rank ->
 // re-rank) for users taken round-robin; BM_ChannelTopN/<c>: one recall channel's top-quota.
 // Without CASCADE_BUNDLE the benchmarks are skipped (they need a trained bundle).
+//
+// The served lists, for checking that an optimisation changes no answer:
+//   CASCADE_BUNDLE=/path/to/bundle ./build/release/recommend_bench --dump=lists.jsonl
+// writes, through the server's own /recommend handler (in-process feature store), one JSON line
+// per request: every user with k=10, every user with k=20 and explain, every 10th user again
+// with three live events (fixed timestamps, so the request time is fixed too), and one unknown
+// user; each answer without its latency_ms. Two dumps are compared with `cmp` (or diff).
 #include <benchmark/benchmark.h>
 
 #include <Eigen/Core>
 #include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <iostream>
 #include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
 
 #include "cascade/pipeline/recommender.h"
+#include "serve/handlers.h"
 
 namespace {
 
@@ -70,6 +83,58 @@ void BM_ChannelTopN(benchmark::State& state) {
 }
 BENCHMARK(BM_ChannelTopN)->DenseRange(0, 7)->Unit(benchmark::kMicrosecond);
 
+// Writes the served lists of the bundle at `dir` to `out` (see the header comment).
+int dump_lists(const char* dir, const std::string& out_path) {
+  using namespace cascade;
+  Eigen::setNbThreads(1);
+  const auto state = ServingState::load(dir);
+  FeatureStore store{FeatureStoreOptions{}};
+  const RequestLimits limits;
+  RouteContext ctx;
+  ctx.state = state;
+  ctx.store = &store;
+  ctx.limits = &limits;
+  ctx.started = std::chrono::steady_clock::now();
+  std::ofstream out(out_path);
+  const Dataset& ds = state->bundle->data();
+  auto emit = [&](const std::string& user, const QueryParams& q) {
+    const RouteResponse r = handle_recommend(ctx, user, q);
+    auto j = nlohmann::ordered_json::parse(r.body);
+    j.erase("latency_ms");
+    out << r.status << ' ' << j.dump() << '\n';
+  };
+  for (size_t u = 0; u < ds.n_users; ++u) emit(ds.user_ids[u], {});
+  for (size_t u = 0; u < ds.n_users; ++u) emit(ds.user_ids[u], {{"k", "20"}, {"explain", "true"}});
+  for (size_t u = 0; u < ds.n_users; u += 10) {
+    for (size_t e = 0; e < 3; ++e) {
+      StoredEvent ev;
+      ev.item = ds.item_ids[(u * 7 + e * 131) % ds.n_items];
+      ev.timestamp = state->bundle->log_clock() + static_cast<int64_t>(100 * (e + 1));
+      store.append(ds.user_ids[u], ev);
+    }
+    emit(ds.user_ids[u], {});
+  }
+  emit("987654321", {});
+  std::cerr << "wrote " << out_path << "\n";
+  return out ? 0 : 1;
+}
+
 }  // namespace
 
-BENCHMARK_MAIN();
+int main(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    if (std::strncmp(argv[i], "--dump=", 7) == 0) {
+      const char* dir = std::getenv("CASCADE_BUNDLE");
+      if (!dir) {
+        std::cerr << "--dump needs CASCADE_BUNDLE\n";
+        return 2;
+      }
+      return dump_lists(dir, argv[i] + 7);
+    }
+  }
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
