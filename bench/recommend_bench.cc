@@ -26,14 +26,16 @@
 
 namespace {
 
+// Never destroyed: at exit, after XGBoost's own statics are gone, freeing a booster aborts
+// (glibc reports an invalid pointer in LearnerConfiguration's destructor).
 std::shared_ptr<const cascade::Recommender> recommender() {
-  static std::shared_ptr<const cascade::Recommender> rec = [] {
+  static const auto* rec = new std::shared_ptr<const cascade::Recommender>([] {
     const char* dir = std::getenv("CASCADE_BUNDLE");
     if (!dir) return std::shared_ptr<const cascade::Recommender>();
     Eigen::setNbThreads(1);
     return std::make_shared<const cascade::Recommender>(cascade::Bundle::load(dir));
-  }();
-  return rec;
+  }());
+  return *rec;
 }
 
 void BM_Recommend(benchmark::State& state) {

@@ -407,6 +407,27 @@ class EaseRecaller final : public ConfiguredRecaller<EaseConfig> {
     }
   }
 
+  // score() at the given items only, each adding the same products in the same order (the
+  // ranker's "score" similarity asks for a few hundred candidates, not the catalogue).
+  void score_items(const UserQuery& q, std::span<const ItemId> items,
+                   std::span<float> out) const override {
+    CASCADE_CHECK(fitted_, "ease: score_items() before fit() or load()");
+    CASCADE_CHECK(items.size() == out.size(), "ease: score_items: items and out differ in size");
+    CASCADE_CHECK(q.values.empty() || q.values.size() == q.history.size(),
+                  fmt::format("ease: query has {} values for {} history items", q.values.size(),
+                              q.history.size()));
+    for (ItemId j : items)
+      CASCADE_CHECK(j < n_items_, fmt::format("score_items: item {} out of range", j));
+    std::fill(out.begin(), out.end(), 0.f);
+    for (size_t k = 0; k < q.history.size(); ++k) {
+      const ItemId i = q.history[k];
+      CASCADE_CHECK(i < n_items_, fmt::format("ease: history item {} out of range (n_items {})", i, n_items_));
+      const float x = (cfg_.rating && !q.values.empty()) ? q.values[k] : 1.f;
+      const float* b = B_.data() + static_cast<size_t>(i) * ld_;
+      for (size_t r = 0; r < items.size(); ++r) out[r] += x * b[items[r]];
+    }
+  }
+
   void save(const std::filesystem::path& dir) const override {
     CASCADE_CHECK(fitted_, "ease: save() before fit()");
     ArtifactWriter w = model_writer(dir, kKind, kFormatVersion, params_.resolved(), dataset_hash_);
