@@ -1,5 +1,6 @@
 // Per-request cost of the serving funnel on a real bundle, one thread:
 //   CASCADE_BUNDLE=/path/to/bundle ./build/release/recommend_bench
+// (CASCADE_FAST_PATHS=0 runs the straightforward computations the fast paths replace.)
 // BM_Recommend: the whole /recommend funnel (recall -> features -> pre-rank -> fine-rank ->
 // re-rank) for users taken round-robin; BM_ChannelTopN/<c>: one recall channel's top-quota.
 // Without CASCADE_BUNDLE the benchmarks are skipped (they need a trained bundle).
@@ -11,6 +12,7 @@
 // with three live events (fixed timestamps, so the request time is fixed too), and one unknown
 // user; each answer without its latency_ms. Two dumps are compared with `cmp` (or diff).
 #include <benchmark/benchmark.h>
+#include <malloc.h>
 
 #include <Eigen/Core>
 #include <cstdlib>
@@ -22,6 +24,7 @@
 #include <string>
 
 #include "cascade/pipeline/recommender.h"
+#include "cascade/util/fast_paths.h"
 #include "serve/handlers.h"
 
 namespace {
@@ -64,6 +67,33 @@ void BM_Recommend(benchmark::State& state) {
   state.counters["rerank_ms"] = sum.rerank_ms / n;
 }
 BENCHMARK(BM_Recommend)->Unit(benchmark::kMicrosecond);
+
+// The /recommend route as the server runs it minus HTTP: parameters, the feature store read
+// (in-process, no live events), the funnel and the JSON answer. BM_Handler - BM_Recommend is
+// what the route adds around the funnel.
+void BM_Handler(benchmark::State& state) {
+  auto rec = recommender();
+  if (!rec) return state.SkipWithError("set CASCADE_BUNDLE to a bundle directory");
+  static const auto* serving = [] {
+    auto* st = new std::shared_ptr<const cascade::ServingState>(
+        cascade::ServingState::load(std::getenv("CASCADE_BUNDLE")));
+    return st;
+  }();
+  static auto* store = new cascade::FeatureStore(cascade::FeatureStoreOptions{});
+  static const cascade::RequestLimits limits;
+  cascade::RouteContext ctx;
+  ctx.state = *serving;
+  ctx.store = store;
+  ctx.limits = &limits;
+  ctx.started = std::chrono::steady_clock::now();
+  const auto& ds = (*serving)->bundle->data();
+  size_t u = 0;
+  const cascade::QueryParams q{{"k", "10"}};
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(cascade::handle_recommend(ctx, ds.user_ids[u++ % ds.n_users], q));
+  }
+}
+BENCHMARK(BM_Handler)->Unit(benchmark::kMicrosecond);
 
 void BM_ChannelTopN(benchmark::State& state) {
   auto rec = recommender();
@@ -124,6 +154,12 @@ int dump_lists(const char* dir, const std::string& out_path) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  mallopt(M_MMAP_THRESHOLD, 64 << 20);  // as the server does (Server::start)
+  mallopt(M_TRIM_THRESHOLD, 256 << 20);
+  // CASCADE_FAST_PATHS=0: the straightforward computations instead (util/fast_paths.h), for
+  // before/after figures taken side by side on the same (busy) machine.
+  if (const char* f = std::getenv("CASCADE_FAST_PATHS"); f && std::string(f) == "0")
+    cascade::set_fast_paths(false);
   for (int i = 1; i < argc; ++i) {
     if (std::strncmp(argv[i], "--dump=", 7) == 0) {
       const char* dir = std::getenv("CASCADE_BUNDLE");

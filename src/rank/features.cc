@@ -9,6 +9,7 @@
 #include <unordered_map>
 
 #include "cascade/core/error.h"
+#include "cascade/util/fast_paths.h"
 
 namespace cascade {
 namespace {
@@ -271,16 +272,36 @@ void FeatureBuilder::fill_rows(const RankRequest& req, std::span<const FusedCand
   // Recency similarities: sims[s][j * n + r] for the j-th newest history item.
   const size_t L = std::min<size_t>(config_.recent_items, H);
   std::vector<std::vector<float>> sims(sources_.size(), std::vector<float>(L * n));
+  const bool fast = fast_paths();
+  std::vector<float> full;
   for (size_t s = 0; s < sources_.size(); ++s) {
     const Source& src = sources_[s];
-    if (src.cosine) {
+    if (src.cosine && fast) {
       recent_cosines(src, req.history.subspan(H - L), items, sims[s].data());
       continue;
     }
     for (size_t j = 0; j < L; ++j) {
+      const ItemId h = req.history[H - 1 - j];
+      float* dst = sims[s].data() + j * n;
+      if (src.cosine) {  // the reference: one dot at a time
+        const float* hv = src.unit.data() + static_cast<size_t>(h) * src.dim;
+        for (size_t r = 0; r < n; ++r) {
+          const float* cv = src.unit.data() + static_cast<size_t>(items[r]) * src.dim;
+          float dot = 0;
+          for (uint32_t d = 0; d < src.dim; ++d) dot += hv[d] * cv[d];
+          dst[r] = dot;
+        }
+        continue;
+      }
       UserQuery q;
       q.history = std::span<const ItemId>(&req.history[H - 1 - j], 1);
-      src.channel->score_items(q, items, std::span<float>(sims[s].data() + j * n, n));
+      if (fast) {  // only the candidates (EASE scores a few hundred columns, not the catalogue)
+        src.channel->score_items(q, items, std::span<float>(dst, n));
+      } else {  // the reference: the whole catalogue, then the candidates' entries
+        full.resize(n_items_);
+        src.channel->score(q, full);
+        for (size_t r = 0; r < n; ++r) dst[r] = full[items[r]];
+      }
     }
   }
 

@@ -12,6 +12,7 @@
 
 #include "cascade/core/error.h"
 #include "cascade/util/cancel.h"
+#include "cascade/util/fast_paths.h"
 #include "rank/gbdt_forest.h"
 
 namespace cascade {
@@ -148,7 +149,7 @@ void Gbdt::set_predict_threads(int threads) {
 std::vector<float> Gbdt::predict(std::span<const float> x, size_t rows) const {
   CASCADE_CHECK(booster_ != nullptr, "gbdt: predict() before fit() or from_bytes()");
   if (rows == 0) return {};
-  if (forest_) {
+  if (forest_ && fast_paths()) {
     std::vector<float> out(rows);
     forest_->predict(x, rows, out);
     return out;

@@ -31,13 +31,15 @@ std::vector<T> numbers(const Json& tree, const char* key) {
   CASCADE_CHECK(a.is_array(), fmt::format("gbdt model: tree field '{}' is not an array", key));
   std::vector<T> out;
   out.reserve(a.size());
-  for (const Json& v : a) out.push_back(v.is_boolean() ? static_cast<T>(v.get<bool>()) : v.get<T>());
+  for (const Json& v : a)
+    out.push_back(v.is_boolean() ? static_cast<T>(v.get<bool>()) : v.get<T>());
   return out;
 }
 
 }  // namespace
 
-std::unique_ptr<GbdtForest> GbdtForest::compile(std::string_view ubj, size_t cols, std::string* why) {
+std::unique_ptr<GbdtForest> GbdtForest::compile(std::string_view ubj, size_t cols, std::string* why,
+                                                bool complete) {
   auto refuse = [&](std::string reason) {
     if (why) *why = std::move(reason);
     return std::unique_ptr<GbdtForest>();
@@ -81,7 +83,8 @@ std::unique_ptr<GbdtForest> GbdtForest::compile(std::string_view ubj, size_t col
 
     const Json& trees = model.at("trees");
     const auto tree_info = numbers<int32_t>(model, "tree_info");
-    CASCADE_CHECK(tree_info.size() == trees.size(), "gbdt model: tree_info and trees differ in size");
+    CASCADE_CHECK(tree_info.size() == trees.size(),
+                  "gbdt model: tree_info and trees differ in size");
     for (size_t t = 0; t < trees.size(); ++t) {
       const Json& tr = trees[t];
       if (tree_info[t] != 0) return refuse("a tree of another output group");
@@ -91,9 +94,9 @@ std::unique_ptr<GbdtForest> GbdtForest::compile(std::string_view ubj, size_t col
       const auto cond = numbers<float>(tr, "split_conditions");
       const auto dleft = numbers<int32_t>(tr, "default_left");
       const size_t n = left.size();
-      CASCADE_CHECK(n > 0 && right.size() == n && feat.size() == n && cond.size() == n &&
-                        dleft.size() == n,
-                    fmt::format("gbdt model: tree {} has node arrays of different sizes", t));
+      CASCADE_CHECK(
+          n > 0 && right.size() == n && feat.size() == n && cond.size() == n && dleft.size() == n,
+          fmt::format("gbdt model: tree {} has node arrays of different sizes", t));
       if (tr.contains("split_type")) {
         for (int32_t s : numbers<int32_t>(tr, "split_type"))
           if (s != 0) return refuse("categorical splits");
@@ -122,7 +125,8 @@ std::unique_ptr<GbdtForest> GbdtForest::compile(std::string_view ubj, size_t col
         CASCADE_CHECK(left[i] < static_cast<int32_t>(n) && right[i] >= 0 &&
                           right[i] < static_cast<int32_t>(n),
                       fmt::format("gbdt model: tree {} node {} has a child out of range", t, i));
-        if (feat[i] < 0 || static_cast<size_t>(feat[i]) >= cols) return refuse("a split on an unknown feature");
+        if (feat[i] < 0 || static_cast<size_t>(feat[i]) >= cols)
+          return refuse("a split on an unknown feature");
         nd.feature = static_cast<uint32_t>(feat[i]) | (dleft[i] ? kDefaultLeft : 0u);
         nd.threshold = cond[i];
         nd.child[1] = base + left[i];
@@ -134,21 +138,111 @@ std::unique_ptr<GbdtForest> GbdtForest::compile(std::string_view ubj, size_t col
       }
       f->depths_.push_back(max_depth);
     }
+    if (complete) f->build_complete();
     return f;
   } catch (const std::exception& e) {
     return refuse(std::string("unreadable model: ") + e.what());
   }
 }
 
+void GbdtForest::build_complete() {
+  for (uint32_t d : depths_)
+    if (d > kMaxCompleteDepth) return;
+  for (size_t t = 0; t < roots_.size(); ++t) {
+    const uint32_t D = depths_[t];
+    const size_t n_internal = (size_t{1} << D) - 1;
+    cnode0_.push_back(static_cast<uint32_t>(cnodes_.size()));
+    cleaf0_.push_back(static_cast<uint32_t>(cleaves_.size()));
+    cnodes_.resize(cnodes_.size() + n_internal);
+    cleaves_.resize(cleaves_.size() + (size_t{1} << D));
+    CompleteNode* cn = cnodes_.data() + cnode0_.back();
+    float* leaves = cleaves_.data() + cleaf0_.back();
+    // (general node, complete position, level)
+    struct Item {
+      uint32_t node;
+      size_t pos;
+      uint32_t level;
+    };
+    std::vector<Item> stack{{roots_[t], 0, 0}};
+    while (!stack.empty()) {
+      const Item it = stack.back();
+      stack.pop_back();
+      const Node& nd = nodes_[it.node];
+      const bool leaf = nd.child[0] == static_cast<int32_t>(it.node) &&
+                        nd.child[1] == static_cast<int32_t>(it.node);
+      if (it.level == D) {  // only leaves are this deep
+        leaves[it.pos - n_internal] = nd.threshold;
+        continue;
+      }
+      if (leaf) {
+        cn[it.pos] = CompleteNode{};  // either way below leads to this leaf's value
+        stack.push_back({it.node, 2 * it.pos + 1, it.level + 1});
+        stack.push_back({it.node, 2 * it.pos + 2, it.level + 1});
+      } else {
+        cn[it.pos] = CompleteNode{nd.threshold, nd.feature};
+        stack.push_back({static_cast<uint32_t>(nd.child[1]), 2 * it.pos + 1, it.level + 1});
+        stack.push_back({static_cast<uint32_t>(nd.child[0]), 2 * it.pos + 2, it.level + 1});
+      }
+    }
+  }
+  complete_ = true;
+}
+
 void GbdtForest::predict(std::span<const float> x, size_t rows, std::span<float> out) const {
-  CASCADE_CHECK(x.size() == rows * cols_,
-                fmt::format("gbdt: {} feature values for {} rows x {} columns", x.size(), rows, cols_));
+  CASCADE_CHECK(
+      x.size() == rows * cols_,
+      fmt::format("gbdt: {} feature values for {} rows x {} columns", x.size(), rows, cols_));
   CASCADE_CHECK(out.size() == rows, "gbdt: one output per row");
+  // XGBoost refuses infinite inputs (its DMatrix check); so does this, to fail alike.
+  for (size_t k = 0; k < x.size(); ++k) {
+    if (std::isinf(x[k]))
+      throw Error(
+          fmt::format("gbdt: feature value of row {} column {} is infinite", k / cols_, k % cols_));
+  }
   std::fill(out.begin(), out.end(), base_margin_);
-  // Trees outer, rows inner (the request's rows stay in L1 while each tree is read once), in
-  // blocks of kLanes rows walked together: their walks are independent chains of loads, so
-  // the CPU overlaps them. Each row still adds the trees in tree order, as XGBoost does.
-  constexpr size_t kLanes = 8;
+  if (complete_) {
+    predict_complete(x.data(), rows, out.data());
+  } else {
+    predict_general(x.data(), rows, out.data());
+  }
+  if (sigmoid_)
+    for (float& v : out) v = xgb_sigmoid(v);
+}
+
+// Trees outer, rows inner (the request's rows stay in L1 while each tree is read once), in
+// blocks of kLanes rows walked together: their walks are independent chains of loads, so the
+// CPU overlaps them. Each row still adds the trees in tree order, as XGBoost does.
+constexpr size_t kLanes = 8;
+
+void GbdtForest::predict_complete(const float* x, size_t rows, float* out) const {
+  for (size_t t = 0; t < cnode0_.size(); ++t) {
+    const CompleteNode* cn = cnodes_.data() + cnode0_[t];
+    const float* leaves = cleaves_.data() + cleaf0_[t];
+    const uint32_t steps = depths_[t];
+    const uint32_t n_internal = (1u << steps) - 1;
+    for (size_t r0 = 0; r0 < rows; r0 += kLanes) {
+      const size_t nb = std::min(kLanes, rows - r0);
+      const float* xr[kLanes];
+      uint32_t at[kLanes];
+      for (size_t b = 0; b < kLanes; ++b) {
+        xr[b] = x + (r0 + (b < nb ? b : 0)) * cols_;  // spare lanes repeat row r0
+        at[b] = 0;
+      }
+      for (uint32_t s = 0; s < steps; ++s) {
+        for (size_t b = 0; b < kLanes; ++b) {
+          const CompleteNode nd = cn[at[b]];
+          const float v = xr[b][nd.feature & ~kDefaultLeft];
+          const unsigned go_left = static_cast<unsigned>(v < nd.threshold) |
+                                   (static_cast<unsigned>(std::isnan(v)) & (nd.feature >> 31));
+          at[b] = 2 * at[b] + 2 - go_left;
+        }
+      }
+      for (size_t b = 0; b < nb; ++b) out[r0 + b] += leaves[at[b] - n_internal];
+    }
+  }
+}
+
+void GbdtForest::predict_general(const float* x, size_t rows, float* out) const {
   const Node* nodes = nodes_.data();
   for (size_t t = 0; t < roots_.size(); ++t) {
     const uint32_t root = roots_[t], steps = depths_[t];
@@ -157,24 +251,21 @@ void GbdtForest::predict(std::span<const float> x, size_t rows, std::span<float>
       const float* xr[kLanes];
       uint32_t at[kLanes];
       for (size_t b = 0; b < kLanes; ++b) {
-        xr[b] = x.data() + (r0 + (b < nb ? b : 0)) * cols_;  // spare lanes repeat row r0
+        xr[b] = x + (r0 + (b < nb ? b : 0)) * cols_;  // spare lanes repeat row r0
         at[b] = root;
       }
       for (uint32_t s = 0; s < steps; ++s) {
         for (size_t b = 0; b < kLanes; ++b) {
           const Node& nd = nodes[at[b]];
           const float v = xr[b][nd.feature & ~kDefaultLeft];
-          const unsigned go_left =
-              static_cast<unsigned>(v < nd.threshold) |
-              (static_cast<unsigned>(std::isnan(v)) & (nd.feature >> 31));
+          const unsigned go_left = static_cast<unsigned>(v < nd.threshold) |
+                                   (static_cast<unsigned>(std::isnan(v)) & (nd.feature >> 31));
           at[b] = static_cast<uint32_t>(nd.child[go_left]);
         }
       }
       for (size_t b = 0; b < nb; ++b) out[r0 + b] += nodes[at[b]].threshold;
     }
   }
-  if (sigmoid_)
-    for (float& v : out) v = xgb_sigmoid(v);
 }
 
 }  // namespace cascade

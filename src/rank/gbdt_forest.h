@@ -26,12 +26,16 @@ class GbdtForest {
  public:
   /// The forest of a model saved as UBJSON by XGBoosterSaveModelToBuffer; nullptr (with the
   /// reason in `why`) when the model is outside what this evaluator reproduces exactly.
-  static std::unique_ptr<GbdtForest> compile(std::string_view ubj, size_t cols, std::string* why);
+  /// `complete = false` keeps the general node layout even for shallow trees (for tests).
+  static std::unique_ptr<GbdtForest> compile(std::string_view ubj, size_t cols, std::string* why,
+                                             bool complete = true);
 
   /// out[r] = the model's prediction for row r of x (rows x cols, row-major, NaN = missing).
   void predict(std::span<const float> x, size_t rows, std::span<float> out) const;
 
   size_t n_trees() const { return roots_.size(); }
+  /// Whether predict() walks the complete-tree layout (all trees shallow enough).
+  bool complete_layout() const { return complete_; }
 
  private:
   // A node: `feature` (its top bit: missing values go left) and `threshold`; a leaf has
@@ -44,9 +48,26 @@ class GbdtForest {
   };
   static constexpr uint32_t kDefaultLeft = 0x80000000u;
 
+  // The same trees as complete binary trees of their depth (every forest whose trees are at
+  // most kMaxCompleteDepth deep): node i's children are 2i+1 and 2i+2, so a node is 8 bytes
+  // with no child indices and a walk is D steps of index arithmetic; a leaf shallower than D
+  // fills its whole subtree (the splits above it there lead to the same value either way).
+  struct CompleteNode {
+    float threshold = 0;
+    uint32_t feature = 0;  // top bit: missing values go left
+  };
+  static constexpr uint32_t kMaxCompleteDepth = 10;
+  void build_complete();
+  void predict_complete(const float* x, size_t rows, float* out) const;
+  void predict_general(const float* x, size_t rows, float* out) const;
+
   std::vector<Node> nodes_;
   std::vector<uint32_t> roots_;   // first node of each tree
   std::vector<uint32_t> depths_;  // steps from the root to the deepest leaf
+  bool complete_ = false;         // the complete layout below is filled and used
+  std::vector<CompleteNode> cnodes_;
+  std::vector<float> cleaves_;
+  std::vector<uint32_t> cnode0_, cleaf0_;  // per tree: first node, first leaf
   size_t cols_ = 0;
   float base_margin_ = 0;
   bool sigmoid_ = false;

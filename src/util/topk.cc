@@ -5,6 +5,8 @@
 #include <cmath>
 #include <cstdint>
 
+#include "cascade/util/fast_paths.h"
+
 namespace cascade {
 
 namespace {
@@ -67,7 +69,7 @@ inline uint64_t rank_key(float score, ItemId item) {
 
 std::vector<ScoredItem> top_k(std::span<const float> scores, size_t k, std::span<const uint8_t> skip) {
   const size_t n = scores.size();
-  if (k != 0 && k * 4 >= n) {
+  if (k != 0 && k * 4 >= n && fast_paths()) {
     // A large share of the catalogue (a recall channel's top 500 of a few thousand items):
     // select and sort keys (the same total order as `better`), then read the scores back.
     thread_local std::vector<uint64_t> keys;

@@ -1,7 +1,7 @@
 // The in-process tree walk (rank/gbdt_forest.h) against XGBoost's own predictor: the same
 // float, bit for bit, for every objective the ranker trains, with missing values (NaN) in
-// training and in prediction, infinities, values exactly on thresholds, and after a byte
-// round trip (the path a loaded bundle takes).
+// training and in prediction, values exactly on thresholds (infinities refused by both), and after
+// a byte round trip (the path a loaded bundle takes).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -10,6 +10,7 @@
 #include <limits>
 #include <random>
 
+#include "cascade/core/error.h"
 #include "cascade/rank/gbdt.h"
 #include "rank/gbdt_forest.h"
 
@@ -33,7 +34,8 @@ struct Data {
       const bool pos = (r[0] > 0.5f) != (r[1] > 0.3f) || (std::isnan(r[3]) && r[2] > 0.7f);
       y.push_back(pos ? 1.f : 0.f);
     }
-    for (size_t done = 0; done < n; done += 10) groups.push_back(static_cast<uint32_t>(std::min<size_t>(10, n - done)));
+    for (size_t done = 0; done < n; done += 10)
+      groups.push_back(static_cast<uint32_t>(std::min<size_t>(10, n - done)));
   }
 };
 
@@ -61,12 +63,17 @@ TEST_P(GbdtForestTest, PredictsBitIdenticallyToXgboost) {
   ASSERT_TRUE(loaded.native());
 
   Data test(997, 2);  // a row count that is no multiple of the walk's block
-  // Values exactly on some thresholds and infinities: both sides of `<` and no NaN shortcut.
+  // Values exactly on some thresholds: both sides of `<`.
   std::mt19937 rng(3);
   for (size_t i = 0; i < test.x.size(); i += 7) test.x[i] = train.x[rng() % train.x.size()];
-  test.x[5] = std::numeric_limits<float>::infinity();
-  test.x[13] = -std::numeric_limits<float>::infinity();
-  for (const Gbdt* g : {&fitted, &loaded}) {
+  // Infinite values: XGBoost refuses them, and so does the walk.
+  {
+    std::vector<float> bad(test.x.begin(), test.x.begin() + 2 * test.cols);
+    bad[test.cols + 2] = -std::numeric_limits<float>::infinity();
+    EXPECT_THROW(loaded.predict_xgboost(bad, 2), Error);
+    EXPECT_THROW(loaded.predict(bad, 2), Error);
+  }
+  for (const Gbdt* g : {static_cast<const Gbdt*>(&fitted), &loaded}) {
     const auto want = g->predict_xgboost(test.x, test.rows);
     const auto got = g->predict(test.x, test.rows);
     ASSERT_EQ(got.size(), want.size());
@@ -76,16 +83,34 @@ TEST_P(GbdtForestTest, PredictsBitIdenticallyToXgboost) {
     // A model that learned something: the predictions are not one constant.
     EXPECT_NE(*std::min_element(got.begin(), got.end()), *std::max_element(got.begin(), got.end()));
   }
+  // Both node layouts (complete trees, and the general one deeper forests use) agree with it.
+  const std::string bytes = fitted.to_bytes();
+  const auto complete = GbdtForest::compile(bytes, test.cols, nullptr, true);
+  const auto general = GbdtForest::compile(bytes, test.cols, nullptr, false);
+  ASSERT_TRUE(complete && general);
+  EXPECT_TRUE(complete->complete_layout());
+  EXPECT_FALSE(general->complete_layout());
+  const auto want = fitted.predict_xgboost(test.x, test.rows);
+  std::vector<float> a(test.rows), b(test.rows);
+  complete->predict(test.x, test.rows, a);
+  general->predict(test.x, test.rows, b);
+  for (size_t r = 0; r < test.rows; ++r) {
+    ASSERT_EQ(bits(a[r]), bits(want[r])) << "complete layout, row " << r;
+    ASSERT_EQ(bits(b[r]), bits(want[r])) << "general layout, row " << r;
+  }
   // One row alone (the spare lanes of the block repeat it) gives that row's value.
-  const auto one = loaded.predict(std::span<const float>(test.x.data() + 6 * test.cols, test.cols), 1);
+  const auto one =
+      loaded.predict(std::span<const float>(test.x.data() + 6 * test.cols, test.cols), 1);
   EXPECT_EQ(bits(one[0]), bits(loaded.predict_xgboost(test.x, test.rows)[6]));
 }
 
 INSTANTIATE_TEST_SUITE_P(Objectives, GbdtForestTest,
-                         ::testing::Values("binary:logistic", "rank:ndcg", "rank:pairwise", "rank:map"),
+                         ::testing::Values("binary:logistic", "rank:ndcg", "rank:pairwise",
+                                           "rank:map"),
                          [](const auto& info) {
                            std::string s = info.param;
-                           for (char& c : s) if (c == ':') c = '_';
+                           for (char& c : s)
+                             if (c == ':') c = '_';
                            return s;
                          });
 
