@@ -9,6 +9,7 @@
 #include <unordered_map>
 
 #include "cascade/core/error.h"
+#include "cascade/util/fast_paths.h"
 
 namespace cascade {
 namespace {
@@ -66,6 +67,36 @@ FeatureConfig FeatureConfig::from_yaml(const YAML::Node& node) {
     }
   }
   return c;
+}
+
+// dst[j * n + r] = <unit(recent[L-1-j]), unit(items[r])> for the j-th newest of `recent`.
+// Each dot adds its products in dimension order, as a plain loop would, but kLanes candidates
+// at a time (their vectors transposed into a small block), so the lanes' additions are
+// independent and vectorise while every lane keeps its own exact order: the same floats as one
+// dot at a time, several times faster than the serial chain of adds a single dot is.
+void FeatureBuilder::recent_cosines(const Source& src, std::span<const ItemId> recent,
+                                    std::span<const ItemId> items, float* dst) {
+  constexpr size_t kLanes = 16;
+  const size_t n = items.size(), L = recent.size(), dim = src.dim;
+  thread_local std::vector<float> block;
+  block.resize(dim * kLanes);
+  for (size_t r0 = 0; r0 < n; r0 += kLanes) {
+    const size_t nb = std::min(kLanes, n - r0);
+    for (size_t b = 0; b < kLanes; ++b) {
+      const float* cv = src.unit.data() + static_cast<size_t>(items[r0 + (b < nb ? b : 0)]) * dim;
+      for (size_t d = 0; d < dim; ++d) block[d * kLanes + b] = cv[d];
+    }
+    for (size_t j = 0; j < L; ++j) {
+      const float* hv = src.unit.data() + static_cast<size_t>(recent[L - 1 - j]) * dim;
+      float acc[kLanes] = {};
+      for (size_t d = 0; d < dim; ++d) {
+        const float h = hv[d];
+        const float* c = block.data() + d * kLanes;
+        for (size_t b = 0; b < kLanes; ++b) acc[b] += h * c[b];
+      }
+      std::copy_n(acc, nb, dst + j * n + r0);
+    }
+  }
 }
 
 FeatureBuilder::FeatureBuilder(const Catalog& catalog, const Interactions& fit_matrix,
@@ -241,13 +272,18 @@ void FeatureBuilder::fill_rows(const RankRequest& req, std::span<const FusedCand
   // Recency similarities: sims[s][j * n + r] for the j-th newest history item.
   const size_t L = std::min<size_t>(config_.recent_items, H);
   std::vector<std::vector<float>> sims(sources_.size(), std::vector<float>(L * n));
+  const bool fast = fast_paths();
   std::vector<float> full;
   for (size_t s = 0; s < sources_.size(); ++s) {
     const Source& src = sources_[s];
+    if (src.cosine && fast) {
+      recent_cosines(src, req.history.subspan(H - L), items, sims[s].data());
+      continue;
+    }
     for (size_t j = 0; j < L; ++j) {
       const ItemId h = req.history[H - 1 - j];
       float* dst = sims[s].data() + j * n;
-      if (src.cosine) {
+      if (src.cosine) {  // the reference: one dot at a time
         const float* hv = src.unit.data() + static_cast<size_t>(h) * src.dim;
         for (size_t r = 0; r < n; ++r) {
           const float* cv = src.unit.data() + static_cast<size_t>(items[r]) * src.dim;
@@ -255,9 +291,13 @@ void FeatureBuilder::fill_rows(const RankRequest& req, std::span<const FusedCand
           for (uint32_t d = 0; d < src.dim; ++d) dot += hv[d] * cv[d];
           dst[r] = dot;
         }
-      } else {
-        UserQuery q;
-        q.history = std::span<const ItemId>(&req.history[H - 1 - j], 1);
+        continue;
+      }
+      UserQuery q;
+      q.history = std::span<const ItemId>(&req.history[H - 1 - j], 1);
+      if (fast) {  // only the candidates (EASE scores a few hundred columns, not the catalogue)
+        src.channel->score_items(q, items, std::span<float>(dst, n));
+      } else {  // the reference: the whole catalogue, then the candidates' entries
         full.resize(n_items_);
         src.channel->score(q, full);
         for (size_t r = 0; r < n; ++r) dst[r] = full[items[r]];

@@ -1,6 +1,7 @@
 #include "cascade/rank/gbdt.h"
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 #include <xgboost/c_api.h>
 
 #include <cmath>
@@ -11,7 +12,9 @@
 
 #include "cascade/core/error.h"
 #include "cascade/util/cancel.h"
+#include "cascade/util/fast_paths.h"
 #include "cascade/util/progress.h"
+#include "rank/gbdt_forest.h"
 
 namespace cascade {
 
@@ -63,13 +66,21 @@ Gbdt::~Gbdt() {
   if (booster_) XGBoosterFree(booster_);
 }
 
-Gbdt::Gbdt(Gbdt&& o) noexcept : booster_(o.booster_), cols_(o.cols_) { o.booster_ = nullptr; }
+Gbdt::Gbdt(Gbdt&& o) noexcept
+    : booster_(o.booster_),
+      cols_(o.cols_),
+      predict_threads_(o.predict_threads_),
+      forest_(std::move(o.forest_)) {
+  o.booster_ = nullptr;
+}
 
 Gbdt& Gbdt::operator=(Gbdt&& o) noexcept {
   if (this != &o) {
     if (booster_) XGBoosterFree(booster_);
     booster_ = o.booster_;
     cols_ = o.cols_;
+    predict_threads_ = o.predict_threads_;
+    forest_ = std::move(o.forest_);
     o.booster_ = nullptr;
   }
   return *this;
@@ -122,6 +133,13 @@ void Gbdt::fit(std::span<const float> x, size_t rows, size_t cols, std::span<con
   }
   *this = std::move(fresh);
   predict_threads_ = threads;
+  compile_forest(to_bytes());
+}
+
+void Gbdt::compile_forest(std::string_view ubj) {
+  std::string why;
+  forest_ = GbdtForest::compile(ubj, cols_, &why);
+  if (!forest_) spdlog::debug("gbdt: predicting through XGBoost ({})", why);
 }
 
 void Gbdt::set_predict_threads(int threads) {
@@ -132,6 +150,17 @@ void Gbdt::set_predict_threads(int threads) {
 }
 
 std::vector<float> Gbdt::predict(std::span<const float> x, size_t rows) const {
+  CASCADE_CHECK(booster_ != nullptr, "gbdt: predict() before fit() or from_bytes()");
+  if (rows == 0) return {};
+  if (forest_ && fast_paths()) {
+    std::vector<float> out(rows);
+    forest_->predict(x, rows, out);
+    return out;
+  }
+  return predict_xgboost(x, rows);
+}
+
+std::vector<float> Gbdt::predict_xgboost(std::span<const float> x, size_t rows) const {
   CASCADE_CHECK(booster_ != nullptr, "gbdt: predict() before fit() or from_bytes()");
   if (rows == 0) return {};
   auto m = make_matrix(x, rows, cols_, predict_threads_);
@@ -165,6 +194,7 @@ Gbdt Gbdt::from_bytes(std::string_view bytes, size_t cols) {
   CASCADE_CHECK(n_features == cols,
                 fmt::format("gbdt: the model was trained on {} features, {} expected", n_features, cols));
   g.set_predict_threads(1);
+  g.compile_forest(bytes);
   return g;
 }
 

@@ -6,12 +6,15 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <map>
+#include <unordered_map>
 
 #include "cascade/core/error.h"
 #include "cascade/core/registry.h"
 #include "cascade/io/artifact.h"
+#include "cascade/util/fast_paths.h"
 
 namespace cascade {
 
@@ -176,7 +179,15 @@ void ContentRecaller::score(const UserQuery& q, std::span<float> out) const {
                 fmt::format("content: score buffer has {} entries for {} items (fitted?)",
                             out.size(), n_items_));
   std::vector<float> prof = user_profile(q);
-  for (uint32_t i = 0; i < n_items_; ++i) out[i] = row_dot(i, prof.data());
+  if (row_group_.empty() || !fast_paths()) {
+    for (uint32_t i = 0; i < n_items_; ++i) out[i] = row_dot(i, prof.data());
+    return;
+  }
+  thread_local std::vector<float> group_score;
+  group_score.resize(group_item_.size());
+  for (size_t g = 0; g < group_item_.size(); ++g)
+    group_score[g] = row_dot(group_item_[g], prof.data());
+  for (uint32_t i = 0; i < n_items_; ++i) out[i] = group_score[row_group_[i]];
 }
 
 void ContentRecaller::score_items(const UserQuery& q, std::span<const ItemId> items,
@@ -203,6 +214,46 @@ void ContentRecaller::index_rows() {
       }
     }
     nz_ptr_.push_back(nz_idx_.size());
+  }
+  // Distinct rows (bitwise equal non-zeros), keyed by a hash of the row and checked exactly.
+  row_group_.assign(n_items_, 0);
+  group_item_.clear();
+  std::unordered_multimap<uint64_t, uint32_t> by_hash;
+  auto same = [&](ItemId a, ItemId b) {
+    const uint64_t na = nz_ptr_[a + 1] - nz_ptr_[a];
+    if (na != nz_ptr_[b + 1] - nz_ptr_[b]) return false;
+    for (uint64_t k = 0; k < na; ++k) {
+      if (nz_idx_[nz_ptr_[a] + k] != nz_idx_[nz_ptr_[b] + k]) return false;
+      if (std::bit_cast<uint32_t>(nz_val_[nz_ptr_[a] + k]) !=
+          std::bit_cast<uint32_t>(nz_val_[nz_ptr_[b] + k]))
+        return false;
+    }
+    return true;
+  };
+  for (uint32_t i = 0; i < n_items_; ++i) {
+    uint64_t h = 1469598103934665603ull;
+    for (uint64_t k = nz_ptr_[i]; k < nz_ptr_[i + 1]; ++k) {
+      h = (h ^ nz_idx_[k]) * 1099511628211ull;
+      h = (h ^ std::bit_cast<uint32_t>(nz_val_[k])) * 1099511628211ull;
+    }
+    int64_t found = -1;
+    for (auto [it, end] = by_hash.equal_range(h); it != end; ++it) {
+      if (same(group_item_[it->second], i)) {
+        found = it->second;
+        break;
+      }
+    }
+    if (found < 0) {
+      found = static_cast<int64_t>(group_item_.size());
+      group_item_.push_back(i);
+      by_hash.emplace(h, static_cast<uint32_t>(found));
+    }
+    row_group_[i] = static_cast<uint32_t>(found);
+  }
+  // Worth it only when rows repeat a lot (the copy per item is not free).
+  if (group_item_.size() * 2 > n_items_) {
+    row_group_.clear();
+    group_item_.clear();
   }
 }
 

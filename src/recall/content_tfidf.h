@@ -111,6 +111,11 @@ class ContentRecaller final : public Recaller {
   std::vector<uint64_t> nz_ptr_{0};     // size n_items + 1: CSR of item_vecs_' non-zeros
   std::vector<uint32_t> nz_idx_;        // feature ids, ascending within a row
   std::vector<float> nz_val_;           // values
+  // Items with the same non-zeros (same features, same values: on genre + year metadata most
+  // of a large catalogue shares a few thousand rows) score the same: score() dots each
+  // distinct row once (row_dot's order) and copies. Filled by index_rows() when it saves work.
+  std::vector<uint32_t> row_group_;  // size n_items: distinct row of each item (empty = off)
+  std::vector<ItemId> group_item_;   // one item of each distinct row
   std::string dataset_hash_;
 };
 

@@ -94,6 +94,10 @@ class FeatureBuilder {
     std::vector<float> unit;  // cosine: row-normalised item vectors, n_items x dim
     uint32_t dim = 0;
   };
+  // Cosines of the `recent` history items (oldest first) with every candidate, newest first:
+  // dst[j * items.size() + r] for the j-th newest (features.cc says how it stays exact).
+  static void recent_cosines(const Source& src, std::span<const ItemId> recent,
+                             std::span<const ItemId> items, float* dst);
   // entries[i]: the pool entry of items[i] or nullptr; ranks[i]: its fused rank (from 1).
   void fill_rows(const RankRequest& req, std::span<const FusedCandidate* const> entries,
                  std::span<const uint32_t> ranks, std::span<const ItemId> items, RankBatch& out) const;

@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -14,6 +15,8 @@
 #include "cascade/core/params.h"
 
 namespace cascade {
+
+class GbdtForest;
 
 struct GbdtOptions {
   std::string objective = "binary:logistic";  ///< or rank:ndcg, rank:pairwise, rank:map
@@ -49,7 +52,14 @@ class Gbdt {
            std::span<const uint32_t> groups, const GbdtOptions& opt);
 
   /// One prediction per row (probability for binary:logistic, a ranking score for rank:*).
+  /// Walks the trees in-process (rank/gbdt_forest.h, bit-identical to XGBoost) when the model
+  /// allows it, else through XGBoost.
   std::vector<float> predict(std::span<const float> x, size_t rows) const;
+  /// predict() through XGBoost's own predictor, always (the reference the in-process walk is
+  /// tested against).
+  std::vector<float> predict_xgboost(std::span<const float> x, size_t rows) const;
+  /// Whether predict() walks the trees in-process.
+  bool native() const { return forest_ != nullptr; }
 
   /// Threads one predict() call uses (default: those of the fit; 1 after from_bytes). Serving
   /// scores one request per call on many request threads, so rankers set 1. Not thread-safe
@@ -64,9 +74,12 @@ class Gbdt {
   size_t n_features() const { return cols_; }
 
  private:
+  void compile_forest(std::string_view ubj);
+
   void* booster_ = nullptr;  // BoosterHandle
   size_t cols_ = 0;
   int predict_threads_ = 1;
+  std::shared_ptr<const GbdtForest> forest_;  // null: the model is outside what it reproduces
 };
 
 }  // namespace cascade

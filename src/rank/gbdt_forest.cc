@@ -1,0 +1,271 @@
+#include "rank/gbdt_forest.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <nlohmann/json.hpp>
+
+#include "cascade/core/error.h"
+
+namespace cascade {
+namespace {
+
+using Json = nlohmann::json;
+
+// XGBoost's common::Sigmoid (1.7; equal to 1.6's 1 / (1 + exp(-x)) wherever exp(-x) is
+// finite: the 1e-16 vanishes next to 1 in float).
+float xgb_sigmoid(float x) {
+  constexpr float kEps = 1e-16f;
+  x = std::min(-x, 88.7f);
+  const float denom = std::exp(x) + 1.0f + kEps;
+  return 1.0f / denom;
+}
+
+// A JSON number array as T (XGBoost writes typed UBJSON arrays; bools for default_left in
+// some versions).
+template <class T>
+std::vector<T> numbers(const Json& tree, const char* key) {
+  const Json& a = tree.at(key);
+  CASCADE_CHECK(a.is_array(), fmt::format("gbdt model: tree field '{}' is not an array", key));
+  std::vector<T> out;
+  out.reserve(a.size());
+  for (const Json& v : a)
+    out.push_back(v.is_boolean() ? static_cast<T>(v.get<bool>()) : v.get<T>());
+  return out;
+}
+
+}  // namespace
+
+std::unique_ptr<GbdtForest> GbdtForest::compile(std::string_view ubj, size_t cols, std::string* why,
+                                                bool complete) {
+  auto refuse = [&](std::string reason) {
+    if (why) *why = std::move(reason);
+    return std::unique_ptr<GbdtForest>();
+  };
+  if (cols == 0) return refuse("no feature columns");
+  try {
+    const Json j = Json::from_ubjson(ubj);
+    const Json& learner = j.at("learner");
+    const Json& mp = learner.at("learner_model_param");
+    const std::string objective = learner.at("objective").at("name").get<std::string>();
+    const Json& booster = learner.at("gradient_booster");
+    if (booster.at("name").get<std::string>() != "gbtree")
+      return refuse("booster " + booster.at("name").get<std::string>());
+    const Json& model = booster.at("model");
+    const Json& gp = model.at("gbtree_model_param");
+    if (std::atoi(gp.at("num_parallel_tree").get<std::string>().c_str()) != 1)
+      return refuse("num_parallel_tree != 1");
+    if (std::atoi(gp.at("size_leaf_vector").get<std::string>().c_str()) != 0)
+      return refuse("vector leaves");
+    if (mp.contains("num_class") && std::atoi(mp.at("num_class").get<std::string>().c_str()) > 1)
+      return refuse("multi-class");
+    if (mp.contains("num_target") && std::atoi(mp.at("num_target").get<std::string>().c_str()) > 1)
+      return refuse("multi-target");
+    if (std::atoll(mp.at("num_feature").get<std::string>().c_str()) != static_cast<long long>(cols))
+      return refuse("feature count differs");
+
+    auto f = std::unique_ptr<GbdtForest>(new GbdtForest());
+    f->cols_ = cols;
+    // The base margin: LearnerModelParam's base_score through the objective's ProbToMargin.
+    const float base_score = std::strtof(mp.at("base_score").get<std::string>().c_str(), nullptr);
+    if (objective == "binary:logistic" || objective == "reg:logistic") {
+      f->base_margin_ = -std::log(1.0f / base_score - 1.0f);
+      f->sigmoid_ = true;
+    } else if (objective == "binary:logitraw") {
+      f->base_margin_ = -std::log(1.0f / base_score - 1.0f);
+    } else if (objective.rfind("rank:", 0) == 0 || objective == "reg:squarederror") {
+      f->base_margin_ = base_score;
+    } else {
+      return refuse("objective " + objective);
+    }
+
+    const Json& trees = model.at("trees");
+    const auto tree_info = numbers<int32_t>(model, "tree_info");
+    CASCADE_CHECK(tree_info.size() == trees.size(),
+                  "gbdt model: tree_info and trees differ in size");
+    for (size_t t = 0; t < trees.size(); ++t) {
+      const Json& tr = trees[t];
+      if (tree_info[t] != 0) return refuse("a tree of another output group");
+      const auto left = numbers<int32_t>(tr, "left_children");
+      const auto right = numbers<int32_t>(tr, "right_children");
+      const auto feat = numbers<int64_t>(tr, "split_indices");
+      const auto cond = numbers<float>(tr, "split_conditions");
+      const auto dleft = numbers<int32_t>(tr, "default_left");
+      const size_t n = left.size();
+      CASCADE_CHECK(
+          n > 0 && right.size() == n && feat.size() == n && cond.size() == n && dleft.size() == n,
+          fmt::format("gbdt model: tree {} has node arrays of different sizes", t));
+      if (tr.contains("split_type")) {
+        for (int32_t s : numbers<int32_t>(tr, "split_type"))
+          if (s != 0) return refuse("categorical splits");
+      }
+      const auto base = static_cast<int32_t>(f->nodes_.size());
+      f->roots_.push_back(static_cast<uint32_t>(base));
+      f->nodes_.resize(f->nodes_.size() + n);
+      // Depth by walking from the root (deleted nodes are unreachable and stay self-loops).
+      std::vector<uint32_t> depth(n, 0);
+      std::vector<int32_t> stack{0};
+      uint32_t max_depth = 0;
+      for (size_t i = 0; i < n; ++i) {
+        Node& nd = f->nodes_[base + i];
+        nd.child[0] = nd.child[1] = base + static_cast<int32_t>(i);
+      }
+      while (!stack.empty()) {
+        const int32_t i = stack.back();
+        stack.pop_back();
+        Node& nd = f->nodes_[static_cast<size_t>(base + i)];
+        if (left[i] < 0) {  // a leaf: its value, children = itself
+          nd.feature = 0;
+          nd.threshold = cond[i];
+          max_depth = std::max(max_depth, depth[i]);
+          continue;
+        }
+        CASCADE_CHECK(left[i] < static_cast<int32_t>(n) && right[i] >= 0 &&
+                          right[i] < static_cast<int32_t>(n),
+                      fmt::format("gbdt model: tree {} node {} has a child out of range", t, i));
+        if (feat[i] < 0 || static_cast<size_t>(feat[i]) >= cols)
+          return refuse("a split on an unknown feature");
+        nd.feature = static_cast<uint32_t>(feat[i]) | (dleft[i] ? kDefaultLeft : 0u);
+        nd.threshold = cond[i];
+        nd.child[1] = base + left[i];
+        nd.child[0] = base + right[i];
+        depth[left[i]] = depth[right[i]] = depth[i] + 1;
+        CASCADE_CHECK(depth[i] + 1 <= n, fmt::format("gbdt model: tree {} has a cycle", t));
+        stack.push_back(left[i]);
+        stack.push_back(right[i]);
+      }
+      f->depths_.push_back(max_depth);
+    }
+    if (complete) f->build_complete();
+    return f;
+  } catch (const std::exception& e) {
+    return refuse(std::string("unreadable model: ") + e.what());
+  }
+}
+
+void GbdtForest::build_complete() {
+  for (uint32_t d : depths_)
+    if (d > kMaxCompleteDepth) return;
+  for (size_t t = 0; t < roots_.size(); ++t) {
+    const uint32_t D = depths_[t];
+    const size_t n_internal = (size_t{1} << D) - 1;
+    cnode0_.push_back(static_cast<uint32_t>(cnodes_.size()));
+    cleaf0_.push_back(static_cast<uint32_t>(cleaves_.size()));
+    cnodes_.resize(cnodes_.size() + n_internal);
+    cleaves_.resize(cleaves_.size() + (size_t{1} << D));
+    CompleteNode* cn = cnodes_.data() + cnode0_.back();
+    float* leaves = cleaves_.data() + cleaf0_.back();
+    // (general node, complete position, level)
+    struct Item {
+      uint32_t node;
+      size_t pos;
+      uint32_t level;
+    };
+    std::vector<Item> stack{{roots_[t], 0, 0}};
+    while (!stack.empty()) {
+      const Item it = stack.back();
+      stack.pop_back();
+      const Node& nd = nodes_[it.node];
+      const bool leaf = nd.child[0] == static_cast<int32_t>(it.node) &&
+                        nd.child[1] == static_cast<int32_t>(it.node);
+      if (it.level == D) {  // only leaves are this deep
+        leaves[it.pos - n_internal] = nd.threshold;
+        continue;
+      }
+      if (leaf) {
+        cn[it.pos] = CompleteNode{};  // either way below leads to this leaf's value
+        stack.push_back({it.node, 2 * it.pos + 1, it.level + 1});
+        stack.push_back({it.node, 2 * it.pos + 2, it.level + 1});
+      } else {
+        cn[it.pos] = CompleteNode{nd.threshold, nd.feature};
+        stack.push_back({static_cast<uint32_t>(nd.child[1]), 2 * it.pos + 1, it.level + 1});
+        stack.push_back({static_cast<uint32_t>(nd.child[0]), 2 * it.pos + 2, it.level + 1});
+      }
+    }
+  }
+  complete_ = true;
+}
+
+void GbdtForest::predict(std::span<const float> x, size_t rows, std::span<float> out) const {
+  CASCADE_CHECK(
+      x.size() == rows * cols_,
+      fmt::format("gbdt: {} feature values for {} rows x {} columns", x.size(), rows, cols_));
+  CASCADE_CHECK(out.size() == rows, "gbdt: one output per row");
+  // XGBoost refuses infinite inputs (its DMatrix check); so does this, to fail alike.
+  for (size_t k = 0; k < x.size(); ++k) {
+    if (std::isinf(x[k]))
+      throw Error(
+          fmt::format("gbdt: feature value of row {} column {} is infinite", k / cols_, k % cols_));
+  }
+  std::fill(out.begin(), out.end(), base_margin_);
+  if (complete_) {
+    predict_complete(x.data(), rows, out.data());
+  } else {
+    predict_general(x.data(), rows, out.data());
+  }
+  if (sigmoid_)
+    for (float& v : out) v = xgb_sigmoid(v);
+}
+
+// Trees outer, rows inner (the request's rows stay in L1 while each tree is read once), in
+// blocks of kLanes rows walked together: their walks are independent chains of loads, so the
+// CPU overlaps them. Each row still adds the trees in tree order, as XGBoost does.
+constexpr size_t kLanes = 8;
+
+void GbdtForest::predict_complete(const float* x, size_t rows, float* out) const {
+  for (size_t t = 0; t < cnode0_.size(); ++t) {
+    const CompleteNode* cn = cnodes_.data() + cnode0_[t];
+    const float* leaves = cleaves_.data() + cleaf0_[t];
+    const uint32_t steps = depths_[t];
+    const uint32_t n_internal = (1u << steps) - 1;
+    for (size_t r0 = 0; r0 < rows; r0 += kLanes) {
+      const size_t nb = std::min(kLanes, rows - r0);
+      const float* xr[kLanes];
+      uint32_t at[kLanes];
+      for (size_t b = 0; b < kLanes; ++b) {
+        xr[b] = x + (r0 + (b < nb ? b : 0)) * cols_;  // spare lanes repeat row r0
+        at[b] = 0;
+      }
+      for (uint32_t s = 0; s < steps; ++s) {
+        for (size_t b = 0; b < kLanes; ++b) {
+          const CompleteNode nd = cn[at[b]];
+          const float v = xr[b][nd.feature & ~kDefaultLeft];
+          const unsigned go_left = static_cast<unsigned>(v < nd.threshold) |
+                                   (static_cast<unsigned>(std::isnan(v)) & (nd.feature >> 31));
+          at[b] = 2 * at[b] + 2 - go_left;
+        }
+      }
+      for (size_t b = 0; b < nb; ++b) out[r0 + b] += leaves[at[b] - n_internal];
+    }
+  }
+}
+
+void GbdtForest::predict_general(const float* x, size_t rows, float* out) const {
+  const Node* nodes = nodes_.data();
+  for (size_t t = 0; t < roots_.size(); ++t) {
+    const uint32_t root = roots_[t], steps = depths_[t];
+    for (size_t r0 = 0; r0 < rows; r0 += kLanes) {
+      const size_t nb = std::min(kLanes, rows - r0);
+      const float* xr[kLanes];
+      uint32_t at[kLanes];
+      for (size_t b = 0; b < kLanes; ++b) {
+        xr[b] = x + (r0 + (b < nb ? b : 0)) * cols_;  // spare lanes repeat row r0
+        at[b] = root;
+      }
+      for (uint32_t s = 0; s < steps; ++s) {
+        for (size_t b = 0; b < kLanes; ++b) {
+          const Node& nd = nodes[at[b]];
+          const float v = xr[b][nd.feature & ~kDefaultLeft];
+          const unsigned go_left = static_cast<unsigned>(v < nd.threshold) |
+                                   (static_cast<unsigned>(std::isnan(v)) & (nd.feature >> 31));
+          at[b] = static_cast<uint32_t>(nd.child[go_left]);
+        }
+      }
+      for (size_t b = 0; b < nb; ++b) out[r0 + b] += nodes[at[b]].threshold;
+    }
+  }
+}
+
+}  // namespace cascade

@@ -1,0 +1,76 @@
+// XGBoost's trees evaluated in-process, for the per-request prediction of the GBDT ranker.
+//
+// XGBoost's own predict() builds a DMatrix (a sparse page) for every call and walks each tree
+// through its generic predictor: for the 100 rows of one request that overhead, not the trees,
+// dominated the serving profile. This reads the booster's model (UBJSON, exactly as XGBoost
+// saved it: float32 thresholds and leaf values) into flat node arrays and walks them itself.
+//
+// The result is bit-identical to XGBoost 1.6/1.7's CPU predictor: a row's margin starts at
+// the objective's base margin and adds the trees' leaf values one tree at a time in float, in
+// tree order; a split sends a missing value (NaN) to its default child and a present value
+// left when value < threshold; binary:logistic and reg:logistic apply XGBoost's sigmoid.
+// Models this does not cover (other boosters, multi-class, vector leaves, categorical splits,
+// other objectives) are refused by compile(), and the caller keeps using XGBoost.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace cascade {
+
+class GbdtForest {
+ public:
+  /// The forest of a model saved as UBJSON by XGBoosterSaveModelToBuffer; nullptr (with the
+  /// reason in `why`) when the model is outside what this evaluator reproduces exactly.
+  /// `complete = false` keeps the general node layout even for shallow trees (for tests).
+  static std::unique_ptr<GbdtForest> compile(std::string_view ubj, size_t cols, std::string* why,
+                                             bool complete = true);
+
+  /// out[r] = the model's prediction for row r of x (rows x cols, row-major, NaN = missing).
+  void predict(std::span<const float> x, size_t rows, std::span<float> out) const;
+
+  size_t n_trees() const { return roots_.size(); }
+  /// Whether predict() walks the complete-tree layout (all trees shallow enough).
+  bool complete_layout() const { return complete_; }
+
+ private:
+  // A node: `feature` (its top bit: missing values go left) and `threshold`; a leaf has
+  // both children pointing at itself and its value in `threshold`, so a walk of a fixed
+  // number of steps (the tree's depth) ends on the leaf without a branch per row.
+  struct Node {
+    uint32_t feature = 0;
+    float threshold = 0;
+    int32_t child[2] = {0, 0};  // [0] = right (value >= threshold), [1] = left
+  };
+  static constexpr uint32_t kDefaultLeft = 0x80000000u;
+
+  // The same trees as complete binary trees of their depth (every forest whose trees are at
+  // most kMaxCompleteDepth deep): node i's children are 2i+1 and 2i+2, so a node is 8 bytes
+  // with no child indices and a walk is D steps of index arithmetic; a leaf shallower than D
+  // fills its whole subtree (the splits above it there lead to the same value either way).
+  struct CompleteNode {
+    float threshold = 0;
+    uint32_t feature = 0;  // top bit: missing values go left
+  };
+  static constexpr uint32_t kMaxCompleteDepth = 10;
+  void build_complete();
+  void predict_complete(const float* x, size_t rows, float* out) const;
+  void predict_general(const float* x, size_t rows, float* out) const;
+
+  std::vector<Node> nodes_;
+  std::vector<uint32_t> roots_;   // first node of each tree
+  std::vector<uint32_t> depths_;  // steps from the root to the deepest leaf
+  bool complete_ = false;         // the complete layout below is filled and used
+  std::vector<CompleteNode> cnodes_;
+  std::vector<float> cleaves_;
+  std::vector<uint32_t> cnode0_, cleaf0_;  // per tree: first node, first leaf
+  size_t cols_ = 0;
+  float base_margin_ = 0;
+  bool sigmoid_ = false;
+};
+
+}  // namespace cascade

@@ -1,0 +1,133 @@
+// The in-process tree walk (rank/gbdt_forest.h) against XGBoost's own predictor: the same
+// float, bit for bit, for every objective the ranker trains, with missing values (NaN) in
+// training and in prediction, values exactly on thresholds (infinities refused by both), and after
+// a byte round trip (the path a loaded bundle takes).
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <random>
+
+#include "cascade/core/error.h"
+#include "cascade/rank/gbdt.h"
+#include "rank/gbdt_forest.h"
+
+namespace cascade {
+namespace {
+
+constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
+
+// rows x cols values in [0, 1) with a fifth missing; the label depends on features 0-2 and on
+// whether feature 3 is missing, so splits learn both directions for missing values.
+struct Data {
+  std::vector<float> x, y;
+  std::vector<uint32_t> groups;
+  size_t rows, cols = 6;
+  Data(size_t n, uint32_t seed) : rows(n) {
+    std::mt19937 rng(seed);
+    std::uniform_real_distribution<float> u(0.f, 1.f);
+    for (size_t i = 0; i < n; ++i) {
+      for (size_t c = 0; c < cols; ++c) x.push_back(u(rng) < 0.2f ? kNaN : u(rng));
+      const float* r = &x[i * cols];
+      const bool pos = (r[0] > 0.5f) != (r[1] > 0.3f) || (std::isnan(r[3]) && r[2] > 0.7f);
+      y.push_back(pos ? 1.f : 0.f);
+    }
+    for (size_t done = 0; done < n; done += 10)
+      groups.push_back(static_cast<uint32_t>(std::min<size_t>(10, n - done)));
+  }
+};
+
+uint32_t bits(float v) {
+  uint32_t b;
+  std::memcpy(&b, &v, sizeof b);
+  return b;
+}
+
+class GbdtForestTest : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(GbdtForestTest, PredictsBitIdenticallyToXgboost) {
+  const Data train(3000, 1);
+  GbdtOptions o;
+  o.objective = GetParam();
+  o.rounds = 40;
+  o.max_depth = 5;
+  o.eta = 0.2;
+  o.subsample = 0.8;
+  o.threads = 1;
+  Gbdt fitted;
+  fitted.fit(train.x, train.rows, train.cols, train.y, train.groups, o);
+  ASSERT_TRUE(fitted.native()) << "the forest refused a plain gbtree model";
+  const Gbdt loaded = Gbdt::from_bytes(fitted.to_bytes(), train.cols);
+  ASSERT_TRUE(loaded.native());
+
+  Data test(997, 2);  // a row count that is no multiple of the walk's block
+  // Values exactly on some thresholds: both sides of `<`.
+  std::mt19937 rng(3);
+  for (size_t i = 0; i < test.x.size(); i += 7) test.x[i] = train.x[rng() % train.x.size()];
+  // Infinite values: XGBoost refuses them, and so does the walk.
+  {
+    std::vector<float> bad(test.x.begin(), test.x.begin() + 2 * test.cols);
+    bad[test.cols + 2] = -std::numeric_limits<float>::infinity();
+    EXPECT_THROW(loaded.predict_xgboost(bad, 2), Error);
+    EXPECT_THROW(loaded.predict(bad, 2), Error);
+  }
+  for (const Gbdt* g : {static_cast<const Gbdt*>(&fitted), &loaded}) {
+    const auto want = g->predict_xgboost(test.x, test.rows);
+    const auto got = g->predict(test.x, test.rows);
+    ASSERT_EQ(got.size(), want.size());
+    size_t differ = 0;
+    for (size_t r = 0; r < got.size(); ++r) differ += bits(got[r]) != bits(want[r]);
+    EXPECT_EQ(differ, 0u) << "first row: " << got[0] << " vs " << want[0];
+    // A model that learned something: the predictions are not one constant.
+    EXPECT_NE(*std::min_element(got.begin(), got.end()), *std::max_element(got.begin(), got.end()));
+  }
+  // Both node layouts (complete trees, and the general one deeper forests use) agree with it.
+  const std::string bytes = fitted.to_bytes();
+  const auto complete = GbdtForest::compile(bytes, test.cols, nullptr, true);
+  const auto general = GbdtForest::compile(bytes, test.cols, nullptr, false);
+  ASSERT_TRUE(complete && general);
+  EXPECT_TRUE(complete->complete_layout());
+  EXPECT_FALSE(general->complete_layout());
+  const auto want = fitted.predict_xgboost(test.x, test.rows);
+  std::vector<float> a(test.rows), b(test.rows);
+  complete->predict(test.x, test.rows, a);
+  general->predict(test.x, test.rows, b);
+  for (size_t r = 0; r < test.rows; ++r) {
+    ASSERT_EQ(bits(a[r]), bits(want[r])) << "complete layout, row " << r;
+    ASSERT_EQ(bits(b[r]), bits(want[r])) << "general layout, row " << r;
+  }
+  // One row alone (the spare lanes of the block repeat it) gives that row's value.
+  const auto one =
+      loaded.predict(std::span<const float>(test.x.data() + 6 * test.cols, test.cols), 1);
+  EXPECT_EQ(bits(one[0]), bits(loaded.predict_xgboost(test.x, test.rows)[6]));
+}
+
+INSTANTIATE_TEST_SUITE_P(Objectives, GbdtForestTest,
+                         ::testing::Values("binary:logistic", "rank:ndcg", "rank:pairwise",
+                                           "rank:map"),
+                         [](const auto& info) {
+                           std::string s = info.param;
+                           for (char& c : s)
+                             if (c == ':') c = '_';
+                           return s;
+                         });
+
+TEST(GbdtForest, RefusesWhatItCannotReproduce) {
+  std::string why;
+  EXPECT_EQ(GbdtForest::compile("not ubjson", 3, &why), nullptr);
+  EXPECT_NE(why.find("unreadable"), std::string::npos) << why;
+  const Data train(500, 4);
+  GbdtOptions o;
+  o.rounds = 3;
+  o.threads = 1;
+  Gbdt g;
+  g.fit(train.x, train.rows, train.cols, train.y, {}, o);
+  EXPECT_EQ(GbdtForest::compile(g.to_bytes(), train.cols + 1, &why), nullptr);
+  EXPECT_NE(why.find("feature count"), std::string::npos) << why;
+  EXPECT_NE(GbdtForest::compile(g.to_bytes(), train.cols, &why), nullptr);
+}
+
+}  // namespace
+}  // namespace cascade
