@@ -241,7 +241,7 @@ TEST(AnnIndex, IvfSaveLoadRoundTripAndKindCheck) {
   EXPECT_EQ(loaded->options().kind, "ivf");
   EXPECT_EQ(loaded->options().nlist, 16);
   EXPECT_EQ(loaded->options().nprobe, 3);
-  EXPECT_EQ(loaded->options().train_size, 500);
+  EXPECT_EQ(loaded->options().train_size, 700);
   auto queries = random_vectors(10, d, 10);
   for (uint32_t t = 0; t < 10; ++t) {
     std::span<const float> q(queries.data() + t * d, d);
