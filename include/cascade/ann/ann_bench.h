@@ -6,11 +6,13 @@
 // items, or a set saved with write_vector_set).
 //
 // The contract JSON: {"machine_threads", "catalogues": {NAME: {"items","dim","queries",
-//   "exact":{"p50_ms","p99_ms"},
+//   "exact":{"p50_ms","p99_ms","cpu_p50_ms","cpu_p99_ms"},
 //   "hnsw":{"metric","m","ef_construction","build_seconds","build_threads","index_bytes",
-//           "loaded","search":[{"ef_search","p50_ms","p99_ms","recall@K",...}]},
+//           "loaded","search":[{"ef_search","p50_ms","p99_ms","cpu_p50_ms","cpu_p99_ms","recall@K",...}]},
 //   "ivf":{"nlist","train_size","quantizer","build_seconds","build_threads","index_bytes",
-//          "loaded","search":[{"nprobe","p50_ms","p99_ms","recall@K",...}]}}}}
+//          "loaded","search":[{"nprobe", the same latency fields,"recall@K",...}]}}}}
+// (p50/p99: wall time of one query; cpu_*: the searching thread's CPU time, which excludes
+// waits for a core on a shared machine.)
 // ("hnsw" / "ivf" present when that kind is benchmarked; "loaded": the index came from
 // index_dir, and build_seconds is then the recorded time of the run that built it.)
 #pragma once
