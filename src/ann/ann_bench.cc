@@ -146,10 +146,10 @@ AnnOptions index_options(const std::string& kind, const AnnBenchOptions& o) {
   AnnOptions a;
   a.kind = kind;
   a.threads = o.threads;
+  a.metric = o.metric;
   if (kind == "hnsw") {
     a.m = o.m;
     a.ef_construction = o.ef_construction;
-    a.metric = o.metric;
   } else {
     a.nlist = o.nlist;
     a.train_size = o.train_size;
@@ -202,7 +202,10 @@ Json bench_index(const VectorSet& s, const std::string& kind, const Truth& truth
   if (kind == "hnsw") {
     out = {{"metric", a.metric}, {"m", a.m}, {"ef_construction", a.ef_construction}};
   } else {
-    out = {{"nlist", a.nlist}, {"train_size", a.train_size}, {"quantizer", a.quantizer}};
+    out = {{"metric", a.metric},
+           {"nlist", a.nlist},
+           {"train_size", a.train_size},
+           {"quantizer", a.quantizer}};
   }
   out["build_seconds"] = build_s;
   out["build_threads"] = o.threads;

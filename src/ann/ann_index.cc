@@ -45,10 +45,29 @@ class OmpThreads {
   int previous_;
 };
 
+// The MIPS -> L2 reduction's item vectors (rows x (dim + 1)); sets max_norm2.
+std::vector<float> augment_for_l2(const float* vectors, uint32_t rows, uint32_t dim,
+                                  double& max_norm2) {
+  std::vector<double> norms2(rows);
+  max_norm2 = 0;
+  for (uint32_t i = 0; i < rows; ++i) {
+    double s = 0;
+    for (uint32_t j = 0; j < dim; ++j)
+      s += double(vectors[size_t(i) * dim + j]) * vectors[size_t(i) * dim + j];
+    norms2[i] = s;
+    max_norm2 = std::max(max_norm2, s);
+  }
+  std::vector<float> augmented(static_cast<size_t>(rows) * (dim + 1));
+  for (uint32_t i = 0; i < rows; ++i) {
+    std::copy(vectors + size_t(i) * dim, vectors + size_t(i + 1) * dim,
+              augmented.begin() + size_t(i) * (dim + 1));
+    augmented[size_t(i) * (dim + 1) + dim] =
+        static_cast<float>(std::sqrt(std::max(0.0, max_norm2 - norms2[i])));
+  }
+  return augmented;
+}
+
 void check_ivf_options(const AnnOptions& opt, uint32_t rows) {
-  CASCADE_CHECK(
-      opt.metric == "ip",
-      fmt::format("ann: ivf searches by inner product; metric '{}' is for hnsw only", opt.metric));
   CASCADE_CHECK(opt.quantizer == "flat" || opt.quantizer == "hnsw",
                 fmt::format("ann: quantizer '{}' is not one of flat, hnsw", opt.quantizer));
   CASCADE_CHECK(
@@ -63,29 +82,32 @@ void check_ivf_options(const AnnOptions& opt, uint32_t rows) {
                 fmt::format("ann: ivf train_size {} is below nlist {}", opt.train_size, opt.nlist));
 }
 
-// IVF-Flat by inner product: FAISS trains spherical k-means (unit centroids) for an
-// inner-product IVF, so a list holds the items pointing the same way whatever their length,
-// and a query probes the lists whose directions are closest to its own. Vectors are stored
-// unquantised: the scores of the scanned lists are exact.
+// IVF-Flat. Metric ip: FAISS trains spherical k-means (unit centroids) for an inner-product
+// IVF, so a list holds the items pointing the same way whatever their length, and a query
+// probes the lists whose directions are closest to its own. Metric l2: `vectors` are the MIPS
+// -> L2 reduction's (every item the same length, the missing length in the extra
+// coordinate), k-means is Euclidean and a query probes the nearest centroids; long (popular)
+// items then share lists, away from the short ones, and the lists that hold the best inner
+// products are the nearest. Vectors are stored unquantised: the scanned lists' scores are exact.
 std::unique_ptr<faiss::Index> build_ivf(const float* vectors, uint32_t rows, uint32_t dim,
                                         const AnnOptions& opt) {
   const auto d = static_cast<int64_t>(dim);
+  const faiss::MetricType metric =
+      opt.metric == "l2" ? faiss::METRIC_L2 : faiss::METRIC_INNER_PRODUCT;
   std::unique_ptr<faiss::Index> quantizer;
   if (opt.quantizer == "hnsw") {
-    quantizer = std::make_unique<faiss::IndexHNSWFlat>(static_cast<int>(dim), 32,
-                                                       faiss::METRIC_INNER_PRODUCT);
+    quantizer = std::make_unique<faiss::IndexHNSWFlat>(static_cast<int>(dim), 32, metric);
   } else {
-    quantizer = std::make_unique<faiss::IndexFlatIP>(d);
+    quantizer = std::make_unique<faiss::IndexFlat>(d, metric);
   }
   auto ivf = std::make_unique<faiss::IndexIVFFlat>(quantizer.get(), static_cast<size_t>(d),
-                                                   static_cast<size_t>(opt.nlist),
-                                                   faiss::METRIC_INNER_PRODUCT);
+                                                   static_cast<size_t>(opt.nlist), metric);
   ivf->own_fields = true;
   quantizer.release();
   if (rows == 0) return ivf;
   // k-means assigns with an exact scan of the centroids even when the final quantizer is HNSW
   // (rebuilding a graph per k-means iteration would be wasted work).
-  faiss::IndexFlatIP clustering(d);
+  faiss::IndexFlat clustering(d, metric);
   ivf->clustering_index = &clustering;
   ivf->cp.seed = 1234;  // FAISS's default, pinned: the lists are a function of the vectors
   const uint32_t train = opt.train_size > 0
@@ -155,47 +177,30 @@ AnnIndex::AnnIndex(const float* vectors, uint32_t rows, uint32_t dim, const AnnO
   if (opt.kind == "ivf") check_ivf_options(opt, rows);
   vectors_hash_ = hash_vectors(vectors, rows, dim);
   try {
+    // Inner product is not a metric; the reduction makes it one: append
+    // sqrt(max_norm^2 - |x|^2) to every item and 0 to the query, then
+    // |q' - x'|^2 = |q|^2 + max_norm^2 - 2 q.x, so the nearest item is the best scored.
+    std::vector<float> augmented;
+    if (opt.kind != "exact" && opt.metric == "l2")
+      augmented = augment_for_l2(vectors, rows, dim, max_norm2_);
+    const float* data = augmented.empty() ? vectors : augmented.data();
+    const uint32_t d = augmented.empty() ? dim : dim + 1;
     if (opt.kind == "ivf") {
-      index_ = build_ivf(vectors, rows, dim, opt);
+      index_ = build_ivf(data, rows, d, opt);
       set_nprobe(opt.nprobe);
     } else if (opt.kind == "exact") {
       index_ = std::make_unique<faiss::IndexFlatIP>(static_cast<int64_t>(dim));
       OmpThreads guard(opt.threads);
       if (rows > 0) index_->add(static_cast<faiss::Index::idx_t>(rows), vectors);
-    } else if (opt.metric == "ip") {
-      auto h = std::make_unique<faiss::IndexHNSWFlat>(static_cast<int>(dim), opt.m,
-                                                      faiss::METRIC_INNER_PRODUCT);
-      h->hnsw.efConstruction = opt.ef_construction;
-      h->hnsw.efSearch = opt.ef_search;
-      index_ = std::move(h);
-      OmpThreads guard(opt.threads);
-      if (rows > 0) index_->add(static_cast<faiss::Index::idx_t>(rows), vectors);
     } else {
-      // Inner product is not a metric; the reduction makes it one: append
-      // sqrt(max_norm^2 - |x|^2) to every item and 0 to the query, then
-      // |q' - x'|^2 = |q|^2 + max_norm^2 - 2 q.x, so the nearest item is the best scored.
-      auto h = std::make_unique<faiss::IndexHNSWFlat>(static_cast<int>(dim) + 1, opt.m,
-                                                      faiss::METRIC_L2);
+      auto h = std::make_unique<faiss::IndexHNSWFlat>(
+          static_cast<int>(d), opt.m,
+          opt.metric == "l2" ? faiss::METRIC_L2 : faiss::METRIC_INNER_PRODUCT);
       h->hnsw.efConstruction = opt.ef_construction;
       h->hnsw.efSearch = opt.ef_search;
       index_ = std::move(h);
-      std::vector<double> norms2(rows);
-      for (uint32_t i = 0; i < rows; ++i) {
-        double s = 0;
-        for (uint32_t j = 0; j < dim; ++j)
-          s += double(vectors[size_t(i) * dim + j]) * vectors[size_t(i) * dim + j];
-        norms2[i] = s;
-        max_norm2_ = std::max(max_norm2_, s);
-      }
-      std::vector<float> augmented(static_cast<size_t>(rows) * (dim + 1));
-      for (uint32_t i = 0; i < rows; ++i) {
-        std::copy(vectors + size_t(i) * dim, vectors + size_t(i + 1) * dim,
-                  augmented.begin() + size_t(i) * (dim + 1));
-        augmented[size_t(i) * (dim + 1) + dim] =
-            static_cast<float>(std::sqrt(std::max(0.0, max_norm2_ - norms2[i])));
-      }
       OmpThreads guard(opt.threads);
-      if (rows > 0) index_->add(static_cast<faiss::Index::idx_t>(rows), augmented.data());
+      if (rows > 0) index_->add(static_cast<faiss::Index::idx_t>(rows), data);
     }
   } catch (const faiss::FaissException& e) {
     throw Error(fmt::format("ann: building the {} index failed: {}", opt.kind, e.what()));
@@ -214,7 +219,7 @@ std::vector<ScoredItem> AnnIndex::search(std::span<const float> query, size_t k,
   const size_t want = std::min<size_t>(rows_, k + skipped.size());
   std::vector<float> dist(want);
   std::vector<faiss::Index::idx_t> labels(want, -1);
-  if (opt_.kind == "hnsw" && opt_.metric == "l2") {
+  if (opt_.kind != "exact" && opt_.metric == "l2") {
     std::vector<float> q(query.begin(), query.end());
     q.push_back(0.f);
     index_->search(1, q.data(), static_cast<faiss::Index::idx_t>(want), dist.data(), labels.data());
@@ -327,7 +332,7 @@ std::unique_ptr<AnnIndex> AnnIndex::load(const std::filesystem::path& dir, const
   CASCADE_CHECK(
       idx->index_->ntotal == static_cast<faiss::Index::idx_t>(rows) &&
           idx->index_->d == static_cast<int>(dim) +
-                                (idx->opt_.kind == "hnsw" && idx->opt_.metric == "l2" ? 1 : 0),
+                                (idx->opt_.kind != "exact" && idx->opt_.metric == "l2" ? 1 : 0),
       fmt::format("{}: index.faiss holds {} x {} vectors, manifest says {} x {} ({})", dir.string(),
                   idx->index_->ntotal, idx->index_->d, rows, dim, idx->opt_.kind));
   return idx;

@@ -97,7 +97,8 @@ void add_bench_ann(CLI::App* bench) {
       ->capture_default_str();
   cmd->add_option("--threads", b.threads, "index build threads (0 = hardware); searches use one")
       ->capture_default_str();
-  cmd->add_option("--metric", b.metric, "HNSW graph metric: ip, or l2 over the MIPS reduction")
+  cmd->add_option("--metric", b.metric,
+                  "HNSW graph / IVF k-means metric: ip, or l2 over the MIPS reduction")
       ->check(CLI::IsMember({"ip", "l2"}))
       ->capture_default_str();
   cmd->add_option("--seed", b.seed, "seed of the synthetic vectors")->capture_default_str();

@@ -9,7 +9,7 @@
 //   "exact":{"p50_ms","p99_ms","cpu_p50_ms","cpu_p99_ms"},
 //   "hnsw":{"metric","m","ef_construction","build_seconds","build_threads","index_bytes",
 //           "loaded","search":[{"ef_search","p50_ms","p99_ms","cpu_p50_ms","cpu_p99_ms","recall@K",...}]},
-//   "ivf":{"nlist","train_size","quantizer","build_seconds","build_threads","index_bytes",
+//   "ivf":{"metric","nlist","train_size","quantizer","build_seconds","build_threads","index_bytes",
 //          "loaded","search":[{"nprobe", the same latency fields,"recall@K",...}]}}}}
 // (p50/p99: wall time of one query; cpu_*: the searching thread's CPU time, which excludes
 // waits for a core on a shared machine.)
@@ -46,8 +46,8 @@ struct AnnBenchOptions {
   int m = 32;                                 ///< HNSW M
   int ef_construction = 200;
   std::vector<int> ef_search = {64, 128, 256};  ///< one graph is searched at each value
-  std::string metric = "ip";                    ///< HNSW graph metric (AnnOptions::metric)
-  int nlist = 1024;                             ///< IVF lists
+  std::string metric = "ip";  ///< HNSW graph / IVF k-means metric (AnnOptions::metric)
+  int nlist = 1024;           ///< IVF lists
   std::vector<int> nprobe = {16, 32, 64, 128};  ///< one IVF index is searched at each value
   int train_size = 0;                           ///< IVF k-means sample (AnnOptions::train_size)
   std::string quantizer = "flat";               ///< IVF coarse quantizer (AnnOptions::quantizer)

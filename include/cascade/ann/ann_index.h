@@ -33,7 +33,8 @@ struct AnnOptions {
   int ef_construction = 200;  ///< HNSW: candidate list while building
   int ef_search = 128;        ///< HNSW: candidate list while searching (raised to k when smaller)
   int threads = 0;            ///< build threads (OpenMP); 0 = hardware
-  /// HNSW graph metric: "ip" = inner product directly; "l2" = Euclidean over the MIPS -> L2
+  /// HNSW graph / IVF k-means metric: "ip" = inner product directly (IVF: spherical k-means);
+  /// "l2" = Euclidean over the MIPS -> L2
   /// reduction (Bachrach et al. 2014: one extra coordinate sqrt(max|x|^2 - |x|^2)).
   std::string metric = "ip";
   int nlist = 1024;  ///< IVF: number of k-means lists (at most the number of rows)
