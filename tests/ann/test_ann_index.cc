@@ -6,9 +6,10 @@
 #include <set>
 
 #include "cascade/ann/ann_index.h"
+#include "cascade/io/artifact.h"
 #include "cascade/pipeline/recall_job.h"
-#include "support/tiny_data.h"
 #include "support/test_util.h"
+#include "support/tiny_data.h"
 
 namespace cascade {
 namespace {
@@ -35,7 +36,9 @@ std::vector<ItemId> brute_top(const std::vector<float>& v, uint32_t dim, std::sp
     for (uint32_t j = 0; j < dim; ++j) d += v[static_cast<size_t>(i) * dim + j] * q[j];
     s.push_back({d, i});
   }
-  std::sort(s.begin(), s.end(), [](auto& a, auto& b) { return a.first > b.first || (a.first == b.first && a.second < b.second); });
+  std::sort(s.begin(), s.end(), [](auto& a, auto& b) {
+    return a.first > b.first || (a.first == b.first && a.second < b.second);
+  });
   std::vector<ItemId> out;
   for (size_t j = 0; j < std::min(k, s.size()); ++j) out.push_back(s[j].second);
   return out;
@@ -100,7 +103,8 @@ TEST(AnnIndex, HnswRecallAgainstExactIsHigh) {
   }
   // Measured 1.00 at these settings; random Gaussian vectors in 16-D are a hard case for
   // HNSW, so the floor leaves room without letting a broken index (recall ~0) pass.
-  EXPECT_GE(static_cast<double>(hits) / total, 0.95) << "recall " << static_cast<double>(hits) / total;
+  EXPECT_GE(static_cast<double>(hits) / total, 0.95)
+      << "recall " << static_cast<double>(hits) / total;
 }
 
 // The MIPS -> L2 reduction returns inner products too, in the same order as exact search.
@@ -141,26 +145,176 @@ TEST(AnnIndex, SaveLoadRoundTripAndVectorCheck) {
   // Other vectors (a retrained model) must not silently use the stale index.
   auto other = v;
   other[0] += 1.f;
-  EXPECT_NE(error_of([&] { AnnIndex::load(dir.path() / "ann", other.data(), n, d); }).find("rebuild"),
-            std::string::npos);
-  EXPECT_NE(error_of([&] { AnnIndex::load(dir.path() / "ann", v.data(), n - 1, d); }).find("other item vectors"),
+  EXPECT_NE(
+      error_of([&] { AnnIndex::load(dir.path() / "ann", other.data(), n, d); }).find("rebuild"),
+      std::string::npos);
+  EXPECT_NE(error_of([&] {
+              AnnIndex::load(dir.path() / "ann", v.data(), n - 1, d);
+            }).find("other item vectors"),
             std::string::npos);
 }
 
 TEST(AnnIndex, BadInputThrows) {
   std::vector<float> v = {1, 2, 3, 4};
   AnnOptions bad;
-  bad.kind = "ivf";
-  EXPECT_NE(error_of([&] { AnnIndex(v.data(), 2, 2, bad); }).find("ivf"), std::string::npos);
+  bad.kind = "pq";
+  EXPECT_NE(
+      error_of([&] { AnnIndex(v.data(), 2, 2, bad); }).find("'pq' is not one of exact, hnsw, ivf"),
+      std::string::npos);
   EXPECT_FALSE(error_of([&] { AnnIndex(v.data(), 2, 0, AnnOptions{}); }).empty());
   AnnIndex idx(v.data(), 2, 2, AnnOptions{});
   const std::vector<float> q3 = {1, 2, 3};
   EXPECT_NE(error_of([&] { idx.search(q3, 1); }).find("dimension 2"), std::string::npos);
   AnnOptions bad_metric;
   bad_metric.metric = "cosine";
-  EXPECT_NE(error_of([&] { AnnIndex(v.data(), 2, 2, bad_metric); }).find("cosine"), std::string::npos);
+  EXPECT_NE(error_of([&] { AnnIndex(v.data(), 2, 2, bad_metric); }).find("cosine"),
+            std::string::npos);
   Params p({{"kind", "hnsw"}, {"m", "1"}});
   EXPECT_NE(error_of([&] { AnnOptions::from_params(p); }).find("m"), std::string::npos);
+}
+
+// Recall of the IVF index's top-k against brute force over `queries` (pooled hit share).
+double ivf_recall(const AnnIndex& idx, const std::vector<float>& v,
+                  const std::vector<float>& queries, uint32_t d, size_t k) {
+  size_t hits = 0, total = 0;
+  for (size_t t = 0; t < queries.size() / d; ++t) {
+    std::span<const float> q(queries.data() + t * d, d);
+    auto truth = brute_top(v, d, q, k);
+    auto got = items_of(idx.search(q, k));
+    for (ItemId i : truth) hits += std::count(got.begin(), got.end(), i);
+    total += truth.size();
+  }
+  return static_cast<double>(hits) / static_cast<double>(total);
+}
+
+// IVF-Flat stores the vectors unquantised: probing every list is an exhaustive scan, so the
+// top-k (and its scores) equal brute force; probing fewer lists can only lose items.
+TEST(AnnIndex, IvfProbingAllListsIsExactAndFewerListsLoseRecall) {
+  const uint32_t n = 3000, d = 16;
+  auto v = random_vectors(n, d, 7);
+  auto queries = random_vectors(40, d, 8);
+  for (const auto& [metric, quantizer] : std::vector<std::pair<std::string, std::string>>{
+           {"ip", "flat"}, {"ip", "hnsw"}, {"l2", "flat"}}) {
+    SCOPED_TRACE(metric + " " + quantizer);
+    AnnOptions o;
+    o.metric = metric;
+    o.kind = "ivf";
+    o.nlist = 32;
+    o.nprobe = 32;
+    o.threads = 1;
+    o.quantizer = quantizer;
+    AnnIndex idx(v.data(), n, d, o);
+    for (uint32_t t = 0; t < 40; ++t) {
+      std::span<const float> q(queries.data() + t * d, d);
+      const std::set<ItemId> skip = {t, t + 100};
+      const std::vector<ItemId> sv(skip.begin(), skip.end());
+      const auto got = idx.search(q, 20, sv);
+      ASSERT_EQ(items_of(got), brute_top(v, d, q, 20, skip)) << quantizer << " query " << t;
+      float expect = 0;
+      for (uint32_t j = 0; j < d; ++j) expect += v[static_cast<size_t>(got[0].item) * d + j] * q[j];
+      EXPECT_NEAR(got[0].score, expect, 1e-3);  // l2: recovered from a squared distance
+    }
+    EXPECT_DOUBLE_EQ(ivf_recall(idx, v, queries, d, 20), 1.0) << quantizer;
+    idx.set_nprobe(1000);  // clamped to nlist
+    EXPECT_DOUBLE_EQ(ivf_recall(idx, v, queries, d, 20), 1.0) << quantizer;
+    idx.set_nprobe(2);  // 2 of 32 lists: structureless vectors lose most of their top 20
+    const double r2 = ivf_recall(idx, v, queries, d, 20);
+    idx.set_nprobe(8);
+    const double r8 = ivf_recall(idx, v, queries, d, 20);
+    EXPECT_LT(r2, 0.9) << quantizer;
+    EXPECT_GT(r2, 0.05) << quantizer;  // but the probed lists are the right ones, not noise
+    EXPECT_GE(r8, r2) << quantizer;
+    EXPECT_LT(r8, 1.0) << quantizer;
+  }
+}
+
+TEST(AnnIndex, IvfSaveLoadRoundTripAndKindCheck) {
+  const uint32_t n = 1000, d = 8;
+  auto v = random_vectors(n, d, 9);
+  AnnOptions o;
+  o.kind = "ivf";
+  o.nlist = 16;
+  o.nprobe = 3;
+  o.train_size = 700;  // a sample: 7 rows in 10
+  o.threads = 1;
+  AnnIndex idx(v.data(), n, d, o);
+  test::TempDir dir("ann_ivf");
+  idx.save(dir.path() / "ann");
+  auto loaded = AnnIndex::load(dir.path() / "ann", v.data(), n, d);
+  EXPECT_EQ(loaded->options().kind, "ivf");
+  EXPECT_EQ(loaded->options().nlist, 16);
+  EXPECT_EQ(loaded->options().nprobe, 3);
+  EXPECT_EQ(loaded->options().train_size, 700);
+  auto queries = random_vectors(10, d, 10);
+  for (uint32_t t = 0; t < 10; ++t) {
+    std::span<const float> q(queries.data() + t * d, d);
+    auto a = idx.search(q, 15), b = loaded->search(q, 15);
+    ASSERT_EQ(items_of(a), items_of(b)) << t;
+  }
+  // The loaded index keeps nprobe 3: fewer than all lists, so not always the exact answer.
+  EXPECT_LT(ivf_recall(*loaded, v, queries, d, 15), 1.0);
+  loaded->set_nprobe(16);
+  EXPECT_DOUBLE_EQ(ivf_recall(*loaded, v, queries, d, 15), 1.0);
+  EXPECT_NE(
+      error_of([&] { AnnIndex::load(dir.path() / "ann", v.data(), n - 1, d); }).find("rebuild"),
+      std::string::npos);
+
+  // The MIPS -> L2 reduction's IVF (dim + 1 stored) loads back too.
+  AnnOptions l2 = o;
+  l2.metric = "l2";
+  l2.nprobe = 16;
+  AnnIndex idx_l2(v.data(), n, d, l2);
+  idx_l2.save(dir.path() / "ann_l2");
+  auto loaded_l2 = AnnIndex::load(dir.path() / "ann_l2", v.data(), n, d);
+  EXPECT_EQ(loaded_l2->options().metric, "l2");
+  EXPECT_DOUBLE_EQ(ivf_recall(*loaded_l2, v, queries, d, 15), 1.0);
+
+  // A manifest that names another kind than the blob holds is refused.
+  const auto manifest = dir.path() / "ann" / "manifest.json";
+  std::string text = read_file(manifest);
+  const size_t at = text.find("\"ivf\"");
+  ASSERT_NE(at, std::string::npos);
+  text.replace(at, 5, "\"hnsw\"");
+  write_file_atomic(manifest, text);
+  EXPECT_NE(error_of([&] {
+              AnnIndex::load(dir.path() / "ann", v.data(), n, d);
+            }).find("not the hnsw index"),
+            std::string::npos);
+}
+
+TEST(AnnIndex, IvfBadParametersThrowNamingThem) {
+  auto v = random_vectors(50, 4, 11);
+  AnnOptions o;
+  o.kind = "ivf";
+  o.nlist = 51;
+  EXPECT_NE(
+      error_of([&] { AnnIndex(v.data(), 50, 4, o); }).find("nlist 51 exceeds the 50 item vectors"),
+      std::string::npos);
+  o.nlist = 10;
+  o.train_size = 5;
+  EXPECT_NE(error_of([&] { AnnIndex(v.data(), 50, 4, o); }).find("train_size 5 is below nlist 10"),
+            std::string::npos);
+  o.train_size = 0;
+  o.metric = "ip";
+  o.quantizer = "pq";
+  EXPECT_NE(error_of([&] { AnnIndex(v.data(), 50, 4, o); }).find("quantizer 'pq'"),
+            std::string::npos);
+  Params zero({{"kind", "ivf"}, {"nprobe", "0"}});
+  EXPECT_NE(error_of([&] { AnnOptions::from_params(zero); }).find("nprobe"), std::string::npos);
+  Params quant({{"kind", "ivf"}, {"quantizer", "pq"}});
+  EXPECT_NE(error_of([&] { AnnOptions::from_params(quant); }).find("quantizer"), std::string::npos);
+  Params ok({{"kind", "ivf"},
+             {"nlist", "4096"},
+             {"nprobe", "64"},
+             {"train_size", "262144"},
+             {"quantizer", "hnsw"}});
+  const AnnOptions parsed = AnnOptions::from_params(ok);
+  EXPECT_EQ(parsed.kind, "ivf");
+  EXPECT_EQ(parsed.nlist, 4096);
+  EXPECT_EQ(parsed.nprobe, 64);
+  EXPECT_EQ(parsed.train_size, 262144);
+  EXPECT_EQ(parsed.quantizer, "hnsw");
+  EXPECT_EQ(parsed.to_map().at("nlist"), "4096");
 }
 
 // A channel with an attached exact index answers top_n() exactly as the full scan does,
@@ -170,7 +324,8 @@ TEST(AnnIndex, IalsTopNThroughExactAndHnswIndex) {
   auto model = make_recaller("ials:factors=8,iters=5");
   model->fit(data.fit_input());
   std::vector<std::vector<ScoredItem>> scan;
-  for (UserId u = 0; u < test::TinyData::kUsers; ++u) scan.push_back(model->top_n(data.query(u), 10));
+  for (UserId u = 0; u < test::TinyData::kUsers; ++u)
+    scan.push_back(model->top_n(data.query(u), 10));
 
   for (const char* kind : {"exact", "hnsw"}) {
     AnnOptions o;
@@ -219,10 +374,10 @@ TEST(AnnIndex, ChannelWithoutVectorsCannotTakeAnIndex) {
 }
 
 TEST(AnnIndex, ChannelSpecReadsAnnMap) {
-  auto specs = channel_specs_from_yaml(YAML::Load(
-      "ials: {factors: 8, ann: {kind: hnsw, m: 16, ef_search: 64}}\n"
-      "ease: {ann: {kind: none}}\n"
-      "popularity: {}\n"));
+  auto specs = channel_specs_from_yaml(
+      YAML::Load("ials: {factors: 8, ann: {kind: hnsw, m: 16, ef_search: 64}}\n"
+                 "ease: {ann: {kind: none}}\n"
+                 "popularity: {}\n"));
   ASSERT_EQ(specs.size(), 3u);
   ASSERT_TRUE(specs[0].ann.has_value());
   EXPECT_EQ(specs[0].ann->m, 16);
@@ -231,10 +386,13 @@ TEST(AnnIndex, ChannelSpecReadsAnnMap) {
   EXPECT_EQ(specs[0].spec(), "ials:factors=8");  // ann is not a model parameter
   EXPECT_FALSE(specs[1].ann.has_value());
   EXPECT_FALSE(specs[2].ann.has_value());
-  EXPECT_NE(error_of([] { channel_specs_from_yaml(YAML::Load("ials: {ann: {kind: hnsw, mm: 3}}")); })
-                .find("mm"),
+  EXPECT_NE(error_of([] {
+              channel_specs_from_yaml(YAML::Load("ials: {ann: {kind: hnsw, mm: 3}}"));
+            }).find("mm"),
             std::string::npos);
-  EXPECT_NE(error_of([] { channel_specs_from_yaml(YAML::Load("ials: {ann: 3}")); }).find("ann must be a map"),
+  EXPECT_NE(error_of([] {
+              channel_specs_from_yaml(YAML::Load("ials: {ann: 3}"));
+            }).find("ann must be a map"),
             std::string::npos);
 }
 

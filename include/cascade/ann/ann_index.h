@@ -1,10 +1,13 @@
-// Maximum-inner-product search over item vectors with FAISS: exact (IndexFlatIP) or HNSW
-// (IndexHNSWFlat, Malkov & Yashunin 2018; optionally over the MIPS -> L2 reduction). A vector channel (iALS, Two-Tower, SASRec) whose
+// Maximum-inner-product search over item vectors with FAISS: exact (IndexFlatIP), HNSW
+// (IndexHNSWFlat, Malkov & Yashunin 2018; optionally over the MIPS -> L2 reduction) or IVF
+// (IndexIVFFlat: spherical k-means lists, a query scans the nprobe lists whose centroids have
+// the largest inner product with it). A vector channel (iALS, Two-Tower, SASRec) whose
 // score is <user vector, item vector> can answer top_n() from an index instead of a scan of
 // the whole catalogue; see Recaller::attach_index().
 //
 // The index is built from a copy of the item vectors (n_items x dim, row-major); FAISS ids are
-// the dense item ids. Searches are const and thread-safe (per-call efSearch, no shared state).
+// the dense item ids. Searches are const and thread-safe (no shared state; efSearch and
+// nprobe are index settings changed only by set_ef_search / set_nprobe).
 #pragma once
 
 #include <cstdint>
@@ -25,16 +28,27 @@ struct Index;
 namespace cascade {
 
 struct AnnOptions {
-  std::string kind = "hnsw";  ///< "exact" | "hnsw"
+  std::string kind = "hnsw";  ///< "exact" | "hnsw" | "ivf"
   int m = 32;                 ///< HNSW: links per node (layer 0 has 2M)
   int ef_construction = 200;  ///< HNSW: candidate list while building
   int ef_search = 128;        ///< HNSW: candidate list while searching (raised to k when smaller)
   int threads = 0;            ///< build threads (OpenMP); 0 = hardware
-  /// HNSW graph metric: "ip" = inner product directly; "l2" = Euclidean over the MIPS -> L2
+  /// HNSW graph / IVF k-means metric: "ip" = inner product directly (IVF: spherical k-means);
+  /// "l2" = Euclidean over the MIPS -> L2
   /// reduction (Bachrach et al. 2014: one extra coordinate sqrt(max|x|^2 - |x|^2)).
   std::string metric = "ip";
+  int nlist = 1024;  ///< IVF: number of k-means lists (at most the number of rows)
+  int nprobe = 32;   ///< IVF: lists scanned per query (at most nlist)
+  /// IVF: rows k-means is trained on (an evenly spaced sample); 0 = min(rows, 64 * nlist).
+  /// FAISS warns below 39 per list; training cost grows with it and the assignment of all
+  /// rows to their list is a separate pass.
+  int train_size = 0;
+  /// IVF coarse quantizer: "flat" scans all nlist centroids per query (nlist x dim flops);
+  /// "hnsw" searches them with an HNSW graph (M 32, efSearch max(64, 2 nprobe)), for large nlist.
+  std::string quantizer = "flat";
 
-  /// Reads "kind", "m", "ef_construction", "ef_search", "threads", "metric" (ranges checked).
+  /// Reads "kind", "m", "ef_construction", "ef_search", "threads", "metric", "nlist",
+  /// "nprobe", "train_size", "quantizer" (ranges checked).
   static AnnOptions from_params(Params& p);
   std::map<std::string, std::string> to_map() const;
 };
@@ -58,12 +72,18 @@ class AnnIndex {
   /// its candidate queue from the index's own efSearch (a per-call SearchParametersHNSW only
   /// changes the stopping rule), so the setting lives in the index.
   void set_ef_search(int ef_search);
+  /// Changes IVF's nprobe (clamped to nlist); same thread-safety rule as set_ef_search.
+  void set_nprobe(int nprobe);
 
   /// Saves into `dir` (index.faiss blob + manifest with the options and a hash of the item
   /// vectors it was built from); load() checks that hash against the vectors it is given.
   void save(const std::filesystem::path& dir) const;
   static std::unique_ptr<AnnIndex> load(const std::filesystem::path& dir, const float* vectors,
                                         uint32_t rows, uint32_t dim);
+
+  /// The size of the serialised FAISS index (what save() writes and a loaded index holds in
+  /// memory, up to allocator overhead): the stored vectors plus graph links or list ids.
+  size_t index_bytes() const;
 
   uint32_t size() const { return rows_; }
   uint32_t dim() const { return dim_; }
