@@ -5,6 +5,11 @@
 #include <cmath>
 #include <thread>
 
+#if defined(__SSE__) || defined(__x86_64__)
+#include <xmmintrin.h>
+#define CASCADE_HAS_MXCSR 1
+#endif
+
 #include "cascade/core/error.h"
 
 namespace cascade::nn {
@@ -30,6 +35,17 @@ TorchSession::TorchSession(int threads, uint64_t seed)
 }
 
 TorchSession::~TorchSession() { torch::set_num_threads(previous_threads_); }
+
+#ifdef CASCADE_HAS_MXCSR
+namespace {
+constexpr unsigned kFtzDaz = 0x8040;  // flush-to-zero (bit 15) | denormals-are-zero (bit 6)
+}
+FlushDenormals::FlushDenormals() : previous_(_mm_getcsr()) { _mm_setcsr(previous_ | kFtzDaz); }
+FlushDenormals::~FlushDenormals() { _mm_setcsr((_mm_getcsr() & ~kFtzDaz) | (previous_ & kFtzDaz)); }
+#else
+FlushDenormals::FlushDenormals() {}
+FlushDenormals::~FlushDenormals() {}
+#endif
 
 namespace {
 

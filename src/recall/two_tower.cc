@@ -53,6 +53,25 @@
 // weights are kept, training stops after `patience` evaluations without improvement
 // (0 = never stop early). Never looks at the test split.
 //
+// Training throughput (issue 14; the 1M-row log: 889K rows, batch 512, 256 negatives, one
+// libtorch thread). In libtorch's profiler the old step spent ~22% in embedding_bag's backward
+// (it sorts the ~36K bag indices of every batch to build the dense history gradient), ~21% in
+// log_softmax's forward and backward, ~9% in the masks' masked_fill and the logits' divide /
+// subtract, ~8% in the host-side history bags and masks, ~11% in the GEMMs. Without the
+// embedding_bag, the B x M passes of addmm / log_softmax / nll_loss (each a fresh buffer,
+// nll_loss's zero-filled) took ~55%. Now:
+//   - the pooling is one autograd op with plain-loop forward and backward (two_tower_pool.h;
+//     same values and gradient as the embedding_bag form, tested);
+//   - logQ and the masks are one host-built bias (two_tower_batch.h), and the loss is one op
+//     (bias + u v^T / temperature, softmax cross-entropy, its gradient) over a B x M
+//     workspace reused across batches (two_tower_loss.h);
+//   - subnormals are flushed to zero while training (nn::FlushDenormals);
+//   - with >= 2 threads the next batch (shuffle, dropout draws, history bags, negatives, bias)
+//     is built on a second thread while libtorch trains on the current one. BatchMaker draws
+//     from the random stream in the old loop's order, so the batches depend on the seed only
+//     (1 and 2 threads give the same model: test TwoTowerBatch.PrefetchingGivesTheSameModel).
+// Each epoch logs its training seconds and rows/s, and long epochs a progress line with ETA.
+//
 // Determinism: same seed and same threads -> bit-identical weights and scores (libtorch's
 // generator is seeded by nn::TorchSession; batching/negatives/dropout use a splitmix64 stream).
 //
@@ -83,7 +102,8 @@
 //   patience         evaluations without gain before stopping (0=off)  [2]      0..10000
 //   seed             -1 = FitInput::seed                               [-1]
 //   threads          0 = FitInput::threads (0 there = hardware)        [0]      0..1024
-//                    (validation scoring and the item-tower pass)
+//                    (validation scoring, the item-tower pass; >= 2: the next batch is built
+//                    on a second thread)
 //   torch_threads    libtorch intra-op threads while training, 0 = `threads` [1] 0..1024
 //                    The training ops are small (batch x dim x (batch + negatives) GEMMs),
 //                    and with 2 threads on a shared 2-core machine (load ~6) the OpenMP
@@ -108,8 +128,10 @@
 
 #include <Eigen/Core>
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cmath>
+#include <future>
 #include <limits>
 #include <map>
 #include <set>
@@ -125,7 +147,10 @@
 #include "cascade/util/stopwatch.h"
 #include "nn/train_loop.h"
 #include "recall/channel_training.h"
+#include "recall/two_tower_batch.h"
+#include "recall/two_tower_loss.h"
 #include "recall/two_tower_model.h"
+#include "recall/two_tower_pool.h"
 #include "recall/validation_recall.h"
 #include "recall/vector_scores.h"
 
@@ -315,12 +340,6 @@ class TwoTowerRecaller final : public ConfiguredRecaller<TwoTowerConfig> {
 
     const uint64_t nnz = R.nnz();
     const int64_t n_items = s.n_items;
-    // Per-entry user, item frequencies.
-    std::vector<uint32_t> row_of(nnz);
-    for (uint32_t u = 0; u < R.n_rows; ++u)
-      for (uint64_t k = R.indptr[u]; k < R.indptr[u + 1]; ++k) row_of[k] = u;
-    std::vector<double> freq(static_cast<size_t>(n_items), 0.0);
-    for (uint32_t i : R.indices) freq[i] += 1.0 / static_cast<double>(nnz);
 
     // Item-side input tensors (all items): id slot, genre mixing weights, year slot.
     std::vector<int64_t> item_slot(static_cast<size_t>(n_items)), year_slot(static_cast<size_t>(n_items));
@@ -349,10 +368,19 @@ class TwoTowerRecaller final : public ConfiguredRecaller<TwoTowerConfig> {
 
     torch::optim::AdamW opt(net_->parameters(),
                             torch::optim::AdamWOptions(cfg_.run.lr).weight_decay(cfg_.run.weight_decay));
-    two_tower::Rng rng(seed ^ 0x7477746f776572ULL);  // "twotower"
-    std::vector<uint64_t> perm(nnz);
-    for (uint64_t k = 0; k < nnz; ++k) perm[k] = k;
-    std::vector<int32_t> col_head(static_cast<size_t>(n_items), -1), col_next;
+    two_tower::BatchMaker maker(R,
+                                {.batch = cfg_.run.batch,
+                                 .n_items = n_items,
+                                 .user_id_dropout = cfg_.user_id_dropout,
+                                 .use_history = cfg_.use_history,
+                                 .history_dropout = cfg_.history_dropout,
+                                 .bpr = cfg_.bpr,
+                                 .negatives = cfg_.negatives,
+                                 .logq = cfg_.logq,
+                                 .mask_history = cfg_.mask_history},
+                                seed ^ 0x7477746f776572ULL);  // "twotower"
+    // With a second thread the next batch is built while libtorch trains on this one.
+    const bool prefetch = threads > 1;
     const bool use_valid = in.valid != nullptr && cfg_.run.eval_every > 0;
     if (use_valid) {
       CASCADE_CHECK(in.valid->n_rows <= R.n_rows,
@@ -363,106 +391,69 @@ class TwoTowerRecaller final : public ConfiguredRecaller<TwoTowerConfig> {
                  "batch {}, {} threads ({} libtorch)", s.n_users, n_items, nnz, cfg_.dim, cfg_.mlp_text,
                  cfg_.bpr ? "bpr" : "softmax", cfg_.run.epochs, cfg_.run.batch, threads, session.threads());
 
-    auto train_epoch = [&](int) {
-      for (uint64_t k = nnz; k > 1; --k) std::swap(perm[k - 1], perm[rng.below(k)]);
+    two_tower::SoftmaxWorkspace softmax_ws;
+    // One optimisation step on a prepared batch; returns the batch's loss times its size.
+    auto train_step = [&](const two_tower::HostBatch& hb) {
+      const int64_t B = hb.size;
+      const int64_t M = static_cast<int64_t>(hb.columns.size());
+      const torch::Tensor cols_t = nn::from_ids(hb.columns, {M});
+      const torch::Tensor targets_t = cols_t.slice(0, 0, B);
+
+      // User tower.
+      std::vector<torch::Tensor> parts;
+      if (cfg_.use_user_id) parts.push_back(net_->user_id(nn::from_ids(hb.user_slots, {B})));
+      if (cfg_.use_history) parts.push_back(pool_history(net_->history->weight, hb.history, targets_t));
+      if (cfg_.user_features) {
+        const torch::Tensor f = user_feat_t.index_select(0, nn::from_ids(hb.user_ids, {B}));
+        parts.push_back(net_->gender(f.select(1, 0)));
+        parts.push_back(net_->age(f.select(1, 1)));
+        parts.push_back(net_->occupation(f.select(1, 2)));
+      }
+      torch::Tensor u = net_->user_mlp(torch::cat(parts, 1));
+      if (cfg_.normalize) u = torch::nn::functional::normalize(u, torch::nn::functional::NormalizeFuncOptions().dim(1));
+
+      // Item tower, once for all the batch's columns (positives and shared negatives).
+      const torch::Tensor v = item_tower(cols_t);
+      torch::Tensor loss;
+      if (cfg_.bpr) {
+        const torch::Tensor diff = (u * (v.slice(0, 0, B) - v.slice(0, B, 2 * B))).sum(1) / cfg_.temperature;
+        loss = torch::nn::functional::softplus(-diff).mean();
+      } else {
+        // cross_entropy(bias + u v^T / temperature) in one op with a reused B x M workspace
+        // (bias: -logQ and the masks, two_tower_batch.h; the op: two_tower_loss.h). The bias
+        // buffer outlives the step, so no copy is needed.
+        const torch::Tensor bias =
+            torch::from_blob(const_cast<float*>(hb.logit_bias.data()), {B, M}, torch::kFloat32);
+        loss = two_tower::softmax_loss(u, v, bias, 1.0 / cfg_.temperature, softmax_ws);
+      }
+      opt.zero_grad();
+      loss.backward();
+      opt.step();
+      return loss.item<double>() * static_cast<double>(B);
+    };
+
+    auto train_epoch = [&](int epoch) {
+      // Only while training: freeze() (at fit and at load) must compute the same item vectors.
+      const nn::FlushDenormals ftz;
+      maker.shuffle();
+      const uint64_t n_batches = maker.batches();
+      std::array<two_tower::HostBatch, 2> buf;
+      nn::EpochProgress progress(kKind, epoch, nnz);
       double loss_sum = 0.0;
-      for (uint64_t start = 0; start < nnz; start += static_cast<uint64_t>(cfg_.run.batch)) {
-        const int64_t B = static_cast<int64_t>(std::min<uint64_t>(cfg_.run.batch, nnz - start));
-        std::vector<uint32_t> users(B), targets(B);
-        std::vector<int64_t> users64(B), targets64(B), uslot(B);
-        for (int64_t b = 0; b < B; ++b) {
-          const uint64_t k = perm[start + b];
-          users[b] = row_of[k];
-          targets[b] = R.indices[k];
-          users64[b] = users[b];
-          targets64[b] = targets[b];
-          const bool drop = cfg_.user_id_dropout > 0.0 && rng.uniform() < cfg_.user_id_dropout;
-          uslot[b] = drop ? s.n_users : users[b];
+      uint64_t done = 0;
+      maker.make(0, buf[0]);
+      for (uint64_t k = 0; k < n_batches; ++k) {
+        const bool more = k + 1 < n_batches;
+        two_tower::HostBatch& next_buf = buf[(k + 1) % 2];
+        std::future<void> next;
+        if (more && prefetch) next = std::async(std::launch::async, [&, k] { maker.make(k + 1, next_buf); });
+        loss_sum += train_step(buf[k % 2]);
+        done += static_cast<uint64_t>(buf[k % 2].size);
+        if (more) {
+          if (prefetch) next.get();
+          else maker.make(k + 1, next_buf);
         }
-        const torch::Tensor users_t = nn::from_ids(users64, {B});
-        const torch::Tensor targets_t = nn::from_ids(targets64, {B});
-
-        // User tower.
-        std::vector<torch::Tensor> parts;
-        if (cfg_.use_user_id) parts.push_back(net_->user_id(nn::from_ids(uslot, {B})));
-        if (cfg_.use_history) {
-          const auto hb = two_tower::build_history_batch(R, users, targets, cfg_.history_dropout, rng.next());
-          torch::Tensor pooled;
-          if (hb.bag_items.empty()) {
-            pooled = torch::zeros({B, cfg_.dim});
-          } else {
-            const int64_t n_bags = static_cast<int64_t>(hb.bag_offsets.size());
-            torch::Tensor sums = torch::nn::functional::embedding_bag(
-                nn::from_ids(hb.bag_items, {static_cast<int64_t>(hb.bag_items.size())}),
-                net_->history->weight,
-                torch::nn::functional::EmbeddingBagFuncOptions()
-                    .offsets(nn::from_ids(hb.bag_offsets, {n_bags}))
-                    .mode(torch::kSum));
-            pooled = (sums.index_select(0, nn::from_ids(hb.sample_bag, {B})) -
-                      nn::from_vector(hb.target_weight, {B, 1}) * net_->history(targets_t)) *
-                     nn::from_vector(hb.inv_count, {B, 1});
-          }
-          parts.push_back(pooled);
-        }
-        if (cfg_.user_features) {
-          const torch::Tensor f = user_feat_t.index_select(0, users_t);
-          parts.push_back(net_->gender(f.select(1, 0)));
-          parts.push_back(net_->age(f.select(1, 1)));
-          parts.push_back(net_->occupation(f.select(1, 2)));
-        }
-        torch::Tensor u = net_->user_mlp(torch::cat(parts, 1));
-        if (cfg_.normalize) u = torch::nn::functional::normalize(u, torch::nn::functional::NormalizeFuncOptions().dim(1));
-
-        torch::Tensor loss;
-        if (cfg_.bpr) {
-          std::vector<int64_t> negs(B);
-          for (auto& j : negs) j = static_cast<int64_t>(rng.below(static_cast<uint64_t>(n_items)));
-          const torch::Tensor v = item_tower(torch::cat({targets_t, nn::from_ids(negs, {B})}));
-          const torch::Tensor diff = (u * (v.slice(0, 0, B) - v.slice(0, B, 2 * B))).sum(1) / cfg_.temperature;
-          loss = torch::nn::functional::softplus(-diff).mean();
-        } else {
-          const int64_t N = cfg_.negatives;
-          const int64_t M = B + N;
-          std::vector<int64_t> cols(targets64);
-          for (int64_t n = 0; n < N; ++n) cols.push_back(static_cast<int64_t>(rng.below(static_cast<uint64_t>(n_items))));
-          const torch::Tensor v = item_tower(nn::from_ids(cols, {M}));
-          torch::Tensor logits = u.mm(v.t()) / cfg_.temperature;
-          if (cfg_.logq) {
-            std::vector<float> lq(M);
-            for (int64_t c = 0; c < M; ++c) {
-              lq[c] = static_cast<float>(std::log(static_cast<double>(B) * freq[cols[c]] +
-                                                  static_cast<double>(N) / static_cast<double>(n_items)));
-            }
-            logits = logits - nn::from_vector(lq, {1, M});
-          }
-          // Mask, in row b, every other column holding one of the row user's items (or only
-          // duplicates of its own positive when mask_history=false).
-          torch::Tensor mask = torch::zeros({B, M}, torch::kBool);
-          bool* m = mask.data_ptr<bool>();
-          col_next.assign(static_cast<size_t>(M), -1);
-          for (int64_t c = M; c-- > 0;) {
-            col_next[c] = col_head[cols[c]];
-            col_head[cols[c]] = static_cast<int32_t>(c);
-          }
-          for (int64_t b = 0; b < B; ++b) {
-            auto mark = [&](uint32_t item) {
-              for (int32_t c = col_head[item]; c != -1; c = col_next[c])
-                if (c != b) m[b * M + c] = true;
-            };
-            if (cfg_.mask_history) {
-              for (uint32_t h : R.row(users[b])) mark(h);
-            } else {
-              mark(targets[b]);
-            }
-          }
-          for (int64_t c = 0; c < M; ++c) col_head[cols[c]] = -1;
-          logits = logits.masked_fill(mask, -1e9);
-          loss = torch::nn::functional::cross_entropy(logits, torch::arange(B, torch::kInt64));
-        }
-        opt.zero_grad();
-        loss.backward();
-        opt.step();
-        loss_sum += loss.item<double>() * static_cast<double>(B);
+        progress.update(done);
       }
       return loss_sum / static_cast<double>(nnz);
     };
@@ -475,7 +466,7 @@ class TwoTowerRecaller final : public ConfiguredRecaller<TwoTowerConfig> {
         return recall;
       };
     }
-    const nn::EpochsRun run = nn::run_epochs(*net_, cfg_.run.plan(kKind), train_epoch, validate);
+    const nn::EpochsRun run = nn::run_epochs(*net_, cfg_.run.plan(kKind), nnz, train_epoch, validate);
     best_epoch_ = run.kept_best ? run.best_epoch : run.epochs_run;
     net_->eval();
     freeze(threads);

@@ -12,10 +12,21 @@ namespace cascade::two_tower {
 
 HistoryBatch build_history_batch(const Interactions& train, std::span<const uint32_t> users,
                                  std::span<const uint32_t> targets, double dropout, uint64_t seed) {
+  std::vector<uint32_t> count(train.n_cols, 0);
+  HistoryBatch hb;
+  build_history_batch(train, users, targets, dropout, seed, count, hb);
+  return hb;
+}
+
+void build_history_batch(const Interactions& train, std::span<const uint32_t> users,
+                         std::span<const uint32_t> targets, double dropout, uint64_t seed,
+                         std::vector<uint32_t>& count, HistoryBatch& hb) {
   CASCADE_CHECK(users.size() == targets.size(), "two_tower: users and targets differ in size");
   CASCADE_CHECK(dropout >= 0.0 && dropout < 1.0, "two_tower: history dropout must be in [0, 1)");
+  CASCADE_CHECK(count.size() >= train.n_cols, "two_tower: history count scratch smaller than the catalogue");
   const size_t B = users.size();
-  HistoryBatch hb;
+  hb.bag_items.clear();
+  hb.bag_offsets.clear();
   hb.sample_bag.resize(B);
   hb.target_weight.resize(B);
   hb.inv_count.resize(B);
@@ -30,34 +41,31 @@ HistoryBatch build_history_batch(const Interactions& train, std::span<const uint
   }
   std::sort(order.begin(), order.end());
   Rng rng(seed);
-  // Per distinct user: its kept history forms a bag; kept-occurrence counts of the bag's items
-  // are looked up with a small sorted copy (histories are short; the cost is O(n log n)).
-  std::vector<uint32_t> kept_sorted;
+  // Per distinct user: its kept history forms a bag; count[] holds the kept occurrences of
+  // each item while the user's samples are read, and is cleared again from the bag.
   size_t s = 0;
   while (s < B) {
     const uint32_t u = order[s].first;
     const auto row = train.row(u);
     const int64_t bag = static_cast<int64_t>(hb.bag_offsets.size());
-    hb.bag_offsets.push_back(static_cast<int64_t>(hb.bag_items.size()));
-    kept_sorted.clear();
+    const size_t begin = hb.bag_items.size();
+    hb.bag_offsets.push_back(static_cast<int64_t>(begin));
     for (uint32_t item : row) {
       if (dropout > 0.0 && rng.uniform() < dropout) continue;
       hb.bag_items.push_back(item);
-      kept_sorted.push_back(item);
+      ++count[item];
     }
-    std::sort(kept_sorted.begin(), kept_sorted.end());
-    const double kept = static_cast<double>(kept_sorted.size());
+    const double kept = static_cast<double>(hb.bag_items.size() - begin);
     for (; s < B && order[s].first == u; ++s) {
       const uint32_t b = order[s].second;
-      const auto [lo, hi] = std::equal_range(kept_sorted.begin(), kept_sorted.end(), targets[b]);
-      const double occ = static_cast<double>(hi - lo);
+      const double occ = static_cast<double>(count[targets[b]]);
       hb.sample_bag[b] = bag;
       hb.target_weight[b] = static_cast<float>(occ);
       const double n = kept - occ;
       hb.inv_count[b] = n > 0.0 ? static_cast<float>(1.0 / n) : 0.f;
     }
+    for (size_t k = begin; k < hb.bag_items.size(); ++k) count[static_cast<size_t>(hb.bag_items[k])] = 0;
   }
-  return hb;
 }
 
 void pool_sample(const HistoryBatch& hb, size_t b, uint32_t target, const float* H, size_t dim,

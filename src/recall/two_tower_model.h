@@ -37,6 +37,11 @@ struct HistoryBatch {
 /// Throws cascade::Error when a user or target is out of range.
 HistoryBatch build_history_batch(const Interactions& train, std::span<const uint32_t> users,
                                  std::span<const uint32_t> targets, double dropout, uint64_t seed);
+/// The same into `hb` (its storage reused), with `count` a scratch of train.n_cols zeros that
+/// is left all zero again (the kept-occurrence counts: O(history), no sort per user).
+void build_history_batch(const Interactions& train, std::span<const uint32_t> users,
+                         std::span<const uint32_t> targets, double dropout, uint64_t seed,
+                         std::vector<uint32_t>& count, HistoryBatch& hb);
 
 /// Reference pooling of sample b (plain loops), out.size() == dim; H is n_items x dim.
 void pool_sample(const HistoryBatch& hb, size_t b, uint32_t target, const float* H, size_t dim,
