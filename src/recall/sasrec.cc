@@ -16,12 +16,25 @@
 // Training data: per user, the whole training row in time order (oldest first); inputs
 // seq[:-1], targets seq[1:], cut from the newest end into non-overlapping windows of max_len
 // positions (`windows` = how many per user, 0 = cover the whole history); the oldest window
-// is left-padded. Losses (`loss`):
+// is left-padded; padded positions are encoded but never enter a loss (sasrec_loss.h:
+// target_rows). Losses (`loss`, src/recall/sasrec_loss.cc):
 //   ce       full softmax cross-entropy over the whole catalogue (default)
-//   sampled  sampled softmax against `negatives` uniform negatives shared by the batch,
-//            logQ-corrected (logit - log(negatives * Q(i))); accidental hits are masked.
-//            With the uniform sampler the correction is the same constant for every item.
+//   auto     ce while the catalogue has at most `full_softmax_items` items, else sampled.
+//            The full softmax's logits cost n_items * dim multiply-adds per position
+//            against ~54K for the 2-block encoder: on the 1M-row ML-1M-shaped log (3,706
+//            items) the loss and its backward were 95% of an epoch (CPU 115-120 s per epoch,
+//            forward 4%), sampled softmax took CPU 9.6-10.7 s per epoch. NOT the default:
+//            on that log's VALIDATION items sampled softmax lost Recall@10 (ce 0.0388 /
+//            0.0391 / 0.0393 at epochs 1-3; sampled, uniform_mix 1: 0.0361 / 0.0320 /
+//            0.0323; uniform_mix 0.5: 0.0381 / 0.0358), seed 42, one run each.
+//   sampled  sampled softmax against `negatives` negatives shared by the batch, drawn from
+//            Q = uniform_mix * uniform + (1 - uniform_mix) * the items' share of training
+//            targets, logQ-corrected (every logit - log(negatives * Q(i))); accidental hits
+//            masked. Popular items hold most of the softmax's mass: drawn uniformly they
+//            were rarely negatives (the uniform_mix 1 figures above).
 //   bpr      per-position BPR, one uniform negative (the reference system's "parity" loss)
+// Each epoch logs its seconds, CPU seconds, sequences/s and the split forward / loss /
+// backward / optimiser step; an epoch longer than 20 s logs a progress line with ETA.
 // Optimiser AdamW (lr, weight_decay). When FitInput::valid is given and eval_every > 0,
 // Recall@10 on the validation items is computed every eval_every epochs through score()
 // (heldout_recall, the evaluator's recall@10: training items masked; the test split is never
@@ -50,8 +63,10 @@
 //   heads         attention heads                                      [1]     1..64
 //   max_len       sequence length (positions)                          [20]    1..1024
 //   dropout       dropout rate (embeddings, attention, residuals)      [0.2]   0..0.9
-//   loss          ce | sampled | bpr                                   [ce]
-//   negatives     uniform negatives for loss=sampled                   [256]   1..1e6
+//   loss          ce | auto | sampled | bpr                            [ce]
+//   full_softmax_items  loss=auto: ce up to this many items, sampled above [2048] 0..2^32-1
+//   negatives     shared negatives per batch for loss=sampled          [256]   1..1e6
+//   uniform_mix   loss=sampled: uniform share of the proposal Q        [0.5]   0..1
 //   epochs        maximum training epochs                              [12]    1..10000
 //   batch         sequences per batch                                  [128]   1..65536
 //   lr            AdamW learning rate                                  [0.003] 1e-6..1
@@ -85,7 +100,9 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <ctime>
 #include <limits>
+#include <memory>
 #include <numeric>
 #include <random>
 #include <vector>
@@ -99,6 +116,7 @@
 #include "cascade/util/stopwatch.h"
 #include "nn/train_loop.h"
 #include "recall/channel_training.h"
+#include "recall/sasrec_loss.h"
 #include "recall/sasrec_reference.h"
 #include "recall/validation_recall.h"
 #include "recall/vector_scores.h"
@@ -118,6 +136,8 @@ struct SasrecConfig {
   double dropout = 0.2;
   std::string loss = "ce";
   int negatives = 256;
+  int64_t full_softmax_items = 2048;
+  double uniform_mix = 0.5;
   int windows = 0;
   ChannelTraining run;
 
@@ -128,14 +148,23 @@ struct SasrecConfig {
     c.heads = static_cast<int>(p.get_int("heads", 1, 1, 64));
     c.max_len = static_cast<int>(p.get_int("max_len", 20, 1, 1024));
     c.dropout = p.get_double("dropout", 0.2, 0.0, 0.9);
-    c.loss = p.get_string("loss", "ce", {"ce", "sampled", "bpr"});
+    c.loss = p.get_string("loss", "ce", {"ce", "auto", "sampled", "bpr"});
     c.negatives = static_cast<int>(p.get_int("negatives", 256, 1, 1000000));
+    c.full_softmax_items = p.get_int("full_softmax_items", 2048, 0, std::numeric_limits<uint32_t>::max());
+    c.uniform_mix = p.get_double("uniform_mix", 0.5, 0.0, 1.0);
     c.windows = static_cast<int>(p.get_int("windows", 0, 0, 100000));
     c.run = ChannelTraining::read(p, {.patience = 0, .batch = 128, .max_batch = 65536, .lr = 3e-3, .min_lr = 1e-6,
                                       .max_lr = 1.0, .weight_decay = 0.0, .max_weight_decay = 1.0});
     CASCADE_CHECK(c.dim % c.heads == 0,
                   fmt::format("sasrec: dim {} is not a multiple of heads {}", c.dim, c.heads));
     return c;
+  }
+
+  // auto: the full softmax while the catalogue has at most full_softmax_items items, sampled
+  // softmax above (its logits cost n_items * dim per position against the encoder's ~54K).
+  std::string resolved_loss(uint32_t n_items) const {
+    if (loss != "auto") return loss;
+    return static_cast<int64_t>(n_items) <= full_softmax_items ? "ce" : "sampled";
   }
 };
 
@@ -240,6 +269,47 @@ torch::Tensor sequence_mask(const torch::Tensor& ids) {
   return (causal.unsqueeze(0) | ids.eq(0).view({B, 1, L})).logical_and(diag.logical_not()).unsqueeze(1);
 }
 
+// Where an epoch's time goes, and a progress line with rate and ETA every kEvery seconds of a
+// long epoch. Wall time per stage (forward, loss, backward, optimiser step); process CPU time
+// beside the wall time, because on a shared machine the wall time says more about the load.
+class EpochClock {
+ public:
+  enum Stage { kBatch, kForward, kLoss, kBackward, kStep, kStages };
+  static constexpr double kEvery = 20.0;
+
+  EpochClock(int epoch, int64_t windows) : epoch_(epoch), windows_(windows), cpu0_(std::clock()) {}
+
+  void lap(Stage s) { ms_[s] += lap_.lap_ms(); }
+
+  void done(int64_t windows_done) {
+    const double s = watch_.seconds();
+    if (s < next_ || windows_done >= windows_) return;
+    next_ = s + kEvery;
+    const double rate = static_cast<double>(windows_done) / s;
+    spdlog::info("sasrec: epoch {} {}/{} sequences ({:.0f}%), {:.0f} sequences/s, ETA {:.0f}s", epoch_, windows_done,
+                 windows_, 100.0 * static_cast<double>(windows_done) / static_cast<double>(windows_), rate,
+                 static_cast<double>(windows_ - windows_done) / rate);
+  }
+
+  void finish(int64_t positions) const {
+    const double s = watch_.seconds(), total_ms = std::max(1e-9, s * 1000.0);
+    const double cpu = static_cast<double>(std::clock() - cpu0_) / CLOCKS_PER_SEC;
+    auto pct = [&](Stage st) { return 100.0 * ms_[st] / total_ms; };
+    spdlog::info("sasrec: epoch {} trained in {:.1f}s (CPU {:.1f}s), {:.0f} sequences/s, {:.0f} positions/s; "
+                 "batching {:.0f}%, forward {:.0f}%, loss {:.0f}%, backward {:.0f}%, step {:.0f}%",
+                 epoch_, s, cpu, static_cast<double>(windows_) / s, static_cast<double>(positions) / s,
+                 pct(kBatch), pct(kForward), pct(kLoss), pct(kBackward), pct(kStep));
+  }
+
+ private:
+  int epoch_;
+  int64_t windows_;
+  std::clock_t cpu0_;
+  Stopwatch watch_, lap_;
+  double next_ = kEvery;
+  double ms_[kStages] = {};
+};
+
 // Training windows: inputs[s * L + j] / targets[s * L + j] (item id + 1, 0 = padding).
 struct Windows {
   int64_t count = 0;
@@ -291,6 +361,15 @@ class SasrecRecaller final : public ConfiguredRecaller<SasrecConfig> {
     const int torch_threads = cfg_.run.fit_torch_threads(threads);
     nn::TorchSession session(torch_threads, seed);
     const Windows win = make_windows(R, L, cfg_.windows);
+    const std::string loss_kind = cfg_.resolved_loss(n_items);
+    std::unique_ptr<sasrec::NegativeSampler> sampler;
+    if (loss_kind == "sampled") {
+      std::vector<double> counts(n_items, 0.0);
+      for (int64_t tg : win.targets) {
+        if (tg > 0) counts[static_cast<size_t>(tg - 1)] += 1.0;
+      }
+      sampler = std::make_unique<sasrec::NegativeSampler>(counts, cfg_.uniform_mix, cfg_.negatives);
+    }
     CASCADE_CHECK(win.count > 0, "sasrec: no user has two or more training items to learn from");
     n_items_ = n_items;
     net_ = SasrecNet(static_cast<int64_t>(n_items), cfg_);
@@ -300,10 +379,11 @@ class SasrecRecaller final : public ConfiguredRecaller<SasrecConfig> {
     std::vector<int64_t> order(static_cast<size_t>(win.count));
     std::iota(order.begin(), order.end(), 0);
     std::vector<int64_t> bin(static_cast<size_t>(cfg_.run.batch) * L), btg(bin.size());
-    auto train_epoch = [&](int) {
+    auto train_epoch = [&](int epoch) {
       std::shuffle(order.begin(), order.end(), rng);
       double loss_sum = 0;
       int64_t loss_n = 0;
+      EpochClock clock(epoch, win.count);
       for (int64_t b0 = 0; b0 < win.count; b0 += cfg_.run.batch) {
         const int64_t B = std::min<int64_t>(cfg_.run.batch, win.count - b0);
         for (int64_t s = 0; s < B; ++s) {
@@ -313,18 +393,22 @@ class SasrecRecaller final : public ConfiguredRecaller<SasrecConfig> {
         }
         auto ids = nn::from_ids({bin.data(), static_cast<size_t>(B * L)}, {B, L});
         auto tgt = nn::from_ids({btg.data(), static_cast<size_t>(B * L)}, {B * L});
+        clock.lap(EpochClock::kBatch);
         auto H = net_->forward(ids, 0, sequence_mask(ids), false).reshape({B * L, d});
-        auto pos_idx = tgt.gt(0).nonzero().squeeze(1);
-        auto h = H.index_select(0, pos_idx);      // [P, d]
-        auto t = tgt.index_select(0, pos_idx);    // [P], ids + 1
-        auto loss = compute_loss(h, t, static_cast<int64_t>(n_items));
+        clock.lap(EpochClock::kForward);
+        int64_t P = 0;
+        auto loss = sasrec::batch_loss(H, tgt, net_->item->weight, loss_kind, sampler.get(), &P);
+        clock.lap(EpochClock::kLoss);
         opt.zero_grad();
         loss.backward();
+        clock.lap(EpochClock::kBackward);
         opt.step();
-        const int64_t P = pos_idx.size(0);
         loss_sum += loss.item<double>() * static_cast<double>(P);
         loss_n += P;
+        clock.lap(EpochClock::kStep);
+        clock.done(b0 + B);
       }
+      clock.finish(loss_n);
       return loss_sum / static_cast<double>(std::max<int64_t>(1, loss_n));
     };
     std::function<double(int, double)> validate;
@@ -342,7 +426,7 @@ class SasrecRecaller final : public ConfiguredRecaller<SasrecConfig> {
     fit_seed_ = seed;
     best_epoch_ = run.best_epoch;
     spdlog::info("sasrec: {} users, {} items, {} windows of {}, loss {}, {} threads ({} intra-op): {:.1f}s",
-                 R.n_rows, n_items, win.count, L, cfg_.loss, threads, torch_threads, seconds());
+                 R.n_rows, n_items, win.count, L, loss_kind, threads, torch_threads, seconds());
   }
 
   void score(const UserQuery& q, std::span<float> out) const override {
@@ -404,30 +488,6 @@ class SasrecRecaller final : public ConfiguredRecaller<SasrecConfig> {
   }
 
  private:
-  // h: [P, d] outputs at non-padded positions; t: [P] target ids + 1.
-  torch::Tensor compute_loss(const torch::Tensor& h, const torch::Tensor& t, int64_t n) const {
-    auto E = net_->item->weight;  // [n + 1, d]
-    if (cfg_.loss == "ce") {
-      auto logits = torch::matmul(h, E.narrow(0, 1, n).t());  // [P, n]
-      return torch::nn::functional::cross_entropy(logits, t - 1);
-    }
-    auto pos = (h * E.index_select(0, t)).sum(-1);  // [P]
-    if (cfg_.loss == "bpr") {
-      auto neg_ids = torch::randint(1, n + 1, {t.size(0)}, torch::kInt64);
-      auto neg = (h * E.index_select(0, neg_ids)).sum(-1);
-      return -torch::nn::functional::logsigmoid(pos - neg).mean();
-    }
-    // Sampled softmax, logQ-corrected: Q(i) = 1/n for the uniform sampler.
-    const int64_t K = cfg_.negatives;
-    const double log_expected = std::log(static_cast<double>(K) / static_cast<double>(n));
-    auto neg_ids = torch::randint(1, n + 1, {K}, torch::kInt64);
-    auto neg = torch::matmul(h, E.index_select(0, neg_ids).t());  // [P, K]
-    neg = neg.masked_fill(t.unsqueeze(1).eq(neg_ids.unsqueeze(0)),
-                          -std::numeric_limits<float>::infinity());
-    auto logits = torch::cat({pos.unsqueeze(1), neg}, 1) - log_expected;
-    return torch::nn::functional::cross_entropy(logits, torch::zeros({t.size(0)}, torch::kInt64));
-  }
-
   // Eval mode + the cached item table (padding row dropped), ready for score().
   void finish_model() {
     net_->eval();
