@@ -136,7 +136,7 @@ TEST(CliEndToEnd, TrainSavesTheConfiguredAnnIndexAndEvalLoadsIt) {
   EXPECT_EQ(m["params"]["m"], "16");
   Result eval = run(std::string(CASCADE_BIN) + " eval" + common);
   EXPECT_EQ(eval.code, 0) << eval.output;
-  Result bad = run(std::string(CASCADE_BIN) + " train" + common + " recall.channels.ials.ann.kind=ivf");
+  Result bad = run(std::string(CASCADE_BIN) + " train" + common + " recall.channels.ials.ann.kind=annoy");
   EXPECT_NE(bad.code, 0);
   EXPECT_NE(bad.output.find("recall.channels.ials.ann"), std::string::npos) << bad.output;
   fs::remove_all(tmp);
