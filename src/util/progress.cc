@@ -32,7 +32,11 @@ std::string format_progress(const std::string& label, uint64_t done, uint64_t to
   } else {
     line += fmt::format("{} {}", grouped(done), unit);
   }
-  line += fmt::format(", {} {}/s", grouped(static_cast<uint64_t>(std::llround(rate))), unit);
+  // Slow steps (iALS iterations, epochs) need decimals: 0.24 iterations/s, not 0.
+  if (rate < 10)
+    line += fmt::format(", {:.2g} {}/s", rate, unit);
+  else
+    line += fmt::format(", {} {}/s", grouped(static_cast<uint64_t>(std::llround(rate))), unit);
   if (total > 0 && rate > 0 && done < total)
     line += fmt::format(", ETA {:.0f} s", static_cast<double>(total - done) / rate);
   return line;

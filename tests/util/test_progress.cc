@@ -18,6 +18,12 @@ TEST(Progress, UnknownTotalHasNoPercentOrEta) {
   EXPECT_EQ(format_progress("load", 5000000, 0, "rows", 2.0), "load: 5,000,000 rows, 2,500,000 rows/s");
 }
 
+TEST(Progress, SlowRatesKeepTwoDigits) {
+  // 3 of 15 iterations in 12.5 s: 0.24 iterations/s, 12 left -> 50 s.
+  EXPECT_EQ(format_progress("ials", 3, 15, "iterations", 12.5),
+            "ials: 20% (3 / 15 iterations), 0.24 iterations/s, ETA 50 s");
+}
+
 TEST(Progress, FinishedStepHasNoEta) {
   EXPECT_EQ(format_progress("x", 10, 10, "epochs", 5.0), "x: 100% (10 / 10 epochs), 2 epochs/s");
 }
