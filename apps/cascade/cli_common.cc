@@ -219,17 +219,14 @@ std::vector<ChannelSpec> fit_channels_to_data(std::vector<ChannelSpec> specs, co
 }
 
 std::string fit_funnel_to_data(YAML::Node& cfg, const DataShape& shape, bool user_chose) {
-  FunnelSpec spec = resolve_funnel(cfg);
-  const auto bad = unfit(channel_specs_from_yaml(cfg["recall"]["channels"]), shape);
-  if (bad.empty()) return spec.str();
-  if (user_chose) throw Error(bad.front().second);
-  for (const auto& [name, why] : bad) {
-    warn_left_out(name, why, shape);
-    std::erase_if(spec.channels, [&](const SpecPart& p) { return p.name == name; });
-  }
-  CASCADE_CHECK(!spec.channels.empty(), "funnel: every recall channel was left out for this data's size");
-  cfg["funnel"] = spec.str();
-  return resolve_funnel(cfg).str();
+  // cfg's recall channels are the funnel's, in its order (apply_funnel_flags resolved it).
+  const auto specs = channel_specs_from_yaml(cfg["recall"]["channels"]);
+  const auto kept = fit_channels_to_data(specs, shape, user_chose);
+  if (kept.size() == specs.size()) return resolve_funnel(cfg).str();
+  CASCADE_CHECK(!kept.empty(), "funnel: every recall channel was left out for this data's size");
+  std::vector<std::string> names;
+  for (const auto& s : kept) names.push_back(s.name);
+  return apply_funnel_flags(cfg, "", "", names);  // the --channels filter: same rewrite of the spec
 }
 
 std::string record_funnel_run(const YAML::Node& cfg, const std::string& command, const std::string& spec,
