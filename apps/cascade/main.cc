@@ -8,6 +8,7 @@
 
 #include "cascade/core/error.h"
 #include "cascade/dist/world.h"
+#include "cascade/util/memory.h"
 #include "commands.h"
 
 namespace {
@@ -30,6 +31,7 @@ void check_command_runs_on_mpi(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  cascade::keep_freed_memory();  // training steps and requests reuse large blocks (memory.h)
   // Initialises MPI only when started by mpirun (cascade/dist/world.h); finalises at return.
   cascade::dist::Session mpi;
   const cascade::dist::World& world = cascade::dist::world();

@@ -11,6 +11,7 @@
 #endif
 
 #include "cascade/core/error.h"
+#include "cascade/util/memory.h"
 
 namespace cascade::nn {
 
@@ -32,6 +33,7 @@ TorchSession::TorchSession(int threads, uint64_t seed)
       previous_threads_(torch::get_num_threads()), threads_(threads_or_hardware(threads)), blas_(threads_) {
   torch::set_num_threads(threads_);
   torch::manual_seed(seed);
+  keep_freed_memory();  // for fits started outside the CLI (the Python module): see memory.h
 }
 
 TorchSession::~TorchSession() { torch::set_num_threads(previous_threads_); }

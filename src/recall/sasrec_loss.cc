@@ -1,6 +1,7 @@
 #include "recall/sasrec_loss.h"
 
-#include <limits>
+#include <unordered_map>
+#include <vector>
 
 #include "cascade/core/error.h"
 
@@ -17,19 +18,52 @@ torch::Tensor full_softmax_loss(const torch::Tensor& h, const torch::Tensor& t,
   return torch::nn::functional::cross_entropy(logits, t - 1);
 }
 
+// A masked logit: exp() of it is 0, yet finite, so a row whose every negative is a hit gets a
+// zero gradient rather than the NaN of logsumexp over an all -inf row.
+constexpr float kMasked = -1e30f;
+
+// Written for speed at K ~ 1000 shared negatives, where the [P, K] logits and every pass over
+// them cost as much as the encoder: the logQ correction rides in the GEMM as one extra column
+// ([h, 1] . [E_neg, -log_kq]^T), the accidental hits (rare: a few per row at most) are found on
+// the host and set to -inf in place of a [P, K] comparison, and the positive joins the
+// negatives' logsumexp through logaddexp instead of a concatenated [P, K + 1] copy.
 torch::Tensor sampled_softmax_loss(const torch::Tensor& h, const torch::Tensor& t,
                                    const torch::Tensor& E, const torch::Tensor& neg,
                                    const torch::Tensor& log_kq) {
-  auto pos = (h * E.index_select(0, t)).sum(-1, /*keepdim=*/true);  // [P, 1]
-  auto negs = torch::matmul(h, E.index_select(0, neg).t());         // [P, K]
+  auto pos = (h * E.index_select(0, t)).sum(-1);  // [P]
+  torch::Tensor negs;                              // [P, K]
   if (log_kq.defined()) {
-    pos = pos - log_kq.index_select(0, t).unsqueeze(1);
-    negs = negs - log_kq.index_select(0, neg).unsqueeze(0);
+    pos = pos - log_kq.index_select(0, t);
+    const auto ones = torch::ones({h.size(0), 1}, h.options());
+    const auto shift = -log_kq.index_select(0, neg).unsqueeze(1);
+    negs = torch::matmul(torch::cat({h, ones}, 1), torch::cat({E.index_select(0, neg), shift}, 1).t());
+  } else {
+    negs = torch::matmul(h, E.index_select(0, neg).t());
   }
-  negs = negs.masked_fill(t.unsqueeze(1).eq(neg.unsqueeze(0)),
-                          -std::numeric_limits<float>::infinity());
-  // Column 0 is the positive: -log softmax(row)[0].
-  return (torch::logsumexp(torch::cat({pos, negs}, 1), 1) - pos.squeeze(1)).mean();
+  // Accidental hits: row r's target drawn as negative column c.
+  const auto tc = t.contiguous(), nc = neg.contiguous();
+  const int64_t* tp = tc.data_ptr<int64_t>();
+  const int64_t* np = nc.data_ptr<int64_t>();
+  const int64_t P = tc.size(0), K = nc.size(0);
+  std::unordered_map<int64_t, std::vector<int64_t>> columns;
+  for (int64_t c = 0; c < K; ++c) columns[np[c]].push_back(c);
+  std::vector<int64_t> hit_rows, hit_cols;
+  for (int64_t r = 0; r < P; ++r) {
+    const auto it = columns.find(tp[r]);
+    if (it == columns.end()) continue;
+    for (int64_t c : it->second) {
+      hit_rows.push_back(r);
+      hit_cols.push_back(c);
+    }
+  }
+  if (!hit_rows.empty()) {
+    const auto n = static_cast<int64_t>(hit_rows.size());
+    negs = negs.index_put({torch::from_blob(hit_rows.data(), {n}, torch::kInt64).clone(),
+                           torch::from_blob(hit_cols.data(), {n}, torch::kInt64).clone()},
+                          torch::full({}, kMasked, negs.options()));
+  }
+  // -log softmax of the positive among {positive, negatives}.
+  return (torch::logaddexp(pos, torch::logsumexp(negs, 1)) - pos).mean();
 }
 
 NegativeSampler::NegativeSampler(const std::vector<double>& counts, double mix, int64_t k)

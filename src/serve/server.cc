@@ -7,7 +7,6 @@
 // clang-format on
 #include <fmt/format.h>
 #include <httplib.h>
-#include <malloc.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
@@ -16,6 +15,7 @@
 
 #include "cascade/core/error.h"
 #include "cascade/serve/prometheus.h"
+#include "cascade/util/memory.h"
 #include "serve/handlers.h"
 
 namespace fs = std::filesystem;
@@ -153,11 +153,8 @@ std::string Server::reload(const fs::path& dir) {
 void Server::start() {
   Eigen::setNbThreads(1);  // one request = one thread; parallelism comes from concurrent requests
   // A request allocates and frees a few hundred KB (feature rows, ranker activations, score
-  // vectors at large catalogues). With glibc's defaults those blocks are returned to the
-  // kernel at the free (heap trim, or munmap above the dynamic mmap threshold) and faulted in
-  // again, zeroed, by the next request: a few percent of the CPU per request. Keep them.
-  mallopt(M_MMAP_THRESHOLD, 64 << 20);
-  mallopt(M_TRIM_THRESHOLD, 256 << 20);
+  // vectors at large catalogues): keep those blocks rather than fault them in again each time.
+  keep_freed_memory();
   httplib::Server& svr = http_->svr;
   const int threads = opt_.threads > 0
                           ? opt_.threads

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <limits>
 #include <string>
+#include <tuple>
 
 #include "cascade/core/error.h"
 #include "recall/sasrec_loss.h"
@@ -67,6 +68,45 @@ TEST(SasrecLossTest, SampledSoftmaxAppliesLogQ) {
   EXPECT_NEAR(
       sasrec::sampled_softmax_loss(outputs(), targets(), table(), neg, log_kq).item<double>(),
       expected, 1e-5);
+}
+
+// The straightforward form of the sampled softmax ([P, K + 1] logits, a [P, K] hit mask):
+// the fast form in sasrec_loss.cc must give the same loss and the same gradients.
+torch::Tensor reference_sampled_loss(const torch::Tensor& h, const torch::Tensor& t,
+                                     const torch::Tensor& E, const torch::Tensor& neg,
+                                     const torch::Tensor& log_kq) {
+  auto pos = (h * E.index_select(0, t)).sum(-1, true) - log_kq.index_select(0, t).unsqueeze(1);
+  auto negs = torch::matmul(h, E.index_select(0, neg).t()) - log_kq.index_select(0, neg).unsqueeze(0);
+  negs = negs.masked_fill(t.unsqueeze(1).eq(neg.unsqueeze(0)), -std::numeric_limits<float>::infinity());
+  return (torch::logsumexp(torch::cat({pos, negs}, 1), 1) - pos.squeeze(1)).mean();
+}
+
+TEST(SasrecLossTest, SampledSoftmaxMatchesReferenceWithGradients) {
+  torch::manual_seed(11);
+  const int64_t n = 7, d = 5, P = 40;
+  const auto E0 = torch::randn({n + 1, d}), h0 = torch::randn({P, d});
+  const auto t = torch::randint(1, n + 1, {P}, torch::kInt64);
+  const auto neg = torch::randint(1, n + 1, {12}, torch::kInt64);  // many accidental hits
+  const auto log_kq = torch::randn({n + 1});
+  auto run = [&](bool fast) {
+    auto E = E0.clone().requires_grad_(true), h = h0.clone().requires_grad_(true);
+    auto loss = fast ? sasrec::sampled_softmax_loss(h, t, E, neg, log_kq)
+                     : reference_sampled_loss(h, t, E, neg, log_kq);
+    loss.backward();
+    return std::make_tuple(loss.item<double>(), E.grad(), h.grad());
+  };
+  const auto [lf, gEf, ghf] = run(true);
+  const auto [lr, gEr, ghr] = run(false);
+  EXPECT_NEAR(lf, lr, 1e-5);
+  EXPECT_LT((gEf - gEr).abs().max().item<float>(), 1e-5f);
+  EXPECT_LT((ghf - ghr).abs().max().item<float>(), 1e-5f);
+  // A row whose every negative is its own target: loss 0 for that row, finite gradients.
+  const auto same = torch::full({3}, 2, torch::kInt64);
+  auto h = h0.narrow(0, 0, 1).clone().requires_grad_(true);
+  auto loss = sasrec::sampled_softmax_loss(h, torch::tensor({2}, torch::kInt64), E0, same);
+  loss.backward();
+  EXPECT_NEAR(loss.item<double>(), 0.0, 1e-6);
+  EXPECT_TRUE(torch::isfinite(h.grad()).all().item<bool>());
 }
 
 // Q = 0.5 uniform + 0.5 the items' share of the counts: counts (1, 1, 2) -> Q = (1/6 + 1/8,
