@@ -2,7 +2,10 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <unistd.h>
+
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 
@@ -30,7 +33,19 @@ void check_command_runs_on_mpi(int argc, char** argv) {
 
 }  // namespace
 
+// libgomp (libtorch's intra-op threads) reads OMP_WAIT_POLICY once, when it is loaded, before
+// main. Its default spins idle threads, which made two intra-op threads several times slower
+// than one on a loaded 2-core machine; passive waiting sleeps instead. So a run without the
+// variable starts over once with it set (exec keeps the process and its PID, as mpirun
+// expects). If the exec fails, the run goes on with the default.
+void start_with_passive_openmp(char** argv) {
+  if (std::getenv("OMP_WAIT_POLICY") != nullptr) return;
+  setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
+  execv("/proc/self/exe", argv);
+}
+
 int main(int argc, char** argv) {
+  start_with_passive_openmp(argv);
   cascade::keep_freed_memory();  // training steps and requests reuse large blocks (memory.h)
   // Initialises MPI only when started by mpirun (cascade/dist/world.h); finalises at return.
   cascade::dist::Session mpi;

@@ -9,6 +9,7 @@
 #include "cascade/core/error.h"
 #include "cascade/data/snapshot.h"
 #include "cascade/io/artifact.h"
+#include "cascade/util/build_id.h"
 #include "cascade/util/stopwatch.h"
 
 namespace fs = std::filesystem;
@@ -215,7 +216,8 @@ FittedChannel fit_or_load_channel(const ChannelSpec& spec, const Dataset& ds, co
   std::filesystem::path dir;
   if (!cache_dir.empty()) {
     const std::string key =
-        hash_hex(fmt::format("{}|{}|{}|{}|{}", spec.spec(), ds.content_hash, seed, tag, spec.ann ? "ann" : ""))
+        hash_hex(fmt::format("{}|{}|{}|{}|{}|{}", spec.spec(), ds.content_hash, seed, tag, spec.ann ? "ann" : "",
+                             code_build_id()))
             .substr(0, 16);
     dir = cache_dir / fmt::format("{}-{}-{}", tag, spec.name, key);
     if (std::filesystem::exists(dir / "manifest.json")) {

@@ -32,6 +32,7 @@ struct ChannelTraining {
     int64_t max_batch = 65536;
     double lr = 1e-3, min_lr = 1e-6, max_lr = 1.0;
     double weight_decay = 0.0, max_weight_decay = 1.0;
+    int torch_threads = 1;
   };
 
   int epochs = 12;
@@ -54,7 +55,7 @@ struct ChannelTraining {
     t.patience = static_cast<int>(p.get_int("patience", d.patience, 0, 10000));
     t.seed = p.get_int("seed", -1, -1, std::numeric_limits<int64_t>::max());
     t.threads = static_cast<int>(p.get_int("threads", 0, 0, 1024));
-    t.torch_threads = static_cast<int>(p.get_int("torch_threads", 1, 0, 1024));
+    t.torch_threads = static_cast<int>(p.get_int("torch_threads", d.torch_threads, 0, 1024));
     return t;
   }
 

@@ -78,11 +78,13 @@
 //   seed          -1 = FitInput::seed                                  [-1]
 //   threads       0 = FitInput::threads (0 there = hardware): threads of the
 //                 validation evaluation                                [0]     0..1024
-//   torch_threads libtorch intra-op threads while training (0 = threads) [1]  0..1024
-//                 Default 1: on the shared 2-core development machine (load ~6) libgomp's
-//                 spin-waiting made 2 intra-op threads 6x SLOWER than 1 (42 s vs 7 s per
-//                 ML-100K epoch; OMP_WAIT_POLICY=passive gave 6 s). Large GEMMs are still
-//                 threaded by OpenBLAS's own pool. Results depend on torch_threads only
+//   torch_threads libtorch intra-op threads while training (0 = threads) [0]  0..1024
+//                 The full softmax splits its GEMMs between these threads itself and OpenBLAS
+//                 is held at one thread (its pool spins between calls): on the 1M log an epoch
+//                 took a median 16.7 s with 2 threads vs 21.3 s with 1 (BENCHMARKS.md). Was 1
+//                 when libgomp's spin-waiting made 2 threads 6x slower on a loaded machine;
+//                 `cascade` now starts with OMP_WAIT_POLICY=PASSIVE unless it is set (main.cc).
+//                 Results depend on torch_threads only
 //                 (same seed + same torch_threads -> identical model).
 //
 // Defaults were chosen on the ML-100K seed-loo VALIDATION items (Recall@10 logged by the fit;
@@ -154,7 +156,8 @@ struct SasrecConfig {
     c.uniform_mix = p.get_double("uniform_mix", 0.5, 0.0, 1.0);
     c.windows = static_cast<int>(p.get_int("windows", 0, 0, 100000));
     c.run = ChannelTraining::read(p, {.patience = 0, .batch = 128, .max_batch = 65536, .lr = 3e-3, .min_lr = 1e-6,
-                                      .max_lr = 1.0, .weight_decay = 0.0, .max_weight_decay = 1.0});
+                                      .max_lr = 1.0, .weight_decay = 0.0, .max_weight_decay = 1.0,
+                                      .torch_threads = 0});
     CASCADE_CHECK(c.dim % c.heads == 0,
                   fmt::format("sasrec: dim {} is not a multiple of heads {}", c.dim, c.heads));
     return c;
@@ -360,6 +363,9 @@ class SasrecRecaller final : public ConfiguredRecaller<SasrecConfig> {
     fitted_ = false;
     const int torch_threads = cfg_.run.fit_torch_threads(threads);
     nn::TorchSession session(torch_threads, seed);
+    // The loss splits its GEMMs between libtorch's threads itself (sasrec_loss.cc); OpenBLAS's
+    // own pool would put a second layer of (spinning) threads under them.
+    const nn::BlasThreads single_blas(1);
     const Windows win = make_windows(R, L, cfg_.windows);
     const std::string loss_kind = cfg_.resolved_loss(n_items);
     std::unique_ptr<sasrec::NegativeSampler> sampler;
@@ -379,6 +385,7 @@ class SasrecRecaller final : public ConfiguredRecaller<SasrecConfig> {
     std::vector<int64_t> order(static_cast<size_t>(win.count));
     std::iota(order.begin(), order.end(), 0);
     std::vector<int64_t> bin(static_cast<size_t>(cfg_.run.batch) * L), btg(bin.size());
+    sasrec::LossWorkspace loss_ws;  // the full softmax's logits, reused by every batch
     auto train_epoch = [&](int epoch) {
       std::shuffle(order.begin(), order.end(), rng);
       double loss_sum = 0;
@@ -397,7 +404,7 @@ class SasrecRecaller final : public ConfiguredRecaller<SasrecConfig> {
         auto H = net_->forward(ids, 0, sequence_mask(ids), false).reshape({B * L, d});
         clock.lap(EpochClock::kForward);
         int64_t P = 0;
-        auto loss = sasrec::batch_loss(H, tgt, net_->item->weight, loss_kind, sampler.get(), &P);
+        auto loss = sasrec::batch_loss(H, tgt, net_->item->weight, loss_kind, sampler.get(), &P, &loss_ws);
         clock.lap(EpochClock::kLoss);
         opt.zero_grad();
         loss.backward();

@@ -70,6 +70,36 @@ TEST(SasrecLossTest, SampledSoftmaxAppliesLogQ) {
       expected, 1e-5);
 }
 
+// The fused op gives cross_entropy's loss and gradients, with a workspace reused by a second,
+// smaller batch, on one thread and split between two.
+class SasrecFullSoftmaxTest : public ::testing::TestWithParam<int> {};
+
+TEST_P(SasrecFullSoftmaxTest, MatchesCrossEntropyWithGradients) {
+  const int previous = torch::get_num_threads();
+  torch::set_num_threads(GetParam());
+  torch::manual_seed(5);
+  const int64_t n = 300, d = 4, P = 70;
+  const auto E0 = torch::randn({n + 1, d}), h0 = torch::randn({P, d});
+  const auto t = torch::randint(1, n + 1, {P}, torch::kInt64);
+  sasrec::LossWorkspace ws;
+  for (int64_t rows : {P, P / 2}) {
+  const auto hr = h0.narrow(0, 0, rows), tr = t.narrow(0, 0, rows);
+  auto E = E0.clone().requires_grad_(true), h = hr.clone().requires_grad_(true);
+  auto loss = sasrec::full_softmax_loss(h, tr, E, &ws) * 3.0;  // an upstream gradient of 3
+  loss.backward();
+  auto E2 = E0.clone().requires_grad_(true), h2 = hr.clone().requires_grad_(true);
+  auto ref = torch::nn::functional::cross_entropy(torch::matmul(h2, E2.narrow(0, 1, n).t()), tr - 1) * 3.0;
+  ref.backward();
+  EXPECT_NEAR(loss.item<double>(), ref.item<double>(), 1e-5);
+  EXPECT_LT((E.grad() - E2.grad()).abs().max().item<float>(), 1e-6f);
+  EXPECT_LT((h.grad() - h2.grad()).abs().max().item<float>(), 1e-6f);
+  EXPECT_EQ(E.grad()[0].abs().sum().item<float>(), 0.f);  // the padding row
+  }
+  torch::set_num_threads(previous);
+}
+
+INSTANTIATE_TEST_SUITE_P(Threads, SasrecFullSoftmaxTest, ::testing::Values(1, 2));
+
 // The straightforward form of the sampled softmax ([P, K + 1] logits, a [P, K] hit mask):
 // the fast form in sasrec_loss.cc must give the same loss and the same gradients.
 torch::Tensor reference_sampled_loss(const torch::Tensor& h, const torch::Tensor& t,

@@ -70,8 +70,10 @@ FittedChannel fit_channel(const ChannelSpec& spec, const Dataset& ds, const Inte
                           int threads, uint64_t seed);
 
 /// fit_channel() through a cache: when `cache_dir` is not empty the fitted channel is saved under
-/// <cache_dir>/<tag>-<name>-<key> (key = hash of the spec, the dataset hash, the seed, `tag`
-/// and whether an index is built) and loaded from there next time (fit_seconds = -1 then).
+/// <cache_dir>/<tag>-<name>-<key> (key = hash of the spec, the dataset hash, the seed, `tag`,
+/// whether an index is built and the code's build ID: a rebuilt binary fits again, since a
+/// changed fit under the same spec once made a stale cache look like a gain) and loaded from
+/// there next time (fit_seconds = -1 then).
 /// `tag` names the matrix the channel is fitted on ("oof" = recall slice, "refit" = all).
 FittedChannel fit_or_load_channel(const ChannelSpec& spec, const Dataset& ds, const Interactions& train,
                                   const std::string& tag, const std::filesystem::path& cache_dir, int threads,
