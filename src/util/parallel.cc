@@ -7,6 +7,10 @@
 #include <thread>
 #include <vector>
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
 namespace cascade {
 
 int resolve_threads(int requested) {
@@ -27,6 +31,13 @@ void run_workers(int threads, const std::function<void(int)>& body) {
   pool.reserve(threads);
   for (int t = 0; t < threads; ++t) {
     pool.emplace_back([&, t] {
+      // Each worker runs its items on one thread: Eigen and libtorch size their own OpenMP
+      // teams from this thread's omp_get_max_threads(), so without this every small GEMM of
+      // every item (a SASRec encode, a user's scores) forked a team of `hardware` threads under
+      // our `threads` workers: on 2 cores the same validation pass took 2-22 s.
+#ifdef _OPENMP
+      omp_set_num_threads(1);
+#endif
       try {
         body(t);
       } catch (...) {
