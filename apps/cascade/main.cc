@@ -38,7 +38,7 @@ void check_command_runs_on_mpi(int argc, char** argv) {
 // than one on a loaded 2-core machine; passive waiting sleeps instead. So a run without the
 // variable starts over once with it set (exec keeps the process and its PID, as mpirun
 // expects). If the exec fails, the run goes on with the default.
-void start_with_passive_openmp(char** argv) {
+static void start_with_passive_openmp(char** argv) {
   if (std::getenv("OMP_WAIT_POLICY") != nullptr) return;
   setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
   execv("/proc/self/exe", argv);

@@ -103,7 +103,7 @@ constexpr float kMasked = -1e30f;
 // Written for speed at K ~ 1000 shared negatives, where the [P, K] logits and every pass over
 // them cost as much as the encoder: the logQ correction rides in the GEMM as one extra column
 // ([h, 1] . [E_neg, -log_kq]^T), the accidental hits (rare: a few per row at most) are found on
-// the host and set to -inf in place of a [P, K] comparison, and the positive joins the
+// the host and set to kMasked in place of a [P, K] comparison, and the positive joins the
 // negatives' logsumexp through logaddexp instead of a concatenated [P, K + 1] copy.
 torch::Tensor sampled_softmax_loss(const torch::Tensor& h, const torch::Tensor& t,
                                    const torch::Tensor& E, const torch::Tensor& neg,
