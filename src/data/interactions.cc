@@ -2,6 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <random>
+
 #include "cascade/core/error.h"
 
 namespace cascade {
@@ -51,6 +54,31 @@ void Interactions::validate() const {
   for (uint32_t c : indices) {
     CASCADE_CHECK(c < n_cols, fmt::format("column id {} out of range (n_cols {})", c, n_cols));
   }
+}
+
+size_t nonempty_rows(const Interactions& m) {
+  size_t n = 0;
+  for (uint32_t r = 0; r < m.n_rows; ++r) n += m.row_size(r) > 0;
+  return n;
+}
+
+Interactions sample_rows(const Interactions& m, size_t max_rows, uint64_t seed) {
+  std::vector<uint32_t> rows;
+  for (uint32_t r = 0; r < m.n_rows; ++r)
+    if (m.row_size(r) > 0) rows.push_back(r);
+  std::vector<char> keep(m.n_rows, 1);
+  if (max_rows > 0 && max_rows < rows.size()) {
+    // A partial Fisher-Yates shuffle: the first max_rows entries are a uniform sample.
+    std::mt19937_64 rng(seed);
+    for (size_t k = 0; k < max_rows; ++k) {
+      std::uniform_int_distribution<size_t> pick(k, rows.size() - 1);
+      std::swap(rows[k], rows[pick(rng)]);
+    }
+    std::fill(keep.begin(), keep.end(), 0);
+    for (size_t k = 0; k < max_rows; ++k) keep[rows[k]] = 1;
+  }
+  return m.slice_rows([](uint32_t) { return 0u; },
+                      [&](uint32_t r) { return keep[r] ? m.row_size(r) : 0u; });
 }
 
 }  // namespace cascade

@@ -154,16 +154,24 @@ std::string build_bundle(const YAML::Node& cfg_in, const Dataset& ds, const fs::
     const Stopwatch sw;
     const Recommender rec(Bundle::load(tmp));
     Json& off = m["offline"];
-    off["valid"] = evaluate_served(rec, ds.valid, {}).to_json(10);
-    off["test"] = evaluate_served(rec, ds.test, {}).to_json(10);
+    off["valid"] = evaluate_served(rec, in.valid, {}).to_json(10);
+    off["test"] = evaluate_served(rec, in.test, {}).to_json(10);
     // The λ Pareto of the served re-rank on the validation users (nothing is chosen on it here).
     if (!opt.lambdas.empty()) {
-      off["rerank_sweep"] = rerank_sweep(rec, ds.valid, opt.lambdas, {}, "bundle");
+      off["rerank_sweep"] = rerank_sweep(rec, in.valid, opt.lambdas, {}, "bundle");
       off["rerank_sweep"]["split"] = "valid";
     }
     off["note"] =
         "the served funnel (this bundle, serving request time, its re-rank) on held-out users; "
         "channels and rankers never saw these items";
+    if (const size_t cap = heldout_user_cap(cfg); cap > 0) {
+      off["sampled_users"] = {{"eval.max_users", cap},
+                              {"valid", nonempty_rows(in.valid)},
+                              {"valid_of", nonempty_rows(ds.valid)},
+                              {"test", nonempty_rows(in.test)},
+                              {"test_of", nonempty_rows(ds.test)}};
+      off["note"] = off["note"].get<std::string>() + "; a seeded sample of the held-out users (eval.max_users)";
+    }
     spdlog::info("bundle: offline Recall@10 valid {:.4f}, test {:.4f} (pool {:.4f}) in {:.1f} s",
                  off["valid"]["recall@10"].get<double>(), off["test"]["recall@10"].get<double>(),
                  off["test"]["pool"]["recall@10"].get<double>(), sw.seconds());

@@ -352,7 +352,7 @@ Json run_funnel_bench(const YAML::Node& cfg_in, const Dataset& ds, const FunnelB
   const RerankConfig rr = RerankConfig::from_yaml(cfg["rerank"]);
   const auto method = rr.make_method();
   const auto side = make_rerank_side(rr, in.channels, in.names, in.recall, ds.catalog);
-  const ListMaker valid_lists(ds, ds.valid, *side, *method), test_lists(ds, ds.test, *side, *method);
+  const ListMaker valid_lists(ds, in.valid, *side, *method), test_lists(ds, in.test, *side, *method);
 
   Choice chosen;
   chosen.pre = index_of(cands, rc.pre_rank);
@@ -370,7 +370,7 @@ Json run_funnel_bench(const YAML::Node& cfg_in, const Dataset& ds, const FunnelB
     std::map<size_t, Scored> valid;
     for (size_t q : quotas) {
       valid[q].pools = pools_for(q);
-      valid[q].hs = score(valid[q].pools, ds.valid, candidate_ptrs, *in.features, policy);
+      valid[q].hs = score(valid[q].pools, in.valid, candidate_ptrs, *in.features, policy);
     }
     // 1. The ranker pair (ranking-stage order, before re-rank).
     Choice best = chosen;
@@ -403,7 +403,7 @@ Json run_funnel_bench(const YAML::Node& cfg_in, const Dataset& ds, const FunnelB
     Scored valid_no_time;
     if (opt.select_time_features && rc.features.time) {
       Pair p = fit_pair(fb_no_time, policy, best.pre, best.fine);
-      valid_no_time = score_pair(p, fb_no_time, valid[best.quota], ds.valid, policy);
+      valid_no_time = score_pair(p, fb_no_time, valid[best.quota], in.valid, policy);
       const PerUser m = valid_lists.funnel_metrics(valid_no_time, on_pair(best));
       sel["time_features"] = {{"on", best_m.summary(false)}, {"off", m.summary(false)}};
       if (better(m, best_m)) no_time = std::move(p), best_m = m;
@@ -451,7 +451,7 @@ Json run_funnel_bench(const YAML::Node& cfg_in, const Dataset& ds, const FunnelB
   for (size_t q : {chosen.quota, cfg_quota}) {
     if (test.count(q)) continue;
     test[q].pools = pools_for(q);
-    test[q].hs = score(test[q].pools, ds.test, ptrs, *in.features, policy);
+    test[q].hs = score(test[q].pools, in.test, ptrs, *in.features, policy);
   }
   spdlog::info("scored the test pools: {:.1f} s", sw.seconds());
   const Scored& t = test.at(chosen.quota);
@@ -505,7 +505,7 @@ Json run_funnel_bench(const YAML::Node& cfg_in, const Dataset& ds, const FunnelB
     return j;
   };
   Scored t_no_time;
-  if (no_time) t_no_time = score_pair(*no_time, fb_no_time, t, ds.test, policy);
+  if (no_time) t_no_time = score_pair(*no_time, fb_no_time, t, in.test, policy);
   const Scored& t_chosen = no_time ? t_no_time : t;
   const Choice test_choice = no_time ? on_pair(chosen) : chosen;
   out["funnel"] = funnel_json(test_lists, t_chosen, test_choice);
@@ -560,7 +560,7 @@ Json run_funnel_bench(const YAML::Node& cfg_in, const Dataset& ds, const FunnelB
   if (opt.time_ablations) {
     auto variant = [&](const FeatureBuilder& fb, TimePolicy time, const std::string& what) {
       const Pair p = fit_pair(fb, time, chosen.pre, chosen.fine);
-      Json j = funnel_json(test_lists, score_pair(p, fb, t, ds.test, time), on_pair(chosen));
+      Json j = funnel_json(test_lists, score_pair(p, fb, t, in.test, time), on_pair(chosen));
       j.erase("retention");
       j["what"] = what;
       return j;

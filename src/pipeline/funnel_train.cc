@@ -11,6 +11,18 @@
 
 namespace cascade {
 
+size_t heldout_user_cap(const YAML::Node& cfg) {
+  const YAML::Node n = cfg["eval"] ? cfg["eval"]["max_users"] : YAML::Node();
+  if (!n || n.IsNull()) return 0;
+  try {
+    const long long v = n.as<long long>();
+    if (v >= 0) return static_cast<size_t>(v);
+  } catch (const YAML::Exception&) {
+  }
+  throw Error("config: eval.max_users must be a non-negative integer (0 = every held-out user), got '" +
+              (n.IsScalar() ? n.as<std::string>() : std::string("a non-scalar")) + "'");
+}
+
 FunnelInputs prepare_funnel_inputs(const YAML::Node& cfg, const Dataset& ds, const FunnelTrainOptions& opt) {
   CASCADE_CHECK(ds.options.protocol == Protocol::kSeedOof,
                 "the funnel needs data prepared with protocol seed-oof (the rankers learn from the ranker "
@@ -34,13 +46,23 @@ FunnelInputs prepare_funnel_inputs(const YAML::Node& cfg, const Dataset& ds, con
   Stopwatch sw;
   const Interactions none;
   const ExampleOptions& ex = in.rank.examples;
+  const size_t max_heldout = heldout_user_cap(cfg);
+  in.valid = sample_rows(ds.valid, max_heldout, seed ^ 0x76616c6964ULL);
+  in.test = sample_rows(ds.test, max_heldout, seed ^ 0x74657374ULL);
+  if (max_heldout > 0)
+    spdlog::info("eval.max_users {}: tuning and evaluating on {} of {} validation and {} of {} test users (a seeded sample)",
+                 max_heldout, nonempty_rows(in.valid), nonempty_rows(ds.valid), nonempty_rows(in.test),
+                 nonempty_rows(ds.test));
   const size_t quota = std::max({opt.heldout_quota, in.fusion_config.quota, ex.pool_quota});
-  in.heldout = collect_candidates(in.channels, in.names, ds.train, ds.valid, opt.heldout_test ? ds.test : none,
+  in.heldout = collect_candidates(in.channels, in.names, ds.train, in.valid, opt.heldout_test ? in.test : none,
                                   quota, threads);
   in.fusion = fusion_at_quota(in, ds, in.fusion_config.quota, threads);
 
   // 3. Training requests' pools (history = recall slice), features over the recall slice.
-  const Interactions ranker_rows = ds.ranker_slice();
+  const Interactions ranker_rows = sample_rows(ds.ranker_slice(), ex.max_users, seed ^ 0x72616e6b6572ULL);
+  if (ex.max_users > 0)
+    spdlog::info("rank.examples.max_users {}: training requests for {} of {} ranker-slice users (a seeded sample)",
+                 ex.max_users, nonempty_rows(ranker_rows), nonempty_rows(ds.ranker_slice()));
   // Their quota and depth are the examples' own (rank.examples.pool_quota, hard_depth), not the
   // served pool's, so every funnel evaluated over these rankers is the one a bundle trains.
   const PoolCandidates pc_train =
@@ -60,7 +82,7 @@ FusionOptions fusion_at_quota(const FunnelInputs& in, const Dataset& ds, size_t 
   EvalOptions eopt;
   eopt.threads = threads;
   eopt.ks = {10, in.fusion_config.base.pool_size};
-  return tune_fusion_weights(in.heldout, ds.train, ds.valid, f, in.fusion_config.search, eopt);
+  return tune_fusion_weights(in.heldout, ds.train, in.valid, f, in.fusion_config.search, eopt);
 }
 
 std::string TrainingSets::key_of(const ExampleOptions& e) {

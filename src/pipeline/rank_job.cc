@@ -45,12 +45,14 @@ ExampleOptions ExampleOptions::from_yaml(const YAML::Node& node, const ExampleOp
       o.random_negatives = yaml_size(kv.second, "examples.random_negatives", 0, 100000);
     } else if (key == "pool_quota") {
       o.pool_quota = yaml_size(kv.second, "examples.pool_quota", 1, 10000000);
+    } else if (key == "max_users") {
+      o.max_users = yaml_size(kv.second, "examples.max_users", 0, 1000000000);
     } else if (key == "positives") {
       const std::string v = yaml_scalar(kv.second, "examples.positives");
       CASCADE_CHECK(v == "in_pool" || v == "all", "config: examples.positives must be in_pool or all");
       o.positives_in_pool = v == "in_pool";
     } else {
-      throw Error(fmt::format("config: unknown key examples.{} (known: hard_negatives, hard_depth, random_negatives, positives, pool_quota)", key));
+      throw Error(fmt::format("config: unknown key examples.{} (known: hard_negatives, hard_depth, random_negatives, positives, pool_quota, max_users)", key));
     }
   }
   CASCADE_CHECK(o.hard_negatives + o.random_negatives > 0, "config: examples need at least one negative per user");
@@ -91,7 +93,8 @@ RankTrainSet build_training_set(const FeatureBuilder& fb, const Dataset& ds,
   parallel_for_dynamic(n_users, threads, 8, [&](size_t uu, int) {
     const auto u = static_cast<uint32_t>(uu);
     const uint32_t split = ds.recall_rows[u], n = ds.train.row_size(u);
-    if (split >= n || u >= pools.size()) return;
+    // No pool: a user outside the sample (examples.max_users) or one no channel answered.
+    if (split >= n || u >= pools.size() || pools[u].empty()) return;
     const auto row = ds.train.row(u);
     const auto times = ds.train.row_times(u);
     const auto history = row.subspan(0, split);

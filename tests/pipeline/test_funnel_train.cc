@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include "cascade/core/error.h"
 #include "support/tiny_bundle.h"
 
 namespace cascade {
@@ -43,6 +44,54 @@ TEST(FunnelInputs, FusionWeightsDependOnTheQuotaOnlyAndTrainingPoolsOnNeither) {
     }
   }
   EXPECT_GT(rows, 1000u);
+}
+
+// Big logs: eval.max_users bounds the held-out users fusion is tuned on (and a bundle reports
+// on), rank.examples.max_users the users whose training requests are built.
+TEST(FunnelInputs, UserCapsSampleTheHeldOutAndTheRankerUsers) {
+  const Dataset ds = testing::tiny_dataset();
+  FunnelTrainOptions to;
+  to.threads = 1;
+  YAML::Node cfg = config_with_quota(50);
+  cfg["eval"]["max_users"] = 25;
+  cfg["rank"]["examples"]["max_users"] = 30;
+  const FunnelInputs in = prepare_funnel_inputs(cfg, ds, to);
+  ASSERT_GT(nonempty_rows(ds.valid), 25u);
+  EXPECT_EQ(nonempty_rows(in.valid), 25u);
+  EXPECT_EQ(nonempty_rows(in.test), 25u);
+  size_t with_candidates = 0, with_pool = 0;
+  for (uint32_t u = 0; u < in.heldout.per_user.size(); ++u) {
+    if (in.heldout.per_user[u].empty()) continue;
+    ++with_candidates;
+    EXPECT_TRUE(in.valid.row_size(u) > 0 || in.test.row_size(u) > 0) << "user " << u << " is outside the sample";
+  }
+  EXPECT_GE(with_candidates, 25u);
+  EXPECT_LE(with_candidates, 50u);
+  for (const auto& pool : in.train_pools) with_pool += !pool.empty();
+  EXPECT_EQ(with_pool, 30u);
+  // Only sampled users give training groups.
+  TrainingSets sets(*in.features, ds, in.train_pools, 0.0, 1, 42);
+  EXPECT_LE(sets.get(in.rank.examples).first.batch.groups(), 30u);
+  EXPECT_GT(sets.get(in.rank.examples).first.batch.groups(), 15u);
+  // Uncapped, every held-out user is kept.
+  const FunnelInputs all = prepare_funnel_inputs(config_with_quota(50), ds, to);
+  EXPECT_EQ(nonempty_rows(all.valid), nonempty_rows(ds.valid));
+}
+
+TEST(FunnelInputs, HeldOutUserCapIsValidated) {
+  YAML::Node cfg;
+  EXPECT_EQ(heldout_user_cap(cfg), 0u);
+  cfg["eval"]["max_users"] = 500;
+  EXPECT_EQ(heldout_user_cap(cfg), 500u);
+  for (const char* bad : {"-3", "many", "1.5"}) {
+    cfg["eval"]["max_users"] = bad;
+    try {
+      heldout_user_cap(cfg);
+      ADD_FAILURE() << bad << " was accepted";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("eval.max_users"), std::string::npos) << e.what();
+    }
+  }
 }
 
 }  // namespace

@@ -108,7 +108,7 @@ TEST(RankFunnel, TwoCutsAndTies) {
 TEST(RankConfigTest, ParsesRankersExamplesAndFunnel) {
   const YAML::Node n = YAML::Load(R"(
 pool_depth: 300
-examples: {hard_negatives: 10, hard_depth: 300, random_negatives: 5}
+examples: {hard_negatives: 10, hard_depth: 300, random_negatives: 5, max_users: 1000}
 rankers:
   lr: {}
   tree: {kind: gbdt, rounds: 20, examples: {hard_negatives: 0, random_negatives: 15}}
@@ -120,6 +120,8 @@ request_time: event
   ASSERT_EQ(c.rankers.size(), 2u);
   EXPECT_EQ(c.ranker("lr").examples.hard_negatives, 10u);
   EXPECT_EQ(c.ranker("lr").examples.seed, 7u);
+  EXPECT_EQ(c.examples.max_users, 1000u);
+  EXPECT_EQ(c.ranker("lr").examples.max_users, 1000u);
   EXPECT_FALSE(c.ranker("lr").own_examples);
   EXPECT_EQ(c.ranker("tree").kind, "gbdt");
   EXPECT_EQ(c.ranker("tree").spec(), "gbdt:rounds=20");

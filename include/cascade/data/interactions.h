@@ -60,4 +60,13 @@ struct Interactions {
   void validate() const;
 };
 
+/// A copy of `m` that keeps at most `max_rows` of its non-empty rows, a uniform sample drawn
+/// with `seed`, and empties the others (the shape and every kept row are unchanged, so user ids
+/// still index it). `max_rows` 0, or at least the non-empty rows, keeps them all. Used to bound
+/// tuning and training work on big logs by the number of users, never silently: callers log it.
+Interactions sample_rows(const Interactions& m, size_t max_rows, uint64_t seed);
+
+/// Rows of `m` with at least one entry.
+size_t nonempty_rows(const Interactions& m);
+
 }  // namespace cascade

@@ -37,11 +37,18 @@ struct FunnelInputs {
   FusionConfig fusion_config;
   FusionOptions fusion;               ///< the served fusion: fusion_at_quota(the configured quota)
   RankConfig rank;
-  PoolCandidates heldout;             ///< per channel, for users with a validation (and test) item
+  /// The held-out users the funnel is tuned and evaluated on: ds.valid and ds.test, or a seeded
+  /// sample of their users when `eval.max_users` is set (big logs; the log says so).
+  Interactions valid, test;
+  PoolCandidates heldout;             ///< per channel, for the users of `valid` (and `test`)
   std::vector<std::vector<FusedCandidate>> train_pools;  ///< history = recall slice, depth rank.pool_depth
   Interactions recall;                ///< the recall slice (what the channels were fitted on)
   std::unique_ptr<FeatureBuilder> features;
 };
+
+/// `eval.max_users` of a configuration: 0 (every held-out user) when absent or null; throws
+/// naming the key when it is not a non-negative integer.
+size_t heldout_user_cap(const YAML::Node& cfg);
 
 /// Fits (or loads) the channels, tunes fusion on validation, builds the training pools and the
 /// feature pipeline. `cfg` must be resolved (resolve_funnel). Progress goes to the log.

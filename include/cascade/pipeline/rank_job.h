@@ -37,12 +37,17 @@ struct ExampleOptions {
   size_t pool_quota = 500;
   size_t random_negatives = 20;  ///< drawn uniformly from the catalogue minus history and positives
   bool positives_in_pool = true; ///< keep only positives the pool retrieved (the rows a ranker will see)
+  /// Users whose training requests are built (a seeded uniform sample of the ranker slice's
+  /// users); 0 = all. Bounds the examples (about 125 rows per user) and the training pools'
+  /// channel queries on big logs: at the ML-20M shape all 138K users would give about 17M rows.
+  size_t max_users = 0;
   uint64_t seed = 42;
   /// When a training request is made (request_time.h; `rank.request_time`): serving's rule by
   /// default, so the time features a ranker learns from are the ones it is served with.
   TimePolicy request_time = TimePolicy::kServing;
 
-  /// Reads `examples: {hard_negatives, hard_depth, random_negatives, positives: in_pool|all}`; the given
+  /// Reads `examples: {hard_negatives, hard_depth, random_negatives, positives: in_pool|all,
+  /// pool_quota, max_users}`; the given
   /// `base` supplies what the node leaves out. Unknown keys throw naming the key.
   static ExampleOptions from_yaml(const YAML::Node& node, const ExampleOptions& base);
 };
