@@ -6,7 +6,8 @@
 # One replica at a time: HAProxy stops sending it new requests (`set server ... state drain` on
 # the runtime socket), the script waits until the replica has no request in flight (the server's
 # `scur` in `show stat`), reloads it directly (POST /admin/reload {"bundle": DIR} on its own
-# port: the server swaps its bundle atomically, so every request is answered by one bundle),
+# port, with the cluster's admin token: the server swaps its bundle atomically, so every request
+# is answered by one bundle; NEW_BUNDLE_DIR must lie under the cluster's BUNDLE_ROOT),
 # checks /ready reports the new version, then gives it back to HAProxy (`state ready`). The other
 # replicas serve meanwhile. Stops at the first replica that refuses the bundle, leaving it
 # serving its old bundle and back in rotation. Prints the new version as its last line.
@@ -74,7 +75,9 @@ for port in $REPLICA_PORTS; do
     log "$(stamp) $name ($replica): no request in flight; reloading"
   fi
   body="$("$PY" -c 'import json, sys; print(json.dumps({"bundle": sys.argv[1]}))' "$NEW")"
-  if ! answer="$(curl -sS -f -X POST "$replica/admin/reload" -H 'Content-Type: application/json' -d "$body")"; then
+  # The admin token travels in a header read from a file (never on a command line `ps` shows).
+  if ! answer="$(curl -sS -f -X POST "$replica/admin/reload" -H 'Content-Type: application/json' \
+      -H @"$ADMIN_HEADER_FILE" -d "$body")"; then
     hap "set server replicas/$name state ready" >/dev/null
     die "$name refused the bundle (it still serves its old one): $answer"
   fi

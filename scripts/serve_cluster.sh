@@ -2,7 +2,7 @@
 # N `cascade serve` replicas behind HAProxy, sharing one Redis feature store (issue 14, part 4).
 #
 #   scripts/serve_cluster.sh N [--bundle DIR] [--port P] [--run-dir DIR] [--cache-ttl-ms MS]
-#                              [--threads T] [--background]
+#                              [--threads T] [--bundle-root DIR] [--background]
 #   scripts/serve_cluster.sh stop RUN_DIR        # stops what a --background start left running
 #
 # Starts one redis-server (private unix socket, no persistence), N replicas on free loopback
@@ -13,11 +13,17 @@
 # is sent to another one), and an admin runtime socket (drain/ready, used by
 # scripts/cluster_reload.sh for rolling reloads).
 #
+# Admin access (issue 15): a random token is written to RUN_DIR/admin-token (mode 600) and every
+# replica gets --admin-token-file and --bundle-root (default: the directory holding the bundle),
+# so POST /admin/reload needs `Authorization: Bearer <token>` (RUN_DIR/admin-header holds that
+# header line for `curl -H @file`) and may only name bundles under the root.
+#
 # Foreground (default): Ctrl-C / TERM stops everything. --background: returns once the cluster
 # is up and leaves it running; the run dir then describes it:
-#   cluster.env               N, PORT, URL, REPLICA_PORTS, HAPROXY_SOCK, REDIS_SOCK, BUNDLE, BIN
+#   cluster.env               N, PORT, URL, REPLICA_PORTS, HAPROXY_SOCK, REDIS_SOCK, BUNDLE,
+#                             BUNDLE_ROOT, ADMIN_HEADER_FILE, BIN
 #   redis.pid, haproxy.pid, replica-I.pid (I = 1..N)   one pid per component
-#   replica-I.port, *.log, haproxy.cfg, redis.sock, haproxy.sock
+#   replica-I.port, *.log, haproxy.cfg, redis.sock, haproxy.sock, admin-token, admin-header
 # Environment: CASCADE_BIN (build/release/cascade).
 set -euo pipefail
 export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}"
@@ -49,13 +55,14 @@ if [ "${1:-}" = "stop" ]; then
 fi
 
 N="${1:-}"
-[[ "$N" =~ ^[1-9][0-9]*$ ]] || die "usage: $0 N [--bundle DIR] [--port P] [--run-dir DIR] [--cache-ttl-ms MS] [--threads T] [--background]"
+[[ "$N" =~ ^[1-9][0-9]*$ ]] || die "usage: $0 N [--bundle DIR] [--port P] [--run-dir DIR] [--cache-ttl-ms MS] [--threads T] [--bundle-root DIR] [--background]"
 shift
 BUNDLE="$ROOT/runs/ml-latest/bundle"
 PORT=8080
 RUN_DIR=""
 CACHE_TTL_MS=2000
 THREADS=0
+BUNDLE_ROOT=""
 BACKGROUND=0
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -64,6 +71,7 @@ while [ $# -gt 0 ]; do
     --run-dir) RUN_DIR="$2"; shift 2 ;;
     --cache-ttl-ms) CACHE_TTL_MS="$2"; shift 2 ;;
     --threads) THREADS="$2"; shift 2 ;;
+    --bundle-root) BUNDLE_ROOT="$2"; shift 2 ;;
     --background) BACKGROUND=1; shift ;;
     *) die "unknown argument $1" ;;
   esac
@@ -76,6 +84,9 @@ for tool in haproxy redis-server curl "$PY"; do
 done
 [ -f "$BUNDLE/manifest.json" ] || die "$BUNDLE is not a bundle (no manifest.json); build one with \`cascade bundle\` or scripts/run_main.sh"
 BUNDLE="$(cd "$BUNDLE" && pwd)"
+[ -n "$BUNDLE_ROOT" ] || BUNDLE_ROOT="$(dirname "$BUNDLE")"
+[ -d "$BUNDLE_ROOT" ] || die "--bundle-root $BUNDLE_ROOT is not a directory"
+BUNDLE_ROOT="$(cd "$BUNDLE_ROOT" && pwd)"
 if [ -z "$RUN_DIR" ]; then
   RUN_DIR="$(mktemp -d /tmp/cascade-cluster.XXXXXX)"
 else
@@ -102,11 +113,18 @@ echo $! >"$RUN_DIR/redis.pid"
 for _ in $(seq 1 100); do [ -S "$RUN_DIR/redis.sock" ] && break; sleep 0.05; done
 [ -S "$RUN_DIR/redis.sock" ] || die "redis-server did not start: $(cat "$RUN_DIR/redis.log")"
 
-# 2. The replicas, each on a free port it reports through its ready file.
+# 2. The replicas, each on a free port it reports through its ready file, admin routes behind a
+# fresh random token.
+(
+  umask 077
+  od -An -tx1 -N24 /dev/urandom | tr -d ' \n' >"$RUN_DIR/admin-token"
+  printf 'Authorization: Bearer %s\n' "$(cat "$RUN_DIR/admin-token")" >"$RUN_DIR/admin-header"
+)
 for i in $(seq 1 "$N"); do
   rm -f "$RUN_DIR/replica-$i.port"
   "$BIN" serve --bundle "$BUNDLE" --host 127.0.0.1 --port 0 --threads "$THREADS" \
     --redis "unix:$RUN_DIR/redis.sock" --cache-ttl-ms "$CACHE_TTL_MS" \
+    --admin-token-file "$RUN_DIR/admin-token" --bundle-root "$BUNDLE_ROOT" \
     --ready-file "$RUN_DIR/replica-$i.port" >"$RUN_DIR/replica-$i.log" 2>&1 &
   echo $! >"$RUN_DIR/replica-$i.pid"
 done
@@ -184,6 +202,8 @@ REPLICA_PORTS="${REPLICA_PORTS[*]}"
 HAPROXY_SOCK=$RUN_DIR/haproxy.sock
 REDIS_SOCK=$RUN_DIR/redis.sock
 BUNDLE=$BUNDLE
+BUNDLE_ROOT=$BUNDLE_ROOT
+ADMIN_HEADER_FILE=$RUN_DIR/admin-header
 BIN=$BIN
 ENV
 

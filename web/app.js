@@ -362,6 +362,7 @@ async function pollStats() {
     card('Requests since start', String(s.requests.total)), card('Redis feature store', redis[0], redis[1]),
     card('Bundle version', s.bundle_version || 'none'), card('Uptime', `${fmt(s.uptime_s, 0)} s`));
   $('reload-row').hidden = !s.admin_reload;
+  $('reload-off').hidden = s.admin_reload;
   const st = s.latency_ms.stages;
   const ds = ['p50', 'p95', 'p99'].map((p, i) => ({ label: p === 'p50' ? 'p50 (median)' : p, data: st.map((x) => x[p]), backgroundColor: ['#7aa6d6', '#3b6ea5', '#1f3b5a'][i] }));
   if (state.charts['stage-chart'] && state.page === 'service') {
@@ -424,7 +425,8 @@ async function init() {
   $('reload-button').addEventListener('click', async () => {
     $('reload-status').textContent = 'reloading…';
     try {
-      const res = await getJson('/admin/reload', { method: 'POST' });
+      // The token is sent with this one request and kept nowhere (not in storage, not in the URL).
+      const res = await getJson('/admin/reload', { method: 'POST', headers: { Authorization: `Bearer ${$('admin-token').value.trim()}` } });
       $('reload-status').textContent = `now serving ${res.bundle_version}`;
     } catch (e) { $('reload-status').textContent = e.message; }
   });

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "cascade/core/error.h"
+#include "serve/admin.h"
 #include "serve/stats.h"
 #include "serve/web_assets.h"
 
@@ -254,7 +255,7 @@ RouteResponse handle_ready(const RouteContext& ctx) {
 }
 
 RouteResponse handle_reload(
-    std::string_view body, const std::string& current_version,
+    std::string_view body, const std::string& current_version, const std::filesystem::path& bundle_root,
     const std::function<std::string(const std::filesystem::path&)>& reload) {
   return respond([&] {
     std::filesystem::path dir;
@@ -272,6 +273,11 @@ RouteResponse handle_reload(
         if (!v.is_string() || v.get<std::string>().empty())
           throw BadRequest("bundle", "bundle must be a non-empty path");
         dir = v.get<std::string>();
+      }
+      try {
+        dir = bundle_under_root(dir, bundle_root);
+      } catch (const Error& e) {
+        throw HttpError(403, "bundle", std::string("reload refused: ") + e.what());
       }
     }
     std::string version;

@@ -90,7 +90,10 @@ RouteResponse handle_ready(const RouteContext& ctx);
 /// POST /admin/reload with an empty body (reload the current path) or {"bundle": "<dir>"}.
 /// `reload` loads and swaps in a directory (empty = the current one) and returns the new
 /// version, or throws with the reason; `current_version` is what serves before it ("" = none).
+/// A directory named in the body must lie under `bundle_root` (admin.h bundle_under_root; 403
+/// otherwise, before anything is loaded). The caller has checked the admin token.
 RouteResponse handle_reload(std::string_view body, const std::string& current_version,
+                            const std::filesystem::path& bundle_root,
                             const std::function<std::string(const std::filesystem::path&)>& reload);
 
 /// GET /users?q=PREFIX&limit=N: the bundle's raw user ids starting with q (in the bundle's id

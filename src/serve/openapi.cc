@@ -214,7 +214,7 @@ J build() {
        {{"bundle_version", {{"type", "string"}}},
         {"uptime_s", number("Seconds since the server started.")},
         {"admin_reload",
-         {{"type", "boolean"}, {"description", "Whether POST /admin/reload is served."}}},
+         {{"type", "boolean"}, {"description", "Whether POST /admin/reload is served (--admin-token-file given)."}}},
         {"redis",
          {{"type", "object"},
           {"properties",
@@ -377,11 +377,19 @@ J build() {
       {"responses", {{"200", {{"description", "OpenAPI 3.0.3 document."}, {"content", json_content({{"type", "object"}})}}}}}};
   paths["/admin/reload"]["post"] = {
       {"summary", "Load a bundle and swap it in atomically"},
+      {"description",
+       "Served only when the server was started with --admin-token-file (otherwise 404); every request "
+       "must carry Authorization: Bearer <the token in that file>. A bundle named in the body must lie "
+       "under --bundle-root (default: the directory holding --bundle), after symlinks and '..' are "
+       "resolved. An empty body reloads the bundle path the server serves."},
       {"operationId", "reload"},
+      {"security", J::array({J{{"adminToken", J::array()}}})},
       {"requestBody", {{"required", false}, {"content", json_content(schema_ref("ReloadRequest"))}}},
       {"responses",
        {{"200", response("The new bundle is serving.", "ReloadResponse")},
         {"400", ref("responses", "BadRequest")},
+        {"401", response("No or a wrong bearer token (WWW-Authenticate: Bearer); param is Authorization.", "Error")},
+        {"403", response("The bundle path is outside the bundle root; nothing was loaded.", "Error")},
         {"500", response("The bundle was refused; message gives the reason. The previous bundle keeps serving.", "Error")}}}};
 
   paths["/users"]["get"] = {
@@ -444,7 +452,12 @@ J build() {
   doc["paths"] = std::move(paths);
   doc["components"] = {{"schemas", std::move(schemas)},
                        {"parameters", std::move(parameters)},
-                       {"responses", std::move(responses)}};
+                       {"responses", std::move(responses)},
+                       {"securitySchemes",
+                        {{"adminToken",
+                          {{"type", "http"},
+                           {"scheme", "bearer"},
+                           {"description", "The token in the file given to cascade serve --admin-token-file."}}}}}};
   return doc;
 }
 

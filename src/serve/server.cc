@@ -16,6 +16,7 @@
 #include "cascade/core/error.h"
 #include "cascade/serve/prometheus.h"
 #include "cascade/util/memory.h"
+#include "serve/admin.h"
 #include "serve/handlers.h"
 
 namespace fs = std::filesystem;
@@ -93,6 +94,15 @@ Server::Server(ServerOptions opt) : opt_(std::move(opt)) {
   http_ = std::make_unique<Http>();
   bundle_path_ = opt_.bundle;
   started_ = Clock::now();
+  if (!opt_.admin_token_file.empty()) {
+    admin_token_ = read_admin_token(opt_.admin_token_file);
+    bundle_root_ = opt_.bundle_root.empty() ? fs::absolute(opt_.bundle).parent_path() : opt_.bundle_root;
+    if (!fs::is_directory(bundle_root_))
+      throw Error("serve: the bundle root " + bundle_root_.string() +
+                  " is not a directory (set --bundle-root to the directory reloads may name bundles under)");
+  } else if (!opt_.bundle_root.empty()) {
+    spdlog::warn("serve: --bundle-root has no effect without --admin-token-file (admin routes are off)");
+  }
   Metrics& m = *metrics_;
   const auto stage_buckets = prometheus::exponential_buckets(0.025, 2, 14);  // 25 us .. 205 ms
   for (const char* s : {"store", "recall", "features", "pre_rank", "fine_rank", "rerank", "total"})
@@ -286,9 +296,14 @@ void Server::install_routes() {
   svr.Get("/openapi.json", wrap("openapi", [](const httplib::Request&) {
             return RouteResponse{200, openapi_json()};
           }));
-  if (opt_.admin_reload)
+  if (!admin_token_.empty())
     svr.Post("/admin/reload", wrap("reload", [this](const httplib::Request& req) {
-               return handle_reload(req.body, bundle_version(),
+               if (auto why = bearer_token_problem(req.get_header_value("Authorization"), admin_token_)) {
+                 RouteResponse r{401, json_error(401, "Authorization", *why)};
+                 r.headers.emplace_back("WWW-Authenticate", "Bearer");
+                 return r;
+               }
+               return handle_reload(req.body, bundle_version(), bundle_root_,
                                     [this](const fs::path& dir) { return reload(dir); });
              }));
 
@@ -305,7 +320,7 @@ void Server::install_routes() {
           }));
   svr.Get("/stats", wrap("stats", [this](const httplib::Request&) {
             return handle_stats(route_context(), metrics_->render(*store_, bundle_version()),
-                                opt_.admin_reload);
+                                !admin_token_.empty());
           }));
   svr.Get("/", wrap("ui", [](const httplib::Request& req) {
             return handle_asset("index.html", req.get_header_value("If-None-Match"));

@@ -23,6 +23,7 @@ const USER = '1';
 const PAGES = ['recommend', 'diversity', 'live', 'attention', 'offline', 'service'];
 
 let tmp, redis, server, base, context, page;
+const ADMIN_TOKEN = 'browser-test-token-0123456789';
 const problems = [];  // console errors, page errors, failed requests: any one fails the test
 
 function sleep(ms) { return new Promise((r) => setTimeout(r, ms)); }
@@ -70,7 +71,9 @@ before(async () => {
   await waitFor('redis socket', () => fs.existsSync(sock), 10000);
   const portFile = path.join(tmp, 'port');
   const log = fs.openSync(path.join(tmp, 'serve.log'), 'w');
-  server = spawn(BIN, ['serve', '--bundle', BUNDLE, '--port', '0', '--redis', `unix:${sock}`, '--ready-file', portFile],
+  fs.writeFileSync(path.join(tmp, 'admin-token'), `${ADMIN_TOKEN}\n`, { mode: 0o600 });
+  server = spawn(BIN, ['serve', '--bundle', BUNDLE, '--port', '0', '--redis', `unix:${sock}`, '--ready-file', portFile,
+    '--admin-token-file', path.join(tmp, 'admin-token')],
     { stdio: ['ignore', log, log] });
   server.on('exit', (code) => { if (code) problems.push(`cascade serve exited with ${code}: ${logOf(path.join(tmp, 'serve.log'))}`); });
   const port = await waitFor('cascade serve to load the bundle', () => fs.existsSync(portFile) && fs.readFileSync(portFile, 'utf8').trim(), 300000);
@@ -182,6 +185,12 @@ test('the service page reads the server metrics and shows the reload button (adm
   const stats = await api('/stats');
   assert.equal(stats.admin_reload, true);
   assert.equal(await page.isVisible('#reload-button'), true);
+  assert.equal(await page.isVisible('#reload-off'), false);
+  // An operator types the token and reloads: the same bundle serves again.
+  await page.fill('#admin-token', ADMIN_TOKEN);
+  await page.click('#reload-button');
+  await page.waitForFunction(() => /now serving/.test(document.querySelector('#reload-status').textContent), null, { timeout: 60000 });
+  assert.match(await page.textContent('#reload-status'), new RegExp(`now serving ${stats.bundle_version}`));
   assert.equal(stats.redis.configured, true);
   assert.equal(stats.redis.up, true);
   assert.match(await page.textContent('#service-cards'), /Redis feature store\s*up/);

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "serve/admin.h"
 #include "serve/handlers.h"
 #include "support/recommend_contract.h"
 #include "support/tiny_bundle.h"
@@ -235,30 +236,93 @@ TEST_F(HandlerTest, HealthIsDegradedWhileRedisIsUnreachable) {
 // ------------------------------------------------------------------ /admin/reload
 
 TEST_F(HandlerTest, ReloadParsesTheBodyAndReportsBothVersions) {
+  testing::TempDir root;
+  std::filesystem::create_directories(root.path() / "v2");
+  const auto v2 = std::filesystem::canonical(root.path() / "v2");
   std::vector<std::filesystem::path> asked;
   auto reload = [&](const std::filesystem::path& dir) {
     asked.push_back(dir);
     return std::string("v2");
   };
-  RouteResponse r = handle_reload("", "v1", reload);
+  RouteResponse r = handle_reload("", "v1", root.path(), reload);
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(body(r), (Json{{"bundle_version", "v2"}, {"previous", "v1"}}));
-  r = handle_reload(R"({"bundle": "/b/v2"})", "v1", reload);
-  EXPECT_EQ(r.status, 200);
-  EXPECT_EQ(asked, (std::vector<std::filesystem::path>{"", "/b/v2"}));
+  r = handle_reload(Json{{"bundle", v2.string()}}.dump(), "v1", root.path(), reload);
+  EXPECT_EQ(r.status, 200) << r.body;
+  r = handle_reload(R"({"bundle": "v2"})", "v1", root.path(), reload);  // relative: under the root
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(asked, (std::vector<std::filesystem::path>{"", v2, v2}));
 
-  EXPECT_EQ(error_param(handle_reload("{nope", "v1", reload), 400), "body");
-  EXPECT_EQ(error_param(handle_reload("[1]", "v1", reload), 400), "body");
-  EXPECT_EQ(error_param(handle_reload(R"({"dir": "x"})", "v1", reload), 400), "dir");
-  EXPECT_EQ(error_param(handle_reload(R"({"bundle": ""})", "v1", reload), 400), "bundle");
-  EXPECT_EQ(error_param(handle_reload(R"({"bundle": 3})", "v1", reload), 400), "bundle");
-  EXPECT_EQ(asked.size(), 2u);  // a bad body never reaches the reload
+  EXPECT_EQ(error_param(handle_reload("{nope", "v1", root.path(), reload), 400), "body");
+  EXPECT_EQ(error_param(handle_reload("[1]", "v1", root.path(), reload), 400), "body");
+  EXPECT_EQ(error_param(handle_reload(R"({"dir": "x"})", "v1", root.path(), reload), 400), "dir");
+  EXPECT_EQ(error_param(handle_reload(R"({"bundle": ""})", "v1", root.path(), reload), 400), "bundle");
+  EXPECT_EQ(error_param(handle_reload(R"({"bundle": 3})", "v1", root.path(), reload), 400), "bundle");
+  EXPECT_EQ(asked.size(), 3u);  // a bad body never reaches the reload
 
-  r = handle_reload(R"({"bundle": "/no/such"})", "v1",
+  r = handle_reload(R"({"bundle": "missing"})", "v1", root.path(),
                     [](const std::filesystem::path&) -> std::string { throw Error("not found"); });
   EXPECT_EQ(error_param(r, 500), "bundle");
   EXPECT_NE(r.body.find("bundle refused, still serving v1: not found"), std::string::npos)
       << r.body;
+}
+
+TEST_F(HandlerTest, ReloadRefusesBundlesOutsideTheRootWith403) {
+  testing::TempDir root, elsewhere;
+  std::filesystem::create_directories(root.path() / "v2");
+  std::filesystem::create_directories(elsewhere.path() / "evil");
+  std::filesystem::create_directory_symlink(elsewhere.path() / "evil", root.path() / "link-out");
+  std::filesystem::create_directory_symlink(root.path() / "v2", root.path() / "link-in");
+  size_t loads = 0;
+  auto reload = [&](const std::filesystem::path&) {
+    ++loads;
+    return std::string("v2");
+  };
+  for (const std::string& bad :
+       {std::string("/tmp"), (elsewhere.path() / "evil").string(), std::string("../evil"), std::string("v2/../v2"),
+        std::string("link-out"), (root.path() / "link-out").string()}) {
+    const RouteResponse r = handle_reload(Json{{"bundle", bad}}.dump(), "v1", root.path(), reload);
+    EXPECT_EQ(error_param(r, 403), "bundle") << bad;
+    EXPECT_NE(r.body.find("reload refused"), std::string::npos) << r.body;
+  }
+  EXPECT_EQ(loads, 0u) << "a refused path reached the loader";
+  // A symlink that stays inside the root is fine (the usual `current -> v2` layout).
+  EXPECT_EQ(handle_reload(R"({"bundle": "link-in"})", "v1", root.path(), reload).status, 200);
+  EXPECT_EQ(loads, 1u);
+}
+
+TEST(AdminAccess, ConstantTimeEqualAndBearerTokens) {
+  EXPECT_TRUE(constant_time_equal("secret-token", "secret-token"));
+  EXPECT_TRUE(constant_time_equal("", ""));
+  EXPECT_FALSE(constant_time_equal("secret-token", "secret-tokem"));
+  EXPECT_FALSE(constant_time_equal("secret-token", "secret-token-longer"));
+  EXPECT_FALSE(constant_time_equal("secret", "secretsecret"));  // b cycles: still unequal by length
+  EXPECT_FALSE(constant_time_equal("", "x"));
+  EXPECT_FALSE(constant_time_equal("x", ""));
+  EXPECT_FALSE(bearer_token_problem("Bearer s3cr3t", "s3cr3t").has_value());
+  EXPECT_NE(bearer_token_problem("", "s3cr3t")->find("Authorization"), std::string::npos);
+  EXPECT_NE(bearer_token_problem("Basic czNjcjN0", "s3cr3t")->find("Bearer"), std::string::npos);
+  EXPECT_NE(bearer_token_problem("Bearer ", "s3cr3t")->find("Bearer"), std::string::npos);
+  EXPECT_EQ(*bearer_token_problem("Bearer s3cr3T", "s3cr3t"), "wrong admin token");
+}
+
+TEST(AdminAccess, TokenFileIsTrimmedAndBadFilesAreRefusedNamingTheFile) {
+  testing::TempDir t;
+  auto write = [&](const std::string& name, const std::string& text) {
+    std::ofstream(t.path() / name) << text;
+    return t.path() / name;
+  };
+  EXPECT_EQ(read_admin_token(write("ok", "  abcdefghijklmnopqrstuvwxyz\n\n")), "abcdefghijklmnopqrstuvwxyz");
+  for (const auto& [name, text] : std::vector<std::pair<std::string, std::string>>{
+           {"empty", ""}, {"blank", " \n\t\n"}, {"two-words", "abc def"}, {"control", "abc\x01" "def"}}) {
+    try {
+      read_admin_token(write(name, text));
+      ADD_FAILURE() << name << " was accepted";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find((t.path() / name).string()), std::string::npos) << e.what();
+    }
+  }
+  EXPECT_THROW(read_admin_token(t.path() / "missing"), Error);
 }
 
 // ------------------------------------------------------------------ dashboard routes

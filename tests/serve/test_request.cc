@@ -583,7 +583,7 @@ TEST(OpenApi, EveryPathMethodAndStatusIsPresent) {
       {"/ready", "get", {"200", "503"}},
       {"/metrics", "get", {"200"}},
       {"/openapi.json", "get", {"200"}},
-      {"/admin/reload", "post", {"200", "400", "500"}},
+      {"/admin/reload", "post", {"200", "400", "401", "403", "500"}},
       {"/users", "get", {"200", "400", "503"}},
       {"/users/{user_id}/history", "get", {"200", "400", "503"}},
       {"/offline", "get", {"200", "503"}},

@@ -9,6 +9,7 @@
 #include <cctype>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <random>
@@ -33,6 +34,7 @@ class ServerTest : public ::testing::Test {
     dir_ = new TempDir();
     v1_ = testing::build_tiny_bundle(dir_->path() / "v1", 7);
     v2_ = testing::build_tiny_bundle(dir_->path() / "v2", 8);
+    std::ofstream(dir_->path() / "admin-token") << kToken << "\n";
   }
   static void TearDownTestSuite() {
     delete dir_;
@@ -47,6 +49,7 @@ class ServerTest : public ::testing::Test {
     o.store.redis = redis_.address();
     o.store.retry_interval_ms = 50;
     o.limits.max_body_bytes = 4096;
+    o.admin_token_file = dir_->path() / "admin-token";  // bundle root: dir_ (holds v1 and v2)
     server_ = std::make_unique<Server>(o);
     server_->start();
     ASSERT_TRUE(server_->wait_ready(std::chrono::seconds(30)));
@@ -64,8 +67,10 @@ class ServerTest : public ::testing::Test {
     EXPECT_EQ(r->get_header_value("Content-Type"), "application/json") << path;
     return Json::parse(r->body, nullptr, false);
   }
-  Json post_json(const std::string& path, const std::string& body, int expect_status = 200) {
-    auto r = client_->Post(path, body, "application/json");
+  Json post_json(const std::string& path, const std::string& body, int expect_status = 200,
+                 const std::string& token = kToken) {
+    const httplib::Headers h{{"Authorization", "Bearer " + token}};
+    auto r = client_->Post(path, h, body, "application/json");
     EXPECT_TRUE(r) << path;
     if (!r) return Json();
     EXPECT_EQ(r->status, expect_status) << path << " " << body << " -> " << r->body;
@@ -75,6 +80,7 @@ class ServerTest : public ::testing::Test {
   std::vector<std::string> stored_events(const std::string& user) {
     return testing::RedisClient(redis_.address()).lrange(server_->store().key_of(user));
   }
+  static constexpr const char* kToken = "test-admin-token-0123456789abcdef";
   static TempDir* dir_;
   static std::string v1_, v2_;
   testing::RedisServer redis_;
@@ -127,8 +133,20 @@ TEST_F(ServerTest, BadRequestsNameTheParameter) {
   EXPECT_EQ(post_json("/events", std::string(5000, ' '), 413)["error"]["param"], "body");
   EXPECT_EQ(post_json("/events", std::string(20000, ' '), 413)["error"]["param"], "body");
   EXPECT_EQ(get_json("/nope", 404)["error"]["status"], 404);
-  EXPECT_EQ(post_json("/admin/reload", R"({"bundle": "/no/such/dir"})", 500)["error"]["param"],
+  EXPECT_EQ(post_json("/admin/reload", R"({"bundle": "no/such/dir"})", 500)["error"]["param"],
             "bundle");
+  // Admin access: no or a wrong token is 401 (nothing loads), a path out of the root 403.
+  for (const std::string& token : {std::string(""), std::string("wrong")}) {
+    auto r = client_->Post("/admin/reload",
+                           token.empty() ? httplib::Headers{} : httplib::Headers{{"Authorization", "Bearer " + token}},
+                           R"({"bundle": "v2"})", "application/json");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 401) << r->body;
+    EXPECT_EQ(r->get_header_value("WWW-Authenticate"), "Bearer");
+    EXPECT_EQ(Json::parse(r->body)["error"]["param"], "Authorization");
+  }
+  EXPECT_EQ(post_json("/admin/reload", R"({"bundle": "/tmp"})", 403)["error"]["param"], "bundle");
+  EXPECT_EQ(post_json("/admin/reload", R"({"bundle": "../v2"})", 403)["error"]["param"], "bundle");
   EXPECT_EQ(get_json("/health")["bundle_version"], v1_);  // the refused reload changed nothing
   // Every status was counted by route.
   auto m = client_->Get("/metrics");
@@ -316,13 +334,21 @@ TEST_F(ServerTest, DashboardPagesAndTheirJsonAreServed) {
   for (const auto& st : s["latency_ms"]["stages"]) EXPECT_EQ(st["count"], 1) << st;
 }
 
-TEST(ServerLoading, AdminReloadCanBeTurnedOff) {
+TEST(ServerLoading, AdminRoutesAreOffWithoutATokenFile) {
   TempDir t;
   testing::build_tiny_bundle(t.path() / "b", 7);
   ServerOptions o;
   o.port = 0;
   o.bundle = t.path() / "b";
-  o.admin_reload = false;
+  // A token file that cannot be read, or a bundle root that is not a directory, stops the start.
+  o.admin_token_file = t.path() / "no-such-token";
+  EXPECT_THROW(Server{o}, Error);
+  std::ofstream(t.path() / "token") << "0123456789abcdef0123";
+  o.admin_token_file = t.path() / "token";
+  o.bundle_root = t.path() / "no-such-root";
+  EXPECT_THROW(Server{o}, Error);
+  o.admin_token_file.clear();
+  o.bundle_root.clear();
   Server s(o);
   s.start();
   ASSERT_TRUE(s.wait_ready(std::chrono::seconds(30)));

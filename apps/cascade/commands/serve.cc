@@ -74,9 +74,12 @@ void add_serve_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--max-k", o->limits.max_k, "largest k a request may ask for")
       ->capture_default_str();
-  cmd->add_flag("--no-admin-reload{false}", o->admin_reload,
-                "do not serve POST /admin/reload (SIGHUP still reloads); the dashboard hides its "
-                "reload button");
+  cmd->add_option("--admin-token-file", o->admin_token_file,
+                  "serve POST /admin/reload, for requests with 'Authorization: Bearer <the token in this "
+                  "file>' (chmod 600 it). Without it admin routes are off (404) and only SIGHUP reloads");
+  cmd->add_option("--bundle-root", o->bundle_root,
+                  "reloads may only name bundles under this directory (default: the directory holding "
+                  "--bundle)");
   cmd->add_option("--ready-file", *ready_file,
                   "write the bound port here once the bundle is loaded (for scripts)");
   cmd->add_flag("--explain", *explain,

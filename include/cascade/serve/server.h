@@ -37,7 +37,13 @@ struct ServerOptions {
   RequestLimits limits;
   int keep_alive_timeout_s = 5;
   size_t keep_alive_max_requests = 100000;
-  bool admin_reload = true;  ///< serve POST /admin/reload (false: 404; SIGHUP still reloads)
+  /// POST /admin/reload is served only when this is set (src/serve/admin.h): a file holding the
+  /// bearer token every admin request must send (`Authorization: Bearer <token>`, else 401).
+  /// Empty = admin routes off (404); SIGHUP still reloads the bundle path.
+  std::filesystem::path admin_token_file;
+  /// A reload may only name directories under this one (after resolving symlinks and `..`;
+  /// else 403). Empty = the directory holding `bundle`.
+  std::filesystem::path bundle_root;
 };
 
 class Server {
@@ -82,6 +88,8 @@ class Server {
   std::mutex reload_mu_;         // serialises reloads (held while a bundle loads: seconds)
   mutable std::mutex error_mu_;  // guards load_error_ (never held for long)
   std::filesystem::path bundle_path_;
+  std::string admin_token_;           // empty = admin routes off
+  std::filesystem::path bundle_root_;
   std::string load_error_;
   std::thread listen_thread_, load_thread_;
   std::mutex stop_mu_, join_mu_;
