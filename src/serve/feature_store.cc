@@ -12,7 +12,11 @@
 //    concurrent reader, so misses of different users run in parallel.
 //  - The background thread wakes every retry_interval_ms; while degraded it reconnects, writes
 //    the whole queue back in order and only then marks the store healthy.
-//  Lock order: writer_mu_ before mu_; pool_mu_ and bg_mu_ are never held with another lock.
+//  - journal_mu_ serialises the journal (serve/event_journal.h): appends write their still
+//    unacknowledged events to it after their write attempt; whoever sees the queue empty after
+//    a drain truncates it. Journal I/O happens under journal_mu_ only, never under mu_.
+//  Lock order: writer_mu_, then journal_mu_, then mu_; pool_mu_ and bg_mu_ are never held with
+//  another lock.
 //
 // Read/write race. A cache miss reads the list with LRANGE and then installs it as the user's
 // "confirmed" events (what Redis holds); the user's unacknowledged events are shown after it.
@@ -37,6 +41,7 @@
 
 #include "cascade/core/error.h"
 #include "serve/event_cache.h"
+#include "serve/event_journal.h"
 #include "serve/redis_conn.h"
 
 namespace cascade {
@@ -72,7 +77,8 @@ struct FeatureStore::Impl {
   struct Pending {
     uint64_t seq;
     std::string user;
-    std::string value;  // serialised event
+    std::string value;      // serialised event
+    bool replayed = false;  // read back from the journal: Redis may have it already
   };
 
   // The cache is built before the options are checked; it does nothing with bad ones before
@@ -87,8 +93,111 @@ struct FeatureStore::Impl {
     CASCADE_CHECK(opt_.cache_ttl_ms >= 0, "feature store: cache_ttl_ms must be >= 0");
     CASCADE_CHECK(opt_.cache_capacity > 0, "feature store: cache_capacity must be > 0");
     CASCADE_CHECK(opt_.max_events_per_user > 0, "feature store: max_events_per_user must be > 0");
+    CASCADE_CHECK(opt_.max_pending > 0, "feature store: max_pending must be > 0");
     configured_ = !opt_.redis.empty();
     if (configured_) addr_ = redis::Address::parse(opt_.redis);
+    CASCADE_CHECK(opt_.journal_path.empty() || configured_,
+                  "feature store: an event journal needs Redis (without it the process is the whole store)");
+    if (!opt_.journal_path.empty()) replay(std::make_unique<EventJournal>(opt_.journal_path, opt_.journal_sync));
+  }
+
+  // ---- journal ----
+
+  // Queues the journal's records as unacknowledged events, in order (at construction).
+  void replay(std::unique_ptr<EventJournal> journal) {
+    journal_ = std::move(journal);
+    size_t bad = 0;
+    for (const EventJournal::Record& r : journal_->replayed()) {
+      std::optional<StoredEvent> ev = parse(r.entry);
+      if (!ev) {
+        ++bad;
+        continue;
+      }
+      Entry& entry = cache_.get_or_create(r.user);
+      const uint64_t seq = ++next_seq_;
+      entry.unacked.push_back({seq, std::move(*ev)});
+      entry.write_gen = ++write_gen_;
+      pending_.push_back({seq, r.user, r.entry, true});
+    }
+    replayed_ = journal_->replayed().size() - bad;
+    if (!journal_->replayed().empty())
+      spdlog::info("feature store: {} events replayed from the journal {} ({} unreadable skipped)", replayed_,
+                   journal_->path().string(), bad);
+  }
+
+  // Writes the events of seq >= first among `events` (this append's, seqs first..) that are still
+  // queued to the journal. Over-approximates (an event acknowledged out of order may be written
+  // too; a replay then finds it in Redis and skips it). Takes journal_mu_ then mu_.
+  void journal_unacked(const std::vector<std::pair<std::string, StoredEvent>>& events, uint64_t first) {
+    std::lock_guard j(journal_mu_);
+    std::vector<EventJournal::Record> records;
+    {
+      std::lock_guard lk(mu_);
+      if (pending_.empty()) return;
+      const uint64_t head = pending_.front().seq;
+      for (size_t k = 0; k < events.size(); ++k)
+        if (first + k >= head) records.push_back({events[k].first, serialize(events[k].second)});
+    }
+    journal_->append(records);
+    journaled_.fetch_add(records.size(), std::memory_order_relaxed);
+  }
+
+  // Truncates the journal when nothing is queued (everything in it reached Redis).
+  void clear_journal_if_drained() {
+    if (!journal_) return;
+    std::lock_guard j(journal_mu_);
+    {
+      std::lock_guard lk(mu_);
+      if (!pending_.empty()) return;
+    }
+    journal_->clear();
+  }
+
+  // Caller holds writer_mu_ with a live writer_conn_. Drops replayed events whose entry the
+  // user's Redis list already holds (matched as a multiset: one list entry absorbs one replayed
+  // event) and counts them. Returns false on a Redis failure.
+  bool skip_replayed_duplicates() {
+    std::vector<std::string> users;
+    {
+      std::lock_guard lk(mu_);
+      std::unordered_map<std::string_view, bool> seen;
+      for (const Pending& p : pending_)
+        if (p.replayed && seen.emplace(p.user, true).second) users.push_back(p.user);
+    }
+    for (const std::string& user : users) {
+      std::string error;
+      redis::Reply r = writer_conn_->command(
+          {"LRANGE", key_of(user), "-" + std::to_string(opt_.max_events_per_user), "-1"}, &error);
+      if (!r || !r.is_array()) {
+        note_error(r ? "LRANGE " + key_of(user) + ": unexpected reply" : error);
+        if (!r) writer_conn_.reset();
+        return false;
+      }
+      std::unordered_map<std::string, size_t> in_redis;
+      for (size_t i = 0; i < r->elements; ++i)
+        if (r->element[i]->type == REDIS_REPLY_STRING)
+          ++in_redis[std::string(r->element[i]->str, r->element[i]->len)];
+      std::lock_guard lk(mu_);
+      std::vector<uint64_t> dup;
+      for (Pending& p : pending_) {
+        if (!p.replayed || p.user != user) continue;
+        p.replayed = false;  // checked: written normally from now on
+        auto it = in_redis.find(p.value);
+        if (it != in_redis.end() && it->second > 0) {
+          --it->second;
+          dup.push_back(p.seq);
+        }
+      }
+      if (dup.empty()) continue;
+      std::erase_if(pending_, [&](const Pending& p) {
+        return p.user == user && std::find(dup.begin(), dup.end(), p.seq) != dup.end();
+      });
+      Entry& e = cache_.at(user);
+      std::erase_if(e.unacked, [&](const auto& u) { return std::find(dup.begin(), dup.end(), u.seq) != dup.end(); });
+      e.write_gen = ++write_gen_;
+      replay_duplicates_.fetch_add(dup.size(), std::memory_order_relaxed);
+    }
+    return true;
   }
 
   std::string key_of(const std::string& user) const { return opt_.key_prefix + "events:" + user; }
@@ -361,6 +470,7 @@ struct FeatureStore::Impl {
       writer_conn_.reset();
       return false;
     }
+    if (!skip_replayed_duplicates()) return false;
     for (int round = 0; round < 100; ++round) {
       if (!drain(UINT64_MAX, /*recovering=*/true)) return false;
       clear_pool();  // connections opened before the outage are dead
@@ -372,6 +482,7 @@ struct FeatureStore::Impl {
         redis_ok_ = true;
       }
       if (announce) spdlog::info("feature store: redis at {} is back", addr_.to_string());
+      clear_journal_if_drained();
       return true;
     }
     return false;
@@ -387,8 +498,8 @@ struct FeatureStore::Impl {
     }
     if (!ok)
       recover();
-    else
-      drain(UINT64_MAX, false);
+    else if (drain(UINT64_MAX, false))
+      clear_journal_if_drained();
   }
 
   void background_loop() {
@@ -412,6 +523,10 @@ struct FeatureStore::Impl {
   bool configured_ = false;
   redis::Address addr_;
 
+  mutable std::mutex journal_mu_;
+  std::unique_ptr<EventJournal> journal_;  // guarded by journal_mu_ (after construction)
+  uint64_t replayed_ = 0;
+
   mutable std::mutex mu_;
   EventCache cache_;             // the local copy, users in LRU order
   std::deque<Pending> pending_;  // seq ascending
@@ -433,7 +548,7 @@ struct FeatureStore::Impl {
   std::thread bg_;
 
   std::atomic<uint64_t> cache_hits_{0}, cache_misses_{0}, redis_errors_{0}, events_written_{0},
-      events_appended_{0}, stale_reads_{0}, malformed_{0};
+      events_appended_{0}, stale_reads_{0}, malformed_{0}, journaled_{0}, replay_duplicates_{0}, overloaded_{0};
 };
 
 FeatureStore::FeatureStore(FeatureStoreOptions opt)
@@ -504,6 +619,12 @@ void FeatureStore::append_batch(const std::vector<std::pair<std::string, StoredE
   bool ok;
   {
     std::lock_guard lk(s.mu_);
+    if (s.configured_ && s.pending_.size() + events.size() > s.opt_.max_pending) {
+      s.overloaded_.fetch_add(1, std::memory_order_relaxed);
+      throw StoreOverloaded("feature store: " + std::to_string(s.pending_.size()) +
+                            " events already wait for redis (max_pending " + std::to_string(s.opt_.max_pending) +
+                            "); retry later");
+    }
     for (const auto& [user, e] : events) {
       Impl::Entry& entry = s.cache_.get_or_create(user);
       if (!s.configured_) {
@@ -519,9 +640,16 @@ void FeatureStore::append_batch(const std::vector<std::pair<std::string, StoredE
     ok = s.redis_ok_;
   }
   s.events_appended_.fetch_add(events.size(), std::memory_order_relaxed);
-  if (!s.configured_ || !ok) return;  // degraded: queued for the background thread
-  std::lock_guard w(s.writer_mu_);
-  s.drain(last_seq, false);
+  if (!s.configured_) return;
+  if (ok) {
+    std::lock_guard w(s.writer_mu_);
+    if (s.drain(last_seq, false)) {  // every event of this append is in Redis
+      s.clear_journal_if_drained();
+      return;
+    }
+  }
+  // Not acknowledged by Redis (degraded, or the write failed): on disk before the answer.
+  if (s.journal_) s.journal_unacked(events, last_seq + 1 - events.size());
 }
 
 std::vector<StoredEvent> FeatureStore::events(const std::string& user) {
@@ -612,6 +740,14 @@ FeatureStoreStats FeatureStore::stats() const {
   st.stale_reads = s.stale_reads_.load(std::memory_order_relaxed);
   st.malformed_entries = s.malformed_.load(std::memory_order_relaxed);
   st.evictions = s.cache_.evictions();
+  st.events_journaled = s.journaled_.load(std::memory_order_relaxed);
+  st.events_replayed = s.replayed_;
+  st.replay_duplicates = s.replay_duplicates_.load(std::memory_order_relaxed);
+  st.overloaded = s.overloaded_.load(std::memory_order_relaxed);
+  if (s.journal_) {
+    std::lock_guard j(s.journal_mu_);
+    st.journal_bytes = s.journal_->bytes();
+  }
   return st;
 }
 

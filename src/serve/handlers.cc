@@ -25,10 +25,11 @@ double ms_between(Clock::time_point a, Clock::time_point b) {
 
 // A client-visible error with a status other than BadRequest's 400/413.
 struct HttpError : Error {
-  HttpError(int status, std::string param, const std::string& msg)
-      : Error(msg), status(status), param(std::move(param)) {}
+  HttpError(int status, std::string param, const std::string& msg, int retry_after_s = 0)
+      : Error(msg), status(status), param(std::move(param)), retry_after_s(retry_after_s) {}
   int status;
   std::string param;
+  int retry_after_s;  ///< > 0: sent as Retry-After (seconds)
 };
 
 // Runs a route body; the errors a client can cause become their JSON error response.
@@ -39,7 +40,9 @@ RouteResponse respond(Fn&& fn) {
   } catch (const BadRequest& e) {
     return {e.status(), json_error(e.status(), e.param(), e.what())};
   } catch (const HttpError& e) {
-    return {e.status, json_error(e.status, e.param, e.what())};
+    RouteResponse r{e.status, json_error(e.status, e.param, e.what())};
+    if (e.retry_after_s > 0) r.headers.emplace_back("Retry-After", std::to_string(e.retry_after_s));
+    return r;
   }
 }
 
@@ -206,7 +209,12 @@ RouteResponse handle_events(const RouteContext& ctx, std::string_view body) {
       batch.push_back(
           {e.user_id, StoredEvent{e.item_id, e.rating.value_or(1.0f), e.timestamp.value_or(now)}});
     }
-    ctx.store->append_batch(batch);
+    try {
+      ctx.store->append_batch(batch);
+    } catch (const StoreOverloaded& e) {
+      // Bounded, not growing: the client retries once the feature store has caught up.
+      throw HttpError(503, "events", e.what(), 1);
+    }
     Json out;
     out["accepted"] = batch.size();
     out["unknown_items"] = unknown_items;

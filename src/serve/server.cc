@@ -49,7 +49,8 @@ struct Server::Metrics {
   std::map<std::string, prometheus::Histogram*> stage;
   std::map<std::string, prometheus::Histogram*> route_ms;
   prometheus::Counter *cache_hits = nullptr, *cache_misses = nullptr, *redis_errors = nullptr,
-                      *events_written = nullptr, *stale_reads = nullptr;
+                      *events_written = nullptr, *stale_reads = nullptr, *journaled = nullptr,
+                      *replayed = nullptr, *replay_duplicates = nullptr, *overloaded = nullptr;
   std::mutex sync_mu;
   FeatureStoreStats last;
 
@@ -80,6 +81,10 @@ struct Server::Metrics {
       redis_errors->inc(s.redis_errors - last.redis_errors);
       events_written->inc(s.events_written - last.events_written);
       stale_reads->inc(s.stale_reads - last.stale_reads);
+      journaled->inc(s.events_journaled - last.events_journaled);
+      replayed->inc(s.events_replayed - last.events_replayed);
+      replay_duplicates->inc(s.replay_duplicates - last.replay_duplicates);
+      overloaded->inc(s.overloaded - last.overloaded);
       last = s;
     }
     return reg.render() + prometheus::render_gauge("cascade_bundle_info",
@@ -122,7 +127,16 @@ Server::Server(ServerOptions opt) : opt_(std::move(opt)) {
   m.stale_reads =
       &m.reg.counter("cascade_feature_store_stale_reads_total",
                      "reads answered from the in-process copy while Redis was unusable");
+  m.journaled = &m.reg.counter("cascade_events_journaled_total",
+                               "events written to the local journal (not acknowledged by Redis when answered)");
+  m.replayed = &m.reg.counter("cascade_events_replayed_total", "events read back from the journal at start");
+  m.replay_duplicates = &m.reg.counter("cascade_events_replay_duplicates_total",
+                                       "replayed events Redis already had (skipped, not written twice)");
+  m.overloaded = &m.reg.counter("cascade_events_overloaded_total",
+                                "POST /events refused with 503: max pending events already queued");
   FeatureStore* store = store_.get();
+  m.reg.gauge_callback("cascade_events_journal_bytes", "size of the local event journal", {},
+                       [store] { return static_cast<double>(store->stats().journal_bytes); });
   m.reg.gauge_callback("cascade_redis_up", "1 when Redis is configured and reachable", {},
                        [store] { return store->health().redis_ok ? 1.0 : 0.0; });
   m.reg.gauge_callback("cascade_events_pending", "events waiting to be written back to Redis", {},

@@ -1,6 +1,7 @@
 // End-to-end: `cascade synth` -> `cascade bundle` -> `cascade serve` as separate processes:
 // the ready file, a working /recommend, SIGHUP hot reload through a re-pointed symlink,
-// SIGTERM shutdown with exit code 0, and a refused bundle making `serve` exit non-zero.
+// SIGTERM shutdown with exit code 0, and a refused bundle making `serve` exit non-zero; events
+// acknowledged while Redis is down surviving a kill -9 of the server (the event journal).
 #include <gtest/gtest.h>
 #include <httplib.h>
 #include <signal.h>
@@ -20,6 +21,8 @@
 
 extern char** environ;
 
+#include "support/redis_client.h"
+#include "support/redis_server.h"
 #include "support/run_command.h"
 
 namespace fs = std::filesystem;
@@ -118,6 +121,76 @@ TEST(ServeCli, BundleServeReloadOnSighupAndStop) {
   r = run(bin + " serve --port 0 --bundle " + (tmp / "bad").string());
   EXPECT_NE(r.code, 0);
   EXPECT_NE(r.output.find("file config.yaml has"), std::string::npos) << r.output;
+  if (!HasFailure()) fs::remove_all(tmp);
+}
+
+// Issue 15's acceptance: Redis stopped, N events posted and acknowledged, the server killed with
+// SIGKILL; Redis and the server restarted with the same flags -> all N are in Redis, in order,
+// once each.
+TEST(ServeCli, EventsAcknowledgedWhileRedisIsDownSurviveKill9) {
+  const fs::path tmp = fs::temp_directory_path() / ("cascade_e2e_journal_" + std::to_string(::getpid()));
+  fs::remove_all(tmp);
+  fs::create_directories(tmp);
+  const std::string bin = CASCADE_BIN;
+  Result r = run(bin + " synth --users 100 --items 80 --interactions 3000 --seed 5 --out " + (tmp / "log.csv").string());
+  ASSERT_EQ(r.code, 0) << r.output;
+  r = run(bin + " bundle --out " + (tmp / "b").string() + " --data " + (tmp / "log.csv").string() +
+          " --dataset csv --header --min-rating 1 --channels popularity,ials --threads 1 rank.funnel.pre_rank=lr"
+          " rank.funnel.fine_rank=lr recall.fusion.tune=false workdir=" + (tmp / "runs").string() +
+          " mlruns=" + (tmp / "mlruns").string());
+  ASSERT_EQ(r.code, 0) << r.output;
+  cascade::testing::RedisServer redis;
+  ASSERT_TRUE(redis.start());
+  auto start_server = [&](const std::string& log) {
+    fs::remove(tmp / "port");
+    const pid_t pid = spawn({bin, "serve", "--bundle", (tmp / "b").string(), "--port", "0", "--threads", "2",
+                             "--redis", redis.address(), "--events-journal", (tmp / "events.journal").string(),
+                             "--ready-file", (tmp / "port").string()},
+                            tmp / log);
+    for (int i = 0; i < 600 && pid > 0 && !fs::exists(tmp / "port"); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    return pid;
+  };
+  const pid_t first = start_server("serve1.log");
+  ASSERT_GT(first, 0);
+  ASSERT_TRUE(fs::exists(tmp / "port")) << slurp(tmp / "serve1.log");
+  httplib::Client c("127.0.0.1", std::stoi(slurp(tmp / "port")));
+  ASSERT_TRUE(redis.stop());
+  constexpr int kEvents = 200;
+  for (int i = 0; i < kEvents; i += 4) {
+    std::string body = "[";
+    for (int k = i; k < i + 4; ++k)
+      body += (k > i ? "," : "") + std::string("{\"user_id\": ") + std::to_string(1 + k % 7) +
+              ", \"item_id\": " + std::to_string(1 + k % 50) + ", \"timestamp\": " + std::to_string(1000 + k) + "}";
+    auto res = c.Post("/events", body + "]", "application/json");
+    ASSERT_TRUE(res);
+    ASSERT_EQ(res->status, 200) << res->body;  // acknowledged
+  }
+  ASSERT_EQ(::kill(first, SIGKILL), 0);
+  int status = 0;
+  ASSERT_EQ(::waitpid(first, &status, 0), first);
+
+  ASSERT_TRUE(redis.start());
+  const pid_t second = start_server("serve2.log");
+  ASSERT_GT(second, 0);
+  ASSERT_TRUE(fs::exists(tmp / "port")) << slurp(tmp / "serve2.log");
+  cascade::testing::RedisClient rc(redis.address());
+  auto stored = [&] {
+    size_t n = 0;
+    for (int u = 1; u <= 7; ++u) n += rc.lrange("cascade:events:" + std::to_string(u)).size();
+    return n;
+  };
+  for (int i = 0; i < 200 && stored() < kEvents; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_EQ(stored(), static_cast<size_t>(kEvents)) << slurp(tmp / "serve2.log");
+  for (int u = 1; u <= 7; ++u) {  // each user's events in the order they were posted
+    std::vector<std::string> want;
+    for (int k = u - 1; k < kEvents; k += 7) want.push_back(std::to_string(1 + k % 50) + "\t" + std::to_string(1000 + k) + "\t1");
+    EXPECT_EQ(rc.lrange("cascade:events:" + std::to_string(u)), want) << "user " << u;
+  }
+  EXPECT_NE(slurp(tmp / "serve2.log").find("200 events replayed from the journal"), std::string::npos)
+      << slurp(tmp / "serve2.log");
+  ::kill(second, SIGTERM);
+  ::waitpid(second, &status, 0);
   if (!HasFailure()) fs::remove_all(tmp);
 }
 

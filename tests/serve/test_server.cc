@@ -35,6 +35,7 @@ class ServerTest : public ::testing::Test {
     v1_ = testing::build_tiny_bundle(dir_->path() / "v1", 7);
     v2_ = testing::build_tiny_bundle(dir_->path() / "v2", 8);
     std::ofstream(dir_->path() / "admin-token") << kToken << "\n";
+    fs::permissions(dir_->path() / "admin-token", fs::perms::owner_read | fs::perms::owner_write);
   }
   static void TearDownTestSuite() {
     delete dir_;
@@ -357,6 +358,37 @@ TEST(ServerLoading, AdminRoutesAreOffWithoutATokenFile) {
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 404);
   EXPECT_EQ(Json::parse(c.Get("/stats")->body)["admin_reload"], false);
+}
+
+// Redis down and the pending bound reached: /events answers 503 with Retry-After (the events
+// are refused, not queued), and the refusals are counted.
+TEST(ServerLoading, EventsPastThePendingBoundGet503WithRetryAfter) {
+  TempDir t;
+  testing::build_tiny_bundle(t.path() / "b", 7);
+  ServerOptions o;
+  o.port = 0;
+  o.bundle = t.path() / "b";
+  o.store.redis = "unix:" + (t.path() / "no-redis.sock").string();
+  o.store.connect_timeout_ms = 50;
+  o.store.max_pending = 3;
+  o.store.journal_path = (t.path() / "events.journal").string();
+  Server s(o);
+  s.start();
+  ASSERT_TRUE(s.wait_ready(std::chrono::seconds(30)));
+  httplib::Client c("127.0.0.1", s.port());
+  auto r = c.Post("/events", R"([{"user_id": 1, "item_id": 2}, {"user_id": 1, "item_id": 3}, {"user_id": 2, "item_id": 3}])",
+                  "application/json");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200) << r->body;
+  r = c.Post("/events", R"({"user_id": 1, "item_id": 4})", "application/json");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 503) << r->body;
+  EXPECT_EQ(r->get_header_value("Retry-After"), "1");
+  EXPECT_EQ(Json::parse(r->body)["error"]["param"], "events");
+  const std::string metrics = c.Get("/metrics")->body;
+  EXPECT_NE(metrics.find("cascade_events_overloaded_total 1"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("cascade_events_journaled_total 3"), std::string::npos) << metrics;
+  EXPECT_EQ(s.store().health().pending_writes, 3u);
 }
 
 TEST(ServerLoading, RefusedBundleGives503AndAFailedHealth) {

@@ -74,6 +74,16 @@ void add_serve_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--max-k", o->limits.max_k, "largest k a request may ask for")
       ->capture_default_str();
+  cmd->add_option("--events-journal", o->store.journal_path,
+                  "local append-only journal of events Redis has not acknowledged: they survive a crash "
+                  "while Redis is down and are replayed on the next start (needs --redis)");
+  cmd->add_option("--journal-fsync", o->store.journal_sync,
+                  "fdatasync each journal write before answering (false: faster, an OS crash may lose the "
+                  "newest events)")
+      ->capture_default_str();
+  cmd->add_option("--max-pending-events", o->store.max_pending,
+                  "events waiting for Redis at most; beyond it POST /events answers 503 with Retry-After")
+      ->capture_default_str();
   cmd->add_option("--admin-token-file", o->admin_token_file,
                   "serve POST /admin/reload, for requests with 'Authorization: Bearer <the token in this "
                   "file>' (chmod 600 it). Without it admin routes are off (404) and only SIGHUP reloads");

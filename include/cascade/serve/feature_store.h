@@ -29,9 +29,19 @@
 // order, and only then reports healthy again.
 // Delivery is exactly once in the normal path. When a write times out AFTER Redis applied it
 // (e.g. a stalled server that resumes), the store cannot know and writes it again on recovery:
-// at-least-once in that case. The pending queue is unbounded (no event is dropped) and lives in
-// memory: events still pending when the process exits after the destructor's bounded last flush
-// are lost (the destructor logs how many).
+// at-least-once in that case.
+//
+// Durability. The pending queue is bounded (`max_pending`): past it append throws
+// StoreOverloaded (the server answers 503 with Retry-After) instead of growing. With a
+// `journal_path`, every event still unacknowledged when its append returns is first written to a
+// local append-only journal (serve/event_journal.h; fdatasync'ed unless journal_sync is off), so
+// an acknowledged event survives a SIGKILL while Redis is down: the next store on the same journal
+// replays it into the queue, in order, and writes it to Redis. Before writing replayed events, a
+// user's Redis list is read and replayed entries already in it (the process died after Redis
+// acknowledged them, before the journal was truncated) are skipped and counted as duplicates
+// (events identical in item, timestamp and rating count as one). The journal is truncated
+// whenever the queue is empty. Without a journal, events pending when the process dies are lost
+// (the destructor's bounded last flush logs how many).
 //
 // Thread safety: every public method may be called concurrently. Cache hits take one short
 // lock and do no I/O; Redis reads use a small pool of connections (one per concurrent caller),
@@ -46,6 +56,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -76,6 +87,12 @@ struct FeatureStoreOptions {
   int retry_interval_ms = 200;
   /// Newest events kept per user (LTRIM in Redis, same cap locally).
   size_t max_events_per_user = 1000;
+  /// Events waiting for Redis at most (memory and journal); past it append throws StoreOverloaded.
+  size_t max_pending = 100000;
+  /// Local journal of events Redis has not acknowledged yet; empty = none. Needs `redis`.
+  std::string journal_path;
+  /// fdatasync each journal write before append returns (off: an OS crash may lose the last ones).
+  bool journal_sync = true;
   /// The clock behind the cache ttl; empty = std::chrono::steady_clock::now. Tests inject a
   /// fake clock to step over the ttl without sleeping.
   std::function<std::chrono::steady_clock::time_point()> clock;
@@ -99,6 +116,17 @@ struct FeatureStoreStats {
   uint64_t stale_reads = 0;        // reads answered from the local copy because Redis was unusable
   uint64_t malformed_entries = 0;  // entries read that did not parse (also in redis_errors)
   uint64_t evictions = 0;          // users dropped from the cache by the capacity
+  uint64_t events_journaled = 0;   // events written to the journal (unacknowledged at return)
+  uint64_t events_replayed = 0;    // events read back from the journal at start
+  uint64_t replay_duplicates = 0;  // replayed events Redis already had (skipped)
+  uint64_t overloaded = 0;         // appends refused by max_pending
+  uint64_t journal_bytes = 0;      // current size of the journal file
+};
+
+/// append() refused because `max_pending` events already wait for Redis; retry later.
+class StoreOverloaded : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
 };
 
 class FeatureStore {
@@ -113,7 +141,8 @@ class FeatureStore {
   FeatureStore& operator=(const FeatureStore&) = delete;
 
   /// Records one event of `user`. Visible to events(user) in this process at once; written
-  /// to Redis before returning unless degraded (then queued). Throws cascade::Error on an
+  /// to Redis before returning unless degraded (then queued, and journaled when configured).
+  /// Throws StoreOverloaded when max_pending events are already queued. Throws cascade::Error on an
   /// empty user or item id, an item id with a tab or newline, or a non-finite rating.
   void append(const std::string& user, const StoredEvent& e);
   /// append() for several events at once (validated all before any is recorded); the writes
