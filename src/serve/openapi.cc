@@ -354,7 +354,12 @@ J build() {
        {{"200", response("All events accepted (a batch is accepted whole or not at all).", "EventsAccepted")},
         {"400", ref("responses", "BadRequest")},
         {"413", ref("responses", "PayloadTooLarge")},
-        {"503", ref("responses", "ServiceUnavailable")}}}};
+        {"503",
+         {{"description",
+           "No bundle loaded yet, or (param events) --max-pending-events events already wait for Redis: "
+           "nothing was recorded; retry after Retry-After seconds."},
+          {"headers", {{"Retry-After", {{"schema", {{"type", "integer"}}}, {"description", "Seconds (overload only)."}}}}},
+          {"content", json_content(schema_ref("Error"))}}}}}};
   paths["/health"]["get"] = {
       {"summary", "Liveness and degraded components"},
       {"operationId", "health"},
