@@ -7,6 +7,6 @@ JOBS="${CASCADE_JOBS:-$(nproc)}"
 # CASCADE_BUILD_BENCH=OFF skips the Google Benchmark programs (the test run does not need them);
 # unset, release builds them and asan does not.
 DEFAULT_BENCH=ON
-[ "$PRESET" = "asan" ] && DEFAULT_BENCH=OFF
+[ "$PRESET" = "asan" ] || [ "$PRESET" = "tsan" ] && DEFAULT_BENCH=OFF
 cmake --preset "$PRESET" -DCASCADE_BUILD_BENCH="${CASCADE_BUILD_BENCH:-$DEFAULT_BENCH}" >/dev/null
 cmake --build --preset "$PRESET" -j "$JOBS"

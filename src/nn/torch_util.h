@@ -59,6 +59,21 @@ class FlushDenormals {
   unsigned previous_ = 0;
 };
 
+/// Float storage a loss op keeps its [rows, cols] logits and gradient in across batches
+/// (two_tower_loss.h, sasrec_loss.h): grown to the largest batch seen, never shrunk, so a
+/// training loop allocates and first-touches it once instead of every batch. A matrix handed
+/// out must not be handed out again before the backward pass of the loss that holds it has run.
+class LossWorkspace {
+ public:
+  torch::Tensor matrix(int64_t rows, int64_t cols, const torch::TensorOptions& options = torch::kFloat32) {
+    if (!buffer_.defined() || buffer_.numel() < rows * cols) buffer_ = torch::empty({rows * cols}, options);
+    return buffer_.narrow(0, 0, rows * cols).view({rows, cols});
+  }
+
+ private:
+  torch::Tensor buffer_;
+};
+
 /// Writes every parameter and buffer of `module` as "<prefix><name>.f32" (float32, row-major)
 /// and records the shapes in meta()["tensors"][<prefix><name>].
 void save_module(ArtifactWriter& w, const torch::nn::Module& module, const std::string& prefix = "");

@@ -116,6 +116,7 @@
 #include "recall/configured_recaller.h"
 #include "cascade/util/parallel.h"
 #include "cascade/util/stopwatch.h"
+#include "nn/fused_adamw.h"
 #include "nn/train_loop.h"
 #include "recall/channel_training.h"
 #include "recall/sasrec_loss.h"
@@ -379,13 +380,13 @@ class SasrecRecaller final : public ConfiguredRecaller<SasrecConfig> {
     CASCADE_CHECK(win.count > 0, "sasrec: no user has two or more training items to learn from");
     n_items_ = n_items;
     net_ = SasrecNet(static_cast<int64_t>(n_items), cfg_);
-    torch::optim::AdamW opt(net_->parameters(),
-                            torch::optim::AdamWOptions(cfg_.run.lr).weight_decay(cfg_.run.weight_decay));
+    // One pass per parameter (fused_adamw.h): the item table is updated densely every batch.
+    nn::FusedAdamW opt(net_->parameters(), {.lr = cfg_.run.lr, .weight_decay = cfg_.run.weight_decay});
     std::mt19937_64 rng(seed ^ 0x5a5a5a5a5a5a5a5aULL);
     std::vector<int64_t> order(static_cast<size_t>(win.count));
     std::iota(order.begin(), order.end(), 0);
     std::vector<int64_t> bin(static_cast<size_t>(cfg_.run.batch) * L), btg(bin.size());
-    sasrec::LossWorkspace loss_ws;  // the full softmax's logits, reused by every batch
+    nn::LossWorkspace loss_ws;  // the full softmax's logits, reused by every batch
     auto train_epoch = [&](int epoch) {
       std::shuffle(order.begin(), order.end(), rng);
       double loss_sum = 0;
@@ -406,10 +407,9 @@ class SasrecRecaller final : public ConfiguredRecaller<SasrecConfig> {
         int64_t P = 0;
         auto loss = sasrec::batch_loss(H, tgt, net_->item->weight, loss_kind, sampler.get(), &P, &loss_ws);
         clock.lap(EpochClock::kLoss);
-        opt.zero_grad();
         loss.backward();
         clock.lap(EpochClock::kBackward);
-        opt.step();
+        opt.step();  // also releases the gradients for the next backward
         loss_sum += loss.item<double>() * static_cast<double>(P);
         loss_n += P;
         clock.lap(EpochClock::kStep);

@@ -87,12 +87,11 @@ struct FullSoftmaxFn : torch::autograd::Function<FullSoftmaxFn> {
 }  // namespace
 
 torch::Tensor full_softmax_loss(const torch::Tensor& h, const torch::Tensor& t,
-                                const torch::Tensor& E, LossWorkspace* ws) {
+                                const torch::Tensor& E, nn::LossWorkspace* ws) {
   const int64_t n = E.size(0) - 1, P = h.size(0);
-  LossWorkspace local;
+  nn::LossWorkspace local;
   if (ws == nullptr) ws = &local;
-  if (!ws->buffer.defined() || ws->buffer.numel() < P * n) ws->buffer = torch::empty({P * n}, h.options());
-  const torch::Tensor work = ws->buffer.narrow(0, 0, P * n).view({P, n});
+  const torch::Tensor work = ws->matrix(P, n, h.options());
   return FullSoftmaxFn::apply(h, E, (t - 1).unsqueeze(1), work);
 }
 
@@ -173,7 +172,7 @@ torch::Tensor bpr_loss(const torch::Tensor& h, const torch::Tensor& t, const tor
 
 torch::Tensor batch_loss(const torch::Tensor& H, const torch::Tensor& targets,
                          const torch::Tensor& E, const std::string& kind,
-                         const NegativeSampler* sampler, int64_t* positions, LossWorkspace* ws) {
+                         const NegativeSampler* sampler, int64_t* positions, nn::LossWorkspace* ws) {
   const auto rows = target_rows(targets);
   const auto h = H.index_select(0, rows);        // [P, d]
   const auto t = targets.index_select(0, rows);  // [P]

@@ -18,16 +18,10 @@ namespace cascade::sasrec {
 /// only positions a loss sees, so padded positions neither cost a logit nor move a weight.
 torch::Tensor target_rows(const torch::Tensor& targets);
 
-/// Reusable [P, n] float storage for full_softmax_loss (grows to the largest batch seen). It
-/// must not serve another loss before this loss's backward pass has run.
-struct LossWorkspace {
-  torch::Tensor buffer;
-};
-
 /// Full softmax cross-entropy over the whole catalogue (E's rows 1..n), as one autograd op
 /// whose [P, n] logits, softmax and gradient live in `ws` (nullptr = a buffer of its own).
 torch::Tensor full_softmax_loss(const torch::Tensor& h, const torch::Tensor& t,
-                                const torch::Tensor& E, LossWorkspace* ws = nullptr);
+                                const torch::Tensor& E, nn::LossWorkspace* ws = nullptr);
 
 /// Sampled softmax: each row's positive against the K negatives neg [K] (item ids + 1, drawn
 /// with replacement from a proposal Q and shared by the batch). A negative equal to the row's
@@ -64,6 +58,6 @@ torch::Tensor bpr_loss(const torch::Tensor& h, const torch::Tensor& t, const tor
 torch::Tensor batch_loss(const torch::Tensor& H, const torch::Tensor& targets,
                          const torch::Tensor& E, const std::string& kind,
                          const NegativeSampler* sampler, int64_t* positions,
-                         LossWorkspace* ws = nullptr);
+                         nn::LossWorkspace* ws = nullptr);
 
 }  // namespace cascade::sasrec

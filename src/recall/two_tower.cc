@@ -393,7 +393,7 @@ class TwoTowerRecaller final : public ConfiguredRecaller<TwoTowerConfig> {
                  "batch {}, {} threads ({} libtorch)", s.n_users, n_items, nnz, cfg_.dim, cfg_.mlp_text,
                  cfg_.bpr ? "bpr" : "softmax", cfg_.run.epochs, cfg_.run.batch, threads, session.threads());
 
-    two_tower::SoftmaxWorkspace softmax_ws;
+    nn::LossWorkspace softmax_ws;
     // One optimisation step on a prepared batch; returns the batch's loss times its size.
     auto train_step = [&](const two_tower::HostBatch& hb) {
       const int64_t B = hb.size;

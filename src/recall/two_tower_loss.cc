@@ -51,15 +51,13 @@ struct SoftmaxLossFn : torch::autograd::Function<SoftmaxLossFn> {
 
 torch::Tensor softmax_loss(const torch::Tensor& u, const torch::Tensor& v,
                            const torch::Tensor& bias, double inv_temperature,
-                           SoftmaxWorkspace& ws) {
+                           nn::LossWorkspace& ws) {
   CASCADE_CHECK(u.dim() == 2 && v.dim() == 2 && u.size(1) == v.size(1) && v.size(0) >= u.size(0),
                 "two_tower: softmax_loss needs u [B, d] and v [M >= B, d]");
   const int64_t B = u.size(0), M = v.size(0);
   CASCADE_CHECK(bias.dim() == 2 && bias.size(0) == B && bias.size(1) == M,
                 fmt::format("two_tower: softmax_loss bias must be [{}, {}]", B, M));
-  if (!ws.buffer.defined() || ws.buffer.numel() < B * M)
-    ws.buffer = torch::empty({B * M}, torch::kFloat32);
-  const torch::Tensor work = ws.buffer.narrow(0, 0, B * M).view({B, M});
+  const torch::Tensor work = ws.matrix(B, M);
   return SoftmaxLossFn::apply(u, v, bias, work, inv_temperature);
 }
 

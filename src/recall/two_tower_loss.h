@@ -15,17 +15,15 @@
 
 #include <torch/torch.h>
 
+#include "nn/torch_util.h"
+
 namespace cascade::two_tower {
 
-/// Reusable B x M float storage for softmax_loss (grows to the largest batch seen).
-struct SoftmaxWorkspace {
-  torch::Tensor buffer;
-};
 
 /// u: [B, d], v: [M, d] (M >= B; column b is row b's positive), bias: [B, M] float (not
 /// differentiated). Returns the scalar mean loss; differentiable in u and v. The workspace
 /// must not be used by another softmax_loss before this loss's backward pass has run.
 torch::Tensor softmax_loss(const torch::Tensor& u, const torch::Tensor& v,
-                           const torch::Tensor& bias, double inv_temperature, SoftmaxWorkspace& ws);
+                           const torch::Tensor& bias, double inv_temperature, nn::LossWorkspace& ws);
 
 }  // namespace cascade::two_tower

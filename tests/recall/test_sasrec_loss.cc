@@ -81,7 +81,7 @@ TEST_P(SasrecFullSoftmaxTest, MatchesCrossEntropyWithGradients) {
   const int64_t n = 300, d = 4, P = 70;
   const auto E0 = torch::randn({n + 1, d}), h0 = torch::randn({P, d});
   const auto t = torch::randint(1, n + 1, {P}, torch::kInt64);
-  sasrec::LossWorkspace ws;
+  nn::LossWorkspace ws;
   for (int64_t rows : {P, P / 2}) {
   const auto hr = h0.narrow(0, 0, rows), tr = t.narrow(0, 0, rows);
   auto E = E0.clone().requires_grad_(true), h = hr.clone().requires_grad_(true);

@@ -107,7 +107,7 @@ TEST(TwoTowerPoolOp, RejectsMismatchedBatches) {
 // both gradients, including masked (-1e9) entries and a reused, larger workspace.
 TEST(TwoTowerLossOp, MatchesCrossEntropyOfAddmm) {
   torch::manual_seed(4);
-  two_tower::SoftmaxWorkspace ws;
+  nn::LossWorkspace ws;
   for (int64_t B : {6, 4}) {  // the second call reuses the first call's larger buffer
     const int64_t M = B + 3, d = 5;
     const torch::Tensor u0 = torch::randn({B, d}), v0 = torch::randn({M, d});
