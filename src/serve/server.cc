@@ -17,6 +17,7 @@
 #include "cascade/serve/prometheus.h"
 #include "cascade/util/memory.h"
 #include "serve/admin.h"
+#include "serve/admission.h"
 #include "serve/handlers.h"
 
 namespace fs = std::filesystem;
@@ -50,7 +51,8 @@ struct Server::Metrics {
   std::map<std::string, prometheus::Histogram*> route_ms;
   prometheus::Counter *cache_hits = nullptr, *cache_misses = nullptr, *redis_errors = nullptr,
                       *events_written = nullptr, *stale_reads = nullptr, *journaled = nullptr,
-                      *replayed = nullptr, *replay_duplicates = nullptr, *overloaded = nullptr;
+                      *replayed = nullptr, *replay_duplicates = nullptr, *overloaded = nullptr,
+                      *shed = nullptr;
   std::mutex sync_mu;
   FeatureStoreStats last;
 
@@ -134,6 +136,12 @@ Server::Server(ServerOptions opt) : opt_(std::move(opt)) {
                                        "replayed events Redis already had (skipped, not written twice)");
   m.overloaded = &m.reg.counter("cascade_events_overloaded_total",
                                 "POST /events refused with 503: max pending events already queued");
+  m.shed = &m.reg.counter("cascade_requests_shed_total",
+                          "requests answered 503 because their connection waited past max_queue_wait_ms");
+  m.reg.gauge_callback("cascade_connections_queued", "connections waiting for a worker", {}, [this] {
+    const AdmissionQueue* q = queue_.load();
+    return q ? static_cast<double>(q->queued()) : 0.0;
+  });
   FeatureStore* store = store_.get();
   m.reg.gauge_callback("cascade_events_journal_bytes", "size of the local event journal", {},
                        [store] { return static_cast<double>(store->stats().journal_bytes); });
@@ -183,10 +191,17 @@ void Server::start() {
   const int threads = opt_.threads > 0
                           ? opt_.threads
                           : 4 * static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  svr.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
+  auto* self = this;
+  svr.new_task_queue = [threads, self] {
+    auto* q = new AdmissionQueue(static_cast<size_t>(threads));
+    self->queue_.store(q);
+    return q;
+  };
   svr.set_tcp_nodelay(true);  // small JSON responses: without it Nagle + delayed ACK add ~40 ms
   svr.set_keep_alive_max_count(opt_.keep_alive_max_requests);
   svr.set_keep_alive_timeout(opt_.keep_alive_timeout_s);
+  svr.set_read_timeout(opt_.read_timeout_s);
+  svr.set_write_timeout(opt_.write_timeout_s);
   // Bodies up to twice the limit reach the parser, which answers 413 naming "body"; beyond
   // that httplib refuses them itself (the error handler gives the same JSON).
   svr.set_payload_max_length(opt_.limits.max_body_bytes * 2);
@@ -199,7 +214,10 @@ void Server::start() {
                               opt_.host, opt_.port));
     port_ = opt_.port;
   }
-  listen_thread_ = std::thread([this] { http_->svr.listen_after_bind(); });
+  listen_thread_ = std::thread([this] {
+    http_->svr.listen_after_bind();
+    queue_.store(nullptr);  // httplib has shut the pool down and freed it
+  });
   spdlog::info("listening on http://{}:{} with {} worker threads", opt_.host, port_, threads);
   load_thread_ = std::thread([this] {
     try {
@@ -269,8 +287,19 @@ void Server::install_routes() {
                                                                 httplib::Response& res) {
       const auto t0 = Clock::now();
       RouteResponse r;
+      const std::optional<double> waited = AdmissionQueue::take_connection_wait_ms();
+      const bool exempt = route == "health" || route == "ready" || route == "metrics";
       try {
-        r = fn(req);
+        if (waited && opt_.max_queue_wait_ms > 0 && *waited > opt_.max_queue_wait_ms && !exempt) {
+          // Overloaded: this connection waited too long for a worker. Tell the client to back off.
+          r = {503, json_error(503, "", fmt::format("server overloaded: the connection waited {:.0f} ms for a "
+                                                    "worker (limit {} ms); retry later", *waited,
+                                                    opt_.max_queue_wait_ms))};
+          r.headers.emplace_back("Retry-After", "1");
+          metrics_->shed->inc();
+        } else {
+          r = fn(req);
+        }
       } catch (const std::exception& e) {
         spdlog::error("{} {}: {}", req.method, req.path, e.what());
         r = {500, json_error(500, "", e.what())};

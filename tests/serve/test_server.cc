@@ -2,8 +2,12 @@
 // unix socket, the HTTP API driven by httplib's client. Covers the API contract, bad input,
 // events reaching Redis, Redis stop/restart without lost events, hot reload under load, and
 // a randomized request fuzz against the live server.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cctype>
@@ -12,6 +16,7 @@
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <numeric>
 #include <random>
 #include <thread>
 
@@ -389,6 +394,85 @@ TEST(ServerLoading, EventsPastThePendingBoundGet503WithRetryAfter) {
   EXPECT_NE(metrics.find("cascade_events_overloaded_total 1"), std::string::npos) << metrics;
   EXPECT_NE(metrics.find("cascade_events_journaled_total 3"), std::string::npos) << metrics;
   EXPECT_EQ(s.store().health().pending_writes, 3u);
+}
+
+// More keep-alive clients than workers: every client is served in bounded time (a connection
+// is closed after keep_alive_max_requests, so busy clients take turns instead of starving the
+// queued ones).
+TEST(ServerOverload, MoreConnectionsThanWorkersAreAllServed) {
+  TempDir t;
+  testing::build_tiny_bundle(t.path() / "b", 7);
+  ServerOptions o;
+  o.port = 0;
+  o.threads = 2;
+  o.bundle = t.path() / "b";
+  o.keep_alive_max_requests = 10;
+  o.max_queue_wait_ms = 0;  // no shedding here: only the turn-taking is under test
+  Server s(o);
+  s.start();
+  ASSERT_TRUE(s.wait_ready(std::chrono::seconds(30)));
+  // Six clients send requests back to back for 1.5 s, each on its own keep-alive connection.
+  constexpr int kClients = 6;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(1500);
+  std::vector<int> served(kClients, 0);
+  std::vector<std::thread> clients;
+  for (int c = 0; c < kClients; ++c)
+    clients.emplace_back([&, c] {
+      httplib::Client cl("127.0.0.1", s.port());
+      cl.set_keep_alive(true);
+      for (int i = 0; std::chrono::steady_clock::now() < deadline; ++i) {
+        auto r = cl.Get("/recommend/" + std::to_string(1 + (c * 1000 + i) % 300) + "?k=5");
+        if (r && r->status == 200 && std::chrono::steady_clock::now() < deadline) ++served[c];
+      }
+    });
+  for (auto& th : clients) th.join();
+  const int total = std::accumulate(served.begin(), served.end(), 0);
+  ASSERT_GT(total, 60) << "too few requests to judge turn-taking";
+  // Without the per-connection cap the first two connections hold both workers for the whole
+  // window and the other four are served only after it (0 each); with it they take turns.
+  for (int c = 0; c < kClients; ++c) EXPECT_GE(served[c], total / kClients / 4) << "client " << c << " starved";
+}
+
+// A connection that waited past max_queue_wait_ms for a worker is told to back off (503 with
+// Retry-After) on its first request, then served; /ready is never shed.
+TEST(ServerOverload, ConnectionsThatWaitedTooLongGet503WithRetryAfter) {
+  TempDir t;
+  testing::build_tiny_bundle(t.path() / "b", 7);
+  ServerOptions o;
+  o.port = 0;
+  o.threads = 1;
+  o.bundle = t.path() / "b";
+  o.max_queue_wait_ms = 100;
+  o.read_timeout_s = 1;  // the silent client below holds the only worker for about 1 s
+  Server s(o);
+  s.start();
+  ASSERT_TRUE(s.wait_ready(std::chrono::seconds(30)));
+  // A slow client: connects, sends half a request line and nothing more.
+  const int slow = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(s.port()));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::connect(slow, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_GT(::send(slow, "GET /rec", 8, 0), 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // the worker is reading it now
+  httplib::Client c("127.0.0.1", s.port());
+  c.set_keep_alive(true);
+  const auto t0 = std::chrono::steady_clock::now();
+  auto r = c.Get("/recommend/1?k=3");
+  const double waited = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 503) << r->body;
+  EXPECT_EQ(r->get_header_value("Retry-After"), "1");
+  EXPECT_NE(r->body.find("overloaded"), std::string::npos) << r->body;
+  EXPECT_GT(waited, 500) << "the slow client did not hold the worker: the test saw no queueing";
+  EXPECT_LT(waited, 5000) << "the silent client was not timed out";
+  // The same connection is served normally afterwards.
+  r = c.Get("/recommend/1?k=3");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200) << r->body;
+  EXPECT_NE(c.Get("/metrics")->body.find("cascade_requests_shed_total 1"), std::string::npos);
+  ::close(slow);
 }
 
 TEST(ServerLoading, RefusedBundleGives503AndAFailedHealth) {

@@ -74,6 +74,15 @@ void add_serve_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--max-k", o->limits.max_k, "largest k a request may ask for")
       ->capture_default_str();
+  cmd->add_option("--keep-alive-max-requests", o->keep_alive_max_requests,
+                  "requests per connection before the server closes it (busy clients then queue behind "
+                  "the others instead of holding a worker)")
+      ->capture_default_str();
+  cmd->add_option("--max-queue-wait-ms", o->max_queue_wait_ms,
+                  "a connection that waited longer for a worker gets 503 + Retry-After (0 = never)")
+      ->capture_default_str();
+  cmd->add_option("--read-timeout-s", o->read_timeout_s, "disconnect a client silent for this long")
+      ->capture_default_str();
   cmd->add_option("--events-journal", o->store.journal_path,
                   "local append-only journal of events Redis has not acknowledged: they survive a crash "
                   "while Redis is down and are replayed on the next start (needs --redis)");

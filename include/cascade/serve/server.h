@@ -25,6 +25,7 @@
 namespace cascade {
 
 struct ServingState;  // src/serve/handlers.h
+class AdmissionQueue;  // src/serve/admission.h
 struct RouteContext;
 
 struct ServerOptions {
@@ -36,7 +37,16 @@ struct ServerOptions {
   FeatureStoreOptions store;     ///< store.redis empty = in-process store only
   RequestLimits limits;
   int keep_alive_timeout_s = 5;
-  size_t keep_alive_max_requests = 100000;
+  /// Requests served on one connection before the server closes it (the client reconnects and
+  /// queues behind the other connections), so busy keep-alive clients cannot starve the rest
+  /// when there are more connections than workers (src/serve/admission.h).
+  size_t keep_alive_max_requests = 100;
+  /// A connection that waited longer than this for a worker gets its first request answered 503
+  /// with Retry-After: 1 (0 = never). /health, /ready and /metrics are always served.
+  int max_queue_wait_ms = 1000;
+  /// A client that sends (or reads) nothing for this long is disconnected.
+  int read_timeout_s = 5;
+  int write_timeout_s = 5;
   /// POST /admin/reload is served only when this is set (src/serve/admin.h): a file holding the
   /// bearer token every admin request must send (`Authorization: Bearer <token>`, else 401).
   /// Empty = admin routes off (404); SIGHUP still reloads the bundle path.
@@ -89,6 +99,7 @@ class Server {
   mutable std::mutex error_mu_;  // guards load_error_ (never held for long)
   std::filesystem::path bundle_path_;
   std::string admin_token_;           // empty = admin routes off
+  std::atomic<const AdmissionQueue*> queue_{nullptr};  // the worker pool (owned by httplib)
   std::filesystem::path bundle_root_;
   std::string load_error_;
   std::thread listen_thread_, load_thread_;
