@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# Soak test of `cascade serve` (issue 15):
+#   bench/soak.sh [BUNDLE_DIR]
+# Starts a private redis-server and the service (admin token, event journal), then for MINUTES
+# one-minute rounds drives it with wrk at full speed: EVENT_PERCENT % of the requests are
+# POST /events (one event of a random user and item), the rest GET /recommend/{user}?k=10; in
+# the middle of every round a hot reload (POST /admin/reload with the token). After each round
+# it prints one line: requests/s, p50/p99 (ms), non-2xx by status, the server's RSS and open
+# file descriptors, the reload's answer. The LAST line is one JSON object with the rounds and
+# the checks of the issue: RSS and fds flat (within 5% of the first round after warm-up),
+# p99 of every round within 2x of the first, no 5xx other than 503.
+# Environment: MINUTES (10), ROUND_S (60), CONNECTIONS (4), EVENT_PERCENT (10), WARMUP (10).
+# Without BUNDLE_DIR: runs/ml-latest/bundle (scripts/run_main.sh builds it).
+set -euo pipefail
+export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}"
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$ROOT"
+MINUTES="${MINUTES:-10}"
+ROUND_S="${ROUND_S:-60}"
+CONNECTIONS="${CONNECTIONS:-4}"
+EVENT_PERCENT="${EVENT_PERCENT:-10}"
+WARMUP="${WARMUP:-10}"
+log() { echo "[soak] $*" >&2; }
+for tool in wrk curl redis-server; do
+  command -v "$tool" >/dev/null || { log "$tool missing: run scripts/install_deps.sh"; exit 1; }
+done
+CASCADE="$ROOT/build/release/cascade"
+[ -x "$CASCADE" ] || { log "$CASCADE missing: run scripts/build.sh release"; exit 1; }
+BUNDLE="${1:-runs/ml-latest/bundle}"
+[ -f "$BUNDLE/manifest.json" ] || { log "$BUNDLE is not a bundle (no manifest.json)"; exit 1; }
+BUNDLE="$(cd "$BUNDLE" && pwd)"
+
+WORK="$(mktemp -d /tmp/cascade-soak.XXXXXX)"
+SERVER_PID=""; REDIS_PID=""
+cleanup() {
+  [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null || true
+  [ -n "$REDIS_PID" ] && kill "$REDIS_PID" 2>/dev/null && wait "$REDIS_PID" 2>/dev/null || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+redis-server --port 0 --unixsocket "$WORK/redis.sock" --unixsocketperm 700 --dir "$WORK" \
+  --save "" --appendonly no --daemonize no >"$WORK/redis.log" 2>&1 &
+REDIS_PID=$!
+for _ in $(seq 1 100); do [ -S "$WORK/redis.sock" ] && break; sleep 0.05; done
+[ -S "$WORK/redis.sock" ] || { log "redis-server did not start"; exit 1; }
+(umask 077; od -An -tx1 -N24 /dev/urandom | tr -d ' \n' >"$WORK/admin-token")
+printf 'Authorization: Bearer %s\n' "$(cat "$WORK/admin-token")" >"$WORK/admin-header"
+
+"$CASCADE" serve --bundle "$BUNDLE" --port 0 --ready-file "$WORK/port" --redis "unix:$WORK/redis.sock" \
+  --admin-token-file "$WORK/admin-token" --events-journal "$WORK/events.journal" >"$WORK/serve.log" 2>&1 &
+SERVER_PID=$!
+for _ in $(seq 1 600); do
+  [ -f "$WORK/port" ] && break
+  kill -0 "$SERVER_PID" 2>/dev/null || { log "server exited: $(cat "$WORK/serve.log")"; exit 1; }
+  sleep 0.1
+done
+URL="http://127.0.0.1:$(cat "$WORK/port")"
+
+tail -n +2 "$BUNDLE/data/user_ids.tsv" | cut -f2 >"$WORK/users.txt"
+tail -n +2 "$BUNDLE/data/item_ids.tsv" | cut -f2 >"$WORK/items.txt"
+cat >"$WORK/soak.lua" <<LUA
+-- Requests formatted up front; statuses counted per thread and summed in done().
+local users, items = {}, {}
+for l in io.lines("$WORK/users.txt") do users[#users + 1] = l end
+for l in io.lines("$WORK/items.txt") do items[#items + 1] = l end
+local threads = {}
+function setup(thread) threads[#threads + 1] = thread end
+local gets, posts = {}, {}
+for k = 1, #users do gets[k] = wrk.format("GET", "/recommend/" .. users[k] .. "?k=10") end
+for k = 1, 2000 do
+  local body = string.format('{"user_id": "%s", "item_id": "%s"}', users[math.random(#users)], items[math.random(#items)])
+  posts[k] = wrk.format("POST", "/events", {["Content-Type"] = "application/json"}, body)
+end
+local i = 0
+status = {}
+function request()
+  i = i + 1
+  if (i % 100) < $EVENT_PERCENT then return posts[(i % #posts) + 1] end
+  return gets[(i % #gets) + 1]
+end
+function response(s, headers, body) status[s] = (status[s] or 0) + 1 end
+function done(summary, latency, requests)
+  local by = {}
+  for _, t in ipairs(threads) do
+    for s, n in pairs(t:get("status")) do by[s] = (by[s] or 0) + n end
+  end
+  local parts = {}
+  for s, n in pairs(by) do parts[#parts + 1] = string.format('"%d":%d', s, n) end
+  io.write(string.format('WRK {"qps":%.1f,"p50_ms":%.3f,"p99_ms":%.3f,"requests":%d,"socket_errors":%d,"status":{%s}}\n',
+    summary.requests / (summary.duration / 1e6), latency:percentile(50) / 1000, latency:percentile(99) / 1000,
+    summary.requests, summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
+    table.concat(parts, ",")))
+end
+LUA
+rss_mb() { awk '/VmRSS/ {printf "%.1f", $2 / 1024}' "/proc/$SERVER_PID/status"; }
+fds() { ls "/proc/$SERVER_PID/fd" | wc -l; }
+
+log "warm-up ${WARMUP}s on $URL ($CONNECTIONS connections, $EVENT_PERCENT% events)"
+wrk -t 1 -c "$CONNECTIONS" -d "${WARMUP}s" -s "$WORK/soak.lua" "$URL" >/dev/null
+: >"$WORK/rounds.jsonl"
+for m in $(seq 1 "$MINUTES"); do
+  ( sleep $((ROUND_S / 2))
+    curl -s -X POST "$URL/admin/reload" -H @"$WORK/admin-header" -H 'Content-Type: application/json' -d '' -o "$WORK/reload-$m.json" -w '%{http_code}' \
+      >"$WORK/reload-$m.code" ) &
+  RELOADER=$!
+  wrk -t 1 -c "$CONNECTIONS" -d "${ROUND_S}s" -s "$WORK/soak.lua" --latency "$URL" >"$WORK/wrk-$m.txt"
+  wait "$RELOADER" || true
+  R="$(grep '^WRK ' "$WORK/wrk-$m.txt" | sed 's/^WRK //')"
+  python3 - "$R" "$m" "$(rss_mb)" "$(fds)" "$(cat "$WORK/reload-$m.code" 2>/dev/null || echo none)" >>"$WORK/rounds.jsonl" <<'PY'
+import json, sys
+r = json.loads(sys.argv[1])
+r.update(minute=int(sys.argv[2]), rss_mb=float(sys.argv[3]), fds=int(sys.argv[4]), reload_http=sys.argv[5])
+print(json.dumps(r))
+PY
+  log "$(tail -1 "$WORK/rounds.jsonl")"
+done
+python3 - "$WORK/rounds.jsonl" "$(nproc)" "$CONNECTIONS" "$EVENT_PERCENT" <<'PY'
+import json, sys
+rounds = [json.loads(l) for l in open(sys.argv[1])]
+first = rounds[0]
+five_xx = sum(n for r in rounds for s, n in r["status"].items() if s.startswith("5") and s != "503")
+out = {
+    "rounds": rounds, "cores": int(sys.argv[2]), "connections": int(sys.argv[3]), "event_percent": int(sys.argv[4]),
+    "rss_mb_first": first["rss_mb"], "rss_mb_last": rounds[-1]["rss_mb"],
+    "rss_flat": all(abs(r["rss_mb"] - first["rss_mb"]) <= 0.05 * first["rss_mb"] for r in rounds),
+    "fds_first": first["fds"], "fds_max": max(r["fds"] for r in rounds),
+    "fds_flat": all(abs(r["fds"] - first["fds"]) <= max(1, 0.05 * first["fds"]) for r in rounds),
+    "p99_ms_first": first["p99_ms"], "p99_ms_max": max(r["p99_ms"] for r in rounds),
+    "p99_within_2x": all(r["p99_ms"] <= 2 * first["p99_ms"] for r in rounds),
+    "five_xx_other_than_503": five_xx,
+    "reloads_ok": sum(r["reload_http"] == "200" for r in rounds), "reloads": len(rounds),
+    "socket_errors": sum(r["socket_errors"] for r in rounds),
+}
+print(json.dumps(out))
+PY
