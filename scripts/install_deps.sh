@@ -18,6 +18,8 @@ PACKAGES=(
   # Serving replicas behind a load balancer (scripts/serve_cluster.sh); socat for its runtime socket by hand.
   haproxy socat
   gnuplot-nox
+  # libFuzzer targets (fuzz/, scripts/run_fuzz.sh).
+  clang-14 libclang-rt-14-dev
   python3
   # The Python module (python/, setup.py) and its tests: Debian's interpreter with these.
   python3-dev pybind11-dev python3-pybind11 python3-numpy python3-pandas python3-scipy

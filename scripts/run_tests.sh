@@ -2,7 +2,8 @@
 # The test suite: install Debian packages, build (Release), run every test through ctest, the
 # cluster tests (scripts/run_cluster_tests.sh), the MPI equality test (scripts/run_mpi_tests.sh),
 # the Python module's pytest suite (scripts/run_python_tests.sh), the dashboard's browser test
-# (scripts/run_browser_tests.sh), then build and run the same suite under AddressSanitizer + UBSan
+# (scripts/run_browser_tests.sh), the libFuzzer targets for a bounded time (scripts/run_fuzz.sh),
+# then build and run the same suite under AddressSanitizer + UBSan
 # in one process
 # (CASCADE_ASAN=0 skips that).
 set -euo pipefail
@@ -25,6 +26,8 @@ bash scripts/run_mpi_tests.sh
 bash scripts/run_python_tests.sh
 # The dashboard in headless Chromium (installs chromium and the pinned npm package if missing).
 bash scripts/run_browser_tests.sh
+# libFuzzer on the request parsers, the event journal and the CSV loader, 30 s each (fuzz/).
+FUZZ_SECONDS="${FUZZ_SECONDS:-30}" bash scripts/run_fuzz.sh
 
 if [ "${CASCADE_ASAN:-1}" = "1" ]; then
   CASCADE_BUILD_BENCH=OFF bash scripts/build.sh asan
