@@ -8,7 +8,8 @@
 # Without BUNDLE_DIR it first trains a bundle on ../shared/data/ml-100k (the embedded
 # data/ml-latest-small when that folder is absent) into runs/<tag>/bundle.
 # Environment: DURATION (30), WARMUP (5), CONNECTIONS (2), WRK_THREADS (1), SERVER_THREADS
-# (0 = the server's default), PATH_SUFFIX ("?k=10"), REDIS (1; 0 = in-process store only).
+# (0 = the server's default), PATH_SUFFIX ("?k=10"), REDIS (1; 0 = in-process store only),
+# SERVER_ARGS (more `cascade serve` flags, e.g. "--keep-alive-max-requests 100000").
 set -euo pipefail
 export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}"
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -61,7 +62,7 @@ if [ "$USE_REDIS" = "1" ]; then
 fi
 
 "$CASCADE" serve --bundle "$BUNDLE" --port 0 --threads "$SERVER_THREADS" --ready-file "$WORK/port" \
-  "${REDIS_ARGS[@]}" >"$WORK/serve.log" 2>&1 &
+  "${REDIS_ARGS[@]}" ${SERVER_ARGS:-} >"$WORK/serve.log" 2>&1 &
 SERVER_PID=$!
 for _ in $(seq 1 600); do
   [ -f "$WORK/port" ] && break
