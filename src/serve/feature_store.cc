@@ -38,6 +38,7 @@
 #include <mutex>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "cascade/core/error.h"
 #include "serve/event_cache.h"
@@ -155,16 +156,19 @@ struct FeatureStore::Impl {
 
   // Caller holds writer_mu_ with a live writer_conn_. Drops replayed events whose entry the
   // user's Redis list already holds (matched as a multiset: one list entry absorbs one replayed
-  // event) and counts them. Returns false on a Redis failure.
+  // event) and counts them. Returns false on a Redis failure (nothing dropped then). Only the
+  // writer removes from pending_, so the replayed events stay put while mu_ is released for I/O.
   bool skip_replayed_duplicates() {
-    std::vector<std::string> users;
+    std::unordered_map<std::string, std::vector<std::pair<uint64_t, std::string>>> by_user;  // user -> (seq, entry)
     {
       std::lock_guard lk(mu_);
-      std::unordered_map<std::string_view, bool> seen;
       for (const Pending& p : pending_)
-        if (p.replayed && seen.emplace(p.user, true).second) users.push_back(p.user);
+        if (p.replayed) by_user[p.user].emplace_back(p.seq, p.value);
     }
-    for (const std::string& user : users) {
+    if (by_user.empty()) return true;
+    std::unordered_set<uint64_t> dup;
+    std::unordered_map<std::string, size_t> dup_users;
+    for (const auto& [user, events] : by_user) {
       std::string error;
       redis::Reply r = writer_conn_->command(
           {"LRANGE", key_of(user), "-" + std::to_string(opt_.max_events_per_user), "-1"}, &error);
@@ -175,28 +179,25 @@ struct FeatureStore::Impl {
       }
       std::unordered_map<std::string, size_t> in_redis;
       for (size_t i = 0; i < r->elements; ++i)
-        if (r->element[i]->type == REDIS_REPLY_STRING)
-          ++in_redis[std::string(r->element[i]->str, r->element[i]->len)];
-      std::lock_guard lk(mu_);
-      std::vector<uint64_t> dup;
-      for (Pending& p : pending_) {
-        if (!p.replayed || p.user != user) continue;
-        p.replayed = false;  // checked: written normally from now on
-        auto it = in_redis.find(p.value);
-        if (it != in_redis.end() && it->second > 0) {
-          --it->second;
-          dup.push_back(p.seq);
-        }
+        if (r->element[i]->type == REDIS_REPLY_STRING) ++in_redis[std::string(r->element[i]->str, r->element[i]->len)];
+      for (const auto& [seq, entry] : events) {
+        auto it = in_redis.find(entry);
+        if (it == in_redis.end() || it->second == 0) continue;
+        --it->second;
+        dup.insert(seq);
+        ++dup_users[user];
       }
-      if (dup.empty()) continue;
-      std::erase_if(pending_, [&](const Pending& p) {
-        return p.user == user && std::find(dup.begin(), dup.end(), p.seq) != dup.end();
-      });
-      Entry& e = cache_.at(user);
-      std::erase_if(e.unacked, [&](const auto& u) { return std::find(dup.begin(), dup.end(), u.seq) != dup.end(); });
-      e.write_gen = ++write_gen_;
-      replay_duplicates_.fetch_add(dup.size(), std::memory_order_relaxed);
     }
+    std::lock_guard lk(mu_);
+    for (Pending& p : pending_) p.replayed = false;  // checked: written normally from now on
+    if (dup.empty()) return true;
+    std::erase_if(pending_, [&](const Pending& p) { return dup.count(p.seq) > 0; });
+    for (const auto& [user, n] : dup_users) {
+      Entry& e = cache_.at(user);
+      std::erase_if(e.unacked, [&](const auto& u) { return dup.count(u.seq) > 0; });
+      e.write_gen = ++write_gen_;
+    }
+    replay_duplicates_.fetch_add(dup.size(), std::memory_order_relaxed);
     return true;
   }
 
