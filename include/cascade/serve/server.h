@@ -40,7 +40,7 @@ struct ServerOptions {
   /// Requests served on one connection before the server closes it (the client reconnects and
   /// queues behind the other connections), so busy keep-alive clients cannot starve the rest
   /// when there are more connections than workers (src/serve/admission.h).
-  size_t keep_alive_max_requests = 100;
+  size_t keep_alive_max_requests = 1000;
   /// A connection that waited longer than this for a worker gets its first request answered 503
   /// with Retry-After: 1 (0 = never). /health, /ready and /metrics are always served.
   int max_queue_wait_ms = 1000;
