@@ -107,6 +107,7 @@ struct FeatureStore::Impl {
   // Queues the journal's records as unacknowledged events, in order (at construction).
   void replay(std::unique_ptr<EventJournal> journal) {
     journal_ = std::move(journal);
+    journal_bytes_.store(journal_->bytes(), std::memory_order_relaxed);
     size_t bad = 0;
     for (const EventJournal::Record& r : journal_->replayed()) {
       std::optional<StoredEvent> ev = parse(r.entry);
@@ -140,6 +141,7 @@ struct FeatureStore::Impl {
         if (first + k >= head) records.push_back({events[k].first, serialize(events[k].second)});
     }
     journal_->append(records);
+    journal_bytes_.store(journal_->bytes(), std::memory_order_relaxed);
     journaled_.fetch_add(records.size(), std::memory_order_relaxed);
   }
 
@@ -152,6 +154,7 @@ struct FeatureStore::Impl {
       if (!pending_.empty()) return;
     }
     journal_->clear();
+    journal_bytes_.store(0, std::memory_order_relaxed);
   }
 
   // Caller holds writer_mu_ with a live writer_conn_. Drops replayed events whose entry the
@@ -526,6 +529,8 @@ struct FeatureStore::Impl {
 
   mutable std::mutex journal_mu_;
   std::unique_ptr<EventJournal> journal_;  // guarded by journal_mu_ (after construction)
+  // Its size, readable without journal_mu_: stats() (/metrics) must not wait behind an fdatasync.
+  std::atomic<uint64_t> journal_bytes_{0};
   uint64_t replayed_ = 0;
 
   mutable std::mutex mu_;
@@ -745,10 +750,7 @@ FeatureStoreStats FeatureStore::stats() const {
   st.events_replayed = s.replayed_;
   st.replay_duplicates = s.replay_duplicates_.load(std::memory_order_relaxed);
   st.overloaded = s.overloaded_.load(std::memory_order_relaxed);
-  if (s.journal_) {
-    std::lock_guard j(s.journal_mu_);
-    st.journal_bytes = s.journal_->bytes();
-  }
+  st.journal_bytes = s.journal_bytes_.load(std::memory_order_relaxed);
   return st;
 }
 
