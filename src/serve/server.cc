@@ -176,7 +176,10 @@ std::string Server::reload(const fs::path& dir) {
   const fs::path path = dir.empty() ? bundle_path_ : dir;
   auto st = ServingState::load(path);  // throws with the reason; the serving state stays
   const std::string version = st->bundle->version();
-  state_.store(std::move(st));
+  {
+    std::lock_guard state_lock(state_mu_);
+    state_.swap(st);
+  }  // the old state (st now) is released outside the lock
   bundle_path_ = path;
   spdlog::info("serving bundle {} from {}", version, path.string());
   return version;

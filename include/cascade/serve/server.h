@@ -86,7 +86,10 @@ class Server {
   struct Metrics;
   void install_routes();
   RouteContext route_context() const;
-  std::shared_ptr<const ServingState> state() const { return state_.load(); }
+  std::shared_ptr<const ServingState> state() const {
+    std::lock_guard lock(state_mu_);
+    return state_;
+  }
   std::string load_error() const;
 
   ServerOptions opt_;
@@ -94,7 +97,11 @@ class Server {
   std::unique_ptr<Metrics> metrics_;
   struct Http;
   std::unique_ptr<Http> http_;
-  std::atomic<std::shared_ptr<const ServingState>> state_;
+  // A mutex, not std::atomic<std::shared_ptr>: libstdc++ 12's atomic shared_ptr releases its
+  // internal lock bit with relaxed order after a load, which ThreadSanitizer rightly reports as a
+  // race with the next reload's store. The critical section is one reference-count increment.
+  mutable std::mutex state_mu_;
+  std::shared_ptr<const ServingState> state_;
   std::mutex reload_mu_;         // serialises reloads (held while a bundle loads: seconds)
   mutable std::mutex error_mu_;  // guards load_error_ (never held for long)
   std::filesystem::path bundle_path_;
