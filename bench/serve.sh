@@ -23,9 +23,8 @@ PATH_SUFFIX="${PATH_SUFFIX:-?k=10}"
 USE_REDIS="${REDIS:-1}"
 
 log() { echo "[serve.sh] $*" >&2; }
-for tool in wrk curl redis-server; do
-  command -v "$tool" >/dev/null || { log "$tool missing: run scripts/install_deps.sh"; exit 1; }
-done
+source "$ROOT/bench/lib.sh"
+bench_require_tools wrk curl redis-server
 [ -x build/release/cascade ] || bash scripts/build.sh release >&2
 CASCADE="$ROOT/build/release/cascade"
 
@@ -42,35 +41,14 @@ if [ -z "$BUNDLE" ]; then
 fi
 [ -f "$BUNDLE/manifest.json" ] || { log "$BUNDLE is not a bundle (no manifest.json)"; exit 1; }
 
-WORK="$(mktemp -d /tmp/cascade-serve-bench.XXXXXX)"
-SERVER_PID=""; REDIS_PID=""
-cleanup() {
-  [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null || true
-  [ -n "$REDIS_PID" ] && kill "$REDIS_PID" 2>/dev/null && wait "$REDIS_PID" 2>/dev/null || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
+bench_workdir cascade-serve-bench
 REDIS_ARGS=()
 if [ "$USE_REDIS" = "1" ]; then
-  redis-server --port 0 --unixsocket "$WORK/redis.sock" --unixsocketperm 700 --dir "$WORK" \
-    --save "" --appendonly no --daemonize no >"$WORK/redis.log" 2>&1 &
-  REDIS_PID=$!
-  for _ in $(seq 1 100); do [ -S "$WORK/redis.sock" ] && break; sleep 0.05; done
-  [ -S "$WORK/redis.sock" ] || { log "redis-server did not start: $(cat "$WORK/redis.log")"; exit 1; }
+  bench_start_redis
   REDIS_ARGS=(--redis "unix:$WORK/redis.sock")
 fi
-
-"$CASCADE" serve --bundle "$BUNDLE" --port 0 --threads "$SERVER_THREADS" --ready-file "$WORK/port" \
-  "${REDIS_ARGS[@]}" ${SERVER_ARGS:-} >"$WORK/serve.log" 2>&1 &
-SERVER_PID=$!
-for _ in $(seq 1 600); do
-  [ -f "$WORK/port" ] && break
-  kill -0 "$SERVER_PID" 2>/dev/null || { log "server exited: $(cat "$WORK/serve.log")"; exit 1; }
-  sleep 0.1
-done
-PORT="$(cat "$WORK/port")"
-URL="http://127.0.0.1:$PORT"
+# shellcheck disable=SC2086  # SERVER_ARGS is a list of flags
+bench_start_server --bundle "$BUNDLE" --threads "$SERVER_THREADS" "${REDIS_ARGS[@]}" ${SERVER_ARGS:-}
 log "serving $(curl -s "$URL/health") on $URL"
 
 # Users: every user of the bundle, round-robin across wrk's connections.
@@ -95,14 +73,13 @@ done = function(summary, latency, requests)
     summary.requests / (summary.duration / 1e6), errors, summary.requests))
 end
 LUA
-rss_mb() { awk '/VmRSS/ {printf "%.1f", $2 / 1024}' "/proc/$SERVER_PID/status"; }
 
 log "warm-up ${WARMUP}s"
 wrk -t "$WRK_THREADS" -c "$CONNECTIONS" -d "${WARMUP}s" -s "$WORK/bench.lua" "$URL" >/dev/null
-RSS_START="$(rss_mb)"
+RSS_START="$(bench_rss_mb)"
 log "measuring ${DURATION}s: $CONNECTIONS connections, $WRK_THREADS wrk thread(s), $N_USERS users"
 wrk -t "$WRK_THREADS" -c "$CONNECTIONS" -d "${DURATION}s" -s "$WORK/bench.lua" --latency "$URL" >"$WORK/wrk.txt"
-RSS_END="$(rss_mb)"
+RSS_END="$(bench_rss_mb)"
 cat "$WORK/wrk.txt" >&2
 RESULT="$(grep '^WRK ' "$WORK/wrk.txt" | sed 's/^WRK //')"
 curl -s "$URL/metrics" | grep -E '^cascade_requests_total|^cascade_feature_store_cache' >&2 || true

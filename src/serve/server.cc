@@ -179,7 +179,12 @@ std::string Server::reload(const fs::path& dir) {
   {
     std::lock_guard state_lock(state_mu_);
     state_.swap(st);
-  }  // the old state (st now) is released outside the lock
+  }
+  // The old state (st now) is freed outside the lock, here or by the last request still using
+  // it. Its memory goes back to the kernel, or each reload would leave the last bundle's pages
+  // resident (keep_freed_memory keeps freed blocks for the request path).
+  st.reset();
+  release_freed_memory();
   bundle_path_ = path;
   spdlog::info("serving bundle {} from {}", version, path.string());
   return version;

@@ -13,4 +13,10 @@ namespace cascade {
 /// both settings (false without glibc).
 bool keep_freed_memory();
 
+/// Returns the free heap memory of every allocator arena to the kernel (glibc's malloc_trim).
+/// For one-off events that free a lot at once, such as a bundle replaced by a hot reload: with
+/// keep_freed_memory() in force the old bundle's memory would otherwise stay resident. Costs a
+/// walk over the heaps (milliseconds); a no-op without glibc.
+void release_freed_memory();
+
 }  // namespace cascade
