@@ -69,9 +69,23 @@ KeyPath split(const std::string& s, const std::string& seps) {
   }
 }
 
-// A fresh copy of `n` sharing no node with it (aliases expanded), keeping tags so that
-// quoted scalars stay strings.
-YAML::Node deep_copy(const YAML::Node& n) {
+// deep_copy expands YAML aliases, so a file a few lines long can describe an unbounded tree: an
+// alias inside the node it names (`a: &a [*a]`) is infinitely deep, and nested aliases
+// ("billion laughs") multiply. Copies stop with an Error at these bounds, far beyond any config.
+constexpr int kMaxNodeDepth = 256;
+constexpr size_t kMaxNodes = 100'000;
+
+struct CopyBudget {
+  size_t nodes = 0;
+};
+
+YAML::Node deep_copy(const YAML::Node& n, CopyBudget& budget, int depth) {
+  if (depth > kMaxNodeDepth) {
+    throw Error(fmt::format("YAML nested deeper than {} levels (an alias inside the node it names?)", kMaxNodeDepth));
+  }
+  if (++budget.nodes > kMaxNodes) {
+    throw Error(fmt::format("YAML expands to more than {} nodes (aliases of aliases?)", kMaxNodes));
+  }
   switch (n.Type()) {
     case YAML::NodeType::Undefined:
       return YAML::Node();
@@ -86,18 +100,27 @@ YAML::Node deep_copy(const YAML::Node& n) {
     }
     case YAML::NodeType::Sequence: {
       YAML::Node out(YAML::NodeType::Sequence);
-      for (const auto& item : n) out.push_back(deep_copy(item));
+      for (const auto& item : n) out.push_back(deep_copy(item, budget, depth + 1));
       out.SetTag(n.Tag());
       return out;
     }
     case YAML::NodeType::Map: {
       YAML::Node out(YAML::NodeType::Map);
-      for (const auto& kv : n) out.force_insert(deep_copy(kv.first), deep_copy(kv.second));
+      for (const auto& kv : n) {
+        out.force_insert(deep_copy(kv.first, budget, depth + 1), deep_copy(kv.second, budget, depth + 1));
+      }
       out.SetTag(n.Tag());
       return out;
     }
   }
   return YAML::Node();
+}
+
+// A fresh copy of `n` sharing no node with it (aliases expanded), keeping tags so that
+// quoted scalars stay strings. Throws Error past the bounds above.
+YAML::Node deep_copy(const YAML::Node& n) {
+  CopyBudget budget;
+  return deep_copy(n, budget, 0);
 }
 
 // Child of a map by key text (a handle to the node in the tree), or nullopt; never
@@ -191,9 +214,12 @@ std::string suggest(const YAML::Node& parent, const KeyPath& parent_path, const 
   return out;
 }
 
+// The file's tree, copied (so aliases are expanded and bounded before anything walks it).
 YAML::Node load_yaml_file(const fs::path& file) {
   try {
-    return YAML::LoadFile(file.string());
+    return deep_copy(YAML::LoadFile(file.string()));
+  } catch (const Error& e) {
+    throw Error(fmt::format("{}: {}", file.string(), e.what()));
   } catch (const YAML::BadFile&) {
     throw Error(fmt::format("cannot read config file {}", file.string()));
   } catch (const YAML::ParserException& e) {
@@ -252,7 +278,7 @@ class Composer {
     }
     YAML::Node raw = load_yaml_file(file);
     if (raw.IsNull() || !raw.IsDefined()) return YAML::Node(YAML::NodeType::Map);
-    if (!raw.IsMap()) return deep_copy(raw);  // a group option may be a list or a scalar
+    if (!raw.IsMap()) return raw;  // a group option may be a list or a scalar (raw is a private copy)
 
     YAML::Node result(YAML::NodeType::Map);
     std::optional<YAML::Node> defaults = child(raw, "defaults");
@@ -408,6 +434,8 @@ YAML::Node parse_value(const Override& o) {
     return deep_copy(n);
   } catch (const YAML::Exception& e) {
     throw Error(fmt::format("override '{}': cannot parse value '{}' as YAML: {}", o.text, o.value, e.msg));
+  } catch (const Error& e) {
+    throw Error(fmt::format("override '{}': {}", o.text, e.what()));
   }
 }
 

@@ -100,14 +100,17 @@ std::string manifest_kind(const fs::path& dir) {
 
 ArtifactReader::ArtifactReader(fs::path dir, const std::string& expected_kind, int format_version)
     : dir_(std::move(dir)), meta_(read_manifest(dir_)) {
-  std::string kind = meta_.value("kind", "");
+  // Typed checks before any get<>(): on another JSON type nlohmann throws its own exceptions,
+  // and a float version out of int range would be undefined behaviour.
+  if (!meta_.is_object()) throw Error(fmt::format("{}/manifest.json: not a JSON object", dir_.string()));
+  const std::string kind = meta_.contains("kind") && meta_["kind"].is_string() ? meta_["kind"].get<std::string>() : "";
   if (kind != expected_kind) {
     throw Error(fmt::format("{}: manifest kind is '{}', expected '{}'", dir_.string(), kind, expected_kind));
   }
-  int version = meta_.value("format_version", -1);
-  if (version != format_version) {
-    throw Error(fmt::format("{}: format version {} is not supported (this build reads {})",
-                            dir_.string(), version, format_version));
+  const nlohmann::json version = meta_.contains("format_version") ? meta_["format_version"] : nlohmann::json();
+  if (!version.is_number() || version.get<double>() != format_version) {
+    throw Error(fmt::format("{}: format version {} is not supported (this build reads {})", dir_.string(),
+                            version.is_number() ? version.dump() : "(none)", format_version));
   }
 }
 
@@ -134,12 +137,18 @@ std::string ArtifactReader::blob(const std::string& name) const {
     throw Error(fmt::format("{}: manifest lists no file '{}'", dir_.string(), name));
   }
   const auto& f = meta_["files"][name];
-  std::string bytes = read_file(dir_ / name);
-  if (bytes.size() != f.value("bytes", size_t{0})) {
-    throw Error(fmt::format("{}/{}: {} bytes, manifest says {}", dir_.string(), name, bytes.size(),
-                            f.value("bytes", size_t{0})));
+  // The entry's types are checked before get<>() (see the constructor).
+  if (!f.is_object() || !f.contains("bytes") || !f["bytes"].is_number_unsigned() || !f.contains("xxh3_128") ||
+      !f["xxh3_128"].is_string()) {
+    throw Error(fmt::format("{}/manifest.json: the entry of file '{}' is not {{\"bytes\": N, \"xxh3_128\": \"...\"}}",
+                            dir_.string(), name));
   }
-  if (hash_hex(bytes) != f.value("xxh3_128", "")) {
+  const uint64_t expected = f["bytes"].get<uint64_t>();
+  std::string bytes = read_file(dir_ / name);
+  if (bytes.size() != expected) {
+    throw Error(fmt::format("{}/{}: {} bytes, manifest says {}", dir_.string(), name, bytes.size(), expected));
+  }
+  if (hash_hex(bytes) != f["xxh3_128"].get<std::string>()) {
     throw Error(fmt::format("{}/{}: content hash does not match the manifest (file corrupt or replaced)",
                             dir_.string(), name));
   }

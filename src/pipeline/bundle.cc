@@ -30,18 +30,6 @@ namespace {
 
 using Json = nlohmann::json;
 
-// Every regular file under `dir` except the manifest, as paths relative to `dir`, sorted.
-std::vector<std::string> bundle_files(const fs::path& dir) {
-  std::vector<std::string> out;
-  for (const auto& e : fs::recursive_directory_iterator(dir)) {
-    if (!e.is_regular_file()) continue;
-    const std::string rel = fs::relative(e.path(), dir).generic_string();
-    if (rel != "manifest.json") out.push_back(rel);
-  }
-  std::sort(out.begin(), out.end());
-  return out;
-}
-
 std::string utc_stamp(const char* format) {
   const std::time_t t = std::time(nullptr);
   std::tm tm{};
@@ -193,46 +181,6 @@ nlohmann::json Bundle::report(const std::string& name) const {
   const fs::path p = dir_ / "reports" / (name + ".json");
   if (!manifest_.at("files").contains("reports/" + name + ".json")) return nullptr;
   return Json::parse(read_file(p));
-}
-
-nlohmann::json verify_bundle(const fs::path& dir) {
-  const std::string where = "bundle " + dir.string();
-  if (!fs::is_directory(dir)) throw Error(where + ": not a directory");
-  if (!fs::exists(dir / "manifest.json"))
-    throw Error(
-        where +
-        ": no manifest.json (not a bundle, or an unfinished one); build one with `cascade bundle`");
-  Json m;
-  try {
-    m = Json::parse(read_file(dir / "manifest.json"));
-  } catch (const Json::exception& e) {
-    throw Error(where + ": manifest.json is not valid JSON: " + e.what());
-  }
-  if (m.value("format", "") != "cascade-bundle")
-    throw Error(where + ": manifest.json is not a cascade-bundle manifest");
-  if (m.value("format_version", -1) != kBundleFormatVersion)
-    throw Error(fmt::format("{}: format_version {} (this build reads {})", where,
-                            m.value("format_version", -1), kBundleFormatVersion));
-  for (const char* key : {"version", "files", "channels", "fusion", "rank", "dataset"})
-    if (!m.contains(key)) throw Error(fmt::format("{}: manifest.json lacks \"{}\"", where, key));
-  const Json& files = m["files"];
-  for (const auto& [rel, info] : files.items()) {
-    const fs::path p = dir / rel;
-    if (!fs::exists(p))
-      throw Error(fmt::format("{}: file {} listed in the manifest is missing", where, rel));
-    const auto bytes = fs::file_size(p);
-    if (bytes != info.at("bytes").get<uint64_t>())
-      throw Error(fmt::format("{}: file {} has {} bytes, the manifest says {}", where, rel, bytes,
-                              info.at("bytes").get<uint64_t>()));
-    if (hash_file(p) != info.at("xxh3").get<std::string>())
-      throw Error(fmt::format(
-          "{}: file {} does not match its checksum in the manifest (corrupted or modified)", where,
-          rel));
-  }
-  for (const auto& rel : bundle_files(dir))
-    if (!files.contains(rel))
-      throw Error(fmt::format("{}: file {} is not listed in the manifest", where, rel));
-  return m;
 }
 
 std::shared_ptr<const Bundle> Bundle::load(const fs::path& dir) {

@@ -8,6 +8,7 @@
 
 #include "cascade/core/config.h"
 #include "cascade/core/error.h"
+#include "support/temp_dir.h"
 #include "support/test_util.h"
 
 namespace cascade {
@@ -237,6 +238,35 @@ TEST(Config, AliasedNodesAreIndependentAfterComposition) {
   YAML::Node a = loader.compose("config", {});
   a["recall"]["ials"]["factors"] = 1;
   EXPECT_EQ(loader.compose("config", {})["recall"]["ials"]["factors"].as<int>(), 32);
+}
+
+// Inputs run through fuzz/fuzz_config.cc (regression inputs in fuzz/corpus/config/regress_*):
+// composing copies every node with its aliases expanded, so an alias inside the node it names
+// recursed until the stack overflowed, and nested aliases ("billion laughs") expanded without
+// end. Both are now errors naming the file or the override.
+TEST(Config, SelfReferentialAndExplodingAliasesAreErrors) {
+  test::TempDir dir("config_alias");
+  dir.write("list.yaml", "a: &a [*a]\n");
+  dir.write("map.yaml", "a: &a {b: *a}\n");
+  std::string bomb = "l0: &l0 [x, x, x, x, x, x, x, x, x, x]\n";
+  for (int i = 1; i <= 6; ++i) {
+    bomb += "l" + std::to_string(i) + ": &l" + std::to_string(i) + " [";
+    for (int j = 0; j < 10; ++j) bomb += (j ? ", *l" : "*l") + std::to_string(i - 1);
+    bomb += "]\n";
+  }
+  dir.write("bomb.yaml", bomb);
+  dir.write("ok.yaml", "base: &b {lr: 0.1}\nuse: *b\n");
+  const ConfigLoader loader{dir.path()};
+  for (const char* name : {"list", "map"}) {
+    const std::string e = error_of([&] { loader.compose(name, {}); });
+    EXPECT_TRUE(contains(e, std::string(name) + ".yaml") && contains(e, "deeper than")) << e;
+  }
+  const std::string e = error_of([&] { loader.compose("bomb", {}); });
+  EXPECT_TRUE(contains(e, "bomb.yaml") && contains(e, "expands to more than")) << e;
+  const std::string o = error_of([&] { loader.compose("ok", {"+x=&a [*a]"}); });
+  EXPECT_TRUE(contains(o, "override '+x=&a [*a]'") && contains(o, "deeper than")) << o;
+  // Ordinary aliases still expand.
+  EXPECT_DOUBLE_EQ(loader.compose("ok", {})["use"]["lr"].as<double>(), 0.1);
 }
 
 TEST(Config, FlattenInDocumentOrder) {

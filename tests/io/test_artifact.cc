@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <functional>
 
 #include "support/temp_dir.h"
 #include "support/test_util.h"
@@ -62,6 +63,44 @@ TEST(Artifact, ModelManifestRoundTripsAndRefusesDamage) {
   }
   const ModelReader r(m, "toy", 3);
   EXPECT_NE(error_of([&] { r.array<float>("w.f32"); }).find("w.f32"), std::string::npos);
+}
+
+// Found by fuzz/fuzz_manifest.cc (regression inputs in fuzz/corpus/manifest/regress_model_*):
+// manifests of the wrong JSON shape used to escape as nlohmann exceptions, and floats where
+// integers belong converted with undefined behaviour. Every one must be a cascade::Error naming
+// the directory.
+TEST(Artifact, MalformedManifestsAreCascadeErrors) {
+  TempDir dir("manifest");
+  dir.write("w.f32", std::string(8, '\0'));
+  auto error_for = [&](const std::string& manifest, const std::function<void(const ModelReader&)>& use = {}) {
+    dir.write("manifest.json", manifest);
+    return error_of([&] {
+      const ModelReader r(dir.path(), "toy", 1);
+      if (use) use(r);
+    });
+  };
+  const std::string ok_head = R"({"kind": "toy", "format_version": 1, "params": {})";
+  EXPECT_NE(error_for("[1, 2]").find("not a JSON object"), std::string::npos);
+  EXPECT_NE(error_for(R"({"kind": 7, "format_version": 1, "params": {}})").find("expected 'toy'"), std::string::npos);
+  EXPECT_NE(error_for(R"({"kind": "toy", "format_version": 1e300, "params": {}})").find("format version"),
+            std::string::npos);
+  EXPECT_NE(error_for(R"({"kind": "toy", "format_version": "1", "params": {}})").find("format version"),
+            std::string::npos);
+  // Integer fields: a float, a negative count or a value past the type's range is refused.
+  for (const char* v : {"1e30", "-1", "4294967296", "2.5", "\"3\""}) {
+    const std::string e = error_for(ok_head + R"(, "n": )" + v + "}",
+                                    [](const ModelReader& r) { r.field<uint32_t>("n"); });
+    EXPECT_NE(e.find("bad toy manifest"), std::string::npos) << v << ": " << e;
+  }
+  dir.write("manifest.json", ok_head + R"(, "n": 4294967295})");
+  EXPECT_EQ(ModelReader(dir.path(), "toy", 1).field<uint32_t>("n"), 4294967295u);
+  // A file entry of the wrong shape.
+  for (const char* entry : {R"("x")", R"({"bytes": "8", "xxh3_128": "00"})", R"({"bytes": 8.5e300, "xxh3_128": "00"})",
+                            R"({"bytes": 8, "xxh3_128": 5})"}) {
+    const std::string e = error_for(ok_head + R"(, "files": {"w.f32": )" + entry + "}}",
+                                    [](const ModelReader& r) { r.blob("w.f32"); });
+    EXPECT_NE(e.find("w.f32"), std::string::npos) << entry << ": " << e;
+  }
 }
 
 }  // namespace

@@ -242,6 +242,45 @@ TEST_F(BundleTest, SimilarItemsAreTheNearestByCosine) {
   }
 }
 
+// Found by fuzz/fuzz_manifest.cc (regression inputs in fuzz/corpus/manifest/regress_bundle_*):
+// a manifest of the wrong JSON shape used to escape verify_bundle as a nlohmann or filesystem
+// exception. No bundle needs building: verify_bundle reads only the manifest and listed files.
+TEST(BundleManifest, MalformedManifestsAreCascadeErrors) {
+  TempDir t;
+  write_file_atomic(t.path() / "a.bin", "abcd");
+  // `files` goes into an otherwise complete manifest; `whole` replaces the manifest.
+  auto write_manifest = [&](const std::string& files, const std::string& whole = "") {
+    write_file_atomic(t.path() / "manifest.json",
+                      !whole.empty() ? whole
+                                     : R"({"format": "cascade-bundle", "format_version": 1, "version": "v",
+                                          "channels": [], "fusion": {}, "rank": {}, "dataset": {}, "files": )" +
+                                           files + "}");
+  };
+  auto error_for = [&](const std::string& files, const std::string& whole = "") {
+    write_manifest(files, whole);
+    return test::error_of([&] { verify_bundle(t.path()); });
+  };
+  const std::string good = R"({"bytes": 4, "xxh3": ")" + hash_hex("abcd") + R"("})";
+  write_manifest(R"({"a.bin": )" + good + "}");
+  EXPECT_NO_THROW(verify_bundle(t.path()));
+  EXPECT_NE(error_for("", "[1]").find("not a cascade-bundle manifest"), std::string::npos);
+  EXPECT_NE(error_for("", R"({"format": "cascade-bundle", "format_version": 1e300})").find("format_version"),
+            std::string::npos);
+  EXPECT_NE(error_for(R"(["a.bin"])").find("\"files\" is not a map"), std::string::npos);
+  for (const char* entry : {R"("x")", R"({"byt8s": 4, "xxh3": "0"})", R"({"bytes": -4, "xxh3": "0"})",
+                            R"({"bytes": 4, "xxh3": 0})"}) {
+    const std::string e = error_for(std::string(R"({"a.bin": )") + entry + "}");
+    EXPECT_NE(e.find("manifest entry of a.bin"), std::string::npos) << entry << ": " << e;
+  }
+  // Listed paths that are directories or lie outside the bundle are refused, never opened.
+  EXPECT_NE(error_for(R"({".": )" + good + R"(, "a.bin": )" + good + "}").find("not a regular file"),
+            std::string::npos);
+  for (const char* rel : {"", "/etc/hostname", "../a.bin", "x/../../a.bin"}) {
+    const std::string e = error_for(std::string(R"({")") + rel + R"(": )" + good + R"(, "a.bin": )" + good + "}");
+    EXPECT_NE(e.find("not a path inside the bundle"), std::string::npos) << rel << ": " << e;
+  }
+}
+
 }  // namespace
 }  // namespace cascade
 

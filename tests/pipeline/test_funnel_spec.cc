@@ -64,6 +64,25 @@ TEST(FunnelSpec, YamlFormIsTheSameFunnel) {
       {"funnel.colour", "unknown key"});
 }
 
+// Found by fuzz/fuzz_funnel_spec.cc (regression input in
+// fuzz/corpus/funnel_spec/regress_key_not_a_string): a map key that is not a string escaped
+// from_yaml as YAML::TypedBadConversion. Parts that are not strings are refused by name.
+TEST(FunnelSpec, YamlFormRefusesNonStringKeysAndParts) {
+  const std::string rest = "fusion: norm, pre_rank: lr@5, fine_rank: lr@5, rerank: none";
+  expect_error([&] { FunnelSpec::from_yaml(YAML::Load("{[a]: 1, channels: [ials], " + rest + "}")); },
+               {"<not a string>", "unknown key"});
+  expect_error([&] { FunnelSpec::from_yaml(YAML::Load("{~: 1, channels: [ials], " + rest + "}")); },
+               {"<not a string>", "unknown key"});
+  expect_error([&] { FunnelSpec::from_yaml(YAML::Load("{channels: &c [*c], " + rest + "}")); },
+               {"funnel.channels", "expected a string", "got a list"});
+  expect_error([&] { FunnelSpec::from_yaml(YAML::Load("{channels: [ials], fusion: {a: 1}, pre_rank: lr@5, "
+                                                      "fine_rank: lr@5, rerank: none}")); },
+               {"funnel.fusion", "got a map"});
+  expect_error([&] { FunnelSpec::from_yaml(YAML::Load("{channels: [ials], fusion: norm, pre_rank: lr@5, "
+                                                      "fine_rank: , rerank: none}")); },
+               {"funnel.fine_rank", "got a null"});
+}
+
 TEST(FunnelSpec, ErrorsNameTheBadPart) {
   auto bad = [](const std::string& text, const std::vector<std::string>& needles) {
     expect_error([&] { FunnelSpec::parse(text); }, needles);

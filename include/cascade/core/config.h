@@ -19,7 +19,10 @@
 //    separated) replaces that whole subtree with the option file, including keys the primary
 //    file had set there (unlike Hydra, which re-applies them). Setting a key that does not
 //    exist without '+' throws with the closest existing keys under the same parent.
-//  - every returned node is a deep copy without YAML aliases shared between subtrees.
+//  - every returned node is a deep copy without YAML aliases shared between subtrees. Aliases
+//    are expanded within bounds (256 levels, 100,000 nodes per file or override value): an alias
+//    inside the node it names, or aliases multiplying past that, throw cascade::Error naming the
+//    file or the override.
 #pragma once
 
 #include <yaml-cpp/yaml.h>

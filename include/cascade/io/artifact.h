@@ -12,6 +12,8 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -93,11 +95,20 @@ class ModelReader : public ArtifactReader {
   /// Empty when the manifest records none.
   const std::string& dataset_hash() const { return dataset_hash_; }
 
-  /// A required manifest field as T.
+  /// A required manifest field as T. An integer T takes only a JSON integer in its range: a
+  /// float (1e30) or a negative count would otherwise convert to garbage (or, for a float out
+  /// of range, undefined behaviour) and size the model's arrays.
   template <class T>
   T field(const std::string& key) const {
     try {
-      return meta().at(key).get<T>();
+      const nlohmann::json& v = meta().at(key);
+      if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
+        const bool fits = v.is_number_unsigned()  ? std::in_range<T>(v.get<uint64_t>())
+                          : v.is_number_integer() ? std::in_range<T>(v.get<int64_t>())
+                                                  : false;
+        if (!fits) bad("field '" + key + "' is " + v.dump() + ", not an integer in the range of its type");
+      }
+      return v.get<T>();
     } catch (const nlohmann::json::exception& e) {
       bad(e.what());
     }

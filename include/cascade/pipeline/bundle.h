@@ -63,6 +63,10 @@ std::string build_bundle(const YAML::Node& cfg, const Dataset& ds, const std::fi
 /// Returns the manifest.
 nlohmann::json verify_bundle(const std::filesystem::path& dir);
 
+/// Every regular file under `dir` except manifest.json, as '/'-separated paths relative to `dir`,
+/// sorted: what build_bundle lists in the manifest and verify_bundle expects to find listed.
+std::vector<std::string> bundle_files(const std::filesystem::path& dir);
+
 /// A loaded, verified, immutable bundle. Thread-safe to read from many threads.
 class Bundle {
  public:
