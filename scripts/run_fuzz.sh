@@ -11,7 +11,7 @@ START=$(date +%s)
 CXX=clang++ cmake -S fuzz -B build/fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build/fuzz -j "$(nproc)"
 mkdir -p build/fuzz/artifacts
-for target in request event_journal csv_loader config funnel_spec snapshot manifest; do
+for target in request event_journal csv_loader movielens config funnel_spec snapshot manifest; do
   work="build/fuzz/corpus-$target"
   rm -rf "$work" && mkdir -p "$work" && cp fuzz/corpus/$target/* "$work"/
   log="build/fuzz/$target.log"

@@ -38,7 +38,8 @@ bash scripts/run_python_tests.sh
 # The dashboard in headless Chromium (installs chromium and the pinned npm package if missing).
 phase "browser tests"
 bash scripts/run_browser_tests.sh
-# libFuzzer on the request parsers, the event journal and the CSV loader, 30 s each (fuzz/).
+# libFuzzer on every parser of outside bytes (requests, journal, loaders, configs, funnel spec,
+# snapshots, manifests), 30 s each (fuzz/).
 phase "fuzzing"
 FUZZ_SECONDS="${FUZZ_SECONDS:-30}" bash scripts/run_fuzz.sh
 # ThreadSanitizer: the concurrent sources and their tests instrumented, the rest reused from the
