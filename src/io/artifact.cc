@@ -98,6 +98,11 @@ std::string manifest_kind(const fs::path& dir) {
   return m["kind"].get<std::string>();
 }
 
+bool is_file_entry(const nlohmann::json& entry, const char* hash_key) {
+  return entry.is_object() && entry.contains("bytes") && entry["bytes"].is_number_unsigned() &&
+         entry.contains(hash_key) && entry[hash_key].is_string();
+}
+
 ArtifactReader::ArtifactReader(fs::path dir, const std::string& expected_kind, int format_version)
     : dir_(std::move(dir)), meta_(read_manifest(dir_)) {
   // Typed checks before any get<>(): on another JSON type nlohmann throws its own exceptions,
@@ -138,8 +143,7 @@ std::string ArtifactReader::blob(const std::string& name) const {
   }
   const auto& f = meta_["files"][name];
   // The entry's types are checked before get<>() (see the constructor).
-  if (!f.is_object() || !f.contains("bytes") || !f["bytes"].is_number_unsigned() || !f.contains("xxh3_128") ||
-      !f["xxh3_128"].is_string()) {
+  if (!is_file_entry(f, "xxh3_128")) {
     throw Error(fmt::format("{}/manifest.json: the entry of file '{}' is not {{\"bytes\": N, \"xxh3_128\": \"...\"}}",
                             dir_.string(), name));
   }

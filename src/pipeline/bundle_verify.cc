@@ -58,8 +58,7 @@ nlohmann::json verify_bundle(const fs::path& dir) {
     const fs::path relp(rel);
     if (rel.empty() || relp.is_absolute() || std::find(relp.begin(), relp.end(), "..") != relp.end())
       throw Error(fmt::format("{}: the manifest lists '{}', which is not a path inside the bundle", where, rel));
-    if (!info.is_object() || !info.contains("bytes") || !info["bytes"].is_number_unsigned() ||
-        !info.contains("xxh3") || !info["xxh3"].is_string())
+    if (!is_file_entry(info, "xxh3"))
       throw Error(fmt::format("{}: the manifest entry of {} is not {{\"bytes\": N, \"xxh3\": \"...\"}}", where, rel));
     const fs::path p = dir / relp;
     std::error_code ec;

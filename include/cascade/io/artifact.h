@@ -127,6 +127,11 @@ class ModelReader : public ArtifactReader {
   std::string dataset_hash_;
 };
 
+/// Whether `entry` is a manifest's file entry: an object with an unsigned "bytes" and a string
+/// under `hash_key` (model manifests say "xxh3_128", bundle manifests "xxh3"). Checked before
+/// get<>(), which would throw nlohmann's own exceptions on other types.
+bool is_file_entry(const nlohmann::json& entry, const char* hash_key);
+
 /// The "kind" field of dir/manifest.json (throws when absent or unreadable).
 std::string manifest_kind(const std::filesystem::path& dir);
 
