@@ -1,6 +1,7 @@
 #include "rank/gbdt_forest.h"
 
 #include <fmt/format.h>
+#include <immintrin.h>
 
 #include <algorithm>
 #include <cmath>
@@ -39,7 +40,7 @@ std::vector<T> numbers(const Json& tree, const char* key) {
 }  // namespace
 
 std::unique_ptr<GbdtForest> GbdtForest::compile(std::string_view ubj, size_t cols, std::string* why,
-                                                bool complete) {
+                                                Walk walk) {
   auto refuse = [&](std::string reason) {
     if (why) *why = std::move(reason);
     return std::unique_ptr<GbdtForest>();
@@ -138,18 +139,35 @@ std::unique_ptr<GbdtForest> GbdtForest::compile(std::string_view ubj, size_t col
       }
       f->depths_.push_back(max_depth);
     }
-    if (complete) f->build_complete();
+    const uint32_t depth =
+        f->depths_.empty() ? 0 : *std::max_element(f->depths_.begin(), f->depths_.end());
+    __builtin_cpu_init();
+    const bool has512 = __builtin_cpu_supports("avx512f");
+    // Row offsets are int32 lanes in the AVX-512 walk.
+    const bool fits512 = depth <= kMaxUniformDepth && cols < (size_t{1} << 20) &&
+                         (f->roots_.size() << (kMaxUniformDepth + 2)) < (size_t{1} << 31);
+    if (walk == Walk::kAvx512 && !(has512 && fits512))
+      return refuse(has512 ? "trees too deep or too many columns for the AVX-512 walk"
+                           : "this CPU has no AVX-512");
+    if (walk == Walk::kComplete && depth > kMaxCompleteDepth)
+      return refuse("trees too deep for the complete layout");
+    if (walk == Walk::kBest)
+      walk = has512 && fits512            ? Walk::kAvx512
+             : depth <= kMaxCompleteDepth ? Walk::kComplete
+                                          : Walk::kGeneral;
+    f->walk_ = walk;
+    if (walk == Walk::kComplete) f->build_complete(0);
+    if (walk == Walk::kAvx512) f->build_complete(std::max<uint32_t>(depth, 1));
     return f;
   } catch (const std::exception& e) {
     return refuse(std::string("unreadable model: ") + e.what());
   }
 }
 
-void GbdtForest::build_complete() {
-  for (uint32_t d : depths_)
-    if (d > kMaxCompleteDepth) return;
+void GbdtForest::build_complete(uint32_t uniform_depth) {
+  uniform_depth_ = uniform_depth;
   for (size_t t = 0; t < roots_.size(); ++t) {
-    const uint32_t D = depths_[t];
+    const uint32_t D = uniform_depth ? uniform_depth : depths_[t];
     const size_t n_internal = (size_t{1} << D) - 1;
     cnode0_.push_back(static_cast<uint32_t>(cnodes_.size()));
     cleaf0_.push_back(static_cast<uint32_t>(cleaves_.size()));
@@ -185,7 +203,6 @@ void GbdtForest::build_complete() {
       }
     }
   }
-  complete_ = true;
 }
 
 void GbdtForest::predict(std::span<const float> x, size_t rows, std::span<float> out) const {
@@ -200,10 +217,15 @@ void GbdtForest::predict(std::span<const float> x, size_t rows, std::span<float>
           fmt::format("gbdt: feature value of row {} column {} is infinite", k / cols_, k % cols_));
   }
   std::fill(out.begin(), out.end(), base_margin_);
-  if (complete_) {
-    predict_complete(x.data(), rows, out.data());
-  } else {
-    predict_general(x.data(), rows, out.data());
+  switch (walk_) {
+    case Walk::kAvx512:
+      predict_avx512(x.data(), rows, out.data());
+      break;
+    case Walk::kComplete:
+      predict_complete(x.data(), rows, out.data());
+      break;
+    default:
+      predict_general(x.data(), rows, out.data());
   }
   if (sigmoid_)
     for (float& v : out) v = xgb_sigmoid(v);
@@ -265,6 +287,71 @@ void GbdtForest::predict_general(const float* x, size_t rows, float* out) const 
       }
       for (size_t b = 0; b < nb; ++b) out[r0 + b] += nodes[at[b]].threshold;
     }
+  }
+}
+
+// The masked gathers with a zero source: the unmasked intrinsics start from an undefined
+// register, which GCC 12 reports as used uninitialised.
+static __attribute__((target("avx512f"))) inline __m512 gather_ps(__m512i index, const void* base) {
+  return _mm512_mask_i32gather_ps(_mm512_setzero_ps(), 0xFFFF, index, base, 4);
+}
+
+// 16 rows in the lanes of one vector and kTrees trees walked side by side (independent chains
+// of gathers, so their latencies overlap), every tree at the forest's depth (uniform layout).
+// Per row the margin still adds the trees' leaves one at a time in tree order, in float: the
+// same bits as the scalar walks and XGBoost. A node's threshold and feature are gathered from
+// the interleaved CompleteNode array (two 32-bit words a node), the row's value from x.
+__attribute__((target("avx512f"))) void GbdtForest::predict_avx512(const float* x, size_t rows,
+                                                                   float* out) const {
+  constexpr size_t kTrees = 4;
+  const uint32_t D = uniform_depth_;
+  const int n_internal = (1 << D) - 1;
+  const size_t n_trees = cnode0_.size();
+  const auto* words = reinterpret_cast<const int*>(cnodes_.data());
+  static_assert(sizeof(CompleteNode) == 8);
+  const __m512i one = _mm512_set1_epi32(1), two = _mm512_set1_epi32(2);
+  const __m512i feature_bits = _mm512_set1_epi32(static_cast<int>(~kDefaultLeft));
+  const __m512i default_left = _mm512_set1_epi32(static_cast<int>(kDefaultLeft));
+  for (size_t r0 = 0; r0 < rows; r0 += 16) {
+    const auto nb = static_cast<int>(std::min<size_t>(16, rows - r0));
+    const __mmask16 valid = static_cast<__mmask16>((1u << nb) - 1);
+    // Spare lanes repeat the block's last row (its reads stay inside x).
+    alignas(64) int offsets[16];
+    for (int b = 0; b < 16; ++b) offsets[b] = std::min(b, nb - 1) * static_cast<int>(cols_);
+    const __m512i row_off = _mm512_load_si512(offsets);
+    const float* xb = x + r0 * cols_;
+    __m512 acc = _mm512_maskz_loadu_ps(valid, out + r0);
+    for (size_t t0 = 0; t0 < n_trees; t0 += kTrees) {
+      const size_t nt = std::min(kTrees, n_trees - t0);
+      __m512i at[kTrees], node0[kTrees];
+      for (size_t k = 0; k < kTrees; ++k) {
+        at[k] = _mm512_setzero_si512();
+        // Node words of tree t0 + k (a spare tree slot walks tree t0 again, unused).
+        node0[k] = _mm512_set1_epi32(static_cast<int>(2 * cnode0_[t0 + (k < nt ? k : 0)]));
+      }
+      for (uint32_t s = 0; s < D; ++s) {
+        for (size_t k = 0; k < kTrees; ++k) {
+          const __m512i w = _mm512_add_epi32(node0[k], _mm512_add_epi32(at[k], at[k]));
+          const __m512 thr = gather_ps(w, words);
+          const __m512i feat = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), 0xFFFF,
+                                                           _mm512_add_epi32(w, one), words, 4);
+          const __m512i xi = _mm512_add_epi32(row_off, _mm512_and_si512(feat, feature_bits));
+          const __m512 v = gather_ps(xi, xb);
+          const __mmask16 left =
+              _mm512_cmp_ps_mask(v, thr, _CMP_LT_OQ) |
+              (_mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q) & _mm512_test_epi32_mask(feat, default_left));
+          // at = 2 at + 2 - left
+          const __m512i next = _mm512_add_epi32(_mm512_add_epi32(at[k], at[k]), two);
+          at[k] = _mm512_mask_sub_epi32(next, left, next, one);
+        }
+      }
+      for (size_t k = 0; k < nt; ++k) {
+        const __m512i leaf = _mm512_add_epi32(
+            _mm512_set1_epi32(static_cast<int>(cleaf0_[t0 + k]) - n_internal), at[k]);
+        acc = _mm512_add_ps(acc, gather_ps(leaf, cleaves_.data()));
+      }
+    }
+    _mm512_mask_storeu_ps(out + r0, valid, acc);
   }
 }
 

@@ -24,18 +24,24 @@ namespace cascade {
 
 class GbdtForest {
  public:
+  /// How predict() walks the trees. kBest: the AVX-512 walk on CPUs that have it, else the
+  /// complete-tree layout when every tree is at most kMaxCompleteDepth deep, else the general
+  /// one. The others force one walk (for tests and benchmarks); every walk gives the same bits.
+  enum class Walk { kBest, kGeneral, kComplete, kAvx512 };
+
   /// The forest of a model saved as UBJSON by XGBoosterSaveModelToBuffer; nullptr (with the
-  /// reason in `why`) when the model is outside what this evaluator reproduces exactly.
-  /// `complete = false` keeps the general node layout even for shallow trees (for tests).
+  /// reason in `why`) when the model is outside what this evaluator reproduces exactly, or
+  /// when the forced `walk` cannot run here (kAvx512 on a CPU without it, kComplete or
+  /// kAvx512 on trees deeper than kMaxCompleteDepth).
   static std::unique_ptr<GbdtForest> compile(std::string_view ubj, size_t cols, std::string* why,
-                                             bool complete = true);
+                                             Walk walk = Walk::kBest);
 
   /// out[r] = the model's prediction for row r of x (rows x cols, row-major, NaN = missing).
   void predict(std::span<const float> x, size_t rows, std::span<float> out) const;
 
   size_t n_trees() const { return roots_.size(); }
-  /// Whether predict() walks the complete-tree layout (all trees shallow enough).
-  bool complete_layout() const { return complete_; }
+  /// The walk predict() uses (never kBest).
+  Walk walk() const { return walk_; }
 
  private:
   // A node: `feature` (its top bit: missing values go left) and `threshold`; a leaf has
@@ -57,14 +63,20 @@ class GbdtForest {
     uint32_t feature = 0;  // top bit: missing values go left
   };
   static constexpr uint32_t kMaxCompleteDepth = 10;
-  void build_complete();
+  // The AVX-512 walk lays every tree out at the forest's depth, so 16 rows x several trees
+  // step together; deeper forests than this would make that layout large.
+  static constexpr uint32_t kMaxUniformDepth = 8;
+  // uniform_depth 0: each tree at its own depth; otherwise every tree at that depth.
+  void build_complete(uint32_t uniform_depth);
   void predict_complete(const float* x, size_t rows, float* out) const;
   void predict_general(const float* x, size_t rows, float* out) const;
+  void predict_avx512(const float* x, size_t rows, float* out) const;
 
   std::vector<Node> nodes_;
   std::vector<uint32_t> roots_;   // first node of each tree
   std::vector<uint32_t> depths_;  // steps from the root to the deepest leaf
-  bool complete_ = false;         // the complete layout below is filled and used
+  Walk walk_ = Walk::kGeneral;
+  uint32_t uniform_depth_ = 0;  // the complete layout's depth of every tree (AVX-512 walk)
   std::vector<CompleteNode> cnodes_;
   std::vector<float> cleaves_;
   std::vector<uint32_t> cnode0_, cleaf0_;  // per tree: first node, first leaf

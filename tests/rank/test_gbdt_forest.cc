@@ -83,21 +83,28 @@ TEST_P(GbdtForestTest, PredictsBitIdenticallyToXgboost) {
     // A model that learned something: the predictions are not one constant.
     EXPECT_NE(*std::min_element(got.begin(), got.end()), *std::max_element(got.begin(), got.end()));
   }
-  // Both node layouts (complete trees, and the general one deeper forests use) agree with it.
+  // Every walk (the general node layout, complete trees, and the AVX-512 walk where the CPU
+  // has it) agrees with it, also on blocks shorter than its lanes.
   const std::string bytes = fitted.to_bytes();
-  const auto complete = GbdtForest::compile(bytes, test.cols, nullptr, true);
-  const auto general = GbdtForest::compile(bytes, test.cols, nullptr, false);
-  ASSERT_TRUE(complete && general);
-  EXPECT_TRUE(complete->complete_layout());
-  EXPECT_FALSE(general->complete_layout());
   const auto want = fitted.predict_xgboost(test.x, test.rows);
-  std::vector<float> a(test.rows), b(test.rows);
-  complete->predict(test.x, test.rows, a);
-  general->predict(test.x, test.rows, b);
-  for (size_t r = 0; r < test.rows; ++r) {
-    ASSERT_EQ(bits(a[r]), bits(want[r])) << "complete layout, row " << r;
-    ASSERT_EQ(bits(b[r]), bits(want[r])) << "general layout, row " << r;
+  using Walk = GbdtForest::Walk;
+  __builtin_cpu_init();
+  std::vector<Walk> walks{Walk::kGeneral, Walk::kComplete};
+  if (__builtin_cpu_supports("avx512f")) walks.push_back(Walk::kAvx512);
+  for (Walk w : walks) {
+    std::string why;
+    const auto forest = GbdtForest::compile(bytes, test.cols, &why, w);
+    ASSERT_TRUE(forest) << why;
+    EXPECT_EQ(forest->walk(), w);
+    for (size_t rows : {test.rows, size_t{1}, size_t{17}, size_t{33}}) {
+      std::vector<float> got(rows);
+      forest->predict(std::span<const float>(test.x.data(), rows * test.cols), rows, got);
+      for (size_t r = 0; r < rows; ++r)
+        ASSERT_EQ(bits(got[r]), bits(want[r]))
+            << "walk " << static_cast<int>(w) << ", " << rows << " rows, row " << r;
+    }
   }
+  EXPECT_NE(GbdtForest::compile(bytes, test.cols, nullptr)->walk(), Walk::kBest);
   // One row alone (the spare lanes of the block repeat it) gives that row's value.
   const auto one =
       loaded.predict(std::span<const float>(test.x.data() + 6 * test.cols, test.cols), 1);
