@@ -157,7 +157,17 @@ std::unique_ptr<GbdtForest> GbdtForest::compile(std::string_view ubj, size_t col
                                           : Walk::kGeneral;
     f->walk_ = walk;
     if (walk == Walk::kComplete) f->build_complete(0);
-    if (walk == Walk::kAvx512) f->build_complete(std::max<uint32_t>(depth, 1));
+    if (walk == Walk::kAvx512) {
+      f->build_complete(std::max<uint32_t>(depth, 1));
+      // The same nodes as two arrays (thresholds, features), padded so that a level's
+      // two 16-wide loads never read past the end.
+      for (const CompleteNode& nd : f->cnodes_) {
+        f->uthreshold_.push_back(nd.threshold);
+        f->ufeature_.push_back(nd.feature);
+      }
+      f->uthreshold_.resize(f->uthreshold_.size() + 32, 0.0f);
+      f->ufeature_.resize(f->ufeature_.size() + 32, 0u);
+    }
     return f;
   } catch (const std::exception& e) {
     return refuse(std::string("unreadable model: ") + e.what());
@@ -296,25 +306,28 @@ static __attribute__((target("avx512f"))) inline __m512 gather_ps(__m512i index,
   return _mm512_mask_i32gather_ps(_mm512_setzero_ps(), 0xFFFF, index, base, 4);
 }
 
-// 16 rows in the lanes of one vector and kTrees trees walked side by side (independent chains
-// of gathers, so their latencies overlap), every tree at the forest's depth (uniform layout).
-// Per row the margin still adds the trees' leaves one at a time in tree order, in float: the
-// same bits as the scalar walks and XGBoost. A node's threshold and feature are gathered from
-// the interleaved CompleteNode array (two 32-bit words a node), the row's value from x.
+// 16 rows in the lanes of one vector and kTrees trees walked side by side (independent chains,
+// so their latencies overlap), every tree at the forest's depth (uniform layout). A level of at
+// most 32 nodes (the first six levels) is looked up in registers: its thresholds and features
+// are two loads each and a two-register permute by the lanes' positions in the level; deeper
+// levels are gathered. The row's value is gathered from x. Per row the margin still adds the
+// trees' leaves one at a time in tree order, in float: the same bits as the scalar walks and
+// XGBoost.
 __attribute__((target("avx512f"))) void GbdtForest::predict_avx512(const float* x, size_t rows,
                                                                    float* out) const {
   constexpr size_t kTrees = 4;
+  constexpr uint32_t kPermuteLevels = 6;  // levels 0..5: at most 32 nodes
   const uint32_t D = uniform_depth_;
   const int n_internal = (1 << D) - 1;
   const size_t n_trees = cnode0_.size();
-  const auto* words = reinterpret_cast<const int*>(cnodes_.data());
-  static_assert(sizeof(CompleteNode) == 8);
+  const float* thr_all = uthreshold_.data();
+  const int* feat_all = reinterpret_cast<const int*>(ufeature_.data());
   const __m512i one = _mm512_set1_epi32(1), two = _mm512_set1_epi32(2);
   const __m512i feature_bits = _mm512_set1_epi32(static_cast<int>(~kDefaultLeft));
   const __m512i default_left = _mm512_set1_epi32(static_cast<int>(kDefaultLeft));
   for (size_t r0 = 0; r0 < rows; r0 += 16) {
     const auto nb = static_cast<int>(std::min<size_t>(16, rows - r0));
-    const __mmask16 valid = static_cast<__mmask16>((1u << nb) - 1);
+    const auto valid = static_cast<__mmask16>((1u << nb) - 1);
     // Spare lanes repeat the block's last row (its reads stay inside x).
     alignas(64) int offsets[16];
     for (int b = 0; b < 16; ++b) offsets[b] = std::min(b, nb - 1) * static_cast<int>(cols_);
@@ -323,18 +336,30 @@ __attribute__((target("avx512f"))) void GbdtForest::predict_avx512(const float* 
     __m512 acc = _mm512_maskz_loadu_ps(valid, out + r0);
     for (size_t t0 = 0; t0 < n_trees; t0 += kTrees) {
       const size_t nt = std::min(kTrees, n_trees - t0);
-      __m512i at[kTrees], node0[kTrees];
+      __m512i at[kTrees];
+      uint32_t base[kTrees];  // first node of each tree (a spare slot walks tree t0, unused)
       for (size_t k = 0; k < kTrees; ++k) {
         at[k] = _mm512_setzero_si512();
-        // Node words of tree t0 + k (a spare tree slot walks tree t0 again, unused).
-        node0[k] = _mm512_set1_epi32(static_cast<int>(2 * cnode0_[t0 + (k < nt ? k : 0)]));
+        base[k] = cnode0_[t0 + (k < nt ? k : 0)];
       }
       for (uint32_t s = 0; s < D; ++s) {
+        const int level0 = (1 << s) - 1;
         for (size_t k = 0; k < kTrees; ++k) {
-          const __m512i w = _mm512_add_epi32(node0[k], _mm512_add_epi32(at[k], at[k]));
-          const __m512 thr = gather_ps(w, words);
-          const __m512i feat = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), 0xFFFF,
-                                                           _mm512_add_epi32(w, one), words, 4);
+          __m512 thr;
+          __m512i feat;
+          if (s < kPermuteLevels) {
+            const __m512i pos = _mm512_sub_epi32(at[k], _mm512_set1_epi32(level0));
+            const float* tl = thr_all + base[k] + level0;
+            const int* fl = feat_all + base[k] + level0;
+            thr = _mm512_permutex2var_ps(_mm512_loadu_ps(tl), pos, _mm512_loadu_ps(tl + 16));
+            feat =
+                _mm512_permutex2var_epi32(_mm512_loadu_si512(fl), pos, _mm512_loadu_si512(fl + 16));
+          } else {
+            const __m512i node =
+                _mm512_add_epi32(at[k], _mm512_set1_epi32(static_cast<int>(base[k])));
+            thr = gather_ps(node, thr_all);
+            feat = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), 0xFFFF, node, feat_all, 4);
+          }
           const __m512i xi = _mm512_add_epi32(row_off, _mm512_and_si512(feat, feature_bits));
           const __m512 v = gather_ps(xi, xb);
           const __mmask16 left =

@@ -77,6 +77,8 @@ class GbdtForest {
   std::vector<uint32_t> depths_;  // steps from the root to the deepest leaf
   Walk walk_ = Walk::kGeneral;
   uint32_t uniform_depth_ = 0;  // the complete layout's depth of every tree (AVX-512 walk)
+  std::vector<float> uthreshold_;  // AVX-512 walk: cnodes_ as two arrays, padded by 32
+  std::vector<uint32_t> ufeature_;
   std::vector<CompleteNode> cnodes_;
   std::vector<float> cleaves_;
   std::vector<uint32_t> cnode0_, cleaf0_;  // per tree: first node, first leaf

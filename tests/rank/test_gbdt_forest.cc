@@ -121,6 +121,41 @@ INSTANTIATE_TEST_SUITE_P(Objectives, GbdtForestTest,
                            return s;
                          });
 
+// Trees 8 deep: the AVX-512 walk looks the first six levels up in registers and gathers the
+// deeper ones; both parts, and the scalar layouts, give XGBoost's bits.
+TEST(GbdtForest, DeepTreesGiveTheSameBitsInEveryWalk) {
+  Data train(4000, 5);
+  // A label no shallow tree fits (a fine checkerboard of two features), so splits go 8 deep.
+  for (size_t i = 0; i < train.rows; ++i) {
+    const float* r = &train.x[i * train.cols];
+    const int a = std::isnan(r[0]) ? 0 : static_cast<int>(r[0] * 16);
+    const int b = std::isnan(r[1]) ? 0 : static_cast<int>(r[1] * 16);
+    train.y[i] = static_cast<float>((a + b) % 2);
+  }
+  GbdtOptions o;
+  o.objective = "binary:logistic";
+  o.rounds = 12;
+  o.max_depth = 8;
+  o.eta = 0.3;
+  o.threads = 1;
+  Gbdt g;
+  g.fit(train.x, train.rows, train.cols, train.y, train.groups, o);
+  const Data test(203, 6);
+  const auto want = g.predict_xgboost(test.x, test.rows);
+  using Walk = GbdtForest::Walk;
+  __builtin_cpu_init();
+  std::vector<Walk> walks{Walk::kGeneral, Walk::kComplete};
+  if (__builtin_cpu_supports("avx512f")) walks.push_back(Walk::kAvx512);
+  for (Walk w : walks) {
+    const auto forest = GbdtForest::compile(g.to_bytes(), test.cols, nullptr, w);
+    ASSERT_TRUE(forest);
+    std::vector<float> got(test.rows);
+    forest->predict(test.x, test.rows, got);
+    for (size_t r = 0; r < test.rows; ++r)
+      ASSERT_EQ(bits(got[r]), bits(want[r])) << "walk " << static_cast<int>(w) << ", row " << r;
+  }
+}
+
 TEST(GbdtForest, RefusesWhatItCannotReproduce) {
   std::string why;
   EXPECT_EQ(GbdtForest::compile("not ubjson", 3, &why), nullptr);
