@@ -52,7 +52,8 @@ std::vector<ScoredItem> select(size_t n, size_t k, Fn&& at) {
       std::push_heap(heap.begin(), heap.end(), cmp);
     }
   }
-  std::sort(heap.begin(), heap.end(), [](const ScoredItem& a, const ScoredItem& b) { return better(a, b); });
+  std::sort(heap.begin(), heap.end(),
+            [](const ScoredItem& a, const ScoredItem& b) { return better(a, b); });
   return heap;
 }
 // One 64-bit key per item that sorts ascending exactly as `better` orders (score descending,
@@ -65,25 +66,51 @@ inline uint64_t rank_key(float score, ItemId item) {
   return (static_cast<uint64_t>(~ascending) << 32) | item;
 }
 
+// Sorts `keys` ascending: least-significant-digit radix sort, 8 bits a pass, all eight digit
+// histograms counted in one read, and the passes whose digit is the same in every key (the
+// high bytes of small item ids, often exponent bytes of the scores) skipped. For the few
+// thousand keys of a recall channel this is several times cheaper than nth_element + sort.
+void radix_sort(std::vector<uint64_t>& keys, std::vector<uint64_t>& tmp) {
+  const size_t n = keys.size();
+  uint32_t count[8][256] = {};
+  for (uint64_t k : keys)
+    for (int d = 0; d < 8; ++d) ++count[d][(k >> (8 * d)) & 0xff];
+  tmp.resize(n);
+  uint64_t* src = keys.data();
+  uint64_t* dst = tmp.data();
+  for (int d = 0; d < 8; ++d) {
+    uint32_t* c = count[d];
+    if (c[(src[0] >> (8 * d)) & 0xff] == n) continue;  // one value of this digit: order kept
+    uint32_t sum = 0;
+    for (int b = 0; b < 256; ++b) {
+      const uint32_t here = c[b];
+      c[b] = sum;
+      sum += here;
+    }
+    for (size_t i = 0; i < n; ++i) dst[c[(src[i] >> (8 * d)) & 0xff]++] = src[i];
+    std::swap(src, dst);
+  }
+  if (src != keys.data()) std::copy_n(src, n, keys.data());
+}
+
 }  // namespace
 
-std::vector<ScoredItem> top_k(std::span<const float> scores, size_t k, std::span<const uint8_t> skip) {
+std::vector<ScoredItem> top_k(std::span<const float> scores, size_t k,
+                              std::span<const uint8_t> skip) {
   const size_t n = scores.size();
   if (k != 0 && k * 4 >= n && fast_paths()) {
     // A large share of the catalogue (a recall channel's top 500 of a few thousand items):
-    // select and sort keys (the same total order as `better`), then read the scores back.
-    thread_local std::vector<uint64_t> keys;
+    // sort keys (the same total order as `better`, and unique: one per item), keep the first
+    // k, then read the scores back.
+    thread_local std::vector<uint64_t> keys, tmp;
     keys.clear();
     keys.reserve(n);
     for (size_t i = 0; i < n; ++i) {
       if ((!skip.empty() && skip[i]) || !std::isfinite(scores[i])) continue;
       keys.push_back(rank_key(scores[i], static_cast<ItemId>(i)));
     }
-    if (keys.size() > k) {
-      std::nth_element(keys.begin(), keys.begin() + static_cast<std::ptrdiff_t>(k), keys.end());
-      keys.resize(k);
-    }
-    std::sort(keys.begin(), keys.end());
+    if (!keys.empty()) radix_sort(keys, tmp);
+    if (keys.size() > k) keys.resize(k);
     std::vector<ScoredItem> out(keys.size());
     for (size_t r = 0; r < keys.size(); ++r) {
       const auto item = static_cast<ItemId>(keys[r] & 0xffffffffu);

@@ -58,6 +58,27 @@ TEST(TopKKeys, MatchesTheComparatorOnTiesZerosAndNonFinite) {
   }
 }
 
+// Item ids past 65,536 and scores of every magnitude: the key sort's passes over every byte.
+TEST(TopKKeys, MatchesTheComparatorOnALargeCatalogue) {
+  std::mt19937 rng(12);
+  const size_t n = 70000;
+  std::vector<float> s(n);
+  for (float& v : s)
+    v = rng() % 10 == 0 ? static_cast<float>(rng() % 3)  // ties across the whole range
+                        : std::ldexp(std::uniform_real_distribution<float>(-1, 1)(rng),
+                                     static_cast<int>(rng() % 40) - 20);
+  for (size_t k : {size_t{17500}, size_t{69999}, size_t{70000}}) {
+    set_fast_paths(true);
+    const auto fast = top_k(s, k);
+    set_fast_paths(false);
+    const auto ref = top_k(s, k);
+    set_fast_paths(true);
+    ASSERT_EQ(fast.size(), ref.size());
+    for (size_t r = 0; r < ref.size(); ++r)
+      ASSERT_EQ(fast[r].item, ref[r].item) << "k " << k << " rank " << r;
+  }
+}
+
 TEST(TopKKeys, OrdersByScoreThenLowerItem) {
   const std::vector<float> s = {1.0f, -0.0f, 2.0f, 0.0f, 2.0f, -1.0f};
   const auto t = top_k(s, 5);
