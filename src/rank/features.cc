@@ -19,6 +19,18 @@ constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
 constexpr int64_t kNever = std::numeric_limits<int64_t>::max();
 constexpr uint32_t kPopBuckets = 11;  // floor(log2(1 + count)) capped at 10
 
+// log1p of a rank (the fused and channel ranks of every row): a table for the ranks a pool
+// and a channel's quota reach, the same floats as std::log1p, which costs a call per value.
+float log1p_rank(uint32_t rank) {
+  constexpr uint32_t kTable = 4096;
+  static const std::vector<float> table = [] {
+    std::vector<float> t(kTable);
+    for (uint32_t i = 0; i < kTable; ++i) t[i] = std::log1p(static_cast<float>(i));
+    return t;
+  }();
+  return rank < kTable ? table[rank] : std::log1p(static_cast<float>(rank));
+}
+
 uint32_t scalar_u32(const YAML::Node& n, const std::string& key, uint32_t lo, uint32_t hi) {
   try {
     const auto v = n.as<int64_t>();
@@ -396,12 +408,12 @@ void FeatureBuilder::fill_rows(const RankRequest& req,
     for (uint16_t g : info.genres) x[c_genre0_ + g] = 1.0f;
     if (const FusedCandidate* e = entries[r]) {
       x[c_fused_score_] = e->score;
-      x[c_fused_rank_] = std::log1p(static_cast<float>(ranks[r]));
+      x[c_fused_rank_] = log1p_rank(ranks[r]);
       for (size_t k = 0; k < e->channels.size(); ++k) {
         const size_t c = e->channels[k];
         CASCADE_CHECK(c < names_.size(), "FeatureBuilder: pool entry names an unknown channel");
         x[c_channel0_ + 2 * c] = e->channel_scores[k];
-        x[c_channel0_ + 2 * c + 1] = std::log1p(static_cast<float>(e->channel_ranks[k]));
+        x[c_channel0_ + 2 * c + 1] = log1p_rank(e->channel_ranks[k]);
       }
     }
     if (H && !info.genres.empty()) {

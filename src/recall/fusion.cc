@@ -16,7 +16,9 @@
 
 #include "cascade/core/error.h"
 #include "cascade/core/registry.h"
+#include "cascade/util/fast_paths.h"
 #include "cascade/util/strings.h"
+#include "cascade/util/topk.h"
 
 namespace cascade {
 
@@ -53,7 +55,9 @@ std::unique_ptr<FusionMethod> make_fusion_method(const std::string& name) {
   return Registry<FusionMethod>::instance().create(name, Params());
 }
 
-std::vector<std::string> fusion_method_names() { return Registry<FusionMethod>::instance().names(); }
+std::vector<std::string> fusion_method_names() {
+  return Registry<FusionMethod>::instance().names();
+}
 
 void validate_fusion_options(const FusionOptions& opt, size_t n_channels) {
   CASCADE_CHECK(Registry<FusionMethod>::instance().has(opt.method),
@@ -115,7 +119,7 @@ std::vector<FusedCandidate> fuse(std::span<const ChannelCandidates> lists, const
   std::vector<double> fused;  // parallel to items
   std::vector<uint16_t> n_contrib;
   std::vector<uint32_t>
-      seen_in;  // per item slot: last channel + 1 that listed it (duplicate check)
+      seen_in;                // per item slot: last channel + 1 that listed it (duplicate check)
   std::vector<double> parts;  // one channel's contributions, parallel to its kept list
   for (size_t c = 0; c < lists.size(); ++c) {
     const ChannelCandidates& list = lists[c];
@@ -183,16 +187,28 @@ std::vector<FusedCandidate> fuse(std::span<const ChannelCandidates> lists, const
     score[i] = static_cast<float>(fused[i]);
     if (n_contrib[i] > 0) order.push_back(static_cast<uint32_t>(i));
   }
-  auto better = [&](uint32_t a, uint32_t b) {
-    if (score[a] != score[b]) return score[a] > score[b];
-    return items[a] < items[b];
-  };
-  if (order.size() > opt.pool_size) {
-    std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(opt.pool_size),
-                      order.end(), better);
-    order.resize(opt.pool_size);
+  if (fast_paths()) {
+    // The same order as `better` below through packed keys (score, then item) and a radix
+    // sort: the comparator's partial sort was a tenth of the request's fusion.
+    thread_local std::vector<uint64_t> keys;
+    keys.clear();
+    for (uint32_t i : order) keys.push_back(rank_key(score[i], items[i]));
+    sort_rank_keys(keys);
+    order.resize(std::min(order.size(), opt.pool_size));
+    for (size_t p = 0; p < order.size(); ++p)
+      order[p] = static_cast<uint32_t>(slot[static_cast<ItemId>(keys[p] & 0xffffffffu)]);
   } else {
-    std::sort(order.begin(), order.end(), better);
+    auto better = [&](uint32_t a, uint32_t b) {
+      if (score[a] != score[b]) return score[a] > score[b];
+      return items[a] < items[b];
+    };
+    if (order.size() > opt.pool_size) {
+      std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(opt.pool_size),
+                        order.end(), better);
+      order.resize(opt.pool_size);
+    } else {
+      std::sort(order.begin(), order.end(), better);
+    }
   }
 
   // Pass 3: full entries for the kept items only, channels ascending.

@@ -56,21 +56,11 @@ std::vector<ScoredItem> select(size_t n, size_t k, Fn&& at) {
             [](const ScoredItem& a, const ScoredItem& b) { return better(a, b); });
   return heap;
 }
-// One 64-bit key per item that sorts ascending exactly as `better` orders (score descending,
-// then item ascending): the float's bits mapped to an unsigned order (-0 first made +0, which
-// `better` treats as equal), complemented, above the item id. Integer compares on one word
-// are several times cheaper than the two-field comparator.
-inline uint64_t rank_key(float score, ItemId item) {
-  const uint32_t u = std::bit_cast<uint32_t>(score + 0.0f);
-  const uint32_t ascending = (u & 0x80000000u) ? ~u : (u | 0x80000000u);
-  return (static_cast<uint64_t>(~ascending) << 32) | item;
-}
-
 // Sorts `keys` ascending: least-significant-digit radix sort, 8 bits a pass, all eight digit
 // histograms counted in one read, and the passes whose digit is the same in every key (the
 // high bytes of small item ids, often exponent bytes of the scores) skipped. For the few
 // thousand keys of a recall channel this is several times cheaper than nth_element + sort.
-void radix_sort(std::vector<uint64_t>& keys, std::vector<uint64_t>& tmp) {
+void radix_sort_into(std::vector<uint64_t>& keys, std::vector<uint64_t>& tmp) {
   const size_t n = keys.size();
   uint32_t count[8][256] = {};
   for (uint64_t k : keys)
@@ -95,6 +85,11 @@ void radix_sort(std::vector<uint64_t>& keys, std::vector<uint64_t>& tmp) {
 
 }  // namespace
 
+void sort_rank_keys(std::vector<uint64_t>& keys) {
+  thread_local std::vector<uint64_t> tmp;
+  if (!keys.empty()) radix_sort_into(keys, tmp);
+}
+
 std::vector<ScoredItem> top_k(std::span<const float> scores, size_t k,
                               std::span<const uint8_t> skip) {
   const size_t n = scores.size();
@@ -102,14 +97,14 @@ std::vector<ScoredItem> top_k(std::span<const float> scores, size_t k,
     // A large share of the catalogue (a recall channel's top 500 of a few thousand items):
     // sort keys (the same total order as `better`, and unique: one per item), keep the first
     // k, then read the scores back.
-    thread_local std::vector<uint64_t> keys, tmp;
+    thread_local std::vector<uint64_t> keys;
     keys.clear();
     keys.reserve(n);
     for (size_t i = 0; i < n; ++i) {
       if ((!skip.empty() && skip[i]) || !std::isfinite(scores[i])) continue;
       keys.push_back(rank_key(scores[i], static_cast<ItemId>(i)));
     }
-    if (!keys.empty()) radix_sort(keys, tmp);
+    sort_rank_keys(keys);
     if (keys.size() > k) keys.resize(k);
     std::vector<ScoredItem> out(keys.size());
     for (size_t r = 0; r < keys.size(); ++r) {

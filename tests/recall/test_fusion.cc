@@ -6,11 +6,13 @@
 #include <cmath>
 #include <filesystem>
 #include <limits>
+#include <random>
 #include <string>
 #include <vector>
 
 #include "cascade/core/error.h"
 #include "cascade/recall/fusion.h"
+#include "cascade/util/fast_paths.h"
 
 namespace cascade {
 namespace {
@@ -50,8 +52,7 @@ void expect_error_containing(F&& f, const std::string& needle) {
 //        12 = 0 + 0.5*1 = 0.5;        13 = 0.5   (12 and 13 tie: lower id first)
 std::vector<ChannelCandidates> three_lists() {
   return {list("a", {{10, 4.f}, {11, 2.f}, {12, 0.f}}),
-          list("b", {{11, 9.f}, {13, 5.f}, {10, 1.f}}),
-          list("c", {{12, 3.f}, {11, 1.f}})};
+          list("b", {{11, 9.f}, {13, 5.f}, {10, 1.f}}), list("c", {{12, 3.f}, {11, 1.f}})};
 }
 
 TEST(Fusion, NormWeightedSumByHand) {
@@ -190,6 +191,44 @@ TEST(Fusion, PoolSizeTruncatesAfterSortingWithTiesByLowerId) {
   EXPECT_EQ(fuse(five, opt).size(), 5u);
 }
 
+// The pool cut through packed keys (the fast path) against the comparator it replaces: the same
+// pool, order and scores, with many tied fused scores (RRF over few ranks, equal channel lists)
+// and signed zeros, at pool sizes below, at and above the number of items.
+TEST(Fusion, KeyedPoolCutEqualsTheComparator) {
+  std::mt19937 rng(5);
+  for (int trial = 0; trial < 200; ++trial) {
+    std::vector<ChannelCandidates> lists;
+    const int n_channels = 1 + static_cast<int>(rng() % 4);
+    for (int c = 0; c < n_channels; ++c) {
+      std::vector<ScoredItem> items;
+      std::vector<ItemId> ids(300);
+      for (ItemId i = 0; i < 300; ++i) ids[i] = i * 7 + static_cast<ItemId>(rng() % 7);
+      std::shuffle(ids.begin(), ids.end(), rng);
+      const size_t len = 1 + rng() % 120;
+      for (size_t r = 0; r < len; ++r)
+        items.push_back({ids[r], rng() % 3 == 0 ? (rng() % 2 ? 0.0f : -0.0f)
+                                                : static_cast<float>(rng() % 5) / 4.0f});
+      std::stable_sort(items.begin(), items.end(),
+                       [](const ScoredItem& a, const ScoredItem& b) { return a.score > b.score; });
+      lists.push_back(list("c" + std::to_string(c), items));
+    }
+    FusionOptions opt;
+    opt.method = trial % 2 ? "rrf" : "norm";
+    opt.pool_size = 1 + rng() % 200;
+    set_fast_paths(true);
+    const auto fast = fuse(lists, opt);
+    set_fast_paths(false);
+    const auto ref = fuse(lists, opt);
+    set_fast_paths(true);
+    ASSERT_EQ(items_of(fast), items_of(ref)) << "trial " << trial;
+    for (size_t p = 0; p < ref.size(); ++p) {
+      EXPECT_EQ(fast[p].score, ref[p].score);
+      EXPECT_EQ(fast[p].channels, ref[p].channels);
+      EXPECT_EQ(fast[p].channel_ranks, ref[p].channel_ranks);
+    }
+  }
+}
+
 TEST(Fusion, ConstantScoreListNormalisesToOne) {
   // A is constant (2.5, 2.5) -> 4 -> 1, 9 -> 1. B: 9:7, 2:3 -> 9 -> 1, 2 -> 0.
   // fused: 9 = 2, 4 = 1, 2 = 0.
@@ -258,7 +297,8 @@ TEST(Fusion, BadOptionsAndListsThrow) {
 
 TEST(Fusion, MethodsAreRegisteredByName) {
   EXPECT_EQ(fusion_method_names(), (std::vector<std::string>{"norm", "rrf"}));
-  expect_error_containing([] { make_fusion_method("borda"); }, "unknown fusion method 'borda'; known: norm, rrf");
+  expect_error_containing([] { make_fusion_method("borda"); },
+                          "unknown fusion method 'borda'; known: norm, rrf");
   // A method's contribution by hand: norm scales 3, 2, 0 to 1, 2/3, 0; rrf gives w / (k + rank).
   const std::vector<ScoredItem> l = {{7, 3.f}, {8, 2.f}, {9, 0.f}};
   std::vector<double> parts(3);
