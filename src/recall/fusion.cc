@@ -193,8 +193,8 @@ std::vector<FusedCandidate> fuse(std::span<const ChannelCandidates> lists, const
     thread_local std::vector<uint64_t> keys;
     keys.clear();
     for (uint32_t i : order) keys.push_back(rank_key(score[i], items[i]));
-    sort_rank_keys(keys);
-    order.resize(std::min(order.size(), opt.pool_size));
+    smallest_rank_keys(keys, opt.pool_size);
+    order.resize(keys.size());
     for (size_t p = 0; p < order.size(); ++p)
       order[p] = static_cast<uint32_t>(slot[static_cast<ItemId>(keys[p] & 0xffffffffu)]);
   } else {

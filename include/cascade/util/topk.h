@@ -26,9 +26,9 @@ inline uint64_t rank_key(float score, ItemId item) {
   return (static_cast<uint64_t>(~ascending) << 32) | item;
 }
 
-/// Sorts keys ascending (a radix sort: cheaper than std::sort for the few thousand keys of a
-/// recall channel).
-void sort_rank_keys(std::vector<uint64_t>& keys);
+/// Keeps the k smallest of `keys`, sorted ascending (a radix sort: for the few thousand keys
+/// of a recall channel several times cheaper than nth_element + sort).
+void smallest_rank_keys(std::vector<uint64_t>& keys, size_t k);
 
 /// Top-k among explicit candidates: candidates[i] has score scores[i]. Best first.
 std::vector<ScoredItem> top_k_of(std::span<const ItemId> candidates, std::span<const float> scores,
