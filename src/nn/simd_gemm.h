@@ -19,7 +19,10 @@ using GemmFn = void (*)(const float* A, size_t n, size_t lda, size_t k, const fl
                         float* C);
 
 /// "avx512" | "avx2" | "eigen" | "auto" (the best this CPU runs); nullptr when the CPU lacks
-/// the named instruction set or the name is unknown.
+/// the named instruction set or the name is unknown. "avx512-unfused" multiplies and adds
+/// in two rounded steps, not FMA: every element is the float of the scalar loop
+/// `acc = 0; for p: acc += A[i,p] * B[p,j]`, which is also what Eigen's GEMM (two rows or
+/// more) gives in this SSE2 build, so it can replace Eigen without changing a bit.
 GemmFn gemm_kernel(const std::string& name);
 
 /// The best kernel for this CPU (cached).

@@ -113,12 +113,13 @@
 #include "cascade/core/registry.h"
 #include "cascade/io/artifact.h"
 #include "cascade/recall/recaller.h"
-#include "recall/configured_recaller.h"
 #include "cascade/util/parallel.h"
 #include "cascade/util/stopwatch.h"
 #include "nn/fused_adamw.h"
+#include "nn/simd_gemm.h"
 #include "nn/train_loop.h"
 #include "recall/channel_training.h"
+#include "recall/configured_recaller.h"
 #include "recall/sasrec_loss.h"
 #include "recall/sasrec_reference.h"
 #include "recall/validation_recall.h"
@@ -153,11 +154,18 @@ struct SasrecConfig {
     c.dropout = p.get_double("dropout", 0.2, 0.0, 0.9);
     c.loss = p.get_string("loss", "ce", {"ce", "auto", "sampled", "bpr"});
     c.negatives = static_cast<int>(p.get_int("negatives", 256, 1, 1000000));
-    c.full_softmax_items = p.get_int("full_softmax_items", 2048, 0, std::numeric_limits<uint32_t>::max());
+    c.full_softmax_items =
+        p.get_int("full_softmax_items", 2048, 0, std::numeric_limits<uint32_t>::max());
     c.uniform_mix = p.get_double("uniform_mix", 0.5, 0.0, 1.0);
     c.windows = static_cast<int>(p.get_int("windows", 0, 0, 100000));
-    c.run = ChannelTraining::read(p, {.patience = 0, .batch = 128, .max_batch = 65536, .lr = 3e-3, .min_lr = 1e-6,
-                                      .max_lr = 1.0, .weight_decay = 0.0, .max_weight_decay = 1.0,
+    c.run = ChannelTraining::read(p, {.patience = 0,
+                                      .batch = 128,
+                                      .max_batch = 65536,
+                                      .lr = 3e-3,
+                                      .min_lr = 1e-6,
+                                      .max_lr = 1.0,
+                                      .weight_decay = 0.0,
+                                      .max_weight_decay = 1.0,
                                       .torch_threads = 0});
     CASCADE_CHECK(c.dim % c.heads == 0,
                   fmt::format("sasrec: dim {} is not a multiple of heads {}", c.dim, c.heads));
@@ -219,13 +227,16 @@ TORCH_MODULE(Block);
 struct SasrecNetImpl : torch::nn::Module {
   SasrecNetImpl(int64_t n_items, const SasrecConfig& c) : dim_(c.dim), max_len_(c.max_len) {
     item = register_module(
-        "item", torch::nn::Embedding(torch::nn::EmbeddingOptions(n_items + 1, c.dim).padding_idx(0)));
+        "item",
+        torch::nn::Embedding(torch::nn::EmbeddingOptions(n_items + 1, c.dim).padding_idx(0)));
     pos = register_module("pos", torch::nn::Embedding(c.max_len, c.dim));
     emb_drop = register_module("emb_drop", torch::nn::Dropout(c.dropout));
     for (int b = 0; b < c.blocks; ++b) {
-      blocks.push_back(register_module(fmt::format("block{}", b), Block(c.dim, c.heads, c.dropout)));
+      blocks.push_back(
+          register_module(fmt::format("block{}", b), Block(c.dim, c.heads, c.dropout)));
     }
-    final_ln = register_module("final_ln", torch::nn::LayerNorm(torch::nn::LayerNormOptions({c.dim})));
+    final_ln =
+        register_module("final_ln", torch::nn::LayerNorm(torch::nn::LayerNormOptions({c.dim})));
     // Xavier-normal weights and zero biases (as the reference PyTorch port of the paper);
     // LayerNorms keep (1, 0). Runs under the fit's seeded generator.
     torch::NoGradGuard ng;
@@ -270,7 +281,9 @@ torch::Tensor sequence_mask(const torch::Tensor& ids) {
   const int64_t B = ids.size(0), L = ids.size(1);
   const auto causal = torch::ones({L, L}, torch::kBool).triu(1);
   const auto diag = torch::eye(L, torch::kBool);
-  return (causal.unsqueeze(0) | ids.eq(0).view({B, 1, L})).logical_and(diag.logical_not()).unsqueeze(1);
+  return (causal.unsqueeze(0) | ids.eq(0).view({B, 1, L}))
+      .logical_and(diag.logical_not())
+      .unsqueeze(1);
 }
 
 // Where an epoch's time goes, and a progress line with rate and ETA every kEvery seconds of a
@@ -290,8 +303,9 @@ class EpochClock {
     if (s < next_ || windows_done >= windows_) return;
     next_ = s + kEvery;
     const double rate = static_cast<double>(windows_done) / s;
-    spdlog::info("sasrec: epoch {} {}/{} sequences ({:.0f}%), {:.0f} sequences/s, ETA {:.0f}s", epoch_, windows_done,
-                 windows_, 100.0 * static_cast<double>(windows_done) / static_cast<double>(windows_), rate,
+    spdlog::info("sasrec: epoch {} {}/{} sequences ({:.0f}%), {:.0f} sequences/s, ETA {:.0f}s",
+                 epoch_, windows_done, windows_,
+                 100.0 * static_cast<double>(windows_done) / static_cast<double>(windows_), rate,
                  static_cast<double>(windows_ - windows_done) / rate);
   }
 
@@ -299,10 +313,12 @@ class EpochClock {
     const double s = watch_.seconds(), total_ms = std::max(1e-9, s * 1000.0);
     const double cpu = static_cast<double>(std::clock() - cpu0_) / CLOCKS_PER_SEC;
     auto pct = [&](Stage st) { return 100.0 * ms_[st] / total_ms; };
-    spdlog::info("sasrec: epoch {} trained in {:.1f}s (CPU {:.1f}s), {:.0f} sequences/s, {:.0f} positions/s; "
-                 "batching {:.0f}%, forward {:.0f}%, loss {:.0f}%, backward {:.0f}%, step {:.0f}%",
-                 epoch_, s, cpu, static_cast<double>(windows_) / s, static_cast<double>(positions) / s,
-                 pct(kBatch), pct(kForward), pct(kLoss), pct(kBackward), pct(kStep));
+    spdlog::info(
+        "sasrec: epoch {} trained in {:.1f}s (CPU {:.1f}s), {:.0f} sequences/s, {:.0f} "
+        "positions/s; "
+        "batching {:.0f}%, forward {:.0f}%, loss {:.0f}%, backward {:.0f}%, step {:.0f}%",
+        epoch_, s, cpu, static_cast<double>(windows_) / s, static_cast<double>(positions) / s,
+        pct(kBatch), pct(kForward), pct(kLoss), pct(kBackward), pct(kStep));
   }
 
  private:
@@ -343,6 +359,34 @@ Windows make_windows(const Interactions& R, int L, int max_windows) {
   return w;
 }
 
+using RowMatF = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+
+// W^T of a torch Linear weight W [out, in] (row-major): [in, out].
+std::vector<float> transposed(const std::vector<float>& w, size_t out, size_t in) {
+  std::vector<float> t(w.size());
+  for (size_t j = 0; j < out; ++j)
+    for (size_t k = 0; k < in; ++k) t[k * out + j] = w[j * in + k];
+  return t;
+}
+
+// a * W^T for the serving encoder. For two rows or more Eigen's GEMM adds each element's
+// products in order, multiply then add; the unfused AVX-512 kernel does the same (the same
+// floats, several times faster than Eigen's SSE2 GEMM in this build, which was 7% of a
+// request). One row is Eigen's gemv, another order: left to Eigen, as are widths the kernel
+// does not take and CPUs without AVX-512.
+RowMatF linear_rows(const RowMatF& a, const std::vector<float>& w, const std::vector<float>& wt,
+                    int out) {
+  static const nn::GemmFn exact = nn::gemm_kernel("avx512-unfused");
+  const auto in = static_cast<size_t>(a.cols());
+  if (exact && a.rows() >= 2 && out % 16 == 0 && wt.size() == w.size()) {
+    RowMatF r(a.rows(), out);
+    exact(a.data(), static_cast<size_t>(a.rows()), in, in, wt.data(), static_cast<size_t>(out),
+          r.data());
+    return r;
+  }
+  return a * Eigen::Map<const RowMatF>(w.data(), out, static_cast<Eigen::Index>(in)).transpose();
+}
+
 class SasrecRecaller final : public ConfiguredRecaller<SasrecConfig> {
  public:
   explicit SasrecRecaller(Params params) : ConfiguredRecaller(kKind, std::move(params)) {}
@@ -381,7 +425,8 @@ class SasrecRecaller final : public ConfiguredRecaller<SasrecConfig> {
     n_items_ = n_items;
     net_ = SasrecNet(static_cast<int64_t>(n_items), cfg_);
     // One pass per parameter (fused_adamw.h): the item table is updated densely every batch.
-    nn::FusedAdamW opt(net_->parameters(), {.lr = cfg_.run.lr, .weight_decay = cfg_.run.weight_decay});
+    nn::FusedAdamW opt(net_->parameters(),
+                       {.lr = cfg_.run.lr, .weight_decay = cfg_.run.weight_decay});
     std::mt19937_64 rng(seed ^ 0x5a5a5a5a5a5a5a5aULL);
     std::vector<int64_t> order(static_cast<size_t>(win.count));
     std::iota(order.begin(), order.end(), 0);
@@ -405,7 +450,8 @@ class SasrecRecaller final : public ConfiguredRecaller<SasrecConfig> {
         auto H = net_->forward(ids, 0, sequence_mask(ids), false).reshape({B * L, d});
         clock.lap(EpochClock::kForward);
         int64_t P = 0;
-        auto loss = sasrec::batch_loss(H, tgt, net_->item->weight, loss_kind, sampler.get(), &P, &loss_ws);
+        auto loss =
+            sasrec::batch_loss(H, tgt, net_->item->weight, loss_kind, sampler.get(), &P, &loss_ws);
         clock.lap(EpochClock::kLoss);
         loss.backward();
         clock.lap(EpochClock::kBackward);
@@ -422,7 +468,8 @@ class SasrecRecaller final : public ConfiguredRecaller<SasrecConfig> {
     if (in.valid != nullptr && in.valid->nnz() > 0) {
       validate = [&](int, double) {
         finish_model();
-        const double recall = heldout_recall(*this, R, *in.valid, ChannelTraining::kValidK, threads);
+        const double recall =
+            heldout_recall(*this, R, *in.valid, ChannelTraining::kValidK, threads);
         fitted_ = false;
         return recall;
       };
@@ -432,8 +479,9 @@ class SasrecRecaller final : public ConfiguredRecaller<SasrecConfig> {
     dataset_hash_ = in.dataset_hash;
     fit_seed_ = seed;
     best_epoch_ = run.best_epoch;
-    spdlog::info("sasrec: {} users, {} items, {} windows of {}, loss {}, {} threads ({} intra-op): {:.1f}s",
-                 R.n_rows, n_items, win.count, L, loss_kind, threads, torch_threads, seconds());
+    spdlog::info(
+        "sasrec: {} users, {} items, {} windows of {}, loss {}, {} threads ({} intra-op): {:.1f}s",
+        R.n_rows, n_items, win.count, L, loss_kind, threads, torch_threads, seconds());
   }
 
   void score(const UserQuery& q, std::span<float> out) const override {
@@ -515,6 +563,11 @@ class SasrecRecaller final : public ConfiguredRecaller<SasrecConfig> {
       w.ff1_b = nn::to_vector(b->ff1->bias);
       w.ff2_w = nn::to_vector(b->ff2->weight);
       w.ff2_b = nn::to_vector(b->ff2->bias);
+      const auto d = static_cast<size_t>(cfg_.dim);
+      w.qkv_t = transposed(w.qkv_w, 3 * d, d);
+      w.proj_t = transposed(w.proj_w, d, d);
+      w.ff1_t = transposed(w.ff1_w, d, d);
+      w.ff2_t = transposed(w.ff2_w, d, d);
       blocks_.push_back(std::move(w));
     }
     final_w_ = nn::to_vector(net_->final_ln->weight);
@@ -529,7 +582,6 @@ class SasrecRecaller final : public ConfiguredRecaller<SasrecConfig> {
   // output of the last position (dim floats) to out.
   void encode(std::span<const ItemId> items, float* out) const {
     using MatF = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-    using CMap = Eigen::Map<const MatF>;
     using VecMap = Eigen::Map<const Eigen::RowVectorXf>;
     const int d = cfg_.dim, H = cfg_.heads, dh = d / H;
     const int n = static_cast<int>(items.size());
@@ -546,7 +598,8 @@ class SasrecRecaller final : public ConfiguredRecaller<SasrecConfig> {
         const float var = (a.row(r).array() - mean).square().mean();
         const float inv = 1.0f / std::sqrt(var + 1e-5f);
         o.row(r) = ((a.row(r).array() - mean) * inv * VecMap(w.data(), d).array() +
-                    VecMap(b.data(), d).array()).matrix();
+                    VecMap(b.data(), d).array())
+                       .matrix();
       }
       return o;
     };
@@ -556,7 +609,7 @@ class SasrecRecaller final : public ConfiguredRecaller<SasrecConfig> {
       const bool last = bi + 1 == blocks_.size();
       const MatF h = layer_norm(x, w.ln1_w, w.ln1_b);
       // [n, 3d]: columns [q | k | v], each [head][dh] (the view of BlockImpl::forward).
-      MatF qkv = h * CMap(w.qkv_w.data(), 3 * d, d).transpose();
+      MatF qkv = linear_rows(h, w.qkv_w, w.qkv_t, 3 * d);
       qkv.rowwise() += VecMap(w.qkv_b.data(), 3 * d);
       const int q0 = last ? n - 1 : 0, nq = n - q0;
       MatF ctx(nq, d);
@@ -572,12 +625,12 @@ class SasrecRecaller final : public ConfiguredRecaller<SasrecConfig> {
           ctx.block(i - q0, hh * dh, 1, dh) = sc * V.topRows(i + 1);
         }
       }
-      MatF y = x.bottomRows(nq) + ctx * CMap(w.proj_w.data(), d, d).transpose();
+      MatF y = x.bottomRows(nq) + linear_rows(ctx, w.proj_w, w.proj_t, d);
       y.rowwise() += VecMap(w.proj_b.data(), d);
-      MatF f = layer_norm(y, w.ln2_w, w.ln2_b) * CMap(w.ff1_w.data(), d, d).transpose();
+      MatF f = linear_rows(layer_norm(y, w.ln2_w, w.ln2_b), w.ff1_w, w.ff1_t, d);
       f.rowwise() += VecMap(w.ff1_b.data(), d);
       f = f.cwiseMax(0.0f);
-      MatF g = f * CMap(w.ff2_w.data(), d, d).transpose();
+      MatF g = linear_rows(f, w.ff2_w, w.ff2_t, d);
       g.rowwise() += VecMap(w.ff2_b.data(), d);
       x = y + g;
     }
@@ -589,11 +642,13 @@ class SasrecRecaller final : public ConfiguredRecaller<SasrecConfig> {
 
   // The training-path forward (padded to max_len, causal + padding masks) of one history.
   std::vector<float> torch_encode(std::span<const ItemId> history) const {
-    CASCADE_CHECK(fitted_ && !history.empty(), "sasrec: torch_encode() needs a fitted model and a history");
+    CASCADE_CHECK(fitted_ && !history.empty(),
+                  "sasrec: torch_encode() needs a fitted model and a history");
     const int64_t L = cfg_.max_len;
     const size_t n = std::min<size_t>(history.size(), static_cast<size_t>(L));
     std::vector<int64_t> ids(static_cast<size_t>(L), 0);
-    for (size_t j = 0; j < n; ++j) ids[L - n + j] = static_cast<int64_t>(history[history.size() - n + j]) + 1;
+    for (size_t j = 0; j < n; ++j)
+      ids[L - n + j] = static_cast<int64_t>(history[history.size() - n + j]) + 1;
     torch::NoGradGuard no_grad;
     const auto net = net_.ptr();  // forward() is not const; the module is read, not changed
     CASCADE_CHECK(!net->is_training(), "sasrec: torch_encode() on a module in training mode");
@@ -609,6 +664,7 @@ class SasrecRecaller final : public ConfiguredRecaller<SasrecConfig> {
   struct BlockWeights {
     std::vector<float> ln1_w, ln1_b, qkv_w, qkv_b, proj_w, proj_b, ln2_w, ln2_b, ff1_w, ff1_b,
         ff2_w, ff2_b;
+    std::vector<float> qkv_t, proj_t, ff1_t, ff2_t;  // the Linear weights transposed: [in, out]
   };
   std::vector<float> pos_;  // max_len x dim
   std::vector<BlockWeights> blocks_;
@@ -621,9 +677,11 @@ class SasrecRecaller final : public ConfiguredRecaller<SasrecConfig> {
 
 }  // namespace
 
-std::vector<float> sasrec::torch_user_vector(const Recaller& model, std::span<const ItemId> history) {
+std::vector<float> sasrec::torch_user_vector(const Recaller& model,
+                                             std::span<const ItemId> history) {
   const auto* m = dynamic_cast<const SasrecRecaller*>(&model);
-  CASCADE_CHECK(m != nullptr, fmt::format("torch_user_vector: '{}' is not a sasrec channel", model.kind()));
+  CASCADE_CHECK(m != nullptr,
+                fmt::format("torch_user_vector: '{}' is not a sasrec channel", model.kind()));
   return m->torch_encode(history);
 }
 
