@@ -45,6 +45,29 @@ uint32_t bits(float v) {
   return b;
 }
 
+// Every walk this CPU runs (the general node layout, complete trees, and the AVX-512 walk where
+// the CPU has it) gives `want` bit for bit on the first `rows` rows of `test`, for each count.
+void expect_every_walk_gives(const std::string& model, const Data& test,
+                             const std::vector<float>& want, std::vector<size_t> row_counts) {
+  using Walk = GbdtForest::Walk;
+  __builtin_cpu_init();
+  std::vector<Walk> walks{Walk::kGeneral, Walk::kComplete};
+  if (__builtin_cpu_supports("avx512f")) walks.push_back(Walk::kAvx512);
+  for (Walk w : walks) {
+    std::string why;
+    const auto forest = GbdtForest::compile(model, test.cols, &why, w);
+    ASSERT_TRUE(forest) << why;
+    EXPECT_EQ(forest->walk(), w);
+    for (size_t rows : row_counts) {
+      std::vector<float> got(rows);
+      forest->predict(std::span<const float>(test.x.data(), rows * test.cols), rows, got);
+      for (size_t r = 0; r < rows; ++r)
+        ASSERT_EQ(bits(got[r]), bits(want[r]))
+            << "walk " << static_cast<int>(w) << ", " << rows << " rows, row " << r;
+    }
+  }
+}
+
 class GbdtForestTest : public ::testing::TestWithParam<const char*> {};
 
 TEST_P(GbdtForestTest, PredictsBitIdenticallyToXgboost) {
@@ -86,25 +109,9 @@ TEST_P(GbdtForestTest, PredictsBitIdenticallyToXgboost) {
   // Every walk (the general node layout, complete trees, and the AVX-512 walk where the CPU
   // has it) agrees with it, also on blocks shorter than its lanes.
   const std::string bytes = fitted.to_bytes();
-  const auto want = fitted.predict_xgboost(test.x, test.rows);
-  using Walk = GbdtForest::Walk;
-  __builtin_cpu_init();
-  std::vector<Walk> walks{Walk::kGeneral, Walk::kComplete};
-  if (__builtin_cpu_supports("avx512f")) walks.push_back(Walk::kAvx512);
-  for (Walk w : walks) {
-    std::string why;
-    const auto forest = GbdtForest::compile(bytes, test.cols, &why, w);
-    ASSERT_TRUE(forest) << why;
-    EXPECT_EQ(forest->walk(), w);
-    for (size_t rows : {test.rows, size_t{1}, size_t{17}, size_t{33}}) {
-      std::vector<float> got(rows);
-      forest->predict(std::span<const float>(test.x.data(), rows * test.cols), rows, got);
-      for (size_t r = 0; r < rows; ++r)
-        ASSERT_EQ(bits(got[r]), bits(want[r]))
-            << "walk " << static_cast<int>(w) << ", " << rows << " rows, row " << r;
-    }
-  }
-  EXPECT_NE(GbdtForest::compile(bytes, test.cols, nullptr)->walk(), Walk::kBest);
+  expect_every_walk_gives(bytes, test, fitted.predict_xgboost(test.x, test.rows),
+                          {test.rows, 1, 17, 33});
+  EXPECT_NE(GbdtForest::compile(bytes, test.cols, nullptr)->walk(), GbdtForest::Walk::kBest);
   // One row alone (the spare lanes of the block repeat it) gives that row's value.
   const auto one =
       loaded.predict(std::span<const float>(test.x.data() + 6 * test.cols, test.cols), 1);
@@ -141,19 +148,7 @@ TEST(GbdtForest, DeepTreesGiveTheSameBitsInEveryWalk) {
   Gbdt g;
   g.fit(train.x, train.rows, train.cols, train.y, train.groups, o);
   const Data test(203, 6);
-  const auto want = g.predict_xgboost(test.x, test.rows);
-  using Walk = GbdtForest::Walk;
-  __builtin_cpu_init();
-  std::vector<Walk> walks{Walk::kGeneral, Walk::kComplete};
-  if (__builtin_cpu_supports("avx512f")) walks.push_back(Walk::kAvx512);
-  for (Walk w : walks) {
-    const auto forest = GbdtForest::compile(g.to_bytes(), test.cols, nullptr, w);
-    ASSERT_TRUE(forest);
-    std::vector<float> got(test.rows);
-    forest->predict(test.x, test.rows, got);
-    for (size_t r = 0; r < test.rows; ++r)
-      ASSERT_EQ(bits(got[r]), bits(want[r])) << "walk " << static_cast<int>(w) << ", row " << r;
-  }
+  expect_every_walk_gives(g.to_bytes(), test, g.predict_xgboost(test.x, test.rows), {test.rows});
 }
 
 TEST(GbdtForest, RefusesWhatItCannotReproduce) {
