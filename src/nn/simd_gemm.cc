@@ -5,6 +5,8 @@
 #include <Eigen/Core>
 #include <algorithm>
 
+#include "nn/avx512_ops.h"
+
 namespace cascade::nn {
 namespace {
 
@@ -65,13 +67,6 @@ CASCADE_SIMD_GEMM_KERNELS(k512, "avx512f", __m512, 16, 4, _mm512_loadu_ps, _mm51
                           _mm512_set1_ps, _mm512_fmadd_ps, _mm512_setzero_ps)
 CASCADE_SIMD_GEMM_KERNELS(k256, "avx2,fma", __m256, 8, 2, _mm256_loadu_ps, _mm256_storeu_ps,
                           _mm256_set1_ps, _mm256_fmadd_ps, _mm256_setzero_ps)
-// Multiply, round, add, round: what a scalar `acc += a * b` gives without FMA. The explicitly
-// rounded forms keep GCC from contracting them into an FMA on this target.
-__attribute__((target("avx512f"))) inline __m512 mul_add_unfused(__m512 a, __m512 b, __m512 acc) {
-  constexpr int kRound = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC;
-  return _mm512_maskz_add_round_ps(0xFFFF, _mm512_maskz_mul_round_ps(0xFFFF, a, b, kRound), acc,
-                                   kRound);
-}
 CASCADE_SIMD_GEMM_KERNELS(k512u, "avx512f", __m512, 16, 4, _mm512_loadu_ps, _mm512_storeu_ps,
                           _mm512_set1_ps, mul_add_unfused, _mm512_setzero_ps)
 #undef CASCADE_SIMD_GEMM_KERNELS

@@ -11,6 +11,7 @@
 
 #include "cascade/core/error.h"
 #include "cascade/util/fast_paths.h"
+#include "nn/avx512_ops.h"
 
 namespace cascade {
 namespace {
@@ -119,16 +120,14 @@ void recent_cosines_portable(const float* unit, size_t dim, std::span<const Item
 
 // The same sums with AVX-512: 16 candidates in the lanes of a vector, their d-th components
 // gathered straight from the item rows (no transposed block), and up to kHist history items
-// at once in independent accumulators that share each gather. Multiply then add, never fused:
-// GCC contracts a C++ mul and add into an FMA where the target has one (even from intrinsics),
-// which the explicitly rounded forms below prevent. Every lane adds in dimension order, bit
-// for bit the portable loop's floats.
+// at once in independent accumulators that share each gather. Multiply then add, never fused
+// (nn::mul_add_unfused): every lane adds in dimension order, bit for bit the portable loop's
+// floats.
 __attribute__((target("avx512f"))) void recent_cosines_avx512(const float* unit, size_t dim,
                                                               std::span<const ItemId> recent,
                                                               std::span<const ItemId> items,
                                                               float* dst) {
   constexpr size_t kHist = 8;
-  constexpr int kRound = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC;
   const size_t n = items.size(), L = recent.size();
   for (size_t r0 = 0; r0 < n; r0 += 16) {
     const auto nb = static_cast<unsigned>(std::min<size_t>(16, n - r0));
@@ -146,13 +145,10 @@ __attribute__((target("avx512f"))) void recent_cosines_avx512(const float* unit,
         acc[k] = _mm512_setzero_ps();
       }
       for (size_t d = 0; d < dim; ++d) {
-        const __m512 c = _mm512_mask_i32gather_ps(
-            _mm512_setzero_ps(), 0xFFFF,
-            _mm512_add_epi32(row, _mm512_set1_epi32(static_cast<int>(d))), unit, 4);
+        const __m512 c =
+            nn::gather16(_mm512_add_epi32(row, _mm512_set1_epi32(static_cast<int>(d))), unit);
         for (size_t k = 0; k < kHist; ++k)
-          acc[k] = _mm512_maskz_add_round_ps(
-              0xFFFF, acc[k],
-              _mm512_maskz_mul_round_ps(0xFFFF, _mm512_set1_ps(hv[k][d]), c, kRound), kRound);
+          acc[k] = nn::mul_add_unfused(_mm512_set1_ps(hv[k][d]), c, acc[k]);
       }
       for (size_t k = 0; k < nj; ++k) _mm512_mask_storeu_ps(dst + (j0 + k) * n + r0, valid, acc[k]);
     }

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cascade/core/error.h"
+#include "nn/avx512_ops.h"
 
 namespace cascade {
 namespace {
@@ -167,6 +168,7 @@ std::unique_ptr<GbdtForest> GbdtForest::compile(std::string_view ubj, size_t col
       }
       f->uthreshold_.resize(f->uthreshold_.size() + 32, 0.0f);
       f->ufeature_.resize(f->ufeature_.size() + 32, 0u);
+      f->cnodes_ = {};  // the walk reads the two arrays only (cnode0_ indexes both alike)
     }
     return f;
   } catch (const std::exception& e) {
@@ -300,12 +302,6 @@ void GbdtForest::predict_general(const float* x, size_t rows, float* out) const 
   }
 }
 
-// The masked gathers with a zero source: the unmasked intrinsics start from an undefined
-// register, which GCC 12 reports as used uninitialised.
-static __attribute__((target("avx512f"))) inline __m512 gather_ps(__m512i index, const void* base) {
-  return _mm512_mask_i32gather_ps(_mm512_setzero_ps(), 0xFFFF, index, base, 4);
-}
-
 // 16 rows in the lanes of one vector and kTrees trees walked side by side (independent chains,
 // so their latencies overlap), every tree at the forest's depth (uniform layout). A level of at
 // most 32 nodes (the first six levels) is looked up in registers: its thresholds and features
@@ -357,11 +353,11 @@ __attribute__((target("avx512f"))) void GbdtForest::predict_avx512(const float* 
           } else {
             const __m512i node =
                 _mm512_add_epi32(at[k], _mm512_set1_epi32(static_cast<int>(base[k])));
-            thr = gather_ps(node, thr_all);
+            thr = nn::gather16(node, thr_all);
             feat = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), 0xFFFF, node, feat_all, 4);
           }
           const __m512i xi = _mm512_add_epi32(row_off, _mm512_and_si512(feat, feature_bits));
-          const __m512 v = gather_ps(xi, xb);
+          const __m512 v = nn::gather16(xi, xb);
           const __mmask16 left =
               _mm512_cmp_ps_mask(v, thr, _CMP_LT_OQ) |
               (_mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q) & _mm512_test_epi32_mask(feat, default_left));
@@ -373,7 +369,7 @@ __attribute__((target("avx512f"))) void GbdtForest::predict_avx512(const float* 
       for (size_t k = 0; k < nt; ++k) {
         const __m512i leaf = _mm512_add_epi32(
             _mm512_set1_epi32(static_cast<int>(cleaf0_[t0 + k]) - n_internal), at[k]);
-        acc = _mm512_add_ps(acc, gather_ps(leaf, cleaves_.data()));
+        acc = _mm512_add_ps(acc, nn::gather16(leaf, cleaves_.data()));
       }
     }
     _mm512_mask_storeu_ps(out + r0, valid, acc);

@@ -76,8 +76,9 @@ class GbdtForest {
   std::vector<uint32_t> roots_;   // first node of each tree
   std::vector<uint32_t> depths_;  // steps from the root to the deepest leaf
   Walk walk_ = Walk::kGeneral;
-  uint32_t uniform_depth_ = 0;  // the complete layout's depth of every tree (AVX-512 walk)
-  std::vector<float> uthreshold_;  // AVX-512 walk: cnodes_ as two arrays, padded by 32
+  uint32_t uniform_depth_ = 0;     // the complete layout's depth of every tree (AVX-512 walk)
+  std::vector<float> uthreshold_;  // AVX-512 walk: the nodes as two arrays (cnodes_ then
+                                   // released), padded by 32
   std::vector<uint32_t> ufeature_;
   std::vector<CompleteNode> cnodes_;
   std::vector<float> cleaves_;
