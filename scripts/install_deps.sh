@@ -9,6 +9,8 @@ PACKAGES=(
   libeigen3-dev libopenblas-dev
   libyaml-cpp-dev libcli11-dev nlohmann-json3-dev libspdlog-dev libfmt-dev
   libxxhash-dev libzip-dev libcpp-httplib-dev libhiredis-dev
+  # boost::container::small_vector (per-channel values of a fused candidate, stored inline).
+  libboost-dev
   libtorch-dev libfaiss-dev libxgboost-dev xgboost
   libgtest-dev libgmock-dev libbenchmark-dev
   libjs-chart.js

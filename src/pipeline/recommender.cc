@@ -145,7 +145,7 @@ RecommendResponse Recommender::recommend(const RecommendRequest& req) const {
     it.fused = pool[pool_row].score;
     it.pre_rank = ranked.pre[pool_row];
     it.fine_rank = ranked.fine_score(p.input_rank);
-    it.channels = pool[pool_row].channels;
+    it.channels.assign(pool[pool_row].channels.begin(), pool[pool_row].channels.end());
     it.relaxed = p.relaxed;
     if (att) {
       // Fine weights are per kept row (input_rank indexes the kept order); pre per pool row.

@@ -4,6 +4,7 @@
 #include <bit>
 #include <cmath>
 #include <cstdint>
+#include <span>
 
 #include "cascade/util/fast_paths.h"
 
@@ -56,55 +57,90 @@ std::vector<ScoredItem> select(size_t n, size_t k, Fn&& at) {
             [](const ScoredItem& a, const ScoredItem& b) { return better(a, b); });
   return heap;
 }
-// Sorts `keys` ascending: least-significant-digit radix sort with 11-bit digits (three for
-// the item half, three for the score half: fewer passes than bytes, and fewer runs of equal
-// digits, whose counter updates form a chain through memory), over only the digits that
+// Sorts `keys` ascending: least-significant-digit radix sort over only the digits that
 // differ between keys (from the AND and OR of all keys: the high bits of small item ids, often
-// the exponent bits of the scores, cost nothing), their histograms counted in one read. For
-// the few thousand keys of a recall channel this is several times cheaper than nth_element +
-// sort. from_score: the keys arrive in ascending item order, and the sort is stable, so
-// sorting on the score half alone leaves ties in item order.
+// the exponent bits of the scores, cost nothing), their histograms counted in one read. Digits
+// are 11 bits wide (three per 32-bit half: fewer passes than bytes, and fewer runs of equal
+// digits, whose counter updates form a chain through memory) for a thousand keys or more, and
+// bytes below that, where the prefix sums over 2,048 counters per digit would cost more than
+// the keys. For the few thousand keys of a recall channel this is several times cheaper than
+// nth_element + sort. from_score: the keys arrive in ascending item order, and the sort is
+// stable, so sorting on the score half alone leaves ties in item order.
 void radix_sort_into(std::vector<uint64_t>& keys, std::vector<uint64_t>& tmp, bool from_score) {
   struct Digit {
     int shift, bits;
   };
-  static constexpr Digit kDigits[6] = {{0, 11}, {11, 11}, {22, 10}, {32, 11}, {43, 11}, {54, 10}};
-  constexpr size_t kBuckets = 2048;
+  static constexpr Digit kWide[6] = {{0, 11}, {11, 11}, {22, 10}, {32, 11}, {43, 11}, {54, 10}};
+  static constexpr Digit kByte[8] = {{0, 8},  {8, 8},  {16, 8}, {24, 8},
+                                     {32, 8}, {40, 8}, {48, 8}, {56, 8}};
   const size_t n = keys.size();
+  const bool wide = n >= 1024;
+  const std::span<const Digit> all_digits = wide ? std::span<const Digit>(kWide) : kByte;
+  const size_t buckets = wide ? 2048 : 256;
   uint64_t all = ~uint64_t{0}, any = 0;
   for (uint64_t k : keys) {
     all &= k;
     any |= k;
   }
-  Digit digits[6];
+  Digit digits[8];
   int n_digits = 0;
-  for (int d = from_score ? 3 : 0; d < 6; ++d)
-    if (((all ^ any) >> kDigits[d].shift) & ((uint64_t{1} << kDigits[d].bits) - 1))
-      digits[n_digits++] = kDigits[d];
+  for (const Digit& d : all_digits.subspan(from_score ? all_digits.size() / 2 : 0))
+    if (((all ^ any) >> d.shift) & ((uint64_t{1} << d.bits) - 1)) digits[n_digits++] = d;
   if (n_digits == 0) return;  // one key, or equal keys
   thread_local std::vector<uint32_t> counts;
-  counts.assign(static_cast<size_t>(n_digits) * kBuckets, 0);
+  counts.assign(static_cast<size_t>(n_digits) * buckets, 0);
   for (uint64_t k : keys)
     for (int m = 0; m < n_digits; ++m)
-      ++counts[m * kBuckets + ((k >> digits[m].shift) & ((uint64_t{1} << digits[m].bits) - 1))];
+      ++counts[m * buckets + ((k >> digits[m].shift) & ((uint64_t{1} << digits[m].bits) - 1))];
   tmp.resize(n);
   uint64_t* src = keys.data();
   uint64_t* dst = tmp.data();
   for (int m = 0; m < n_digits; ++m) {
-    uint32_t* c = counts.data() + m * kBuckets;
-    const size_t buckets = size_t{1} << digits[m].bits;
+    uint32_t* c = counts.data() + m * buckets;
+    const size_t used = size_t{1} << digits[m].bits;
     uint32_t sum = 0;
-    for (size_t b = 0; b < buckets; ++b) {
+    for (size_t b = 0; b < used; ++b) {
       const uint32_t here = c[b];
       c[b] = sum;
       sum += here;
     }
     const int shift = digits[m].shift;
-    const uint64_t mask = buckets - 1;
+    const uint64_t mask = used - 1;
     for (size_t i = 0; i < n; ++i) dst[c[(src[i] >> shift) & mask]++] = src[i];
     std::swap(src, dst);
   }
   if (src != keys.data()) std::copy_n(src, n, keys.data());
+}
+
+// Drops, in place and keeping their order, keys that cannot be among the k smallest: one
+// histogram of the top 11 varying bits of the score half (an MSD radix digit) finds the
+// bucket that holds the k-th key; every key in a later bucket ranks after it. Sorting the
+// survivors is then cheaper than sorting all n (a recall channel keeps 500 of a few thousand
+// items, the fused pool 200 of about 1,500). Scores that crowd into one bucket leave n keys.
+void cut_to_bucket_of_kth(std::vector<uint64_t>& keys, size_t k) {
+  constexpr int kBits = 11;
+  uint32_t lo = ~uint32_t{0}, hi = 0;
+  for (uint64_t key : keys) {
+    const auto s = static_cast<uint32_t>(key >> 32);
+    lo = std::min(lo, s);
+    hi = std::max(hi, s);
+  }
+  const int shift = std::max(0, static_cast<int>(std::bit_width(hi - lo)) - kBits);
+  thread_local std::vector<uint32_t> counts;
+  counts.assign(size_t{1} << kBits, 0);
+  for (uint64_t key : keys) ++counts[(static_cast<uint32_t>(key >> 32) - lo) >> shift];
+  uint32_t last = 0;  // the bucket of the k-th smallest key
+  for (size_t seen = 0;; ++last) {
+    seen += counts[last];
+    if (seen >= k) break;
+  }
+  const uint64_t limit = lo + (((uint64_t{last} + 1) << shift) - 1);  // highest score half kept
+  size_t out = 0;
+  for (uint64_t key : keys) {  // branch-free: whether a key stays is a coin flip to a predictor
+    keys[out] = key;
+    out += (key >> 32) <= limit;
+  }
+  keys.resize(out);
 }
 
 }  // namespace
@@ -115,6 +151,7 @@ void smallest_rank_keys(std::vector<uint64_t>& keys, size_t k, bool item_order) 
     keys.clear();
     return;
   }
+  if (keys.size() > 2 * k && keys.size() >= 256) cut_to_bucket_of_kth(keys, k);
   if (!keys.empty()) radix_sort_into(keys, tmp, item_order);
   if (keys.size() > k) keys.resize(k);
 }

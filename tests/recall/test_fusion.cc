@@ -1,6 +1,7 @@
 // Multi-channel fusion: hand-computed min-max and RRF arithmetic, quotas, de-duplication
 // with per-channel provenance, exclusion after fusion, truncation, tie order, option parsing
 // and errors, and fuse_channels over two fixed-score channels.
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -16,6 +17,8 @@
 
 namespace cascade {
 namespace {
+
+using ::testing::ElementsAre;
 
 ChannelCandidates list(std::string name, std::vector<ScoredItem> items) {
   return ChannelCandidates{std::move(name), std::move(items)};
@@ -78,20 +81,20 @@ TEST(Fusion, DuplicatesMergedWithChannelsScoresAndRanks) {
   auto pool = fuse(lists, FusionOptions{});
   ASSERT_EQ(pool.size(), 4u);  // 3 + 3 + 2 entries, 4 distinct items
   const auto& f11 = find(pool, 11);
-  EXPECT_EQ(f11.channels, (std::vector<uint16_t>{0, 1, 2}));
-  EXPECT_EQ(f11.channel_ranks, (std::vector<uint32_t>{2, 1, 2}));
-  EXPECT_EQ(f11.channel_scores, (std::vector<float>{2.f, 9.f, 1.f}));
+  EXPECT_THAT(f11.channels, ElementsAre(0, 1, 2));
+  EXPECT_THAT(f11.channel_ranks, ElementsAre(2, 1, 2));
+  EXPECT_THAT(f11.channel_scores, ElementsAre(2.f, 9.f, 1.f));
   const auto& f10 = find(pool, 10);
-  EXPECT_EQ(f10.channels, (std::vector<uint16_t>{0, 1}));
-  EXPECT_EQ(f10.channel_ranks, (std::vector<uint32_t>{1, 3}));
-  EXPECT_EQ(f10.channel_scores, (std::vector<float>{4.f, 1.f}));
+  EXPECT_THAT(f10.channels, ElementsAre(0, 1));
+  EXPECT_THAT(f10.channel_ranks, ElementsAre(1, 3));
+  EXPECT_THAT(f10.channel_scores, ElementsAre(4.f, 1.f));
   const auto& f12 = find(pool, 12);
-  EXPECT_EQ(f12.channels, (std::vector<uint16_t>{0, 2}));
-  EXPECT_EQ(f12.channel_ranks, (std::vector<uint32_t>{3, 1}));
+  EXPECT_THAT(f12.channels, ElementsAre(0, 2));
+  EXPECT_THAT(f12.channel_ranks, ElementsAre(3, 1));
   const auto& f13 = find(pool, 13);
-  EXPECT_EQ(f13.channels, (std::vector<uint16_t>{1}));
-  EXPECT_EQ(f13.channel_ranks, (std::vector<uint32_t>{2}));
-  EXPECT_EQ(f13.channel_scores, (std::vector<float>{5.f}));
+  EXPECT_THAT(f13.channels, ElementsAre(1));
+  EXPECT_THAT(f13.channel_ranks, ElementsAre(2));
+  EXPECT_THAT(f13.channel_scores, ElementsAre(5.f));
 }
 
 TEST(Fusion, RrfArithmeticK60) {
@@ -108,7 +111,7 @@ TEST(Fusion, RrfArithmeticK60) {
   EXPECT_FLOAT_EQ(pool[2].score, static_cast<float>(1.0 / 62));
   EXPECT_FLOAT_EQ(pool[3].score, static_cast<float>(1.0 / 62));
   EXPECT_FLOAT_EQ(pool[4].score, static_cast<float>(1.0 / 63));
-  EXPECT_EQ(pool[0].channel_ranks, (std::vector<uint32_t>{1, 3}));
+  EXPECT_THAT(pool[0].channel_ranks, ElementsAre(1, 3));
 
   // Weights 2:1 -> 5 = 2/61 + 1/63, 6 = 2/62, 7 = 2/63, 8 = 1/61, 9 = 1/62.
   opt.weights = {2, 1};
@@ -138,7 +141,7 @@ TEST(Fusion, QuotasLimitEachChannelAndNormaliseOverTheContribution) {
   EXPECT_FLOAT_EQ(pool[0].score, 1.f);
   EXPECT_FLOAT_EQ(pool[1].score, 1.f);
   EXPECT_FLOAT_EQ(pool[2].score, 0.f);
-  EXPECT_EQ(pool[0].channels, (std::vector<uint16_t>{0}));  // B's rank-3 copy was cut
+  EXPECT_THAT(pool[0].channels, ElementsAre(0));  // B's rank-3 copy was cut
 
   // Quota 0 means "all given": A contributes all four, B all three (8 items less dupes).
   opt.quotas = {0, 0};
@@ -164,7 +167,7 @@ TEST(Fusion, ExcludedItemsNeverAppear) {
   EXPECT_FLOAT_EQ(pool[0].score, 1.f);
   EXPECT_FLOAT_EQ(pool[1].score, 1.f);
   EXPECT_FLOAT_EQ(pool[2].score, 0.f);
-  EXPECT_EQ(find(pool, 3).channel_ranks, (std::vector<uint32_t>{2, 1}));
+  EXPECT_THAT(find(pool, 3).channel_ranks, ElementsAre(2, 1));
 
   // Quotas count after exclusion: quota 1 each -> A gives 2, B gives 3.
   FusionOptions q1;
@@ -257,7 +260,7 @@ TEST(Fusion, ZeroWeightDropsTheChannel) {
     opt.weights = {1, 0};
     auto pool = fuse(lists, opt);
     ASSERT_EQ(items_of(pool), (std::vector<ItemId>{1, 2})) << method;
-    EXPECT_EQ(pool[0].channels, (std::vector<uint16_t>{0})) << method;
+    EXPECT_THAT(pool[0].channels, ElementsAre(0)) << method;
   }
   FusionOptions opt;
   opt.weights = {0, 0};
@@ -394,6 +397,26 @@ class IdChannel : public Recaller {
   uint32_t n_;
 };
 
+TEST(Fusion, MoreChannelsThanStoredInlineKeepEveryContribution) {
+  // Per-channel values are stored inline for up to eight channels; eleven channels all
+  // listing item 7 (at rank c + 1 with score c, after c filler items) spill to the heap.
+  std::vector<ChannelCandidates> lists;
+  for (uint32_t c = 0; c < 11; ++c) {
+    std::vector<ScoredItem> items;
+    for (uint32_t r = 0; r < c; ++r) items.push_back({100 + r, 50.f - static_cast<float>(r)});
+    items.push_back({7, static_cast<float>(c)});
+    lists.push_back(list("c" + std::to_string(c), items));
+  }
+  const auto pool = fuse(lists, FusionOptions{});
+  const FusedCandidate& f = find(pool, 7);
+  ASSERT_EQ(f.channels.size(), 11u);
+  for (uint32_t c = 0; c < 11; ++c) {
+    EXPECT_EQ(f.channels[c], c);
+    EXPECT_EQ(f.channel_ranks[c], c + 1);
+    EXPECT_EQ(f.channel_scores[c], static_cast<float>(c));
+  }
+}
+
 TEST(Fusion, FuseChannelsMasksHistoryAndUsesQuotas) {
   // A scores 5 - id: 0:5, 1:4, 2:3, 3:2, 4:1, 5:0.  B scores id.  History {0, 5} is each
   // channel's favourite. Quota 2: A -> 1:4, 2:3 (scaled 1, 0); B -> 4:4, 3:3 (scaled 1, 0).
@@ -410,9 +433,9 @@ TEST(Fusion, FuseChannelsMasksHistoryAndUsesQuotas) {
   ASSERT_EQ(items_of(pool), (std::vector<ItemId>{1, 4, 2, 3}));
   EXPECT_FLOAT_EQ(pool[0].score, 1.f);
   EXPECT_FLOAT_EQ(pool[2].score, 0.f);
-  EXPECT_EQ(find(pool, 1).channels, (std::vector<uint16_t>{0}));
-  EXPECT_EQ(find(pool, 4).channels, (std::vector<uint16_t>{1}));
-  EXPECT_EQ(find(pool, 3).channel_ranks, (std::vector<uint32_t>{2}));
+  EXPECT_THAT(find(pool, 1).channels, ElementsAre(0));
+  EXPECT_THAT(find(pool, 4).channels, ElementsAre(1));
+  EXPECT_THAT(find(pool, 3).channel_ranks, ElementsAre(2));
 
   // No quota: each channel is asked for pool_size = 3 -> A: 1, 2, 3 (4, 3, 2 -> 1, .5, 0),
   // B: 4, 3, 2 (4, 3, 2 -> 1, .5, 0). fused: 1 = 1, 2 = 0.5 + 0 = 0.5, 3 = 0 + 0.5 = 0.5,
@@ -422,7 +445,7 @@ TEST(Fusion, FuseChannelsMasksHistoryAndUsesQuotas) {
   auto p3 = fuse_channels(channels, q, noq);
   ASSERT_EQ(items_of(p3), (std::vector<ItemId>{1, 4, 2}));
   EXPECT_FLOAT_EQ(p3[2].score, 0.5f);
-  EXPECT_EQ(find(p3, 2).channels, (std::vector<uint16_t>{0, 1}));
+  EXPECT_THAT(find(p3, 2).channels, ElementsAre(0, 1));
 
   // An extra exclusion is masked as well; a weight-0 channel is never scored.
   const std::vector<ItemId> extra = {1};

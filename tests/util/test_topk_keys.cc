@@ -2,6 +2,7 @@
 // the same items, order and scores on ties, signed zeros, infinities, NaNs and masks.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -76,6 +77,45 @@ TEST(TopKKeys, MatchesTheComparatorOnALargeCatalogue) {
     ASSERT_EQ(fast.size(), ref.size());
     for (size_t r = 0; r < ref.size(); ++r)
       ASSERT_EQ(fast[r].item, ref[r].item) << "k " << k << " rank " << r;
+  }
+}
+
+// smallest_rank_keys against std::sort on the keys: sizes on both sides of the cut (256 keys,
+// more than 2k) and of the byte/11-bit digit switch (1,024), score halves crowded into one
+// bucket, spread over the whole 32 bits (0 and 0xffffffff: the cut's upper limit must not
+// wrap), with many ties, and keys in item order or not.
+TEST(TopKKeys, SmallestKeysEqualAFullSort) {
+  std::mt19937 rng(13);
+  for (size_t trial = 0; trial < 400; ++trial) {
+    const size_t n = std::vector<size_t>{1, 255, 256, 700, 1023, 1024, 1500, 3000}[trial % 8];
+    const bool item_order = trial % 3 != 0;
+    std::vector<uint64_t> keys(n);
+    for (size_t i = 0; i < n; ++i) {
+      uint32_t score = 0;
+      switch ((trial / 8) % 4) {
+        case 0:  // the whole range, ends included
+          score = rng() % 50 == 0 ? (rng() % 2 ? 0xffffffffu : 0u) : static_cast<uint32_t>(rng());
+          break;
+        case 1:  // crowded: one bucket of the cut holds almost everything
+          score = rng() % 100 == 0 ? static_cast<uint32_t>(rng()) : 0x40000000u + rng() % 64;
+          break;
+        case 2:  // ties
+          score = static_cast<uint32_t>(rng() % 7);
+          break;
+        default:  // what rank_key makes of real scores
+          score = static_cast<uint32_t>(
+              rank_key(std::uniform_real_distribution<float>(-2, 2)(rng), 0) >> 32);
+      }
+      const auto item = static_cast<uint32_t>(item_order ? i : rng() % 100000);
+      keys[i] = (uint64_t{score} << 32) | item;
+    }
+    for (size_t k : {size_t{1}, n / 10 + 1, n / 3 + 1, n, n + 5}) {
+      std::vector<uint64_t> got = keys, want = keys;
+      smallest_rank_keys(got, k, item_order);
+      std::sort(want.begin(), want.end());
+      want.resize(std::min(k, n));
+      ASSERT_EQ(got, want) << "trial " << trial << " n " << n << " k " << k;
+    }
   }
 }
 

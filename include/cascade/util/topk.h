@@ -26,9 +26,10 @@ inline uint64_t rank_key(float score, ItemId item) {
   return (static_cast<uint64_t>(~ascending) << 32) | item;
 }
 
-/// Keeps the k smallest of `keys`, sorted ascending (a radix sort: for the few thousand keys
-/// of a recall channel several times cheaper than nth_element + sort). item_order: the keys
-/// are in ascending item order already (the sort then reads only their score bits).
+/// Keeps the k smallest of `keys`, sorted ascending: one histogram pass drops the keys past
+/// the k-th key's bucket, a radix sort orders the rest (for the few thousand keys of a recall
+/// channel several times cheaper than nth_element + sort). item_order: the keys are in
+/// ascending item order already (the sort then reads only their score bits).
 void smallest_rank_keys(std::vector<uint64_t>& keys, size_t k, bool item_order = false);
 
 /// Top-k among explicit candidates: candidates[i] has score scores[i]. Best first.
