@@ -121,6 +121,12 @@ std::vector<FusedCandidate> fuse(std::span<const ChannelCandidates> lists, const
   std::vector<uint32_t>
       seen_in;                // per item slot: last channel + 1 that listed it (duplicate check)
   std::vector<double> parts;  // one channel's contributions, parallel to its kept list
+  // Per kept entry: its channel and the index of the same item's entry in an earlier channel
+  // (-1: none); per item slot: its entry in the latest channel. Pass 3 walks these chains
+  // instead of testing every kept entry against the pool (most are cut, at random: a
+  // mispredicted branch each).
+  std::vector<uint16_t> kept_channel;
+  std::vector<int32_t> next_of, last_of;
   for (size_t c = 0; c < lists.size(); ++c) {
     const ChannelCandidates& list = lists[c];
     // Input checks come first so that a bad list is reported even if its weight is 0.
@@ -166,6 +172,9 @@ std::vector<FusedCandidate> fuse(std::span<const ChannelCandidates> lists, const
     }
     contrib[c].end = kept.size();
     if (contrib[c].end == contrib[c].begin) continue;
+    kept_channel.resize(kept.size());
+    next_of.resize(kept.size());
+    last_of.resize(items.size(), -1);
 
     const std::span<const ScoredItem> list_kept(kept.data() + contrib[c].begin,
                                                 contrib[c].end - contrib[c].begin);
@@ -175,6 +184,11 @@ std::vector<FusedCandidate> fuse(std::span<const ChannelCandidates> lists, const
       const auto sl = static_cast<size_t>(slot[list_kept[r].item]);
       fused[sl] += parts[r];
       ++n_contrib[sl];
+      // Chain the item's contributions, newest channel first, for pass 3.
+      const size_t at = contrib[c].begin + r;
+      kept_channel[at] = static_cast<uint16_t>(c);
+      next_of[at] = last_of[sl];
+      last_of[sl] = static_cast<int32_t>(at);
     }
   }
 
@@ -211,27 +225,26 @@ std::vector<FusedCandidate> fuse(std::span<const ChannelCandidates> lists, const
     }
   }
 
-  // Pass 3: full entries for the kept items only, channels ascending.
-  std::vector<int32_t> pos_of(items.size(), -1);
+  // Pass 3: full entries for the kept items only, channels ascending (the chain runs from
+  // the latest channel back, so it fills from the end).
   std::vector<FusedCandidate> pool(order.size());
   for (size_t p = 0; p < order.size(); ++p) {
     const uint32_t i = order[p];
-    pos_of[i] = static_cast<int32_t>(p);
     FusedCandidate& fc = pool[p];
     fc.item = items[i];
     fc.score = score[i];
-    fc.channels.reserve(n_contrib[i]);
-    fc.channel_scores.reserve(n_contrib[i]);
-    fc.channel_ranks.reserve(n_contrib[i]);
-  }
-  for (size_t c = 0; c < lists.size(); ++c) {
-    for (size_t r = contrib[c].begin; r < contrib[c].end; ++r) {
-      const int32_t p = pos_of[static_cast<size_t>(slot[kept[r].item])];
-      if (p < 0) continue;
-      FusedCandidate& fc = pool[static_cast<size_t>(p)];
-      fc.channels.push_back(static_cast<uint16_t>(c));
-      fc.channel_scores.push_back(kept[r].score);
-      fc.channel_ranks.push_back(static_cast<uint32_t>(r - contrib[c].begin + 1));
+    const size_t m = n_contrib[i];
+    fc.channels.resize(m);
+    fc.channel_scores.resize(m);
+    fc.channel_ranks.resize(m);
+    size_t j = m;
+    for (int32_t r = last_of[i]; r >= 0; r = next_of[static_cast<size_t>(r)]) {
+      const auto at = static_cast<size_t>(r);
+      const uint16_t c = kept_channel[at];
+      --j;
+      fc.channels[j] = c;
+      fc.channel_scores[j] = kept[at].score;
+      fc.channel_ranks[j] = static_cast<uint32_t>(at - contrib[c].begin + 1);
     }
   }
   return pool;
