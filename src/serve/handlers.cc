@@ -10,6 +10,7 @@
 
 #include "cascade/core/error.h"
 #include "serve/admin.h"
+#include "serve/json_writer.h"
 #include "serve/stats.h"
 #include "serve/web_assets.h"
 
@@ -75,34 +76,49 @@ void add_year_genres(Json& j, const Catalog& cat, size_t item) {
   j["genres"] = std::move(g);
 }
 
-Json recommended_item(const RecommendedItem& it, const RecommendResponse& r, const Bundle& b,
-                      bool explain) {
+// One item of a /recommend body (see recommend_body()).
+void write_recommended_item(JsonWriter& w, const RecommendedItem& it, const RecommendResponse& r,
+                            const Bundle& b, bool explain) {
   const Dataset& ds = b.data();
-  Json j;
-  j["item_id"] = ds.item_ids[it.item];
-  j["title"] = ds.catalog.items[it.item].title;
-  add_year_genres(j, ds.catalog, it.item);
-  j["score"] = it.score;
-  j["stages"] = {{"fused", it.fused},
-                 {"pre_rank", it.pre_rank},
-                 {"fine_rank", it.fine_rank},
-                 {"rerank", it.score}};
-  Json ch = Json::array();
-  for (uint16_t c : it.channels) ch.push_back(b.channel_names()[c]);
-  j["channels"] = std::move(ch);
-  if (it.relaxed) j["relaxed_cap"] = true;
+  const ItemInfo& info = ds.catalog.items[it.item];
+  w.begin_object();
+  w.key("item_id").value(ds.item_ids[it.item]);
+  w.key("title").value(info.title);
+  w.key("year");
+  if (info.year >= 0)
+    w.value(info.year);
+  else
+    w.null();
+  w.key("genres").begin_array();
+  for (uint16_t x : info.genres) w.value(ds.catalog.genre_names[x]);
+  w.end_array();
+  w.key("score").value(it.score);
+  w.key("stages").begin_object();
+  w.key("fused").value(it.fused);
+  w.key("pre_rank").value(it.pre_rank);
+  w.key("fine_rank").value(it.fine_rank);
+  w.key("rerank").value(it.score);
+  w.end_object();
+  w.key("channels").begin_array();
+  for (uint16_t c : it.channels) w.value(b.channel_names()[c]);
+  w.end_array();
+  if (it.relaxed) w.key("relaxed_cap").value(true);
   if (explain) {
     if (it.because >= 0) {
       const auto because = static_cast<size_t>(it.because);
-      j["reason"] = "because you liked " + ds.catalog.items[because].title;
-      j["because_item_id"] = ds.item_ids[because];
+      w.key("reason").value("because you liked " + ds.catalog.items[because].title);
+      w.key("because_item_id").value(ds.item_ids[because]);
     } else {
-      j["reason"] = r.history == 0 ? "popular with everyone (no history yet)"
-                                   : "close to your recent history";
+      w.key("reason").value(r.history == 0 ? "popular with everyone (no history yet)"
+                                           : "close to your recent history");
     }
-    if (!it.attention.empty()) j["attention"] = it.attention;
+    if (!it.attention.empty()) {
+      w.key("attention").begin_array();
+      for (float a : it.attention) w.value(a);
+      w.end_array();
+    }
   }
-  return j;
+  w.end_object();
 }
 
 }  // namespace
@@ -135,35 +151,42 @@ RouteResponse handle_recommend(const RouteContext& ctx, std::string_view user_id
     rr.diversity = p.diversity ? *p.diversity : -1.0;
     rr.explain = p.explain;
     const RecommendResponse r = st.rec->recommend(rr);
-    Json items = Json::array();
-    for (const auto& it : r.items) items.push_back(recommended_item(it, r, *st.bundle, p.explain));
     const double store_ms = ms_between(t0, t1);
-    const double total_ms = ms_between(t0, Clock::now());
-    Json out;
-    out["user_id"] = user;
-    out["known_user"] = r.known_user;
-    out["history"] = r.history;
-    out["live_events"] = r.live_events;
-    out["bundle_version"] = st.bundle->version();
-    out["diversity"] = p.diversity ? *p.diversity : st.rec->rerank_options().diversity;
-    out["items"] = std::move(items);
+    const double diversity = p.diversity ? *p.diversity : st.rec->rerank_options().diversity;
+    JsonWriter w;
+    w.begin_object();
+    w.key("user_id").value(user);
+    w.key("known_user").value(r.known_user);
+    w.key("history").value(uint64_t{r.history});
+    w.key("live_events").value(uint64_t{r.live_events});
+    w.key("bundle_version").value(st.bundle->version());
+    w.key("diversity").value(diversity);
+    w.key("items").begin_array();
+    for (const auto& it : r.items) write_recommended_item(w, it, r, *st.bundle, p.explain);
+    w.end_array();
     if (p.explain && !r.attention_stage.empty()) {
-      Json hist = Json::array();
-      for (ItemId h : r.attention_history) hist.push_back(st.bundle->data().item_ids[h]);
-      out["attention"] = {{"ranker", r.attention_ranker},
-                          {"stage", r.attention_stage},
-                          {"normalised", r.attention_normalised},
-                          {"history", std::move(hist)}};
+      w.key("attention").begin_object();
+      w.key("ranker").value(r.attention_ranker);
+      w.key("stage").value(r.attention_stage);
+      w.key("normalised").value(r.attention_normalised);
+      w.key("history").begin_array();
+      for (ItemId h : r.attention_history) w.value(st.bundle->data().item_ids[h]);
+      w.end_array();
+      w.end_object();
     }
-    out["latency_ms"] = {{"store", store_ms},
-                         {"recall", r.latency.recall_ms},
-                         {"features", r.latency.features_ms},
-                         {"pre_rank", r.latency.pre_rank_ms},
-                         {"fine_rank", r.latency.fine_rank_ms},
-                         {"rerank", r.latency.rerank_ms},
-                         {"total", total_ms}};
+    const double total_ms = ms_between(t0, Clock::now());
+    w.key("latency_ms").begin_object();
+    w.key("store").value(store_ms);
+    w.key("recall").value(r.latency.recall_ms);
+    w.key("features").value(r.latency.features_ms);
+    w.key("pre_rank").value(r.latency.pre_rank_ms);
+    w.key("fine_rank").value(r.latency.fine_rank_ms);
+    w.key("rerank").value(r.latency.rerank_ms);
+    w.key("total").value(total_ms);
+    w.end_object();
+    w.end_object();
     if (times) *times = {store_ms, r.latency, total_ms};
-    return ok(out);
+    return RouteResponse{200, w.take()};
   });
 }
 
@@ -263,7 +286,8 @@ RouteResponse handle_ready(const RouteContext& ctx) {
 }
 
 RouteResponse handle_reload(
-    std::string_view body, const std::string& current_version, const std::filesystem::path& bundle_root,
+    std::string_view body, const std::string& current_version,
+    const std::filesystem::path& bundle_root,
     const std::function<std::string(const std::filesystem::path&)>& reload) {
   return respond([&] {
     std::filesystem::path dir;
