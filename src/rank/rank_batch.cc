@@ -10,12 +10,14 @@
 namespace cascade {
 
 int FeatureSchema::field_index(const std::string& name) const {
-  for (size_t i = 0; i < fields.size(); ++i) if (fields[i].name == name) return static_cast<int>(i);
+  for (size_t i = 0; i < fields.size(); ++i)
+    if (fields[i].name == name) return static_cast<int>(i);
   return -1;
 }
 
 int FeatureSchema::dense_index(const std::string& name) const {
-  for (size_t i = 0; i < dense.size(); ++i) if (dense[i] == name) return static_cast<int>(i);
+  for (size_t i = 0; i < dense.size(); ++i)
+    if (dense[i] == name) return static_cast<int>(i);
   return -1;
 }
 
@@ -35,7 +37,8 @@ size_t RankBatch::group_of(size_t r) const {
 void RankBatch::row_history(size_t r, std::vector<ItemId>& out) const {
   out.clear();
   const ItemId target = items[r];
-  for (ItemId h : group_history(group_of(r))) if (h != target) out.push_back(h);
+  for (ItemId h : group_history(group_of(r)))
+    if (h != target) out.push_back(h);
 }
 
 void RankBatch::append(const RankBatch& other) {
@@ -98,30 +101,43 @@ RankBatch RankBatch::take_rows(std::span<const uint32_t> rows_wanted) const {
 
 void RankBatch::validate() const {
   const size_t n = rows(), nd = schema.n_dense(), nf = schema.n_fields();
-  CASCADE_CHECK(dense.size() == n * nd,
-                fmt::format("RankBatch: {} dense values for {} rows x {} columns", dense.size(), n, nd));
-  CASCADE_CHECK(cats.size() == n * nf,
-                fmt::format("RankBatch: {} categorical values for {} rows x {} fields", cats.size(), n, nf));
+  CASCADE_CHECK(
+      dense.size() == n * nd,
+      fmt::format("RankBatch: {} dense values for {} rows x {} columns", dense.size(), n, nd));
+  CASCADE_CHECK(
+      cats.size() == n * nf,
+      fmt::format("RankBatch: {} categorical values for {} rows x {} fields", cats.size(), n, nf));
   CASCADE_CHECK(!group_begin.empty() && group_begin.front() == 0 && group_begin.back() == n,
                 "RankBatch: group_begin must start at 0 and end at the row count");
-  CASCADE_CHECK(hist_begin.size() == group_begin.size() && hist_begin.front() == 0 &&
-                    hist_begin.back() == history.size(),
-                "RankBatch: hist_begin must have one entry per group + 1 and end at the history size");
+  CASCADE_CHECK(
+      hist_begin.size() == group_begin.size() && hist_begin.front() == 0 &&
+          hist_begin.back() == history.size(),
+      "RankBatch: hist_begin must have one entry per group + 1 and end at the history size");
   CASCADE_CHECK(group_user.size() == groups(), "RankBatch: one user per group");
   for (size_t g = 0; g < groups(); ++g) {
     CASCADE_CHECK(group_begin[g] <= group_begin[g + 1] && hist_begin[g] <= hist_begin[g + 1],
                   fmt::format("RankBatch: group {} has a negative size", g));
     CASCADE_CHECK(hist_begin[g + 1] - hist_begin[g] <= schema.max_history,
-                  fmt::format("RankBatch: group {} has {} history items, more than max_history {}", g,
-                              hist_begin[g + 1] - hist_begin[g], schema.max_history));
+                  fmt::format("RankBatch: group {} has {} history items, more than max_history {}",
+                              g, hist_begin[g + 1] - hist_begin[g], schema.max_history));
   }
   for (size_t r = 0; r < n; ++r) {
-    CASCADE_CHECK(items[r] < schema.n_items,
-                  fmt::format("RankBatch: row {} item {} >= n_items {}", r, items[r], schema.n_items));
+    CASCADE_CHECK(items[r] < schema.n_items, fmt::format("RankBatch: row {} item {} >= n_items {}",
+                                                         r, items[r], schema.n_items));
   }
   for (ItemId h : history) {
-    CASCADE_CHECK(h < schema.n_items, fmt::format("RankBatch: history item {} >= n_items {}", h, schema.n_items));
+    CASCADE_CHECK(h < schema.n_items,
+                  fmt::format("RankBatch: history item {} >= n_items {}", h, schema.n_items));
   }
+  // Every served request validates its batch: one branch-free pass over the values first,
+  // and the loop that names the bad value only when there is one.
+  bool bad = false;
+  for (size_t f = 0; f < nf; ++f) {
+    const uint32_t card = schema.fields[f].cardinality;
+    for (size_t r = 0; r < n; ++r) bad |= cats[r * nf + f] >= card;
+  }
+  for (float v : dense) bad |= std::isinf(v);
+  if (!bad) return;
   for (size_t r = 0; r < n; ++r) {
     for (size_t f = 0; f < nf; ++f) {
       const uint32_t v = cats[r * nf + f];
@@ -131,7 +147,8 @@ void RankBatch::validate() const {
     }
     for (size_t d = 0; d < nd; ++d) {
       const float v = dense[r * nd + d];
-      CASCADE_CHECK(!std::isinf(v), fmt::format("RankBatch: row {} column '{}' is infinite", r, schema.dense[d]));
+      CASCADE_CHECK(!std::isinf(v),
+                    fmt::format("RankBatch: row {} column '{}' is infinite", r, schema.dense[d]));
     }
   }
 }

@@ -5,10 +5,13 @@
 // at serving's request time. Their lists must be identical, item for item.
 #include <gtest/gtest.h>
 
+#include <random>
+
 #include "cascade/pipeline/funnel_eval.h"
 #include "cascade/pipeline/rank_job.h"
 #include "cascade/pipeline/rank_stage.h"
 #include "cascade/pipeline/recommender.h"
+#include "cascade/util/fast_paths.h"
 #include "support/tiny_bundle.h"
 
 namespace cascade {
@@ -29,22 +32,23 @@ class OfflineOnline : public ::testing::Test {
   }
 
   // The offline lists (top k of the funnel's order) of every user held out in `heldout`.
-  static std::map<UserId, std::vector<ItemId>> offline_lists(const Interactions& heldout, TimePolicy policy,
-                                                             size_t k) {
+  static std::map<UserId, std::vector<ItemId>> offline_lists(const Interactions& heldout,
+                                                             TimePolicy policy, size_t k) {
     const Bundle& b = rec_->bundle();
     const Dataset& ds = b.data();
     const Interactions none;
-    const PoolCandidates pc = collect_candidates(b.channels(), b.channel_names(), ds.train, heldout, none,
-                                                 b.fusion().quotas.at(0), 1);
+    const PoolCandidates pc = collect_candidates(b.channels(), b.channel_names(), ds.train, heldout,
+                                                 none, b.fusion().quotas.at(0), 1);
     const auto pools = fused_pools(pc, ds.train, b.fusion(), b.pool_depth(), 1);
-    const HeldoutScores hs =
-        score_heldout(b.features(), pools, ds.train, heldout, {&b.pre_ranker(), &b.fine_ranker()}, 1, policy);
+    const HeldoutScores hs = score_heldout(b.features(), pools, ds.train, heldout,
+                                           {&b.pre_ranker(), &b.fine_ranker()}, 1, policy);
     std::map<UserId, std::vector<ItemId>> out;
     for (size_t i = 0; i < hs.users.size(); ++i) {
       const auto rows = funnel_order(hs.scores[0][i], std::max(b.pre_keep(), k), hs.scores[1][i],
                                      std::max(b.fine_keep(), k));
       auto& list = out[hs.users[i]];
-      for (size_t r = 0; r < std::min(k, rows.size()); ++r) list.push_back(pools[hs.users[i]][rows[r]].item);
+      for (size_t r = 0; r < std::min(k, rows.size()); ++r)
+        list.push_back(pools[hs.users[i]][rows[r]].item);
     }
     return out;
   }
@@ -98,6 +102,30 @@ TEST(RankStage, BestRowsBreakTiesByTheLowerPoolRow) {
   const std::vector<uint32_t> rows = {7, 2, 9};
   EXPECT_EQ(best_rows(tied, 2, rows), (std::vector<uint32_t>{1, 0}));
   EXPECT_TRUE(best_rows(s, 0).empty());
+}
+
+// The packed-key path (ascending pool rows) against the comparator, with ties and signed zeros.
+TEST(RankStage, BestRowsKeyPathEqualsTheComparator) {
+  std::mt19937 rng(5);
+  for (int trial = 0; trial < 300; ++trial) {
+    const size_t n = 1 + rng() % 400;
+    std::vector<float> s(n);
+    for (float& v : s)
+      v = rng() % 4 == 0 ? (rng() % 2 ? 0.f : -0.f)
+                         : static_cast<float>(static_cast<int>(rng() % 21) - 10) / 4;
+    std::vector<uint32_t> rows;
+    if (trial % 2) {
+      for (uint32_t r = 0; rows.size() < n; ++r)
+        if (rng() % 3) rows.push_back(r);
+    }
+    const size_t keep = rng() % (n + 3);
+    set_fast_paths(true);
+    const auto fast = best_rows(s, keep, rows);
+    set_fast_paths(false);
+    const auto ref = best_rows(s, keep, rows);
+    set_fast_paths(true);
+    ASSERT_EQ(fast, ref) << "trial " << trial;
+  }
 }
 
 }  // namespace
