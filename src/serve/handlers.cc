@@ -2,9 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
-#include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 #include <utility>
 #include <vector>
 
@@ -121,6 +119,30 @@ void write_recommended_item(JsonWriter& w, const RecommendedItem& it, const Reco
   w.end_object();
 }
 
+// The /offline body: what the bundle measured offline and the reports it carries. Built once
+// when the bundle loads (the bundle does not change while it serves), so a dashboard poll
+// reads no files.
+std::string make_offline_body(const Bundle& b) {
+  const auto& m = b.manifest();
+  Json out;
+  out["bundle_version"] = b.version();
+  out["funnel"] = b.funnel_spec();
+  out["channels"] = b.channel_names();
+  out["offline"] = m.contains("offline") ? Json(m["offline"]) : Json(nullptr);
+  Json reports, errors = Json::object();
+  for (const char* name : {"funnel", "quality", "rerank"}) {
+    reports[name] = nullptr;
+    try {
+      reports[name] = b.report(name);  // null when the manifest lists none by that name
+    } catch (const std::exception& e) {
+      errors[name] = "reports/" + std::string(name) + ".json: " + e.what();
+    }
+  }
+  out["reports"] = std::move(reports);
+  out["report_errors"] = std::move(errors);
+  return out.dump();
+}
+
 }  // namespace
 
 std::shared_ptr<const ServingState> ServingState::load(const std::filesystem::path& dir) {
@@ -129,6 +151,7 @@ std::shared_ptr<const ServingState> ServingState::load(const std::filesystem::pa
   st->rec = std::make_unique<Recommender>(st->bundle);
   st->numeric_ids =
       all_digits(st->bundle->data().user_ids) && all_digits(st->bundle->data().item_ids);
+  st->offline_body = make_offline_body(*st->bundle);
   return st;
 }
 
@@ -393,33 +416,7 @@ RouteResponse handle_user_history(const RouteContext& ctx, std::string_view user
 }
 
 RouteResponse handle_offline(const RouteContext& ctx) {
-  return respond([&] {
-    const ServingState& st = need_state(ctx);
-    const Bundle& b = *st.bundle;
-    const auto& m = b.manifest();
-    Json out;
-    out["bundle_version"] = b.version();
-    out["funnel"] = b.funnel_spec();
-    out["channels"] = b.channel_names();
-    out["offline"] = m.contains("offline") ? Json(m["offline"]) : Json(nullptr);
-    Json reports, errors = Json::object();
-    for (const char* name : {"funnel", "quality", "rerank"}) {
-      const std::filesystem::path path = b.dir() / "reports" / (std::string(name) + ".json");
-      reports[name] = nullptr;
-      std::ifstream in(path);
-      if (!in) continue;
-      std::stringstream text;
-      text << in.rdbuf();
-      try {
-        reports[name] = Json::parse(text.str());
-      } catch (const nlohmann::json::exception& e) {
-        errors[name] = "reports/" + std::string(name) + ".json is not valid JSON: " + e.what();
-      }
-    }
-    out["reports"] = std::move(reports);
-    out["report_errors"] = std::move(errors);
-    return ok(out);
-  });
+  return respond([&] { return RouteResponse{200, need_state(ctx).offline_body}; });
 }
 
 RouteResponse handle_stats(const RouteContext& ctx, std::string_view exposition,

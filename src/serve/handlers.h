@@ -31,7 +31,8 @@ namespace cascade {
 struct ServingState {
   std::shared_ptr<const Bundle> bundle;
   std::unique_ptr<Recommender> rec;
-  bool numeric_ids = true;  ///< every user and item id is ASCII digits (path ids canonicalised)
+  bool numeric_ids = true;   ///< every user and item id is ASCII digits (path ids canonicalised)
+  std::string offline_body;  ///< GET /offline's answer, built at load (reports read once)
 
   /// Loads and checks the bundle at `dir`. Throws cascade::Error with the reason it was refused.
   static std::shared_ptr<const ServingState> load(const std::filesystem::path& dir);

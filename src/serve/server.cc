@@ -103,12 +103,15 @@ Server::Server(ServerOptions opt) : opt_(std::move(opt)) {
   started_ = Clock::now();
   if (!opt_.admin_token_file.empty()) {
     admin_token_ = read_admin_token(opt_.admin_token_file);
-    bundle_root_ = opt_.bundle_root.empty() ? fs::absolute(opt_.bundle).parent_path() : opt_.bundle_root;
+    bundle_root_ =
+        opt_.bundle_root.empty() ? fs::absolute(opt_.bundle).parent_path() : opt_.bundle_root;
     if (!fs::is_directory(bundle_root_))
       throw Error("serve: the bundle root " + bundle_root_.string() +
-                  " is not a directory (set --bundle-root to the directory reloads may name bundles under)");
+                  " is not a directory (set --bundle-root to the directory reloads may name "
+                  "bundles under)");
   } else if (!opt_.bundle_root.empty()) {
-    spdlog::warn("serve: --bundle-root has no effect without --admin-token-file (admin routes are off)");
+    spdlog::warn(
+        "serve: --bundle-root has no effect without --admin-token-file (admin routes are off)");
   }
   Metrics& m = *metrics_;
   const auto stage_buckets = prometheus::exponential_buckets(0.025, 2, 14);  // 25 us .. 205 ms
@@ -129,19 +132,24 @@ Server::Server(ServerOptions opt) : opt_(std::move(opt)) {
   m.stale_reads =
       &m.reg.counter("cascade_feature_store_stale_reads_total",
                      "reads answered from the in-process copy while Redis was unusable");
-  m.journaled = &m.reg.counter("cascade_events_journaled_total",
-                               "events written to the local journal (not acknowledged by Redis when answered)");
-  m.replayed = &m.reg.counter("cascade_events_replayed_total", "events read back from the journal at start");
-  m.replay_duplicates = &m.reg.counter("cascade_events_replay_duplicates_total",
-                                       "replayed events Redis already had (skipped, not written twice)");
+  m.journaled = &m.reg.counter(
+      "cascade_events_journaled_total",
+      "events written to the local journal (not acknowledged by Redis when answered)");
+  m.replayed =
+      &m.reg.counter("cascade_events_replayed_total", "events read back from the journal at start");
+  m.replay_duplicates =
+      &m.reg.counter("cascade_events_replay_duplicates_total",
+                     "replayed events Redis already had (skipped, not written twice)");
   m.overloaded = &m.reg.counter("cascade_events_overloaded_total",
                                 "POST /events refused with 503: max pending events already queued");
-  m.shed = &m.reg.counter("cascade_requests_shed_total",
-                          "requests answered 503 because their connection waited past max_queue_wait_ms");
-  m.reg.gauge_callback("cascade_connections_queued", "connections waiting for a worker", {}, [this] {
-    const AdmissionQueue* q = queue_.load();
-    return q ? static_cast<double>(q->queued()) : 0.0;
-  });
+  m.shed = &m.reg.counter(
+      "cascade_requests_shed_total",
+      "requests answered 503 because their connection waited past max_queue_wait_ms");
+  m.reg.gauge_callback("cascade_connections_queued", "connections waiting for a worker", {},
+                       [this] {
+                         const AdmissionQueue* q = queue_.load();
+                         return q ? static_cast<double>(q->queued()) : 0.0;
+                       });
   FeatureStore* store = store_.get();
   m.reg.gauge_callback("cascade_events_journal_bytes", "size of the local event journal", {},
                        [store] { return static_cast<double>(store->stats().journal_bytes); });
@@ -227,6 +235,20 @@ void Server::start() {
     queue_.store(nullptr);  // httplib has shut the pool down and freed it
   });
   spdlog::info("listening on http://{}:{} with {} worker threads", opt_.host, port_, threads);
+  if (opt_.release_memory_every_s > 0) {
+    release_thread_ = std::thread([this] {
+      const auto every = std::chrono::seconds(opt_.release_memory_every_s);
+      std::unique_lock<std::mutex> lock(release_mu_);
+      while (!release_cv_.wait_for(lock, every, [this] { return release_stop_; })) {
+        lock.unlock();
+        const auto t0 = Clock::now();
+        release_freed_memory();
+        spdlog::debug("freed heap memory returned to the kernel in {:.2f} ms",
+                      std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+        lock.lock();
+      }
+    });
+  }
   load_thread_ = std::thread([this] {
     try {
       reload({});
@@ -266,6 +288,12 @@ void Server::stop() {
   if (listen_thread_.joinable()) listen_thread_.join();
   if (load_thread_.joinable()) load_thread_.join();
   {
+    std::lock_guard<std::mutex> lock(release_mu_);
+    release_stop_ = true;
+  }
+  release_cv_.notify_all();
+  if (release_thread_.joinable()) release_thread_.join();
+  {
     std::lock_guard<std::mutex> lock(stop_mu_);
     stopped_ = true;
   }
@@ -300,9 +328,11 @@ void Server::install_routes() {
       try {
         if (waited && opt_.max_queue_wait_ms > 0 && *waited > opt_.max_queue_wait_ms && !exempt) {
           // Overloaded: this connection waited too long for a worker. Tell the client to back off.
-          r = {503, json_error(503, "", fmt::format("server overloaded: the connection waited {:.0f} ms for a "
-                                                    "worker (limit {} ms); retry later", *waited,
-                                                    opt_.max_queue_wait_ms))};
+          r = {503,
+               json_error(503, "",
+                          fmt::format("server overloaded: the connection waited {:.0f} ms for a "
+                                      "worker (limit {} ms); retry later",
+                                      *waited, opt_.max_queue_wait_ms))};
           r.headers.emplace_back("Retry-After", "1");
           metrics_->shed->inc();
         } else {
@@ -349,7 +379,8 @@ void Server::install_routes() {
           }));
   if (!admin_token_.empty())
     svr.Post("/admin/reload", wrap("reload", [this](const httplib::Request& req) {
-               if (auto why = bearer_token_problem(req.get_header_value("Authorization"), admin_token_)) {
+               if (auto why =
+                       bearer_token_problem(req.get_header_value("Authorization"), admin_token_)) {
                  RouteResponse r{401, json_error(401, "Authorization", *why)};
                  r.headers.emplace_back("WWW-Authenticate", "Bearer");
                  return r;

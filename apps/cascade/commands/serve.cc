@@ -1,7 +1,7 @@
 // cascade serve --bundle DIR [--host 127.0.0.1] [--port 8080] [--threads N] [--redis
-// unix:/path|host:port] [--explain] Serves a model bundle over HTTP (routes: /openapi.json). SIGHUP reloads the
-// bundle from its path (point a symlink at a new version, then send SIGHUP); SIGINT / SIGTERM stop
-// the server after writing pending events back to Redis (bounded wait).
+// unix:/path|host:port] [--explain] Serves a model bundle over HTTP (routes: /openapi.json). SIGHUP
+// reloads the bundle from its path (point a symlink at a new version, then send SIGHUP); SIGINT /
+// SIGTERM stop the server after writing pending events back to Redis (bounded wait).
 #include <fmt/format.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
@@ -34,18 +34,22 @@ void on_signal(int sig) {
 // `serve --explain`: what a bundle would serve, from its verified manifest.
 void print_bundle_funnel(const std::string& dir) {
   const nlohmann::json m = verify_bundle(dir);
-  fmt::print("bundle {} ({} users, {} items of {})\n", m.value("version", ""), m["dataset"].value("users", 0),
-             m["dataset"].value("items", 0), m["dataset"].value("name", ""));
-  fmt::print("funnel: {}\n", m.value("funnel", std::string("(not recorded: built before funnel specs)")));
+  fmt::print("bundle {} ({} users, {} items of {})\n", m.value("version", ""),
+             m["dataset"].value("users", 0), m["dataset"].value("items", 0),
+             m["dataset"].value("name", ""));
+  fmt::print("funnel: {}\n",
+             m.value("funnel", std::string("(not recorded: built before funnel specs)")));
   fmt::print("request time: {}\n", m.value("request_time", std::string("serving")));
   if (!m.contains("offline")) return;
   for (const char* split : {"valid", "test"}) {
     const auto& o = m["offline"][split];
     const auto& d = o["vs_pool"]["recall@10"];
-    fmt::print("offline {}: {} users, Recall@10 {:.4f} NDCG@10 {:.4f}; pool {:.4f}; gain {:+.4f} [{:+.4f}, {:+.4f}]\n",
-               split, o.value("users", 0), o.value("recall@10", 0.0), o.value("ndcg@10", 0.0),
-               o["pool"].value("recall@10", 0.0), d.value("diff", 0.0), d.value("ci_low", 0.0),
-               d.value("ci_high", 0.0));
+    fmt::print(
+        "offline {}: {} users, Recall@10 {:.4f} NDCG@10 {:.4f}; pool {:.4f}; gain {:+.4f} "
+        "[{:+.4f}, {:+.4f}]\n",
+        split, o.value("users", 0), o.value("recall@10", 0.0), o.value("ndcg@10", 0.0),
+        o["pool"].value("recall@10", 0.0), d.value("diff", 0.0), d.value("ci_low", 0.0),
+        d.value("ci_high", 0.0));
   }
 }
 
@@ -74,35 +78,47 @@ void add_serve_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--max-k", o->limits.max_k, "largest k a request may ask for")
       ->capture_default_str();
-  cmd->add_option("--keep-alive-max-requests", o->keep_alive_max_requests,
-                  "requests per connection before the server closes it (busy clients then queue behind "
-                  "the others instead of holding a worker)")
+  cmd->add_option(
+         "--keep-alive-max-requests", o->keep_alive_max_requests,
+         "requests per connection before the server closes it (busy clients then queue behind "
+         "the others instead of holding a worker)")
       ->capture_default_str();
   cmd->add_option("--max-queue-wait-ms", o->max_queue_wait_ms,
                   "a connection that waited longer for a worker gets 503 + Retry-After (0 = never)")
       ->capture_default_str();
   cmd->add_option("--read-timeout-s", o->read_timeout_s, "disconnect a client silent for this long")
       ->capture_default_str();
-  cmd->add_option("--events-journal", o->store.journal_path,
-                  "local append-only journal of events Redis has not acknowledged: they survive a crash "
-                  "while Redis is down and are replayed on the next start (needs --redis)");
-  cmd->add_option("--journal-fsync", o->store.journal_sync,
-                  "fdatasync each journal write before answering (false: faster, an OS crash may lose the "
-                  "newest events)")
+  cmd->add_option(
+         "--release-memory-every-s", o->release_memory_every_s,
+         "return free heap memory to the kernel this often (0 = only after a reload), so the "
+         "resident size follows what is in use")
+      ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
-  cmd->add_option("--max-pending-events", o->store.max_pending,
-                  "events waiting for Redis at most; beyond it POST /events answers 503 with Retry-After")
+  cmd->add_option(
+      "--events-journal", o->store.journal_path,
+      "local append-only journal of events Redis has not acknowledged: they survive a crash "
+      "while Redis is down and are replayed on the next start (needs --redis)");
+  cmd->add_option(
+         "--journal-fsync", o->store.journal_sync,
+         "fdatasync each journal write before answering (false: faster, an OS crash may lose the "
+         "newest events)")
       ->capture_default_str();
-  cmd->add_option("--admin-token-file", o->admin_token_file,
-                  "serve POST /admin/reload, for requests with 'Authorization: Bearer <the token in this "
-                  "file>' (chmod 600 it). Without it admin routes are off (404) and only SIGHUP reloads");
-  cmd->add_option("--bundle-root", o->bundle_root,
-                  "reloads may only name bundles under this directory (default: the directory holding "
-                  "--bundle)");
+  cmd->add_option(
+         "--max-pending-events", o->store.max_pending,
+         "events waiting for Redis at most; beyond it POST /events answers 503 with Retry-After")
+      ->capture_default_str();
+  cmd->add_option(
+      "--admin-token-file", o->admin_token_file,
+      "serve POST /admin/reload, for requests with 'Authorization: Bearer <the token in this "
+      "file>' (chmod 600 it). Without it admin routes are off (404) and only SIGHUP reloads");
+  cmd->add_option(
+      "--bundle-root", o->bundle_root,
+      "reloads may only name bundles under this directory (default: the directory holding "
+      "--bundle)");
   cmd->add_option("--ready-file", *ready_file,
                   "write the bound port here once the bundle is loaded (for scripts)");
   cmd->add_flag("--explain", *explain,
-                 "verify the bundle, print the funnel it serves and its offline figures, and exit");
+                "verify the bundle, print the funnel it serves and its offline figures, and exit");
   cmd->callback([o, ready_file, explain] {
     if (*explain) {
       print_bundle_funnel(o->bundle);

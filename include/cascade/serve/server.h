@@ -24,7 +24,7 @@
 
 namespace cascade {
 
-struct ServingState;  // src/serve/handlers.h
+struct ServingState;   // src/serve/handlers.h
 class AdmissionQueue;  // src/serve/admission.h
 struct RouteContext;
 
@@ -51,6 +51,11 @@ struct ServerOptions {
   /// bearer token every admin request must send (`Authorization: Bearer <token>`, else 401).
   /// Empty = admin routes off (404); SIGHUP still reloads the bundle path.
   std::filesystem::path admin_token_file;
+  /// Every this many seconds, free heap memory goes back to the kernel (glibc's malloc_trim;
+  /// 0 = only after a reload). Requests keep freed blocks to avoid faulting them in again, and
+  /// each worker's arena keeps its own: without this the resident size wanders by tens of MB
+  /// with whichever arenas last held a large request or a reload's second bundle.
+  int release_memory_every_s = 10;
   /// A reload may only name directories under this one (after resolving symlinks and `..`;
   /// else 403). Empty = the directory holding `bundle`.
   std::filesystem::path bundle_root;
@@ -105,11 +110,14 @@ class Server {
   std::mutex reload_mu_;         // serialises reloads (held while a bundle loads: seconds)
   mutable std::mutex error_mu_;  // guards load_error_ (never held for long)
   std::filesystem::path bundle_path_;
-  std::string admin_token_;           // empty = admin routes off
+  std::string admin_token_;                            // empty = admin routes off
   std::atomic<const AdmissionQueue*> queue_{nullptr};  // the worker pool (owned by httplib)
   std::filesystem::path bundle_root_;
   std::string load_error_;
-  std::thread listen_thread_, load_thread_;
+  std::thread listen_thread_, load_thread_, release_thread_;
+  std::mutex release_mu_;  // guards release_stop_
+  std::condition_variable release_cv_;
+  bool release_stop_ = false;
   std::mutex stop_mu_, join_mu_;
   std::condition_variable stop_cv_;
   bool stopped_ = false;
