@@ -18,10 +18,10 @@ namespace cascade {
 
 class JsonWriter {
  public:
-  JsonWriter& begin_object();
-  JsonWriter& end_object();
-  JsonWriter& begin_array();
-  JsonWriter& end_array();
+  JsonWriter& begin_object() { return open('{'); }
+  JsonWriter& end_object() { return close('}'); }
+  JsonWriter& begin_array() { return open('['); }
+  JsonWriter& end_array() { return close(']'); }
   /// The next member's name (inside an object; the value follows).
   JsonWriter& key(std::string_view name);
   JsonWriter& value(std::string_view s);
@@ -40,6 +40,8 @@ class JsonWriter {
 
  private:
   void separate();  // a comma before every element of a container but its first
+  JsonWriter& open(char bracket);
+  JsonWriter& close(char bracket);
   std::string out_;
   std::vector<bool> has_element_;  // per open container
   bool after_key_ = false;
