@@ -11,7 +11,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <exception>
 #include <fstream>
+#include <thread>
 
 #include "cascade/core/error.h"
 #include "cascade/serve/prometheus.h"
@@ -182,7 +184,21 @@ std::string Server::bundle_version() const {
 std::string Server::reload(const fs::path& dir) {
   std::lock_guard<std::mutex> lock(reload_mu_);
   const fs::path path = dir.empty() ? bundle_path_ : dir;
-  auto st = ServingState::load(path);  // throws with the reason; the serving state stays
+  // The bundle is loaded on a thread of its own, so its memory comes from an arena that holds
+  // bundles only (glibc gives a new thread the arena a finished thread left, and the request
+  // workers keep theirs): loaded from a worker, a bundle's blocks were interleaved with that
+  // worker's request memory, and the pages the old bundle leaves could not all be returned.
+  std::shared_ptr<const ServingState> st;
+  std::exception_ptr failed;
+  std::thread loader([&] {
+    try {
+      st = ServingState::load(path);
+    } catch (...) {
+      failed = std::current_exception();
+    }
+  });
+  loader.join();
+  if (failed) std::rethrow_exception(failed);  // the reason; the serving state stays
   const std::string version = st->bundle->version();
   {
     std::lock_guard state_lock(state_mu_);
