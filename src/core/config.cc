@@ -24,6 +24,19 @@ namespace cascade {
 
 namespace {
 
+// Whether `p` is a regular file / a directory, false when it cannot be examined (a name too
+// long for the file system, a component that is not a directory, no permission): a path that
+// comes from a config or an override must give a clear "not found", not an exception from
+// std::filesystem (the config fuzzer found that with a 300-byte group name).
+bool is_file(const fs::path& p) {
+  std::error_code ec;
+  return fs::is_regular_file(p, ec);
+}
+bool is_dir(const fs::path& p) {
+  std::error_code ec;
+  return fs::is_directory(p, ec);
+}
+
 constexpr int kMaxDefaultsDepth = 16;  // nested defaults deeper than this are a cycle
 using KeyPath = std::vector<std::string>;
 
@@ -81,7 +94,8 @@ struct CopyBudget {
 
 YAML::Node deep_copy(const YAML::Node& n, CopyBudget& budget, int depth) {
   if (depth > kMaxNodeDepth) {
-    throw Error(fmt::format("YAML nested deeper than {} levels (an alias inside the node it names?)", kMaxNodeDepth));
+    throw Error(fmt::format(
+        "YAML nested deeper than {} levels (an alias inside the node it names?)", kMaxNodeDepth));
   }
   if (++budget.nodes > kMaxNodes) {
     throw Error(fmt::format("YAML expands to more than {} nodes (aliases of aliases?)", kMaxNodes));
@@ -107,7 +121,8 @@ YAML::Node deep_copy(const YAML::Node& n, CopyBudget& budget, int depth) {
     case YAML::NodeType::Map: {
       YAML::Node out(YAML::NodeType::Map);
       for (const auto& kv : n) {
-        out.force_insert(deep_copy(kv.first, budget, depth + 1), deep_copy(kv.second, budget, depth + 1));
+        out.force_insert(deep_copy(kv.first, budget, depth + 1),
+                         deep_copy(kv.second, budget, depth + 1));
       }
       out.SetTag(n.Tag());
       return out;
@@ -144,7 +159,8 @@ bool has_key(const YAML::Node& map, const std::string& key) {
 std::vector<std::string> keys_of(const YAML::Node& map) {
   std::vector<std::string> out;
   if (!map.IsMap()) return out;
-  for (const auto& kv : map) out.push_back(kv.first.IsScalar() ? kv.first.Scalar() : YAML::Dump(kv.first));
+  for (const auto& kv : map)
+    out.push_back(kv.first.IsScalar() ? kv.first.Scalar() : YAML::Dump(kv.first));
   return out;
 }
 
@@ -188,17 +204,20 @@ size_t edit_distance(const std::string& a, const std::string& b) {
 }
 
 // "did you mean 'a.b.x'? (keys under 'a.b': ...)" for an unknown `missing` under `parent`.
-std::string suggest(const YAML::Node& parent, const KeyPath& parent_path, const std::string& missing) {
+std::string suggest(const YAML::Node& parent, const KeyPath& parent_path,
+                    const std::string& missing) {
   std::vector<std::string> keys = keys_of(parent);
   const std::string prefix = parent_path.empty() ? "" : join(parent_path, ".") + ".";
   std::vector<std::pair<size_t, std::string>> close;
   const size_t limit = std::max<size_t>(2, missing.size() / 3);
   for (const auto& k : keys) {
     size_t d = edit_distance(missing, k);
-    bool contains = !missing.empty() && (k.find(missing) != std::string::npos || missing.find(k) != std::string::npos);
+    bool contains = !missing.empty() &&
+                    (k.find(missing) != std::string::npos || missing.find(k) != std::string::npos);
     if (d <= limit || contains) close.emplace_back(d, k);
   }
-  std::stable_sort(close.begin(), close.end(), [](const auto& x, const auto& y) { return x.first < y.first; });
+  std::stable_sort(close.begin(), close.end(),
+                   [](const auto& x, const auto& y) { return x.first < y.first; });
   std::string out;
   if (!close.empty()) {
     out += "; did you mean ";
@@ -209,8 +228,10 @@ std::string suggest(const YAML::Node& parent, const KeyPath& parent_path, const 
     out += "?";
   }
   std::vector<std::string> shown(keys.begin(), keys.begin() + std::min<size_t>(keys.size(), 30));
-  std::string where = parent_path.empty() ? "top-level keys" : "keys under '" + join(parent_path, ".") + "'";
-  out += fmt::format(" ({}: {}{})", where, join_list(shown), keys.size() > shown.size() ? ", ..." : "");
+  std::string where =
+      parent_path.empty() ? "top-level keys" : "keys under '" + join(parent_path, ".") + "'";
+  out += fmt::format(" ({}: {}{})", where, join_list(shown),
+                     keys.size() > shown.size() ? ", ..." : "");
   return out;
 }
 
@@ -223,8 +244,8 @@ YAML::Node load_yaml_file(const fs::path& file) {
   } catch (const YAML::BadFile&) {
     throw Error(fmt::format("cannot read config file {}", file.string()));
   } catch (const YAML::ParserException& e) {
-    throw Error(fmt::format("{}:{}:{}: YAML syntax error: {}", file.string(), e.mark.line + 1, e.mark.column + 1,
-                            e.msg));
+    throw Error(fmt::format("{}:{}:{}: YAML syntax error: {}", file.string(), e.mark.line + 1,
+                            e.mark.column + 1, e.msg));
   } catch (const YAML::Exception& e) {
     throw Error(fmt::format("{}: cannot load YAML: {}", file.string(), e.what()));
   }
@@ -273,12 +294,13 @@ class Composer {
   // its defaults list; returns a fresh tree.
   YAML::Node load(const fs::path& file, const KeyPath& group, int depth) const {
     if (depth > kMaxDefaultsDepth) {
-      throw Error(fmt::format("config defaults nested deeper than {} at {} (a cycle?)", kMaxDefaultsDepth,
-                              file.string()));
+      throw Error(fmt::format("config defaults nested deeper than {} at {} (a cycle?)",
+                              kMaxDefaultsDepth, file.string()));
     }
     YAML::Node raw = load_yaml_file(file);
     if (raw.IsNull() || !raw.IsDefined()) return YAML::Node(YAML::NodeType::Map);
-    if (!raw.IsMap()) return raw;  // a group option may be a list or a scalar (raw is a private copy)
+    if (!raw.IsMap())
+      return raw;  // a group option may be a list or a scalar (raw is a private copy)
 
     YAML::Node result(YAML::NodeType::Map);
     std::optional<YAML::Node> defaults = child(raw, "defaults");
@@ -297,20 +319,25 @@ class Composer {
   }
 
   // The option file of group path `group` (components), or an error listing the options.
-  fs::path option_file(const KeyPath& group, const std::string& option, const std::string& context) const {
+  fs::path option_file(const KeyPath& group, const std::string& option,
+                       const std::string& context) const {
     const fs::path gdir = dir_ / join(group, "/");
-    if (!fs::is_directory(gdir)) {
+    if (!is_dir(gdir)) {
       fs::path parent = group.size() > 1 ? dir_ / join(group, "/", group.size() - 1) : dir_;
-      throw Error(fmt::format("{}: config group '{}' not found (no folder {}); groups there: {}", context,
-                              join(group, "/"), gdir.string(), join_list(subdirs(parent))));
+      throw Error(fmt::format("{}: config group '{}' not found (no folder {}); groups there: {}",
+                              context, join(group, "/"), gdir.string(),
+                              join_list(subdirs(parent))));
     }
-    if (option.empty() || option.find('/') != std::string::npos || option == "." || option == "..") {
-      throw Error(fmt::format("{}: bad option name '{}' for group '{}'", context, option, join(group, "/")));
+    if (option.empty() || option.find('/') != std::string::npos || option == "." ||
+        option == "..") {
+      throw Error(fmt::format("{}: bad option name '{}' for group '{}'", context, option,
+                              join(group, "/")));
     }
     fs::path f = gdir / (option + ".yaml");
-    if (!fs::is_regular_file(f)) {
-      throw Error(fmt::format("{}: group '{}' has no option '{}' (no file {}); available options: {}", context,
-                              join(group, "/"), option, f.string(), join_list(yaml_stems(gdir))));
+    if (!is_file(f)) {
+      throw Error(
+          fmt::format("{}: group '{}' has no option '{}' (no file {}); available options: {}",
+                      context, join(group, "/"), option, f.string(), join_list(yaml_stems(gdir))));
     }
     return f;
   }
@@ -328,12 +355,14 @@ class Composer {
                                                                   const fs::path& file) const {
     std::vector<std::pair<std::string, std::string>> items;
     auto add = [&](const YAML::Node& key, const YAML::Node& value) {
-      if (!key.IsScalar()) throw Error(fmt::format("{}: defaults: a group name must be a string", file.string()));
+      if (!key.IsScalar())
+        throw Error(fmt::format("{}: defaults: a group name must be a string", file.string()));
       if (value.IsNull()) return;  // `- group: null` disables the group
       if (!value.IsScalar()) {
-        throw Error(fmt::format("{}: defaults: option of group '{}' must be a single name (lists of options "
-                                "are not supported)",
-                                file.string(), key.Scalar()));
+        throw Error(fmt::format(
+            "{}: defaults: option of group '{}' must be a single name (lists of options "
+            "are not supported)",
+            file.string(), key.Scalar()));
       }
       items.emplace_back(key.Scalar(), value.Scalar());
     };
@@ -343,19 +372,20 @@ class Composer {
       for (const auto& item : defaults) {
         if (item.IsScalar() && item.Scalar() == "_self_") continue;
         if (!item.IsMap() || item.size() != 1) {
-          throw Error(fmt::format("{}: defaults item '{}' must be `- group: option` or `- _self_`", file.string(),
-                                  YAML::Dump(item)));
+          throw Error(fmt::format("{}: defaults item '{}' must be `- group: option` or `- _self_`",
+                                  file.string(), YAML::Dump(item)));
         }
         for (const auto& kv : item) add(kv.first, kv.second);
       }
     } else {
-      throw Error(fmt::format("{}: `defaults` must be a list of `- group: option` items", file.string()));
+      throw Error(
+          fmt::format("{}: `defaults` must be a list of `- group: option` items", file.string()));
     }
     return items;
   }
 
-  void apply_default(YAML::Node result, const fs::path& file, const KeyPath& parent_group, std::string g,
-                     const std::string& option, int depth) const {
+  void apply_default(YAML::Node result, const fs::path& file, const KeyPath& parent_group,
+                     std::string g, const std::string& option, int depth) const {
     bool optional = false;
     if (g.rfind("optional ", 0) == 0) {
       optional = true;
@@ -365,7 +395,7 @@ class Composer {
     KeyPath rel = group_components(g, context);
     KeyPath full = parent_group;
     full.insert(full.end(), rel.begin(), rel.end());
-    if (optional && !fs::is_regular_file(dir_ / join(full, "/") / (option + ".yaml"))) return;
+    if (optional && !is_file(dir_ / join(full, "/") / (option + ".yaml"))) return;
     YAML::Node sub = load(option_file(full, option, context), full, depth + 1);
     // Place under the relative path (the file's own tree is placed under parent_group by
     // whoever loads it), merging with what earlier defaults put there.
@@ -412,13 +442,16 @@ Override parse_override(const std::string& text) {
   }
   o.key = trim(lhs);
   if (!o.has_value && !o.remove) {
-    throw Error(fmt::format("malformed override '{}': expected key=value (e.g. recall.ials.factors=64), "
-                            "group=option, +new.key=value or ~key",
-                            text));
+    throw Error(
+        fmt::format("malformed override '{}': expected key=value (e.g. recall.ials.factors=64), "
+                    "group=option, +new.key=value or ~key",
+                    text));
   }
-  if (o.key.empty()) throw Error(fmt::format("malformed override '{}': empty key before '='", text));
+  if (o.key.empty())
+    throw Error(fmt::format("malformed override '{}': empty key before '='", text));
   for (const auto& part : split(o.key, ".")) {
-    if (part.empty()) throw Error(fmt::format("malformed override '{}': empty part in key '{}'", text, o.key));
+    if (part.empty())
+      throw Error(fmt::format("malformed override '{}': empty part in key '{}'", text, o.key));
   }
   return o;
 }
@@ -433,7 +466,8 @@ YAML::Node parse_value(const Override& o) {
     YAML::Node n = YAML::Load(o.value);
     return deep_copy(n);
   } catch (const YAML::Exception& e) {
-    throw Error(fmt::format("override '{}': cannot parse value '{}' as YAML: {}", o.text, o.value, e.msg));
+    throw Error(
+        fmt::format("override '{}': cannot parse value '{}' as YAML: {}", o.text, o.value, e.msg));
   } catch (const Error& e) {
     throw Error(fmt::format("override '{}': {}", o.text, e.what()));
   }
@@ -441,13 +475,15 @@ YAML::Node parse_value(const Override& o) {
 
 // Walks to the parent map of `path` (all but the last part). Missing maps are created when
 // `create` is set; otherwise an unknown key is an error with suggestions.
-YAML::Node walk_to_parent(YAML::Node root, const KeyPath& path, bool create, const std::string& text) {
+YAML::Node walk_to_parent(YAML::Node root, const KeyPath& path, bool create,
+                          const std::string& text) {
   YAML::Node cur = root;
   for (size_t i = 0; i + 1 < path.size(); ++i) {
     KeyPath here(path.begin(), path.begin() + i);
     if (!cur.IsMap()) {
-      throw Error(fmt::format("override '{}': '{}' is not a section (it holds {}), so it has no key '{}'", text,
-                              join(here, "."), cur.IsSequence() ? "a list" : "a value", path[i]));
+      throw Error(
+          fmt::format("override '{}': '{}' is not a section (it holds {}), so it has no key '{}'",
+                      text, join(here, "."), cur.IsSequence() ? "a list" : "a value", path[i]));
     }
     std::optional<YAML::Node> next = child(cur, path[i]);
     if (!next || (create && next->IsNull())) {
@@ -463,8 +499,9 @@ YAML::Node walk_to_parent(YAML::Node root, const KeyPath& path, bool create, con
   }
   if (!cur.IsMap()) {
     KeyPath here(path.begin(), path.end() - 1);
-    throw Error(fmt::format("override '{}': '{}' is not a section (it holds {}), so it has no key '{}'", text,
-                            join(here, "."), cur.IsSequence() ? "a list" : "a value", path.back()));
+    throw Error(
+        fmt::format("override '{}': '{}' is not a section (it holds {}), so it has no key '{}'",
+                    text, join(here, "."), cur.IsSequence() ? "a list" : "a value", path.back()));
   }
   return cur;
 }
@@ -478,12 +515,13 @@ void apply_override(YAML::Node root, const Override& o, const Composer& composer
     YAML::Node parent = walk_to_parent(root, gpath, o.plus != 0, o.text);
     const bool exists = has_key(parent, gpath.back());
     if (o.plus == 1 && exists) {
-      throw Error(fmt::format("override '{}': group '{}' is already in the config; swap it with {}={}", o.text,
-                              join(gpath, "/"), join(gpath, "/"), o.value));
+      throw Error(
+          fmt::format("override '{}': group '{}' is already in the config; swap it with {}={}",
+                      o.text, join(gpath, "/"), join(gpath, "/"), o.value));
     }
     if (o.plus == 0 && !exists) {
-      throw Error(fmt::format("override '{}': group '{}' is not in the config; add it with +{}={}", o.text,
-                              join(gpath, "/"), join(gpath, "/"), o.value));
+      throw Error(fmt::format("override '{}': group '{}' is not in the config; add it with +{}={}",
+                              o.text, join(gpath, "/"), join(gpath, "/"), o.value));
     }
     put(parent, gpath.back(), sub);
     return;
@@ -503,20 +541,23 @@ void apply_override(YAML::Node root, const Override& o, const Composer& composer
   YAML::Node parent = walk_to_parent(root, path, o.plus != 0, o.text);
   const bool exists = has_key(parent, path.back());
   if (o.plus == 0 && !exists) {
-    throw Error(fmt::format("unknown config key '{}'{} (override '{}'; use +{}={} to add a new key)", o.key,
-                            suggest(parent, KeyPath(path.begin(), path.end() - 1), path.back()), o.text, o.key,
-                            o.value));
+    throw Error(
+        fmt::format("unknown config key '{}'{} (override '{}'; use +{}={} to add a new key)", o.key,
+                    suggest(parent, KeyPath(path.begin(), path.end() - 1), path.back()), o.text,
+                    o.key, o.value));
   }
   if (o.plus == 1 && exists) {
-    throw Error(fmt::format("override '{}': key '{}' already exists; set it with {}={} (or ++{}={})", o.text,
-                            o.key, o.key, o.value, o.key, o.value));
+    throw Error(
+        fmt::format("override '{}': key '{}' already exists; set it with {}={} (or ++{}={})",
+                    o.text, o.key, o.key, o.value, o.key, o.value));
   }
   if (exists && o.plus == 0) {
     YAML::Node old = *child(parent, path.back());
     if (old.IsMap() && !value.IsMap() && !value.IsNull()) {
       std::vector<std::string> keys = keys_of(old);
-      throw Error(fmt::format("override '{}': '{}' is a section (keys: {}); set one of its keys, e.g. {}.{}=...",
-                              o.text, o.key, join_list(keys), o.key, keys.empty() ? "key" : keys.front()));
+      throw Error(fmt::format(
+          "override '{}': '{}' is a section (keys: {}); set one of its keys, e.g. {}.{}=...",
+          o.text, o.key, join_list(keys), o.key, keys.empty() ? "key" : keys.front()));
     }
   }
   put(parent, path.back(), value);
@@ -524,7 +565,9 @@ void apply_override(YAML::Node root, const Override& o, const Composer& composer
 
 // ---- dump / flatten ----
 
-bool quoted_string(const YAML::Node& n) { return n.Tag() == "!" || n.Tag() == "tag:yaml.org,2002:str"; }
+bool quoted_string(const YAML::Node& n) {
+  return n.Tag() == "!" || n.Tag() == "tag:yaml.org,2002:str";
+}
 
 void emit(YAML::Emitter& e, const YAML::Node& n, bool flow) {
   switch (n.Type()) {
@@ -573,7 +616,8 @@ std::string emit_text(const YAML::Node& n, bool flow) {
 void flatten_into(const YAML::Node& n, const std::string& prefix,
                   std::vector<std::pair<std::string, std::string>>& out) {
   for (const auto& kv : n) {
-    std::string key = prefix + (kv.first.IsScalar() ? kv.first.Scalar() : emit_text(kv.first, true));
+    std::string key =
+        prefix + (kv.first.IsScalar() ? kv.first.Scalar() : emit_text(kv.first, true));
     const YAML::Node& v = kv.second;
     if (v.IsMap() && v.size() > 0) {
       flatten_into(v, key + ".", out);
@@ -591,41 +635,46 @@ void flatten_into(const YAML::Node& n, const std::string& prefix,
 
 }  // namespace
 
-YAML::Node ConfigLoader::compose(const std::string& name, const std::vector<std::string>& overrides) const {
-  if (!fs::is_directory(config_dir)) {
-    throw Error(fmt::format("config folder {} does not exist (set CASCADE_CONFIG_DIR or run from the repository)",
-                            config_dir.string()));
+YAML::Node ConfigLoader::compose(const std::string& name,
+                                 const std::vector<std::string>& overrides) const {
+  if (!is_dir(config_dir)) {
+    throw Error(fmt::format(
+        "config folder {} does not exist (set CASCADE_CONFIG_DIR or run from the repository)",
+        config_dir.string()));
   }
   if (name.empty()) throw Error("config name is empty");
   fs::path primary;
   const fs::path as_path(name);
-  if ((as_path.extension() == ".yaml" || as_path.extension() == ".yml") && fs::is_regular_file(as_path)) {
+  if ((as_path.extension() == ".yaml" || as_path.extension() == ".yml") && is_file(as_path)) {
     primary = as_path;  // an explicit file; its defaults still resolve under config_dir
   } else {
     if (name.find("..") != std::string::npos || as_path.is_absolute()) {
       throw Error(fmt::format("bad config name '{}'", name));
     }
     primary = config_dir / (name + ".yaml");
-    if (!fs::is_regular_file(primary)) {
-      throw Error(fmt::format("config '{}' not found (no file {}); available configs: {}", name, primary.string(),
-                              join_list(configs())));
+    if (!is_file(primary)) {
+      throw Error(fmt::format("config '{}' not found (no file {}); available configs: {}", name,
+                              primary.string(), join_list(configs())));
     }
   }
   Composer composer(config_dir);
   YAML::Node root = composer.load(primary, {}, 0);
-  if (!root.IsMap()) throw Error(fmt::format("{}: a config must be a map of keys", primary.string()));
+  if (!root.IsMap())
+    throw Error(fmt::format("{}: a config must be a map of keys", primary.string()));
   for (const auto& text : overrides) apply_override(root, parse_override(text), composer);
   return root;
 }
 
-std::vector<std::string> ConfigLoader::configs() const { return yaml_stems(config_dir); }
+std::vector<std::string> ConfigLoader::configs() const {
+  return yaml_stems(config_dir);
+}
 
 std::vector<std::string> ConfigLoader::options(const std::string& group) const {
   KeyPath g = group_components(group, "options");
   fs::path dir = config_dir / join(g, "/");
-  if (!fs::is_directory(dir)) {
-    throw Error(fmt::format("config group '{}' not found (no folder {}); groups: {}", group, dir.string(),
-                            join_list(subdirs(config_dir))));
+  if (!is_dir(dir)) {
+    throw Error(fmt::format("config group '{}' not found (no folder {}); groups: {}", group,
+                            dir.string(), join_list(subdirs(config_dir))));
   }
   return yaml_stems(dir);
 }
@@ -644,7 +693,8 @@ std::vector<std::pair<std::string, std::string>> flatten_config(const YAML::Node
 }
 
 fs::path default_config_dir() {
-  if (const char* env = std::getenv("CASCADE_CONFIG_DIR"); env != nullptr && *env != '\0') return fs::path(env);
+  if (const char* env = std::getenv("CASCADE_CONFIG_DIR"); env != nullptr && *env != '\0')
+    return fs::path(env);
   std::error_code ec;
   if (fs::is_directory("configs", ec)) return fs::absolute("configs");
 #ifdef CASCADE_SOURCE_DIR
