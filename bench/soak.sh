@@ -9,8 +9,13 @@
 # file descriptors, the reload's answer. The LAST line is one JSON object with the rounds and
 # the checks of the issue: RSS and fds flat (within 5% of the first round after warm-up),
 # p99 of every round within 2x of the first, no 5xx other than 503.
+# With events, a fill phase first posts events only (FILL_CHUNK_S-second chunks) until the
+# server's event cache stops growing (< 1% per chunk, at most FILL_MAX_CHUNKS chunks): the
+# cache holds up to max_events_per_user (1000) events of every posting user, and a cache still
+# filling is data arriving, not a leak, so the rounds start from the state a long-running
+# server is in. Every round also reports the cache's events and estimated MB (/metrics).
 # Environment: MINUTES (10), ROUND_S (60), CONNECTIONS (4), EVENT_PERCENT (10), WARMUP (20;
-# one hot reload included).
+# one hot reload included), FILL (1; 0 = no fill phase), FILL_CHUNK_S (20), FILL_MAX_CHUNKS (40).
 # Without BUNDLE_DIR: runs/ml-latest/bundle (scripts/run_main.sh builds it).
 set -euo pipefail
 export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}"
@@ -21,6 +26,9 @@ ROUND_S="${ROUND_S:-60}"
 CONNECTIONS="${CONNECTIONS:-4}"
 EVENT_PERCENT="${EVENT_PERCENT:-10}"
 WARMUP="${WARMUP:-20}"
+FILL="${FILL:-1}"
+FILL_CHUNK_S="${FILL_CHUNK_S:-20}"
+FILL_MAX_CHUNKS="${FILL_MAX_CHUNKS:-40}"
 log() { echo "[soak] $*" >&2; }
 source "$ROOT/bench/lib.sh"
 bench_require_tools wrk curl redis-server
@@ -39,7 +47,9 @@ bench_start_server --bundle "$BUNDLE" --redis "unix:$WORK/redis.sock" \
 
 tail -n +2 "$BUNDLE/data/user_ids.tsv" | cut -f2 >"$WORK/users.txt"
 tail -n +2 "$BUNDLE/data/item_ids.tsv" | cut -f2 >"$WORK/items.txt"
-cat >"$WORK/soak.lua" <<LUA
+# write_lua FILE PERCENT: the request mix with PERCENT % event posts.
+write_lua() {
+cat >"$1" <<LUA
 -- Requests formatted up front; statuses counted per thread and summed in done().
 local users, items = {}, {}
 for l in io.lines("$WORK/users.txt") do users[#users + 1] = l end
@@ -56,7 +66,7 @@ local i = 0
 status = {}
 function request()
   i = i + 1
-  if (i % 100) < $EVENT_PERCENT then return posts[(i % #posts) + 1] end
+  if (i % 100) < $2 then return posts[(i % #posts) + 1] end
   return gets[(i % #gets) + 1]
 end
 function response(s, headers, body) status[s] = (status[s] or 0) + 1 end
@@ -73,6 +83,23 @@ function done(summary, latency, requests)
     table.concat(parts, ",")))
 end
 LUA
+}
+write_lua "$WORK/soak.lua" "$EVENT_PERCENT"
+write_lua "$WORK/fill.lua" 100
+# metric NAME: one gauge of the server's /metrics (0 when absent).
+metric() { curl -s "$URL/metrics" | awk -v n="$1" '$1 == n {v = $2} END {print v + 0}'; }
+
+if [ "$EVENT_PERCENT" -gt 0 ] && [ "$FILL" = 1 ]; then
+  prev=0
+  for c in $(seq 1 "$FILL_MAX_CHUNKS"); do
+    wrk -t 1 -c "$CONNECTIONS" -d "${FILL_CHUNK_S}s" -s "$WORK/fill.lua" "$URL" >"$WORK/fill-$c.txt"
+    now="$(metric cascade_event_cache_events)"
+    log "fill chunk $c: event cache $now events, $(metric cascade_event_cache_bytes_estimate | awk '{printf "%.1f", $1 / 1048576}') MB estimated, RSS $(bench_rss_mb) MB"
+    if awk -v a="$prev" -v b="$now" 'BEGIN {exit !(b > 0 && b - a < 0.01 * b)}'; then break; fi
+    [ "$c" = "$FILL_MAX_CHUNKS" ] && log "the event cache still grows after $c chunks: rounds start from a cache that is not full"
+    prev="$now"
+  done
+fi
 
 log "warm-up ${WARMUP}s on $URL ($CONNECTIONS connections, $EVENT_PERCENT% events)"
 # The warm-up includes one hot reload: the first reload holds two bundles for a moment and the
@@ -90,21 +117,24 @@ for m in $(seq 1 "$MINUTES"); do
   wrk -t 1 -c "$CONNECTIONS" -d "${ROUND_S}s" -s "$WORK/soak.lua" --latency "$URL" >"$WORK/wrk-$m.txt"
   wait "$RELOADER" || true
   R="$(grep '^WRK ' "$WORK/wrk-$m.txt" | sed 's/^WRK //')"
-  python3 - "$R" "$m" "$(bench_rss_mb)" "$(bench_fds)" "$(cat "$WORK/reload-$m.code" 2>/dev/null || echo none)" >>"$WORK/rounds.jsonl" <<'PY'
+  python3 - "$R" "$m" "$(bench_rss_mb)" "$(bench_fds)" "$(cat "$WORK/reload-$m.code" 2>/dev/null || echo none)" \
+    "$(metric cascade_event_cache_events)" "$(metric cascade_event_cache_bytes_estimate)" >>"$WORK/rounds.jsonl" <<'PY'
 import json, sys
 r = json.loads(sys.argv[1])
-r.update(minute=int(sys.argv[2]), rss_mb=float(sys.argv[3]), fds=int(sys.argv[4]), reload_http=sys.argv[5])
+r.update(minute=int(sys.argv[2]), rss_mb=float(sys.argv[3]), fds=int(sys.argv[4]), reload_http=sys.argv[5],
+         cache_events=int(float(sys.argv[6])), cache_mb_estimate=round(float(sys.argv[7]) / 1048576, 1))
 print(json.dumps(r))
 PY
   log "$(tail -1 "$WORK/rounds.jsonl")"
 done
-python3 - "$WORK/rounds.jsonl" "$(nproc)" "$CONNECTIONS" "$EVENT_PERCENT" <<'PY'
+python3 - "$WORK/rounds.jsonl" "$(nproc)" "$CONNECTIONS" "$EVENT_PERCENT" "$FILL" <<'PY'
 import json, sys
 rounds = [json.loads(l) for l in open(sys.argv[1])]
 first = rounds[0]
 five_xx = sum(n for r in rounds for s, n in r["status"].items() if s.startswith("5") and s != "503")
 out = {
     "rounds": rounds, "cores": int(sys.argv[2]), "connections": int(sys.argv[3]), "event_percent": int(sys.argv[4]),
+    "fill_phase": sys.argv[5] == "1" and int(sys.argv[4]) > 0,
     "rss_mb_first": first["rss_mb"], "rss_mb_last": rounds[-1]["rss_mb"],
     "rss_flat": all(abs(r["rss_mb"] - first["rss_mb"]) <= 0.05 * first["rss_mb"] for r in rounds),
     "fds_first": first["fds"], "fds_max": max(r["fds"] for r in rounds),

@@ -67,6 +67,27 @@ std::vector<StoredEvent> EventCache::view(const Entry& e) const {
   return out;
 }
 
+// The estimate counts the element arrays, the hash node with its key and the LRU node; item
+// ids longer than the small-string buffer add their heap block. Allocator headers and the
+// deques' partly used blocks are not counted, so the real figure is somewhat higher.
+EventCache::Usage EventCache::usage() const {
+  Usage u;
+  u.users = entries_.size();
+  const auto id_bytes = [](const std::string& s) {
+    return s.capacity() > std::string().capacity() ? s.capacity() + 1 : 0;
+  };
+  for (const auto& [user, e] : entries_) {
+    u.events += e.confirmed.size() + e.unacked.size();
+    u.bytes_estimate += sizeof(std::pair<const std::string, Entry>) + id_bytes(user) +
+                        3 * sizeof(void*)  // LRU list node
+                        + e.confirmed.size() * sizeof(StoredEvent) +
+                        e.unacked.size() * sizeof(Entry::Unacked);
+    for (const StoredEvent& ev : e.confirmed) u.bytes_estimate += id_bytes(ev.item);
+    for (const Entry::Unacked& x : e.unacked) u.bytes_estimate += id_bytes(x.event.item);
+  }
+  return u;
+}
+
 void EventCache::add_confirmed(Entry& e, StoredEvent ev) {
   e.confirmed.push_back(std::move(ev));
   while (e.confirmed.size() > max_events_) e.confirmed.pop_front();

@@ -78,6 +78,14 @@ class EventCache {
   void install(Entry& e, std::vector<StoredEvent> fetched, Clock::time_point fetched_at);
 
   size_t size() const { return entries_.size(); }
+  /// Events held by every entry (confirmed + unacked), and an estimate of the heap bytes they
+  /// and their entries take. One pass over the entries: for /metrics, not for the request path.
+  struct Usage {
+    uint64_t users = 0;
+    uint64_t events = 0;
+    uint64_t bytes_estimate = 0;
+  };
+  Usage usage() const;
   size_t capacity() const { return capacity_; }
   /// Entries dropped by the capacity since construction (readable without the owner's lock).
   uint64_t evictions() const { return evictions_.load(std::memory_order_relaxed); }

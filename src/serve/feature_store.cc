@@ -97,9 +97,11 @@ struct FeatureStore::Impl {
     CASCADE_CHECK(opt_.max_pending > 0, "feature store: max_pending must be > 0");
     configured_ = !opt_.redis.empty();
     if (configured_) addr_ = redis::Address::parse(opt_.redis);
-    CASCADE_CHECK(opt_.journal_path.empty() || configured_,
-                  "feature store: an event journal needs Redis (without it the process is the whole store)");
-    if (!opt_.journal_path.empty()) replay(std::make_unique<EventJournal>(opt_.journal_path, opt_.journal_sync));
+    CASCADE_CHECK(
+        opt_.journal_path.empty() || configured_,
+        "feature store: an event journal needs Redis (without it the process is the whole store)");
+    if (!opt_.journal_path.empty())
+      replay(std::make_unique<EventJournal>(opt_.journal_path, opt_.journal_sync));
   }
 
   // ---- journal ----
@@ -123,14 +125,15 @@ struct FeatureStore::Impl {
     }
     replayed_ = journal_->replayed().size() - bad;
     if (!journal_->replayed().empty())
-      spdlog::info("feature store: {} events replayed from the journal {} ({} unreadable skipped)", replayed_,
-                   journal_->path().string(), bad);
+      spdlog::info("feature store: {} events replayed from the journal {} ({} unreadable skipped)",
+                   replayed_, journal_->path().string(), bad);
   }
 
   // Writes the events of seq >= first among `events` (this append's, seqs first..) that are still
   // queued to the journal. Over-approximates (an event acknowledged out of order may be written
   // too; a replay then finds it in Redis and skips it). Takes journal_mu_ then mu_.
-  void journal_unacked(const std::vector<std::pair<std::string, StoredEvent>>& events, uint64_t first) {
+  void journal_unacked(const std::vector<std::pair<std::string, StoredEvent>>& events,
+                       uint64_t first) {
     std::lock_guard j(journal_mu_);
     std::vector<EventJournal::Record> records;
     {
@@ -162,7 +165,8 @@ struct FeatureStore::Impl {
   // event) and counts them. Returns false on a Redis failure (nothing dropped then). Only the
   // writer removes from pending_, so the replayed events stay put while mu_ is released for I/O.
   bool skip_replayed_duplicates() {
-    std::unordered_map<std::string, std::vector<std::pair<uint64_t, std::string>>> by_user;  // user -> (seq, entry)
+    std::unordered_map<std::string, std::vector<std::pair<uint64_t, std::string>>>
+        by_user;  // user -> (seq, entry)
     {
       std::lock_guard lk(mu_);
       for (const Pending& p : pending_)
@@ -182,7 +186,8 @@ struct FeatureStore::Impl {
       }
       std::unordered_map<std::string, size_t> in_redis;
       for (size_t i = 0; i < r->elements; ++i)
-        if (r->element[i]->type == REDIS_REPLY_STRING) ++in_redis[std::string(r->element[i]->str, r->element[i]->len)];
+        if (r->element[i]->type == REDIS_REPLY_STRING)
+          ++in_redis[std::string(r->element[i]->str, r->element[i]->len)];
       for (const auto& [seq, entry] : events) {
         auto it = in_redis.find(entry);
         if (it == in_redis.end() || it->second == 0) continue;
@@ -554,7 +559,8 @@ struct FeatureStore::Impl {
   std::thread bg_;
 
   std::atomic<uint64_t> cache_hits_{0}, cache_misses_{0}, redis_errors_{0}, events_written_{0},
-      events_appended_{0}, stale_reads_{0}, malformed_{0}, journaled_{0}, replay_duplicates_{0}, overloaded_{0};
+      events_appended_{0}, stale_reads_{0}, malformed_{0}, journaled_{0}, replay_duplicates_{0},
+      overloaded_{0};
 };
 
 FeatureStore::FeatureStore(FeatureStoreOptions opt)
@@ -628,8 +634,8 @@ void FeatureStore::append_batch(const std::vector<std::pair<std::string, StoredE
     if (s.configured_ && s.pending_.size() + events.size() > s.opt_.max_pending) {
       s.overloaded_.fetch_add(1, std::memory_order_relaxed);
       throw StoreOverloaded("feature store: " + std::to_string(s.pending_.size()) +
-                            " events already wait for redis (max_pending " + std::to_string(s.opt_.max_pending) +
-                            "); retry later");
+                            " events already wait for redis (max_pending " +
+                            std::to_string(s.opt_.max_pending) + "); retry later");
     }
     for (const auto& [user, e] : events) {
       Impl::Entry& entry = s.cache_.get_or_create(user);
@@ -752,6 +758,13 @@ FeatureStoreStats FeatureStore::stats() const {
   st.overloaded = s.overloaded_.load(std::memory_order_relaxed);
   st.journal_bytes = s.journal_bytes_.load(std::memory_order_relaxed);
   return st;
+}
+
+FeatureStoreCacheUsage FeatureStore::cache_usage() const {
+  const Impl& s = *impl_;
+  std::lock_guard lk(s.mu_);
+  const EventCache::Usage u = s.cache_.usage();
+  return {u.users, u.events, u.bytes_estimate};
 }
 
 bool FeatureStore::flush(std::chrono::milliseconds timeout) {

@@ -155,6 +155,14 @@ Server::Server(ServerOptions opt) : opt_(std::move(opt)) {
   FeatureStore* store = store_.get();
   m.reg.gauge_callback("cascade_events_journal_bytes", "size of the local event journal", {},
                        [store] { return static_cast<double>(store->stats().journal_bytes); });
+  m.reg.gauge_callback("cascade_event_cache_users", "users in the in-process event cache", {},
+                       [store] { return static_cast<double>(store->cache_usage().users); });
+  m.reg.gauge_callback("cascade_event_cache_events", "events held by the in-process event cache",
+                       {}, [store] { return static_cast<double>(store->cache_usage().events); });
+  m.reg.gauge_callback(
+      "cascade_event_cache_bytes_estimate",
+      "heap bytes of the event cache, estimated (allocator overhead not counted)", {},
+      [store] { return static_cast<double>(store->cache_usage().bytes_estimate); });
   m.reg.gauge_callback("cascade_redis_up", "1 when Redis is configured and reachable", {},
                        [store] { return store->health().redis_ok ? 1.0 : 0.0; });
   m.reg.gauge_callback("cascade_events_pending", "events waiting to be written back to Redis", {},

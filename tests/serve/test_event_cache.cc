@@ -120,5 +120,30 @@ TEST(EventCache, ViewIsConfirmedThenUnackedCappedToTheNewest) {
   EXPECT_EQ(e.confirmed.size(), 3u);  // add_confirmed caps too
 }
 
+// The usage walk counts confirmed and unacknowledged events, stops growing at the per-user
+// cap, and its byte estimate grows with the events (and with item ids past the small-string
+// buffer).
+TEST(EventCache, UsageCountsEventsUpToTheCap) {
+  EventCache c = cache_of(10, /*max_events=*/3);
+  EXPECT_EQ(c.usage().users, 0u);
+  EXPECT_EQ(c.usage().events, 0u);
+  EXPECT_EQ(c.usage().bytes_estimate, 0u);
+  EventCache::Entry& a = c.get_or_create("a");
+  const uint64_t empty_entry = c.usage().bytes_estimate;
+  EXPECT_GT(empty_entry, 0u);
+  for (int i = 0; i < 5; ++i) c.add_confirmed(a, ev("i" + std::to_string(i)));
+  EXPECT_EQ(c.usage().events, 3u);  // capped
+  EXPECT_EQ(c.usage().bytes_estimate, empty_entry + 3 * sizeof(StoredEvent));
+  a.unacked.push_back({7, ev("x")});
+  c.get_or_create("b");
+  const EventCache::Usage u = c.usage();
+  EXPECT_EQ(u.users, 2u);
+  EXPECT_EQ(u.events, 4u);
+  EXPECT_EQ(u.bytes_estimate,
+            2 * empty_entry + 3 * sizeof(StoredEvent) + sizeof(EventCache::Entry::Unacked));
+  c.add_confirmed(*c.find("b"), ev(std::string(100, 'z')));  // a heap-allocated id
+  EXPECT_GE(c.usage().bytes_estimate, u.bytes_estimate + sizeof(StoredEvent) + 101);
+}
+
 }  // namespace
 }  // namespace cascade

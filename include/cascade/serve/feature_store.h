@@ -123,6 +123,15 @@ struct FeatureStoreStats {
   uint64_t journal_bytes = 0;      // current size of the journal file
 };
 
+/// What the in-process cache holds now (bounded by cache_capacity users of at most
+/// max_events_per_user events each, plus pinned users' unacknowledged events).
+struct FeatureStoreCacheUsage {
+  uint64_t users = 0;
+  uint64_t events = 0;
+  uint64_t bytes_estimate =
+      0;  // element arrays, hash and LRU nodes; allocator overhead not counted
+};
+
 /// append() refused because `max_pending` events already wait for Redis; retry later.
 class StoreOverloaded : public std::runtime_error {
  public:
@@ -156,6 +165,8 @@ class FeatureStore {
 
   FeatureStoreHealth health() const;
   FeatureStoreStats stats() const;
+  /// Walks the cache under its lock (O(users)): for /metrics scrapes, not per request.
+  FeatureStoreCacheUsage cache_usage() const;
 
   /// Tries to write every pending event now (reconnecting if needed), retrying until
   /// `timeout` has passed; true when nothing is pending. Can overrun `timeout` by one attempt.
