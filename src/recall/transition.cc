@@ -19,13 +19,14 @@ TransitionRecaller::TransitionRecaller(Params params) {
 }
 
 void TransitionRecaller::read_params(Params p) {
-  window_ = static_cast<uint32_t>(p.get_int("window", 5, 1, 1000));
+  window_ = static_cast<uint32_t>(p.get_int("window", 10, 1, 1000));
   recency_decay_ = p.get_double("recency_decay", 0.8, 1e-6, 1.0);
   max_lag_ = static_cast<uint32_t>(p.get_int("max_lag", 3, 1, 100));
-  lag_decay_ = p.get_double("lag_decay", 0.5, 1e-6, 1.0);
-  alpha_ = p.get_double("alpha", 1.0, 0.0, 2.0);
+  lag_decay_ = p.get_double("lag_decay", 1.0, 1e-6, 1.0);
+  alpha_ = p.get_double("alpha", 0.5, 0.0, 2.0);
   beta_ = p.get_double("beta", 0.0, 0.0, 2.0);
   max_neighbours_ = static_cast<uint32_t>(p.get_int("max_neighbours", 500, 1, 1000000));
+  prior_ = p.get_double("prior", 0.0, 0.0, 1e6);
   threads_ = static_cast<int>(p.get_int("threads", 0, 0, 1024));
   p.check_unused(kKind);
   params_ = std::move(p);
@@ -112,6 +113,12 @@ void TransitionRecaller::fit(const FitInput& in) {
   });
 
   n_items_ = n;
+  popularity_.assign(n, 0.f);
+  uint64_t top = 0;
+  for (uint32_t i = 0; i < n; ++i) top = std::max(top, first[i + 1] - first[i]);
+  for (uint32_t i = 0; i < n && top > 0; ++i)
+    popularity_[i] =
+        static_cast<float>(static_cast<double>(first[i + 1] - first[i]) / static_cast<double>(top));
   indptr_.assign(1, 0);
   next_.clear();
   weight_.clear();
@@ -141,7 +148,12 @@ void TransitionRecaller::score(const UserQuery& q, std::span<float> out) const {
   CASCADE_CHECK(out.size() == n_items_,
                 fmt::format("transition: score buffer has {} entries for {} items (fitted?)",
                             out.size(), n_items_));
-  std::fill(out.begin(), out.end(), 0.f);
+  if (prior_ > 0) {
+    const auto p = static_cast<float>(prior_);
+    for (uint32_t b = 0; b < n_items_; ++b) out[b] = p * popularity_[b];
+  } else {
+    std::fill(out.begin(), out.end(), 0.f);
+  }
   float w = 1.f;
   size_t used = 0;
   // Newest first; items the model does not know (ids past the fit's catalogue) are skipped
@@ -158,7 +170,8 @@ void TransitionRecaller::score(const UserQuery& q, std::span<float> out) const {
 
 void TransitionRecaller::check_model() const {
   CASCADE_CHECK(indptr_.size() == static_cast<size_t>(n_items_) + 1 && indptr_.front() == 0 &&
-                    indptr_.back() == next_.size() && next_.size() == weight_.size(),
+                    indptr_.back() == next_.size() && next_.size() == weight_.size() &&
+                    popularity_.size() == n_items_,
                 "transition: inconsistent model arrays");
   for (uint32_t a = 0; a < n_items_; ++a)
     CASCADE_CHECK(indptr_[a] <= indptr_[a + 1],
@@ -168,6 +181,8 @@ void TransitionRecaller::check_model() const {
                   fmt::format("transition: successor id {} out of range ({} items)", b, n_items_));
   for (float w : weight_)
     CASCADE_CHECK(std::isfinite(w), "transition: a successor weight is not finite");
+  for (float p : popularity_)
+    CASCADE_CHECK(std::isfinite(p) && p >= 0, "transition: a popularity is not finite and >= 0");
 }
 
 void TransitionRecaller::save(const std::filesystem::path& dir) const {
@@ -176,6 +191,7 @@ void TransitionRecaller::save(const std::filesystem::path& dir) const {
   w.add_array<uint64_t>("indptr.u64", indptr_);
   w.add_array<uint32_t>("next.u32", next_);
   w.add_array<float>("weight.f32", weight_);
+  w.add_array<float>("popularity.f32", popularity_);
   w.finish();
 }
 
@@ -187,6 +203,7 @@ void TransitionRecaller::load(const std::filesystem::path& dir) {
   loaded.indptr_ = r.array<uint64_t>("indptr.u64");
   loaded.next_ = r.array<uint32_t>("next.u32");
   loaded.weight_ = r.array<float>("weight.f32");
+  loaded.popularity_ = r.array<float>("popularity.f32");
   try {
     loaded.check_model();
   } catch (const Error& e) {
@@ -198,6 +215,7 @@ void TransitionRecaller::load(const std::filesystem::path& dir) {
   indptr_ = std::move(loaded.indptr_);
   next_ = std::move(loaded.next_);
   weight_ = std::move(loaded.weight_);
+  popularity_ = std::move(loaded.popularity_);
   dataset_hash_ = r.dataset_hash();
 }
 

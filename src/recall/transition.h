@@ -5,8 +5,12 @@
 // its `window` newest history items h_0 (newest), h_1, ...:
 //     score(b) = sum_j recency_decay^j * W(h_j -> b),
 //     W(a -> b) = count(a -> b) / out(a)^alpha / in(b)^beta
+//                + prior * pop(b)
 // where out(a) and in(b) are the total weights leaving a and entering b (alpha = 1 makes a
-// row the empirical P(next = b | a); beta > 0 discounts items that follow everything). Only
+// row the empirical P(next = b | a); beta > 0 discounts items that follow everything), and
+// pop(b) the item's training count over the largest one: a small `prior` orders the items no
+// recent item leads to by popularity instead of by id, which is what the channel's deeper
+// ranks (a pool of 200-500 per channel) are made of. Only
 // the `max_neighbours` heaviest successors of each item are kept, so the model is a sparse
 // CSR of at most n_items x max_neighbours entries and a query costs O(window x max_neighbours)
 // after clearing the output.
@@ -38,9 +42,9 @@ class TransitionRecaller final : public Recaller {
   static constexpr int kFormatVersion = 1;
 
   /// Parameters (defaults chosen on the ML-100K validation item, configs/recall/default.yaml):
-  ///   window [5] 1..1000, recency_decay [0.8] (0, 1], max_lag [3] 1..100,
-  ///   lag_decay [0.5] (0, 1], alpha [1] [0, 2], beta [0] [0, 2],
-  ///   max_neighbours [500] 1..1e6, threads [0 = the fit's].
+  ///   window [10] 1..1000, recency_decay [0.8] (0, 1], max_lag [3] 1..100,
+  ///   lag_decay [1] (0, 1], alpha [0.5] [0, 2], beta [0] [0, 2],
+  ///   max_neighbours [500] 1..1e6, prior [0] [0, 1e6], threads [0 = the fit's].
   explicit TransitionRecaller(Params params);
 
   std::string kind() const override { return kKind; }
@@ -60,19 +64,21 @@ class TransitionRecaller final : public Recaller {
   void check_model() const;
 
   Params params_;
-  uint32_t window_ = 5;
+  uint32_t window_ = 10;
   double recency_decay_ = 0.8;
   uint32_t max_lag_ = 3;
-  double lag_decay_ = 0.5;
-  double alpha_ = 1.0;
+  double lag_decay_ = 1.0;
+  double alpha_ = 0.5;
   double beta_ = 0.0;
   uint32_t max_neighbours_ = 500;
+  double prior_ = 0.0;
   int threads_ = 0;
 
   uint32_t n_items_ = 0;
   std::vector<uint64_t> indptr_{0};  // n_items + 1
   std::vector<uint32_t> next_;       // successor ids, per item heaviest first
   std::vector<float> weight_;        // W(a -> b), parallel to next_
+  std::vector<float> popularity_;    // n_items: training count / the largest count
   std::string dataset_hash_;
 };
 

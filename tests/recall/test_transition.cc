@@ -81,6 +81,14 @@ TEST(Transition, RowAndTargetNormalisation) {
   EXPECT_FLOAT_EQ(sb[3], 1.f);
 }
 
+TEST(Transition, PriorAddsScaledPopularity) {
+  // Training counts: item 0: 2, 1: 3, 2: 2, 3: 1, 4: 2, 5: 1 (largest 3).
+  const TransitionRecaller t = fitted("max_lag=1,alpha=0,beta=0,prior=0.3", hand_matrix());
+  const std::vector<float> s = scores_of(t, {0});
+  const std::vector<float> expected = {0.2f, 2 + 0.3f, 0.2f, 0.1f, 0.2f, 0.1f};
+  for (size_t b = 0; b < 6; ++b) EXPECT_FLOAT_EQ(s[b], expected[b]) << b;
+}
+
 TEST(Transition, KeepsTheHeaviestNeighbours) {
   const TransitionRecaller t = fitted("max_lag=1,alpha=0,beta=0,max_neighbours=1", hand_matrix());
   EXPECT_EQ(scores_of(t, {1}), (std::vector<float>{0, 0, 2, 0, 0, 0}));
@@ -109,7 +117,7 @@ TEST(Transition, ThreadCountDoesNotChangeTheModel) {
 
 TEST(Transition, SaveLoadGivesIdenticalScores) {
   const Interactions m = random_matrix(200, 80, 3);
-  const TransitionRecaller t = fitted("window=4,max_lag=2,beta=0.5", m);
+  const TransitionRecaller t = fitted("window=4,max_lag=2,beta=0.5,prior=0.01", m);
   TempDir tmp("transition");
   t.save(tmp.path());
   auto loaded = load_recaller(tmp.path());
