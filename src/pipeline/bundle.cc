@@ -143,7 +143,12 @@ std::string build_bundle(const YAML::Node& cfg_in, const Dataset& ds, const fs::
     const Recommender rec(Bundle::load(tmp));
     Json& off = m["offline"];
     off["valid"] = evaluate_served(rec, in.valid, {}).to_json(10);
-    off["test"] = evaluate_served(rec, in.test, {}).to_json(10);
+    ServedEvalOptions test_opt;
+    if (opt.test_sees_valid) test_opt.prior_events = &ds.valid;
+    off["test"] = evaluate_served(rec, in.test, test_opt).to_json(10);
+    off["test_history"] = opt.test_sees_valid
+                              ? "training rows + the validation item as a live event"
+                              : "training rows";
     // The λ Pareto of the served re-rank on the validation users (nothing is chosen on it here).
     if (!opt.lambdas.empty()) {
       off["rerank_sweep"] = rerank_sweep(rec, in.valid, opt.lambdas, {}, "bundle");
@@ -158,7 +163,8 @@ std::string build_bundle(const YAML::Node& cfg_in, const Dataset& ds, const fs::
                               {"valid_of", nonempty_rows(ds.valid)},
                               {"test", nonempty_rows(in.test)},
                               {"test_of", nonempty_rows(ds.test)}};
-      off["note"] = off["note"].get<std::string>() + "; a seeded sample of the held-out users (eval.max_users)";
+      off["note"] = off["note"].get<std::string>() +
+                    "; a seeded sample of the held-out users (eval.max_users)";
     }
     spdlog::info("bundle: offline Recall@10 valid {:.4f}, test {:.4f} (pool {:.4f}) in {:.1f} s",
                  off["valid"]["recall@10"].get<double>(), off["test"]["recall@10"].get<double>(),

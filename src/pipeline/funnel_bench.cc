@@ -32,7 +32,8 @@ double mean(const std::vector<double>& v) {
 
 Json paired(const std::vector<double>& base, const std::vector<double>& other) {
   const BootstrapResult b = paired_bootstrap(base, other, 1000, 42, 0.95);
-  return Json{{"diff", b.diff}, {"ci_low", b.ci_low}, {"ci_high", b.ci_high}, {"p_value", b.p_value}};
+  return Json{
+      {"diff", b.diff}, {"ci_low", b.ci_low}, {"ci_high", b.ci_high}, {"p_value", b.p_value}};
 }
 
 // Per-user metrics (src/eval) of one list per user against the held-out item.
@@ -57,8 +58,8 @@ struct PerUser {
 // A candidate ranker: a configured one, a configured one with overrides (a GBDT objective), or an
 // ablation variant (never a candidate for the funnel).
 struct Candidate {
-  RankerSpec spec;   // name = the display name
-  SpecPart part;     // how a funnel spec names it: the configured name + overrides
+  RankerSpec spec;  // name = the display name
+  SpecPart part;    // how a funnel spec names it: the configured name + overrides
   bool ablation = false;
 };
 
@@ -78,8 +79,10 @@ struct Scored {
 // Lists and metrics of funnels over Scored, with the served re-rank stage.
 class ListMaker {
  public:
-  ListMaker(const Dataset& ds, const Interactions& heldout, const Reranker& side, const RerankMethod& method)
-      : ds_(ds), heldout_(heldout), side_(side), method_(method) {}
+  // `history`: the requests' histories (their watched items are kept out of the re-ranked list).
+  ListMaker(const Interactions& history, const Interactions& heldout, const Reranker& side,
+            const RerankMethod& method)
+      : history_(history), heldout_(heldout), side_(side), method_(method) {}
 
   ItemId target(const Scored& s, size_t i) const { return heldout_.row(s.hs.users[i])[0]; }
 
@@ -88,7 +91,8 @@ class ListMaker {
     const UserId u = s.hs.users[i];
     const auto& pool = s.pools[u];
     const size_t n = std::min(c.depth, pool.size());
-    const std::span<const float> pre(s.hs.scores[c.pre][i].data(), n), fine(s.hs.scores[c.fine][i].data(), n);
+    const std::span<const float> pre(s.hs.scores[c.pre][i].data(), n),
+        fine(s.hs.scores[c.fine][i].data(), n);
     const auto rows = funnel_order(pre, std::max(c.pre_keep, k), fine, std::max(c.fine_keep, k));
     std::vector<ItemId> items;
     if (c.lambda < 0) {
@@ -98,11 +102,12 @@ class ListMaker {
     std::vector<ItemId> cand;
     std::vector<float> scores;
     for (uint32_t r : rows) cand.push_back(pool[r].item), scores.push_back(fine[r]);
-    const auto row = ds_.train.row(u);
+    const auto row = history_.row(u);
     std::vector<ItemId> watched(row.begin(), row.end());
     std::sort(watched.begin(), watched.end());
     watched.erase(std::unique(watched.begin(), watched.end()), watched.end());
-    for (const auto& p : method_.rerank(side_, cand, scores, watched, k, c.lambda)) items.push_back(p.item);
+    for (const auto& p : method_.rerank(side_, cand, scores, watched, k, c.lambda))
+      items.push_back(p.item);
     return items;
   }
 
@@ -120,9 +125,12 @@ class ListMaker {
       const size_t n = std::min(depth, pool.size());
       std::vector<uint32_t> rows(n);
       std::iota(rows.begin(), rows.end(), 0u);
-      if (ranker >= 0) rows = best_rows(std::span<const float>(s.hs.scores[static_cast<size_t>(ranker)][i].data(), n), n);
+      if (ranker >= 0)
+        rows = best_rows(
+            std::span<const float>(s.hs.scores[static_cast<size_t>(ranker)][i].data(), n), n);
       std::vector<ItemId> items;
-      for (size_t r = 0; r < std::min<size_t>(50, rows.size()); ++r) items.push_back(pool[rows[r]].item);
+      for (size_t r = 0; r < std::min<size_t>(50, rows.size()); ++r)
+        items.push_back(pool[rows[r]].item);
       m.add(items, target(s, i));
     }
     return m;
@@ -140,10 +148,12 @@ class ListMaker {
         if (pool[r].item == t) row = static_cast<int64_t>(r);
       if (row < 0) continue;
       in_pool += 1;
-      const auto kept = best_rows(std::span<const float>(s.hs.scores[c.pre][i].data(), n), c.pre_keep);
+      const auto kept =
+          best_rows(std::span<const float>(s.hs.scores[c.pre][i].data(), n), c.pre_keep);
       if (std::find(kept.begin(), kept.end(), static_cast<uint32_t>(row)) == kept.end()) continue;
       in_pre += 1;
-      const std::span<const float> pre(s.hs.scores[c.pre][i].data(), n), fine(s.hs.scores[c.fine][i].data(), n);
+      const std::span<const float> pre(s.hs.scores[c.pre][i].data(), n),
+          fine(s.hs.scores[c.fine][i].data(), n);
       const auto rows = funnel_order(pre, c.pre_keep, fine, c.fine_keep);
       if (std::find(rows.begin(), rows.end(), static_cast<uint32_t>(row)) == rows.end()) continue;
       in_fine += 1;
@@ -151,12 +161,14 @@ class ListMaker {
       if (std::find(top.begin(), top.end(), t) != top.end()) in_top += 1;
     }
     const double users = static_cast<double>(s.hs.users.size());
-    return Json{{"pool", in_pool / users}, {"pre_rank", in_pre / users}, {"fine_rank", in_fine / users},
+    return Json{{"pool", in_pool / users},
+                {"pre_rank", in_pre / users},
+                {"fine_rank", in_fine / users},
                 {"top10", in_top / users}};
   }
 
  private:
-  const Dataset& ds_;
+  const Interactions& history_;
   const Interactions& heldout_;
   const Reranker& side_;
   const RerankMethod& method_;
@@ -196,7 +208,8 @@ std::vector<Candidate> candidates_of(const RankConfig& rc, const FunnelBenchOpti
   for (const auto& s : base) out.push_back({s, SpecPart{s.name, {}}, false});
   for (const auto& s : base) {
     if (s.kind != "gbdt") continue;
-    const std::string own = s.params.raw().count("objective") ? s.params.raw().at("objective") : "binary:logistic";
+    const std::string own =
+        s.params.raw().count("objective") ? s.params.raw().at("objective") : "binary:logistic";
     for (const auto& obj : opt.gbdt_objectives) {
       if (obj == own) continue;
       Candidate c{s, SpecPart{s.name, {{"objective", obj}}}, false};
@@ -212,7 +225,8 @@ std::vector<Candidate> candidates_of(const RankConfig& rc, const FunnelBenchOpti
       c.spec.params.set("pooling", "sum");
       out.push_back(c);
     }
-    if (std::find(opt.random_ablation.begin(), opt.random_ablation.end(), s.name) != opt.random_ablation.end()) {
+    if (std::find(opt.random_ablation.begin(), opt.random_ablation.end(), s.name) !=
+        opt.random_ablation.end()) {
       Candidate c{s, SpecPart{s.name, {}}, true};
       c.spec.name = s.name + "_random";
       c.spec.examples.random_negatives = s.examples.hard_negatives + s.examples.random_negatives;
@@ -231,25 +245,29 @@ size_t index_of(const std::vector<Candidate>& cands, const std::string& name) {
 }
 
 // The ranking stage of test requests timed one at a time on one thread, as serving runs it.
-Json stage_latency(const FeatureBuilder& fb, const Scored& s, const Dataset& ds, const Ranker& pre,
-                   const Ranker& fine, const Choice& c) {
+Json stage_latency(const FeatureBuilder& fb, const Scored& s, const Interactions& history,
+                   const Ranker& pre, const Ranker& fine, const Choice& c) {
   std::vector<double> feat, pre_ms, fine_ms, total;
-  const int64_t clock = log_clock(ds.train);
+  const int64_t clock = log_clock(history);
   for (const UserId u : s.hs.users) {
     const auto& pool = s.pools[u];
     if (pool.empty()) continue;
-    const RankRequest req{u, ds.train.row(u), ds.train.row_times(u), serving_time(clock, ds.train.row_times(u))};
-    const auto r = run_rank_stage(fb, req, std::span(pool.data(), std::min(c.depth, pool.size())), pre, fine,
-                                  RankCuts{c.pre_keep, c.fine_keep});
+    const RankRequest req{u, history.row(u), history.row_times(u),
+                          serving_time(clock, history.row_times(u))};
+    const auto r = run_rank_stage(fb, req, std::span(pool.data(), std::min(c.depth, pool.size())),
+                                  pre, fine, RankCuts{c.pre_keep, c.fine_keep});
     feat.push_back(r.features_ms);
     pre_ms.push_back(r.pre_rank_ms);
     fine_ms.push_back(r.fine_rank_ms);
     total.push_back(r.features_ms + r.pre_rank_ms + r.fine_rank_ms);
   }
-  auto stats = [](const std::vector<double>& v) { return Json{{"p50", percentile(v, 0.5)}, {"p99", percentile(v, 0.99)}}; };
-  return Json{{"requests", total.size()},           {"features_ms", stats(feat)},
-              {"pre_rank_ms", stats(pre_ms)},       {"fine_rank_ms", stats(fine_ms)},
-              {"total_ms", stats(total)},           {"note", "one thread, one request at a time, test users"}};
+  auto stats = [](const std::vector<double>& v) {
+    return Json{{"p50", percentile(v, 0.5)}, {"p99", percentile(v, 0.99)}};
+  };
+  return Json{
+      {"requests", total.size()},     {"features_ms", stats(feat)},
+      {"pre_rank_ms", stats(pre_ms)}, {"fine_rank_ms", stats(fine_ms)},
+      {"total_ms", stats(total)},     {"note", "one thread, one request at a time, test users"}};
 }
 
 }  // namespace
@@ -272,20 +290,26 @@ Json run_funnel_bench(const YAML::Node& cfg_in, const Dataset& ds, const FunnelB
   to.threads = threads;
   to.channel_cache = opt.channel_cache;
   to.heldout_quota = quotas.empty() ? 0 : *std::max_element(quotas.begin(), quotas.end());
+  to.test_sees_valid = opt.test_sees_valid;
   const FunnelInputs in = prepare_funnel_inputs(cfg, ds, to);
+  out["test_history"] =
+      opt.test_sees_valid ? "training rows + the validation item" : "training rows";
   const RankConfig& rc = in.rank;
   // The experiment's request time: serving's unless the config trains under the event policy, in
   // which case evaluation follows it too (the pre-serving-policy protocol, kept to compare).
   const TimePolicy policy = rc.examples.request_time;
   out["request_time"] = time_policy_name(policy);
   if (policy != TimePolicy::kServing)
-    spdlog::warn("rank.request_time = {}: these figures are not those of the served funnel (serving uses {})",
-                 time_policy_name(policy), time_policy_name(TimePolicy::kServing));
+    spdlog::warn(
+        "rank.request_time = {}: these figures are not those of the served funnel (serving uses "
+        "{})",
+        time_policy_name(policy), time_policy_name(TimePolicy::kServing));
   for (size_t c = 0; c < in.names.size(); ++c) {
     out["channels"][in.names[c]]["fit_seconds"] = in.fitted[c].fit_seconds;
     out["fusion_weights"][in.names[c]] = in.fusion.weights.empty() ? 1.0 : in.fusion.weights[c];
   }
-  out["features"] = {{"dense", in.features->schema().dense}, {"fields", in.features->schema().n_fields()}};
+  out["features"] = {{"dense", in.features->schema().dense},
+                     {"fields", in.features->schema().n_fields()}};
 
   const std::vector<Candidate> cands = candidates_of(rc, opt);
   TrainingSets sets(*in.features, ds, in.train_pools, rc.valid_share, threads, seed);
@@ -305,20 +329,31 @@ Json run_funnel_bench(const YAML::Node& cfg_in, const Dataset& ds, const FunnelB
 
   // Held-out pools per quota at the deepest depth tried, scored by every candidate.
   const size_t cfg_quota = in.fusion_config.quota;
-  if (std::find(quotas.begin(), quotas.end(), cfg_quota) == quotas.end()) quotas.insert(quotas.begin(), cfg_quota);
-  if (std::find(depths.begin(), depths.end(), rc.pool_depth) == depths.end()) depths.insert(depths.begin(), rc.pool_depth);
+  if (std::find(quotas.begin(), quotas.end(), cfg_quota) == quotas.end())
+    quotas.insert(quotas.begin(), cfg_quota);
+  if (std::find(depths.begin(), depths.end(), rc.pool_depth) == depths.end())
+    depths.insert(depths.begin(), rc.pool_depth);
   const size_t max_depth = *std::max_element(depths.begin(), depths.end());
   // The fusion of each quota has its own weights, tuned at that quota as a bundle built for it
   // would tune them (fusion_at_quota).
   std::map<size_t, FusionOptions> fusion_of;
-  auto pools_for = [&](size_t quota) {
+  // Validation requests' history is the training rows; test requests' is in.test_history(ds)
+  // (the training rows, or with the validation item appended: --test-sees-valid).
+  const Interactions& test_history = in.test_history(ds);
+  auto history_of = [&](const Interactions& split) -> const Interactions& {
+    return &split == &in.test ? test_history : ds.train;
+  };
+  auto pools_for = [&](size_t quota, const Interactions& split) {
     if (!fusion_of.count(quota))
       fusion_of[quota] = quota == cfg_quota ? in.fusion : fusion_at_quota(in, ds, quota, threads);
-    return fused_pools(in.heldout, ds.train, fusion_of[quota], max_depth, threads);
+    const bool test_split = &split == &in.test;
+    return fused_pools(test_split ? in.test_candidates() : in.heldout, history_of(split),
+                       fusion_of[quota], max_depth, threads);
   };
   auto score = [&](const std::vector<std::vector<FusedCandidate>>& pools, const Interactions& split,
-                   const std::vector<const Ranker*>& rankers, const FeatureBuilder& fb, TimePolicy policy) {
-    return score_heldout(fb, pools, ds.train, split, rankers, threads, policy);
+                   const std::vector<const Ranker*>& rankers, const FeatureBuilder& fb,
+                   TimePolicy policy) {
+    return score_heldout(fb, pools, history_of(split), split, rankers, threads, policy);
   };
 
   // The chosen pair fitted on `fb` under `time`, scored on `split`'s pools of `from`.
@@ -333,8 +368,8 @@ Json run_funnel_bench(const YAML::Node& cfg_in, const Dataset& ds, const FunnelB
     }
     return p;
   };
-  auto score_pair = [&](const Pair& p, const FeatureBuilder& fb, const Scored& from, const Interactions& split,
-                        TimePolicy time) {
+  auto score_pair = [&](const Pair& p, const FeatureBuilder& fb, const Scored& from,
+                        const Interactions& split, TimePolicy time) {
     Scored sc;
     sc.pools = from.pools;
     sc.hs = score(sc.pools, split, p.ptrs(), fb, time);
@@ -352,7 +387,8 @@ Json run_funnel_bench(const YAML::Node& cfg_in, const Dataset& ds, const FunnelB
   const RerankConfig rr = RerankConfig::from_yaml(cfg["rerank"]);
   const auto method = rr.make_method();
   const auto side = make_rerank_side(rr, in.channels, in.names, in.recall, ds.catalog);
-  const ListMaker valid_lists(ds, in.valid, *side, *method), test_lists(ds, in.test, *side, *method);
+  const ListMaker valid_lists(ds.train, in.valid, *side, *method),
+      test_lists(test_history, in.test, *side, *method);
 
   Choice chosen;
   chosen.pre = index_of(cands, rc.pre_rank);
@@ -369,7 +405,7 @@ Json run_funnel_bench(const YAML::Node& cfg_in, const Dataset& ds, const FunnelB
     Stopwatch sw;
     std::map<size_t, Scored> valid;
     for (size_t q : quotas) {
-      valid[q].pools = pools_for(q);
+      valid[q].pools = pools_for(q, in.valid);
       valid[q].hs = score(valid[q].pools, in.valid, candidate_ptrs, *in.features, policy);
     }
     // 1. The ranker pair (ranking-stage order, before re-rank).
@@ -393,7 +429,8 @@ Json run_funnel_bench(const YAML::Node& cfg_in, const Dataset& ds, const FunnelB
           Choice c = best;
           c.depth = d, c.pre_keep = k, c.quota = q;
           const PerUser m = valid_lists.funnel_metrics(valid[q], c);
-          sel["cuts"].push_back(Json{{"quota", q}, {"pool_depth", d}, {"pre_keep", k}, {"valid", m.summary(false)}});
+          sel["cuts"].push_back(
+              Json{{"quota", q}, {"pool_depth", d}, {"pre_keep", k}, {"valid", m.summary(false)}});
           if (better(m, best_m)) best = c, best_m = m;
         }
       }
@@ -436,12 +473,17 @@ Json run_funnel_bench(const YAML::Node& cfg_in, const Dataset& ds, const FunnelB
   spec.fusion.params["pool"] = std::to_string(chosen.depth);
   spec.fusion.params["quota"] = std::to_string(chosen.quota);
   if (rr.method == "mmr") spec.rerank.params["diversity"] = fmt::format("{}", chosen.lambda);
-  sel["chosen"] = {{"pre_rank", cands[chosen.pre].spec.name}, {"fine_rank", cands[chosen.fine].spec.name},
-                   {"pool_depth", chosen.depth},              {"pre_keep", chosen.pre_keep},
-                   {"fine_keep", chosen.fine_keep},           {"quota", chosen.quota},
-                   {"diversity", chosen.lambda},              {"spec", spec.str()},
-                   {"time_features", !no_time && rc.features.time},
-                   {"overrides", no_time ? Json::array({"rank.features.time=false"}) : Json::array()}};
+  sel["chosen"] = {
+      {"pre_rank", cands[chosen.pre].spec.name},
+      {"fine_rank", cands[chosen.fine].spec.name},
+      {"pool_depth", chosen.depth},
+      {"pre_keep", chosen.pre_keep},
+      {"fine_keep", chosen.fine_keep},
+      {"quota", chosen.quota},
+      {"diversity", chosen.lambda},
+      {"spec", spec.str()},
+      {"time_features", !no_time && rc.features.time},
+      {"overrides", no_time ? Json::array({"rank.features.time=false"}) : Json::array()}};
   spdlog::info("chosen on {}: {}", opt.select_on_valid ? "validation" : "config", spec.str());
 
   // The test split, read once: every candidate over the chosen quota's pools (and the configured
@@ -450,7 +492,7 @@ Json run_funnel_bench(const YAML::Node& cfg_in, const Dataset& ds, const FunnelB
   std::map<size_t, Scored> test;
   for (size_t q : {chosen.quota, cfg_quota}) {
     if (test.count(q)) continue;
-    test[q].pools = pools_for(q);
+    test[q].pools = pools_for(q, in.test);
     test[q].hs = score(test[q].pools, in.test, ptrs, *in.features, policy);
   }
   spdlog::info("scored the test pools: {:.1f} s", sw.seconds());
@@ -474,9 +516,10 @@ Json run_funnel_bench(const YAML::Node& cfg_in, const Dataset& ds, const FunnelB
     alone.push_back(test_lists.order_metrics(t_cfg, static_cast<int>(k), rc.pool_depth));
     double auc = 0, counted = 0;
     for (size_t i = 0; i < t_cfg.hs.users.size(); ++i) {
-      const double a = pool_auc(std::span<const float>(t_cfg.hs.scores[k][i].data(),
-                                                       std::min(rc.pool_depth, t_cfg.hs.scores[k][i].size())),
-                                t_cfg.hs.target[i] < static_cast<int32_t>(rc.pool_depth) ? t_cfg.hs.target[i] : -1);
+      const double a = pool_auc(
+          std::span<const float>(t_cfg.hs.scores[k][i].data(),
+                                 std::min(rc.pool_depth, t_cfg.hs.scores[k][i].size())),
+          t_cfg.hs.target[i] < static_cast<int32_t>(rc.pool_depth) ? t_cfg.hs.target[i] : -1);
       if (!std::isnan(a)) auc += a, counted += 1;
     }
     Json j = alone.back().summary(true);
@@ -515,8 +558,9 @@ Json run_funnel_bench(const YAML::Node& cfg_in, const Dataset& ds, const FunnelB
   out["funnel_config"] = funnel_json(test_lists, t_cfg, config_choice);
   out["funnel_config"]["spec"] = configured.str();
   out["stage_latency"] =
-      no_time ? stage_latency(fb_no_time, t, ds, no_time->pre(), no_time->fine(), chosen)
-              : stage_latency(*in.features, t, ds, *ptrs[chosen.pre], *ptrs[chosen.fine], chosen);
+      no_time ? stage_latency(fb_no_time, t, test_history, no_time->pre(), no_time->fine(), chosen)
+              : stage_latency(*in.features, t, test_history, *ptrs[chosen.pre], *ptrs[chosen.fine],
+                              chosen);
 
   // Every ranker of the table against each other and the pool (the same per-user values and
   // resampling as its vs_pool), and cold vs warm users: test Recall@10 per bucket of the
@@ -532,7 +576,7 @@ Json run_funnel_bench(const YAML::Node& cfg_in, const Dataset& ds, const FunnelB
     names.insert(names.begin() + 1, "funnel");
     r10.insert(r10.begin() + 1, test_lists.funnel_metrics(t_chosen, test_choice).r10);
     std::vector<size_t> history;
-    for (const UserId u : t_cfg.hs.users) history.push_back(ds.train.row_size(u));
+    for (const UserId u : t_cfg.hs.users) history.push_back(test_history.row_size(u));
     out["user_buckets"] = user_buckets_json(history, opt.history_edges, names, r10, "recall@10");
   }
 
@@ -565,8 +609,9 @@ Json run_funnel_bench(const YAML::Node& cfg_in, const Dataset& ds, const FunnelB
       j["what"] = what;
       return j;
     };
-    tp["event"] = variant(*in.features, TimePolicy::kEvent,
-                          "rankers trained and evaluated with request time = the next event's time (not servable)");
+    tp["event"] = variant(
+        *in.features, TimePolicy::kEvent,
+        "rankers trained and evaluated with request time = the next event's time (not servable)");
     if (no_time) {  // the chosen funnel already runs without time features: show them on instead
       tp["no_time_features"] = tp["serving"];
       Json on = funnel_json(test_lists, t, chosen);
@@ -574,7 +619,8 @@ Json run_funnel_bench(const YAML::Node& cfg_in, const Dataset& ds, const FunnelB
       on["what"] = "time features on (the chosen funnel has them off)";
       tp["time_features_on"] = on;
     } else {
-      tp["no_time_features"] = variant(fb_no_time, TimePolicy::kServing, "days_since_last and age_days missing");
+      tp["no_time_features"] =
+          variant(fb_no_time, TimePolicy::kServing, "days_since_last and age_days missing");
     }
   }
   out["seconds"] = total.seconds();

@@ -51,6 +51,18 @@ ServedEval evaluate_served(const Recommender& rec, const Interactions& heldout,
     r.diversity = opt.diversity;
     r.pre_keep = opt.pre_keep;
     r.fine_keep = opt.fine_keep;
+    std::vector<LiveEvent> live;
+    std::vector<ItemId> history(ds.train.row(u).begin(), ds.train.row(u).end());
+    std::vector<float> values(ds.train.row_values(u).begin(), ds.train.row_values(u).end());
+    if (opt.prior_events && u < opt.prior_events->n_rows) {
+      const Interactions& pe = *opt.prior_events;
+      for (size_t j = 0; j < pe.row_size(u); ++j) {
+        live.push_back({ds.item_ids[pe.row(u)[j]], pe.row_times(u)[j]});
+        history.push_back(pe.row(u)[j]);
+        values.push_back(1.0f);  // as the Recommender queries with live events
+      }
+    }
+    r.events = live;
     const RecommendResponse resp = rec.recommend(r);
     std::vector<ItemId> list;
     for (const auto& it : resp.items) list.push_back(it.item);
@@ -65,9 +77,9 @@ ServedEval evaluate_served(const Recommender& rec, const Interactions& heldout,
     e.rerank_ms.push_back(resp.latency.rerank_ms);
     // The pool's own order for the same request (what the stages after recall improve on).
     UserQuery q;
-    q.user = u;
-    q.history = ds.train.row(u);
-    q.values = ds.train.row_values(u);
+    q.user = live.empty() ? u : kUnknownUser;  // the Recommender's rule (recommender.cc)
+    q.history = history;
+    q.values = values;
     std::vector<ItemId> pool;
     for (const auto& c : fuse_channels(b.channels(), q, fopt)) {
       if (pool.size() == opt.k) break;

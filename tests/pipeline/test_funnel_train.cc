@@ -2,11 +2,12 @@
 // (tuned on validation at that quota), and the training pools do not depend on the served
 // quota or pool depth, so the funnel `bench funnel` evaluates at some quota is the one a bundle
 // configured for that quota builds.
-#include "cascade/pipeline/funnel_train.h"
-
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "cascade/core/error.h"
+#include "cascade/pipeline/funnel_train.h"
 #include "support/tiny_bundle.h"
 
 namespace cascade {
@@ -31,7 +32,8 @@ TEST(FunnelInputs, FusionWeightsDependOnTheQuotaOnlyAndTrainingPoolsOnNeither) {
   const FusionOptions a_at_20 = fusion_at_quota(a, ds, 20, 1);
   EXPECT_EQ(a_at_20.weights, b.fusion.weights);
   EXPECT_EQ(a_at_20.quotas, b.fusion.quotas);
-  EXPECT_NE(a.fusion.weights, b.fusion.weights) << "the two quotas tune to the same weights: the test sees nothing";
+  EXPECT_NE(a.fusion.weights, b.fusion.weights)
+      << "the two quotas tune to the same weights: the test sees nothing";
   // Training pools come from rank.examples.pool_quota, whatever the served quota.
   ASSERT_EQ(a.train_pools.size(), b.train_pools.size());
   size_t rows = 0;
@@ -63,7 +65,8 @@ TEST(FunnelInputs, UserCapsSampleTheHeldOutAndTheRankerUsers) {
   for (uint32_t u = 0; u < in.heldout.per_user.size(); ++u) {
     if (in.heldout.per_user[u].empty()) continue;
     ++with_candidates;
-    EXPECT_TRUE(in.valid.row_size(u) > 0 || in.test.row_size(u) > 0) << "user " << u << " is outside the sample";
+    EXPECT_TRUE(in.valid.row_size(u) > 0 || in.test.row_size(u) > 0)
+        << "user " << u << " is outside the sample";
   }
   EXPECT_GE(with_candidates, 25u);
   EXPECT_LE(with_candidates, 50u);
@@ -91,6 +94,54 @@ TEST(FunnelInputs, HeldOutUserCapIsValidated) {
     } catch (const Error& e) {
       EXPECT_NE(std::string(e.what()).find("eval.max_users"), std::string::npos) << e.what();
     }
+  }
+}
+
+std::vector<ItemId> ids(const ChannelCandidates& c) {
+  std::vector<ItemId> out;
+  for (const ScoredItem& i : c.items) out.push_back(i.item);
+  return out;
+}
+
+// --test-sees-valid: the test requests' history is the training row plus the validation item,
+// their candidates are queried with it (so the validation item is masked out of the test pool),
+// and the validation users' candidates are the same as without the option.
+TEST(FunnelInputs, TestRequestsCanSeeTheValidationItem) {
+  const Dataset ds = testing::tiny_dataset();
+  FunnelTrainOptions to;
+  to.threads = 1;
+  const FunnelInputs plain = prepare_funnel_inputs(config_with_quota(50), ds, to);
+  to.test_sees_valid = true;
+  const FunnelInputs seen = prepare_funnel_inputs(config_with_quota(50), ds, to);
+  EXPECT_EQ(&plain.test_history(ds), &ds.train);
+  const Interactions& h = seen.test_history(ds);
+  ASSERT_EQ(h.n_rows, ds.train.n_rows);
+  size_t users = 0, changed = 0;
+  for (uint32_t u = 0; u < ds.train.n_rows; ++u) {
+    ASSERT_EQ(h.row_size(u), ds.train.row_size(u) + ds.valid.row_size(u)) << u;
+    ASSERT_TRUE(std::ranges::equal(h.row(u).first(ds.train.row_size(u)), ds.train.row(u))) << u;
+    if (ds.valid.row_size(u) == 0) continue;
+    const ItemId v = ds.valid.row(u)[0];
+    EXPECT_EQ(h.row(u).back(), v);
+    EXPECT_EQ(h.row_times(u).back(), ds.valid.row_times(u)[0]);
+    // Every channel's test candidates leave the validation item out.
+    if (u < seen.test_candidates().per_user.size() && !seen.test_candidates().per_user[u].empty()) {
+      ++users;
+      for (const ChannelCandidates& c : seen.test_candidates().per_user[u])
+        for (const ScoredItem& i : c.items) EXPECT_NE(i.item, v) << "user " << u;
+      if (ids(seen.test_candidates().per_user[u][0]) != ids(plain.heldout.per_user[u][0]))
+        ++changed;
+    }
+  }
+  EXPECT_GT(users, 10u);
+  EXPECT_GT(changed, 0u)
+      << "the extra history item changed no candidate list: the test sees nothing";
+  // Validation candidates do not depend on the option.
+  for (uint32_t u = 0; u < ds.valid.n_rows; ++u) {
+    if (ds.valid.row_size(u) == 0 || u >= seen.heldout.per_user.size()) continue;
+    ASSERT_EQ(seen.heldout.per_user[u].size(), plain.heldout.per_user[u].size());
+    for (size_t c = 0; c < seen.heldout.per_user[u].size(); ++c)
+      EXPECT_EQ(ids(seen.heldout.per_user[u][c]), ids(plain.heldout.per_user[u][c]));
   }
 }
 

@@ -72,6 +72,42 @@ TEST_F(ServedEvalTest, DebiasedRecallWeighsEachHitByTheInversePopularityPropensi
   EXPECT_NE(j["snips"]["recall@10"]["value"].get<double>(), j["recall@10"].get<double>());
 }
 
+// prior_events: each test request carries the user's validation item as a live event, so its
+// figures are those of Recommender::recommend with that event (and the item is never listed).
+TEST_F(ServedEvalTest, PriorEventsAreSentAsLiveEvents) {
+  const Dataset& ds = rec_->bundle().data();
+  ServedEvalOptions o;
+  o.prior_events = &ds.valid;
+  const ServedEval with = evaluate_served(*rec_, ds.test, o);
+  const ServedEval without = evaluate_served(*rec_, ds.test, {});
+  ASSERT_EQ(with.users, without.users);
+  size_t n = 0, differ = 0;
+  for (uint32_t u = 0; u < ds.test.n_rows && u < ds.train.n_rows; ++u) {
+    if (ds.test.row_size(u) == 0) continue;
+    RecommendRequest r;
+    r.user = ds.user_ids[u];
+    r.k = 10;
+    std::vector<LiveEvent> live;
+    if (u < ds.valid.n_rows && ds.valid.row_size(u) > 0)
+      live.push_back({ds.item_ids[ds.valid.row(u)[0]], ds.valid.row_times(u)[0]});
+    r.events = live;
+    const RecommendResponse resp = rec_->recommend(r);
+    std::vector<ItemId> list;
+    for (const auto& it : resp.items) list.push_back(it.item);
+    if (!live.empty()) {
+      EXPECT_EQ(resp.live_events, 1u);
+      EXPECT_EQ(std::count(list.begin(), list.end(), ds.valid.row(u)[0]), 0) << "user " << u;
+    }
+    const ItemId target = ds.test.row(u)[0];
+    const double hit = std::find(list.begin(), list.end(), target) != list.end() ? 1.0 : 0.0;
+    EXPECT_EQ(with.recall[n], hit) << "user " << u;
+    differ += with.recall[n] != without.recall[n] || with.pool_recall[n] != without.pool_recall[n];
+    ++n;
+  }
+  EXPECT_EQ(n, with.users);
+  EXPECT_GT(differ, 0u) << "the live event changed no user's figures: the test sees nothing";
+}
+
 TEST_F(ServedEvalTest, BadPropensityOptionsThrow) {
   ServedEvalOptions o;
   o.propensity_gamma = -1;

@@ -17,47 +17,57 @@ namespace {
 using Json = nlohmann::ordered_json;
 
 std::string interval(const Json& p) {
-  return fmt::format("{:+.4f} [{:+.4f}, {:+.4f}], p = {:.3f}", p["diff"].get<double>(), p["ci_low"].get<double>(),
-                     p["ci_high"].get<double>(), p["p_value"].get<double>());
+  return fmt::format("{:+.4f} [{:+.4f}, {:+.4f}], p = {:.3f}", p["diff"].get<double>(),
+                     p["ci_low"].get<double>(), p["ci_high"].get<double>(),
+                     p["p_value"].get<double>());
 }
 
 void print_report(const Json& out) {
   const Json& pool = out["pool"];
-  fmt::print("\n{} seed-oof: {} test users; configured pool: depth {}, quota {}, pool recall {:.4f}\n",
-             out["dataset"].get<std::string>(), out["users"].get<size_t>(), pool["pool_depth"].get<size_t>(),
-             pool["quota"].get<size_t>(), pool["pool_recall"].get<double>());
+  fmt::print(
+      "\n{} seed-oof: {} test users; configured pool: depth {}, quota {}, pool recall {:.4f}\n",
+      out["dataset"].get<std::string>(), out["users"].get<size_t>(),
+      pool["pool_depth"].get<size_t>(), pool["quota"].get<size_t>(),
+      pool["pool_recall"].get<double>());
   std::vector<std::pair<std::string, std::map<std::string, double>>> rows;
   rows.push_back({"pool (fused order)",
-                  {{"recall@10", pool["recall@10"]}, {"ndcg@10", pool["ndcg@10"]}, {"recall@50", pool["recall@50"]}}});
+                  {{"recall@10", pool["recall@10"]},
+                   {"ndcg@10", pool["ndcg@10"]},
+                   {"recall@50", pool["recall@50"]}}});
   for (const auto& [name, r] : out["rankers"].items()) {
-    rows.push_back({name + (r["candidate"].get<bool>() ? "" : " (ablation)"),
-                    {{"recall@10", r["recall@10"]},
-                     {"ndcg@10", r["ndcg@10"]},
-                     {"recall@50", r["recall@50"]},
-                     {"auc_in_pool", r["auc_in_pool"].is_number() ? r["auc_in_pool"].get<double>() : NAN},
-                     {"fit_s", r["fit_seconds"]},
-                     {"ms_per_user", r["ms_per_user"]}}});
+    rows.push_back(
+        {name + (r["candidate"].get<bool>() ? "" : " (ablation)"),
+         {{"recall@10", r["recall@10"]},
+          {"ndcg@10", r["ndcg@10"]},
+          {"recall@50", r["recall@50"]},
+          {"auc_in_pool", r["auc_in_pool"].is_number() ? r["auc_in_pool"].get<double>() : NAN},
+          {"fit_s", r["fit_seconds"]},
+          {"ms_per_user", r["ms_per_user"]}}});
   }
   print_table({"recall@10", "ndcg@10", "recall@50", "auc_in_pool", "fit_s", "ms_per_user"}, rows);
   const Json& f = out["funnel"];
-  fmt::print("\nchosen on {}: {}{}\n", out["selection"]["on"].get<std::string>(), f["spec"].get<std::string>(),
+  fmt::print("\nchosen on {}: {}{}\n", out["selection"]["on"].get<std::string>(),
+             f["spec"].get<std::string>(),
              f["time_features"].get<bool>() ? "" : " with rank.features.time=false");
-  fmt::print("test, served list ({} request time): Recall@10 {:.4f} NDCG@10 {:.4f}; its pool {:.4f} / {:.4f}\n",
-             f["time_policy"].get<std::string>(), f["recall@10"].get<double>(), f["ndcg@10"].get<double>(),
-             f["pool"]["recall@10"].get<double>(),
-             f["pool"]["ndcg@10"].get<double>());
+  fmt::print(
+      "test, served list ({} request time): Recall@10 {:.4f} NDCG@10 {:.4f}; its pool {:.4f} / "
+      "{:.4f}\n",
+      f["time_policy"].get<std::string>(), f["recall@10"].get<double>(), f["ndcg@10"].get<double>(),
+      f["pool"]["recall@10"].get<double>(), f["pool"]["ndcg@10"].get<double>());
   fmt::print("  vs pool: Recall@10 {}; NDCG@10 {}\n", interval(f["vs_pool"]["recall@10"]),
              interval(f["vs_pool"]["ndcg@10"]));
   fmt::print("  retention: {}\n", f["retention"].dump());
   for (const char* v : {"event", "no_time_features"}) {
     if (!out["time_policy"].contains(v)) continue;
     const Json& t = out["time_policy"][v];
-    fmt::print("  {}: Recall@10 {:.4f} (vs its pool {}), NDCG@10 {:.4f}\n", v, t["recall@10"].get<double>(),
-               interval(t["vs_pool"]["recall@10"]), t["ndcg@10"].get<double>());
+    fmt::print("  {}: Recall@10 {:.4f} (vs its pool {}), NDCG@10 {:.4f}\n", v,
+               t["recall@10"].get<double>(), interval(t["vs_pool"]["recall@10"]),
+               t["ndcg@10"].get<double>());
   }
   const Json& c = out["funnel_config"];
-  fmt::print("configured funnel {}: Recall@10 {:.4f} NDCG@10 {:.4f}\n", c["spec"].get<std::string>(),
-             c["recall@10"].get<double>(), c["ndcg@10"].get<double>());
+  fmt::print("configured funnel {}: Recall@10 {:.4f} NDCG@10 {:.4f}\n",
+             c["spec"].get<std::string>(), c["recall@10"].get<double>(),
+             c["ndcg@10"].get<double>());
 }
 
 }  // namespace
@@ -72,43 +82,67 @@ void add_bench_funnel(CLI::App* bench) {
   };
   auto o = std::make_shared<Opts>();
   o->data.protocol = "seed-oof";
-  CLI::App* cmd = bench->add_subcommand(
-      "funnel", "train a funnel's channels and candidate rankers, choose the funnel on validation, test it once");
+  CLI::App* cmd = bench->add_subcommand("funnel",
+                                        "train a funnel's channels and candidate rankers, choose "
+                                        "the funnel on validation, test it once");
   o->data.add_to(cmd);
   FunnelBenchOptions& b = o->bench;
   cmd->add_option("--json", o->json, "write the results here");
   cmd->add_option("--threads", o->threads, "threads (0 = hardware)")->capture_default_str();
-  cmd->add_option("--funnel", o->funnel, "funnel spec (default: the config's); its rankers are the configured pair");
-  cmd->add_option("--channels", o->channels, "only these of the funnel's channels")->delimiter(',')->allow_extra_args(false);
+  cmd->add_option("--funnel", o->funnel,
+                  "funnel spec (default: the config's); its rankers are the configured pair");
+  cmd->add_option("--channels", o->channels, "only these of the funnel's channels")
+      ->delimiter(',')
+      ->allow_extra_args(false);
   cmd->add_option("--rankers", b.rankers, "candidate rankers of rank.rankers (default: all)")
       ->delimiter(',')
       ->allow_extra_args(false);
-  cmd->add_option("--select-on", o->select_on, "valid: choose the funnel on validation; config: the spec as is")
+  cmd->add_option("--select-on", o->select_on,
+                  "valid: choose the funnel on validation; config: the spec as is")
       ->check(CLI::IsMember({"valid", "config"}))
       ->capture_default_str();
-  cmd->add_option("--pool-depths", b.pool_depths, "pool depths tried")->delimiter(',')->capture_default_str();
-  cmd->add_option("--pre-keeps", b.pre_keeps, "pre-rank cuts tried")->delimiter(',')->capture_default_str();
-  cmd->add_option("--quotas", b.quotas, "channel quotas tried")->delimiter(',')->capture_default_str();
+  cmd->add_option("--pool-depths", b.pool_depths, "pool depths tried")
+      ->delimiter(',')
+      ->capture_default_str();
+  cmd->add_option("--pre-keeps", b.pre_keeps, "pre-rank cuts tried")
+      ->delimiter(',')
+      ->capture_default_str();
+  cmd->add_option("--quotas", b.quotas, "channel quotas tried")
+      ->delimiter(',')
+      ->capture_default_str();
   cmd->add_option("--history-buckets", b.history_edges,
                   "training-history lengths starting the user_buckets breakdown (last bucket open)")
       ->delimiter(',')
       ->capture_default_str();
-  cmd->add_option("--lambdas", b.lambdas, "re-rank diversity values tried")->delimiter(',')->capture_default_str();
-  cmd->add_option("--gbdt-objectives", b.gbdt_objectives, "GBDT objectives tried")->delimiter(',')->capture_default_str();
+  cmd->add_option("--lambdas", b.lambdas, "re-rank diversity values tried")
+      ->delimiter(',')
+      ->capture_default_str();
+  cmd->add_option("--gbdt-objectives", b.gbdt_objectives, "GBDT objectives tried")
+      ->delimiter(',')
+      ->capture_default_str();
   cmd->add_option("--random-negatives-ablation", b.random_ablation,
                   "also train these rankers on random negatives only (empty: none)")
       ->delimiter(',')
       ->allow_extra_args(false)
       ->capture_default_str();
-  cmd->add_option("--sum-ablation", b.sum_ablation, "also train DIN with sum pooling")->capture_default_str();
-  cmd->add_option("--time-ablations", b.time_ablations, "also run the event-time and no-time-feature funnels")
+  cmd->add_option("--sum-ablation", b.sum_ablation, "also train DIN with sum pooling")
+      ->capture_default_str();
+  cmd->add_option("--time-ablations", b.time_ablations,
+                  "also run the event-time and no-time-feature funnels")
       ->capture_default_str();
   cmd->add_option("--select-time-features", b.select_time_features,
                   "choose the time features on or off on validation")
       ->capture_default_str();
-  cmd->add_option("--cache", o->cache,
-                  "keep fitted recall channels here and reuse them when the channel spec, data and seed match");
-  cmd->add_option("overrides", o->overrides, "config overrides, e.g. rank.examples.hard_negatives=50");
+  cmd->add_option(
+         "--test-sees-valid", b.test_sees_valid,
+         "test requests carry the user's validation item in their history, as a request served "
+         "after it would (default: training rows only, seed-loo's definition)")
+      ->capture_default_str();
+  cmd->add_option(
+      "--cache", o->cache,
+      "keep fitted recall channels here and reuse them when the channel spec, data and seed match");
+  cmd->add_option("overrides", o->overrides,
+                  "config overrides, e.g. rank.examples.hard_negatives=50");
   cmd->callback([o] {
     YAML::Node cfg = load_config(o->overrides);
     const DataSource src = o->data.to_source();
@@ -116,7 +150,8 @@ void add_bench_funnel(CLI::App* bench) {
                   "bench funnel needs --protocol seed-oof (rankers learn from the ranker slice)");
     const bool named = funnel_named(cfg, o->funnel, "", o->channels);
     apply_funnel_flags(cfg, o->funnel, "", o->channels);
-    const Dataset ds = prepare_dataset(load_dataset(src.dataset, src.path, src.load), src.tag, src.prepare);
+    const Dataset ds =
+        prepare_dataset(load_dataset(src.dataset, src.path, src.load), src.tag, src.prepare);
     fmt::print("funnel: {}\n", fit_funnel_to_data(cfg, recall_shape(ds), named));
     o->bench.threads = o->threads;
     o->bench.channel_cache = o->cache;
@@ -128,11 +163,11 @@ void add_bench_funnel(CLI::App* bench) {
       fmt::print("wrote {}\n", o->json);
     }
     const Json& f = out["funnel"];
-    const std::string run = record_funnel_run(
-        cfg, "bench_funnel", f["spec"].get<std::string>(),
-        {{"test_recall@10", f["recall@10"]}, {"test_ndcg@10", f["ndcg@10"]},
-         {"test_pool_recall@10", f["pool"]["recall@10"]}},
-        out.dump(2) + "\n");
+    const std::string run = record_funnel_run(cfg, "bench_funnel", f["spec"].get<std::string>(),
+                                              {{"test_recall@10", f["recall@10"]},
+                                               {"test_ndcg@10", f["ndcg@10"]},
+                                               {"test_pool_recall@10", f["pool"]["recall@10"]}},
+                                              out.dump(2) + "\n");
     fmt::print("run {} in the run store\n", run);
   });
 }

@@ -27,6 +27,7 @@ void add_bundle_command(CLI::App& app) {
     std::vector<std::string> overrides;
     std::vector<std::string> reports;
     std::vector<double> lambdas = {0, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0};
+    bool test_sees_valid = false;
   };
   auto o = std::make_shared<Opts>();
   o->data.protocol = "seed-oof";
@@ -54,6 +55,11 @@ void add_bundle_command(CLI::App& app) {
                   "diversity values of the bundle's own re-rank sweep on validation (dashboard)")
       ->delimiter(',')
       ->capture_default_str();
+  cmd->add_option(
+         "--test-sees-valid", o->test_sees_valid,
+         "offline test requests carry the user's validation item as a live event, as a request "
+         "served after it would (default: training rows only, seed-loo's definition)")
+      ->capture_default_str();
   cmd->add_option("overrides", o->overrides, "config overrides: key=value or group=option");
   cmd->callback([o] {
     std::vector<std::string> overrides = funnel_from_overrides(o->funnel_from);
@@ -79,6 +85,7 @@ void add_bundle_command(CLI::App& app) {
     bo.threads = o->threads >= 0 ? o->threads : config_threads(cfg);
     bo.channel_cache = o->cache;
     bo.lambdas = o->lambdas;
+    bo.test_sees_valid = o->test_sees_valid;
     if (!o->funnel_from.empty()) bo.reports["funnel"] = o->funnel_from;
     for (const std::string& r : o->reports) {
       const auto eq = r.find('=');

@@ -14,6 +14,7 @@ namespace cascade {
 /// "<dataset>-<channel>": its item vectors, and as queries the vectors of the first
 /// min(q, users) users from their training rows. Throws cascade::Error when the channel has
 /// no user vectors (not a vector channel).
-VectorSet channel_vector_set(const Dataset& ds, ChannelSpec spec, uint32_t q, int threads, uint64_t seed);
+VectorSet channel_vector_set(const Dataset& ds, ChannelSpec spec, uint32_t q, int threads,
+                             uint64_t seed);
 
 }  // namespace cascade

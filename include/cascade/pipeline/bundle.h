@@ -48,6 +48,9 @@ struct BundleBuildOptions {
   /// file): e.g. "funnel" = the `bench funnel` JSON the funnel was chosen from, "quality" = a
   /// `bench quality` JSON. Each must parse as JSON; names are [a-z0-9_-]+.
   std::map<std::string, std::filesystem::path> reports;
+  /// The offline test requests carry the user's validation item as a live event (a request
+  /// served after it), instead of the training rows alone (seed-loo's definition).
+  bool test_sees_valid = false;
 };
 
 /// Trains the funnel `cfg` describes (its `funnel` spec, else the recall, rank and rerank

@@ -35,24 +35,29 @@ namespace cascade {
 
 struct FunnelBenchOptions {
   int threads = 0;
-  std::filesystem::path channel_cache;        ///< reuse fitted channels (empty = off)
-  std::vector<std::string> rankers;           ///< candidate rankers (empty = every configured one)
-  std::vector<std::string> random_ablation = {"gbdt", "deepfm"};  ///< also train on random negatives only
-  bool sum_ablation = true;                   ///< also train DIN with sum pooling
-  bool select_on_valid = true;                ///< false: evaluate the configured funnel as it is
+  std::filesystem::path channel_cache;  ///< reuse fitted channels (empty = off)
+  std::vector<std::string> rankers;     ///< candidate rankers (empty = every configured one)
+  std::vector<std::string> random_ablation = {"gbdt",
+                                              "deepfm"};  ///< also train on random negatives only
+  bool sum_ablation = true;                               ///< also train DIN with sum pooling
+  bool select_on_valid = true;  ///< false: evaluate the configured funnel as it is
   std::vector<size_t> pool_depths = {100, 200, 300};
   std::vector<size_t> pre_keeps = {50, 100, 150};
   std::vector<size_t> quotas = {200, 500};
   std::vector<double> lambdas = {0, 0.1, 0.2, 0.3, 0.5};
   std::vector<std::string> gbdt_objectives = {"binary:logistic", "rank:ndcg"};  ///< GBDT candidates
-  bool time_ablations = true;                 ///< also run the event-time and no-time-feature funnels
-  bool select_time_features = true;           ///< choose time features on/off on validation
+  bool time_ablations = true;        ///< also run the event-time and no-time-feature funnels
+  bool select_time_features = true;  ///< choose time features on/off on validation
+  /// Test requests carry the validation item in their history
+  /// (FunnelTrainOptions::test_sees_valid).
+  bool test_sees_valid = false;
   /// Edges of the "user_buckets" breakdown by training-history length (bench_breakdown.h).
   std::vector<size_t> history_edges = kDefaultHistoryEdges;
 };
 
 /// Runs the experiment on a seed-oof dataset with a resolved configuration (resolve_funnel).
 /// Returns the contract JSON (BENCHMARKS.md, "Ranking stage"); progress goes to the log.
-nlohmann::ordered_json run_funnel_bench(const YAML::Node& cfg, const Dataset& ds, const FunnelBenchOptions& opt);
+nlohmann::ordered_json run_funnel_bench(const YAML::Node& cfg, const Dataset& ds,
+                                        const FunnelBenchOptions& opt);
 
 }  // namespace cascade

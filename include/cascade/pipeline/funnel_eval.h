@@ -17,20 +17,23 @@
 namespace cascade {
 
 struct HeldoutScores {
-  std::vector<UserId> users;     ///< users with a held-out item, ascending
-  std::vector<int32_t> target;   ///< per user: pool row of the held-out item, -1 when not in the pool
-  std::vector<uint32_t> rows;    ///< per user: pool rows scored
+  std::vector<UserId> users;  ///< users with a held-out item, ascending
+  std::vector<int32_t>
+      target;                  ///< per user: pool row of the held-out item, -1 when not in the pool
+  std::vector<uint32_t> rows;  ///< per user: pool rows scored
   /// scores[k][i]: ranker k's score of each pool row of users[i]
   std::vector<std::vector<std::vector<float>>> scores;
-  std::vector<double> ranker_seconds;  ///< per ranker: scoring time summed over users (single-threaded calls)
-  double feature_seconds = 0;          ///< feature building time summed over users
+  std::vector<double>
+      ranker_seconds;  ///< per ranker: scoring time summed over users (single-threaded calls)
+  double feature_seconds = 0;  ///< feature building time summed over users
 };
 
 /// `pools[u]` is user u's pool for the history `history.row(u)`; the held-out item of a seed
 /// split is heldout.row(u)[0] (the first one for several). Users run in parallel; every
 /// score() call covers one user's group, as in serving. The serving clock is the newest time
 /// in `history`.
-HeldoutScores score_heldout(const FeatureBuilder& fb, const std::vector<std::vector<FusedCandidate>>& pools,
+HeldoutScores score_heldout(const FeatureBuilder& fb,
+                            const std::vector<std::vector<FusedCandidate>>& pools,
                             const Interactions& history, const Interactions& heldout,
                             const std::vector<const Ranker*>& rankers, int threads,
                             TimePolicy policy = TimePolicy::kServing);

@@ -27,6 +27,12 @@ struct FunnelTrainOptions {
   /// larger lets a caller try larger quotas without querying the channels again).
   size_t heldout_quota = 0;
   bool heldout_test = true;  ///< also collect candidates for the test users
+  /// Test requests carry the user's validation item in their history, as a served request
+  /// made after it would (it happened before the test item). Off: the test history is the
+  /// training rows only (seed-loo's definition), so test requests are one event further from
+  /// their target than validation requests, and choices made on validation favour signals
+  /// (sequence, transitions) that fade over that extra event.
+  bool test_sees_valid = false;
 };
 
 /// The recall side of a resolved configuration (funnel_spec.h) on a seed-oof dataset.
@@ -35,14 +41,25 @@ struct FunnelInputs {
   std::vector<FittedChannel> fitted;
   std::vector<const Recaller*> channels;
   FusionConfig fusion_config;
-  FusionOptions fusion;               ///< the served fusion: fusion_at_quota(the configured quota)
+  FusionOptions fusion;  ///< the served fusion: fusion_at_quota(the configured quota)
   RankConfig rank;
   /// The held-out users the funnel is tuned and evaluated on: ds.valid and ds.test, or a seeded
   /// sample of their users when `eval.max_users` is set (big logs; the log says so).
   Interactions valid, test;
-  PoolCandidates heldout;             ///< per channel, for the users of `valid` (and `test`)
-  std::vector<std::vector<FusedCandidate>> train_pools;  ///< history = recall slice, depth rank.pool_depth
-  Interactions recall;                ///< the recall slice (what the channels were fitted on)
+  PoolCandidates heldout;  ///< per channel, for the users of `valid` (and `test`)
+  /// With test_sees_valid: ds.train with each user's validation item appended, and the test
+  /// users' candidates over it (heldout then holds the validation users only).
+  Interactions test_rows;
+  PoolCandidates heldout_test;
+  bool test_sees_valid = false;
+  /// The history of a test request (ds.train, or test_rows) and the test users' candidates.
+  const Interactions& test_history(const Dataset& ds) const {
+    return test_sees_valid ? test_rows : ds.train;
+  }
+  const PoolCandidates& test_candidates() const { return test_sees_valid ? heldout_test : heldout; }
+  std::vector<std::vector<FusedCandidate>>
+      train_pools;      ///< history = recall slice, depth rank.pool_depth
+  Interactions recall;  ///< the recall slice (what the channels were fitted on)
   std::unique_ptr<FeatureBuilder> features;
 };
 
@@ -50,9 +67,14 @@ struct FunnelInputs {
 /// naming the key when it is not a non-negative integer.
 size_t heldout_user_cap(const YAML::Node& cfg);
 
+/// `train` with each user's `heldout` items appended after their row (times carried along),
+/// for requests made after the held-out event. Shapes must agree.
+Interactions with_heldout_appended(const Interactions& train, const Interactions& heldout);
+
 /// Fits (or loads) the channels, tunes fusion on validation, builds the training pools and the
 /// feature pipeline. `cfg` must be resolved (resolve_funnel). Progress goes to the log.
-FunnelInputs prepare_funnel_inputs(const YAML::Node& cfg, const Dataset& ds, const FunnelTrainOptions& opt);
+FunnelInputs prepare_funnel_inputs(const YAML::Node& cfg, const Dataset& ds,
+                                   const FunnelTrainOptions& opt);
 
 /// The fusion options for channel quota `quota`: every channel's top `quota`, weights tuned on
 /// the validation item at that quota (when recall.fusion.tune), so the weights are a function of
@@ -67,9 +89,15 @@ FusionOptions fusion_at_quota(const FunnelInputs& in, const Dataset& ds, size_t 
 /// stopping).
 class TrainingSets {
  public:
-  TrainingSets(const FeatureBuilder& fb, const Dataset& ds, const std::vector<std::vector<FusedCandidate>>& pools,
-               double valid_share, int threads, uint64_t seed)
-      : fb_(fb), ds_(ds), pools_(pools), valid_share_(valid_share), threads_(threads), seed_(seed) {}
+  TrainingSets(const FeatureBuilder& fb, const Dataset& ds,
+               const std::vector<std::vector<FusedCandidate>>& pools, double valid_share,
+               int threads, uint64_t seed)
+      : fb_(fb),
+        ds_(ds),
+        pools_(pools),
+        valid_share_(valid_share),
+        threads_(threads),
+        seed_(seed) {}
   /// The sets for `e` (built on first use; logged).
   const std::pair<RankTrainSet, RankTrainSet>& get(const ExampleOptions& e);
   /// Rows, groups and positives of every set built, by key.
@@ -88,7 +116,7 @@ class TrainingSets {
 };
 
 /// Fits the ranker of `spec` on its training set (TrainingSets::get(spec.examples)).
-std::unique_ptr<Ranker> fit_ranker_on(const RankerSpec& spec, TrainingSets& sets, int threads, uint64_t seed,
-                                      const std::string& dataset_hash);
+std::unique_ptr<Ranker> fit_ranker_on(const RankerSpec& spec, TrainingSets& sets, int threads,
+                                      uint64_t seed, const std::string& dataset_hash);
 
 }  // namespace cascade

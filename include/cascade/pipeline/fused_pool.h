@@ -40,7 +40,7 @@ struct WeightSearch {
   /// items that reach the pool: the ceiling of every later stage).
   std::string metric = "pool_recall";
   std::vector<double> grid = {0, 0.25, 0.5, 1, 2, 4};
-  int rounds = 2;                      ///< coordinate-descent sweeps over the channels
+  int rounds = 2;  ///< coordinate-descent sweeps over the channels
 };
 
 /// Coordinate search of the fusion weights on the validation split. Returns `base` with the
@@ -66,6 +66,7 @@ struct FusionConfig {
 
 /// Reads the group (absent = defaults). Unknown keys, bad values and weights naming no
 /// configured channel (`channels`) throw cascade::Error naming the key.
-FusionConfig fusion_config_from_yaml(const YAML::Node& node, const std::vector<std::string>& channels);
+FusionConfig fusion_config_from_yaml(const YAML::Node& node,
+                                     const std::vector<std::string>& channels);
 
 }  // namespace cascade

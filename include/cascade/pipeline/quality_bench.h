@@ -48,6 +48,7 @@ FusionConfig quality_fusion_config(const YAML::Node& cfg, const QualityBenchOpti
 
 /// Runs the benchmark on `ds` with the composed config `cfg`; the channels fit on ds.train (the
 /// recall slice in seed-oof). Returns the contract JSON; progress goes to the log.
-nlohmann::ordered_json run_quality_bench(const YAML::Node& cfg, const Dataset& ds, const QualityBenchOptions& opt);
+nlohmann::ordered_json run_quality_bench(const YAML::Node& cfg, const Dataset& ds,
+                                         const QualityBenchOptions& opt);
 
 }  // namespace cascade

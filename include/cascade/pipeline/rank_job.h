@@ -28,15 +28,17 @@ namespace cascade {
 
 /// How training examples are drawn (per user).
 struct ExampleOptions {
-  size_t hard_negatives = 100;   ///< drawn uniformly from the top `hard_depth` of the user's pool, positives excluded
-  size_t hard_depth = 1000;      ///< how deep in the pool hard negatives are drawn from; also the depth
-                                 ///< of the training requests' pools (see pool_quota)
+  size_t hard_negatives =
+      100;  ///< drawn uniformly from the top `hard_depth` of the user's pool, positives excluded
+  size_t hard_depth = 1000;  ///< how deep in the pool hard negatives are drawn from; also the depth
+                             ///< of the training requests' pools (see pool_quota)
   /// Training requests' pools: each channel's top `pool_quota`, fused, the top `hard_depth`
   /// kept. Independent of the served pool's quota and depth, so a funnel chosen at another
   /// depth or quota trains exactly the rankers that were evaluated.
   size_t pool_quota = 500;
   size_t random_negatives = 20;  ///< drawn uniformly from the catalogue minus history and positives
-  bool positives_in_pool = true; ///< keep only positives the pool retrieved (the rows a ranker will see)
+  bool positives_in_pool =
+      true;  ///< keep only positives the pool retrieved (the rows a ranker will see)
   /// Users whose training requests are built (a seeded uniform sample of the ranker slice's
   /// users); 0 = all. Bounds the examples (about 125 rows per user) and the training pools'
   /// channel queries on big logs: at the ML-20M shape all 138K users would give about 17M rows.
@@ -54,8 +56,10 @@ struct ExampleOptions {
 
 /// Fused pools (full FusedCandidate entries, the top `depth` of each user's fusion), one per
 /// user of `pc` (empty for users with no candidates); `history` rows are excluded.
-std::vector<std::vector<FusedCandidate>> fused_pools(const PoolCandidates& pc, const Interactions& history,
-                                                     const FusionOptions& opt, size_t depth, int threads);
+std::vector<std::vector<FusedCandidate>> fused_pools(const PoolCandidates& pc,
+                                                     const Interactions& history,
+                                                     const FusionOptions& opt, size_t depth,
+                                                     int threads);
 
 /// The serving clock of a training request (request_time.h): the newest recall-slice event of
 /// any user.
@@ -71,33 +75,35 @@ RankTrainSet build_training_set(const FeatureBuilder& fb, const Dataset& ds,
 
 /// Splits a training set into (fit, held-out) by whole groups: a seeded shuffle of the groups,
 /// the first floor(share * groups) held out (for early stopping / best-epoch selection).
-std::pair<RankTrainSet, RankTrainSet> split_groups(const RankTrainSet& all, double share, uint64_t seed,
-                                                   const FeatureBuilder& fb);
+std::pair<RankTrainSet, RankTrainSet> split_groups(const RankTrainSet& all, double share,
+                                                   uint64_t seed, const FeatureBuilder& fb);
 
 /// One configured ranker: `rank.rankers.<name>: {kind: din, <params>..., examples: {...}}`.
 struct RankerSpec {
   std::string name;
   std::string kind;
   Params params;
-  ExampleOptions examples;  ///< the group's `examples` with this ranker's overrides
+  ExampleOptions examples;    ///< the group's `examples` with this ranker's overrides
   bool own_examples = false;  ///< true when the ranker overrides the example mix
   std::string spec() const;   ///< "kind:k=v,..."
 };
 
 /// Creates the ranker of `spec` and fits it on `train`, with `valid` (other users' groups) for
 /// early stopping when it has rows. What `bench funnel` and `cascade bundle` share.
-std::unique_ptr<Ranker> fit_ranker(const RankerSpec& spec, const RankTrainSet& train, const RankTrainSet& valid,
-                                   int threads, uint64_t seed, const std::string& dataset_hash);
+std::unique_ptr<Ranker> fit_ranker(const RankerSpec& spec, const RankTrainSet& train,
+                                   const RankTrainSet& valid, int threads, uint64_t seed,
+                                   const std::string& dataset_hash);
 
 /// The `rank` config group.
 struct RankConfig {
-  size_t pool_depth = 1000;  ///< candidates per request handed to the rankers (top of the fused pool)
+  size_t pool_depth =
+      1000;  ///< candidates per request handed to the rankers (top of the fused pool)
   FeatureConfig features;
   ExampleOptions examples;
-  std::vector<RankerSpec> rankers;        ///< in file order
-  std::string pre_rank = "deepfm";        ///< funnel: pre-rank ranker name
+  std::vector<RankerSpec> rankers;  ///< in file order
+  std::string pre_rank = "deepfm";  ///< funnel: pre-rank ranker name
   size_t pre_keep = 100;
-  std::string fine_rank = "din";          ///< funnel: fine-rank ranker name
+  std::string fine_rank = "din";  ///< funnel: fine-rank ranker name
   size_t fine_keep = 20;
   double valid_share = 0.1;  ///< share of training groups held out for early stopping (0 = none)
 
@@ -116,7 +122,7 @@ struct ScoredBatch {
 /// A funnel over one group's scores: the rows ordered by `pre` scores, the best `pre_keep`
 /// reordered by `fine` scores, the best `fine_keep` of those kept. Returns row indices
 /// (best first). Ties: lower row index first (= better fused rank for pool groups).
-std::vector<uint32_t> funnel_order(std::span<const float> pre, size_t pre_keep, std::span<const float> fine,
-                                   size_t fine_keep);
+std::vector<uint32_t> funnel_order(std::span<const float> pre, size_t pre_keep,
+                                   std::span<const float> fine, size_t fine_keep);
 
 }  // namespace cascade

@@ -20,8 +20,8 @@
 namespace cascade {
 
 struct RankCuts {
-  size_t pre_keep = 100;   ///< rows the pre-ranker hands on
-  size_t fine_keep = 20;   ///< rows the fine-ranker hands on
+  size_t pre_keep = 100;  ///< rows the pre-ranker hands on
+  size_t fine_keep = 20;  ///< rows the fine-ranker hands on
 };
 
 struct RankStageResult {

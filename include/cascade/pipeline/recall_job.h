@@ -75,8 +75,9 @@ FittedChannel fit_channel(const ChannelSpec& spec, const Dataset& ds, const Inte
 /// changed fit under the same spec once made a stale cache look like a gain) and loaded from
 /// there next time (fit_seconds = -1 then).
 /// `tag` names the matrix the channel is fitted on ("oof" = recall slice, "refit" = all).
-FittedChannel fit_or_load_channel(const ChannelSpec& spec, const Dataset& ds, const Interactions& train,
-                                  const std::string& tag, const std::filesystem::path& cache_dir, int threads,
+FittedChannel fit_or_load_channel(const ChannelSpec& spec, const Dataset& ds,
+                                  const Interactions& train, const std::string& tag,
+                                  const std::filesystem::path& cache_dir, int threads,
                                   uint64_t seed);
 
 }  // namespace cascade

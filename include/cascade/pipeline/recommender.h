@@ -111,8 +111,8 @@ class Recommender {
   RerankOptions rerank_;
   std::string vectors_name_;
   int vectors_channel_ = -1;
-  std::unique_ptr<Reranker> reranker_;       // per-catalogue side data (vectors, propensities)
-  std::unique_ptr<RerankMethod> method_;     // rerank.method over it
+  std::unique_ptr<Reranker> reranker_;    // per-catalogue side data (vectors, propensities)
+  std::unique_ptr<RerankMethod> method_;  // rerank.method over it
 };
 
 }  // namespace cascade

@@ -19,9 +19,9 @@
 namespace cascade {
 
 struct RerankConfig {
-  std::string method = "mmr";   ///< a registered RerankMethod
-  std::string vectors = "ials"; ///< channel whose item vectors MMR uses; "none" = no MMR
-  Params options;               ///< the method's options (the group's other keys)
+  std::string method = "mmr";    ///< a registered RerankMethod
+  std::string vectors = "ials";  ///< channel whose item vectors MMR uses; "none" = no MMR
+  Params options;                ///< the method's options (the group's other keys)
 
   /// Reads the `rerank` group (absent = defaults); the method's options are checked when the
   /// method is made.
@@ -33,8 +33,9 @@ struct RerankConfig {
 /// (named `names`), propensities = interaction counts in `fit` (the matrix the channels were
 /// fitted on), genres and years from `catalog`. Throws cascade::Error naming rerank.vectors when
 /// the channel is absent or has no item vectors.
-std::unique_ptr<Reranker> make_rerank_side(const RerankConfig& cfg, const std::vector<const Recaller*>& channels,
-                                           const std::vector<std::string>& names, const Interactions& fit,
-                                           const Catalog& catalog);
+std::unique_ptr<Reranker> make_rerank_side(const RerankConfig& cfg,
+                                           const std::vector<const Recaller*>& channels,
+                                           const std::vector<std::string>& names,
+                                           const Interactions& fit, const Catalog& catalog);
 
 }  // namespace cascade

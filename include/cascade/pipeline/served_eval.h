@@ -34,6 +34,10 @@ struct ServedEvalOptions {
   size_t fine_keep = 0;
   double propensity_gamma = 0.5;   ///< γ >= 0 of the popularity propensity (see above)
   double propensity_floor = 0.01;  ///< in (0, 1]: weights are clipped at 1 / floor
+  /// Events each request carries as live events (the user's row of this matrix, e.g. the
+  /// validation item for test requests): a request made after them, as serving would see it.
+  /// nullptr = none (the history is the bundle's training rows).
+  const Interactions* prior_events = nullptr;
 };
 
 struct ServedEval {
