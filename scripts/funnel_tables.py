@@ -68,6 +68,19 @@ def tables(j):
         print(f"| {label} | {f['recall@10']:.4f} | {f['ndcg@10']:.4f} | {f['pool']['recall@10']:.4f} | "
               f"{ci(f['vs_pool']['recall@10'])} | {ci(f['vs_pool']['ndcg@10'])} |")
 
+    pw = j.get("ranker_pairwise", {})
+    if "funnel" in pw.get("names", []):
+        names = pw["names"]
+        f = names.index("funnel")
+        print()
+        print("| the served funnel vs each ranker alone over the configured pool (test, paired) | Recall@10 difference (funnel − ranker) |")
+        print("|---|---|")
+        for k, n in enumerate(names):
+            if k == f or n == "pool":
+                continue
+            d = {"diff": pw["diff"][f][k], "ci_low": pw["ci_low"][f][k], "ci_high": pw["ci_high"][f][k], "p_value": pw["p_value"][f][k]}
+            print(f"| {n} | {ci(d)} |")
+
     r = j["funnel"]["retention"]
     print()
     print("| retention (share of test items still present) | pool | pre-rank | fine-rank | top 10 |")

@@ -581,11 +581,13 @@ Json run_funnel_bench(const YAML::Node& cfg_in, const Dataset& ds, const FunnelB
     std::vector<std::vector<double>> r10{pool_cfg.r10};
     for (size_t k = 0; k < cands.size(); ++k)
       names.push_back(cands[k].spec.name), r10.push_back(alone[k].r10);
-    out["ranker_pairwise"] = pairwise_bootstrap_json(names, r10, "recall@10", "test");
     CASCADE_CHECK(t_chosen.hs.users == t_cfg.hs.users,
                   "bench funnel: the chosen and configured pools cover different users");
+    // The served funnel is compared with every ranker alone too (issue 16: a funnel must be at
+    // least as good as each of its own stages over the same pool).
     names.insert(names.begin() + 1, "funnel");
     r10.insert(r10.begin() + 1, test_lists.funnel_metrics(t_chosen, test_choice).r10);
+    out["ranker_pairwise"] = pairwise_bootstrap_json(names, r10, "recall@10", "test");
     std::vector<size_t> history;
     for (const UserId u : t_cfg.hs.users) history.push_back(test_history.row_size(u));
     out["user_buckets"] = user_buckets_json(history, opt.history_edges, names, r10, "recall@10");
