@@ -263,11 +263,15 @@ TEST(CliEndToEnd, BenchFunnelChoosesOnValidationAndBeatsThePool) {
   EXPECT_TRUE(j["funnel_config"].contains("vs_pool"));
   EXPECT_TRUE(j["ablations"].contains("lr vs lr_random"));
   EXPECT_GT(j["stage_latency"]["total_ms"]["p50"].get<double>(), 0.0);
-  // Every ranker of the table and the pool compared pairwise: antisymmetric, zero diagonal, and
-  // the pool column is each ranker's vs_pool.
+  // Every ranker of the table, the served funnel and the pool compared pairwise: antisymmetric,
+  // zero diagonal, and the pool column is each ranker's vs_pool; the funnel's row against the
+  // pool is the difference of the two test means.
   const auto& pw = j["ranker_pairwise"];
   ASSERT_EQ(pw["names"][0], "pool");
-  ASSERT_EQ(pw["names"].size(), j["rankers"].size() + 1);
+  ASSERT_EQ(pw["names"][1], "funnel");
+  ASSERT_EQ(pw["names"].size(), j["rankers"].size() + 2);
+  EXPECT_NEAR(pw["diff"][1][0].get<double>(),
+              f["recall@10"].get<double>() - j["pool"]["recall@10"].get<double>(), 1e-9);
   for (size_t a = 0; a < pw["names"].size(); ++a) {
     EXPECT_EQ(pw["diff"][a][a].get<double>(), 0.0);
     EXPECT_EQ(pw["p_value"][a][a].get<double>(), 1.0);
@@ -275,7 +279,7 @@ TEST(CliEndToEnd, BenchFunnelChoosesOnValidationAndBeatsThePool) {
       EXPECT_EQ(pw["diff"][a][b].get<double>(), -pw["diff"][b][a].get<double>());
       EXPECT_EQ(pw["ci_low"][a][b].get<double>(), -pw["ci_high"][b][a].get<double>());
     }
-    if (a == 0) continue;
+    if (a <= 1) continue;
     const auto& vs = j["rankers"][pw["names"][a].get<std::string>()]["vs_pool"]["recall@10"];
     EXPECT_EQ(pw["diff"][a][0], vs["diff"]);
     EXPECT_EQ(pw["ci_low"][a][0], vs["ci_low"]);
