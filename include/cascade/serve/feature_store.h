@@ -165,7 +165,9 @@ class FeatureStore {
 
   FeatureStoreHealth health() const;
   FeatureStoreStats stats() const;
-  /// Walks the cache under its lock (O(users)): for /metrics scrapes, not per request.
+  /// Walks the cache under its lock (O(events)): for /metrics scrapes, not per request. At most
+  /// one walk a second: calls within a second of a walk return its figures (so the gauges of
+  /// one scrape share one walk).
   FeatureStoreCacheUsage cache_usage() const;
 
   /// Tries to write every pending event now (reconnecting if needed), retrying until
