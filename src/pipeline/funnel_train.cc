@@ -85,17 +85,14 @@ FunnelInputs prepare_funnel_inputs(const YAML::Node& cfg, const Dataset& ds,
         nonempty_rows(ds.test));
   const size_t quota = std::max({opt.heldout_quota, in.fusion_config.quota, ex.pool_quota});
   in.test_sees_valid = opt.test_sees_valid;
-  if (opt.test_sees_valid) {
-    in.heldout =
-        collect_candidates(in.channels, in.names, ds.train, in.valid, none, quota, threads);
-    if (opt.heldout_test) {
-      in.test_rows = with_heldout_appended(ds.train, ds.valid);
-      in.heldout_test =
-          collect_candidates(in.channels, in.names, in.test_rows, none, in.test, quota, threads);
-    }
-  } else {
-    in.heldout = collect_candidates(in.channels, in.names, ds.train, in.valid,
-                                    opt.heldout_test ? in.test : none, quota, threads);
+  // Test users share the validation users' candidates unless their history differs.
+  const bool test_with_valid = opt.heldout_test && !opt.test_sees_valid;
+  in.heldout = collect_candidates(in.channels, in.names, ds.train, in.valid,
+                                  test_with_valid ? in.test : none, quota, threads);
+  if (opt.heldout_test && opt.test_sees_valid) {
+    in.test_rows = with_heldout_appended(ds.train, ds.valid);
+    in.heldout_test =
+        collect_candidates(in.channels, in.names, in.test_rows, none, in.test, quota, threads);
   }
   in.fusion = fusion_at_quota(in, ds, in.fusion_config.quota, threads);
 
