@@ -11,6 +11,7 @@
 
 #include "cascade/core/error.h"
 #include "cascade/dist/world.h"
+#include "cascade/util/blas_core.h"
 #include "cascade/util/memory.h"
 #include "commands.h"
 
@@ -33,19 +34,33 @@ void check_command_runs_on_mpi(int argc, char** argv) {
 
 }  // namespace
 
-// libgomp (libtorch's intra-op threads) reads OMP_WAIT_POLICY once, when it is loaded, before
-// main. Its default spins idle threads, which made two intra-op threads several times slower
-// than one on a loaded 2-core machine; passive waiting sleeps instead. So a run without the
-// variable starts over once with it set (exec keeps the process and its PID, as mpirun
-// expects). If the exec fails, the run goes on with the default.
-static void start_with_passive_openmp(char** argv) {
-  if (std::getenv("OMP_WAIT_POLICY") != nullptr) return;
-  setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
-  execv("/proc/self/exe", argv);
+// Two libraries read their settings once, when they are loaded, before main:
+// - libgomp (libtorch's intra-op threads) reads OMP_WAIT_POLICY. Its default spins idle
+//   threads, which made two intra-op threads several times slower than one on a loaded 2-core
+//   machine; passive waiting sleeps instead.
+// - OpenBLAS (libtorch's matrix products) reads OPENBLAS_CORETYPE. Without it, Debian's 0.3.21
+//   runs its generic SSE3 kernels on CPUs it does not know, AVX-512 VMs included (blas_core.h).
+// So a run without either variable sets what is missing and starts over once (exec keeps the
+// process and its PID, as mpirun expects). A variable the user set is left as it is. If the
+// exec fails, the run goes on with the libraries' defaults.
+static void start_with_tuned_libraries(char** argv) {
+  bool changed = false;
+  if (std::getenv("OMP_WAIT_POLICY") == nullptr) {
+    setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
+    changed = true;
+  }
+  if (std::getenv("OPENBLAS_CORETYPE") == nullptr) {
+    const std::string core = cascade::openblas_coretype_for(cascade::cpu_vector_support());
+    if (!core.empty()) {
+      setenv("OPENBLAS_CORETYPE", core.c_str(), 1);
+      changed = true;
+    }
+  }
+  if (changed) execv("/proc/self/exe", argv);
 }
 
 int main(int argc, char** argv) {
-  start_with_passive_openmp(argv);
+  start_with_tuned_libraries(argv);
   cascade::keep_freed_memory();  // training steps and requests reuse large blocks (memory.h)
   // Initialises MPI only when started by mpirun (cascade/dist/world.h); finalises at return.
   cascade::dist::Session mpi;

@@ -15,9 +15,30 @@ from __future__ import annotations
 
 import os as _os
 
-import numpy as _np
 
-from ._cascade import (  # noqa: F401  (re-exported)
+def _openblas_coretype() -> str:
+    """The kernels OpenBLAS should use here, by the rule of the CLI's main (util/blas_core.h):
+    Debian's OpenBLAS 0.3.21 falls back to its SSE3 kernels on CPUs it does not know, which
+    halves libtorch's training speed on AVX-512 VMs. "" = leave OpenBLAS's detection alone."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = next((line.split(":", 1)[1].split() for line in f if line.startswith("flags")), [])
+    except OSError:
+        return ""
+    flags = set(flags)
+    if {"avx2", "fma"} <= flags:
+        return "SkylakeX" if {"avx512f", "avx512bw", "avx512vl", "avx512dq", "avx512cd"} <= flags else "Haswell"
+    return ""
+
+
+# OpenBLAS reads the variable once, when it is loaded (by NumPy or by the extension below), so it
+# is set before either import; a value the user set is kept. The CLIs this process starts inherit it.
+if "OPENBLAS_CORETYPE" not in _os.environ and _openblas_coretype():
+    _os.environ["OPENBLAS_CORETYPE"] = _openblas_coretype()
+
+import numpy as _np  # noqa: E402
+
+from ._cascade import (  # noqa: F401,E402  (re-exported)
     Channel,
     DataError,
     Dataset,
@@ -35,7 +56,7 @@ from ._cascade import (  # noqa: F401  (re-exported)
     ranker_kinds,
     set_log_level,
 )
-from . import _cascade
+from . import _cascade  # noqa: E402
 
 __all__ = [
     "Channel", "DataError", "Dataset", "Error", "EvalResult", "NotSupported", "Ranker", "RankingData", "Recommender",

@@ -55,7 +55,9 @@ TEST(TwoTowerPoolOp, MatchesHandComputedValuesAndGradient) {
       EXPECT_NEAR(H.grad()[i][j].item<float>(), item_weight[i], 1e-6) << i << "," << j;
 }
 
-TEST(TwoTowerPoolOp, MatchesEmbeddingBagAndPoolSampleWithDropout) {
+// The op against embedding_bag and the one-sample reference, at a width of plain loops (8) and
+// at the default dim (64), which has its own vector kernels (two_tower_pool.cc).
+void check_pool_against_references(int64_t d) {
   std::vector<std::vector<uint32_t>> rows;
   two_tower::Rng rng(3);
   for (uint32_t u = 0; u < 12; ++u) {
@@ -72,23 +74,29 @@ TEST(TwoTowerPoolOp, MatchesEmbeddingBagAndPoolSampleWithDropout) {
   }
   const auto hb = two_tower::build_history_batch(R, users, targets, 0.5, 99);
   torch::manual_seed(1);
-  const torch::Tensor H0 = torch::randn({20, 8});
-  const torch::Tensor g = torch::randn({40, 8});
+  const torch::Tensor H0 = torch::randn({20, d});
+  const torch::Tensor g = torch::randn({40, d});
   const torch::Tensor t = torch::tensor(std::vector<int64_t>(targets.begin(), targets.end()));
   const torch::Tensor Ha = H0.clone().requires_grad_(true), Hb = H0.clone().requires_grad_(true);
   const torch::Tensor pa = two_tower::pool_history(Ha, hb, t);
   const torch::Tensor pb = two_tower::pool_history_embedding_bag(Hb, hb, t);
   EXPECT_LT((pa - pb).abs().max().item<float>(), 1e-5);
-  std::vector<float> ref(8);
+  std::vector<float> ref(static_cast<size_t>(d));
   const torch::Tensor Hc = H0.contiguous();
   for (size_t b = 0; b < 40; ++b) {
-    two_tower::pool_sample(hb, b, targets[b], Hc.data_ptr<float>(), 8, ref);
-    for (int64_t j = 0; j < 8; ++j) EXPECT_NEAR(pa[b][j].item<float>(), ref[j], 1e-5);
+    two_tower::pool_sample(hb, b, targets[b], Hc.data_ptr<float>(), static_cast<int>(d), ref);
+    for (int64_t j = 0; j < d; ++j) EXPECT_NEAR(pa[b][j].item<float>(), ref[j], 1e-5);
   }
   (pa * g).sum().backward();
   (pb * g).sum().backward();
   EXPECT_LT((Ha.grad() - Hb.grad()).abs().max().item<float>(), 1e-5);
   EXPECT_GT(Ha.grad().abs().sum().item<float>(), 0.f);
+}
+
+TEST(TwoTowerPoolOp, MatchesEmbeddingBagAndPoolSampleWithDropout) { check_pool_against_references(8); }
+
+TEST(TwoTowerPoolOp, MatchesTheReferencesAtTheDefaultDimOfSixtyFour) {
+  check_pool_against_references(64);
 }
 
 TEST(TwoTowerPoolOp, RejectsMismatchedBatches) {
