@@ -4,7 +4,9 @@
 // i.e. cross_entropy(addmm(bias, u, v^T, 1, inv_temperature), arange(B)), with the gradients
 //     d loss / d u = G v * inv_temperature,  d loss / d v = G^T u * inv_temperature,
 //     G = (softmax(logits) - I) / B.
-// The B x M logits, probabilities and G share one workspace that lives across batches: the
+// The forward pass is the product into the workspace, one row pass (bias, scale, row max),
+// libtorch's vectorised exp, and one row pass (row sum, loss, G). The B x M logits,
+// probabilities and G share one workspace that lives across batches: the
 // autograd form allocated and first-touched four fresh B x M buffers per step (addmm's
 // output, log_softmax's, nll_loss's zero-filled gradient, log_softmax's backward), and on
 // the 1M-row log (B x M = 512 x 768) those passes were ~50% of the step in libtorch's
