@@ -91,6 +91,8 @@
 //   weight_decay     AdamW decoupled weight decay                      [0.0001] 0..10
 //   init_std         embedding init N(0, init_std)                     [0.05]   0..10
 //   history_dropout  drop each history entry with this prob (train)    [0.5]    0..0.95
+//   history_cap      pool at most this many kept entries per user and   [0]      0..1000000
+//                    batch, a uniform sample (train; 0 = all)
 //   user_id_dropout  replace the user id by the unknown slot (train)   [0.1]    0..1
 //   use_user_id      user id embedding                                 [false]
 //   use_history      pooled history embedding                          [true]
@@ -179,6 +181,7 @@ struct TwoTowerConfig {
   bool normalize = true;
   double init_std = 0.05;
   double history_dropout = 0.5;
+  int history_cap = 0;
   double user_id_dropout = 0.1;
   bool use_user_id = false;
   bool use_history = true;
@@ -202,6 +205,7 @@ struct TwoTowerConfig {
     c.normalize = p.get_bool("normalize", true);
     c.init_std = p.get_double("init_std", 0.05, 0.0, 10.0);
     c.history_dropout = p.get_double("history_dropout", 0.5, 0.0, 0.95);
+    c.history_cap = static_cast<int>(p.get_int("history_cap", 0, 0, 1000000));
     c.user_id_dropout = p.get_double("user_id_dropout", 0.1, 0.0, 1.0);
     c.use_user_id = p.get_bool("use_user_id", false);
     c.use_history = p.get_bool("use_history", true);
@@ -376,6 +380,7 @@ class TwoTowerRecaller final : public ConfiguredRecaller<TwoTowerConfig> {
                                  .user_id_dropout = cfg_.user_id_dropout,
                                  .use_history = cfg_.use_history,
                                  .history_dropout = cfg_.history_dropout,
+                                 .history_cap = static_cast<uint32_t>(cfg_.history_cap),
                                  .bpr = cfg_.bpr,
                                  .negatives = cfg_.negatives,
                                  .logq = cfg_.logq,

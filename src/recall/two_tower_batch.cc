@@ -51,7 +51,7 @@ void BatchMaker::make(uint64_t index, HostBatch& out) {
   }
   if (spec_.use_history) {
     build_history_batch(train_, out.users, out.targets, spec_.history_dropout, rng_.next(),
-                        kept_count_, out.history);
+                        kept_count_, out.history, spec_.history_cap);
   }
   out.columns.assign(out.targets.begin(), out.targets.end());
   const auto n_items = static_cast<uint64_t>(spec_.n_items);

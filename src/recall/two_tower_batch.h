@@ -29,6 +29,7 @@ struct BatchSpec {
   double user_id_dropout = 0.0;  ///< user slot replaced by n_users (the unknown slot)
   bool use_history = true;
   double history_dropout = 0.0;
+  uint32_t history_cap = 0;  ///< kept history entries per bag at most (0 = all)
   bool bpr = false;
   int64_t negatives = 0;  ///< softmax: shared uniform negatives per batch
   bool logq = true;

@@ -11,16 +11,17 @@
 namespace cascade::two_tower {
 
 HistoryBatch build_history_batch(const Interactions& train, std::span<const uint32_t> users,
-                                 std::span<const uint32_t> targets, double dropout, uint64_t seed) {
+                                 std::span<const uint32_t> targets, double dropout, uint64_t seed,
+                                 uint32_t max_kept) {
   std::vector<uint32_t> count(train.n_cols, 0);
   HistoryBatch hb;
-  build_history_batch(train, users, targets, dropout, seed, count, hb);
+  build_history_batch(train, users, targets, dropout, seed, count, hb, max_kept);
   return hb;
 }
 
 void build_history_batch(const Interactions& train, std::span<const uint32_t> users,
                          std::span<const uint32_t> targets, double dropout, uint64_t seed,
-                         std::vector<uint32_t>& count, HistoryBatch& hb) {
+                         std::vector<uint32_t>& count, HistoryBatch& hb, uint32_t max_kept) {
   CASCADE_CHECK(users.size() == targets.size(), "two_tower: users and targets differ in size");
   CASCADE_CHECK(dropout >= 0.0 && dropout < 1.0, "two_tower: history dropout must be in [0, 1)");
   CASCADE_CHECK(count.size() >= train.n_cols, "two_tower: history count scratch smaller than the catalogue");
@@ -54,6 +55,14 @@ void build_history_batch(const Interactions& train, std::span<const uint32_t> us
       if (dropout > 0.0 && rng.uniform() < dropout) continue;
       hb.bag_items.push_back(item);
       ++count[item];
+    }
+    const size_t n_kept = hb.bag_items.size() - begin;
+    if (max_kept > 0 && n_kept > max_kept) {
+      // Partial Fisher-Yates: the first max_kept places become a uniform sample of the bag.
+      int64_t* bag_items = hb.bag_items.data() + begin;
+      for (size_t i = 0; i < max_kept; ++i) std::swap(bag_items[i], bag_items[i + rng.below(n_kept - i)]);
+      for (size_t k = max_kept; k < n_kept; ++k) --count[static_cast<size_t>(bag_items[k])];
+      hb.bag_items.resize(begin + max_kept);
     }
     const double kept = static_cast<double>(hb.bag_items.size() - begin);
     for (; s < B && order[s].first == u; ++s) {

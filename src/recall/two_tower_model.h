@@ -35,13 +35,18 @@ struct HistoryBatch {
 /// rows of `train`. With dropout > 0 each history entry of each distinct user is kept with
 /// probability 1 - dropout (one draw per entry and batch, from `seed`: deterministic).
 /// Throws cascade::Error when a user or target is out of range.
+/// With max_kept > 0, a bag that keeps more entries than that is cut to a uniform random
+/// max_kept of them (drawn from the same stream after the dropout draws): the pooled mean of a
+/// heavy user is then an unbiased estimate from max_kept rows instead of the exact mean of
+/// hundreds. 0 = no cap (and no extra draws: the batches of earlier versions).
 HistoryBatch build_history_batch(const Interactions& train, std::span<const uint32_t> users,
-                                 std::span<const uint32_t> targets, double dropout, uint64_t seed);
+                                 std::span<const uint32_t> targets, double dropout, uint64_t seed,
+                                 uint32_t max_kept = 0);
 /// The same into `hb` (its storage reused), with `count` a scratch of train.n_cols zeros that
 /// is left all zero again (the kept-occurrence counts: O(history), no sort per user).
 void build_history_batch(const Interactions& train, std::span<const uint32_t> users,
                          std::span<const uint32_t> targets, double dropout, uint64_t seed,
-                         std::vector<uint32_t>& count, HistoryBatch& hb);
+                         std::vector<uint32_t>& count, HistoryBatch& hb, uint32_t max_kept = 0);
 
 /// Reference pooling of sample b (plain loops), out.size() == dim; H is n_items x dim.
 void pool_sample(const HistoryBatch& hb, size_t b, uint32_t target, const float* H, size_t dim,

@@ -159,6 +159,43 @@ TEST(TwoTowerBatch, BuildHistoryWithScratchEqualsTheAllocatingForm) {
   }
 }
 
+// history_cap: a bag that keeps more than the cap is cut to a sample of the cap (drawn from the
+// user's kept entries, so every kept item is one of the user's); the leave-target-out weights
+// count the target's occurrences among the entries that stayed; the scratch is left zero; a
+// cap at or above the bag size changes nothing, and the same seed gives the same sample.
+TEST(TwoTowerBatch, HistoryCapKeepsAUniformSampleOfTheBagAndConsistentWeights) {
+  std::vector<uint32_t> long_row;
+  for (uint32_t i = 0; i < 40; ++i) long_row.push_back(i);
+  const Interactions R = make_rows(40, {long_row, {3, 7, 9}});
+  const std::vector<uint32_t> users = {0, 1, 0}, targets = {5, 7, 11};
+  const auto full = two_tower::build_history_batch(R, users, targets, 0.0, 4);
+  EXPECT_EQ(full.bag_items.size(), 43u);
+  EXPECT_EQ(two_tower::build_history_batch(R, users, targets, 0.0, 4, 40).bag_items, full.bag_items);
+
+  std::vector<uint32_t> count(40, 0);
+  two_tower::HistoryBatch hb;
+  std::set<int64_t> drawn;
+  for (uint64_t seed : {1u, 2u, 3u, 4u, 5u}) {
+    two_tower::build_history_batch(R, users, targets, 0.0, seed, count, hb, 8);
+    ASSERT_EQ(hb.bag_offsets, (std::vector<int64_t>{0, 8}));  // user 0 cut to 8, user 1 keeps 3
+    ASSERT_EQ(hb.bag_items.size(), 11u);
+    const std::set<int64_t> bag0(hb.bag_items.begin(), hb.bag_items.begin() + 8);
+    EXPECT_EQ(bag0.size(), 8u) << "a sample without repeats";
+    for (int64_t i : bag0) EXPECT_LT(i, 40);
+    drawn.insert(bag0.begin(), bag0.end());
+    for (size_t b : {size_t{0}, size_t{2}}) {
+      const float occ = bag0.count(targets[b]) ? 1.f : 0.f;
+      EXPECT_EQ(hb.target_weight[b], occ) << "seed " << seed << " sample " << b;
+      EXPECT_FLOAT_EQ(hb.inv_count[b], 1.f / (8.f - occ));
+    }
+    EXPECT_EQ(hb.target_weight[1], 1.f);
+    EXPECT_FLOAT_EQ(hb.inv_count[1], 0.5f);
+    EXPECT_EQ(count, std::vector<uint32_t>(40, 0)) << "the scratch is left zero";
+    EXPECT_EQ(two_tower::build_history_batch(R, users, targets, 0.0, seed, 8).bag_items, hb.bag_items);
+  }
+  EXPECT_GT(drawn.size(), 16u) << "five seeds draw different samples";
+}
+
 TEST(TwoTowerBatch, EpochCoversEveryEntryOnceAndBiasHasLogQAndMasks) {
   const Interactions R = hand_rows();  // 7 entries, item frequencies 1/7, 1/7, 2/7, 1/7, 1/7, 1/7
   two_tower::BatchSpec spec{.batch = 8, .n_items = 7, .use_history = true, .negatives = 3};
