@@ -52,9 +52,10 @@
 // throw cascade::Error. score() is thread-safe (read-only cached weights, no
 // shared mutable state).
 //
-// Determinism: the shuffling RNG is seeded from `seed`, dropout/negatives use libtorch's
-// global generator seeded by nn::TorchSession; same seed + same torch_threads -> identical
-// model.
+// Determinism: the shuffling RNG and the dropout masks (nn::FastDropout: libtorch's own
+// Bernoulli draws were a quarter of an epoch at 1M rows) are seeded from `seed`, the
+// negatives use libtorch's global generator seeded by nn::TorchSession; same seed + same
+// torch_threads -> identical model.
 // Two fits must not run concurrently in one process (libtorch's generator is global).
 //
 // Parameters ("sasrec:dim=64,max_len=20,...", all optional; defaults in brackets):
@@ -115,6 +116,7 @@
 #include "cascade/recall/recaller.h"
 #include "cascade/util/parallel.h"
 #include "cascade/util/stopwatch.h"
+#include "nn/fast_dropout.h"
 #include "nn/fused_adamw.h"
 #include "nn/simd_gemm.h"
 #include "nn/train_loop.h"
@@ -182,14 +184,14 @@ struct SasrecConfig {
 
 // One pre-LayerNorm transformer block.
 struct BlockImpl : torch::nn::Module {
-  BlockImpl(int dim, int heads, double dropout) : dim_(dim), heads_(heads) {
+  BlockImpl(int dim, int heads, std::shared_ptr<nn::FastDropout> dropout)
+      : dim_(dim), heads_(heads), drop_(std::move(dropout)) {
     ln1 = register_module("ln1", torch::nn::LayerNorm(torch::nn::LayerNormOptions({dim})));
     qkv = register_module("qkv", torch::nn::Linear(dim, 3 * dim));
     proj = register_module("proj", torch::nn::Linear(dim, dim));
     ln2 = register_module("ln2", torch::nn::LayerNorm(torch::nn::LayerNormOptions({dim})));
     ff1 = register_module("ff1", torch::nn::Linear(dim, dim));
     ff2 = register_module("ff2", torch::nn::Linear(dim, dim));
-    drop = register_module("drop", torch::nn::Dropout(dropout));
   }
 
   // x: [B, L, dim]; blocked: bool, broadcastable to [B, heads, L, L], true = may not attend
@@ -210,6 +212,8 @@ struct BlockImpl : torch::nn::Module {
     if (blocked.defined() && !last_only) {
       att = att.masked_fill(blocked, -std::numeric_limits<float>::infinity());
     }
+    const bool training = is_training();
+    auto drop = [&](const torch::Tensor& a) { return (*drop_)(a, training); };
     att = drop(torch::softmax(att, -1));
     const int64_t Lq = q.size(2);
     auto ctx = torch::matmul(att, v).permute({0, 2, 1, 3}).reshape({B, Lq, dim_});
@@ -220,20 +224,22 @@ struct BlockImpl : torch::nn::Module {
   int dim_, heads_;
   torch::nn::LayerNorm ln1{nullptr}, ln2{nullptr};
   torch::nn::Linear qkv{nullptr}, proj{nullptr}, ff1{nullptr}, ff2{nullptr};
-  torch::nn::Dropout drop{nullptr};
+  std::shared_ptr<nn::FastDropout> drop_;  // the net's one mask stream (fast_dropout.h)
 };
 TORCH_MODULE(Block);
 
 struct SasrecNetImpl : torch::nn::Module {
-  SasrecNetImpl(int64_t n_items, const SasrecConfig& c) : dim_(c.dim), max_len_(c.max_len) {
+  // dropout_seed: the training masks' stream (irrelevant for a net that is loaded to score).
+  SasrecNetImpl(int64_t n_items, const SasrecConfig& c, uint64_t dropout_seed = 0)
+      : dim_(c.dim), max_len_(c.max_len),
+        drop_(std::make_shared<nn::FastDropout>(c.dropout, dropout_seed)) {
     item = register_module(
         "item",
         torch::nn::Embedding(torch::nn::EmbeddingOptions(n_items + 1, c.dim).padding_idx(0)));
     pos = register_module("pos", torch::nn::Embedding(c.max_len, c.dim));
-    emb_drop = register_module("emb_drop", torch::nn::Dropout(c.dropout));
     for (int b = 0; b < c.blocks; ++b) {
       blocks.push_back(
-          register_module(fmt::format("block{}", b), Block(c.dim, c.heads, c.dropout)));
+          register_module(fmt::format("block{}", b), Block(c.dim, c.heads, drop_)));
     }
     final_ln =
         register_module("final_ln", torch::nn::LayerNorm(torch::nn::LayerNormOptions({c.dim})));
@@ -259,7 +265,7 @@ struct SasrecNetImpl : torch::nn::Module {
     const int64_t L = ids.size(1);
     auto positions = torch::arange(pos0, pos0 + L, torch::kInt64);
     auto x = item(ids) * std::sqrt(static_cast<double>(dim_)) + pos(positions).unsqueeze(0);
-    x = emb_drop(x);
+    x = (*drop_)(x, is_training());
     for (size_t b = 0; b < blocks.size(); ++b) {
       x = blocks[b]->forward(x, blocked, last_only && b + 1 == blocks.size());
     }
@@ -268,7 +274,7 @@ struct SasrecNetImpl : torch::nn::Module {
 
   int dim_, max_len_;
   torch::nn::Embedding item{nullptr}, pos{nullptr};
-  torch::nn::Dropout emb_drop{nullptr};
+  std::shared_ptr<nn::FastDropout> drop_;
   std::vector<Block> blocks;
   torch::nn::LayerNorm final_ln{nullptr};
 };
@@ -423,7 +429,7 @@ class SasrecRecaller final : public ConfiguredRecaller<SasrecConfig> {
     }
     CASCADE_CHECK(win.count > 0, "sasrec: no user has two or more training items to learn from");
     n_items_ = n_items;
-    net_ = SasrecNet(static_cast<int64_t>(n_items), cfg_);
+    net_ = SasrecNet(static_cast<int64_t>(n_items), cfg_, seed);
     // One pass per parameter (fused_adamw.h): the item table is updated densely every batch.
     nn::FusedAdamW opt(net_->parameters(),
                        {.lr = cfg_.run.lr, .weight_decay = cfg_.run.weight_decay});
