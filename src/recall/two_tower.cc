@@ -367,7 +367,7 @@ class TwoTowerRecaller final : public ConfiguredRecaller<TwoTowerConfig> {
       if (cfg_.item_genres) parts.push_back(genre_mix_t.index_select(0, items).mm(net_->genre->weight));
       if (cfg_.item_year) parts.push_back(net_->year(year_slot_t.index_select(0, items)));
       torch::Tensor y = net_->item_mlp(torch::cat(parts, 1));
-      if (cfg_.normalize) y = torch::nn::functional::normalize(y, torch::nn::functional::NormalizeFuncOptions().dim(1));
+      if (cfg_.normalize) y = two_tower::l2_normalize_rows(y);
       return y;
     };
 
@@ -417,7 +417,7 @@ class TwoTowerRecaller final : public ConfiguredRecaller<TwoTowerConfig> {
         parts.push_back(net_->occupation(f.select(1, 2)));
       }
       torch::Tensor u = net_->user_mlp(torch::cat(parts, 1));
-      if (cfg_.normalize) u = torch::nn::functional::normalize(u, torch::nn::functional::NormalizeFuncOptions().dim(1));
+      if (cfg_.normalize) u = two_tower::l2_normalize_rows(u);
 
       // Item tower, once for all the batch's columns (positives and shared negatives).
       const torch::Tensor v = item_tower(cols_t);

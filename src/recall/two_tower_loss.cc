@@ -90,7 +90,60 @@ struct SoftmaxLossFn : torch::autograd::Function<SoftmaxLossFn> {
   }
 };
 
+struct L2NormalizeFn : torch::autograd::Function<L2NormalizeFn> {
+  static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& x_in) {
+    const torch::Tensor x = x_in.contiguous();
+    const int64_t N = x.size(0), d = x.size(1);
+    torch::Tensor y = torch::empty({N, d}, torch::kFloat32);
+    torch::Tensor inv = torch::empty({N}, torch::kFloat32);
+    const float* xp = x.data_ptr<float>();
+    float* yp = y.data_ptr<float>();
+    float* ip = inv.data_ptr<float>();
+    for (int64_t r = 0; r < N; ++r) {
+      const float* row = xp + r * d;
+      double s = 0.0;
+      for (int64_t j = 0; j < d; ++j) s += static_cast<double>(row[j]) * row[j];
+      const float k = static_cast<float>(1.0 / std::max(std::sqrt(s), 1e-12));
+      ip[r] = k;
+      for (int64_t j = 0; j < d; ++j) yp[r * d + j] = row[j] * k;
+    }
+    ctx->save_for_backward({y, inv});
+    return y;
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    const auto saved = ctx->get_saved_variables();
+    const torch::Tensor &y = saved[0], &inv = saved[1];
+    const torch::Tensor gy = grads[0].contiguous();
+    const int64_t N = y.size(0), d = y.size(1);
+    torch::Tensor gx = torch::empty({N, d}, torch::kFloat32);
+    const float* yp = y.data_ptr<float>();
+    const float* ip = inv.data_ptr<float>();
+    const float* gp = gy.data_ptr<float>();
+    float* op = gx.data_ptr<float>();
+    for (int64_t r = 0; r < N; ++r) {
+      const float* yr = yp + r * d;
+      const float* gr = gp + r * d;
+      float* o = op + r * d;
+      // At the clamp (|x| <= 1e-12) y = x / 1e-12 does not depend on |x|: dx = dy / 1e-12.
+      const bool clamped = ip[r] >= 1e12f;
+      float dot = 0.f;
+      if (!clamped) {
+        for (int64_t j = 0; j < d; ++j) dot += yr[j] * gr[j];
+      }
+      for (int64_t j = 0; j < d; ++j) o[j] = (gr[j] - yr[j] * dot) * ip[r];
+    }
+    return {gx};
+  }
+};
+
 }  // namespace
+
+torch::Tensor l2_normalize_rows(const torch::Tensor& x) {
+  CASCADE_CHECK(x.dim() == 2 && x.scalar_type() == torch::kFloat32,
+                "two_tower: l2_normalize_rows needs a 2-D float tensor");
+  return L2NormalizeFn::apply(x);
+}
 
 torch::Tensor softmax_loss(const torch::Tensor& u, const torch::Tensor& v,
                            const torch::Tensor& bias, double inv_temperature,

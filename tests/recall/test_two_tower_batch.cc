@@ -142,6 +142,27 @@ TEST(TwoTowerLossOp, MatchesCrossEntropyOfAddmm) {
   EXPECT_THROW(two_tower::softmax_loss(u, v, torch::zeros({1, 3}), 1.0, ws), Error);
 }
 
+// The normalisation op against torch's normalize (values and gradient), with a zero row, whose
+// gradient at the clamp is dy / 1e-12 in both.
+TEST(TwoTowerLoss, L2NormalizeRowsMatchesTorchNormalizeAndItsGradient) {
+  torch::manual_seed(5);
+  torch::Tensor x0 = torch::randn({6, 64});
+  x0[3].zero_();
+  const torch::Tensor g = torch::randn({6, 64}) * 1e-14;  // keeps the zero row's gradient finite
+  const torch::Tensor xa = x0.clone().requires_grad_(true), xb = x0.clone().requires_grad_(true);
+  const torch::Tensor ya = two_tower::l2_normalize_rows(xa);
+  const torch::Tensor yb =
+      torch::nn::functional::normalize(xb, torch::nn::functional::NormalizeFuncOptions().dim(1));
+  EXPECT_LT((ya - yb).abs().max().item<float>(), 1e-6);
+  EXPECT_NEAR(ya[0].norm().item<float>(), 1.f, 1e-6);
+  EXPECT_EQ(ya[3].abs().sum().item<float>(), 0.f);
+  (ya * g).sum().backward();
+  (yb * g).sum().backward();
+  EXPECT_TRUE(torch::allclose(xa.grad(), xb.grad(), 1e-4, 1e-6));
+  EXPECT_GT(xa.grad()[3].abs().sum().item<float>(), 0.f);
+  EXPECT_THROW(two_tower::l2_normalize_rows(torch::zeros({4})), Error);
+}
+
 TEST(TwoTowerBatch, BuildHistoryWithScratchEqualsTheAllocatingForm) {
   const Interactions R = hand_rows();
   const std::vector<uint32_t> users = {0, 2, 0, 1, 0}, targets = {2, 5, 1, 4, 3};
