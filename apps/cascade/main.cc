@@ -1,7 +1,6 @@
 // cascade — one CLI over the Cascade library: prepare, synth, train, eval, compare, bench.
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
-
 #include <unistd.h>
 
 #include <cstdio>

@@ -231,15 +231,15 @@ TORCH_MODULE(Block);
 struct SasrecNetImpl : torch::nn::Module {
   // dropout_seed: the training masks' stream (irrelevant for a net that is loaded to score).
   SasrecNetImpl(int64_t n_items, const SasrecConfig& c, uint64_t dropout_seed = 0)
-      : dim_(c.dim), max_len_(c.max_len),
+      : dim_(c.dim),
+        max_len_(c.max_len),
         drop_(std::make_shared<nn::FastDropout>(c.dropout, dropout_seed)) {
     item = register_module(
         "item",
         torch::nn::Embedding(torch::nn::EmbeddingOptions(n_items + 1, c.dim).padding_idx(0)));
     pos = register_module("pos", torch::nn::Embedding(c.max_len, c.dim));
     for (int b = 0; b < c.blocks; ++b) {
-      blocks.push_back(
-          register_module(fmt::format("block{}", b), Block(c.dim, c.heads, drop_)));
+      blocks.push_back(register_module(fmt::format("block{}", b), Block(c.dim, c.heads, drop_)));
     }
     final_ln =
         register_module("final_ln", torch::nn::LayerNorm(torch::nn::LayerNormOptions({c.dim})));

@@ -49,9 +49,9 @@
 // per query), the catalogue product one Eigen mat-vec.
 //
 // Early stopping: with FitInput::valid and eval_every > 0, Recall@10 on the validation items
-// is computed every eval_every epochs (heldout_recall on this model: the evaluator's recall@10); the best epoch's
-// weights are kept, training stops after `patience` evaluations without improvement
-// (0 = never stop early). Never looks at the test split.
+// is computed every eval_every epochs (heldout_recall on this model: the evaluator's recall@10);
+// the best epoch's weights are kept, training stops after `patience` evaluations without
+// improvement (0 = never stop early). Never looks at the test split.
 //
 // Training throughput (issue 14; the 1M-row log: 889K rows, batch 512, 256 negatives, one
 // libtorch thread). In libtorch's profiler the old step spent ~22% in embedding_bag's backward

@@ -73,7 +73,8 @@ struct SoftmaxLossFn : torch::autograd::Function<SoftmaxLossFn> {
     shift_logits(work.data_ptr<float>(), bias_c.data_ptr<float>(), B, M,
                  static_cast<float>(inv_temperature), pos.data());
     work.exp_();
-    const double loss = to_gradient(work.data_ptr<float>(), pos.data(), B, M) / static_cast<double>(B);
+    const double loss =
+        to_gradient(work.data_ptr<float>(), pos.data(), B, M) / static_cast<double>(B);
     ctx->save_for_backward({u, v, work});
     ctx->saved_data["inv_t"] = inv_temperature;
     return torch::full({}, loss, torch::kFloat32);

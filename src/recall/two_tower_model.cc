@@ -60,7 +60,8 @@ void build_history_batch(const Interactions& train, std::span<const uint32_t> us
     if (max_kept > 0 && n_kept > max_kept) {
       // Partial Fisher-Yates: the first max_kept places become a uniform sample of the bag.
       int64_t* bag_items = hb.bag_items.data() + begin;
-      for (size_t i = 0; i < max_kept; ++i) std::swap(bag_items[i], bag_items[i + rng.below(n_kept - i)]);
+      for (size_t i = 0; i < max_kept; ++i)
+        std::swap(bag_items[i], bag_items[i + rng.below(n_kept - i)]);
       for (size_t k = max_kept; k < n_kept; ++k) --count[static_cast<size_t>(bag_items[k])];
       hb.bag_items.resize(begin + max_kept);
     }

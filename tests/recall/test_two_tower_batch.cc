@@ -93,7 +93,9 @@ void check_pool_against_references(int64_t d) {
   EXPECT_GT(Ha.grad().abs().sum().item<float>(), 0.f);
 }
 
-TEST(TwoTowerPoolOp, MatchesEmbeddingBagAndPoolSampleWithDropout) { check_pool_against_references(8); }
+TEST(TwoTowerPoolOp, MatchesEmbeddingBagAndPoolSampleWithDropout) {
+  check_pool_against_references(8);
+}
 
 TEST(TwoTowerPoolOp, MatchesTheReferencesAtTheDefaultDimOfSixtyFour) {
   check_pool_against_references(64);
@@ -191,7 +193,8 @@ TEST(TwoTowerBatch, HistoryCapKeepsAUniformSampleOfTheBagAndConsistentWeights) {
   const std::vector<uint32_t> users = {0, 1, 0}, targets = {5, 7, 11};
   const auto full = two_tower::build_history_batch(R, users, targets, 0.0, 4);
   EXPECT_EQ(full.bag_items.size(), 43u);
-  EXPECT_EQ(two_tower::build_history_batch(R, users, targets, 0.0, 4, 40).bag_items, full.bag_items);
+  EXPECT_EQ(two_tower::build_history_batch(R, users, targets, 0.0, 4, 40).bag_items,
+            full.bag_items);
 
   std::vector<uint32_t> count(40, 0);
   two_tower::HistoryBatch hb;
@@ -212,7 +215,8 @@ TEST(TwoTowerBatch, HistoryCapKeepsAUniformSampleOfTheBagAndConsistentWeights) {
     EXPECT_EQ(hb.target_weight[1], 1.f);
     EXPECT_FLOAT_EQ(hb.inv_count[1], 0.5f);
     EXPECT_EQ(count, std::vector<uint32_t>(40, 0)) << "the scratch is left zero";
-    EXPECT_EQ(two_tower::build_history_batch(R, users, targets, 0.0, seed, 8).bag_items, hb.bag_items);
+    EXPECT_EQ(two_tower::build_history_batch(R, users, targets, 0.0, seed, 8).bag_items,
+              hb.bag_items);
   }
   EXPECT_GT(drawn.size(), 16u) << "five seeds draw different samples";
 }
