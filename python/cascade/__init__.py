@@ -33,8 +33,10 @@ def _openblas_coretype() -> str:
 
 # OpenBLAS reads the variable once, when it is loaded (by NumPy or by the extension below), so it
 # is set before either import; a value the user set is kept. The CLIs this process starts inherit it.
-if "OPENBLAS_CORETYPE" not in _os.environ and _openblas_coretype():
-    _os.environ["OPENBLAS_CORETYPE"] = _openblas_coretype()
+if "OPENBLAS_CORETYPE" not in _os.environ:
+    _core = _openblas_coretype()
+    if _core:
+        _os.environ["OPENBLAS_CORETYPE"] = _core
 
 import numpy as _np  # noqa: E402
 

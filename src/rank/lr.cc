@@ -30,19 +30,13 @@
 #include "cascade/core/registry.h"
 #include "cascade/io/artifact.h"
 #include "cascade/rank/ranker.h"
+#include "cascade/util/mix64.h"
 #include "dense_norm.h"
 
 namespace cascade {
 namespace {
 
 constexpr int kFormat = 1;
-
-uint64_t mix64(uint64_t x) {  // splitmix64 finaliser: a fixed, platform-independent hash
-  x += 0x9e3779b97f4a7c15ULL;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
 
 class LrRanker final : public Ranker {
  public:

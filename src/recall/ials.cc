@@ -52,6 +52,7 @@
 #include "cascade/io/artifact.h"
 #include "cascade/recall/recaller.h"
 #include "cascade/util/cancel.h"
+#include "cascade/util/mix64.h"
 #include "cascade/util/parallel.h"
 #include "cascade/util/progress.h"
 #include "cascade/util/stopwatch.h"
@@ -94,15 +95,8 @@ struct IalsConfig {
   }
 };
 
-// splitmix64: a stateless hash, so the initial value of factor (row, j) does not depend
+// mix64 (util/mix64.h) is stateless, so the initial value of factor (row, j) does not depend
 // on the order or thread in which rows are initialised.
-inline uint64_t mix64(uint64_t z) {
-  z += 0x9e3779b97f4a7c15ULL;
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
-
 // U[0, scale) initial factors (as `implicit` does), stream `side` (0 users, 1 items).
 void init_factors(std::vector<float>& m, uint32_t rows, int f, uint64_t seed, uint64_t side,
                   double scale) {

@@ -23,15 +23,7 @@
 
 #include "cascade/core/error.h"
 #include "cascade/util/parallel.h"
-
-// Clones only for baseline builds: a -march=native build (AVX2 or more) is already tuned,
-// and a clone could not inline helpers compiled for a wider native target.
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(__AVX2__) && \
-    !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
-#define CASCADE_IALS_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define CASCADE_IALS_CLONES
-#endif
+#include "cascade/util/target_clones.h"
 
 #if defined(__GNUC__) && !defined(__clang__)
 // 64-byte vectors are passed only between always-inline functions; the ABI note is moot.
@@ -329,19 +321,19 @@ CASCADE_INLINE void gram_rows_vec(const float* __restrict Y, uint32_t b, uint32_
 }
 
 // The dispatch targets: plain functions, each cloned per instruction set.
-CASCADE_IALS_CLONES void cg_rows_any(const HalfStep& h, uint32_t b, uint32_t e, float* s) {
+CASCADE_TARGET_CLONES void cg_rows_any(const HalfStep& h, uint32_t b, uint32_t e, float* s) {
   cg_rows_generic(h, b, e, s);
 }
-CASCADE_IALS_CLONES void gram_rows_any(const float* Y, uint32_t b, uint32_t e, int f, float* G) {
+CASCADE_TARGET_CLONES void gram_rows_any(const float* Y, uint32_t b, uint32_t e, int f, float* G) {
   gram_rows_generic(Y, b, e, f, G);
 }
-#define CASCADE_IALS_KERNELS(NV)                                                           \
-  CASCADE_IALS_CLONES void cg_rows_v##NV(const HalfStep& h, uint32_t b, uint32_t e, float*) { \
-    cg_rows_vec<NV>(h, b, e);                                                              \
-  }                                                                                        \
-  CASCADE_IALS_CLONES void gram_rows_v##NV(const float* Y, uint32_t b, uint32_t e, int,    \
-                                           float* G) {                                     \
-    gram_rows_vec<NV>(Y, b, e, G);                                                         \
+#define CASCADE_IALS_KERNELS(NV)                                                                \
+  CASCADE_TARGET_CLONES void cg_rows_v##NV(const HalfStep& h, uint32_t b, uint32_t e, float*) { \
+    cg_rows_vec<NV>(h, b, e);                                                                   \
+  }                                                                                             \
+  CASCADE_TARGET_CLONES void gram_rows_v##NV(const float* Y, uint32_t b, uint32_t e, int,       \
+                                             float* G) {                                        \
+    gram_rows_vec<NV>(Y, b, e, G);                                                              \
   }
 CASCADE_IALS_KERNELS(1)
 CASCADE_IALS_KERNELS(2)

@@ -306,15 +306,6 @@ two_tower::DenseMlp dense_of(const Mlp& m) {
   return d;
 }
 
-// L2 normalisation as torch::nn::functional::normalize: x / max(|x|, 1e-12).
-void normalize_in_place(float* x, int d) {
-  double s = 0.0;
-  for (int j = 0; j < d; ++j) s += static_cast<double>(x[j]) * x[j];
-  const float inv = static_cast<float>(1.0 / std::max(std::sqrt(s), 1e-12));
-  for (int j = 0; j < d; ++j) x[j] *= inv;
-}
-
-
 // ---------------------------------------------------------------- the channel
 
 class TwoTowerRecaller final : public ConfiguredRecaller<TwoTowerConfig> {
@@ -519,7 +510,7 @@ class TwoTowerRecaller final : public ConfiguredRecaller<TwoTowerConfig> {
       }
     }
     user_mlp_.forward(x.data(), out.data(), work.data());
-    if (cfg_.normalize) normalize_in_place(out.data(), cfg_.dim);
+    if (cfg_.normalize) two_tower::normalize_row(out.data(), out.data(), cfg_.dim);
     const float inv_t = static_cast<float>(1.0 / cfg_.temperature);
     for (float& v : out) v *= inv_t;
     return true;
@@ -694,7 +685,7 @@ class TwoTowerRecaller final : public ConfiguredRecaller<TwoTowerConfig> {
         }
         float* y = item_matrix_.data() + i * d;
         item_mlp_.forward(x.data(), y, work.data());
-        if (cfg_.normalize) normalize_in_place(y, cfg_.dim);
+        if (cfg_.normalize) two_tower::normalize_row(y, y, cfg_.dim);
       }
     });
     fitted_ = true;

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "cascade/core/error.h"
+#include "recall/two_tower_model.h"
 
 namespace cascade::two_tower {
 
@@ -100,14 +101,7 @@ struct L2NormalizeFn : torch::autograd::Function<L2NormalizeFn> {
     const float* xp = x.data_ptr<float>();
     float* yp = y.data_ptr<float>();
     float* ip = inv.data_ptr<float>();
-    for (int64_t r = 0; r < N; ++r) {
-      const float* row = xp + r * d;
-      double s = 0.0;
-      for (int64_t j = 0; j < d; ++j) s += static_cast<double>(row[j]) * row[j];
-      const float k = static_cast<float>(1.0 / std::max(std::sqrt(s), 1e-12));
-      ip[r] = k;
-      for (int64_t j = 0; j < d; ++j) yp[r * d + j] = row[j] * k;
-    }
+    for (int64_t r = 0; r < N; ++r) ip[r] = normalize_row(xp + r * d, yp + r * d, d);
     ctx->save_for_backward({y, inv});
     return y;
   }

@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
 
 #include "cascade/core/error.h"
 #include "cascade/core/params.h"
@@ -76,6 +77,14 @@ void build_history_batch(const Interactions& train, std::span<const uint32_t> us
     }
     for (size_t k = begin; k < hb.bag_items.size(); ++k) count[static_cast<size_t>(hb.bag_items[k])] = 0;
   }
+}
+
+float normalize_row(const float* x, float* y, int64_t d) {
+  double s = 0.0;
+  for (int64_t j = 0; j < d; ++j) s += static_cast<double>(x[j]) * x[j];
+  const float inv = static_cast<float>(1.0 / std::max(std::sqrt(s), 1e-12));
+  for (int64_t j = 0; j < d; ++j) y[j] = x[j] * inv;
+  return inv;
 }
 
 void pool_sample(const HistoryBatch& hb, size_t b, uint32_t target, const float* H, size_t dim,

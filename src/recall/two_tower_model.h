@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "cascade/data/interactions.h"
+#include "cascade/util/mix64.h"
 
 namespace cascade::two_tower {
 
@@ -48,6 +49,11 @@ void build_history_batch(const Interactions& train, std::span<const uint32_t> us
                          std::span<const uint32_t> targets, double dropout, uint64_t seed,
                          std::vector<uint32_t>& count, HistoryBatch& hb, uint32_t max_kept = 0);
 
+/// L2 normalisation of one row as torch::nn::functional::normalize, the norm summed in double:
+/// y = x / max(|x|, 1e-12) (y may be x). Returns the factor it applied, 1 / max(|x|, 1e-12).
+/// The inference towers and the training op (two_tower_loss.h, l2_normalize_rows) both use it.
+float normalize_row(const float* x, float* y, int64_t d);
+
 /// Reference pooling of sample b (plain loops), out.size() == dim; H is n_items x dim.
 void pool_sample(const HistoryBatch& hb, size_t b, uint32_t target, const float* H, size_t dim,
                  std::span<float> out);
@@ -74,13 +80,7 @@ struct DenseMlp {
   void forward(const float* x, float* y, float* work) const;
 };
 
-/// splitmix64 step (a stateless mixer) and a small deterministic generator built on it.
-inline uint64_t mix64(uint64_t z) {
-  z += 0x9e3779b97f4a7c15ULL;
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
+/// A small deterministic generator on splitmix64's mixing step (util/mix64.h).
 
 struct Rng {
   uint64_t state;

@@ -6,19 +6,12 @@
 #include <algorithm>
 
 #include "cascade/core/error.h"
+#include "cascade/util/target_clones.h"
 #include "nn/torch_util.h"
 
 // The bag sums and their backward scatter are most of the op's time (≈ 16% of a 1M-row epoch
-// before these kernels). The default build targets baseline x86-64 (SSE2), so they are compiled
-// three times as in ials_solver.cc (GCC target_clones; the loader picks one for the CPU). They
-// only add, row by row in the same order, so every clone gives the same bits.
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(__AVX2__) && \
-    !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
-#define CASCADE_POOL_CLONES \
-  __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define CASCADE_POOL_CLONES
-#endif
+// before these kernels), so they are target clones (util/target_clones.h). They only add, row by
+// row in the same order, so every clone gives the same bits.
 
 namespace cascade::two_tower {
 
@@ -34,8 +27,8 @@ typedef float v16u __attribute__((vector_size(64), aligned(4), may_alias));
 // out[0..d) = sum of the rows h[items[k]], k < n. For d = 64 (the default dim) the running sum
 // is four 16-float vectors held in registers across the whole bag (a plain loop over a float[64]
 // was compiled into a scalar loop through memory).
-CASCADE_POOL_CLONES void sum_rows(const float* __restrict h, int64_t d, const int64_t* items,
-                                  int64_t n, float* __restrict out) {
+CASCADE_TARGET_CLONES void sum_rows(const float* __restrict h, int64_t d, const int64_t* items,
+                                    int64_t n, float* __restrict out) {
   if (d == 64) {
     v16u a0 = {}, a1 = {}, a2 = {}, a3 = {};
     for (int64_t k = 0; k < n; ++k) {
@@ -60,8 +53,8 @@ CASCADE_POOL_CLONES void sum_rows(const float* __restrict h, int64_t d, const in
 }
 
 // table[items[k]] += g for every k < n (g is not inside table).
-CASCADE_POOL_CLONES void add_to_rows(const float* __restrict g, int64_t d, const int64_t* items,
-                                     int64_t n, float* __restrict table) {
+CASCADE_TARGET_CLONES void add_to_rows(const float* __restrict g, int64_t d, const int64_t* items,
+                                       int64_t n, float* __restrict table) {
   if (d == 64) {
     const v16u* G = reinterpret_cast<const v16u*>(g);
     const v16u g0 = G[0], g1 = G[1], g2 = G[2], g3 = G[3];
