@@ -16,6 +16,7 @@
 #include <thread>
 #include <unordered_set>
 
+#include "ann/norm_ordered_scan.h"
 #include "cascade/core/error.h"
 #include "cascade/io/artifact.h"
 
@@ -138,7 +139,7 @@ std::unique_ptr<faiss::Index> build_ivf(const float* vectors, uint32_t rows, uin
 
 AnnOptions AnnOptions::from_params(Params& p) {
   AnnOptions o;
-  o.kind = p.get_string("kind", "hnsw", {"exact", "hnsw", "ivf"});
+  o.kind = p.get_string("kind", "hnsw", {"exact", "pruned", "hnsw", "ivf"});
   o.m = static_cast<int>(p.get_int("m", 32, 2, 512));
   o.ef_construction = static_cast<int>(p.get_int("ef_construction", 200, 1, 1 << 20));
   o.ef_search = static_cast<int>(p.get_int("ef_search", 128, 1, 1 << 20));
@@ -168,14 +169,19 @@ AnnIndex::AnnIndex(const float* vectors, uint32_t rows, uint32_t dim, const AnnO
     : opt_(opt), rows_(rows), dim_(dim) {
   CASCADE_CHECK(dim > 0, "ann: item vectors have dimension 0");
   CASCADE_CHECK(rows == 0 || vectors != nullptr, "ann: null item vectors");
-  CASCADE_CHECK(opt.kind == "exact" || opt.kind == "hnsw" || opt.kind == "ivf",
-                fmt::format("ann: kind '{}' is not one of exact, hnsw, ivf", opt.kind));
+  CASCADE_CHECK(
+      opt.kind == "exact" || opt.kind == "pruned" || opt.kind == "hnsw" || opt.kind == "ivf",
+      fmt::format("ann: kind '{}' is not one of exact, pruned, hnsw, ivf", opt.kind));
   CASCADE_CHECK(opt.metric == "ip" || opt.metric == "l2",
                 fmt::format("ann: metric '{}' is not one of ip, l2", opt.metric));
   CASCADE_CHECK(opt.m >= 2 && opt.ef_construction >= 1 && opt.ef_search >= 1,
                 "ann: m must be >= 2, ef_construction and ef_search >= 1");
   if (opt.kind == "ivf") check_ivf_options(opt, rows);
   vectors_hash_ = hash_vectors(vectors, rows, dim);
+  if (opt.kind == "pruned") {
+    pruned_ = std::make_unique<ann::NormOrderedScan>(vectors, rows, dim);
+    return;
+  }
   try {
     // Inner product is not a metric; the reduction makes it one: append
     // sqrt(max_norm^2 - |x|^2) to every item and 0 to the query, then
@@ -210,11 +216,13 @@ AnnIndex::AnnIndex(const float* vectors, uint32_t rows, uint32_t dim, const AnnO
 AnnIndex::~AnnIndex() = default;
 
 std::vector<ScoredItem> AnnIndex::search(std::span<const float> query, size_t k,
-                                         std::span<const ItemId> skip) const {
+                                         std::span<const ItemId> skip, size_t* rows_scored) const {
   CASCADE_CHECK(
       query.size() == dim_,
       fmt::format("ann: query has {} values for an index of dimension {}", query.size(), dim_));
   if (k == 0 || rows_ == 0) return {};
+  if (pruned_) return pruned_->search(query, k, skip, rows_scored);
+  if (rows_scored) *rows_scored = rows_;  // FAISS does not say; an upper bound for exact
   std::unordered_set<ItemId> skipped(skip.begin(), skip.end());
   const size_t want = std::min<size_t>(rows_, k + skipped.size());
   std::vector<float> dist(want);
@@ -264,6 +272,7 @@ void AnnIndex::set_nprobe(int nprobe) {
 }
 
 size_t AnnIndex::index_bytes() const {
+  if (pruned_) return pruned_->bytes();
   faiss::VectorIOWriter writer;
   faiss::write_index(index_.get(), &writer);
   return writer.data.size();
@@ -272,7 +281,8 @@ size_t AnnIndex::index_bytes() const {
 void AnnIndex::save(const std::filesystem::path& dir) const {
   faiss::VectorIOWriter writer;
   try {
-    faiss::write_index(index_.get(), &writer);
+    // The pruned scan is the item vectors sorted by length: rebuilt on load, nothing to store.
+    if (!pruned_) faiss::write_index(index_.get(), &writer);
   } catch (const faiss::FaissException& e) {
     throw Error(fmt::format("ann: serialising the index failed: {}", e.what()));
   }
@@ -282,8 +292,9 @@ void AnnIndex::save(const std::filesystem::path& dir) const {
   w.meta()["dim"] = dim_;
   w.meta()["vectors_hash"] = vectors_hash_;
   w.meta()["max_norm2"] = max_norm2_;
-  w.add_blob("index.faiss", std::string_view(reinterpret_cast<const char*>(writer.data.data()),
-                                             writer.data.size()));
+  if (!pruned_)
+    w.add_blob("index.faiss", std::string_view(reinterpret_cast<const char*>(writer.data.data()),
+                                               writer.data.size()));
   w.finish();
 }
 
@@ -307,6 +318,10 @@ std::unique_ptr<AnnIndex> AnnIndex::load(const std::filesystem::path& dir, const
         "{}: the index was built from other item vectors ({} x {}, hash {}) than the model's "
         "({} x {}); rebuild it",
         dir.string(), idx->rows_, idx->dim_, idx->vectors_hash_, rows, dim));
+  }
+  if (idx->opt_.kind == "pruned") {
+    idx->pruned_ = std::make_unique<ann::NormOrderedScan>(vectors, rows, dim);
+    return idx;
   }
   const std::string blob = r.blob("index.faiss");
   faiss::VectorIOReader reader;

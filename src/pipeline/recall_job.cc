@@ -121,7 +121,8 @@ std::optional<AnnOptions> ann_options_from_yaml(const YAML::Node& node, const st
     p.set(key, kv.second.as<std::string>());
   }
   try {
-    if (p.get_string("kind", "hnsw", {"none", "exact", "hnsw", "ivf"}) == "none") return std::nullopt;
+    if (p.get_string("kind", "hnsw", {"none", "exact", "pruned", "hnsw", "ivf"}) == "none")
+      return std::nullopt;
     AnnOptions o = AnnOptions::from_params(p);
     p.check_unused("recall.channels." + channel + ".ann");
     return o;

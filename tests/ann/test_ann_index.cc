@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <random>
 #include <set>
 
@@ -158,9 +159,10 @@ TEST(AnnIndex, BadInputThrows) {
   std::vector<float> v = {1, 2, 3, 4};
   AnnOptions bad;
   bad.kind = "pq";
-  EXPECT_NE(
-      error_of([&] { AnnIndex(v.data(), 2, 2, bad); }).find("'pq' is not one of exact, hnsw, ivf"),
-      std::string::npos);
+  EXPECT_NE(error_of([&] {
+              AnnIndex(v.data(), 2, 2, bad);
+            }).find("'pq' is not one of exact, pruned, hnsw, ivf"),
+            std::string::npos);
   EXPECT_FALSE(error_of([&] { AnnIndex(v.data(), 2, 0, AnnOptions{}); }).empty());
   AnnIndex idx(v.data(), 2, 2, AnnOptions{});
   const std::vector<float> q3 = {1, 2, 3};
@@ -327,7 +329,7 @@ TEST(AnnIndex, IalsTopNThroughExactAndHnswIndex) {
   for (UserId u = 0; u < test::TinyData::kUsers; ++u)
     scan.push_back(model->top_n(data.query(u), 10));
 
-  for (const char* kind : {"exact", "hnsw"}) {
+  for (const char* kind : {"exact", "pruned", "hnsw"}) {
     AnnOptions o;
     o.kind = kind;
     const ItemVectorsView v = model->item_vectors();
@@ -359,6 +361,99 @@ TEST(AnnIndex, IalsTopNThroughExactAndHnswIndex) {
   model->attach_index(nullptr);
   save_recaller(*model, dir.path() / "ials");
   EXPECT_EQ(load_recaller(dir.path() / "ials")->index(), nullptr);
+}
+
+// Vectors whose lengths vary as a factor model's do: a log-normal length per row.
+std::vector<float> lengths_varying(uint32_t rows, uint32_t dim, uint32_t seed, float sigma) {
+  std::vector<float> v = random_vectors(rows, dim, seed);
+  std::mt19937 rng(seed + 100);
+  std::normal_distribution<float> g(0.f, sigma);
+  for (uint32_t i = 0; i < rows; ++i) {
+    const float len = std::exp(g(rng));
+    for (uint32_t j = 0; j < dim; ++j) v[size_t(i) * dim + j] *= len;
+  }
+  return v;
+}
+
+TEST(AnnIndex, PrunedMatchesHandComputedOrderAndStopsAtTheLengthBound) {
+  // Lengths 4, 3, 0.1, 0.1 (items 3, 0, 1, 2); query (1, 0): scores 3, 0.1, 0, 4 -> 3, 0, 1, 2.
+  const std::vector<float> v = {3, 0, 0.1f, 0, 0, 0.1f, 4, 0};
+  AnnOptions o;
+  o.kind = "pruned";
+  AnnIndex idx(v.data(), 4, 2, o);
+  const std::vector<float> q = {1, 0};
+  size_t scored = 0;
+  auto r = idx.search(q, 2, {}, &scored);
+  EXPECT_EQ(items_of(r), (std::vector<ItemId>{3, 0}));
+  EXPECT_FLOAT_EQ(r[0].score, 4.f);
+  EXPECT_FLOAT_EQ(r[1].score, 3.f);
+  // Four rows are one block: all scored. Ties at 0 go to the lower id.
+  EXPECT_EQ(scored, 4u);
+  EXPECT_EQ(items_of(idx.search(q, 4)), (std::vector<ItemId>{3, 0, 1, 2}));
+  const std::vector<ItemId> skip = {3};
+  EXPECT_EQ(items_of(idx.search(q, 10, skip)), (std::vector<ItemId>{0, 1, 2}));
+  EXPECT_TRUE(idx.search(q, 0).empty());
+}
+
+TEST(AnnIndex, PrunedEqualsBruteForceAndScoresLessWhenLengthsVary) {
+  const uint32_t n = 4000, d = 24;  // 24: a 16-float chunk and a scalar tail
+  const auto skewed = lengths_varying(n, d, 11, 1.5f);
+  auto queries = random_vectors(30, d, 12);
+  AnnOptions o;
+  o.kind = "pruned";
+  const AnnIndex idx(skewed.data(), n, d, o);
+  size_t total_scored = 0;
+  for (uint32_t qi = 0; qi < 30; ++qi) {
+    std::span<const float> q(queries.data() + size_t(qi) * d, d);
+    const std::set<ItemId> skip_set = {qi, qi + 7, 3999};
+    const std::vector<ItemId> skip(skip_set.rbegin(), skip_set.rend());  // any order
+    size_t scored = 0;
+    EXPECT_EQ(items_of(idx.search(q, 50, skip, &scored)), brute_top(skewed, d, q, 50, skip_set))
+        << "query " << qi;
+    total_scored += scored;
+  }
+  // With lengths spread over e^(+-3), the bound stops well before the end of the catalogue.
+  EXPECT_LT(total_scored, 30u * n / 2);
+
+  // Equal lengths: nothing can be pruned, and the answer is still exact.
+  auto unit = random_vectors(n, d, 13);
+  for (uint32_t i = 0; i < n; ++i) {
+    double s = 0;
+    for (uint32_t j = 0; j < d; ++j) s += double(unit[size_t(i) * d + j]) * unit[size_t(i) * d + j];
+    for (uint32_t j = 0; j < d; ++j) unit[size_t(i) * d + j] /= static_cast<float>(std::sqrt(s));
+  }
+  const AnnIndex flat(unit.data(), n, d, o);
+  std::span<const float> q(queries.data(), d);
+  size_t scored = 0;
+  EXPECT_EQ(items_of(flat.search(q, 20, {}, &scored)), brute_top(unit, d, q, 20));
+  EXPECT_GT(scored, n * 9 / 10);
+}
+
+TEST(AnnIndex, PrunedSaveLoadRoundTripChecksTheVectors) {
+  const uint32_t n = 300, d = 16;
+  const auto v = lengths_varying(n, d, 21, 1.f);
+  AnnOptions o;
+  o.kind = "pruned";
+  const AnnIndex idx(v.data(), n, d, o);
+  EXPECT_EQ(idx.index_bytes(),
+            size_t(n) * d * sizeof(float) + n * (sizeof(ItemId) + sizeof(float)));
+  test::TempDir dir("ann_pruned");
+  idx.save(dir.path() / "ann");
+  auto loaded = AnnIndex::load(dir.path() / "ann", v.data(), n, d);
+  EXPECT_EQ(loaded->options().kind, "pruned");
+  const auto q = random_vectors(1, d, 22);
+  const auto a = idx.search(q, 25), b = loaded->search(q, 25);
+  ASSERT_EQ(a.size(), 25u);
+  ASSERT_EQ(b.size(), 25u);
+  for (size_t j = 0; j < a.size(); ++j) {
+    EXPECT_EQ(a[j].item, b[j].item);
+    EXPECT_EQ(a[j].score, b[j].score);
+  }
+  auto other = v;
+  other[5] *= 2.f;
+  EXPECT_NE(
+      error_of([&] { AnnIndex::load(dir.path() / "ann", other.data(), n, d); }).find("rebuild"),
+      std::string::npos);
 }
 
 TEST(AnnIndex, ChannelWithoutVectorsCannotTakeAnIndex) {

@@ -63,7 +63,7 @@ void add_bench_ann(CLI::App* bench) {
   cmd->add_option("--kind", b.kinds, "index kinds: hnsw, ivf")
       ->delimiter(',')
       ->allow_extra_args(false)
-      ->check(CLI::IsMember({"hnsw", "ivf"}))
+      ->check(CLI::IsMember({"pruned", "hnsw", "ivf"}))
       ->capture_default_str();
   cmd->add_option("--dim", b.dim, "synthetic vector dimension")
       ->capture_default_str()

@@ -1,9 +1,10 @@
-// Maximum-inner-product search over item vectors with FAISS: exact (IndexFlatIP), HNSW
-// (IndexHNSWFlat, Malkov & Yashunin 2018; optionally over the MIPS -> L2 reduction) or IVF
-// (IndexIVFFlat: spherical k-means lists, a query scans the nprobe lists whose centroids have
-// the largest inner product with it). A vector channel (iALS, Two-Tower, SASRec) whose
-// score is <user vector, item vector> can answer top_n() from an index instead of a scan of
-// the whole catalogue; see Recaller::attach_index().
+// Maximum-inner-product search over item vectors: exact (FAISS IndexFlatIP), pruned (also
+// exact: items scored longest first until |q| |x| cannot beat the k-th score, see
+// src/ann/norm_ordered_scan.h), HNSW (FAISS IndexHNSWFlat, Malkov & Yashunin 2018; optionally
+// over the MIPS -> L2 reduction) or IVF (FAISS IndexIVFFlat: spherical k-means lists, a query scans
+// the nprobe lists whose centroids have the largest inner product with it). A vector channel (iALS,
+// Two-Tower, SASRec) whose score is <user vector, item vector> can answer top_n() from an index
+// instead of a scan of the whole catalogue; see Recaller::attach_index().
 //
 // The index is built from a copy of the item vectors (n_items x dim, row-major); FAISS ids are
 // the dense item ids. Searches are const and thread-safe (no shared state; efSearch and
@@ -27,8 +28,12 @@ struct Index;
 
 namespace cascade {
 
+namespace ann {
+class NormOrderedScan;
+}
+
 struct AnnOptions {
-  std::string kind = "hnsw";  ///< "exact" | "hnsw" | "ivf"
+  std::string kind = "hnsw";  ///< "exact" | "pruned" | "hnsw" | "ivf"
   int m = 32;                 ///< HNSW: links per node (layer 0 has 2M)
   int ef_construction = 200;  ///< HNSW: candidate list while building
   int ef_search = 128;        ///< HNSW: candidate list while searching (raised to k when smaller)
@@ -65,8 +70,11 @@ class AnnIndex {
   /// items for which skip(item) is true. Asks FAISS for k + n_skip results so the filtered
   /// list still holds k when the skipped items rank high; may return fewer than k (HNSW is
   /// approximate and the catalogue may be small). HNSW explores max(ef_search, results asked).
+  /// `rows_scored`, when given, receives the number of item vectors scored (pruned: the
+  /// scanned prefix; exact, hnsw and ivf: the catalogue size, as FAISS does not report it).
   std::vector<ScoredItem> search(std::span<const float> query, size_t k,
-                                 std::span<const ItemId> skip = {}) const;
+                                 std::span<const ItemId> skip = {},
+                                 size_t* rows_scored = nullptr) const;
 
   /// Changes HNSW's efSearch. Not thread-safe against concurrent search(): FAISS 1.7.3 sizes
   /// its candidate queue from the index's own efSearch (a per-call SearchParametersHNSW only
@@ -93,7 +101,8 @@ class AnnIndex {
 
  private:
   AnnIndex() = default;
-  std::unique_ptr<faiss::Index> index_;
+  std::unique_ptr<faiss::Index> index_;           ///< exact, hnsw, ivf
+  std::unique_ptr<ann::NormOrderedScan> pruned_;  ///< pruned
   AnnOptions opt_;
   uint32_t rows_ = 0;
   uint32_t dim_ = 0;
