@@ -49,7 +49,9 @@ NormOrderedScan::NormOrderedScan(const float* vectors, uint32_t rows, uint32_t d
     double s = 0;
     for (uint32_t j = 0; j < dim; ++j)
       s += double(vectors[size_t(i) * dim + j]) * vectors[size_t(i) * dim + j];
-    norm[i] = std::sqrt(s);
+    // A non-finite row sorts first, with an infinite bound: it never stops the scan (and its
+    // scores, skipped like top_k's, never enter the answer).
+    norm[i] = std::isfinite(s) ? std::sqrt(s) : INFINITY;
   }
   ids_.resize(rows);
   std::iota(ids_.begin(), ids_.end(), ItemId{0});
@@ -84,6 +86,7 @@ std::vector<ScoredItem> NormOrderedScan::search(std::span<const float> query, si
     dot_rows(query.data(), vectors_.data() + size_t(r) * dim_, n, dim_, scores);
     for (uint32_t i = 0; i < n; ++i) {
       const ScoredItem c{ids_[r + i], scores[i]};
+      if (!std::isfinite(c.score)) continue;
       if (heap.size() == k && !better(c, heap.top())) continue;
       if (std::binary_search(skipped.begin(), skipped.end(), c.item)) continue;
       if (heap.size() == k) heap.pop();

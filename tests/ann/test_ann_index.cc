@@ -393,6 +393,12 @@ TEST(AnnIndex, PrunedMatchesHandComputedOrderAndStopsAtTheLengthBound) {
   const std::vector<ItemId> skip = {3};
   EXPECT_EQ(items_of(idx.search(q, 10, skip)), (std::vector<ItemId>{0, 1, 2}));
   EXPECT_TRUE(idx.search(q, 0).empty());
+
+  // A NaN row neither breaks the length order nor enters the answer.
+  std::vector<float> with_nan = v;
+  with_nan[2] = NAN;  // item 1
+  const AnnIndex nan_idx(with_nan.data(), 4, 2, o);
+  EXPECT_EQ(items_of(nan_idx.search(q, 4)), (std::vector<ItemId>{3, 0, 2}));
 }
 
 TEST(AnnIndex, PrunedEqualsBruteForceAndScoresLessWhenLengthsVary) {
