@@ -8,6 +8,7 @@
 #include "cascade/core/error.h"
 #include "cascade/eval/compare.h"
 #include "cascade/eval/evaluator.h"
+#include "cascade/pipeline/funnel_train.h"
 #include "cascade/pipeline/recall_job.h"
 #include "cascade/util/stopwatch.h"
 
@@ -46,9 +47,37 @@ void write_metrics(const EvalResult& r, size_t pool, Json& c) {
 struct Context {
   const Dataset& ds;
   const Interactions& train;
+  /// The history of test requests: `train`, or `train` with the validation item appended
+  /// (QualityBenchOptions::test_sees_valid).
+  const Interactions& test_history;
   EvalOptions eval;
   int threads;
+  bool test_sees_valid() const { return &test_history != &train; }
 };
+
+// The candidates of the validation and test users. When test requests see the validation item
+// their history differs, so the test users' lists are collected separately.
+struct HeldoutCandidates {
+  PoolCandidates valid;
+  PoolCandidates test_own;  ///< only with test_sees_valid
+  bool separate = false;
+  const PoolCandidates& test() const { return separate ? test_own : valid; }
+};
+
+HeldoutCandidates heldout_candidates(const std::vector<const Recaller*>& models,
+                                     const std::vector<std::string>& names, const Context& cx,
+                                     size_t quota) {
+  const Interactions none;
+  HeldoutCandidates h;
+  h.valid = collect_candidates(models, names, cx.train, cx.ds.valid,
+                               cx.test_sees_valid() ? none : cx.ds.test, quota, cx.threads);
+  if (cx.test_sees_valid()) {
+    h.test_own =
+        collect_candidates(models, names, cx.test_history, none, cx.ds.test, quota, cx.threads);
+    h.separate = true;
+  }
+  return h;
+}
 
 // One config's channels: fitted, and evaluated on test.
 struct Suite {
@@ -63,7 +92,7 @@ Suite run_channels(const std::vector<ChannelSpec>& specs, const Context& cx, uin
   for (const ChannelSpec& spec : specs) {
     spdlog::info("{}: fitting {} ({})", label, spec.name, spec.spec());
     FittedChannel fc = fit_channel(spec, cx.ds, cx.train, cx.threads, seed);
-    EvalResult r = evaluate(*fc.model, cx.train, cx.ds.test, cx.eval);
+    EvalResult r = evaluate(*fc.model, cx.test_history, cx.ds.test, cx.eval);
     Json& c = out[spec.name];
     write_metrics(r, pool, c);
     c["fit_seconds"] = fc.fit_seconds;
@@ -82,15 +111,15 @@ void run_fusion(const Suite& s, const FusionConfig& fc, const Context& cx, bool 
   const Stopwatch sw;
   std::vector<const Recaller*> models;
   for (const auto& f : s.fitted) models.push_back(f.model.get());
-  const PoolCandidates pc =
-      collect_candidates(models, s.names, cx.train, cx.ds.valid, cx.ds.test, fc.quota, cx.threads);
+  const HeldoutCandidates pc = heldout_candidates(models, s.names, cx, fc.quota);
   FusionOptions opt = fc.options_for(s.names);
-  if (fc.tune) opt = tune_fusion_weights(pc, cx.train, cx.ds.valid, opt, fc.search, cx.eval);
+  if (fc.tune) opt = tune_fusion_weights(pc.valid, cx.train, cx.ds.valid, opt, fc.search, cx.eval);
   const double secs = sw.seconds();
   const size_t pool = opt.pool_size;
   const std::string pool_metric = fmt::format("recall@{}", pool);
   const auto test_lists = [&](const FusionOptions& o) {
-    return evaluate_lists(fuse_pool(pc, cx.train, o, cx.threads), cx.train, cx.ds.test, cx.ds.n_items, cx.eval);
+    return evaluate_lists(fuse_pool(pc.test(), cx.test_history, o, cx.threads), cx.test_history,
+                          cx.ds.test, cx.ds.n_items, cx.eval);
   };
   const EvalResult r = test_lists(opt);
 
@@ -140,8 +169,7 @@ Json run_fusion_strategies(const Suite& s, const FusionConfig& fc, const Context
   std::vector<const Recaller*> models;
   for (const auto& f : s.fitted) models.push_back(f.model.get());
   const size_t deepest = *std::max_element(quotas.begin(), quotas.end());
-  const PoolCandidates pc =
-      collect_candidates(models, s.names, cx.train, cx.ds.valid, cx.ds.test, deepest, cx.threads);
+  const HeldoutCandidates pc = heldout_candidates(models, s.names, cx, deepest);
   Json out = Json::array();
   for (const std::string& method : fusion_method_names()) {
     for (size_t q : quotas) {
@@ -149,9 +177,10 @@ Json run_fusion_strategies(const Suite& s, const FusionConfig& fc, const Context
       FusionOptions opt = fc.options_for(s.names);
       opt.method = method;
       opt.quotas.assign(s.names.size(), q);
-      if (fc.tune) opt = tune_fusion_weights(pc, cx.train, cx.ds.valid, opt, fc.search, cx.eval);
-      const EvalResult r = evaluate_lists(fuse_pool(pc, cx.train, opt, cx.threads), cx.train,
-                                          cx.ds.test, cx.ds.n_items, cx.eval);
+      if (fc.tune)
+        opt = tune_fusion_weights(pc.valid, cx.train, cx.ds.valid, opt, fc.search, cx.eval);
+      const EvalResult r = evaluate_lists(fuse_pool(pc.test(), cx.test_history, opt, cx.threads),
+                                          cx.test_history, cx.ds.test, cx.ds.n_items, cx.eval);
       Json j{{"method", method}, {"quota", q}, {"pool", opt.pool_size}, {"weights_tuned", fc.tune}};
       for (size_t i = 0; i < s.names.size(); ++i) j["weights"][s.names[i]] = opt.weights[i];
       for (const char* m : {"recall@10", "ndcg@10", "recall@200"}) j[m] = r.summary.at(m);
@@ -187,11 +216,17 @@ nlohmann::ordered_json run_quality_bench(const YAML::Node& cfg, const Dataset& d
   out["items"] = ds.n_items;
   out["train_rows"] = train.nnz();
   out["test_rows"] = ds.test.nnz();
+  out["test_history"] =
+      opt.test_sees_valid ? "training rows + the validation item" : "training rows";
   out["channels"] = Json::object();
 
   const FusionConfig tuned_fc = quality_fusion_config(cfg, opt);
   const size_t pool = tuned_fc.base.pool_size;
-  Context cx{ds, train, {}, opt.threads};
+  // Test requests that see the validation item: the fitted rows plus it (ds.valid holds one
+  // item per user in seed-loo and seed-oof).
+  const Interactions test_rows =
+      opt.test_sees_valid ? with_heldout_appended(train, ds.valid) : Interactions();
+  Context cx{ds, train, opt.test_sees_valid ? test_rows : train, {}, opt.threads};
   cx.eval.threads = opt.threads;
   cx.eval.ks = {10, 200};
   for (size_t p : pool_sizes(pool)) cx.eval.ks.push_back(p);

@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "cascade/core/error.h"
+#include "cascade/data/raw_log.h"
 #include "cascade/data/synth.h"
 #include "cascade/pipeline/ann_catalogue.h"
 #include "cascade/pipeline/quality_bench.h"
@@ -123,6 +124,45 @@ TEST(QualityBench, FusionStrategiesCoverEveryMethodAndQuota) {
   }
   // Two channels' quotas of 20 cannot fill an 80-item pool: its recall is below quota 70's.
   EXPECT_LT(fs[0]["pool_recall"].get<double>(), fs[2]["pool_recall"].get<double>());
+}
+
+// Every user walks the same cycle of items, one step at a time, from their own start: item i is
+// always followed by i + 1. A first-order transition channel (window 1, lag 1) predicts the next
+// step only: from the training rows it names the validation item, so the test item (one step
+// further) is found only when the test request's history holds the validation item.
+TEST(QualityBench, TestRequestsSeeTheValidationItemWhenAsked) {
+  const uint32_t users = 40, items = 50, steps = 8;
+  RawLog log;
+  for (uint32_t i = 0; i < items; ++i) log.item_keys.push_back(std::to_string(i));
+  for (uint32_t u = 0; u < users; ++u) {
+    log.user_keys.push_back(std::to_string(u));
+    for (uint32_t t = 0; t < steps; ++t) {
+      log.user.push_back(u);
+      log.item.push_back((u + t) % items);
+      log.rating.push_back(5.f);
+      log.timestamp.push_back(t);
+    }
+  }
+  const Dataset ds = prepare_dataset(log, "cycle", {});
+  const YAML::Node cfg = YAML::Load(
+      "seed: 7\n"
+      "recall:\n"
+      "  channels: {transition: {kind: transition, window: 1, max_lag: 1}}\n"
+      "  fusion: {quota: 20, pool_size: 20, tune: false}\n");
+  QualityBenchOptions opt;
+  opt.threads = 1;
+  opt.fusion_quotas = {};
+  const auto before = run_quality_bench(cfg, ds, opt);
+  EXPECT_EQ(before["test_history"], "training rows");
+  // Without the validation item the channel's one scored item is the validation item; the test
+  // item is reached only by the zero-score filler in id order (users 0-8: 9 of 40).
+  EXPECT_NEAR(before["channels"]["transition"]["recall@10"].get<double>(), 9.0 / 40, 1e-9);
+  opt.test_sees_valid = true;
+  const auto after = run_quality_bench(cfg, ds, opt);
+  EXPECT_EQ(after["test_history"], "training rows + the validation item");
+  // With it, every user whose step (validation -> test) some other user trained: all but users 38
+  // and 39, whose steps 44 -> 45 and 45 -> 46 lie past every training sequence.
+  EXPECT_NEAR(after["channels"]["transition"]["recall@10"].get<double>(), 38.0 / 40, 1e-9);
 }
 
 TEST(AnnCatalogue, IsTheChannelsItemVectorsQueriedWithItsUsers) {

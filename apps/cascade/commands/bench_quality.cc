@@ -122,6 +122,11 @@ void add_bench_quality(CLI::App* bench) {
                   "quotas of the fusion_strategies comparison, each with every fusion method")
       ->delimiter(',')
       ->capture_default_str();
+  cmd->add_option(
+         "--test-sees-valid", b.test_sees_valid,
+         "test requests carry the user's validation item in their history, as a request served "
+         "after it would (default: training rows only, seed-loo's definition)")
+      ->capture_default_str();
   cmd->add_option("overrides", o->overrides, "config overrides for the tuned config, e.g. recall.channels.ials.reg=5");
   cmd->callback([o] {
     const YAML::Node cfg = load_config(o->overrides);

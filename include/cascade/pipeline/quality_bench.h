@@ -3,7 +3,7 @@
 // item, never on test), and does the same for the parity config of SYSTEM.md (fixed weights).
 //
 // The contract JSON (BENCHMARKS.md):
-// {"dataset","protocol","users","items","train_rows","test_rows",
+// {"dataset","protocol","users","items","train_rows","test_rows","test_history",
 //  "channels":{NAME:{"recall@10","ndcg@10","mrr@10","recall@200","ndcg@200","coverage@10",
 //                    "pool_recall","recall_by_depth","fit_seconds","eval_seconds"},
 //              "fusion":{...,"pool_size","quota","method","weights_tuned","weights",
@@ -40,6 +40,10 @@ struct QualityBenchOptions {
   /// Channel quotas of the "fusion_strategies" comparison (each with every fusion method);
   /// empty = not run.
   std::vector<size_t> fusion_quotas = {100, 200, 500};
+  /// Test requests carry the user's validation item in their history (channels still fitted
+  /// without it), as a request served after the validation event would; the validation item
+  /// is then also kept out of the test lists. Default: training rows only, seed-loo's definition.
+  bool test_sees_valid = false;
 };
 
 /// `cfg`'s recall.fusion group with the options' quota and pool size applied: how the bench
