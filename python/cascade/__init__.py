@@ -76,16 +76,20 @@ def config_dir() -> str:
     return ""
 
 
-def build_bundle(out, dataset, *, funnel="", overrides=(), threads=0, lambdas=None, channel_cache=""):
+def build_bundle(out, dataset, *, funnel="", overrides=(), threads=0, lambdas=None, channel_cache="",
+                 test_sees_valid=False):
     """Trains a whole funnel on a seed-oof dataset and writes a bundle (as `cascade bundle`).
 
     funnel: a spec such as "ials+ease > norm(quota=200,pool=100) > lr@50 > gbdt@20 >
     mmr(diversity=0.1)" ("" = the config's); overrides: the CLI's key=value overrides of
-    configs/config.yaml. Returns the bundle version; serve it with cascade.Recommender(out)."""
+    configs/config.yaml; test_sees_valid: the offline test requests carry the user's validation
+    item as a live event (`--test-sees-valid true`). Returns the bundle version; serve it with
+    cascade.Recommender(out)."""
     return _cascade.build_bundle(
         _os.fspath(out), dataset, funnel=funnel, overrides=list(overrides), threads=threads,
         lambdas=None if lambdas is None else [float(x) for x in lambdas],
-        config_dir=config_dir(), channel_cache=_os.fspath(channel_cache))
+        config_dir=config_dir(), channel_cache=_os.fspath(channel_cache),
+        test_sees_valid=bool(test_sees_valid))
 
 
 class RankingData(_cascade.RankingData):

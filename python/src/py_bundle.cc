@@ -170,9 +170,10 @@ of them. Returns the route's answer (how many were accepted).)doc")
 
   m.def(
       "build_bundle",
-      [](const std::filesystem::path& out, std::shared_ptr<const Dataset> ds, const std::string& funnel,
-         const std::vector<std::string>& overrides, int threads, std::optional<std::vector<double>> lambdas,
-         const std::string& config_dir, const std::string& channel_cache) {
+      [](const std::filesystem::path& out, std::shared_ptr<const Dataset> ds,
+         const std::string& funnel, const std::vector<std::string>& overrides, int threads,
+         std::optional<std::vector<double>> lambdas, const std::string& config_dir,
+         const std::string& channel_cache, bool test_sees_valid) {
         if (!ds) throw pyb::type_error("build_bundle: dataset is None");
         if (ds->options.protocol != Protocol::kSeedOof)
           throw Error("build_bundle: the dataset must be split seed-oof (the rankers learn from the ranker "
@@ -182,18 +183,22 @@ of them. Returns the route's answer (how many were accepted).)doc")
         BundleBuildOptions bo;
         bo.threads = threads;
         bo.channel_cache = channel_cache;
+        bo.test_sees_valid = test_sees_valid;
         if (lambdas) bo.lambdas = *lambdas;
         std::string version;
         run_interruptible([&] { version = build_bundle(cfg, *ds, out, bo); });
         return version;
       },
       pyb::arg("out"), pyb::arg("dataset"), pyb::kw_only(), pyb::arg("funnel") = "",
-      pyb::arg("overrides") = std::vector<std::string>{}, pyb::arg("threads") = 0, pyb::arg("lambdas") = std::nullopt,
-      pyb::arg("config_dir") = "", pyb::arg("channel_cache") = "", R"doc(
+      pyb::arg("overrides") = std::vector<std::string>{}, pyb::arg("threads") = 0,
+      pyb::arg("lambdas") = std::nullopt, pyb::arg("config_dir") = "",
+      pyb::arg("channel_cache") = "", pyb::arg("test_sees_valid") = false, R"doc(
 Trains a whole funnel and writes a bundle, as `cascade bundle`: funnel is a spec such as
 "ials+ease > norm(quota=200,pool=100) > lr@50 > gbdt@20 > mmr(diversity=0.1)" (empty = the
 config's), overrides are the CLI's key=value overrides of configs/config.yaml, and the dataset
-must be split seed-oof. Returns the bundle's version; load it with cascade.Recommender.)doc");
+must be split seed-oof. test_sees_valid: the bundle's offline test requests carry the user's
+validation item as a live event (`--test-sees-valid`). Returns the bundle's version; load it
+with cascade.Recommender.)doc");
 }
 
 }  // namespace cascade::py

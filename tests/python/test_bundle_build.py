@@ -38,3 +38,18 @@ def test_same_recommendations(two_bundles, user):
     a = cli.recommend(user, k=5, explain=True)
     assert len(a["items"]) == 5
     assert strip(a) == strip(py.recommend(user, k=5, explain=True))
+
+
+def test_test_sees_valid_reaches_the_build(tmp_path, oof_dataset):
+    """The flag changes the offline test figures as the CLI's does, and says so in the manifest."""
+    run_cli("bundle", "--data", EMBEDDED, "--dataset", "ml-latest", "--protocol", "seed-oof", "--out",
+            tmp_path / "cli", "--threads", THREADS, "--funnel", TINY, f"workdir={tmp_path / 'work'}",
+            f"mlruns={tmp_path / 'mlruns'}", "--test-sees-valid", "true", "--lambdas", "0")
+    cascade.build_bundle(tmp_path / "py", oof_dataset, funnel=TINY, threads=THREADS, lambdas=[0.0],
+                         test_sees_valid=True)
+    cli = cascade.Recommender(str(tmp_path / "cli")).manifest["offline"]
+    py = cascade.Recommender(str(tmp_path / "py")).manifest["offline"]
+    assert py["test_history"] == cli["test_history"] == "training rows + the validation item as a live event"
+    for split in ("valid", "test"):  # the figures, not the timings
+        assert {k: v for k, v in py[split].items() if k != "latency_ms"} == \
+            {k: v for k, v in cli[split].items() if k != "latency_ms"}
