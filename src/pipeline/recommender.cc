@@ -44,52 +44,67 @@ float Recommender::cosine(ItemId a, ItemId b) const {
   return s;
 }
 
+UserQuery ResolvedRequest::query() const {
+  UserQuery q;
+  // Trained ids only when the history is exactly what the channels were fitted on.
+  q.user = known_user && live_events == 0 ? dense_user : kUnknownUser;
+  q.history = history;
+  q.values = values;  // as offline evaluation queries the channels (fused_pool.h)
+  return q;
+}
+
+ResolvedRequest Recommender::resolve(const RecommendRequest& req) const {
+  const Dataset& ds = bundle_->data();
+  ResolvedRequest r;
+  // History: the training row, then the live events that name a known item.
+  const int64_t dense_user = ds.find_user(req.user);
+  r.known_user = dense_user >= 0;
+  if (r.known_user) {
+    const auto u = static_cast<uint32_t>(dense_user);
+    r.dense_user = u;
+    const auto row = ds.train.row(u);
+    const auto row_t = ds.train.row_times(u);
+    const auto row_v = ds.train.row_values(u);
+    r.history.assign(row.begin(), row.end());
+    r.times.assign(row_t.begin(), row_t.end());
+    r.values.assign(row_v.begin(), row_v.end());  // the training row's values (ratings)
+  }
+  for (const LiveEvent& e : req.events) {
+    const int64_t item = ds.find_item(e.item);
+    if (item < 0) continue;  // an item the bundle does not know cannot be recommended from
+    r.history.push_back(static_cast<ItemId>(item));
+    r.times.push_back(e.timestamp);
+    r.values.push_back(1.0f);
+    ++r.live_events;
+  }
+  return r;
+}
+
+std::vector<FusedCandidate> Recommender::pool(const ResolvedRequest& r) const {
+  // Only the top pool_depth of the fusion reach the rankers; fused scores do not depend on the
+  // cut, so fusing straight to that depth gives the same pool for less work.
+  FusionOptions fopt = bundle_->fusion();
+  fopt.pool_size = std::min(fopt.pool_size, bundle_->pool_depth());
+  return fuse_channels(bundle_->channels(), r.query(), fopt);
+}
+
 RecommendResponse Recommender::recommend(const RecommendRequest& req) const {
   Stopwatch total;
   CASCADE_CHECK(req.k >= 1, "k must be at least 1");
   const double diversity = req.diversity < 0 ? rerank_.diversity : req.diversity;
   CASCADE_CHECK(diversity >= 0 && diversity <= 1, "diversity must be in [0, 1]");
   const Bundle& b = *bundle_;
-  const Dataset& ds = b.data();
   RecommendResponse resp;
 
-  // History: the training row, then the live events that name a known item.
-  const int64_t dense_user = ds.find_user(req.user);
-  resp.known_user = dense_user >= 0;
-  std::vector<ItemId> history;
-  std::vector<int64_t> times;
-  std::vector<float> values;  // the training row's values (ratings), 1 for live events
-  if (resp.known_user) {
-    const auto u = static_cast<uint32_t>(dense_user);
-    const auto row = ds.train.row(u);
-    const auto row_t = ds.train.row_times(u);
-    const auto row_v = ds.train.row_values(u);
-    history.assign(row.begin(), row.end());
-    times.assign(row_t.begin(), row_t.end());
-    values.assign(row_v.begin(), row_v.end());
-  }
-  for (const LiveEvent& e : req.events) {
-    const int64_t item = ds.find_item(e.item);
-    if (item < 0) continue;  // an item the bundle does not know cannot be recommended from
-    history.push_back(static_cast<ItemId>(item));
-    times.push_back(e.timestamp);
-    values.push_back(1.0f);
-    ++resp.live_events;
-  }
+  const ResolvedRequest rr = resolve(req);
+  const std::vector<ItemId>& history = rr.history;
+  const std::vector<int64_t>& times = rr.times;
+  resp.known_user = rr.known_user;
+  resp.live_events = rr.live_events;
   resp.history = history.size();
   const int64_t now = req.now != 0 ? req.now : serving_time(b.log_clock(), times);
 
-  // Recall: trained ids only when the history is exactly what the channels were fitted on.
-  UserQuery q;
-  q.user =
-      resp.known_user && resp.live_events == 0 ? static_cast<UserId>(dense_user) : kUnknownUser;
-  q.history = history;
-  q.values = values;  // as offline evaluation queries the channels (fused_pool.h)
-  // Only the top pool_depth of the fusion reach the rankers; fused scores do not depend on the
-  // cut, so fusing straight to that depth gives the same pool for less work.
-  FusionOptions fopt = b.fusion();
-  fopt.pool_size = std::min(fopt.pool_size, b.pool_depth());
-  const std::vector<FusedCandidate> pool = fuse_channels(b.channels(), q, fopt);
+  const std::vector<FusedCandidate> pool = this->pool(rr);
   resp.latency.recall_ms = total.lap_ms();
   if (pool.empty()) {
     resp.latency.total_ms = total.ms();
@@ -97,7 +112,7 @@ RecommendResponse Recommender::recommend(const RecommendRequest& req) const {
   }
 
   // Rank: the one ranking stage (rank_stage.h), never cutting below k.
-  const UserId rank_user = resp.known_user ? static_cast<UserId>(dense_user) : kUnknownUser;
+  const UserId rank_user = rr.dense_user;  // kUnknownUser when not known
   RankCuts cuts;
   cuts.pre_keep = std::max(req.pre_keep ? req.pre_keep : b.pre_keep(), req.k);
   cuts.fine_keep = std::max(req.fine_keep ? req.fine_keep : b.fine_keep(), req.k);

@@ -40,8 +40,6 @@ ServedEval evaluate_served(const Recommender& rec, const Interactions& heldout,
   ServedEval e;
   std::vector<uint8_t> covered(ds.n_items, 0);
   double ils = 0;
-  FusionOptions fopt = b.fusion();
-  fopt.pool_size = std::min(fopt.pool_size, b.pool_depth());
   for (uint32_t u = 0; u < heldout.n_rows && u < ds.train.n_rows; ++u) {
     if (heldout.row_size(u) == 0) continue;
     const ItemId target[1] = {heldout.row(u)[0]};
@@ -52,15 +50,10 @@ ServedEval evaluate_served(const Recommender& rec, const Interactions& heldout,
     r.pre_keep = opt.pre_keep;
     r.fine_keep = opt.fine_keep;
     std::vector<LiveEvent> live;
-    std::vector<ItemId> history(ds.train.row(u).begin(), ds.train.row(u).end());
-    std::vector<float> values(ds.train.row_values(u).begin(), ds.train.row_values(u).end());
     if (opt.prior_events && u < opt.prior_events->n_rows) {
       const Interactions& pe = *opt.prior_events;
-      for (size_t j = 0; j < pe.row_size(u); ++j) {
+      for (size_t j = 0; j < pe.row_size(u); ++j)
         live.push_back({ds.item_ids[pe.row(u)[j]], pe.row_times(u)[j]});
-        history.push_back(pe.row(u)[j]);
-        values.push_back(1.0f);  // as the Recommender queries with live events
-      }
     }
     r.events = live;
     const RecommendResponse resp = rec.recommend(r);
@@ -75,13 +68,10 @@ ServedEval evaluate_served(const Recommender& rec, const Interactions& heldout,
     if (!unit.empty()) ils += ils_at(list, unit.data(), rec.vector_dim(), opt.k);
     e.total_ms.push_back(resp.latency.total_ms);
     e.rerank_ms.push_back(resp.latency.rerank_ms);
-    // The pool's own order for the same request (what the stages after recall improve on).
-    UserQuery q;
-    q.user = live.empty() ? u : kUnknownUser;  // the Recommender's rule (recommender.cc)
-    q.history = history;
-    q.values = values;
+    // The pool's own order for the same request (what the stages after recall improve on),
+    // from the Recommender's own resolution of it.
     std::vector<ItemId> pool;
-    for (const auto& c : fuse_channels(b.channels(), q, fopt)) {
+    for (const auto& c : rec.pool(rec.resolve(r))) {
       if (pool.size() == opt.k) break;
       pool.push_back(c.item);
     }

@@ -108,6 +108,48 @@ TEST_F(ServedEvalTest, PriorEventsAreSentAsLiveEvents) {
   EXPECT_GT(differ, 0u) << "the live event changed no user's figures: the test sees nothing";
 }
 
+// The request the Recommender resolves is the training row plus the known live events, and its
+// pool is what the served list is drawn from: the baseline evaluate_served measures against.
+TEST_F(ServedEvalTest, ResolvedRequestAndPoolAreWhatTheServedListComesFrom) {
+  const Dataset& ds = rec_->bundle().data();
+  uint32_t u = 0;
+  while (ds.train.row_size(u) == 0) ++u;
+  RecommendRequest req;
+  req.user = ds.user_ids[u];
+  req.k = 5;
+  const ResolvedRequest plain = rec_->resolve(req);
+  EXPECT_TRUE(plain.known_user);
+  EXPECT_EQ(plain.live_events, 0u);
+  EXPECT_EQ(plain.history, std::vector<ItemId>(ds.train.row(u).begin(), ds.train.row(u).end()));
+  EXPECT_EQ(plain.query().user, u);  // the trained id: the history is what the channels saw
+
+  ItemId unseen = 0;
+  while (std::count(plain.history.begin(), plain.history.end(), unseen)) ++unseen;
+  const std::vector<LiveEvent> events = {{ds.item_ids[unseen], 1}, {"no-such-item", 2}};
+  req.events = events;
+  const ResolvedRequest live = rec_->resolve(req);
+  EXPECT_EQ(live.live_events, 1u);  // the unknown item is dropped
+  EXPECT_EQ(live.history.size(), plain.history.size() + 1);
+  EXPECT_EQ(live.history.back(), unseen);
+  EXPECT_EQ(live.values.back(), 1.0f);
+  EXPECT_EQ(live.query().user, kUnknownUser);  // history differs from the fitted row
+
+  for (const ResolvedRequest* r : {&plain, &live}) {
+    const auto pool = rec_->pool(*r);
+    ASSERT_FALSE(pool.empty());
+    EXPECT_LE(pool.size(), rec_->bundle().pool_depth());
+    std::vector<ItemId> ids;
+    for (const auto& c : pool) ids.push_back(c.item);
+    RecommendRequest again = req;
+    if (r == &plain) again.events = {};
+    for (const auto& it : rec_->recommend(again).items)
+      EXPECT_TRUE(std::count(ids.begin(), ids.end(), it.item))
+          << "item " << it.item << " not in the pool";
+    for (ItemId h : r->history)
+      EXPECT_FALSE(std::count(ids.begin(), ids.end(), h)) << "history item " << h << " in the pool";
+  }
+}
+
 TEST_F(ServedEvalTest, BadPropensityOptionsThrow) {
   ServedEvalOptions o;
   o.propensity_gamma = -1;

@@ -81,6 +81,20 @@ struct RecommendResponse {
   bool attention_normalised = true;
 };
 
+/// A request as the funnel sees it: the user's training row (when the user is known), then the
+/// live events that name a known item (value 1), oldest first as given.
+struct ResolvedRequest {
+  bool known_user = false;
+  UserId dense_user = kUnknownUser;
+  size_t live_events = 0;
+  std::vector<ItemId> history;
+  std::vector<int64_t> times;
+  std::vector<float> values;
+  /// The channels' query: the trained user id only when the history is exactly what the
+  /// channels were fitted on (no live events). Views into this object.
+  UserQuery query() const;
+};
+
 class Recommender {
  public:
   /// Reads the bundle's `rerank` config group (rerank options + `vectors`: the channel whose
@@ -89,6 +103,12 @@ class Recommender {
 
   /// Thread-safe. Throws cascade::Error for k == 0 or a diversity outside [0, 1].
   RecommendResponse recommend(const RecommendRequest& req) const;
+
+  /// The request's user and events resolved against the bundle (what recommend() starts from).
+  ResolvedRequest resolve(const RecommendRequest& req) const;
+  /// The fused pool recommend() hands to the rankers for this request (its top pool_depth),
+  /// best first: the baseline the later stages are measured against (served_eval.h).
+  std::vector<FusedCandidate> pool(const ResolvedRequest& r) const;
 
   /// The k items most similar to `item` (cosine of the `vectors` channel's item vectors; over
   /// its ANN index, inner product, when the channel has one attached). Thread-safe.
