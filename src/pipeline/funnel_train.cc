@@ -92,7 +92,8 @@ FunnelInputs prepare_funnel_inputs(const YAML::Node& cfg, const Dataset& ds,
   if (opt.heldout_test && opt.test_sees_valid) {
     in.test_rows = with_heldout_appended(ds.train, ds.valid);
     in.heldout_test =
-        collect_candidates(in.channels, in.names, in.test_rows, none, in.test, quota, threads);
+        collect_candidates(in.channels, in.names, in.test_rows, none, in.test, quota, threads,
+                           /*fitted_rows=*/false);
   }
   in.fusion = fusion_at_quota(in, ds, in.fusion_config.quota, threads);
 

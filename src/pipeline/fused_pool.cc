@@ -15,7 +15,7 @@ namespace cascade {
 PoolCandidates collect_candidates(const std::vector<const Recaller*>& channels,
                                   const std::vector<std::string>& names, const Interactions& train,
                                   const Interactions& valid, const Interactions& test, size_t quota,
-                                  int threads) {
+                                  int threads, bool fitted_rows) {
   CASCADE_CHECK(channels.size() == names.size(), "collect_candidates: one name per channel");
   PoolCandidates pc;
   pc.channels = names;
@@ -27,7 +27,7 @@ PoolCandidates collect_candidates(const std::vector<const Recaller*>& channels,
     const bool needed = (u < valid.n_rows && valid.row_size(u) > 0) || (u < test.n_rows && test.row_size(u) > 0);
     if (!needed) return;
     UserQuery q;
-    q.user = static_cast<UserId>(u);
+    q.user = fitted_rows ? static_cast<UserId>(u) : kUnknownUser;  // recommender.cc's rule
     q.history = train.row(static_cast<uint32_t>(u));
     q.values = train.row_values(static_cast<uint32_t>(u));
     auto& lists = pc.per_user[u];

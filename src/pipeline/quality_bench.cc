@@ -72,8 +72,8 @@ HeldoutCandidates heldout_candidates(const std::vector<const Recaller*>& models,
   h.valid = collect_candidates(models, names, cx.train, cx.ds.valid,
                                cx.test_sees_valid() ? none : cx.ds.test, quota, cx.threads);
   if (cx.test_sees_valid()) {
-    h.test_own =
-        collect_candidates(models, names, cx.test_history, none, cx.ds.test, quota, cx.threads);
+    h.test_own = collect_candidates(models, names, cx.test_history, none, cx.ds.test, quota,
+                                    cx.threads, /*fitted_rows=*/false);
     h.separate = true;
   }
   return h;
@@ -92,7 +92,9 @@ Suite run_channels(const std::vector<ChannelSpec>& specs, const Context& cx, uin
   for (const ChannelSpec& spec : specs) {
     spdlog::info("{}: fitting {} ({})", label, spec.name, spec.spec());
     FittedChannel fc = fit_channel(spec, cx.ds, cx.train, cx.threads, seed);
-    EvalResult r = evaluate(*fc.model, cx.test_history, cx.ds.test, cx.eval);
+    EvalOptions eo = cx.eval;
+    eo.fitted_rows = !cx.test_sees_valid();  // the history past the fit: an unknown user's query
+    EvalResult r = evaluate(*fc.model, cx.test_history, cx.ds.test, eo);
     Json& c = out[spec.name];
     write_metrics(r, pool, c);
     c["fit_seconds"] = fc.fit_seconds;

@@ -66,6 +66,39 @@ TEST(FusedPool, CandidatesMaskTrainingItemsAndTuningUsesValidationOnly) {
   EXPECT_DOUBLE_EQ(r.summary.at("recall@1"), 0.0);
 }
 
+// Scores item u + 1 highest for a known user u, item 0 for an unknown one: shows which id a
+// query carried (a fitted factor model answers a known user from the user's trained vector).
+class UserEcho : public FixedRecaller {
+ public:
+  UserEcho() : FixedRecaller(std::vector<float>(5, 0.f)) {}
+  void score(const UserQuery& q, std::span<float> out) const override {
+    std::fill(out.begin(), out.end(), 0.f);
+    out[q.user == kUnknownUser ? 0 : q.user + 1] = 1.f;
+  }
+};
+
+TEST(FusedPool, HistoriesPastTheFitAreQueriedAsUnknownUsers) {
+  UserEcho echo;
+  const Interactions rows = test::make_rows(5, {{3}, {3}});
+  const Interactions held = test::make_rows(5, {{2}, {2}});
+  const Interactions none;
+  const auto fitted = collect_candidates({&echo}, {"e"}, rows, none, held, 2, 1);
+  const auto extended =
+      collect_candidates({&echo}, {"e"}, rows, none, held, 2, 1, /*fitted_rows=*/false);
+  for (UserId u : {0u, 1u}) {
+    EXPECT_EQ(fitted.per_user[u][0].items[0].item, u + 1) << u;
+    EXPECT_EQ(extended.per_user[u][0].items[0].item, 0u) << u;
+  }
+  // The evaluator follows the same rule.
+  EvalOptions eo;
+  eo.ks = {1};
+  eo.threads = 1;
+  const Interactions want_own = test::make_rows(5, {{1}, {2}});
+  EXPECT_DOUBLE_EQ(evaluate(echo, rows, want_own, eo).summary.at("recall@1"), 1.0);
+  eo.fitted_rows = false;
+  EXPECT_DOUBLE_EQ(evaluate(echo, rows, want_own, eo).summary.at("recall@1"), 0.0);
+}
+
 TEST(FusedPool, UnknownTuningMetricIsAnError) {
   FixedRecaller a({3, 2, 1}), b({1, 2, 3});
   const Interactions train = test::make_rows(3, {{0}});

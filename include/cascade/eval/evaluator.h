@@ -20,6 +20,10 @@ struct EvalOptions {
   int threads = 0;
   /// Item vectors for ILS@K (row-major n_items x dim); when null, ILS is not reported.
   ItemVectorsView ils_vectors{};
+  /// evaluate(): the `train` rows are what the model was fitted on, so queries carry the dense
+  /// user id; false (rows extended past the fit) queries as an unknown user with that history,
+  /// as the Recommender does when a request brings live events.
+  bool fitted_rows = true;
 };
 
 struct EvalResult {

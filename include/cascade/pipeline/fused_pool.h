@@ -25,11 +25,14 @@ struct PoolCandidates {
   std::vector<std::vector<ChannelCandidates>> per_user;  ///< [user][channel]
 };
 
-/// Queries every channel for every user that has a held-out item in `valid` or `test`.
+/// Queries every channel for every user that has a held-out item in `valid` or `test`, with
+/// `train`'s row as the history. fitted_rows: `train` is what the channels were fitted on, so the
+/// query carries the trained user id; false (a history extended past the fit, e.g. with the
+/// validation item) queries as an unknown user, as the Recommender does with live events.
 PoolCandidates collect_candidates(const std::vector<const Recaller*>& channels,
                                   const std::vector<std::string>& names, const Interactions& train,
                                   const Interactions& valid, const Interactions& test, size_t quota,
-                                  int threads);
+                                  int threads, bool fitted_rows = true);
 
 /// Fuses every user's lists (training items excluded again after fusion) into ranked lists.
 std::vector<std::vector<ItemId>> fuse_pool(const PoolCandidates& pc, const Interactions& train,
