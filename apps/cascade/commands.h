@@ -22,6 +22,7 @@ void add_bench_ann(CLI::App* bench);
 void add_bench_funnel(CLI::App* bench);
 void add_bench_quality(CLI::App* bench);
 void add_bench_rerank(CLI::App* bench);
+void add_bench_cuts(CLI::App* bench);
 void add_bench_ope(CLI::App* bench);
 void add_bench_sweep(CLI::App* bench);
 

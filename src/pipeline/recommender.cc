@@ -80,11 +80,14 @@ ResolvedRequest Recommender::resolve(const RecommendRequest& req) const {
   return r;
 }
 
-std::vector<FusedCandidate> Recommender::pool(const ResolvedRequest& r) const {
+std::vector<FusedCandidate> Recommender::pool(const ResolvedRequest& r, size_t depth) const {
   // Only the top pool_depth of the fusion reach the rankers; fused scores do not depend on the
   // cut, so fusing straight to that depth gives the same pool for less work.
   FusionOptions fopt = bundle_->fusion();
-  fopt.pool_size = std::min(fopt.pool_size, bundle_->pool_depth());
+  CASCADE_CHECK(
+      depth <= fopt.pool_size,
+      fmt::format("pool depth {} exceeds the bundle's fused pool of {}", depth, fopt.pool_size));
+  fopt.pool_size = std::min(fopt.pool_size, depth ? depth : bundle_->pool_depth());
   return fuse_channels(bundle_->channels(), r.query(), fopt);
 }
 
@@ -104,7 +107,7 @@ RecommendResponse Recommender::recommend(const RecommendRequest& req) const {
   resp.history = history.size();
   const int64_t now = req.now != 0 ? req.now : serving_time(b.log_clock(), times);
 
-  const std::vector<FusedCandidate> pool = this->pool(rr);
+  const std::vector<FusedCandidate> pool = this->pool(rr, req.pool_depth);
   resp.latency.recall_ms = total.lap_ms();
   if (pool.empty()) {
     resp.latency.total_ms = total.ms();

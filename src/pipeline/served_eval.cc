@@ -49,6 +49,7 @@ ServedEval evaluate_served(const Recommender& rec, const Interactions& heldout,
     r.diversity = opt.diversity;
     r.pre_keep = opt.pre_keep;
     r.fine_keep = opt.fine_keep;
+    r.pool_depth = opt.pool_depth;
     std::vector<LiveEvent> live;
     if (opt.prior_events && u < opt.prior_events->n_rows) {
       const Interactions& pe = *opt.prior_events;
@@ -71,7 +72,7 @@ ServedEval evaluate_served(const Recommender& rec, const Interactions& heldout,
     // The pool's own order for the same request (what the stages after recall improve on),
     // from the Recommender's own resolution of it.
     std::vector<ItemId> pool;
-    for (const auto& c : rec.pool(rec.resolve(r))) {
+    for (const auto& c : rec.pool(rec.resolve(r), opt.pool_depth)) {
       if (pool.size() == opt.k) break;
       pool.push_back(c.item);
     }
@@ -130,6 +131,69 @@ nlohmann::ordered_json rerank_sweep(const Recommender& rec, const Interactions& 
                  mean(e.recall), so.k, e.ils);
     j.update(e.to_json(so.k));
     out["sweep"].push_back(std::move(j));
+  }
+  return out;
+}
+
+nlohmann::ordered_json cuts_sweep(const Recommender& rec, const Interactions& heldout,
+                                  std::span<const size_t> pool_depths,
+                                  std::span<const size_t> pre_keeps,
+                                  std::span<const size_t> fine_keeps, const ServedEvalOptions& base,
+                                  int rounds) {
+  const size_t fused = rec.bundle().fusion().pool_size;
+  for (size_t d : pool_depths)
+    CASCADE_CHECK(
+        d >= 1 && d <= fused,
+        fmt::format("--pools: depth {} is outside [1, {}] (the bundle's fused pool)", d, fused));
+  CASCADE_CHECK(rounds >= 1, fmt::format("--rounds: {} must be at least 1", rounds));
+  std::vector<ServedEvalOptions> cuts;
+  for (size_t d : pool_depths)
+    for (size_t pre : pre_keeps)
+      for (size_t fine : fine_keeps) {
+        if (!(d >= pre && pre >= fine && fine >= base.k)) continue;
+        ServedEvalOptions so = base;
+        so.pool_depth = d;
+        so.pre_keep = pre;
+        so.fine_keep = fine;
+        cuts.push_back(so);
+      }
+  CASCADE_CHECK(!cuts.empty(),
+                fmt::format("no cut with pool >= pre-keep >= fine-keep >= k = {}", base.k));
+  // Rounds run over every cut in turn, so a slow spell of the machine touches all cuts alike;
+  // each latency figure is the median over the rounds. The lists do not change between rounds.
+  std::vector<double> recall(cuts.size()), ndcg(cuts.size());
+  std::vector<std::vector<double>> ms_mean(cuts.size()), ms_p50(cuts.size()), ms_p99(cuts.size());
+  for (int r = 0; r < rounds; ++r) {
+    for (size_t c = 0; c < cuts.size(); ++c) {
+      const ServedEval e = evaluate_served(rec, heldout, cuts[c]);
+      if (r == 0) recall[c] = mean(e.recall), ndcg[c] = mean(e.ndcg);
+      CASCADE_CHECK(mean(e.recall) == recall[c],
+                    "cuts_sweep: a cut's lists changed between rounds");
+      ms_mean[c].push_back(mean(e.total_ms));
+      ms_p50[c].push_back(percentile(e.total_ms, 0.5));
+      ms_p99[c].push_back(percentile(e.total_ms, 0.99));
+    }
+    spdlog::info("cuts: round {}/{} of {} cuts done", r + 1, rounds, cuts.size());
+  }
+  nlohmann::ordered_json out = nlohmann::ordered_json::array();
+  const std::string at = fmt::format("@{}", base.k);
+  for (size_t c = 0; c < cuts.size(); ++c) {
+    nlohmann::ordered_json j = {{"pool_depth", cuts[c].pool_depth},
+                                {"pre_keep", cuts[c].pre_keep},
+                                {"fine_keep", cuts[c].fine_keep}};
+    j["recall" + at] = recall[c];
+    j["ndcg" + at] = ndcg[c];
+    j["ms_mean"] = percentile(ms_mean[c], 0.5);
+    j["ms_p50"] = percentile(ms_p50[c], 0.5);
+    j["ms_p99"] = percentile(ms_p99[c], 0.5);
+    out.push_back(std::move(j));
+  }
+  for (size_t i = 0; i < cuts.size(); ++i) {
+    bool beaten = false;
+    for (size_t j = 0; j < cuts.size() && !beaten; ++j)
+      beaten = j != i && recall[j] >= recall[i] &&
+               out[j]["ms_mean"].get<double>() < out[i]["ms_mean"].get<double>();
+    out[i]["frontier"] = !beaten;
   }
   return out;
 }

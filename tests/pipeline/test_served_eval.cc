@@ -150,6 +150,43 @@ TEST_F(ServedEvalTest, ResolvedRequestAndPoolAreWhatTheServedListComesFrom) {
   }
 }
 
+// The cut-off curve: only cuts with pool >= pre >= fine >= k, the bundle's own cut scoring what
+// the bundle's offline evaluation scores, a frontier that holds the cheapest cut, and depths past
+// the fused pool refused.
+TEST_F(ServedEvalTest, CutsSweepCoversValidCutsAndMarksTheFrontier) {
+  const Dataset& ds = rec_->bundle().data();
+  const std::vector<size_t> pools = {30, 60}, pres = {10, 40}, fines = {5, 10, 20};
+  const auto curve = cuts_sweep(*rec_, ds.valid, pools, pres, fines, {}, 1);
+  // Every cut obeys the order, with k = 10.
+  size_t frontier = 0;
+  double cheapest = 1e300;
+  bool cheapest_on_frontier = false;
+  for (const auto& j : curve) {
+    EXPECT_GE(j["pool_depth"].get<size_t>(), j["pre_keep"].get<size_t>());
+    EXPECT_GE(j["pre_keep"].get<size_t>(), j["fine_keep"].get<size_t>());
+    EXPECT_GE(j["fine_keep"].get<size_t>(), 10u);
+    frontier += j["frontier"].get<bool>();
+    if (j["ms_mean"].get<double>() < cheapest)
+      cheapest = j["ms_mean"], cheapest_on_frontier = j["frontier"].get<bool>();
+  }
+  // (30,10,10), (60,10,10), (60,40,10), (60,40,20): pre 40 exceeds pool 30, fine 5 is below k,
+  // fine 20 exceeds pre 10.
+  EXPECT_EQ(curve.size(), 4u);
+  EXPECT_GE(frontier, 1u);
+  EXPECT_TRUE(cheapest_on_frontier);
+  // The bundle's cuts (pool 60, pre 40, fine 20): the same Recall@10 as the default request.
+  for (const auto& j : curve) {
+    if (j["pool_depth"] == 60 && j["pre_keep"] == 40 && j["fine_keep"] == 20) {
+      EXPECT_DOUBLE_EQ(j["recall@10"].get<double>(),
+                       evaluate_served(*rec_, ds.valid, {}).to_json(10)["recall@10"].get<double>());
+    }
+  }
+  const std::vector<size_t> too_deep = {151};
+  EXPECT_THROW(cuts_sweep(*rec_, ds.valid, too_deep, pres, fines, {}, 1), Error);
+  const std::vector<size_t> shallow = {5};
+  EXPECT_THROW(cuts_sweep(*rec_, ds.valid, shallow, pres, fines, {}, 1), Error);  // no valid cut
+}
+
 TEST_F(ServedEvalTest, BadPropensityOptionsThrow) {
   ServedEvalOptions o;
   o.propensity_gamma = -1;

@@ -12,6 +12,7 @@ void add_bench_command(CLI::App& app) {
   add_bench_ann(bench);
   add_bench_funnel(bench);
   add_bench_rerank(bench);
+  add_bench_cuts(bench);
   add_bench_ope(bench);
   add_bench_sweep(bench);
 }

@@ -45,6 +45,7 @@ struct RecommendRequest {
   int64_t now = 0;
   size_t pre_keep = 0;  ///< 0 = the bundle's; offline experiments may change the cut-offs
   size_t fine_keep = 0;
+  size_t pool_depth = 0;  ///< 0 = the bundle's; at most the fusion's pool size (offline only)
 };
 
 struct StageLatency {
@@ -106,9 +107,10 @@ class Recommender {
 
   /// The request's user and events resolved against the bundle (what recommend() starts from).
   ResolvedRequest resolve(const RecommendRequest& req) const;
-  /// The fused pool recommend() hands to the rankers for this request (its top pool_depth),
-  /// best first: the baseline the later stages are measured against (served_eval.h).
-  std::vector<FusedCandidate> pool(const ResolvedRequest& r) const;
+  /// The fused pool recommend() hands to the rankers for this request (its top `depth`; 0 =
+  /// the bundle's pool_depth), best first: the baseline the later stages are measured against
+  /// (served_eval.h). Throws cascade::Error when depth exceeds the fusion's pool size.
+  std::vector<FusedCandidate> pool(const ResolvedRequest& r, size_t depth = 0) const;
 
   /// The k items most similar to `item` (cosine of the `vectors` channel's item vectors; over
   /// its ANN index, inner product, when the channel has one attached). Thread-safe.

@@ -32,6 +32,7 @@ struct ServedEvalOptions {
   double diversity = -1;  ///< < 0 = the bundle's
   size_t pre_keep = 0;    ///< 0 = the bundle's cuts
   size_t fine_keep = 0;
+  size_t pool_depth = 0;           ///< 0 = the bundle's (RecommendRequest::pool_depth)
   double propensity_gamma = 0.5;   ///< γ >= 0 of the popularity propensity (see above)
   double propensity_floor = 0.01;  ///< in (0, 1]: weights are clipped at 1 / floor
   /// Events each request carries as live events (the user's row of this matrix, e.g. the
@@ -67,5 +68,18 @@ ServedEval evaluate_served(const Recommender& rec, const Interactions& heldout,
 nlohmann::ordered_json rerank_sweep(const Recommender& rec, const Interactions& heldout,
                                     std::span<const double> lambdas, const ServedEvalOptions& base,
                                     const std::string& who);
+
+/// The cost curve of the funnel's cut-offs: evaluate_served at every (pool_depth, pre_keep,
+/// fine_keep) of the three lists with pool_depth >= pre_keep >= fine_keep >= k (pool depths
+/// beyond the fusion's pool size are an error), `base` giving every other option.
+/// [{"pool_depth","pre_keep","fine_keep","recall@K","ndcg@K","ms_mean","ms_p50","ms_p99",
+///   "frontier"}], in the order tried; "frontier": no other point has at least its Recall@K at
+/// a lower mean latency (the curve to choose a cut from for a latency budget). Latencies are
+/// medians over `rounds` passes over all cuts (>= 1).
+nlohmann::ordered_json cuts_sweep(const Recommender& rec, const Interactions& heldout,
+                                  std::span<const size_t> pool_depths,
+                                  std::span<const size_t> pre_keeps,
+                                  std::span<const size_t> fine_keeps, const ServedEvalOptions& base,
+                                  int rounds = 3);
 
 }  // namespace cascade
