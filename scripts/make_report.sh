@@ -39,11 +39,13 @@ need "$J/sweep-sasrec.json" && "$CASCADE" bench sweep "${D[@]}" --protocol seed-
 need "$J/sweep-two_tower.json" && "$CASCADE" bench sweep "${D[@]}" --protocol seed-loo --channel two_tower --param dim --values 16,32,64,128 \
   --threads "$THREADS" --json "$J/sweep-two_tower.json"
 
-echo "== 4/6 bundle of the funnel chosen on validation, then the MMR diversity sweep with IPS/SNIPS (cascade bench rerank)"
-if need "$J/rerank.json"; then
-  "$CASCADE" bundle "${D[@]}" --out "$OUT/bundle" --funnel-from "$J/funnel.json" --cache "$OUT/oof-channels" \
-    --report "quality=$J/quality.json" --threads "$THREADS"
-  "$CASCADE" bench rerank --bundle "$OUT/bundle" --json "$J/rerank.json"
+echo "== 4/6 bundle of the funnel chosen on validation, then the MMR diversity sweep with IPS/SNIPS (cascade bench rerank) and the cuts curve (cascade bench cuts)"
+if [ ! -s "$J/rerank.json" ] || [ ! -s "$J/cuts.json" ]; then
+  [ -s "$OUT/bundle/manifest.json" ] || "$CASCADE" bundle "${D[@]}" --out "$OUT/bundle" --funnel-from "$J/funnel.json" \
+    --cache "$OUT/oof-channels" --report "quality=$J/quality.json" --threads "$THREADS"
+  need "$J/rerank.json" && "$CASCADE" bench rerank --bundle "$OUT/bundle" --json "$J/rerank.json"
+  # The cost curve of the bundle's cuts on its validation users (choose a cut on validation).
+  need "$J/cuts.json" && "$CASCADE" bench cuts --bundle "$OUT/bundle" --split valid --json "$J/cuts.json"
 fi
 
 echo "== 5/6 off-policy estimators against a known truth (cascade bench ope: synthetic logged exposure)"
@@ -51,5 +53,5 @@ need "$J/ope.json" && "$CASCADE" bench ope --users 5000 --items 1000 --impressio
   --threads "$THREADS" --json "$J/ope.json"
 
 echo "== 6/6 report"
-"$CASCADE" report "${D[@]}" --quality "$J/quality.json" --funnel "$J/funnel.json" --rerank "$J/rerank.json" \
+"$CASCADE" report "${D[@]}" --quality "$J/quality.json" --funnel "$J/funnel.json" --rerank "$J/rerank.json" --cuts "$J/cuts.json" \
   --sweep "$J/sweep-sasrec.json" --sweep "$J/sweep-two_tower.json" --ope "$J/ope.json" --out "$OUT"

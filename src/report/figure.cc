@@ -113,8 +113,10 @@ std::string bars_script(const Figure& f, const std::string& dat) {
 }
 
 std::string lines_script(const Figure& f, const std::string& dat, bool labelled) {
-  std::string s =
-      f.series.size() == 1 && !labelled ? "set key off\n" : "set key top left box opaque\n";
+  std::string s = f.series.size() == 1 && !labelled
+                      ? "set key off\n"
+                      : fmt::format("set key {} box opaque\n",
+                                    f.key_position.empty() ? "top left" : f.key_position);
   // On log axes, points (and p10 markers) at the smallest value would sit on the axis itself.
   double min_x = INFINITY, min_y = INFINITY;
   for (const Series& se : f.series) {

@@ -52,7 +52,8 @@ ReportOutput write_report(const ReportInputs& in,
 
   // Read everything first: a bad input fails before anything is drawn.
   const JsonInput quality = load_json_input(in.quality), funnel = load_json_input(in.funnel),
-                  rerank = load_json_input(in.rerank), ope = load_json_input(in.ope);
+                  rerank = load_json_input(in.rerank), cuts = load_json_input(in.cuts),
+                  ope = load_json_input(in.ope);
   std::vector<JsonInput> sweeps;
   for (const auto& s : in.sweeps) sweeps.push_back(load_json_input(s));
 
@@ -64,7 +65,7 @@ ReportOutput write_report(const ReportInputs& in,
 
   std::vector<Section> sections = eda_sections(eda.get(), in.dataset);
   for (auto&& part : {quality_sections(quality), funnel_sections(funnel), sweep_sections(sweeps),
-                      rerank_sections(rerank), ope_sections(ope)}) {
+                      rerank_sections(rerank), cuts_sections(cuts), ope_sections(ope)}) {
     sections.insert(sections.end(), part.begin(), part.end());
   }
 
@@ -93,6 +94,7 @@ ReportOutput write_report(const ReportInputs& in,
        std::vector<std::pair<std::string, std::string>>{{"--quality", in.quality},
                                                         {"--funnel", in.funnel},
                                                         {"--rerank", in.rerank},
+                                                        {"--cuts", in.cuts},
                                                         {"--ope", in.ope}}) {
     if (!path.empty()) intro.push_back(flag + " " + path);
   }

@@ -34,6 +34,7 @@ ReportInputs all_inputs(const fs::path& out) {
   in.quality = fixture("quality.json");
   in.funnel = fixture("funnel.json");
   in.rerank = fixture("rerank.json");
+  in.cuts = fixture("cuts.json");
   in.ope = fixture("ope.json");
   in.sweeps = {fixture("sweep_two_tower.json"), fixture("sweep_sasrec.json")};
   in.out = out;
@@ -58,34 +59,24 @@ TEST_F(Report, DrawsEveryFigureFromItsInputs) {
   const ReportOutput out = write_report(all_inputs(dir.path()));
   EXPECT_EQ(out.not_run, 0u);
   const fs::path fig = dir.path() / "fig";
-  for (const char* name : {"eda_ratings",
-                           "eda_user_activity",
-                           "eda_item_popularity",
-                           "eda_active_days",
-                           "eda_genres",
-                           "eda_cold_start",
-                           "eda_lorenz",
-                           "channels",
-                           "fusion_strategies",
-                           "drop_one",
-                           "funnel_retention",
-                           "rankers",
-                           "ranker_pairwise",
-                           "din_pooling",
-                           "user_buckets",
-                           "sweep_sasrec_max_len",
-                           "sweep_two_tower_dim",
-                           "mmr_pareto_ils",
-                           "mmr_pareto_coverage",
-                           "mmr_ope",
-                           "ope"}) {
+  for (const char* name : {"eda_ratings",         "eda_user_activity",
+                           "eda_item_popularity", "eda_active_days",
+                           "eda_genres",          "eda_cold_start",
+                           "eda_lorenz",          "channels",
+                           "fusion_strategies",   "drop_one",
+                           "funnel_retention",    "rankers",
+                           "ranker_pairwise",     "din_pooling",
+                           "user_buckets",        "sweep_sasrec_max_len",
+                           "sweep_two_tower_dim", "mmr_pareto_ils",
+                           "mmr_pareto_coverage", "mmr_ope",
+                           "cuts_cost",           "ope"}) {
     SCOPED_TRACE(name);
     const std::string png = read_file(fig / (std::string(name) + ".png"));
     ASSERT_GT(png.size(), 1000u);
     EXPECT_EQ(png.substr(0, 8), std::string("\x89PNG\r\n\x1a\n", 8));
     EXPECT_TRUE(fs::exists(fig / (std::string(name) + ".json")));
   }
-  EXPECT_EQ(out.figures.size(), 21u);
+  EXPECT_EQ(out.figures.size(), 22u);
 }
 
 TEST_F(Report, FigureNumbersEqualTheSourceJson) {
@@ -115,6 +106,14 @@ TEST_F(Report, FigureNumbersEqualTheSourceJson) {
   EXPECT_EQ(ys(drop, 1, "y_high")[1], d["ials"]["loss_pool_recall"]["ci_high"].get<double>());
   // A channel bench quality skipped (tuned weight 0) has no bar.
   EXPECT_EQ(drop["categories"], Json({"popularity", "ials"}));
+
+  // Cuts: frontier points in the first series, labelled pool>pre>fine; the rest unlabelled.
+  const Json cuts = read_json(fig / "cuts_cost.json");
+  EXPECT_EQ(ys(cuts, 0, "x"), (std::vector<double>{0.25, 0.5}));
+  EXPECT_EQ(ys(cuts, 0), (std::vector<double>{0.125, 0.1875}));
+  EXPECT_EQ(cuts["series"][0]["point_labels"], Json({"50>20>10", "200>20>10"}));
+  EXPECT_EQ(ys(cuts, 1, "x"), (std::vector<double>{0.375, 0.625}));
+  EXPECT_EQ(ys(cuts, 1), (std::vector<double>{0.125, 0.15625}));
 
   const Json ret = read_json(fig / "funnel_retention.json");
   EXPECT_EQ(ret["categories"], Json({"pool", "pre_rank", "fine_rank", "top10"}));
@@ -205,7 +204,7 @@ TEST_F(Report, PageIsSelfContained) {
       }
     }
   }
-  EXPECT_EQ(images, 21u);
+  EXPECT_EQ(images, 22u);
   EXPECT_EQ(html.find("<script"), std::string::npos);
   EXPECT_EQ(html.find("<link"), std::string::npos);
   EXPECT_EQ(html.find("Not run"), std::string::npos);
@@ -231,6 +230,7 @@ TEST_F(Report, MissingInputsSayNotRunWithTheCommand) {
       std::string::npos);
   EXPECT_NE(html.find("--channel two_tower --param dim"), std::string::npos);
   EXPECT_NE(html.find("Not run: no bench rerank JSON given"), std::string::npos);
+  EXPECT_NE(html.find("Not run: no bench cuts JSON given"), std::string::npos);
   EXPECT_NE(html.find("Not run: no bench ope JSON given"), std::string::npos);
   // Only the channels and the drop-one were drawable.
   EXPECT_EQ(out.figures.size(), 2u);

@@ -1,5 +1,5 @@
 // cascade report [--data PATH --dataset NAME] [--quality Q.json] [--funnel F.json] [--rerank
-// R.json]
+// R.json] [--cuts C.json]
 //                [--sweep S.json ...] [--ope O.json] [--out report]
 #include "cascade/report/report.h"
 
@@ -27,6 +27,7 @@ void add_report_command(CLI::App& app) {
   cmd->add_option("--funnel", in->funnel,
                   "cascade bench funnel JSON (retention, rankers, DIN, user buckets)");
   cmd->add_option("--rerank", in->rerank, "cascade bench rerank JSON (MMR lambda sweep)");
+  cmd->add_option("--cuts", in->cuts, "cascade bench cuts JSON (recall against latency per cut)");
   cmd->add_option("--sweep", in->sweeps, "cascade bench sweep JSON (repeatable)")
       ->allow_extra_args(false);
   cmd->add_option("--ope", in->ope, "cascade bench ope JSON (off-policy estimates)");

@@ -41,6 +41,7 @@ struct Figure {
   std::vector<double>
       xtics{};  ///< explicit x tick positions (e.g. a sweep's values); empty = gnuplot's
   bool log_x = false, log_y = false;
+  std::string key_position{};  ///< Lines / Scatter: gnuplot key position ("" = top left)
   nlohmann::json extra =
       nlohmann::json::object();  ///< further numbers drawn or stated (fit slope, Gini)
 };

@@ -16,7 +16,7 @@ namespace cascade::report {
 struct ReportInputs {
   std::string data, dataset;  ///< both or neither: the dataset section
   LoadOptions load;
-  std::string quality, funnel, rerank, ope;  ///< bench JSON files; empty = not given
+  std::string quality, funnel, rerank, cuts, ope;  ///< bench JSON files; empty = not given
   std::vector<std::string> sweeps;           ///< cascade bench sweep JSON files
   std::filesystem::path out = "report";
 };

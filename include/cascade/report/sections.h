@@ -38,6 +38,8 @@ std::vector<Section> rerank_sections(const JsonInput& in);
 /// `cascade bench sweep` files: the SASRec max_len and Two-Tower dim sweeps (not run when
 /// absent), then any other sweep given.
 std::vector<Section> sweep_sections(const std::vector<JsonInput>& sweeps);
+/// `cascade bench cuts`: recall@10 against request latency per pool depth and stage cuts.
+std::vector<Section> cuts_sections(const JsonInput& in);
 /// `cascade bench ope`: true vs naive vs IPS vs SNIPS per policy.
 std::vector<Section> ope_sections(const JsonInput& in);
 
