@@ -49,15 +49,9 @@ class OmpThreads {
 // The MIPS -> L2 reduction's item vectors (rows x (dim + 1)); sets max_norm2.
 std::vector<float> augment_for_l2(const float* vectors, uint32_t rows, uint32_t dim,
                                   double& max_norm2) {
-  std::vector<double> norms2(rows);
+  const std::vector<double> norms2 = ann::squared_lengths(vectors, rows, dim);
   max_norm2 = 0;
-  for (uint32_t i = 0; i < rows; ++i) {
-    double s = 0;
-    for (uint32_t j = 0; j < dim; ++j)
-      s += double(vectors[size_t(i) * dim + j]) * vectors[size_t(i) * dim + j];
-    norms2[i] = s;
-    max_norm2 = std::max(max_norm2, s);
-  }
+  for (double n2 : norms2) max_norm2 = std::max(max_norm2, n2);
   std::vector<float> augmented(static_cast<size_t>(rows) * (dim + 1));
   for (uint32_t i = 0; i < rows; ++i) {
     std::copy(vectors + size_t(i) * dim, vectors + size_t(i + 1) * dim,

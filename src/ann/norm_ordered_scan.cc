@@ -42,17 +42,23 @@ bool better(const ScoredItem& a, const ScoredItem& b) {
 
 }  // namespace
 
-NormOrderedScan::NormOrderedScan(const float* vectors, uint32_t rows, uint32_t dim)
-    : rows_(rows), dim_(dim) {
-  std::vector<double> norm(rows);
+std::vector<double> squared_lengths(const float* vectors, uint32_t rows, uint32_t dim) {
+  std::vector<double> out(rows);
   for (uint32_t i = 0; i < rows; ++i) {
     double s = 0;
     for (uint32_t j = 0; j < dim; ++j)
       s += double(vectors[size_t(i) * dim + j]) * vectors[size_t(i) * dim + j];
-    // A non-finite row sorts first, with an infinite bound: it never stops the scan (and its
-    // scores, skipped like top_k's, never enter the answer).
-    norm[i] = std::isfinite(s) ? std::sqrt(s) : INFINITY;
+    out[i] = s;
   }
+  return out;
+}
+
+NormOrderedScan::NormOrderedScan(const float* vectors, uint32_t rows, uint32_t dim)
+    : rows_(rows), dim_(dim) {
+  std::vector<double> norm = squared_lengths(vectors, rows, dim);
+  // A non-finite row sorts first, with an infinite bound: it never stops the scan (and its
+  // scores, skipped like top_k's, never enter the answer).
+  for (double& n : norm) n = std::isfinite(n) ? std::sqrt(n) : INFINITY;
   ids_.resize(rows);
   std::iota(ids_.begin(), ids_.end(), ItemId{0});
   std::stable_sort(ids_.begin(), ids_.end(), [&](ItemId a, ItemId b) { return norm[a] > norm[b]; });

@@ -17,6 +17,9 @@
 
 namespace cascade::ann {
 
+/// |x|^2 of each of `rows` row-major vectors of `dim` floats, summed in double.
+std::vector<double> squared_lengths(const float* vectors, uint32_t rows, uint32_t dim);
+
 class NormOrderedScan {
  public:
   /// Copies `rows` x `dim` vectors (row-major), sorted by length, longest first.

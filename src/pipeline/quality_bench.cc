@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <optional>
 
 #include "cascade/core/error.h"
 #include "cascade/eval/compare.h"
@@ -59,9 +60,8 @@ struct Context {
 // their history differs, so the test users' lists are collected separately.
 struct HeldoutCandidates {
   PoolCandidates valid;
-  PoolCandidates test_own;  ///< only with test_sees_valid
-  bool separate = false;
-  const PoolCandidates& test() const { return separate ? test_own : valid; }
+  std::optional<PoolCandidates> test_own;  ///< only with test_sees_valid
+  const PoolCandidates& test() const { return test_own ? *test_own : valid; }
 };
 
 HeldoutCandidates heldout_candidates(const std::vector<const Recaller*>& models,
@@ -71,11 +71,9 @@ HeldoutCandidates heldout_candidates(const std::vector<const Recaller*>& models,
   HeldoutCandidates h;
   h.valid = collect_candidates(models, names, cx.train, cx.ds.valid,
                                cx.test_sees_valid() ? none : cx.ds.test, quota, cx.threads);
-  if (cx.test_sees_valid()) {
+  if (cx.test_sees_valid())
     h.test_own = collect_candidates(models, names, cx.test_history, none, cx.ds.test, quota,
                                     cx.threads, /*fitted_rows=*/false);
-    h.separate = true;
-  }
   return h;
 }
 

@@ -37,8 +37,12 @@ std::vector<Section> cuts_sections(const JsonInput& in) {
            .title = "Funnel cuts: recall@10 against mean request latency",
            .xlabel = "mean latency of a whole request, ms (one thread)",
            .ylabel = "recall@10"};
-  Series front{.label = "on the frontier (pool > pre-keep > fine-keep)"};
-  Series rest{.label = "dominated"};
+  struct Point {
+    double ms, recall;
+    std::string label;
+  };
+  std::vector<Point> frontier;  // drawn as a curve, left to right
+  Series rest{.label = "dominated", .points_only = true};
   Table t{"",
           {"pool > pre-keep > fine-keep", "recall@10", "ndcg@10", "mean ms", "p50 ms", "p99 ms",
            "frontier"},
@@ -48,28 +52,29 @@ std::vector<Section> cuts_sections(const JsonInput& in) {
     const std::string where = fmt::format("curve[{}]", i);
     const bool on =
         c.contains("frontier") && c["frontier"].is_boolean() && c["frontier"].get<bool>();
-    Series& s = on ? front : rest;
-    s.x.push_back(number(c, "ms_mean", file, where));
-    s.y.push_back(number(c, "recall@10", file, where));
-    s.point_labels.push_back(on ? cut_label(c, file, where) : "");
-    t.rows.push_back({cut_label(c, file, where), f4(s.y.back()),
-                      f4(number(c, "ndcg@10", file, where)), fmt::format("{:.3f}", s.x.back()),
+    const double ms = number(c, "ms_mean", file, where);
+    const double recall = number(c, "recall@10", file, where);
+    if (on) {
+      frontier.push_back({ms, recall, cut_label(c, file, where)});
+    } else {
+      rest.x.push_back(ms);
+      rest.y.push_back(recall);
+      rest.point_labels.push_back("");
+    }
+    t.rows.push_back({cut_label(c, file, where), f4(recall),
+                      f4(number(c, "ndcg@10", file, where)), fmt::format("{:.3f}", ms),
                       fmt::format("{:.3f}", number(c, "ms_p50", file, where)),
                       fmt::format("{:.3f}", number(c, "ms_p99", file, where)), on ? "yes" : ""});
   }
-  // The frontier as a curve, left to right; the dominated cuts as points.
-  std::vector<size_t> order(front.x.size());
-  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-  std::sort(order.begin(), order.end(),
-            [&](size_t a, size_t b) { return front.x[a] < front.x[b]; });
-  Series sorted{.label = front.label};
-  for (size_t i : order) {
-    sorted.x.push_back(front.x[i]);
-    sorted.y.push_back(front.y[i]);
-    sorted.point_labels.push_back(front.point_labels[i]);
+  std::stable_sort(frontier.begin(), frontier.end(),
+                   [](const Point& a, const Point& b) { return a.ms < b.ms; });
+  Series line{.label = "on the frontier (pool > pre-keep > fine-keep)"};
+  for (const Point& p : frontier) {
+    line.x.push_back(p.ms);
+    line.y.push_back(p.recall);
+    line.point_labels.push_back(p.label);
   }
-  rest.points_only = true;
-  f.series = {sorted};
+  f.series = {line};
   if (!rest.x.empty()) f.series.push_back(rest);
   f.key_position = "bottom right";
   std::string cuts;
