@@ -29,6 +29,7 @@ class SeedLooSplit:
     test_item: np.ndarray  # [n_users] dense item id, -1 = none
     user_ids: np.ndarray  # dense -> raw user id
     item_ids: np.ndarray  # dense -> raw item id
+    train_sequences: list | None = None  # per user: training item ids in time order
 
     @property
     def n_users(self) -> int:
@@ -71,7 +72,8 @@ def load_seed_loo(folder: str, min_rating: float = 4.0, min_positives: int = 5) 
     )
     train.sum_duplicates()  # ML-100K has no repeated (user, item) pair; stay binary if one did
     train.data[:] = 1.0
-    return SeedLooSplit(train, valid_item, test_item, user_ids, item_ids)
+    sequences = [i[starts[k] : last[k] - 1] for k in range(n_users)]
+    return SeedLooSplit(train, valid_item, test_item, user_ids, item_ids, sequences)
 
 
 def evaluate_topk(top_items: np.ndarray, heldout_item: np.ndarray, k: int = 10) -> dict:
