@@ -81,6 +81,16 @@ def tables(j):
             d = {"diff": pw["diff"][f][k], "ci_low": pw["ci_low"][f][k], "ci_high": pw["ci_high"][f][k], "p_value": pw["p_value"][f][k]}
             print(f"| {n} | {ci(d)} |")
 
+    if "channels_alone" in j:
+        print()
+        print("| recall channel alone (its own top 10; test) | Recall@10 | NDCG@10 | Recall@50 | validation Recall@10 | served funnel − channel (test Recall@10, paired) |")
+        print("|---|---|---|---|---|---|")
+        va = sel.get("channels_alone", {})
+        for name, c in j["channels_alone"].items():
+            v = f"{va[name]['recall@10']:.4f}" if name in va else "–"
+            print(f"| {name} | {c['recall@10']:.4f} | {c['ndcg@10']:.4f} | {c['recall@50']:.4f} | {v} | "
+                  f"{ci(c['funnel_vs_channel']['recall@10'])} |")
+
     r = j["funnel"]["retention"]
     print()
     print("| retention (share of test items still present) | pool | pre-rank | fine-rank | top 10 |")

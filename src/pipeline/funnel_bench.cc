@@ -55,6 +55,25 @@ struct PerUser {
   }
 };
 
+// Each recall channel alone for `users`: its own list (best first, the request's history masked,
+// as collected for the pool) against the held-out item, heldout.row(u)[0]. A funnel must not be
+// worse than its best recall channel used alone (issue 16).
+std::vector<PerUser> channels_alone(const PoolCandidates& pc, const Interactions& heldout,
+                                    const std::vector<UserId>& users) {
+  std::vector<PerUser> out(pc.channels.size());
+  std::vector<ItemId> list;
+  for (const UserId u : users) {
+    const ItemId target = heldout.row(u)[0];
+    for (size_t c = 0; c < pc.channels.size(); ++c) {
+      list.clear();
+      if (u < pc.per_user.size() && c < pc.per_user[u].size())
+        for (const ScoredItem& s : pc.per_user[u][c].items) list.push_back(s.item);
+      out[c].add(list, target);
+    }
+  }
+  return out;
+}
+
 // A candidate ranker: a configured one, a configured one with overrides (a GBDT objective), or an
 // ablation variant (never a candidate for the funnel).
 struct Candidate {
@@ -474,6 +493,11 @@ Json run_funnel_bench(const YAML::Node& cfg_in, const Dataset& ds, const FunnelB
       chosen = best;
       chosen.lambda = 0;
     }
+    // Each recall channel alone on the same validation users, beside the chosen funnel's figures
+    // (sel["lambda"] or sel["cuts"]): what validation would say if it could pick a channel.
+    const std::vector<PerUser> ch = channels_alone(in.heldout, in.valid, valid[cfg_quota].hs.users);
+    for (size_t c = 0; c < ch.size(); ++c)
+      sel["channels_alone"][in.heldout.channels[c]] = ch[c].summary(true);
     sel["seconds"] = sw.seconds();
   }
   FunnelSpec spec = configured;
@@ -566,6 +590,16 @@ Json run_funnel_bench(const YAML::Node& cfg_in, const Dataset& ds, const FunnelB
   out["funnel"]["spec"] = spec.str();
   out["funnel"]["time_policy"] = time_policy_name(policy);
   out["funnel"]["time_features"] = !no_time && rc.features.time;
+  {
+    const PerUser served = test_lists.funnel_metrics(t_chosen, test_choice);
+    const PoolCandidates& pc = in.test_candidates();
+    const std::vector<PerUser> ch = channels_alone(pc, in.test, t_chosen.hs.users);
+    for (size_t c = 0; c < ch.size(); ++c) {
+      Json j = ch[c].summary(true);
+      j["funnel_vs_channel"] = served.versus(ch[c]);
+      out["channels_alone"][pc.channels[c]] = j;
+    }
+  }
   out["funnel_config"] = funnel_json(test_lists, t_cfg, config_choice);
   out["funnel_config"]["spec"] = configured.str();
   out["stage_latency"] =

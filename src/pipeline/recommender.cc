@@ -109,6 +109,8 @@ RecommendResponse Recommender::recommend(const RecommendRequest& req) const {
 
   const std::vector<FusedCandidate> pool = this->pool(rr, req.pool_depth);
   resp.latency.recall_ms = total.lap_ms();
+  for (size_t i = 0; i < std::min(req.pool_top, pool.size()); ++i)
+    resp.pool_top.push_back(pool[i].item);
   if (pool.empty()) {
     resp.latency.total_ms = total.ms();
     return resp;

@@ -50,6 +50,7 @@ ServedEval evaluate_served(const Recommender& rec, const Interactions& heldout,
     r.pre_keep = opt.pre_keep;
     r.fine_keep = opt.fine_keep;
     r.pool_depth = opt.pool_depth;
+    r.pool_top = opt.k;  // the pool's own order for the same request, from the same recall pass
     std::vector<LiveEvent> live;
     if (opt.prior_events && u < opt.prior_events->n_rows) {
       const Interactions& pe = *opt.prior_events;
@@ -69,15 +70,9 @@ ServedEval evaluate_served(const Recommender& rec, const Interactions& heldout,
     if (!unit.empty()) ils += ils_at(list, unit.data(), rec.vector_dim(), opt.k);
     e.total_ms.push_back(resp.latency.total_ms);
     e.rerank_ms.push_back(resp.latency.rerank_ms);
-    // The pool's own order for the same request (what the stages after recall improve on),
-    // from the Recommender's own resolution of it.
-    std::vector<ItemId> pool;
-    for (const auto& c : rec.pool(rec.resolve(r), opt.pool_depth)) {
-      if (pool.size() == opt.k) break;
-      pool.push_back(c.item);
-    }
-    e.pool_recall.push_back(recall_at(pool, target, opt.k));
-    e.pool_ndcg.push_back(ndcg_at(pool, target, opt.k));
+    // The pool's own order for the same request: what the stages after recall improve on.
+    e.pool_recall.push_back(recall_at(resp.pool_top, target, opt.k));
+    e.pool_ndcg.push_back(ndcg_at(resp.pool_top, target, opt.k));
     ++e.users;
   }
   e.coverage = static_cast<double>(std::count(covered.begin(), covered.end(), 1)) /

@@ -285,6 +285,21 @@ TEST(CliEndToEnd, BenchFunnelChoosesOnValidationAndBeatsThePool) {
     EXPECT_EQ(pw["ci_low"][a][0], vs["ci_low"]);
     EXPECT_EQ(pw["p_value"][a][0], vs["p_value"]);
   }
+  // Each recall channel alone, on validation and on test: the test block compares the served
+  // funnel with it on the same users (the difference is the difference of the two means).
+  for (const char* ch : {"popularity", "ials"}) {
+    ASSERT_TRUE(j["selection"]["channels_alone"].contains(ch)) << ch;
+    const auto& c = j["channels_alone"][ch];
+    const double r10 = c["recall@10"].get<double>();
+    EXPECT_GT(r10, 0.0) << ch;
+    EXPECT_LE(r10, c["recall@50"].get<double>()) << ch;
+    EXPECT_NEAR(c["funnel_vs_channel"]["recall@10"]["diff"].get<double>(),
+                f["recall@10"].get<double>() - r10, 1e-9)
+        << ch;
+  }
+  // iALS alone orders items better than popularity alone on this dataset.
+  EXPECT_GT(j["channels_alone"]["ials"]["recall@10"].get<double>(),
+            j["channels_alone"]["popularity"]["recall@10"].get<double>());
   // Cold vs warm users: the buckets hold every evaluated user once, and their weighted means are
   // the overall figures.
   size_t bucket_users = 0;

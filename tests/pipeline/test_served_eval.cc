@@ -142,9 +142,16 @@ TEST_F(ServedEvalTest, ResolvedRequestAndPoolAreWhatTheServedListComesFrom) {
     for (const auto& c : pool) ids.push_back(c.item);
     RecommendRequest again = req;
     if (r == &plain) again.events = {};
-    for (const auto& it : rec_->recommend(again).items)
+    again.pool_top = 7;
+    const RecommendResponse resp = rec_->recommend(again);
+    for (const auto& it : resp.items)
       EXPECT_TRUE(std::count(ids.begin(), ids.end(), it.item))
           << "item " << it.item << " not in the pool";
+    // The response's pool_top is that pool's head, from the same recall pass.
+    EXPECT_EQ(resp.pool_top,
+              std::vector<ItemId>(ids.begin(), ids.begin() + std::min<size_t>(7, ids.size())));
+    again.pool_top = 0;
+    EXPECT_TRUE(rec_->recommend(again).pool_top.empty());
     for (ItemId h : r->history)
       EXPECT_FALSE(std::count(ids.begin(), ids.end(), h)) << "history item " << h << " in the pool";
   }

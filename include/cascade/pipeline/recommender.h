@@ -46,6 +46,9 @@ struct RecommendRequest {
   size_t pre_keep = 0;  ///< 0 = the bundle's; offline experiments may change the cut-offs
   size_t fine_keep = 0;
   size_t pool_depth = 0;  ///< 0 = the bundle's; at most the fusion's pool size (offline only)
+  /// Also return the fused pool's own top `pool_top` (RecommendResponse::pool_top): offline
+  /// evaluation's baseline from the same recall pass as the served list. 0 = none.
+  size_t pool_top = 0;
 };
 
 struct StageLatency {
@@ -72,6 +75,9 @@ struct RecommendResponse {
   size_t history = 0;      ///< history length used (training row + live events)
   size_t live_events = 0;  ///< live events that named a known item
   std::vector<RecommendedItem> items;
+  /// RecommendRequest::pool_top > 0: the pool's first pool_top items in fused order (the order
+  /// the rankers start from), before any later stage.
+  std::vector<ItemId> pool_top;
   StageLatency latency;
   /// explain: which stage's attention ranker the items' weights come from ("" = none; the
   /// fine-ranker's when both attend), the history it attended over (dense ids, oldest first)
