@@ -7,6 +7,7 @@
 #include <cmath>
 #include <numeric>
 #include <optional>
+#include <random>
 
 #include "cascade/core/error.h"
 #include "cascade/eval/compare.h"
@@ -203,22 +204,39 @@ struct Pair {
 };
 
 // Validation order of two results: Recall@10, then NDCG@10; the earlier (configured) wins ties.
-bool better(const PerUser& a, const PerUser& b) {
-  const double ra = mean(a.r10), rb = mean(b.r10);
-  if (ra != rb) return ra > rb;
-  return mean(a.n10) > mean(b.n10);
+// The mean of `v` over the users `in` marks (null = every user).
+double masked_mean(const std::vector<double>& v, const std::vector<uint8_t>* in) {
+  if (!in) return mean(v);
+  double sum = 0, n = 0;
+  for (size_t i = 0; i < v.size(); ++i)
+    if ((*in)[i]) sum += v[i], n += 1;
+  return n ? sum / n : 0.0;
 }
 
-// The cuts: a higher validation Recall@10 wins; at equal Recall@10 the cheaper cut (fewer
-// pool rows scored, then fewer kept for the fine ranker) wins, so an NDCG difference of a
-// user or two does not buy a funnel that costs half as much again to serve.
-bool better_cut(const PerUser& a, const Choice& ca, const PerUser& b, const Choice& cb) {
-  const double ra = mean(a.r10), rb = mean(b.r10);
-  if (ra != rb) return ra > rb;
-  if (ca.depth != cb.depth) return ca.depth < cb.depth;
-  if (ca.pre_keep != cb.pre_keep) return ca.pre_keep < cb.pre_keep;
-  return mean(a.n10) > mean(b.n10);
-}
+// How validation compares two funnels: the primary metric (Recall@10, or NDCG@10) over the
+// counted users, then the other one.
+struct Criterion {
+  bool ndcg = false;
+  const std::vector<uint8_t>* users = nullptr;  // per validation user: counted (null = all)
+
+  double primary(const PerUser& m) const { return masked_mean(ndcg ? m.n10 : m.r10, users); }
+  double secondary(const PerUser& m) const { return masked_mean(ndcg ? m.r10 : m.n10, users); }
+  bool better(const PerUser& a, const PerUser& b) const {
+    const double pa = primary(a), pb = primary(b);
+    if (pa != pb) return pa > pb;
+    return secondary(a) > secondary(b);
+  }
+  // The cuts: at an equal primary metric the cheaper cut (fewer pool rows scored, then fewer
+  // kept for the fine ranker) wins, so a difference of a user or two in the other metric does
+  // not buy a funnel that costs half as much again to serve.
+  bool better_cut(const PerUser& a, const Choice& ca, const PerUser& b, const Choice& cb) const {
+    const double pa = primary(a), pb = primary(b);
+    if (pa != pb) return pa > pb;
+    if (ca.depth != cb.depth) return ca.depth < cb.depth;
+    if (ca.pre_keep != cb.pre_keep) return ca.pre_keep < cb.pre_keep;
+    return secondary(a) > secondary(b);
+  }
+};
 
 std::string objective_tag(const std::string& objective) {
   std::string t = objective;
@@ -303,6 +321,10 @@ Json stage_latency(const FeatureBuilder& fb, const Scored& s, const Interactions
 }  // namespace
 
 Json run_funnel_bench(const YAML::Node& cfg_in, const Dataset& ds, const FunnelBenchOptions& opt) {
+  CASCADE_CHECK(opt.select_metric == "recall@10" || opt.select_metric == "ndcg@10",
+                fmt::format("bench funnel: select metric '{}': expected recall@10 or ndcg@10",
+                            opt.select_metric));
+  CASCADE_CHECK(opt.split_half_rounds >= 0, "bench funnel: split-half rounds must be >= 0");
   YAML::Node cfg = YAML::Clone(cfg_in);
   const FunnelSpec configured = resolve_funnel(cfg);
   const uint64_t seed = cfg["seed"] ? cfg["seed"].as<uint64_t>() : 42;
@@ -438,60 +460,121 @@ Json run_funnel_bench(const YAML::Node& cfg_in, const Dataset& ds, const FunnelB
       valid[q].pools = pools_for(q, in.valid);
       valid[q].hs = score(valid[q].pools, in.valid, candidate_ptrs, *in.features, policy);
     }
-    // 1. The ranker pair (ranking-stage order, before re-rank).
-    Choice best = chosen;
-    best.lambda = -1;
-    PerUser best_m = valid_lists.funnel_metrics(valid[cfg_quota], best);
-    for (size_t a = 0; a < n_candidates; ++a) {
-      for (size_t b = 0; b < n_candidates; ++b) {
-        Choice c = best;
-        c.pre = a, c.fine = b;
-        const PerUser m = valid_lists.funnel_metrics(valid[cfg_quota], c);
-        sel["pairs"][cands[a].spec.name + ">" + cands[b].spec.name] = m.summary(false);
-        if (better(m, best_m)) best = c, best_m = m;
-      }
-    }
-    // 2. Pool depth x pre-rank keep x quota.
-    for (size_t q : quotas) {
-      for (size_t d : depths) {
-        for (size_t k : opt.pre_keeps) {
-          if (k > d || k < best.fine_keep) continue;
+    const std::vector<UserId>& valid_users = valid[cfg_quota].hs.users;
+    for (const auto& [q, v] : valid)
+      CASCADE_CHECK(v.hs.users == valid_users,
+                    "bench funnel: the validation pools of two quotas cover different users");
+    // The staged selection under `crit` (steps 1, 2 and 4; step 3 re-fits a pair, so it runs only
+    // for the recorded selection, `log`). Returns the choice; the recorded selection also sets
+    // `no_time`.
+    Scored valid_no_time;
+    auto select = [&](const Criterion& crit, Json* log) {
+      // 1. The ranker pair (ranking-stage order, before re-rank).
+      Choice best = config_choice;  // every selection starts from the configured funnel
+      best.lambda = -1;
+      PerUser best_m = valid_lists.funnel_metrics(valid[cfg_quota], best);
+      for (size_t a = 0; a < n_candidates; ++a) {
+        for (size_t b = 0; b < n_candidates; ++b) {
           Choice c = best;
-          c.depth = d, c.pre_keep = k, c.quota = q;
-          const PerUser m = valid_lists.funnel_metrics(valid[q], c);
-          sel["cuts"].push_back(
-              Json{{"quota", q}, {"pool_depth", d}, {"pre_keep", k}, {"valid", m.summary(false)}});
-          if (better_cut(m, c, best_m, best)) best = c, best_m = m;
+          c.pre = a, c.fine = b;
+          const PerUser m = valid_lists.funnel_metrics(valid[cfg_quota], c);
+          if (log)
+            (*log)["pairs"][cands[a].spec.name + ">" + cands[b].spec.name] = m.summary(false);
+          if (crit.better(m, best_m)) best = c, best_m = m;
         }
       }
-    }
-    // 3. Time features (days since the last event, item age) on or off: the pair re-trained
-    // without them, compared on validation.
-    Scored valid_no_time;
-    if (opt.select_time_features && rc.features.time) {
-      Pair p = fit_pair(fb_no_time, policy, best.pre, best.fine);
-      valid_no_time = score_pair(p, fb_no_time, valid[best.quota], in.valid, policy);
-      const PerUser m = valid_lists.funnel_metrics(valid_no_time, on_pair(best));
-      sel["time_features"] = {{"on", best_m.summary(false)}, {"off", m.summary(false)}};
-      if (better(m, best_m)) no_time = std::move(p), best_m = m;
-    }
-    const Scored& valid_best = no_time ? valid_no_time : valid[best.quota];
-    // 4. The re-rank λ of the served list (ties to the larger λ: more diverse at equal accuracy).
-    if (rr.method == "mmr") {
+      // 2. Pool depth x pre-rank keep x quota.
+      for (size_t q : quotas) {
+        for (size_t d : depths) {
+          for (size_t k : opt.pre_keeps) {
+            if (k > d || k < best.fine_keep) continue;
+            Choice c = best;
+            c.depth = d, c.pre_keep = k, c.quota = q;
+            const PerUser m = valid_lists.funnel_metrics(valid[q], c);
+            if (log)
+              (*log)["cuts"].push_back(Json{
+                  {"quota", q}, {"pool_depth", d}, {"pre_keep", k}, {"valid", m.summary(false)}});
+            if (crit.better_cut(m, c, best_m, best)) best = c, best_m = m;
+          }
+        }
+      }
+      // 3. Time features (days since the last event, item age) on or off: the pair re-trained
+      // without them, compared on validation.
+      if (log && opt.select_time_features && rc.features.time) {
+        Pair p = fit_pair(fb_no_time, policy, best.pre, best.fine);
+        valid_no_time = score_pair(p, fb_no_time, valid[best.quota], in.valid, policy);
+        const PerUser m = valid_lists.funnel_metrics(valid_no_time, on_pair(best));
+        (*log)["time_features"] = {{"on", best_m.summary(false)}, {"off", m.summary(false)}};
+        if (crit.better(m, best_m)) no_time = std::move(p), best_m = m;
+      }
+      const bool off = log && no_time;
+      const Scored& valid_best = off ? valid_no_time : valid[best.quota];
+      // 4. The re-rank λ of the served list (ties to the larger λ: more diverse at equal
+      // accuracy).
+      if (rr.method != "mmr") {
+        best.lambda = 0;
+        return best;
+      }
       std::vector<double> lambdas = opt.lambdas;
       std::sort(lambdas.rbegin(), lambdas.rend());
       PerUser best_l;
+      Choice picked = best;
       bool first = true;
       for (double l : lambdas) {
         Choice c = best;
         c.lambda = l;
-        const PerUser m = valid_lists.funnel_metrics(valid_best, no_time ? on_pair(c) : c);
-        sel["lambda"].push_back(Json{{"lambda", l}, {"valid", m.summary(false)}});
-        if (first || better(m, best_l)) best_l = m, chosen = c, first = false;
+        const PerUser m = valid_lists.funnel_metrics(valid_best, off ? on_pair(c) : c);
+        if (log) (*log)["lambda"].push_back(Json{{"lambda", l}, {"valid", m.summary(false)}});
+        if (first || crit.better(m, best_l)) best_l = m, picked = c, first = false;
       }
-    } else {
-      chosen = best;
-      chosen.lambda = 0;
+      return picked;
+    };
+    sel["metric"] = opt.select_metric;
+    chosen = select(Criterion{opt.select_metric == "ndcg@10", nullptr}, &sel);
+
+    // Split-half check of the selection metric, on validation only: choose with each metric on
+    // a seeded half of the validation users, score the choice on the other half, both ways
+    // (without step 3). The metric whose choices hold up on users they were not chosen on is
+    // the one that tracks unseen users; the test split is not read.
+    if (opt.split_half_rounds > 0) {
+      Json& check = sel["split_half_check"];
+      check["rounds"] = opt.split_half_rounds;
+      check["note"] =
+          "choose on one half of the validation users, score on the other (both ways); steps 1, "
+          "2 and 4 of the selection, time features as configured";
+      std::mt19937_64 rng(seed);
+      std::vector<size_t> order(valid_users.size());
+      std::iota(order.begin(), order.end(), 0);
+      std::map<std::string, std::vector<double>> r10_out, n10_out;
+      for (int round = 0; round < opt.split_half_rounds; ++round) {
+        std::shuffle(order.begin(), order.end(), rng);
+        std::vector<uint8_t> half_a(order.size(), 0), half_b(order.size(), 0);
+        for (size_t i = 0; i < order.size(); ++i) (i % 2 ? half_b : half_a)[order[i]] = 1;
+        for (const auto* halves : {&half_a, &half_b}) {
+          const std::vector<uint8_t>& in_half = *halves;
+          const std::vector<uint8_t>& other = halves == &half_a ? half_b : half_a;
+          for (const std::string metric : {"recall@10", "ndcg@10"}) {
+            const Choice c = select(Criterion{metric == "ndcg@10", &in_half}, nullptr);
+            const PerUser m = valid_lists.funnel_metrics(valid[c.quota], c);
+            r10_out[metric].push_back(masked_mean(m.r10, &other));
+            n10_out[metric].push_back(masked_mean(m.n10, &other));
+          }
+        }
+      }
+      for (const auto& [metric, r10] : r10_out) {
+        check[metric] = {{"other_half_recall@10", mean(r10)},
+                         {"other_half_ndcg@10", mean(n10_out[metric])},
+                         {"per_half_recall@10", r10}};
+      }
+      // The halves of one round share users with other rounds' halves, so this is a count, not
+      // an interval.
+      int ndcg_higher = 0, recall_higher = 0;
+      for (size_t i = 0; i < r10_out["recall@10"].size(); ++i) {
+        ndcg_higher += r10_out["ndcg@10"][i] > r10_out["recall@10"][i];
+        recall_higher += r10_out["recall@10"][i] > r10_out["ndcg@10"][i];
+      }
+      check["halves_ndcg_choice_higher"] = ndcg_higher;
+      check["halves_recall_choice_higher"] = recall_higher;
     }
     // Each recall channel alone on the same validation users, beside the chosen funnel's figures
     // (sel["lambda"] or sel["cuts"]): what validation would say if it could pick a channel.

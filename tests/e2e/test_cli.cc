@@ -215,13 +215,16 @@ TEST(CliEndToEnd, DownloadFailsClearlyWhenOffline) {
 // under serving's request time, and a quality floor: it must beat its own pool's order.
 TEST(CliEndToEnd, BenchFunnelChoosesOnValidationAndBeatsThePool) {
   fs::path tmp = temp_dir("funnel");
-  Result r = run(std::string(CASCADE_BIN) +
-                 " bench funnel --data data/ml-latest-small --dataset ml-latest --protocol seed-oof"
-                 " --channels popularity,ials --rankers lr,gbdt,deepfm --random-negatives-ablation lr --threads 2"
-                 " --pool-depths 100,200 --pre-keeps 50,100 --quotas 500 --lambdas 0,0.2"
-                 " --json " + (tmp / "f.json").string() + " mlruns=" + (tmp / "mlruns").string() +
-                 " rank.rankers.gbdt.rounds=50 recall.fusion.tune=false rank.funnel.pre_rank=lr"
-                 " rank.funnel.fine_rank=deepfm +rank.rankers.deepfm.epochs=3");
+  Result r = run(
+      std::string(CASCADE_BIN) +
+      " bench funnel --data data/ml-latest-small --dataset ml-latest --protocol seed-oof"
+      " --channels popularity,ials --rankers lr,gbdt,deepfm --random-negatives-ablation lr "
+      "--threads 2"
+      " --pool-depths 100,200 --pre-keeps 50,100 --quotas 500 --lambdas 0,0.2 --split-half-check 2"
+      " --json " +
+      (tmp / "f.json").string() + " mlruns=" + (tmp / "mlruns").string() +
+      " rank.rankers.gbdt.rounds=50 recall.fusion.tune=false rank.funnel.pre_rank=lr"
+      " rank.funnel.fine_rank=deepfm +rank.rankers.deepfm.epochs=3");
   ASSERT_EQ(r.code, 0) << r.output;
   std::ifstream in(tmp / "f.json");
   auto j = nlohmann::json::parse(in);
@@ -285,6 +288,25 @@ TEST(CliEndToEnd, BenchFunnelChoosesOnValidationAndBeatsThePool) {
     EXPECT_EQ(pw["ci_low"][a][0], vs["ci_low"]);
     EXPECT_EQ(pw["p_value"][a][0], vs["p_value"]);
   }
+  // The split-half check of the selection metric: two rounds, each half chosen on once with each
+  // metric and scored on the other half.
+  EXPECT_EQ(j["selection"]["metric"], "recall@10");
+  const auto& shc = j["selection"]["split_half_check"];
+  for (const char* metric : {"recall@10", "ndcg@10"}) {
+    ASSERT_TRUE(shc.contains(metric)) << metric;
+    const auto& halves = shc[metric]["per_half_recall@10"];
+    ASSERT_EQ(halves.size(), 4u) << metric;
+    double sum = 0;
+    for (const auto& h : halves) {
+      EXPECT_GT(h.get<double>(), 0.0);
+      EXPECT_LT(h.get<double>(), 1.0);
+      sum += h.get<double>();
+    }
+    EXPECT_NEAR(shc[metric]["other_half_recall@10"].get<double>(), sum / 4, 1e-12) << metric;
+  }
+  EXPECT_LE(
+      shc["halves_ndcg_choice_higher"].get<int>() + shc["halves_recall_choice_higher"].get<int>(),
+      4);
   // Each recall channel alone, on validation and on test: the test block compares the served
   // funnel with it on the same users (the difference is the difference of the two means).
   for (const char* ch : {"popularity", "ials"}) {
@@ -333,6 +355,14 @@ TEST(CliEndToEnd, BenchFunnelChoosesOnValidationAndBeatsThePool) {
   EXPECT_DOUBLE_EQ(m["offline"]["test"]["recall@10"].get<double>(), f["recall@10"].get<double>());
   EXPECT_DOUBLE_EQ(m["offline"]["test"]["ndcg@10"].get<double>(), f["ndcg@10"].get<double>());
   fs::remove_all(tmp);
+}
+
+TEST(CliEndToEnd, BenchFunnelRefusesAnUnknownSelectionMetric) {
+  Result r = run(std::string(CASCADE_BIN) +
+                 " bench funnel --data data/ml-latest-small --dataset ml-latest --protocol seed-oof"
+                 " --select-metric map@10");
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.output.find("--select-metric"), std::string::npos) << r.output;
 }
 
 TEST(CliEndToEnd, BenchFunnelRefusesAProtocolWithoutARankerSlice) {

@@ -133,6 +133,15 @@ void add_bench_funnel(CLI::App* bench) {
   cmd->add_option("--select-time-features", b.select_time_features,
                   "choose the time features on or off on validation")
       ->capture_default_str();
+  cmd->add_option("--select-metric", b.select_metric,
+                  "validation metric every selection step maximises (the other breaks ties)")
+      ->check(CLI::IsMember({"recall@10", "ndcg@10"}))
+      ->capture_default_str();
+  cmd->add_option("--split-half-check", b.split_half_rounds,
+                  "rounds of the split-half check of the selection metric on validation (0 = off): "
+                  "choose on half the validation users with each metric, score on the other half")
+      ->check(CLI::Range(0, 1000))
+      ->capture_default_str();
   cmd->add_option(
          "--test-sees-valid", b.test_sees_valid,
          "test requests carry the user's validation item in their history, as a request served "

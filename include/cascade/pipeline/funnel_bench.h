@@ -1,8 +1,8 @@
 // `cascade bench funnel`: trains a seed-oof funnel's channels and every candidate ranker, chooses
 // the funnel on the VALIDATION split, then reads the test split once for the chosen funnel.
 //
-// Selection (select_on_valid), each step on validation Recall@10 (ties: NDCG@10, then the
-// configured value), in this order:
+// Selection (select_on_valid), each step on validation Recall@10 (select_metric; ties: the other
+// of Recall@10 and NDCG@10, then the configured value), in this order:
 //   1. the (pre-ranker, fine-ranker) pair among the candidate rankers (ablation variants are
 //      never candidates), at the configured pool depth, quota and cuts;
 //   2. pool depth x pre-rank keep x channel quota for that pair (a deeper pool is a prefix of
@@ -51,6 +51,13 @@ struct FunnelBenchOptions {
   /// Test requests carry the validation item in their history
   /// (FunnelTrainOptions::test_sees_valid).
   bool test_sees_valid = false;
+  /// The validation metric every selection step maximises (the other one breaks ties):
+  /// "recall@10" or "ndcg@10".
+  std::string select_metric = "recall@10";
+  /// Rounds of the split-half check of the selection metric (0 = off): each round chooses with
+  /// both metrics on a seeded half of the validation users and scores the choice on the other
+  /// half, both ways ("selection.split_half_check"). Validation only.
+  int split_half_rounds = 0;
   /// Edges of the "user_buckets" breakdown by training-history length (bench_breakdown.h).
   std::vector<size_t> history_edges = kDefaultHistoryEdges;
 };
