@@ -10,12 +10,9 @@ import statistics
 import sys
 
 
-def ci(d):
-    return f"{d['diff']:+.4f} [{d['ci_low']:+.4f}, {d['ci_high']:+.4f}], p = {d['p_value']:.3f}"
-
-
-def ci_short(d):
-    return f"{d['diff']:+.4f} [{d['ci_low']:+.4f}, {d['ci_high']:+.4f}]"
+def ci(d, with_p=True):
+    text = f"{d['diff']:+.4f} [{d['ci_low']:+.4f}, {d['ci_high']:+.4f}]"
+    return f"{text}, p = {d['p_value']:.3f}" if with_p else text
 
 
 def headline(j):
@@ -133,8 +130,8 @@ def seeds(paths):
         a, b = pw["names"].index("funnel"), pw["names"].index(rk)
         vs_ranker = {k: pw[k][a][b] for k in ("diff", "ci_low", "ci_high")}
         print(f"| {p.rsplit('/', 1)[-1]} | `{spec}` | {valid:.4f} | {f['recall@10']:.4f} | {f['pool']['recall@10']:.4f} | "
-              f"{ci_short(f['vs_pool']['recall@10'])} | {name} {ch['recall@10']:.4f} | {ci_short(ch['funnel_vs_channel']['recall@10'])} | "
-              f"{rk} {r['recall@10']:.4f} | {ci_short(vs_ranker)} |")
+              f"{ci(f['vs_pool']['recall@10'], with_p=False)} | {name} {ch['recall@10']:.4f} | {ci(ch['funnel_vs_channel']['recall@10'], with_p=False)} | "
+              f"{rk} {r['recall@10']:.4f} | {ci(vs_ranker, with_p=False)} |")
         tests.append(f["recall@10"])
         gains.append(f["vs_pool"]["recall@10"]["diff"])
     if len(tests) > 1:
@@ -147,7 +144,5 @@ if __name__ == "__main__":
     if sys.argv[1] == "--seeds":
         seeds(sys.argv[2:])
         sys.exit(0)
-
-
     data = json.load(open(sys.argv[1]))
     headline(data) if "--headline" in sys.argv[2:] else tables(data)

@@ -21,7 +21,6 @@ with the best validation Recall@200 is marked, and its test figures are the ones
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import os
 import sys
@@ -47,13 +46,14 @@ def ranks(scores: np.ndarray, target: int) -> int:
     return int((scores > t).sum() + (scores[:target] == t).sum())
 
 
-def evaluate(w, histories, masks, targets, window, recency, popularity):
+def evaluate(w, histories, targets, window, recency, popularity):
+    """Recall@10/@200 of ranking the catalogue from each history, the history itself masked."""
     hits10 = hits200 = 0
     tie = 1e-9 * popularity / max(popularity.max(), 1.0)
-    for hist, mask, target in zip(histories, masks, targets):
+    for hist, target in zip(histories, targets):
         recent = hist[::-1][:window]
         s = (recency ** np.arange(len(recent))) @ w[recent] + tie
-        s[mask] = -np.inf
+        s[hist] = -np.inf
         r = ranks(s, target)
         hits10 += r < 10
         hits200 += r < 200
@@ -83,8 +83,8 @@ def main(argv=None):
             for window, recency in ((1, 1.0), (5, 1.0), (10, 0.8), (20, 0.9), (50, 0.95)):
                 row = {"max_lag": max_lag, "lag_decay": lag_decay, "weights": norm, "window": window,
                        "recency": recency,
-                       "valid": evaluate(w, v_hist, v_hist, v_target, window, recency, popularity),
-                       "test": evaluate(w, t_hist, t_hist, t_target, window, recency, popularity)}
+                       "valid": evaluate(w, v_hist, v_target, window, recency, popularity),
+                       "test": evaluate(w, t_hist, t_target, window, recency, popularity)}
                 rows.append(row)
                 print(json.dumps(row), file=sys.stderr)
     best = max(rows, key=lambda r: (r["valid"]["recall@200"], r["valid"]["recall@10"]))

@@ -203,7 +203,6 @@ struct Pair {
   std::vector<const Ranker*> ptrs() const { return {&pre(), &fine()}; }
 };
 
-// Validation order of two results: Recall@10, then NDCG@10; the earlier (configured) wins ties.
 // The mean of `v` over the users `in` marks (null = every user).
 double masked_mean(const std::vector<double>& v, const std::vector<uint8_t>* in) {
   if (!in) return mean(v);
@@ -214,7 +213,7 @@ double masked_mean(const std::vector<double>& v, const std::vector<uint8_t>* in)
 }
 
 // How validation compares two funnels: the primary metric (Recall@10, or NDCG@10) over the
-// counted users, then the other one.
+// counted users, then the other one; on a full tie the earlier (configured) result is kept.
 struct Criterion {
   bool ndcg = false;
   const std::vector<uint8_t>* users = nullptr;  // per validation user: counted (null = all)
@@ -673,8 +672,9 @@ Json run_funnel_bench(const YAML::Node& cfg_in, const Dataset& ds, const FunnelB
   out["funnel"]["spec"] = spec.str();
   out["funnel"]["time_policy"] = time_policy_name(policy);
   out["funnel"]["time_features"] = !no_time && rc.features.time;
+  // The served list's per-user test figures, for the comparisons below.
+  const PerUser served = test_lists.funnel_metrics(t_chosen, test_choice);
   {
-    const PerUser served = test_lists.funnel_metrics(t_chosen, test_choice);
     const PoolCandidates& pc = in.test_candidates();
     const std::vector<PerUser> ch = channels_alone(pc, in.test, t_chosen.hs.users);
     for (size_t c = 0; c < ch.size(); ++c) {
@@ -703,7 +703,7 @@ Json run_funnel_bench(const YAML::Node& cfg_in, const Dataset& ds, const FunnelB
     // The served funnel is compared with every ranker alone too (issue 16: a funnel must be at
     // least as good as each of its own stages over the same pool).
     names.insert(names.begin() + 1, "funnel");
-    r10.insert(r10.begin() + 1, test_lists.funnel_metrics(t_chosen, test_choice).r10);
+    r10.insert(r10.begin() + 1, served.r10);
     out["ranker_pairwise"] = pairwise_bootstrap_json(names, r10, "recall@10", "test");
     std::vector<size_t> history;
     for (const UserId u : t_cfg.hs.users) history.push_back(test_history.row_size(u));
