@@ -81,8 +81,9 @@ RankingData(dataset, funnel="ials+ease > norm(quota=200,pool=100) > lr@50 > gbdt
                to.channel_cache = channel_cache;
                to.heldout_test = false;
                d->inputs = std::make_unique<FunnelInputs>(prepare_funnel_inputs(cfg, *ds, to));
-               d->sets = std::make_unique<TrainingSets>(*d->inputs->features, *ds, d->inputs->train_pools,
-                                                        d->inputs->rank.valid_share, threads, d->seed);
+               d->sets = std::make_unique<TrainingSets>(
+                   d->inputs->training_features(), *ds, d->inputs->train_pools,
+                   d->inputs->rank.valid_share, threads, d->seed);
                d->examples();  // built now, inside the interruptible call
              });
              return d;

@@ -50,7 +50,8 @@ std::string build_bundle(const YAML::Node& cfg_in, const Dataset& ds, const fs::
   const uint64_t seed = cfg["seed"] ? cfg["seed"].as<uint64_t>() : 42;
   const int threads = opt.threads;
 
-  // 1-2. Channels on the recall slice, fusion weights on the validation item (never test).
+  // 1-2. Channels (rank.channel_folds says on which rows), fusion weights on the validation item
+  // (never test).
   FunnelTrainOptions to;
   to.threads = threads;
   to.channel_cache = opt.channel_cache;
@@ -63,7 +64,7 @@ std::string build_bundle(const YAML::Node& cfg_in, const Dataset& ds, const fs::
   const RankerSpec& fine_spec = rc.ranker(rc.fine_rank);
 
   // 3. The funnel's two rankers on the ranker slice.
-  TrainingSets sets(*in.features, ds, in.train_pools, rc.valid_share, threads, seed);
+  TrainingSets sets(in.training_features(), ds, in.train_pools, rc.valid_share, threads, seed);
   auto pre = fit_ranker_on(pre_spec, sets, threads, seed, ds.content_hash);
   std::unique_ptr<Ranker> fine;
   if (fine_spec.name != pre_spec.name)
@@ -99,6 +100,9 @@ std::string build_bundle(const YAML::Node& cfg_in, const Dataset& ds, const fs::
   m["funnel"] = spec.str();
   m["request_time"] = time_policy_name(TimePolicy::kServing);
   m["channels"] = names;
+  // What the channels were fitted on (rank.channel_folds): the feature pipeline's statistics
+  // and the re-rank side data are computed from the same rows when the bundle is loaded.
+  m["channels_fit"] = in.folds.empty() ? "recall_slice" : "train";
   m["fusion"] = {{"method", fopt.method},
                  {"rrf_k", fopt.rrf_k},
                  {"pool_size", fopt.pool_size},
@@ -201,7 +205,16 @@ std::shared_ptr<const Bundle> Bundle::load(const fs::path& dir) {
   if (b->ds_.content_hash != m["dataset"].value("hash", ""))
     throw Error("bundle " + dir.string() +
                 ": the dataset snapshot's hash differs from the manifest's");
-  b->fit_matrix_ = b->ds_.recall_slice();
+  // Bundles written before channel folds carry no key: their channels saw the recall slice.
+  const std::string fit = m.value("channels_fit", std::string("recall_slice"));
+  if (fit == "recall_slice")
+    b->fit_matrix_ = b->ds_.recall_slice();
+  else if (fit == "train")
+    b->fit_matrix_ = b->ds_.train;
+  else
+    throw Error(
+        fmt::format("bundle {}: manifest channels_fit is '{}' (expected recall_slice or train)",
+                    dir.string(), fit));
   b->log_clock_ = cascade::log_clock(b->ds_.train);
 
   for (const auto& name : m["channels"]) {

@@ -363,7 +363,7 @@ Json run_funnel_bench(const YAML::Node& cfg_in, const Dataset& ds, const FunnelB
                      {"fields", in.features->schema().n_fields()}};
 
   const std::vector<Candidate> cands = candidates_of(rc, opt);
-  TrainingSets sets(*in.features, ds, in.train_pools, rc.valid_share, threads, seed);
+  TrainingSets sets(in.training_features(), ds, in.train_pools, rc.valid_share, threads, seed);
   std::vector<std::unique_ptr<Ranker>> models;
   std::vector<const Ranker*> ptrs, candidate_ptrs;
   std::vector<double> fit_secs;
@@ -407,8 +407,9 @@ Json run_funnel_bench(const YAML::Node& cfg_in, const Dataset& ds, const FunnelB
     return score_heldout(fb, pools, history_of(split), split, rankers, threads, policy);
   };
 
-  // The chosen pair fitted on `fb` under `time`, scored on `split`'s pools of `from`.
-  auto fit_pair = [&](const FeatureBuilder& fb, TimePolicy time, size_t pre, size_t fine) {
+  // The chosen pair fitted on training features `fb` under `time` (score_pair: scored on
+  // `split`'s pools of `from` with the served pipeline of the same configuration).
+  auto fit_pair = [&](const UserFeatures& fb, TimePolicy time, size_t pre, size_t fine) {
     TrainingSets psets(fb, ds, in.train_pools, rc.valid_share, threads, seed);
     Pair p;
     for (size_t k : {pre, fine}) {
@@ -432,12 +433,13 @@ Json run_funnel_bench(const YAML::Node& cfg_in, const Dataset& ds, const FunnelB
   };
   FeatureConfig no_time_config = rc.features;
   no_time_config.time = false;
-  const FeatureBuilder fb_no_time(ds.catalog, in.recall, in.channels, in.names, no_time_config);
+  const FunnelFeatures no_time_features = funnel_features(in, ds.catalog, no_time_config);
+  const FeatureBuilder& fb_no_time = *no_time_features.served;
   std::optional<Pair> no_time;  // set when time features off wins on validation
 
   const RerankConfig rr = RerankConfig::from_yaml(cfg["rerank"]);
   const auto method = rr.make_method();
-  const auto side = make_rerank_side(rr, in.channels, in.names, in.recall, ds.catalog);
+  const auto side = make_rerank_side(rr, in.channels, in.names, in.fit_matrix, ds.catalog);
   const ListMaker valid_lists(ds.train, in.valid, *side, *method),
       test_lists(test_history, in.test, *side, *method);
 
@@ -500,7 +502,7 @@ Json run_funnel_bench(const YAML::Node& cfg_in, const Dataset& ds, const FunnelB
       // 3. Time features (days since the last event, item age) on or off: the pair re-trained
       // without them, compared on validation.
       if (log && opt.select_time_features && rc.features.time) {
-        Pair p = fit_pair(fb_no_time, policy, best.pre, best.fine);
+        Pair p = fit_pair(no_time_features.training(), policy, best.pre, best.fine);
         valid_no_time = score_pair(p, fb_no_time, valid[best.quota], in.valid, policy);
         const PerUser m = valid_lists.funnel_metrics(valid_no_time, on_pair(best));
         (*log)["time_features"] = {{"on", best_m.summary(false)}, {"off", m.summary(false)}};
@@ -732,15 +734,16 @@ Json run_funnel_bench(const YAML::Node& cfg_in, const Dataset& ds, const FunnelB
   tp["serving"] = out["funnel"];
   tp["serving"].erase("retention");
   if (opt.time_ablations) {
-    auto variant = [&](const FeatureBuilder& fb, TimePolicy time, const std::string& what) {
-      const Pair p = fit_pair(fb, time, chosen.pre, chosen.fine);
+    auto variant = [&](const UserFeatures& train_fb, const FeatureBuilder& fb, TimePolicy time,
+                       const std::string& what) {
+      const Pair p = fit_pair(train_fb, time, chosen.pre, chosen.fine);
       Json j = funnel_json(test_lists, score_pair(p, fb, t, in.test, time), on_pair(chosen));
       j.erase("retention");
       j["what"] = what;
       return j;
     };
     tp["event"] = variant(
-        *in.features, TimePolicy::kEvent,
+        in.training_features(), *in.features, TimePolicy::kEvent,
         "rankers trained and evaluated with request time = the next event's time (not servable)");
     if (no_time) {  // the chosen funnel already runs without time features: show them on instead
       tp["no_time_features"] = tp["serving"];
@@ -750,7 +753,8 @@ Json run_funnel_bench(const YAML::Node& cfg_in, const Dataset& ds, const FunnelB
       tp["time_features_on"] = on;
     } else {
       tp["no_time_features"] =
-          variant(fb_no_time, TimePolicy::kServing, "days_since_last and age_days missing");
+          variant(no_time_features.training(), fb_no_time, TimePolicy::kServing,
+                  "days_since_last and age_days missing");
     }
   }
   out["seconds"] = total.seconds();

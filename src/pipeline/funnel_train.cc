@@ -7,6 +7,7 @@
 #include <numeric>
 
 #include "cascade/core/error.h"
+#include "cascade/util/mix64.h"
 #include "cascade/util/stopwatch.h"
 
 namespace cascade {
@@ -62,12 +63,31 @@ FunnelInputs prepare_funnel_inputs(const YAML::Node& cfg, const Dataset& ds,
   for (const auto& s : specs) in.names.push_back(s.name);
   in.fusion_config = fusion_config_from_yaml(cfg["recall"]["fusion"], in.names);
 
-  // 1. Channels on the recall slice.
-  in.recall = ds.recall_slice();
+  // 1. The served channels: on the recall slice, or with channel folds on every training row
+  // (then also each fold's channels, fitted without the fold users' ranker slice).
+  const int n_folds = in.rank.channel_folds;
+  in.fit_matrix = n_folds > 0 ? ds.train : ds.recall_slice();
+  const std::string served_tag = n_folds > 0 ? "train" : "oof";
   for (const auto& spec : specs) {
     in.fitted.push_back(
-        fit_or_load_channel(spec, ds, in.recall, "oof", opt.channel_cache, threads, seed));
+        fit_or_load_channel(spec, ds, in.fit_matrix, served_tag, opt.channel_cache, threads, seed));
     in.channels.push_back(in.fitted.back().model.get());
+  }
+  if (n_folds > 0) {
+    in.fold_of_user = channel_fold_of_users(ds.n_users, n_folds, seed);
+    in.folds.resize(static_cast<size_t>(n_folds));
+    for (uint32_t f = 0; f < in.folds.size(); ++f) {
+      auto& fold = in.folds[f];
+      fold.fit_matrix = fold_fit_matrix(ds, in.fold_of_user, f);
+      spdlog::info("channel fold {} of {}: {} rows ({} held back)", f + 1, n_folds,
+                   fold.fit_matrix.nnz(), ds.train.nnz() - fold.fit_matrix.nnz());
+      for (const auto& spec : specs) {
+        fold.fitted.push_back(fit_or_load_channel(spec, ds, fold.fit_matrix,
+                                                  fmt::format("fold{}of{}", f + 1, n_folds),
+                                                  opt.channel_cache, threads, seed));
+        fold.channels.push_back(fold.fitted.back().model.get());
+      }
+    }
   }
 
   // 2. Candidates of the held-out users; fusion weights on the validation item (never test).
@@ -97,7 +117,7 @@ FunnelInputs prepare_funnel_inputs(const YAML::Node& cfg, const Dataset& ds,
   }
   in.fusion = fusion_at_quota(in, ds, in.fusion_config.quota, threads);
 
-  // 3. Training requests' pools (history = recall slice), features over the recall slice.
+  // 3. Training requests' pools (history = recall slice) and the feature pipelines.
   const Interactions ranker_rows =
       sample_rows(ds.ranker_slice(), ex.max_users, seed ^ 0x72616e6b6572ULL);
   if (ex.max_users > 0)
@@ -107,16 +127,90 @@ FunnelInputs prepare_funnel_inputs(const YAML::Node& cfg, const Dataset& ds,
         ex.max_users, nonempty_rows(ranker_rows), nonempty_rows(ds.ranker_slice()));
   // Their quota and depth are the examples' own (rank.examples.pool_quota, hard_depth), not the
   // served pool's, so every funnel evaluated over these rankers is the one a bundle trains.
-  const PoolCandidates pc_train = collect_candidates(in.channels, in.names, in.recall, ranker_rows,
-                                                     none, ex.pool_quota, threads);
   const FusionOptions train_fusion = ex.pool_quota == in.fusion_config.quota
                                          ? in.fusion
                                          : fusion_at_quota(in, ds, ex.pool_quota, threads);
-  in.train_pools = fused_pools(pc_train, in.recall, train_fusion, ex.hard_depth, threads);
-  in.features = std::make_unique<FeatureBuilder>(ds.catalog, in.recall, in.channels, in.names,
+  if (n_folds == 0) {
+    const PoolCandidates pc_train = collect_candidates(in.channels, in.names, in.fit_matrix,
+                                                       ranker_rows, none, ex.pool_quota, threads);
+    in.train_pools = fused_pools(pc_train, in.fit_matrix, train_fusion, ex.hard_depth, threads);
+  } else {
+    // Each fold's users are queried on their fold's channels (their rows there are the recall
+    // slice, so the trained user ids answer, as without folds).
+    in.train_pools.assign(ds.n_users, {});
+    for (uint32_t f = 0; f < in.folds.size(); ++f) {
+      const auto& fold = in.folds[f];
+      const Interactions fold_rows = ranker_rows.slice_rows(
+          [](uint32_t) { return 0u; },
+          [&](uint32_t u) { return in.fold_of_user[u] == f ? ranker_rows.row_size(u) : 0u; });
+      const PoolCandidates pc = collect_candidates(fold.channels, in.names, fold.fit_matrix,
+                                                   fold_rows, none, ex.pool_quota, threads);
+      auto pools = fused_pools(pc, fold.fit_matrix, train_fusion, ex.hard_depth, threads);
+      for (uint32_t u = 0; u < pools.size() && u < ds.n_users; ++u)
+        if (in.fold_of_user[u] == f && !pools[u].empty()) in.train_pools[u] = std::move(pools[u]);
+    }
+  }
+  in.features = std::make_unique<FeatureBuilder>(ds.catalog, in.fit_matrix, in.channels, in.names,
                                                  in.rank.features);
+  for (const auto& fold : in.folds)
+    in.fold_features.push_back(std::make_unique<FeatureBuilder>(
+        ds.catalog, fold.fit_matrix, fold.channels, in.names, in.rank.features));
   spdlog::info("funnel inputs: candidates, fusion and training pools in {:.1f} s", sw.seconds());
   return in;
+}
+
+UserFeatures FunnelInputs::training_features() const {
+  UserFeatures u;
+  if (fold_features.empty()) {
+    u.builders = {features.get()};
+    return u;
+  }
+  for (const auto& f : fold_features) u.builders.push_back(f.get());
+  u.fold = fold_of_user;
+  return u;
+}
+
+UserFeatures FunnelFeatures::training() const {
+  UserFeatures u;
+  if (folds.empty()) {
+    u.builders = {served.get()};
+    return u;
+  }
+  for (const auto& f : folds) u.builders.push_back(f.get());
+  u.fold = fold_of_user;
+  return u;
+}
+
+FunnelFeatures funnel_features(const FunnelInputs& in, const Catalog& catalog,
+                               const FeatureConfig& config) {
+  FunnelFeatures out;
+  out.served =
+      std::make_unique<FeatureBuilder>(catalog, in.fit_matrix, in.channels, in.names, config);
+  for (const auto& fold : in.folds)
+    out.folds.push_back(std::make_unique<FeatureBuilder>(catalog, fold.fit_matrix, fold.channels,
+                                                         in.names, config));
+  out.fold_of_user = in.fold_of_user;
+  return out;
+}
+
+std::vector<uint32_t> channel_fold_of_users(uint32_t n_users, int folds, uint64_t seed) {
+  CASCADE_CHECK(folds >= 2, fmt::format("channel folds: need at least 2, got {}", folds));
+  std::vector<uint32_t> fold(n_users);
+  for (uint32_t u = 0; u < n_users; ++u)
+    fold[u] =
+        static_cast<uint32_t>(mix64(seed ^ (0x666f6c64ULL + u)) % static_cast<uint64_t>(folds));
+  return fold;
+}
+
+Interactions fold_fit_matrix(const Dataset& ds, const std::vector<uint32_t>& fold_of_user,
+                             uint32_t fold) {
+  CASCADE_CHECK(ds.recall_rows.size() == ds.n_users && fold_of_user.size() == ds.n_users,
+                "fold_fit_matrix: needs a seed-oof dataset and a fold for every user");
+  return ds.train.slice_rows([](uint32_t) { return 0u; },
+                             [&](uint32_t u) {
+                               return fold_of_user[u] == fold ? ds.recall_rows[u]
+                                                              : ds.train.row_size(u);
+                             });
 }
 
 FusionOptions fusion_at_quota(const FunnelInputs& in, const Dataset& ds, size_t quota,
@@ -140,7 +234,7 @@ const std::pair<RankTrainSet, RankTrainSet>& TrainingSets::get(const ExampleOpti
   if (auto it = sets_.find(key); it != sets_.end()) return it->second;
   Stopwatch sw;
   RankTrainSet all = build_training_set(fb_, ds_, pools_, e, threads_);
-  auto split = split_groups(all, valid_share_, seed_, fb_);
+  auto split = split_groups(all, valid_share_, seed_, fb_.first());
   const double pos = std::accumulate(all.labels.begin(), all.labels.end(), 0.0);
   spdlog::info("examples {}: {} groups ({} held out), {} rows, {:.0f} positives ({:.1f} s)", key,
                all.batch.groups(), split.second.batch.groups(), all.batch.rows(), pos,

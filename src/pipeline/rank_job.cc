@@ -82,7 +82,7 @@ int64_t training_clock(const Dataset& ds) {
   return clock;
 }
 
-RankTrainSet build_training_set(const FeatureBuilder& fb, const Dataset& ds,
+RankTrainSet build_training_set(const UserFeatures& fb, const Dataset& ds,
                                 const std::vector<std::vector<FusedCandidate>>& pools,
                                 const ExampleOptions& opt, int threads) {
   CASCADE_CHECK(ds.options.protocol == Protocol::kSeedOof && ds.recall_rows.size() == ds.n_users,
@@ -146,13 +146,14 @@ RankTrainSet build_training_set(const FeatureBuilder& fb, const Dataset& ds,
     req.times = times.subspan(0, split);
     req.now = request_time(opt.request_time, clock, req.times, times[split]);
     RankTrainSet& out = per_user[u];
-    out.batch = fb.empty_batch();
-    fb.add_items(req, pools[u], items, out.batch);
+    const FeatureBuilder& features = fb.of(u);
+    out.batch = features.empty_batch();
+    features.add_items(req, pools[u], items, out.batch);
     out.labels.assign(items.size(), 0.0f);
     std::fill_n(out.labels.begin(), n_pos, 1.0f);
   });
   RankTrainSet all;
-  all.batch = fb.empty_batch();
+  all.batch = fb.first().empty_batch();
   for (auto& p : per_user) {
     if (p.batch.groups() == 0) continue;
     all.batch.append(p.batch);
@@ -198,6 +199,11 @@ RankConfig rank_config_from_yaml(const YAML::Node& node, uint64_t seed) {
       CASCADE_CHECK(c.valid_share >= 0 && c.valid_share < 0.9, "config: rank.valid_share must be in [0, 0.9)");
     } else if (key == "features") {
       c.features = FeatureConfig::from_yaml(v);
+    } else if (key == "channel_folds") {
+      c.channel_folds = static_cast<int>(yaml_size(v, "rank.channel_folds", 0, 20));
+      CASCADE_CHECK(
+          c.channel_folds != 1,
+          "config: rank.channel_folds must be 0 (channels on the recall slice) or at least 2");
     } else if (key == "rankers") {
       CASCADE_CHECK(v.IsMap() && v.size() > 0, "config: rank.rankers must map ranker names to their parameters");
       for (const auto& r : v) {
@@ -233,9 +239,10 @@ RankConfig rank_config_from_yaml(const YAML::Node& node, uint64_t seed) {
         else throw Error(fmt::format("config: unknown key rank.funnel.{} (known: pre_rank, pre_keep, fine_rank, fine_keep)", fk));
       }
     } else {
-      throw Error(fmt::format("config: unknown key rank.{} (known: pool_depth, valid_share, features, examples, "
-                              "rankers, funnel, request_time)",
-                              key));
+      throw Error(fmt::format(
+          "config: unknown key rank.{} (known: pool_depth, valid_share, features, examples, "
+          "rankers, funnel, request_time, channel_folds)",
+          key));
     }
   }
   CASCADE_CHECK(!c.rankers.empty(), "config: rank.rankers is empty");

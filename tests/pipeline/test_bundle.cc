@@ -8,8 +8,9 @@
 
 #include "cascade/io/artifact.h"
 #include "cascade/pipeline/recommender.h"
-#include "support/tiny_bundle.h"
+#include "recall/popularity.h"
 #include "support/test_util.h"
+#include "support/tiny_bundle.h"
 
 namespace cascade {
 namespace {
@@ -62,6 +63,40 @@ TEST_F(BundleTest, ManifestListsEveryFileAndLoads) {
   EXPECT_EQ(b->fine_keep(), 20u);
   EXPECT_EQ(b->data().content_hash, m["dataset"]["hash"]);
   EXPECT_EQ(b->fit_matrix().nnz(), b->data().recall_slice().nnz());
+}
+
+// rank.channel_folds: the served channels are fitted on every training row, and the loaded
+// bundle's feature statistics come from the same rows. A manifest without the key (written
+// before folds) means the recall slice; an unknown value is refused.
+TEST_F(BundleTest, ChannelFoldsServeChannelsFittedOnEveryTrainingRow) {
+  TempDir t;
+  YAML::Node cfg = testing::tiny_config();
+  cfg["rank"]["channel_folds"] = 2;
+  BundleBuildOptions bo;
+  bo.threads = 1;
+  const Dataset ds = testing::tiny_dataset();
+  build_bundle(cfg, ds, t.path() / "folds", bo);
+  const auto m = verify_bundle(t.path() / "folds");
+  EXPECT_EQ(m["channels_fit"], "train");
+  EXPECT_EQ(verify_bundle(bundle_dir())["channels_fit"], "recall_slice");
+  auto b = Bundle::load(t.path() / "folds");
+  EXPECT_EQ(b->fit_matrix().nnz(), ds.train.nnz());
+  const auto* pop = dynamic_cast<const PopularityRecaller*>(b->channels()[0]);
+  ASSERT_NE(pop, nullptr);
+  std::vector<float> count(ds.n_items, 0.0f);
+  for (ItemId i : ds.train.indices) count[i] += 1.0f;
+  EXPECT_TRUE(std::ranges::equal(pop->scores(), count));
+  EXPECT_GT(m["offline"]["test"]["recall@10"].get<double>(), 0.0);
+
+  const fs::path d = copy_bundle(t);
+  nlohmann::json old = nlohmann::json::parse(read_file(d / "manifest.json"));
+  old.erase("channels_fit");
+  write_file_atomic(d / "manifest.json", old.dump());
+  EXPECT_EQ(Bundle::load(d)->fit_matrix().nnz(), ds.recall_slice().nnz());
+  old["channels_fit"] = "everything";
+  write_file_atomic(d / "manifest.json", old.dump());
+  const std::string e = test::error_of([&] { Bundle::load(d); });
+  EXPECT_NE(e.find("channels_fit is 'everything'"), std::string::npos) << e;
 }
 
 TEST_F(BundleTest, RefusesDamagedBundlesNamingTheFile) {

@@ -5,9 +5,11 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 
 #include "cascade/core/error.h"
 #include "cascade/pipeline/funnel_train.h"
+#include "recall/popularity.h"
 #include "support/tiny_bundle.h"
 
 namespace cascade {
@@ -73,7 +75,7 @@ TEST(FunnelInputs, UserCapsSampleTheHeldOutAndTheRankerUsers) {
   for (const auto& pool : in.train_pools) with_pool += !pool.empty();
   EXPECT_EQ(with_pool, 30u);
   // Only sampled users give training groups.
-  TrainingSets sets(*in.features, ds, in.train_pools, 0.0, 1, 42);
+  TrainingSets sets(in.training_features(), ds, in.train_pools, 0.0, 1, 42);
   EXPECT_LE(sets.get(in.rank.examples).first.batch.groups(), 30u);
   EXPECT_GT(sets.get(in.rank.examples).first.batch.groups(), 15u);
   // Uncapped, every held-out user is kept.
@@ -143,6 +145,87 @@ TEST(FunnelInputs, TestRequestsCanSeeTheValidationItem) {
     for (size_t c = 0; c < seen.heldout.per_user[u].size(); ++c)
       EXPECT_EQ(ids(seen.heldout.per_user[u][c]), ids(plain.heldout.per_user[u][c]));
   }
+}
+
+// rank.channel_folds = k: the served channels see every training row; each training request
+// is answered by the channels of its user's fold, which never saw that fold's ranker slice.
+TEST(FunnelInputs, ChannelFoldsKeepEveryTrainingRequestAwayFromItsPositives) {
+  const Dataset ds = testing::tiny_dataset();
+  FunnelTrainOptions to;
+  to.threads = 1;
+  YAML::Node cfg = config_with_quota(50);
+  cfg["rank"]["channel_folds"] = 3;
+  const FunnelInputs in = prepare_funnel_inputs(cfg, ds, to);
+  ASSERT_EQ(in.folds.size(), 3u);
+  ASSERT_EQ(in.fold_of_user.size(), ds.n_users);
+  EXPECT_EQ(in.fit_matrix.nnz(), ds.train.nnz()) << "the served channels see every training row";
+  std::vector<size_t> fold_users(3, 0);
+  for (uint32_t u = 0; u < ds.n_users; ++u) ++fold_users.at(in.fold_of_user[u]);
+  for (size_t f = 0; f < 3; ++f) EXPECT_GT(fold_users[f], ds.n_users / 6) << "fold " << f;
+
+  // Fold f's matrix: the recall slice of its users, every training row of the others.
+  for (uint32_t f = 0; f < 3; ++f) {
+    const Interactions& m = in.folds[f].fit_matrix;
+    ASSERT_EQ(m.n_rows, ds.train.n_rows);
+    for (uint32_t u = 0; u < ds.n_users; ++u) {
+      const uint32_t want = in.fold_of_user[u] == f ? ds.recall_rows[u] : ds.train.row_size(u);
+      ASSERT_EQ(m.row_size(u), want) << "fold " << f << " user " << u;
+      ASSERT_TRUE(std::ranges::equal(m.row(u), ds.train.row(u).first(want)));
+    }
+    // The fold's popularity channel counts exactly the fold's rows (so no ranker-slice row of
+    // the fold's users).
+    const auto* pop = dynamic_cast<const PopularityRecaller*>(in.folds[f].channels[0]);
+    ASSERT_NE(pop, nullptr);
+    std::vector<float> count(ds.n_items, 0.0f);
+    for (ItemId i : m.indices) count[i] += 1.0f;
+    ASSERT_TRUE(std::ranges::equal(pop->scores(), count)) << "fold " << f;
+  }
+
+  // Training rows are built by the user's fold pipeline: their item popularity feature is the
+  // fold's count, not the served channels' (which differs for some rows).
+  TrainingSets sets(in.training_features(), ds, in.train_pools, 0.0, 1, 42);
+  const RankTrainSet& tr = sets.get(in.rank.examples).first;
+  ASSERT_GT(tr.batch.groups(), 50u);
+  const int c_pop = tr.batch.schema.dense_index("pop");
+  ASSERT_GE(c_pop, 0);
+  std::vector<std::vector<float>> fold_count(3, std::vector<float>(ds.n_items, 0.0f));
+  std::vector<float> served_count(ds.n_items, 0.0f);
+  for (uint32_t f = 0; f < 3; ++f)
+    for (ItemId i : in.folds[f].fit_matrix.indices) fold_count[f][i] += 1.0f;
+  for (ItemId i : ds.train.indices) served_count[i] += 1.0f;
+  size_t differs = 0;
+  for (size_t g = 0; g < tr.batch.groups(); ++g) {
+    const uint32_t f = in.fold_of_user.at(tr.batch.group_user[g]);
+    for (uint32_t r = tr.batch.group_begin[g]; r < tr.batch.group_begin[g + 1]; ++r) {
+      const ItemId i = tr.batch.items[r];
+      ASSERT_FLOAT_EQ(tr.batch.dense_row(r)[c_pop], std::log1p(fold_count[f][i])) << "row " << r;
+      differs += fold_count[f][i] != served_count[i];
+    }
+  }
+  EXPECT_GT(differs, 100u);
+  // The same config gives the same folds and pools.
+  const FunnelInputs again = prepare_funnel_inputs(cfg, ds, to);
+  EXPECT_EQ(again.fold_of_user, in.fold_of_user);
+  ASSERT_EQ(again.train_pools.size(), in.train_pools.size());
+  for (size_t u = 0; u < in.train_pools.size(); ++u) {
+    ASSERT_EQ(again.train_pools[u].size(), in.train_pools[u].size());
+    for (size_t r = 0; r < in.train_pools[u].size(); ++r)
+      ASSERT_EQ(again.train_pools[u][r].item, in.train_pools[u][r].item);
+  }
+}
+
+TEST(FunnelInputs, ChannelFoldsAreValidated) {
+  for (const char* bad : {"1", "-2", "21", "two"}) {
+    YAML::Node cfg = config_with_quota(50);
+    cfg["rank"]["channel_folds"] = bad;
+    try {
+      rank_config_from_yaml(cfg["rank"], 7);
+      ADD_FAILURE() << bad << " was accepted";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("rank.channel_folds"), std::string::npos) << e.what();
+    }
+  }
+  EXPECT_THROW(channel_fold_of_users(10, 1, 7), Error);
 }
 
 }  // namespace

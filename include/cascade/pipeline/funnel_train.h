@@ -1,7 +1,18 @@
 // What every seed-oof funnel is trained from, built once and shared by `cascade bundle` and
-// `cascade bench funnel`: the recall channels fitted on the recall slice, fusion weights tuned on
-// the validation item, the training requests' pools (history = recall slice), the feature
-// pipeline, and the rankers fitted on seed-oof examples.
+// `cascade bench funnel`: the recall channels, fusion weights tuned on the validation item, the
+// training requests' pools (history = recall slice), the feature pipelines, and the rankers
+// fitted on seed-oof examples.
+//
+// Which channels answer the training requests (rank.channel_folds):
+//  - 0 (default): one set of channels, fitted on the recall slice, answers the training
+//    requests and is served. Training and serving features come from the same models, but
+//    the served channels never saw any ranker-slice row.
+//  - k >= 2 (k-fold channel features): the served channels are fitted on every training row.
+//    Users are split into k seeded folds; fold f's channels are fitted on every training row
+//    except the ranker slice of fold f's users, and answer (pools and features) the training
+//    requests of those users. So no training request is answered by a channel that saw its
+//    positives, and the channels that build training features have seen about as much data
+//    as the served ones. Costs k extra fits of every channel.
 #pragma once
 
 #include <yaml-cpp/yaml.h>
@@ -58,10 +69,44 @@ struct FunnelInputs {
   }
   const PoolCandidates& test_candidates() const { return test_sees_valid ? heldout_test : heldout; }
   std::vector<std::vector<FusedCandidate>>
-      train_pools;      ///< history = recall slice, depth rank.pool_depth
-  Interactions recall;  ///< the recall slice (what the channels were fitted on)
-  std::unique_ptr<FeatureBuilder> features;
+      train_pools;  ///< history = recall slice, depth rank.examples.hard_depth
+  /// What the served channels were fitted on: the recall slice, or with channel folds every
+  /// training row (the feature pipeline's popularity and first-event statistics come from it).
+  Interactions fit_matrix;
+  std::unique_ptr<FeatureBuilder> features;  ///< over the served channels (what a bundle serves)
+
+  /// With rank.channel_folds = k: fold f's channels and the matrix they were fitted on.
+  struct ChannelFold {
+    Interactions fit_matrix;
+    std::vector<FittedChannel> fitted;
+    std::vector<const Recaller*> channels;
+  };
+  std::vector<ChannelFold> folds;
+  std::vector<uint32_t> fold_of_user;  ///< per user (empty without folds)
+  /// Feature pipelines over the folds' channels (empty without folds).
+  std::vector<std::unique_ptr<FeatureBuilder>> fold_features;
+
+  /// The pipelines training requests are built with: the fold pipelines, or `features`.
+  UserFeatures training_features() const;
 };
+
+/// Feature pipelines over a FunnelInputs' channels with another feature configuration (an
+/// ablation): the served one and, with channel folds, one per fold.
+struct FunnelFeatures {
+  std::unique_ptr<FeatureBuilder> served;
+  std::vector<std::unique_ptr<FeatureBuilder>> folds;
+  std::vector<uint32_t> fold_of_user;
+  UserFeatures training() const;
+};
+FunnelFeatures funnel_features(const FunnelInputs& in, const Catalog& catalog,
+                               const FeatureConfig& config);
+
+/// The fold (0 .. k-1) of every user: a seeded hash of the user id.
+std::vector<uint32_t> channel_fold_of_users(uint32_t n_users, int folds, uint64_t seed);
+
+/// ds.train without the ranker slice of the users of fold `fold`: fold f's channels' matrix.
+Interactions fold_fit_matrix(const Dataset& ds, const std::vector<uint32_t>& fold_of_user,
+                             uint32_t fold);
 
 /// `eval.max_users` of a configuration: 0 (every held-out user) when absent or null; throws
 /// naming the key when it is not a non-negative integer.
@@ -89,10 +134,10 @@ FusionOptions fusion_at_quota(const FunnelInputs& in, const Dataset& ds, size_t 
 /// stopping).
 class TrainingSets {
  public:
-  TrainingSets(const FeatureBuilder& fb, const Dataset& ds,
+  TrainingSets(UserFeatures fb, const Dataset& ds,
                const std::vector<std::vector<FusedCandidate>>& pools, double valid_share,
                int threads, uint64_t seed)
-      : fb_(fb),
+      : fb_(std::move(fb)),
         ds_(ds),
         pools_(pools),
         valid_share_(valid_share),
@@ -105,7 +150,7 @@ class TrainingSets {
   static std::string key_of(const ExampleOptions& e);
 
  private:
-  const FeatureBuilder& fb_;
+  UserFeatures fb_;
   const Dataset& ds_;
   const std::vector<std::vector<FusedCandidate>>& pools_;
   double valid_share_;

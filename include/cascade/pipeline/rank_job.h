@@ -65,13 +65,30 @@ std::vector<std::vector<FusedCandidate>> fused_pools(const PoolCandidates& pc,
 /// any user.
 int64_t training_clock(const Dataset& ds);
 
+/// The feature pipeline each training request is built with. With k-fold channel features
+/// (rank.channel_folds) a user's request goes through the pipeline over the channels of the
+/// user's fold; otherwise one pipeline serves every user. Every pipeline has the same schema.
+struct UserFeatures {
+  std::vector<const FeatureBuilder*> builders;  ///< at least one
+  std::vector<uint32_t> fold;                   ///< per user: index into builders; empty = 0
+  const FeatureBuilder& of(uint32_t user) const { return *builders[fold.empty() ? 0 : fold[user]]; }
+  const FeatureBuilder& first() const { return *builders.front(); }
+};
+
 /// Seed-oof training set: one group per user with a non-empty ranker slice and at least one
 /// positive (after positives_in_pool): positives first (label 1), then hard and random
-/// negatives (label 0). `pools[u]` is the pool for the recall-slice history. Deterministic
-/// for a seed (per-user generators), whatever the thread count.
-RankTrainSet build_training_set(const FeatureBuilder& fb, const Dataset& ds,
+/// negatives (label 0). `pools[u]` is the pool for the recall-slice history; user u's rows
+/// are built by fb.of(u). Deterministic for a seed (per-user generators), whatever the
+/// thread count.
+RankTrainSet build_training_set(const UserFeatures& fb, const Dataset& ds,
                                 const std::vector<std::vector<FusedCandidate>>& pools,
                                 const ExampleOptions& opt, int threads);
+/// The same with one pipeline for every user.
+inline RankTrainSet build_training_set(const FeatureBuilder& fb, const Dataset& ds,
+                                       const std::vector<std::vector<FusedCandidate>>& pools,
+                                       const ExampleOptions& opt, int threads) {
+  return build_training_set(UserFeatures{{&fb}, {}}, ds, pools, opt, threads);
+}
 
 /// Splits a training set into (fit, held-out) by whole groups: a seeded shuffle of the groups,
 /// the first floor(share * groups) held out (for early stopping / best-epoch selection).
@@ -106,6 +123,11 @@ struct RankConfig {
   std::string fine_rank = "din";  ///< funnel: fine-rank ranker name
   size_t fine_keep = 20;
   double valid_share = 0.1;  ///< share of training groups held out for early stopping (0 = none)
+  /// k-fold channel features (funnel_train.h): 0 = the served channels are fitted on the recall
+  /// slice and build the training requests too; k >= 2 = the served channels see every training
+  /// row and each of k user folds' training requests is answered by channels fitted without
+  /// that fold's ranker slice.
+  int channel_folds = 0;
 
   const RankerSpec& ranker(const std::string& name) const;  ///< throws listing the names
 };
