@@ -26,7 +26,8 @@ def headline(j):
 def tables(j):
     pool = j["pool"]
     print(f"{j['dataset']} {j['protocol']}, {j['users']} test users; configured pool: depth {pool['pool_depth']}, "
-          f"quota {pool['quota']}, pool recall {pool['pool_recall']:.4f}\n")
+          f"quota {pool['quota']}, pool recall {pool['pool_recall']:.4f}"
+          + (f"; channel folds {j['channel_folds']}" if j.get("channel_folds") else "") + "\n")
     print("| ranker | Recall@10 | NDCG@10 | Recall@50 | AUC in pool | fit s | ms / user | Recall@10 vs pool |")
     print("|---|---|---|---|---|---|---|---|")
     print(f"| pool (fused order) | {pool['recall@10']:.4f} | {pool['ndcg@10']:.4f} | {pool['recall@50']:.4f} "

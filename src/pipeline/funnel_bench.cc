@@ -346,6 +346,8 @@ Json run_funnel_bench(const YAML::Node& cfg_in, const Dataset& ds, const FunnelB
   out["test_history"] =
       opt.test_sees_valid ? "training rows + the validation item" : "training rows";
   const RankConfig& rc = in.rank;
+  out["channel_folds"] = rc.channel_folds;
+  out["channels_fit"] = in.folds.empty() ? "recall_slice" : "train";
   // The experiment's request time: serving's unless the config trains under the event policy, in
   // which case evaluation follows it too (the pre-serving-policy protocol, kept to compare).
   const TimePolicy policy = rc.examples.request_time;
@@ -602,7 +604,14 @@ Json run_funnel_bench(const YAML::Node& cfg_in, const Dataset& ds, const FunnelB
       {"diversity", chosen.lambda},
       {"spec", spec.str()},
       {"time_features", !no_time && rc.features.time},
-      {"overrides", no_time ? Json::array({"rank.features.time=false"}) : Json::array()}};
+      // Training choices outside the spec that a bundle must repeat to build this funnel
+      // (`cascade bundle --funnel-from` applies them): which channels built the training
+      // features, and the time features when validation turned them off.
+      {"overrides", [&] {
+         Json o = Json::array({fmt::format("rank.channel_folds={}", rc.channel_folds)});
+         if (no_time) o.push_back("rank.features.time=false");
+         return o;
+       }()}};
   spdlog::info("chosen on {}: {}", opt.select_on_valid ? "validation" : "config", spec.str());
 
   // The test split, read once: every candidate over the chosen quota's pools (and the configured

@@ -212,7 +212,9 @@ TEST(CliEndToEnd, DownloadFailsClearlyWhenOffline) {
 
 // The contract of `cascade bench funnel` on the embedded dataset with fast channels and rankers:
 // the funnel is chosen on validation and printed as a spec, its test figures are the served list
-// under serving's request time, and a quality floor: it must beat its own pool's order.
+// under serving's request time, and a quality floor: it must beat its own pool's order. Run with
+// k-fold channel features (rank.channel_folds=2), so the bundle built from it must repeat them to
+// serve the same figures.
 TEST(CliEndToEnd, BenchFunnelChoosesOnValidationAndBeatsThePool) {
   fs::path tmp = temp_dir("funnel");
   Result r = run(
@@ -224,7 +226,7 @@ TEST(CliEndToEnd, BenchFunnelChoosesOnValidationAndBeatsThePool) {
       " --json " +
       (tmp / "f.json").string() + " mlruns=" + (tmp / "mlruns").string() +
       " rank.rankers.gbdt.rounds=50 recall.fusion.tune=false rank.funnel.pre_rank=lr"
-      " rank.funnel.fine_rank=deepfm +rank.rankers.deepfm.epochs=3");
+      " rank.funnel.fine_rank=deepfm +rank.rankers.deepfm.epochs=3 rank.channel_folds=2");
   ASSERT_EQ(r.code, 0) << r.output;
   std::ifstream in(tmp / "f.json");
   auto j = nlohmann::json::parse(in);
@@ -250,6 +252,11 @@ TEST(CliEndToEnd, BenchFunnelChoosesOnValidationAndBeatsThePool) {
   EXPECT_EQ(j["selection"]["lambda"].size(), 2u);
   EXPECT_EQ(j["funnel"]["spec"], chosen["spec"]);
   EXPECT_NE(chosen["spec"].get<std::string>().find("popularity+ials > norm("), std::string::npos);
+  // k-fold channel features: recorded, and handed to `bundle --funnel-from` as an override.
+  EXPECT_EQ(j["channel_folds"], 2);
+  EXPECT_EQ(j["channels_fit"], "train");
+  ASSERT_FALSE(chosen["overrides"].empty());
+  EXPECT_EQ(chosen["overrides"][0], "rank.channel_folds=2");
   const auto& f = j["funnel"];
   for (const char* k : {"recall@10", "ndcg@10", "vs_pool", "rank_only", "pool"}) EXPECT_TRUE(f.contains(k)) << k;
   // Retention can only shrink down the funnel, and the final top 10 is the funnel's recall.
@@ -351,6 +358,7 @@ TEST(CliEndToEnd, BenchFunnelChoosesOnValidationAndBeatsThePool) {
   const auto m = nlohmann::json::parse(min);
   EXPECT_EQ(m["funnel"], chosen["spec"]);
   EXPECT_EQ(m["request_time"], "serving");
+  EXPECT_EQ(m["channels_fit"], "train");  // the folds came with --funnel-from
   // Offline = online: the bundle, evaluated as served, scores what bench funnel scored.
   EXPECT_DOUBLE_EQ(m["offline"]["test"]["recall@10"].get<double>(), f["recall@10"].get<double>());
   EXPECT_DOUBLE_EQ(m["offline"]["test"]["ndcg@10"].get<double>(), f["ndcg@10"].get<double>());

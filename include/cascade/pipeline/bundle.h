@@ -14,8 +14,9 @@
 //   <dir>/rankers/<name>  the pre-ranker and the fine-ranker (Ranker::save)
 //
 // What is trained (the seed-oof funnel that `cascade bench funnel` measures): the recall
-// channels on the recall slice, fusion weights tuned on the validation item, the two funnel
-// rankers on the ranker slice. Serving histories are the whole training rows plus live
+// channels on the recall slice (or on every training row with rank.channel_folds; the
+// manifest's `channels_fit` says which), fusion weights tuned on the validation item, the two
+// funnel rankers on the ranker slice. Serving histories are the whole training rows plus live
 // events, exactly as the held-out requests of the benchmark.
 #pragma once
 
@@ -86,7 +87,8 @@ class Bundle {
   std::string funnel_spec() const { return manifest_.value("funnel", ""); }
   const YAML::Node& config() const { return config_; }
   const Dataset& data() const { return ds_; }
-  /// The matrix the channels were fitted on (the recall slice): popularity statistics.
+  /// The matrix the channels were fitted on (manifest `channels_fit`: the recall slice, or every
+  /// training row): popularity statistics.
   const Interactions& fit_matrix() const { return fit_matrix_; }
 
   const std::vector<std::string>& channel_names() const { return names_; }

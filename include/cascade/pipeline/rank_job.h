@@ -3,8 +3,9 @@
 // rankers (what `cascade bench funnel` and the serving funnel share).
 //
 // Time semantics (SYSTEM.md seed-oof): a training example for user u is a request made just
-// before u's ranker slice: history = the recall slice, candidates = the pool the recall-slice
-// channels give for that history. A test (or validation) request comes after the whole
+// before u's ranker slice: history = the recall slice, candidates = the pool channels that never
+// saw u's ranker slice give for that history (the recall-slice channels, or u's fold's channels
+// under rank.channel_folds: funnel_train.h). A test (or validation) request comes after the whole
 // training row: history = recall + ranker slices. The request time of both follows
 // request_time.h (serving's rule by default). Nothing is derived from the validation or test
 // item, except the request time under the `event` ablation.

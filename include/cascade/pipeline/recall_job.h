@@ -74,7 +74,8 @@ FittedChannel fit_channel(const ChannelSpec& spec, const Dataset& ds, const Inte
 /// whether an index is built and the code's build ID: a rebuilt binary fits again, since a
 /// changed fit under the same spec once made a stale cache look like a gain) and loaded from
 /// there next time (fit_seconds = -1 then).
-/// `tag` names the matrix the channel is fitted on ("oof" = recall slice, "refit" = all).
+/// `tag` names the matrix the channel is fitted on ("oof" = recall slice, "train" = every
+/// training row, "fold<f>of<k>" = a channel fold's matrix).
 FittedChannel fit_or_load_channel(const ChannelSpec& spec, const Dataset& ds,
                                   const Interactions& train, const std::string& tag,
                                   const std::filesystem::path& cache_dir, int threads,

@@ -18,7 +18,8 @@
 //               of the candidate for a one-item history (EASE: B[h, c]).
 //  history      the newest `max_history` items, oldest first (for DIN/BST); a row's own item
 //               is removed from it by RankBatch::row_history().
-// "Fit matrix" = the interactions the channels were fitted on (seed-oof: the recall slice),
+// "Fit matrix" = the interactions the channels were fitted on (seed-oof: the recall slice, or
+// every training row for the served channels under rank.channel_folds),
 // which also gives the popularity and first-event statistics.
 #pragma once
 
