@@ -202,7 +202,8 @@ EvalResult evaluate(const Recaller& model, const Interactions& train, const Inte
   return run(train, heldout, n_items, opt,
              [&](size_t, UserId u, int, std::vector<ItemId>& list) {
                UserQuery q;
-               q.user = opt.fitted_rows ? u : kUnknownUser;
+               q.user = u;
+               q.past_fit = !opt.fitted_rows;
                if (u < train.n_rows) {  // a user absent from train is queried cold
                  q.history = train.row(u);
                  q.values = train.row_values(u);

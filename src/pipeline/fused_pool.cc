@@ -27,7 +27,8 @@ PoolCandidates collect_candidates(const std::vector<const Recaller*>& channels,
     const bool needed = (u < valid.n_rows && valid.row_size(u) > 0) || (u < test.n_rows && test.row_size(u) > 0);
     if (!needed) return;
     UserQuery q;
-    q.user = fitted_rows ? static_cast<UserId>(u) : kUnknownUser;  // recommender.cc's rule
+    q.user = static_cast<UserId>(u);
+    q.past_fit = !fitted_rows;  // recommender.cc's rule
     q.history = train.row(static_cast<uint32_t>(u));
     q.values = train.row_values(static_cast<uint32_t>(u));
     auto& lists = pc.per_user[u];

@@ -91,7 +91,7 @@ Suite run_channels(const std::vector<ChannelSpec>& specs, const Context& cx, uin
     spdlog::info("{}: fitting {} ({})", label, spec.name, spec.spec());
     FittedChannel fc = fit_channel(spec, cx.ds, cx.train, cx.threads, seed);
     EvalOptions eo = cx.eval;
-    eo.fitted_rows = !cx.test_sees_valid();  // the history past the fit: an unknown user's query
+    eo.fitted_rows = !cx.test_sees_valid();  // the history past the fit: UserQuery::past_fit
     EvalResult r = evaluate(*fc.model, cx.test_history, cx.ds.test, eo);
     Json& c = out[spec.name];
     write_metrics(r, pool, c);

@@ -46,8 +46,10 @@ float Recommender::cosine(ItemId a, ItemId b) const {
 
 UserQuery ResolvedRequest::query() const {
   UserQuery q;
-  // Trained ids only when the history is exactly what the channels were fitted on.
-  q.user = known_user && live_events == 0 ? dense_user : kUnknownUser;
+  // A known user keeps the id (demographics); with live events the history is past the fit, so
+  // no channel answers from state trained on the user's rows (recaller.h).
+  q.user = known_user ? dense_user : kUnknownUser;
+  q.past_fit = known_user && live_events > 0;
   q.history = history;
   q.values = values;  // as offline evaluation queries the channels (fused_pool.h)
   return q;

@@ -216,12 +216,13 @@ class IalsRecaller final : public ConfiguredRecaller<IalsConfig> {
     score_by_vectors(*this, fitted_, q, item_factors_.data(), n_items_, cfg_.factors, out);
   }
 
-  // The fitted factors of a known user, else the exact fold-in of the query's history.
+  // The fitted factors of a known user whose history is the fitted row, else the exact fold-in of
+  // the query's history.
   bool user_vector(const UserQuery& q, std::span<float> out) const override {
     CASCADE_CHECK(fitted_, "ials: user_vector() before fit() or load()");
     CASCADE_CHECK(out.size() == static_cast<size_t>(cfg_.factors),
                   fmt::format("ials: user_vector() has {} slots for {} factors", out.size(), cfg_.factors));
-    if (q.user < n_users_ && user_fitted_[q.user]) {
+    if (q.user < n_users_ && user_fitted_[q.user] && !q.past_fit) {
       const float* x = user_factors_.data() + static_cast<size_t>(q.user) * cfg_.factors;
       std::copy(x, x + cfg_.factors, out.begin());
     } else {

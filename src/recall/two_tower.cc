@@ -479,8 +479,10 @@ class TwoTowerRecaller final : public ConfiguredRecaller<TwoTowerConfig> {
   bool user_vector(const UserQuery& q, std::span<float> out) const override {
     check_user_query(*this, fitted_, q, out, cfg_.dim, static_cast<uint32_t>(shapes_.n_items));
     const size_t d = static_cast<size_t>(cfg_.dim), fd = static_cast<size_t>(cfg_.feat_dim);
+    // Demographics follow the user id; the trained id embedding only a history that is the
+    // fitted row (past_fit: the unknown slot, as for a new user).
     const bool in_range = q.user < shapes_.n_users;
-    const bool known = in_range && user_fitted_[q.user];
+    const bool known = in_range && user_fitted_[q.user] && !q.past_fit;
     std::vector<float> x(static_cast<size_t>(cfg_.user_in()), 0.f);
     std::vector<float> work(2 * static_cast<size_t>(user_mlp_.max_width()));
     float* p = x.data();

@@ -66,18 +66,23 @@ TEST(FusedPool, CandidatesMaskTrainingItemsAndTuningUsesValidationOnly) {
   EXPECT_DOUBLE_EQ(r.summary.at("recall@1"), 0.0);
 }
 
-// Scores item u + 1 highest for a known user u, item 0 for an unknown one: shows which id a
-// query carried (a fitted factor model answers a known user from the user's trained vector).
+// Scores item u + 1 highest for a known user u whose history is the fitted row, item 0 otherwise
+// (a fitted factor model answers such a user from the user's trained vector, and folds the
+// history in past the fit); with `side`, item u + 1 for any known user (side information, such
+// as demographics, follows the id whatever the history).
 class UserEcho : public FixedRecaller {
  public:
-  UserEcho() : FixedRecaller(std::vector<float>(5, 0.f)) {}
+  explicit UserEcho(bool side = false) : FixedRecaller(std::vector<float>(5, 0.f)), side_(side) {}
   void score(const UserQuery& q, std::span<float> out) const override {
     std::fill(out.begin(), out.end(), 0.f);
-    out[q.user == kUnknownUser ? 0 : q.user + 1] = 1.f;
+    out[q.user == kUnknownUser || (q.past_fit && !side_) ? 0 : q.user + 1] = 1.f;
   }
+
+ private:
+  bool side_;
 };
 
-TEST(FusedPool, HistoriesPastTheFitAreQueriedAsUnknownUsers) {
+TEST(FusedPool, HistoriesPastTheFitKeepTheUserButNotItsTrainedState) {
   UserEcho echo;
   const Interactions rows = test::make_rows(5, {{3}, {3}});
   const Interactions held = test::make_rows(5, {{2}, {2}});
@@ -85,9 +90,13 @@ TEST(FusedPool, HistoriesPastTheFitAreQueriedAsUnknownUsers) {
   const auto fitted = collect_candidates({&echo}, {"e"}, rows, none, held, 2, 1);
   const auto extended =
       collect_candidates({&echo}, {"e"}, rows, none, held, 2, 1, /*fitted_rows=*/false);
+  UserEcho side(true);
+  const auto side_extended =
+      collect_candidates({&side}, {"s"}, rows, none, held, 2, 1, /*fitted_rows=*/false);
   for (UserId u : {0u, 1u}) {
     EXPECT_EQ(fitted.per_user[u][0].items[0].item, u + 1) << u;
     EXPECT_EQ(extended.per_user[u][0].items[0].item, 0u) << u;
+    EXPECT_EQ(side_extended.per_user[u][0].items[0].item, u + 1) << u;
   }
   // The evaluator follows the same rule.
   EvalOptions eo;

@@ -122,6 +122,7 @@ TEST_F(ServedEvalTest, ResolvedRequestAndPoolAreWhatTheServedListComesFrom) {
   EXPECT_EQ(plain.live_events, 0u);
   EXPECT_EQ(plain.history, std::vector<ItemId>(ds.train.row(u).begin(), ds.train.row(u).end()));
   EXPECT_EQ(plain.query().user, u);  // the trained id: the history is what the channels saw
+  EXPECT_FALSE(plain.query().past_fit);
 
   ItemId unseen = 0;
   while (std::count(plain.history.begin(), plain.history.end(), unseen)) ++unseen;
@@ -132,7 +133,10 @@ TEST_F(ServedEvalTest, ResolvedRequestAndPoolAreWhatTheServedListComesFrom) {
   EXPECT_EQ(live.history.size(), plain.history.size() + 1);
   EXPECT_EQ(live.history.back(), unseen);
   EXPECT_EQ(live.values.back(), 1.0f);
-  EXPECT_EQ(live.query().user, kUnknownUser);  // history differs from the fitted row
+  // The history differs from the fitted row: the user keeps the id (demographics), trained
+  // per-user state must not answer.
+  EXPECT_EQ(live.query().user, u);
+  EXPECT_TRUE(live.query().past_fit);
 
   for (const ResolvedRequest* r : {&plain, &live}) {
     const auto pool = rec_->pool(*r);

@@ -273,6 +273,10 @@ TEST(Ials, FoldInOfAKnownHistoryRanksLikeTheFittedFactor) {
     fresh.history = f.train.row(u);
     auto a = scores_of(*f.model, known);
     auto b = scores_of(*f.model, fresh);
+    // A known user whose history is past the fit (live events) is folded in, like a new user.
+    UserQuery past = known;
+    past.past_fit = true;
+    EXPECT_EQ(scores_of(*f.model, past), b) << "user " << u;
     float range = *std::max_element(a.begin(), a.end()) - *std::min_element(a.begin(), a.end());
     for (size_t i = 0; i < a.size(); ++i) EXPECT_NEAR(a[i], b[i], 0.02 * range) << "user " << u;
     // both rank the user's own unseen group items first

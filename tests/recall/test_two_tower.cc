@@ -333,6 +333,43 @@ TEST(TwoTower, UnknownUserIsServedFromItsHistory) {
   for (float x : scores_of(*t, UserQuery{kUnknownUser, fresh, {}})) EXPECT_TRUE(std::isfinite(x));
 }
 
+// A known user whose history has events past the fit (UserQuery::past_fit): the trained id
+// embedding is not used (the unknown slot answers, as for a new user), the user's demographics are.
+TEST(TwoTower, HistoryPastTheFitKeepsTheUsersDemographicsButNotTheIdEmbedding) {
+  // TinyData with demographics.
+  Catalog catalog = data().catalog;
+  for (size_t u = 0; u < catalog.users.size(); ++u) {
+    catalog.users[u].gender = u % 2 ? 'M' : 'F';
+    catalog.users[u].age_bucket = static_cast<int32_t>(u % 5);
+    catalog.users[u].occupation = u % 3 ? "writer" : "artist";
+  }
+  auto fit = [&](const std::string& spec) {
+    auto m = make_recaller(spec);
+    m->fit(test::fit_input_of(data().train, catalog, 1));
+    return m;
+  };
+  auto t = fit(kSmall + ",epochs=3");  // use_user_id and user_features on
+  const std::vector<ItemId> h = {1, 2, 3};
+  size_t with_features_differ = 0, id_differs = 0, fitted = 0;
+  for (UserId u = 0; u < data().train.n_rows; ++u) {
+    if (data().train.row_size(u) == 0) continue;  // no trained id embedding to leave out
+    ++fitted;
+    UserQuery past{u, h, {}};
+    past.past_fit = true;
+    const auto s_past = scores_of(*t, past);
+    with_features_differ += !bit_equal(s_past, scores_of(*t, UserQuery{kUnknownUser, h, {}}));
+    id_differs += !bit_equal(s_past, scores_of(*t, UserQuery{u, h, {}}));
+  }
+  EXPECT_GT(with_features_differ, 0u) << "demographics were dropped";
+  EXPECT_EQ(id_differs, fitted) << "a stale id embedding answered";
+  // Without an id embedding, past_fit changes nothing for a known user.
+  auto no_id =
+      fit("two_tower:dim=16,feat_dim=4,epochs=3,batch=32,negatives=8,lr=0.02,eval_every=0");
+  UserQuery past{1, h, {}};
+  past.past_fit = true;
+  EXPECT_TRUE(bit_equal(scores_of(*no_id, past), scores_of(*no_id, UserQuery{1, h, {}})));
+}
+
 // ---------------------------------------------------------------- (6) errors
 
 TEST(TwoTower, BadParametersAndInputsThrow) {

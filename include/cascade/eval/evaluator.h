@@ -20,9 +20,9 @@ struct EvalOptions {
   int threads = 0;
   /// Item vectors for ILS@K (row-major n_items x dim); when null, ILS is not reported.
   ItemVectorsView ils_vectors{};
-  /// evaluate(): the `train` rows are what the model was fitted on, so queries carry the dense
-  /// user id; false (rows extended past the fit) queries as an unknown user with that history,
-  /// as the Recommender does when a request brings live events.
+  /// evaluate(): the `train` rows are what the model was fitted on; false (rows extended past
+  /// the fit) sets UserQuery::past_fit, so no channel answers from state trained on the user's
+  /// rows, as the Recommender queries a request that brings live events.
   bool fitted_rows = true;
 };
 

@@ -26,9 +26,9 @@ struct PoolCandidates {
 };
 
 /// Queries every channel for every user that has a held-out item in `valid` or `test`, with
-/// `train`'s row as the history. fitted_rows: `train` is what the channels were fitted on, so the
-/// query carries the trained user id; false (a history extended past the fit, e.g. with the
-/// validation item) queries as an unknown user, as the Recommender does with live events.
+/// `train`'s row as the history. fitted_rows: `train` is what the channels were fitted on; false
+/// (a history extended past the fit, e.g. with the validation item) sets UserQuery::past_fit, as
+/// the Recommender does with live events.
 PoolCandidates collect_candidates(const std::vector<const Recaller*>& channels,
                                   const std::vector<std::string>& names, const Interactions& train,
                                   const Interactions& valid, const Interactions& test, size_t quota,

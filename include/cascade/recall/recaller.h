@@ -50,6 +50,11 @@ struct UserQuery {
   UserId user = kUnknownUser;          ///< dense id the channel was fitted with, if any
   std::span<const ItemId> history;     ///< the user's items, oldest first (all masked in top_n)
   std::span<const float> values;       ///< optional ratings parallel to history (empty = all 1)
+  /// The history holds events the channel was not fitted with (live events, or a held-out item
+  /// a later request has seen). State trained on the user's fitted rows (iALS factors, a user-id
+  /// embedding) is then stale and must not answer; what is known about the user apart from the
+  /// rows (demographics) still applies. Meaningless for kUnknownUser.
+  bool past_fit = false;
 };
 
 /// Row-major item vectors owned by the channel: rows = n_items, size rows * dim.
