@@ -159,26 +159,30 @@ FunnelInputs prepare_funnel_inputs(const YAML::Node& cfg, const Dataset& ds,
   return in;
 }
 
-UserFeatures FunnelInputs::training_features() const {
-  UserFeatures u;
-  if (fold_features.empty()) {
-    u.builders = {features.get()};
-    return u;
-  }
-  for (const auto& f : fold_features) u.builders.push_back(f.get());
-  u.fold = fold_of_user;
-  return u;
-}
+namespace {
 
-UserFeatures FunnelFeatures::training() const {
+// The fold pipelines with each user's fold, or the served pipeline for every user.
+UserFeatures user_features_of(const FeatureBuilder* served,
+                              const std::vector<std::unique_ptr<FeatureBuilder>>& folds,
+                              const std::vector<uint32_t>& fold_of_user) {
   UserFeatures u;
   if (folds.empty()) {
-    u.builders = {served.get()};
+    u.builders = {served};
     return u;
   }
   for (const auto& f : folds) u.builders.push_back(f.get());
   u.fold = fold_of_user;
   return u;
+}
+
+}  // namespace
+
+UserFeatures FunnelInputs::training_features() const {
+  return user_features_of(features.get(), fold_features, fold_of_user);
+}
+
+UserFeatures FunnelFeatures::training() const {
+  return user_features_of(served.get(), folds, fold_of_user);
 }
 
 FunnelFeatures funnel_features(const FunnelInputs& in, const Catalog& catalog,
