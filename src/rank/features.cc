@@ -55,14 +55,17 @@ FeatureConfig FeatureConfig::from_yaml(const YAML::Node& node) {
       c.recent_items = scalar_u32(v, key, 1, 1000);
     } else if (key == "max_history") {
       c.max_history = scalar_u32(v, key, 0, 10000);
-    } else if (key == "user_id" || key == "item_id" || key == "time") {
+    } else if (key == "user_id" || key == "item_id" || key == "time" || key == "genres") {
       bool b = false;
       try {
         b = v.as<bool>();
       } catch (const std::exception&) {
         throw Error(fmt::format("rank.features.{}: expected true or false", key));
       }
-      (key == "user_id" ? c.user_id : key == "item_id" ? c.item_id : c.time) = b;
+      (key == "user_id"   ? c.user_id
+       : key == "item_id" ? c.item_id
+       : key == "time"    ? c.time
+                          : c.genres) = b;
     } else if (key == "similarity") {
       CASCADE_CHECK(v.IsMap() || v.IsNull(),
                     "rank.features.similarity: expected a map {channel: cosine|score}");
@@ -79,7 +82,7 @@ FeatureConfig FeatureConfig::from_yaml(const YAML::Node& node) {
     } else {
       throw Error(
           fmt::format("rank.features: unknown key '{}' (known: recent_items, max_history, "
-                      "similarity, user_id, item_id, time)",
+                      "similarity, user_id, item_id, time, genres)",
                       key));
     }
   }
@@ -412,7 +415,7 @@ void FeatureBuilder::fill_rows(const RankRequest& req,
         x[c_channel0_ + 2 * c + 1] = log1p_rank(e->channel_ranks[k]);
       }
     }
-    if (H && !info.genres.empty()) {
+    if (H && !info.genres.empty() && config_.genres) {
       double dot = 0, share = 0;
       for (uint16_t g : info.genres) {
         dot += genre_frac[g] * static_cast<double>(H);

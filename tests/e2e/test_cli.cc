@@ -223,6 +223,7 @@ TEST(CliEndToEnd, BenchFunnelChoosesOnValidationAndBeatsThePool) {
       " --channels popularity,ials --rankers lr,gbdt,deepfm --random-negatives-ablation lr "
       "--threads 2"
       " --pool-depths 100,200 --pre-keeps 50,100 --quotas 500 --lambdas 0,0.2 --split-half-check 2"
+      " --feature-ablations similarity,genres"
       " --json " +
       (tmp / "f.json").string() + " mlruns=" + (tmp / "mlruns").string() +
       " rank.rankers.gbdt.rounds=50 recall.fusion.tune=false rank.funnel.pre_rank=lr"
@@ -252,6 +253,26 @@ TEST(CliEndToEnd, BenchFunnelChoosesOnValidationAndBeatsThePool) {
   EXPECT_EQ(j["selection"]["lambda"].size(), 2u);
   EXPECT_EQ(j["funnel"]["spec"], chosen["spec"]);
   EXPECT_NE(chosen["spec"].get<std::string>().find("popularity+ials > norm("), std::string::npos);
+  // Feature-group ablations: the chosen pair re-fitted without each group, paired against the
+  // chosen funnel on validation and test. Without similarity sources the schema loses their
+  // columns; without genres it keeps them (missing values).
+  const auto& fa = j["feature_ablations"];
+  const size_t dense = j["features"]["dense"].size();
+  EXPECT_LT(fa["groups"]["similarity"]["dense_columns"].get<size_t>(), dense);
+  EXPECT_EQ(fa["groups"]["genres"]["dense_columns"].get<size_t>(), dense);
+  EXPECT_DOUBLE_EQ(fa["funnel"]["test"]["recall@10"].get<double>(),
+                   j["funnel"]["recall@10"].get<double>());
+  for (const char* g : {"similarity", "genres"}) {
+    const auto& a = fa["groups"][g];
+    for (const char* split : {"valid", "test"}) {
+      const double diff = a[std::string(split) + "_vs_funnel"]["recall@10"]["diff"].get<double>();
+      EXPECT_NEAR(
+          diff,
+          a[split]["recall@10"].get<double>() - fa["funnel"][split]["recall@10"].get<double>(),
+          1e-12)
+          << g << " " << split;
+    }
+  }
   // k-fold channel features: recorded, and handed to `bundle --funnel-from` as an override.
   EXPECT_EQ(j["channel_folds"], 2);
   EXPECT_EQ(j["channels_fit"], "train");
@@ -363,6 +384,15 @@ TEST(CliEndToEnd, BenchFunnelChoosesOnValidationAndBeatsThePool) {
   EXPECT_DOUBLE_EQ(m["offline"]["test"]["recall@10"].get<double>(), f["recall@10"].get<double>());
   EXPECT_DOUBLE_EQ(m["offline"]["test"]["ndcg@10"].get<double>(), f["ndcg@10"].get<double>());
   fs::remove_all(tmp);
+}
+
+TEST(CliEndToEnd, BenchFunnelRefusesAnUnknownFeatureGroup) {
+  Result r = run(std::string(CASCADE_BIN) +
+                 " bench funnel --data data/ml-latest-small --dataset ml-latest --protocol seed-oof"
+                 " --feature-ablations similarity,colour");
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.output.find("--feature-ablations"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("colour"), std::string::npos) << r.output;
 }
 
 TEST(CliEndToEnd, BenchFunnelRefusesAnUnknownSelectionMetric) {

@@ -8,6 +8,7 @@
 #include <cmath>
 
 #include "cascade/core/error.h"
+#include "cascade/pipeline/funnel_bench.h"
 #include "cascade/pipeline/funnel_train.h"
 #include "recall/popularity.h"
 #include "support/tiny_bundle.h"
@@ -211,6 +212,26 @@ TEST(FunnelInputs, ChannelFoldsKeepEveryTrainingRequestAwayFromItsPositives) {
     ASSERT_EQ(again.train_pools[u].size(), in.train_pools[u].size());
     for (size_t r = 0; r < in.train_pools[u].size(); ++r)
       ASSERT_EQ(again.train_pools[u][r].item, in.train_pools[u][r].item);
+  }
+}
+
+TEST(FunnelBench, FeatureGroupAblationsTurnTheirGroupOff) {
+  FeatureConfig c;
+  ablate_feature_group(c, "similarity");
+  EXPECT_TRUE(c.similarity.empty());
+  ablate_feature_group(c, "ids");
+  EXPECT_FALSE(c.user_id || c.item_id);
+  ablate_feature_group(c, "time");
+  EXPECT_FALSE(c.time);
+  FeatureConfig g;
+  ablate_feature_group(g, "genres");
+  EXPECT_FALSE(g.genres);
+  EXPECT_TRUE(g.time && g.user_id && !g.similarity.empty());  // one group at a time
+  try {
+    ablate_feature_group(g, "colour");
+    ADD_FAILURE() << "an unknown group was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("colour"), std::string::npos) << e.what();
   }
 }
 

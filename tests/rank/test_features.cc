@@ -310,10 +310,11 @@ TEST(RankExamples, TrainingAndServingPathsGiveIdenticalFeatureVectors) {
   EXPECT_NE(dense_of[0], dense_of[1]);
 }
 
-TEST(RankFeatures, TimeFeaturesOffAreMissing) {
+// With `off`, exactly the columns `cols` are missing (NaN) in every row of a pool, the others
+// bit-identical to the default configuration's; when on, those columns are mostly present.
+void expect_only_missing(const FeatureConfig& off, const std::set<std::string>& cols) {
   OofFixture f;
-  FeatureConfig on, off;
-  off.time = false;
+  FeatureConfig on;
   FeatureBuilder a(f.ds.catalog, f.recall, f.channels(), f.names, on), b(f.ds.catalog, f.recall, f.channels(),
                                                                          f.names, off);
   const UserId u = 3;
@@ -328,9 +329,8 @@ TEST(RankFeatures, TimeFeaturesOffAreMissing) {
   size_t present_when_on = 0;
   for (size_t d = 0; d < nd; ++d) {
     const std::string& col = a.schema().dense[d];
-    const bool time_col = col == "days_since_last" || col == "age_days";
     for (size_t r = 0; r < with.rows(); ++r) {
-      if (time_col) {
+      if (cols.count(col)) {
         EXPECT_TRUE(std::isnan(without.dense_row(r)[d])) << col;
         present_when_on += !std::isnan(with.dense_row(r)[d]);
       } else {
@@ -338,8 +338,22 @@ TEST(RankFeatures, TimeFeaturesOffAreMissing) {
       }
     }
   }
-  EXPECT_GT(present_when_on, with.rows());  // both columns are mostly present when on
+  EXPECT_GT(present_when_on, with.rows());  // the columns are mostly present when on
+}
+
+TEST(RankFeatures, TimeFeaturesOffAreMissing) {
+  FeatureConfig off;
+  off.time = false;
+  expect_only_missing(off, {"days_since_last", "age_days"});
   EXPECT_EQ(FeatureConfig::from_yaml(YAML::Load("{time: false}")).time, false);
+}
+
+TEST(RankFeatures, GenreFeaturesOffAreMissing) {
+  FeatureConfig off;
+  off.genres = false;
+  expect_only_missing(off, {"genre_affinity", "genre_share"});
+  EXPECT_EQ(FeatureConfig::from_yaml(YAML::Load("{genres: false}")).genres, false);
+  EXPECT_THROW(FeatureConfig::from_yaml(YAML::Load("{genres: maybe}")), Error);
 }
 
 }  // namespace

@@ -133,6 +133,12 @@ void add_bench_funnel(CLI::App* bench) {
   cmd->add_option("--select-time-features", b.select_time_features,
                   "choose the time features on or off on validation")
       ->capture_default_str();
+  cmd->add_option("--feature-ablations", b.feature_ablations,
+                  "feature groups to turn off in the chosen funnel, one re-fit each, on validation "
+                  "and test (similarity, ids, time, genres)")
+      ->delimiter(',')
+      ->check(CLI::IsMember({"similarity", "ids", "time", "genres"}))
+      ->allow_extra_args(false);
   cmd->add_option("--select-metric", b.select_metric,
                   "validation metric every selection step maximises (the other breaks ties)")
       ->check(CLI::IsMember({"recall@10", "ndcg@10"}))

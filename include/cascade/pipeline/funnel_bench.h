@@ -30,6 +30,7 @@
 
 #include "cascade/data/dataset.h"
 #include "cascade/pipeline/bench_breakdown.h"
+#include "cascade/rank/features.h"
 
 namespace cascade {
 
@@ -48,6 +49,11 @@ struct FunnelBenchOptions {
   std::vector<std::string> gbdt_objectives = {"binary:logistic", "rank:ndcg"};  ///< GBDT candidates
   bool time_ablations = true;        ///< also run the event-time and no-time-feature funnels
   bool select_time_features = true;  ///< choose time features on/off on validation
+  /// Feature groups to ablate on the chosen funnel ("feature_ablations"): its two rankers
+  /// re-trained without the group, scored on validation and test against the chosen funnel
+  /// (paired). Groups: similarity (every sim_* column), ids (the user and item id fields),
+  /// time (days_since_last, age_days), genres (genre_affinity, genre_share; item genres stay).
+  std::vector<std::string> feature_ablations;
   /// Test requests carry the validation item in their history
   /// (FunnelTrainOptions::test_sees_valid).
   bool test_sees_valid = false;
@@ -66,5 +72,9 @@ struct FunnelBenchOptions {
 /// Returns the contract JSON (BENCHMARKS.md, "Ranking stage"); progress goes to the log.
 nlohmann::ordered_json run_funnel_bench(const YAML::Node& cfg, const Dataset& ds,
                                         const FunnelBenchOptions& opt);
+
+/// Turns one feature group of FunnelBenchOptions::feature_ablations off in `config`; throws
+/// cascade::Error naming the option for an unknown group.
+void ablate_feature_group(FeatureConfig& config, const std::string& group);
 
 }  // namespace cascade

@@ -51,6 +51,9 @@ struct FeatureConfig {
   /// missing (NaN) in training and serving alike: the ablation that shows how much a funnel
   /// depends on when a request is made.
   bool time = true;
+  /// The user x item genre features (genre_affinity, genre_share). Off = missing (NaN): an
+  /// ablation; the item's own genre columns stay.
+  bool genres = true;
 
   /// Reads `rank.features` (absent = defaults); unknown keys / bad values throw naming the key.
   static FeatureConfig from_yaml(const YAML::Node& node);
