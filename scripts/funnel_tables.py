@@ -106,6 +106,16 @@ def tables(j):
         print("|---|---|---|")
         for name, a in j["ablations"].items():
             print(f"| {name} | {ci(a['recall@10'])} | {ci(a['ndcg@10'])} |")
+    fa = j.get("feature_ablations")
+    if fa:
+        print()
+        print(f"| feature group off (chosen funnel re-fitted) | dense columns | validation Recall@10 (funnel "
+              f"{fa['funnel']['valid']['recall@10']:.4f}) | off − funnel | test Recall@10 (funnel "
+              f"{fa['funnel']['test']['recall@10']:.4f}) | off − funnel |")
+        print("|---|---|---|---|---|---|")
+        for g, a in fa["groups"].items():
+            print(f"| {g} | {a['dense_columns']} | {a['valid']['recall@10']:.4f} | {ci(a['valid_vs_funnel']['recall@10'])} | "
+                  f"{a['test']['recall@10']:.4f} | {ci(a['test_vs_funnel']['recall@10'])} |")
     lat = j.get("stage_latency")
     if lat:
         print()
