@@ -1,5 +1,6 @@
 // cascade.RankingData and cascade.Ranker: the ranking stage's models from Python. RankingData is
-// what `cascade bundle` trains its rankers from (channels on the seed-oof recall slice, fusion
+// what `cascade bundle` trains its rankers from (channels on the seed-oof recall slice, or k-fold
+// channels with rank.channel_folds; fusion
 // tuned on validation, training pools, the feature pipeline, seed-oof examples); Ranker is any
 // registered ranker by name with its YAML parameters as keywords, fitted on it exactly as the
 // bundle fits the funnel's rankers, saved in the bundle's rankers/<name> format.
@@ -54,7 +55,9 @@ std::vector<float> score_rows(const Ranker& model, const RankBatch& batch) {
 void init_rankers(pyb::module_& m) {
   pyb::class_<PyRankingData, std::shared_ptr<PyRankingData>>(m, "RankingData", R"doc(
 What rankers learn from, built as `cascade bundle` builds it on a seed-oof dataset: the funnel's
-recall channels fitted on the recall slice, fusion weights tuned on the validation item, every
+recall channels fitted on the recall slice (with the override rank.channel_folds=k: served channels
+on every training row, each fold's training requests answered by channels that never saw its
+ranker slice), fusion weights tuned on the validation item, every
 user's training pool and the seed-oof examples (positives from the ranker slice, hard negatives
 from the pool, random negatives), through the one feature pipeline serving uses.
 
