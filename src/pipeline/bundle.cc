@@ -102,7 +102,7 @@ std::string build_bundle(const YAML::Node& cfg_in, const Dataset& ds, const fs::
   m["channels"] = names;
   // What the channels were fitted on (rank.channel_folds): the feature pipeline's statistics
   // and the re-rank side data are computed from the same rows when the bundle is loaded.
-  m["channels_fit"] = in.folds.empty() ? "recall_slice" : "train";
+  m["channels_fit"] = in.channels_fit();
   m["fusion"] = {{"method", fopt.method},
                  {"rrf_k", fopt.rrf_k},
                  {"pool_size", fopt.pool_size},

@@ -347,7 +347,7 @@ Json run_funnel_bench(const YAML::Node& cfg_in, const Dataset& ds, const FunnelB
       opt.test_sees_valid ? "training rows + the validation item" : "training rows";
   const RankConfig& rc = in.rank;
   out["channel_folds"] = rc.channel_folds;
-  out["channels_fit"] = in.folds.empty() ? "recall_slice" : "train";
+  out["channels_fit"] = in.channels_fit();
   // The experiment's request time: serving's unless the config trains under the event policy, in
   // which case evaluation follows it too (the pre-serving-policy protocol, kept to compare).
   const TimePolicy policy = rc.examples.request_time;

@@ -150,11 +150,9 @@ FunnelInputs prepare_funnel_inputs(const YAML::Node& cfg, const Dataset& ds,
         if (in.fold_of_user[u] == f && !pools[u].empty()) in.train_pools[u] = std::move(pools[u]);
     }
   }
-  in.features = std::make_unique<FeatureBuilder>(ds.catalog, in.fit_matrix, in.channels, in.names,
-                                                 in.rank.features);
-  for (const auto& fold : in.folds)
-    in.fold_features.push_back(std::make_unique<FeatureBuilder>(
-        ds.catalog, fold.fit_matrix, fold.channels, in.names, in.rank.features));
+  FunnelFeatures pipelines = funnel_features(in, ds.catalog, in.rank.features);
+  in.features = std::move(pipelines.served);
+  in.fold_features = std::move(pipelines.folds);
   spdlog::info("funnel inputs: candidates, fusion and training pools in {:.1f} s", sw.seconds());
   return in;
 }

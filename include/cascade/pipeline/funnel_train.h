@@ -88,6 +88,9 @@ struct FunnelInputs {
 
   /// The pipelines training requests are built with: the fold pipelines, or `features`.
   UserFeatures training_features() const;
+  /// What the served channels saw, as `bench funnel` and the bundle manifest record it
+  /// (`channels_fit`, read back by Bundle::load): "recall_slice" or "train".
+  const char* channels_fit() const { return folds.empty() ? "recall_slice" : "train"; }
 };
 
 /// Feature pipelines over a FunnelInputs' channels with another feature configuration (an
