@@ -260,8 +260,9 @@ class RankingData:
         """Labels (1 positive, 0 negative) of the fit or held-out rows."""
 
 class Ranker:
-    """A ranker (lr, gbdt, deepfm, din, bst) by registry name with the parameters of its
-    rank.rankers.<name> YAML entry as keywords, e.g. Ranker("gbdt", rounds=200)."""
+    """A ranker (lr, gbdt, deepfm, din, bst, blend) by registry name with the parameters of its
+    rank.rankers.<name> YAML entry as keywords, e.g. Ranker("gbdt", rounds=200). A blend's
+    members are the RankingData's configured rankers: Ranker("blend", members="gbdt+din")."""
 
     def __init__(self, kind: str, **params: _Param) -> None: ...
     @staticmethod

@@ -13,6 +13,7 @@
 #include "cascade/pipeline/funnel_spec.h"
 #include "cascade/pipeline/funnel_train.h"
 #include "cascade/pipeline/rank_job.h"
+#include "cascade/rank/blend.h"
 #include "cascade/rank/ranker.h"
 #include "py_common.h"
 #include "py_parts.h"
@@ -118,8 +119,9 @@ RankingData(dataset, funnel="ials+ease > norm(quota=200,pool=100) > lr@50 > gbdt
       });
 
   pyb::class_<PyRanker, std::shared_ptr<PyRanker>>(m, "Ranker", pyb::dynamic_attr(), R"doc(
-A ranker (lr, gbdt, deepfm, din, bst) by registry name with the parameters of its
-rank.rankers.<name> YAML entry as keywords, e.g. Ranker("gbdt", rounds=200). Unknown names or
+A ranker (lr, gbdt, deepfm, din, bst, blend) by registry name with the parameters of its
+rank.rankers.<name> YAML entry as keywords, e.g. Ranker("gbdt", rounds=200). A blend's members
+are the RankingData's configured rankers: Ranker("blend", members="gbdt+din"). Unknown names or
 keywords and out-of-range values raise cascade.Error naming them. fit() trains it on RankingData
 as the bundle trains its funnel's rankers; save() writes the bundle's rankers/<name> format.)doc")
       .def(pyb::init([](const std::string& kind, pyb::kwargs kwargs) {
@@ -144,14 +146,19 @@ as the bundle trains its funnel's rankers; save() writes the bundle's rankers/<n
             r->model = std::move(model);
             return r;
           },
-          pyb::arg("dir"), "Loads a ranker saved by Ranker.save or a bundle's rankers/<name> (manifest checked).")
+          pyb::arg("dir"),
+          "Loads a ranker saved by Ranker.save or a bundle's rankers/<name> (manifest checked).")
       .def_static("kinds", [] { return Registry<Ranker>::instance().names(); })
       .def_property_readonly("kind", [](const PyRanker& r) { return r.kind; })
       .def_property_readonly("fitted", [](const PyRanker& r) { return static_cast<bool>(r.model); })
-      .def_property_readonly("params", [](const PyRanker& r) {
-        return r.model ? params_dict(r.model->params())
-                       : params_dict(Registry<Ranker>::instance().create(r.kind, Params(r.params.raw()))->params());
-      })
+      .def_property_readonly("params",
+                             [](const PyRanker& r) {
+                               return r.model
+                                          ? params_dict(r.model->params())
+                                          : params_dict(Registry<Ranker>::instance()
+                                                            .create(r.kind, Params(r.params.raw()))
+                                                            ->params());
+                             })
       .def(
           "fit",
           [](PyRanker& r, PyRankingData& data, int threads, std::optional<uint64_t> seed) {
@@ -160,13 +167,18 @@ as the bundle trains its funnel's rankers; save() writes the bundle's rankers/<n
             spec.kind = r.kind;
             spec.params = Params(r.params.raw());
             spec.examples = data.inputs->rank.examples;
+            // A blend's members are the data's configured rankers of those names.
+            if (r.kind == "blend" && r.params.raw().count("members"))
+              for (const auto& name : blend_member_names(r.params.raw().at("members")))
+                spec.members.push_back(data.inputs->rank.ranker(name));
             std::shared_ptr<const Ranker> model;
             run_interruptible([&] {
               model = fit_ranker_on(spec, *data.sets, threads, seed.value_or(data.seed), data.dataset->content_hash);
             });
             r.model = std::move(model);
           },
-          pyb::arg("data"), pyb::kw_only(), pyb::arg("threads") = 0, pyb::arg("seed") = std::nullopt, R"doc(
+          pyb::arg("data"), pyb::kw_only(), pyb::arg("threads") = 0,
+          pyb::arg("seed") = std::nullopt, R"doc(
 Trains on the data's fit groups, with its held-out groups for early stopping, exactly as
 `cascade bundle` fits a funnel ranker (seed: the config's). Releases the GIL; Ctrl-C stops it.)doc")
       .def(
@@ -184,7 +196,8 @@ Trains on the data's fit groups, with its held-out groups for early stopping, ex
             const auto n = static_cast<ssize_t>(out.size());
             return to_numpy(std::move(out), {n});
           },
-          pyb::arg("data"), pyb::arg("part") = "heldout", "Scores of the fit or held-out rows (RankingData.labels order).")
+          pyb::arg("data"), pyb::arg("part") = "heldout",
+          "Scores of the fit or held-out rows (RankingData.labels order).")
       .def(
           "auc",
           [](const PyRanker& r, PyRankingData& data) {
@@ -194,7 +207,8 @@ Trains on the data's fit groups, with its held-out groups for early stopping, ex
             const std::vector<float> s = score_rows(model, held.batch);
             return grouped_auc(held.batch, held.labels, s);
           },
-          pyb::arg("data"), "In-pool AUC on the held-out groups (mean over groups with both labels).")
+          pyb::arg("data"),
+          "In-pool AUC on the held-out groups (mean over groups with both labels).")
       .def(
           "save",
           [](const PyRanker& r, const std::filesystem::path& dir) {

@@ -19,6 +19,7 @@
 #include "cascade/pipeline/rank_stage.h"
 #include "cascade/pipeline/request_time.h"
 #include "cascade/pipeline/rerank_stage.h"
+#include "cascade/rank/blend.h"
 #include "cascade/util/percentile.h"
 #include "cascade/util/stopwatch.h"
 
@@ -285,6 +286,49 @@ std::vector<Candidate> candidates_of(const RankConfig& rc, const FunnelBenchOpti
   return out;
 }
 
+// Fits candidate `spec`. A blend whose members are all among the candidates fitted so far
+// (same spec, same examples) is assembled from those models instead of fitting them again:
+// fits are deterministic, so the blend is the one fit_ranker would give, at no extra cost.
+// `seconds` gets what the fit took, or for an assembled blend its members' fit seconds.
+std::shared_ptr<Ranker> fit_candidate(const RankerSpec& spec, const std::vector<Candidate>& cands,
+                                      const std::vector<std::shared_ptr<Ranker>>& fitted,
+                                      const std::vector<double>& fit_secs, TrainingSets& sets,
+                                      int threads, uint64_t seed, const std::string& dataset_hash,
+                                      double& seconds) {
+  Stopwatch sw;
+  if (spec.kind == "blend") {
+    const std::string examples = TrainingSets::key_of(spec.examples);
+    std::vector<std::shared_ptr<Ranker>> members;
+    std::string names;
+    double member_seconds = 0;
+    for (const auto& m : spec.members) {
+      for (size_t k = 0; k < fitted.size(); ++k) {
+        if (cands[k].spec.spec() == m.spec() &&
+            TrainingSets::key_of(cands[k].spec.examples) == examples) {
+          members.push_back(fitted[k]);
+          names += (names.empty() ? "" : ", ") + cands[k].spec.name;
+          member_seconds += fit_secs[k];
+          break;
+        }
+      }
+    }
+    if (members.size() == spec.members.size()) {
+      const auto& [tr, va] = sets.get(spec.examples);
+      RankFitOptions fo;
+      fo.valid = va.batch.rows() ? &va : nullptr;
+      fo.dataset_hash = dataset_hash;
+      auto blend = make_ranker(spec.spec());
+      dynamic_cast<BlendRanker&>(*blend).adopt_fitted(std::move(members), tr, fo);
+      spdlog::info("ranker {}: a blend of the fitted {}", spec.name, names);
+      seconds = member_seconds;
+      return blend;
+    }
+  }
+  auto model = fit_ranker_on(spec, sets, threads, seed, dataset_hash);
+  seconds = sw.seconds();
+  return model;
+}
+
 size_t index_of(const std::vector<Candidate>& cands, const std::string& name) {
   for (size_t k = 0; k < cands.size(); ++k)
     if (cands[k].spec.name == name) return k;
@@ -366,13 +410,14 @@ Json run_funnel_bench(const YAML::Node& cfg_in, const Dataset& ds, const FunnelB
 
   const std::vector<Candidate> cands = candidates_of(rc, opt);
   TrainingSets sets(in.training_features(), ds, in.train_pools, rc.valid_share, threads, seed);
-  std::vector<std::unique_ptr<Ranker>> models;
+  std::vector<std::shared_ptr<Ranker>> models;
   std::vector<const Ranker*> ptrs, candidate_ptrs;
   std::vector<double> fit_secs;
   for (const auto& c : cands) {
-    Stopwatch sw;
-    models.push_back(fit_ranker_on(c.spec, sets, threads, seed, ds.content_hash));
-    fit_secs.push_back(sw.seconds());
+    double seconds = 0;
+    models.push_back(fit_candidate(c.spec, cands, models, fit_secs, sets, threads, seed,
+                                   ds.content_hash, seconds));
+    fit_secs.push_back(seconds);
     ptrs.push_back(models.back().get());
   }
   size_t n_candidates = 0;

@@ -9,6 +9,7 @@
 #include <unordered_set>
 
 #include "cascade/core/error.h"
+#include "cascade/rank/blend.h"
 #include "cascade/util/parallel.h"
 
 namespace cascade {
@@ -174,6 +175,40 @@ const RankerSpec& RankConfig::ranker(const std::string& name) const {
   throw Error(fmt::format("config: ranker '{}' is not configured under rank.rankers (configured: {})", name, known));
 }
 
+namespace {
+
+// A blend's members are other configured rankers (not blends), looked up by name.
+void resolve_blend_members(RankConfig& c) {
+  for (auto& s : c.rankers) {
+    if (s.kind != "blend") continue;
+    const auto& raw = s.params.raw();
+    CASCADE_CHECK(raw.count("members"),
+                  fmt::format("config: rank.rankers.{} is a blend without `members` (e.g. members: "
+                              "[gbdt, din])",
+                              s.name));
+    s.members.clear();
+    for (const auto& name : blend_member_names(raw.at("members"))) {
+      const RankerSpec* m = nullptr;
+      for (const auto& r : c.rankers)
+        if (r.name == name) m = &r;
+      if (!m) {
+        std::string known;
+        for (const auto& r : c.rankers) known += (known.empty() ? "" : ", ") + r.name;
+        throw Error(
+            fmt::format("config: rank.rankers.{}.members names '{}', which is not configured "
+                        "under rank.rankers (configured: {})",
+                        s.name, name, known));
+      }
+      CASCADE_CHECK(
+          m->kind != "blend",
+          fmt::format("config: rank.rankers.{}.members names '{}', itself a blend", s.name, name));
+      s.members.push_back(*m);
+    }
+  }
+}
+
+}  // namespace
+
 RankConfig rank_config_from_yaml(const YAML::Node& node, uint64_t seed) {
   RankConfig c;
   c.examples.seed = seed;
@@ -221,6 +256,12 @@ RankConfig rank_config_from_yaml(const YAML::Node& node, uint64_t seed) {
               s.own_examples = true;
             } else if (pk == "kind") {
               s.kind = yaml_scalar(p.second, fmt::format("rank.rankers.{}.kind", s.name));
+            } else if (pk == "members" && p.second.IsSequence()) {  // [gbdt, din] = gbdt+din
+              std::string joined;
+              for (const auto& m : p.second)
+                joined += (joined.empty() ? "" : "+") +
+                          yaml_scalar(m, fmt::format("rank.rankers.{}.members", s.name));
+              s.params.set(pk, joined);
             } else {
               s.params.set(pk, yaml_scalar(p.second, fmt::format("rank.rankers.{}.{}", s.name, pk)));
             }
@@ -246,6 +287,7 @@ RankConfig rank_config_from_yaml(const YAML::Node& node, uint64_t seed) {
     }
   }
   CASCADE_CHECK(!c.rankers.empty(), "config: rank.rankers is empty");
+  resolve_blend_members(c);
   CASCADE_CHECK(c.pre_keep >= c.fine_keep, "config: rank.funnel.pre_keep must be >= fine_keep");
   c.ranker(c.pre_rank);
   c.ranker(c.fine_rank);
@@ -294,6 +336,14 @@ std::pair<RankTrainSet, RankTrainSet> split_groups(const RankTrainSet& all, doub
 std::unique_ptr<Ranker> fit_ranker(const RankerSpec& spec, const RankTrainSet& train, const RankTrainSet& valid,
                                    int threads, uint64_t seed, const std::string& dataset_hash) {
   auto model = make_ranker(spec.spec());
+  if (auto* blend = dynamic_cast<BlendRanker*>(model.get())) {
+    CASCADE_CHECK(spec.members.size() == blend->member_names().size(),
+                  fmt::format("ranker {}: a blend of {} configured members, its parameters name {}",
+                              spec.name, spec.members.size(), blend->member_names().size()));
+    std::vector<std::unique_ptr<Ranker>> members;
+    for (const auto& m : spec.members) members.push_back(make_ranker(m.spec()));
+    blend->set_members(std::move(members));
+  }
   RankFitOptions fo;
   fo.threads = threads;
   fo.seed = seed;

@@ -13,6 +13,7 @@
 #include "cascade/core/error.h"
 #include "cascade/core/registry.h"
 #include "cascade/io/artifact.h"
+#include "cascade/rank/blend.h"
 #include "cascade/rank/ranker.h"
 #include "support/tiny_data.h"
 
@@ -70,12 +71,32 @@ std::string fast_spec(const std::string& kind) {
   return kind;
 }
 
+// The model of fast_spec(kind) plus `extra` parameters; a blend gets LR and GBDT as members.
+std::unique_ptr<Ranker> make_fast(const std::string& kind, const std::string& extra = "") {
+  const std::string base = kind == "blend" ? "blend:members=lr+gbdt" : fast_spec(kind);
+  const std::string sep = base.find(':') == std::string::npos ? ":" : ",";
+  auto model = make_ranker(extra.empty() ? base : base + sep + extra);
+  if (auto* blend = dynamic_cast<BlendRanker*>(model.get())) {
+    std::vector<std::unique_ptr<Ranker>> members;
+    members.push_back(make_ranker(fast_spec("lr")));
+    members.push_back(make_ranker(fast_spec("gbdt")));
+    blend->set_members(std::move(members));
+  }
+  return model;
+}
+
+// The parameter a contract test sets to tell a fitted model's parameters from the defaults.
+std::pair<std::string, std::string> non_default_param(const std::string& kind) {
+  if (kind == "blend") return {"weights", "2/1"};
+  return {"seed", "5"};
+}
+
 class RankerContract : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(RankerContract, LearnsTheSignalBeyondThePoolOrderAndRoundTrips) {
   const std::string kind = GetParam();
   const RankTrainSet train = synthetic(300, 30, 1), valid = synthetic(40, 30, 2), test = synthetic(150, 30, 3);
-  auto model = make_ranker(fast_spec(kind));
+  auto model = make_fast(kind);
   EXPECT_EQ(model->kind(), kind);
   RankFitOptions fo;
   fo.threads = 2;
@@ -133,7 +154,7 @@ TEST_P(RankerContract, FitIsDeterministic) {
   std::string fingerprint;
   nlohmann::json files;
   for (int run = 0; run < 2; ++run) {
-    auto model = make_ranker(fast_spec(kind));
+    auto model = make_fast(kind);
     RankFitOptions fo;
     fo.threads = 2;
     fo.seed = 7;
@@ -161,9 +182,9 @@ TEST_P(RankerContract, FitIsDeterministic) {
 TEST_P(RankerContract, ParamsRoundTripThroughSaveLoad) {
   const std::string kind = GetParam();
   const auto defaults = make_ranker(kind)->params().resolved();
-  ASSERT_TRUE(defaults.count("seed")) << kind << " has no seed parameter";
-  const std::string base = fast_spec(kind);
-  auto model = make_ranker(base + (base.find(':') == std::string::npos ? ":" : ",") + "seed=5");
+  const auto [key, value] = non_default_param(kind);
+  ASSERT_TRUE(defaults.count(key)) << kind << " has no " << key << " parameter";
+  auto model = make_fast(kind, key + "=" + value);
   ASSERT_NE(model->params().resolved(), defaults);
   const RankTrainSet train = synthetic(20, 30, 1);
   RankFitOptions fo;
@@ -173,7 +194,7 @@ TEST_P(RankerContract, ParamsRoundTripThroughSaveLoad) {
   model->save(dir.path());
   const auto loaded = load_ranker(dir.path());
   EXPECT_EQ(loaded->params().resolved(), model->params().resolved()) << kind;
-  EXPECT_EQ(loaded->params().resolved().at("seed"), "5") << kind;
+  EXPECT_EQ(loaded->params().resolved().at(key), value) << kind;
 }
 
 // A validation set with nothing to evaluate (no group with a positive and a negative: the
@@ -186,7 +207,7 @@ TEST_P(RankerContract, ValidationWithNothingToEvaluateIsIgnored) {
   ASSERT_TRUE(std::isnan(grouped_auc(valid.batch, valid.labels, std::vector<float>(valid.batch.rows(), 0.0f))));
   std::vector<std::vector<float>> scores;
   for (const RankTrainSet* v : std::vector<const RankTrainSet*>{nullptr, &valid}) {
-    auto model = make_ranker(fast_spec(kind));
+    auto model = make_fast(kind);
     RankFitOptions fo;
     fo.threads = 1;
     fo.seed = 7;

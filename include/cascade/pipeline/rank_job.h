@@ -103,11 +103,15 @@ struct RankerSpec {
   Params params;
   ExampleOptions examples;    ///< the group's `examples` with this ranker's overrides
   bool own_examples = false;  ///< true when the ranker overrides the example mix
+  /// A blend's members (kind "blend"): the configured rankers its `members` names, in order.
+  /// They train on the blend's examples.
+  std::vector<RankerSpec> members;
   std::string spec() const;   ///< "kind:k=v,..."
 };
 
-/// Creates the ranker of `spec` and fits it on `train`, with `valid` (other users' groups) for
-/// early stopping when it has rows. What `bench funnel` and `cascade bundle` share.
+/// Creates the ranker of `spec` (a blend with its members' models) and fits it on `train`, with
+/// `valid` (other users' groups) for early stopping when it has rows. What `bench funnel` and
+/// `cascade bundle` share.
 std::unique_ptr<Ranker> fit_ranker(const RankerSpec& spec, const RankTrainSet& train,
                                    const RankTrainSet& valid, int threads, uint64_t seed,
                                    const std::string& dataset_hash);
