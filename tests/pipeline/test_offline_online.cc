@@ -34,7 +34,14 @@ class OfflineOnline : public ::testing::Test {
   // The offline lists (top k of the funnel's order) of every user held out in `heldout`.
   static std::map<UserId, std::vector<ItemId>> offline_lists(const Interactions& heldout,
                                                              TimePolicy policy, size_t k) {
-    const Bundle& b = rec_->bundle();
+    return offline_lists_of(*rec_, heldout, policy, k);
+  }
+
+ public:
+  static std::map<UserId, std::vector<ItemId>> offline_lists_of(const Recommender& rec,
+                                                                const Interactions& heldout,
+                                                                TimePolicy policy, size_t k) {
+    const Bundle& b = rec.bundle();
     const Dataset& ds = b.data();
     const Interactions none;
     const PoolCandidates pc = collect_candidates(b.channels(), b.channel_names(), ds.train, heldout,
@@ -53,6 +60,25 @@ class OfflineOnline : public ::testing::Test {
     return out;
   }
 
+  // Every user of `split`: the served list equals the offline one.
+  static void expect_served_equals_offline(const Recommender& rec, const Interactions& split) {
+    constexpr size_t kK = 10;
+    const Dataset& ds = rec.bundle().data();
+    const auto offline = offline_lists_of(rec, split, TimePolicy::kServing, kK);
+    ASSERT_GT(offline.size(), 300u);
+    for (const auto& [u, list] : offline) {
+      RecommendRequest r;
+      r.user = ds.user_ids[u];
+      r.k = kK;
+      r.diversity = 0;  // re-ranking is a later stage; at λ = 0 it keeps the funnel's order
+      const RecommendResponse resp = rec.recommend(r);
+      std::vector<ItemId> served;
+      for (const auto& it : resp.items) served.push_back(it.item);
+      ASSERT_EQ(served, list) << "user " << r.user;
+    }
+  }
+
+ protected:
   static TempDir* dir_;
   static Recommender* rec_;
 };
@@ -61,24 +87,18 @@ Recommender* OfflineOnline::rec_ = nullptr;
 
 TEST_F(OfflineOnline, RecommenderReturnsTheListOfflineEvaluationScored) {
   const Dataset& ds = rec_->bundle().data();
-  constexpr size_t kK = 10;
-  for (const Interactions* split : {&ds.test, &ds.valid}) {
-    const auto offline = offline_lists(*split, TimePolicy::kServing, kK);
-    ASSERT_GT(offline.size(), 300u);
-    size_t compared = 0;
-    for (const auto& [u, list] : offline) {
-      RecommendRequest r;
-      r.user = ds.user_ids[u];
-      r.k = kK;
-      r.diversity = 0;  // re-ranking is a later stage; at λ = 0 it keeps the funnel's order
-      const RecommendResponse resp = rec_->recommend(r);
-      std::vector<ItemId> served;
-      for (const auto& it : resp.items) served.push_back(it.item);
-      ASSERT_EQ(served, list) << "user " << r.user;
-      ++compared;
-    }
-    EXPECT_EQ(compared, offline.size());
-  }
+  for (const Interactions* split : {&ds.test, &ds.valid})
+    expect_served_equals_offline(*rec_, *split);
+}
+
+// The stacked scorer scores the pre-ranker's kept rows when served and the whole pool offline;
+// its scales are fixed at fit time, so both give one order.
+TEST(OfflineOnlineBlend, ABlendFineRankerServesTheListOfflineEvaluationScored) {
+  TempDir dir;
+  testing::build_tiny_bundle(dir.path() / "b", 7, 0.0, "blend");
+  const Recommender rec(Bundle::load(dir.path() / "b"));
+  EXPECT_EQ(rec.bundle().fine_ranker().kind(), "blend");
+  OfflineOnline::expect_served_equals_offline(rec, rec.bundle().data().test);
 }
 
 TEST_F(OfflineOnline, TheComparisonSeesTheRequestTime) {

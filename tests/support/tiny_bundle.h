@@ -27,7 +27,8 @@ inline Dataset tiny_dataset(uint64_t seed = 5) {
   return synth_dataset(so, po);
 }
 
-/// fine: the fine-ranker ("lr", or "din" for a small DIN that trains in about a second).
+/// fine: the fine-ranker ("lr", "din" for a small DIN that trains in about a second, or "blend"
+/// of the two).
 inline YAML::Node tiny_config(uint64_t seed = 7, double diversity = 0.0, const std::string& fine = "lr") {
   return YAML::Load(R"(
 seed: )" + std::to_string(seed) +
@@ -45,7 +46,9 @@ rank:
   rankers:
     lr: {}
     din: {dim: 8, field_dim: 4, att_hidden: 8, hidden: 16, epochs: 2, batch: 256}
-  funnel: {pre_rank: lr, pre_keep: 40, fine_rank: )" + fine + R"(, fine_keep: 20}
+    blend: {kind: blend, members: [lr, din]}
+  funnel: {pre_rank: lr, pre_keep: 40, fine_rank: )" +
+                    fine + R"(, fine_keep: 20}
 rerank: {vectors: ials, diversity: )" +
                     std::to_string(diversity) + R"(}
 )");
