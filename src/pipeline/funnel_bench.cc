@@ -859,9 +859,15 @@ void ablate_feature_group(FeatureConfig& config, const std::string& group) {
     config.time = false;
   } else if (group == "genres") {
     config.genres = false;
+  } else if (group == "priors") {
+    config.priors = false;
+  } else if (group == "session") {
+    config.session = false;
   } else {
     throw Error(fmt::format(
-        "--feature-ablations: unknown group '{}' (known: similarity, ids, time, genres)", group));
+        "--feature-ablations: unknown group '{}' (known: similarity, ids, time, genres, priors, "
+        "session)",
+        group));
   }
 }
 

@@ -55,7 +55,8 @@ FeatureConfig FeatureConfig::from_yaml(const YAML::Node& node) {
       c.recent_items = scalar_u32(v, key, 1, 1000);
     } else if (key == "max_history") {
       c.max_history = scalar_u32(v, key, 0, 10000);
-    } else if (key == "user_id" || key == "item_id" || key == "time" || key == "genres") {
+    } else if (key == "user_id" || key == "item_id" || key == "time" || key == "genres" ||
+               key == "priors" || key == "session") {
       bool b = false;
       try {
         b = v.as<bool>();
@@ -65,7 +66,9 @@ FeatureConfig FeatureConfig::from_yaml(const YAML::Node& node) {
       (key == "user_id"   ? c.user_id
        : key == "item_id" ? c.item_id
        : key == "time"    ? c.time
-                          : c.genres) = b;
+       : key == "genres"  ? c.genres
+       : key == "priors"  ? c.priors
+                          : c.session) = b;
     } else if (key == "similarity") {
       CASCADE_CHECK(v.IsMap() || v.IsNull(),
                     "rank.features.similarity: expected a map {channel: cosine|score}");
@@ -82,7 +85,7 @@ FeatureConfig FeatureConfig::from_yaml(const YAML::Node& node) {
     } else {
       throw Error(
           fmt::format("rank.features: unknown key '{}' (known: recent_items, max_history, "
-                      "similarity, user_id, item_id, time, genres)",
+                      "similarity, user_id, item_id, time, genres, priors, session)",
                       key));
     }
   }
@@ -269,6 +272,11 @@ FeatureBuilder::FeatureBuilder(const Catalog& catalog, const Interactions& fit_m
     d.push_back("sim_" + s.name + "_max");
     d.push_back("sim_" + s.name + "_mean");
   }
+  // The optional groups go last, so that with them off the schema is the one before they existed.
+  c_priors0_ = d.size();
+  if (config_.priors) d.insert(d.end(), {"user_pop_mean", "pop_vs_user", "year_vs_user"});
+  c_session0_ = d.size();
+  if (config_.session) d.insert(d.end(), {"session_len", "last_gap_hours"});
   schema_.fields = {{"user", config_.user_id ? n_users_ + 1 : 1},
                     {"item", config_.item_id ? n_items_ + 1 : 1},
                     {"gender", 3},
@@ -348,6 +356,28 @@ void FeatureBuilder::fill_rows(const RankRequest& req,
     if (H) f /= static_cast<float>(H);
   }
   genre_norm = std::sqrt(genre_norm);
+  // User priors: the history's mean log popularity and mean (known) year.
+  float user_pop = kNaN, user_year = kNaN;
+  if (config_.priors && H) {
+    double pop = 0, year = 0, years = 0;
+    for (ItemId h : req.history) {
+      pop += item_log_count_[h];
+      if (catalog_.items[h].year >= 0) year += catalog_.items[h].year, years += 1;
+    }
+    user_pop = static_cast<float>(pop / static_cast<double>(H));
+    if (years > 0) user_year = static_cast<float>(year / years);
+  }
+  // Session: the newest events chained by gaps of at most 30 minutes, and the newest gap.
+  float session_len = kNaN, last_gap = kNaN;
+  if (config_.session && config_.time && !req.times.empty()) {
+    constexpr int64_t kSessionGap = 30 * 60;
+    size_t len = 1;
+    while (len < H && req.times[H - len] - req.times[H - len - 1] <= kSessionGap) ++len;
+    session_len = std::log1p(static_cast<float>(len));
+    if (H >= 2)
+      last_gap = std::log1p(static_cast<float>(
+          static_cast<double>(std::max<int64_t>(0, req.times[H - 1] - req.times[H - 2])) / 3600.0));
+  }
 
   // Recency similarities: sims[s][j * n + r] for the j-th newest history item.
   const size_t L = std::min<size_t>(config_.recent_items, H);
@@ -427,6 +457,15 @@ void FeatureBuilder::fill_rows(const RankRequest& req,
                     dot / (genre_norm * std::sqrt(static_cast<double>(info.genres.size()))))
               : 0.0f;
       x[c_share_] = static_cast<float>(share / static_cast<double>(info.genres.size()));
+    }
+    if (config_.priors) {
+      x[c_priors0_] = user_pop;
+      x[c_priors0_ + 1] = item_log_count_[it] - user_pop;
+      x[c_priors0_ + 2] = info.year >= 0 ? static_cast<float>(info.year) - user_year : kNaN;
+    }
+    if (config_.session) {
+      x[c_session0_] = session_len;
+      x[c_session0_ + 1] = last_gap;
     }
     for (size_t s = 0; s < sources_.size(); ++s) {
       float* y = x + c_sim0_ + 3 * s;

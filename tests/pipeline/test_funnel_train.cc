@@ -227,6 +227,12 @@ TEST(FunnelBench, FeatureGroupAblationsTurnTheirGroupOff) {
   ablate_feature_group(g, "genres");
   EXPECT_FALSE(g.genres);
   EXPECT_TRUE(g.time && g.user_id && !g.similarity.empty());  // one group at a time
+  FeatureConfig ps;
+  ps.priors = ps.session = true;
+  ablate_feature_group(ps, "priors");
+  EXPECT_TRUE(!ps.priors && ps.session);
+  ablate_feature_group(ps, "session");
+  EXPECT_FALSE(ps.session);
   try {
     ablate_feature_group(g, "colour");
     ADD_FAILURE() << "an unknown group was accepted";

@@ -356,5 +356,60 @@ TEST(RankFeatures, GenreFeaturesOffAreMissing) {
   EXPECT_THROW(FeatureConfig::from_yaml(YAML::Load("{genres: maybe}")), Error);
 }
 
+// User priors and session features, by hand: user 0 with history {0 (t = 100), 1 (t = 200)}.
+TEST(RankFeatures, PriorsAndSessionHandComputed) {
+  const Catalog cat = tiny_catalog();
+  const Interactions fit = tiny_fit();
+  auto pop = make_recaller("popularity");
+  pop->fit(FitInput{fit, cat});
+  FeatureConfig cfg =
+      FeatureConfig::from_yaml(YAML::Load("{similarity: {}, priors: true, session: true}"));
+  const FeatureBuilder fb(cat, fit, {pop.get()}, {"pop"}, cfg);
+  const auto& dense = fb.schema().dense;
+  // The new groups are the last columns; off (a config without the keys), they are absent.
+  ASSERT_GE(dense.size(), 5u);
+  EXPECT_EQ(std::vector<std::string>(dense.end() - 5, dense.end()),
+            (std::vector<std::string>{"user_pop_mean", "pop_vs_user", "year_vs_user", "session_len",
+                                      "last_gap_hours"}));
+  const FeatureConfig plain = FeatureConfig::from_yaml(YAML::Load("{similarity: {}}"));
+  EXPECT_FALSE(plain.priors || plain.session);
+  EXPECT_EQ(FeatureBuilder(cat, fit, {pop.get()}, {"pop"}, plain).schema().n_dense(),
+            dense.size() - 5);
+
+  const std::vector<FusedCandidate> pool;
+  const std::vector<ItemId> hist = {0, 1}, items = {0, 2, 3};
+  // Counts in the fit matrix: item 0 twice, item 1 once -> user_pop_mean = (log 3 + log 2) / 2.
+  const float user_pop = (std::log1p(2.0f) + std::log1p(1.0f)) / 2;
+  for (const int64_t gap : {int64_t{100}, int64_t{3600}}) {
+    const std::vector<int64_t> times = {100, 100 + gap};
+    RankBatch b = fb.empty_batch();
+    fb.add_items(RankRequest{0, hist, times, 10000}, pool, items, b);
+    EXPECT_NEAR(col(b, 0, "user_pop_mean"), user_pop, 1e-6);
+    EXPECT_NEAR(col(b, 0, "pop_vs_user"), std::log1p(2.0f) - user_pop, 1e-6);
+    EXPECT_NEAR(col(b, 1, "pop_vs_user"), 0.0f - user_pop, 1e-6);  // item 2 never seen
+    // History years 1975 and 1995 -> 1985; item 0 is 1975, item 2 has no year, item 3 is 2005.
+    EXPECT_FLOAT_EQ(col(b, 0, "year_vs_user"), -10.0f);
+    EXPECT_TRUE(std::isnan(col(b, 1, "year_vs_user")));
+    EXPECT_FLOAT_EQ(col(b, 2, "year_vs_user"), 20.0f);
+    // 100 s apart: one session of two events; an hour apart: the newest alone.
+    EXPECT_FLOAT_EQ(col(b, 0, "session_len"), std::log1p(gap <= 1800 ? 2.0f : 1.0f));
+    EXPECT_NEAR(col(b, 0, "last_gap_hours"), std::log1p(gap / 3600.0), 1e-6);
+  }
+  // No history: priors missing; no times or time features off: session missing.
+  RankBatch empty = fb.empty_batch();
+  fb.add_items(RankRequest{0, {}, {}, 10000}, pool, items, empty);
+  EXPECT_TRUE(std::isnan(col(empty, 0, "user_pop_mean")));
+  EXPECT_TRUE(std::isnan(col(empty, 0, "session_len")));
+  cfg.time = false;
+  const FeatureBuilder no_time(cat, fit, {pop.get()}, {"pop"}, cfg);
+  RankBatch nt = no_time.empty_batch();
+  const std::vector<int64_t> times = {100, 200};
+  no_time.add_items(RankRequest{0, hist, times, 10000}, pool, items, nt);
+  EXPECT_TRUE(std::isnan(col(nt, 0, "session_len")));
+  EXPECT_TRUE(std::isnan(col(nt, 0, "last_gap_hours")));
+  EXPECT_FALSE(std::isnan(col(nt, 0, "user_pop_mean")));
+  EXPECT_THROW(FeatureConfig::from_yaml(YAML::Load("{priors: often}")), Error);
+}
+
 }  // namespace
 }  // namespace cascade

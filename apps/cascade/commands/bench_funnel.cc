@@ -135,7 +135,7 @@ void add_bench_funnel(CLI::App* bench) {
       ->capture_default_str();
   cmd->add_option("--feature-ablations", b.feature_ablations,
                   "feature groups to turn off in the chosen funnel, one re-fit each, on validation "
-                  "and test (similarity, ids, time, genres)")
+                  "and test (similarity, ids, time, genres, priors, session)")
       ->delimiter(',')
       ->check(CLI::IsMember({"similarity", "ids", "time", "genres"}))
       ->allow_extra_args(false);

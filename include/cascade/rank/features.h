@@ -54,6 +54,15 @@ struct FeatureConfig {
   /// The user x item genre features (genre_affinity, genre_share). Off = missing (NaN): an
   /// ablation; the item's own genre columns stay.
   bool genres = true;
+  /// User priors: user_pop_mean (mean log popularity of the history), pop_vs_user (the
+  /// candidate's log popularity minus it), year_vs_user (its year minus the history's mean
+  /// year). Off (the default of a config without the key, so bundles built before it load as
+  /// they were) = no such columns.
+  bool priors = false;
+  /// Session features: session_len (log1p of the newest history events chained by gaps of at
+  /// most 30 minutes) and last_gap_hours (log1p of the hours between the two newest events).
+  /// Off (the default without the key) = no such columns; on but time off = missing (NaN).
+  bool session = false;
 
   /// Reads `rank.features` (absent = defaults); unknown keys / bad values throw naming the key.
   static FeatureConfig from_yaml(const YAML::Node& node);
@@ -120,7 +129,8 @@ class FeatureBuilder {
   uint32_t n_genres_ = 0;
   // column offsets
   size_t c_hist_len_ = 0, c_days_since_ = 0, c_pop_ = 0, c_age_ = 0, c_year_ = 0, c_genre0_ = 0,
-         c_fused_score_ = 0, c_fused_rank_ = 0, c_channel0_ = 0, c_affinity_ = 0, c_share_ = 0, c_sim0_ = 0;
+         c_fused_score_ = 0, c_fused_rank_ = 0, c_channel0_ = 0, c_affinity_ = 0, c_share_ = 0,
+         c_sim0_ = 0, c_priors0_ = 0, c_session0_ = 0;
 };
 
 }  // namespace cascade
