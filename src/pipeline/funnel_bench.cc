@@ -849,6 +849,12 @@ Json run_funnel_bench(const YAML::Node& cfg_in, const Dataset& ds, const FunnelB
   return out;
 }
 
+const std::vector<std::string>& feature_group_names() {
+  static const std::vector<std::string> names{"similarity", "ids",    "time",
+                                              "genres",     "priors", "session"};
+  return names;
+}
+
 void ablate_feature_group(FeatureConfig& config, const std::string& group) {
   if (group == "similarity") {
     config.similarity.clear();
@@ -864,10 +870,9 @@ void ablate_feature_group(FeatureConfig& config, const std::string& group) {
   } else if (group == "session") {
     config.session = false;
   } else {
-    throw Error(fmt::format(
-        "--feature-ablations: unknown group '{}' (known: similarity, ids, time, genres, priors, "
-        "session)",
-        group));
+    std::string known;
+    for (const auto& n : feature_group_names()) known += (known.empty() ? "" : ", ") + n;
+    throw Error(fmt::format("--feature-ablations: unknown group '{}' (known: {})", group, known));
   }
 }
 

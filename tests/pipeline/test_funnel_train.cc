@@ -233,6 +233,10 @@ TEST(FunnelBench, FeatureGroupAblationsTurnTheirGroupOff) {
   EXPECT_TRUE(!ps.priors && ps.session);
   ablate_feature_group(ps, "session");
   EXPECT_FALSE(ps.session);
+  for (const auto& name : feature_group_names()) {  // the CLI's list is the library's
+    FeatureConfig any;
+    EXPECT_NO_THROW(ablate_feature_group(any, name)) << name;
+  }
   try {
     ablate_feature_group(g, "colour");
     ADD_FAILURE() << "an unknown group was accepted";

@@ -137,7 +137,7 @@ void add_bench_funnel(CLI::App* bench) {
                   "feature groups to turn off in the chosen funnel, one re-fit each, on validation "
                   "and test (similarity, ids, time, genres, priors, session)")
       ->delimiter(',')
-      ->check(CLI::IsMember({"similarity", "ids", "time", "genres"}))
+      ->check(CLI::IsMember(feature_group_names()))
       ->allow_extra_args(false);
   cmd->add_option("--select-metric", b.select_metric,
                   "validation metric every selection step maximises (the other breaks ties)")

@@ -76,5 +76,7 @@ nlohmann::ordered_json run_funnel_bench(const YAML::Node& cfg, const Dataset& ds
 /// Turns one feature group of FunnelBenchOptions::feature_ablations off in `config`; throws
 /// cascade::Error naming the option for an unknown group.
 void ablate_feature_group(FeatureConfig& config, const std::string& group);
+/// The groups ablate_feature_group knows, in the order of its error message.
+const std::vector<std::string>& feature_group_names();
 
 }  // namespace cascade
