@@ -4,8 +4,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
-#include <numeric>
 #include <set>
 
 #include "cascade/core/error.h"
