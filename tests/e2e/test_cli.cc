@@ -220,21 +220,22 @@ TEST(CliEndToEnd, BenchFunnelChoosesOnValidationAndBeatsThePool) {
   Result r = run(
       std::string(CASCADE_BIN) +
       " bench funnel --data data/ml-latest-small --dataset ml-latest --protocol seed-oof"
-      " --channels popularity,ials --rankers lr,gbdt,deepfm --random-negatives-ablation lr "
+      " --channels popularity,ials --rankers lr,gbdt,deepfm,blend --random-negatives-ablation lr "
       "--threads 2"
       " --pool-depths 100,200 --pre-keeps 50,100 --quotas 500 --lambdas 0,0.2 --split-half-check 2"
       " --feature-ablations similarity,genres"
       " --json " +
       (tmp / "f.json").string() + " mlruns=" + (tmp / "mlruns").string() +
       " rank.rankers.gbdt.rounds=50 recall.fusion.tune=false rank.funnel.pre_rank=lr"
-      " rank.funnel.fine_rank=deepfm +rank.rankers.deepfm.epochs=3 rank.channel_folds=2");
+      " rank.funnel.fine_rank=deepfm +rank.rankers.deepfm.epochs=3 rank.channel_folds=2"
+      " rank.rankers.blend.members=lr+gbdt");
   ASSERT_EQ(r.code, 0) << r.output;
   std::ifstream in(tmp / "f.json");
   auto j = nlohmann::json::parse(in);
   EXPECT_EQ(j["protocol"], "seed-oof");
   EXPECT_GT(j["users"].get<int>(), 500);
   for (const char* k : {"recall@10", "ndcg@10", "pool_recall"}) EXPECT_TRUE(j["pool"].contains(k)) << k;
-  for (const char* name : {"lr", "gbdt", "gbdt_rank_ndcg", "deepfm", "lr_random"}) {
+  for (const char* name : {"lr", "gbdt", "gbdt_rank_ndcg", "deepfm", "blend", "lr_random"}) {
     ASSERT_TRUE(j["rankers"].contains(name)) << name;
     for (const char* k : {"recall@10", "ndcg@10", "recall@50", "auc_in_pool", "fit_seconds", "ms_per_user"}) {
       EXPECT_TRUE(j["rankers"][name].contains(k)) << name << " " << k;
@@ -244,12 +245,18 @@ TEST(CliEndToEnd, BenchFunnelChoosesOnValidationAndBeatsThePool) {
     EXPECT_LT(auc, 1.0) << name;
   }
   EXPECT_FALSE(j["rankers"]["lr_random"]["candidate"].get<bool>());  // ablations are never chosen
+  // The blend of two candidates is assembled from them, not fitted again: its fit seconds are
+  // theirs.
+  EXPECT_DOUBLE_EQ(j["rankers"]["blend"]["fit_seconds"].get<double>(),
+                   j["rankers"]["lr"]["fit_seconds"].get<double>() +
+                       j["rankers"]["gbdt"]["fit_seconds"].get<double>());
+  EXPECT_NE(r.output.find("ranker blend: a blend of the fitted lr, gbdt"), std::string::npos);
   // The choice: a spec naming candidates only, every step's validation figures recorded.
   const auto& chosen = j["selection"]["chosen"];
   EXPECT_EQ(j["selection"]["on"], "valid");
   EXPECT_NE(chosen["pre_rank"], "lr_random");
   EXPECT_NE(chosen["fine_rank"], "lr_random");
-  EXPECT_EQ(j["selection"]["pairs"].size(), 16u);  // 4 candidates, ordered pairs
+  EXPECT_EQ(j["selection"]["pairs"].size(), 25u);  // 5 candidates, ordered pairs
   EXPECT_EQ(j["selection"]["lambda"].size(), 2u);
   EXPECT_EQ(j["funnel"]["spec"], chosen["spec"]);
   EXPECT_NE(chosen["spec"].get<std::string>().find("popularity+ials > norm("), std::string::npos);
