@@ -1,6 +1,7 @@
 #include "cascade/pipeline/funnel_bench.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -299,14 +300,14 @@ std::shared_ptr<Ranker> fit_candidate(const RankerSpec& spec, const std::vector<
   if (spec.kind == "blend") {
     const std::string examples = TrainingSets::key_of(spec.examples);
     std::vector<std::shared_ptr<Ranker>> members;
-    std::string names;
+    std::vector<std::string> names;
     double member_seconds = 0;
     for (const auto& m : spec.members) {
       for (size_t k = 0; k < fitted.size(); ++k) {
         if (cands[k].spec.spec() == m.spec() &&
             TrainingSets::key_of(cands[k].spec.examples) == examples) {
           members.push_back(fitted[k]);
-          names += (names.empty() ? "" : ", ") + cands[k].spec.name;
+          names.push_back(cands[k].spec.name);
           member_seconds += fit_secs[k];
           break;
         }
@@ -319,7 +320,7 @@ std::shared_ptr<Ranker> fit_candidate(const RankerSpec& spec, const std::vector<
       fo.dataset_hash = dataset_hash;
       auto blend = make_ranker(spec.spec());
       dynamic_cast<BlendRanker&>(*blend).adopt_fitted(std::move(members), tr, fo);
-      spdlog::info("ranker {}: a blend of the fitted {}", spec.name, names);
+      spdlog::info("ranker {}: a blend of the fitted {}", spec.name, fmt::join(names, ", "));
       seconds = member_seconds;
       return blend;
     }
@@ -870,9 +871,8 @@ void ablate_feature_group(FeatureConfig& config, const std::string& group) {
   } else if (group == "session") {
     config.session = false;
   } else {
-    std::string known;
-    for (const auto& n : feature_group_names()) known += (known.empty() ? "" : ", ") + n;
-    throw Error(fmt::format("--feature-ablations: unknown group '{}' (known: {})", group, known));
+    throw Error(fmt::format("--feature-ablations: unknown group '{}' (known: {})", group,
+                            fmt::join(feature_group_names(), ", ")));
   }
 }
 

@@ -1,6 +1,7 @@
 #include "cascade/pipeline/rank_job.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <cmath>
@@ -188,16 +189,15 @@ void resolve_blend_members(RankConfig& c) {
                               s.name));
     s.members.clear();
     for (const auto& name : blend_member_names(raw.at("members"))) {
-      const RankerSpec* m = nullptr;
-      for (const auto& r : c.rankers)
-        if (r.name == name) m = &r;
-      if (!m) {
-        std::string known;
-        for (const auto& r : c.rankers) known += (known.empty() ? "" : ", ") + r.name;
+      const auto m = std::find_if(c.rankers.begin(), c.rankers.end(),
+                                  [&](const RankerSpec& r) { return r.name == name; });
+      if (m == c.rankers.end()) {
+        std::vector<std::string> known;
+        for (const auto& r : c.rankers) known.push_back(r.name);
         throw Error(
             fmt::format("config: rank.rankers.{}.members names '{}', which is not configured "
                         "under rank.rankers (configured: {})",
-                        s.name, name, known));
+                        s.name, name, fmt::join(known, ", ")));
       }
       CASCADE_CHECK(
           m->kind != "blend",

@@ -157,10 +157,14 @@ void BlendRanker::combine(const std::vector<std::vector<float>>& member_scores,
   }
 }
 
-void BlendRanker::score(const RankBatch& batch, std::span<float> out) const {
+void BlendRanker::check_batch(const RankBatch& batch, std::span<float> out) const {
   CASCADE_CHECK(fitted_, "blend: score() before fit() or load()");
   check_schema(schema_, batch.schema, "blend");
   CASCADE_CHECK(out.size() == batch.rows(), "blend: one output per row");
+}
+
+void BlendRanker::score(const RankBatch& batch, std::span<float> out) const {
+  check_batch(batch, out);
   std::vector<std::vector<float>> ms(members_.size(), std::vector<float>(batch.rows()));
   for (size_t k = 0; k < members_.size(); ++k) members_[k]->score(batch, ms[k]);
   combine(ms, out);
@@ -168,9 +172,7 @@ void BlendRanker::score(const RankBatch& batch, std::span<float> out) const {
 
 bool BlendRanker::score_attended(const RankBatch& batch, std::span<float> out,
                                  HistoryAttention& att) const {
-  CASCADE_CHECK(fitted_, "blend: score() before fit() or load()");
-  check_schema(schema_, batch.schema, "blend");
-  CASCADE_CHECK(out.size() == batch.rows(), "blend: one output per row");
+  check_batch(batch, out);
   std::vector<std::vector<float>> ms(members_.size(), std::vector<float>(batch.rows()));
   bool attended = false;
   for (size_t k = 0; k < members_.size(); ++k) {

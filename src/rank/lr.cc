@@ -64,7 +64,7 @@ class LrRanker final : public Ranker {
     dict_.clear();
     // Slots: [0, dict) dictionary, then hash buckets, then continuous weights.
     std::vector<std::vector<uint32_t>> rows(b.rows());
-    for (size_t r = 0; r < b.rows(); ++r) rows[r] = sparse_keys(b, r, &dict_);
+    for (size_t r = 0; r < b.rows(); ++r) rows[r] = fit_slots(b, r);
     n_dict_ = static_cast<uint32_t>(dict_.size());
     for (auto& row : rows) resolve(row);
     const size_t n_cont = norm_.out_dim();
@@ -114,17 +114,12 @@ class LrRanker final : public Ranker {
     for (size_t r = 0; r < batch.rows(); ++r) {
       norm_.apply(batch.dense_row(r), x.data());
       double z = bias_;
-      // The weights sparse_keys' slots hold, read from the tables, in the same order (so the
-      // same sum): one array read per feature instead of a hash lookup.
+      // The weights of the row's sparse features, read from the tables in fit_slots' order (so
+      // the same sum as training's): one array read per feature instead of a hash lookup.
       for (size_t f = 0; f < nf; ++f) z += field_w_[f][batch.cats[r * nf + f]];
       for (size_t d = 0; d < nd; ++d) {
-        const float v = batch.dense[r * nd + d];
-        const auto& e = edges_[d];
-        // The bucket is upper_bound's index: the count of edges <= v (edges ascend strictly),
-        // counted without branches (a binary search over ~15 edges mispredicts on most columns).
-        size_t bucket = 0;
-        for (const float edge : e) bucket += edge <= v;
-        z += bucket_w_[d][std::isnan(v) ? e.size() + 1 : bucket];
+        const uint32_t b = bucket_of(edges_[d], batch.dense[r * nd + d]);
+        z += bucket_w_[d][b == kNanBucket ? edges_[d].size() + 1 : b];
       }
       for (size_t k = 0; k < n_cont; ++k) z += w_[cont0 + k] * x[k];
       out[r] = static_cast<float>(z);
@@ -208,39 +203,48 @@ class LrRanker final : public Ranker {
     }
   }
 
-  // Slot ids of row r's sparse features. Key = (column << 1 | is_dense) << 32 | value. While
-  // fitting (`grow` = the dictionary being filled) hashed buckets are returned flagged and
-  // resolved once the dictionary size is final; at scoring they are resolved at once.
-  std::vector<uint32_t> sparse_keys(const RankBatch& b, size_t r,
-                                    std::unordered_map<uint64_t, uint32_t>* grow) const {
+  // Sparse feature keys: (column << 1 | is_dense) << 32 | value, a dense column's value being
+  // its bucket (kNanBucket for NaN).
+  static constexpr uint32_t kNanBucket = 0xffffffffu;
+  static uint64_t field_key(size_t f, uint32_t value) { return (uint64_t{f} << 1) << 32 | value; }
+  static uint64_t bucket_key(size_t d, uint32_t bucket) {
+    return ((uint64_t{d} << 1) | 1) << 32 | bucket;
+  }
+  // upper_bound's index in a column's edges (they ascend strictly): the count of edges <= v,
+  // counted without branches (a binary search over ~15 edges mispredicts on most columns).
+  static uint32_t bucket_of(const std::vector<float>& edges, float v) {
+    if (std::isnan(v)) return kNanBucket;
+    uint32_t b = 0;
+    for (const float e : edges) b += e <= v;
+    return b;
+  }
+
+  // Slot ids of training row r's sparse features, filling the dictionary: keys past its
+  // capacity get hashed buckets, returned flagged and resolved once the dictionary's size is
+  // final (resolve).
+  std::vector<uint32_t> fit_slots(const RankBatch& b, size_t r) {
     std::vector<uint32_t> slots;
     const size_t nd = schema_.n_dense(), nf = schema_.n_fields();
     slots.reserve(nd + nf);
     auto slot = [&](uint64_t key) {
       auto it = dict_.find(key);
       if (it != dict_.end()) return it->second;
-      if (grow && grow->size() < capacity_) {
-        const auto s = static_cast<uint32_t>(grow->size());
-        grow->emplace(key, s);
+      if (dict_.size() < capacity_) {
+        const auto s = static_cast<uint32_t>(dict_.size());
+        dict_.emplace(key, s);
         return s;
       }
-      // Past capacity during fit, or unseen at scoring: a hashed bucket after the dictionary.
       return kBucketFlag | static_cast<uint32_t>(mix64(key) % hash_buckets_);
     };
-    for (size_t f = 0; f < nf; ++f) slots.push_back(slot((uint64_t{f} << 1) << 32 | b.cats[r * nf + f]));
-    for (size_t d = 0; d < nd; ++d) {
-      const float x = b.dense[r * nd + d];
-      const auto& e = edges_[d];
-      const uint32_t bucket = std::isnan(x) ? 0xffffffffu
-                                            : static_cast<uint32_t>(std::upper_bound(e.begin(), e.end(), x) - e.begin());
-      slots.push_back(slot(((uint64_t{d} << 1) | 1) << 32 | bucket));
-    }
-    if (!grow) resolve(slots);
+    for (size_t f = 0; f < nf; ++f) slots.push_back(slot(field_key(f, b.cats[r * nf + f])));
+    for (size_t d = 0; d < nd; ++d)
+      slots.push_back(slot(bucket_key(d, bucket_of(edges_[d], b.dense[r * nd + d]))));
     return slots;
   }
 
   // The weight of every sparse feature scoring can meet, by (field, value) and (column,
-  // bucket; NaN last): what slot() resolves, looked up once. Values are below their field's
+  // bucket; NaN last): the dictionary's slot, or for a key it lacks (past capacity, or never
+  // seen in training) its hashed bucket after the dictionary. Values are below their field's
   // cardinality (RankBatch::validate), so the field tables cover them all.
   void build_tables() {
     auto weight = [&](uint64_t key) {
@@ -251,12 +255,12 @@ class LrRanker final : public Ranker {
     field_w_.assign(schema_.n_fields(), {});
     for (size_t f = 0; f < schema_.n_fields(); ++f)
       for (uint32_t v = 0; v < schema_.fields[f].cardinality; ++v)
-        field_w_[f].push_back(weight((uint64_t{f} << 1) << 32 | v));
+        field_w_[f].push_back(weight(field_key(f, v)));
     bucket_w_.assign(schema_.n_dense(), {});
     for (size_t d = 0; d < schema_.n_dense(); ++d) {
       for (uint32_t b = 0; b <= edges_[d].size(); ++b)
-        bucket_w_[d].push_back(weight(((uint64_t{d} << 1) | 1) << 32 | b));
-      bucket_w_[d].push_back(weight(((uint64_t{d} << 1) | 1) << 32 | 0xffffffffu));
+        bucket_w_[d].push_back(weight(bucket_key(d, b)));
+      bucket_w_[d].push_back(weight(bucket_key(d, kNanBucket)));
     }
   }
 

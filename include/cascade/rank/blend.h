@@ -54,6 +54,7 @@ class BlendRanker final : public Ranker {
 
  private:
   void fit_scales(const RankTrainSet& train, const RankFitOptions& opt);
+  void check_batch(const RankBatch& batch, std::span<float> out) const;  // score()'s checks
   void combine(const std::vector<std::vector<float>>& member_scores, std::span<float> out) const;
 
   Params params_;
