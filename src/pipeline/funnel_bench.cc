@@ -23,6 +23,7 @@
 #include "cascade/rank/blend.h"
 #include "cascade/util/percentile.h"
 #include "cascade/util/stopwatch.h"
+#include "cascade/util/strings.h"
 
 namespace cascade {
 namespace {
@@ -245,7 +246,30 @@ std::string objective_tag(const std::string& objective) {
   return t;
 }
 
-// Candidates: the configured rankers (or a subset), GBDT objective variants, then ablations.
+// Blend `s` without its member k, as a funnel spec names it: blend(members=lr+gbdt+deepfm), with
+// the member's weight dropped too when weights are configured.
+Candidate blend_without(const RankerSpec& s, size_t k) {
+  std::vector<std::string> names;
+  for (const auto& m : s.members) names.push_back(m.name);
+  const std::string dropped = names[k];
+  names.erase(names.begin() + static_cast<std::ptrdiff_t>(k));
+  SpecPart part{s.name, {{"members", fmt::format("{}", fmt::join(names, "+"))}}};
+  if (s.params.has("weights")) {
+    auto w = split(s.params.raw().at("weights"), '/');
+    CASCADE_CHECK(w.size() == s.members.size(), fmt::format("ranker {}: {} weights for {} members",
+                                                            s.name, w.size(), s.members.size()));
+    w.erase(w.begin() + static_cast<std::ptrdiff_t>(k));
+    part.params["weights"] = fmt::format("{}", fmt::join(w, "/"));
+  }
+  Candidate c{s, part, false};
+  c.spec.name = s.name + "_no_" + dropped;
+  for (const auto& [key, value] : part.params) c.spec.params.set(key, value);
+  c.spec.members.erase(c.spec.members.begin() + static_cast<std::ptrdiff_t>(k));
+  return c;
+}
+
+// Candidates: the configured rankers (or a subset), GBDT objective variants, each blend of three
+// or more members without each of them, then ablations.
 std::vector<Candidate> candidates_of(const RankConfig& rc, const FunnelBenchOptions& opt) {
   std::vector<RankerSpec> base;
   if (opt.rankers.empty()) {
@@ -267,6 +291,10 @@ std::vector<Candidate> candidates_of(const RankConfig& rc, const FunnelBenchOpti
       out.push_back(c);
     }
   }
+  if (opt.blend_drop_one)
+    for (const auto& s : base)
+      if (s.kind == "blend" && s.members.size() >= 3)
+        for (size_t k = 0; k < s.members.size(); ++k) out.push_back(blend_without(s, k));
   for (const auto& s : base) {
     if (opt.sum_ablation && s.kind == "din" && !s.params.has("pooling")) {
       Candidate c{s, SpecPart{s.name, {{"pooling", "sum"}}}, true};

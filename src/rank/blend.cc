@@ -11,24 +11,13 @@
 #include "cascade/core/error.h"
 #include "cascade/core/registry.h"
 #include "cascade/io/artifact.h"
+#include "cascade/util/strings.h"
 
 namespace cascade {
 namespace {
 
 constexpr int kFormat = 1;
 constexpr size_t kMaxMembers = 8;
-
-std::vector<std::string> split(const std::string& text, char sep) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  while (true) {
-    const size_t at = std::min(text.find(sep, start), text.size());
-    out.push_back(text.substr(start, at - start));
-    if (at == text.size()) break;
-    start = at + 1;
-  }
-  return out;
-}
 
 std::filesystem::path member_dir(const std::filesystem::path& dir, size_t k,
                                  const std::string& name) {

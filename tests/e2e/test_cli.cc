@@ -228,14 +228,15 @@ TEST(CliEndToEnd, BenchFunnelChoosesOnValidationAndBeatsThePool) {
       (tmp / "f.json").string() + " mlruns=" + (tmp / "mlruns").string() +
       " rank.rankers.gbdt.rounds=50 recall.fusion.tune=false rank.funnel.pre_rank=lr"
       " rank.funnel.fine_rank=deepfm +rank.rankers.deepfm.epochs=3 rank.channel_folds=2"
-      " rank.rankers.blend.members=lr+gbdt");
+      " rank.rankers.blend.members=lr+gbdt+deepfm");
   ASSERT_EQ(r.code, 0) << r.output;
   std::ifstream in(tmp / "f.json");
   auto j = nlohmann::json::parse(in);
   EXPECT_EQ(j["protocol"], "seed-oof");
   EXPECT_GT(j["users"].get<int>(), 500);
   for (const char* k : {"recall@10", "ndcg@10", "pool_recall"}) EXPECT_TRUE(j["pool"].contains(k)) << k;
-  for (const char* name : {"lr", "gbdt", "gbdt_rank_ndcg", "deepfm", "blend", "lr_random"}) {
+  for (const char* name : {"lr", "gbdt", "gbdt_rank_ndcg", "deepfm", "blend", "blend_no_lr",
+                           "blend_no_gbdt", "blend_no_deepfm", "lr_random"}) {
     ASSERT_TRUE(j["rankers"].contains(name)) << name;
     for (const char* k : {"recall@10", "ndcg@10", "recall@50", "auc_in_pool", "fit_seconds", "ms_per_user"}) {
       EXPECT_TRUE(j["rankers"][name].contains(k)) << name << " " << k;
@@ -245,18 +246,25 @@ TEST(CliEndToEnd, BenchFunnelChoosesOnValidationAndBeatsThePool) {
     EXPECT_LT(auc, 1.0) << name;
   }
   EXPECT_FALSE(j["rankers"]["lr_random"]["candidate"].get<bool>());  // ablations are never chosen
-  // The blend of two candidates is assembled from them, not fitted again: its fit seconds are
-  // theirs.
-  EXPECT_DOUBLE_EQ(j["rankers"]["blend"]["fit_seconds"].get<double>(),
-                   j["rankers"]["lr"]["fit_seconds"].get<double>() +
-                       j["rankers"]["gbdt"]["fit_seconds"].get<double>());
-  EXPECT_NE(r.output.find("ranker blend: a blend of the fitted lr, gbdt"), std::string::npos);
+  // The blend of three candidates is assembled from them, not fitted again: its fit seconds are
+  // theirs; so is each drop-one variant, a candidate too.
+  const auto fit_s = [&](const char* name) {
+    return j["rankers"][name]["fit_seconds"].get<double>();
+  };
+  EXPECT_DOUBLE_EQ(fit_s("blend"), fit_s("lr") + fit_s("gbdt") + fit_s("deepfm"));
+  EXPECT_DOUBLE_EQ(fit_s("blend_no_deepfm"), fit_s("lr") + fit_s("gbdt"));
+  EXPECT_TRUE(j["rankers"]["blend_no_lr"]["candidate"].get<bool>());
+  EXPECT_NE(r.output.find("ranker blend: a blend of the fitted lr, gbdt, deepfm"),
+            std::string::npos);
+  EXPECT_NE(r.output.find("ranker blend_no_gbdt: a blend of the fitted lr, deepfm"),
+            std::string::npos);
+  EXPECT_TRUE(j["selection"]["pairs"].contains("lr>blend_no_deepfm"));
   // The choice: a spec naming candidates only, every step's validation figures recorded.
   const auto& chosen = j["selection"]["chosen"];
   EXPECT_EQ(j["selection"]["on"], "valid");
   EXPECT_NE(chosen["pre_rank"], "lr_random");
   EXPECT_NE(chosen["fine_rank"], "lr_random");
-  EXPECT_EQ(j["selection"]["pairs"].size(), 25u);  // 5 candidates, ordered pairs
+  EXPECT_EQ(j["selection"]["pairs"].size(), 64u);  // 8 candidates, ordered pairs
   EXPECT_EQ(j["selection"]["lambda"].size(), 2u);
   EXPECT_EQ(j["funnel"]["spec"], chosen["spec"]);
   EXPECT_NE(chosen["spec"].get<std::string>().find("popularity+ials > norm("), std::string::npos);

@@ -153,6 +153,26 @@ TEST(FunnelSpec, RegisteredKindsNeedNoConfigEntry) {
   EXPECT_EQ(cfg["rerank"]["max_per_genre"].as<int>(), 3);
 }
 
+// A drop-one blend as `bench funnel` prints it: the spec's members replace the configured list,
+// and the blend's members resolve to the configured rankers of those names.
+TEST(FunnelSpec, BlendMembersFromTheSpec) {
+  YAML::Node cfg =
+      repo_config({"funnel=ials+ease > norm > lr@50 > blend(members=lr+gbdt+din)@20 > none"});
+  const FunnelSpec s = resolve_funnel(cfg);
+  EXPECT_EQ(s.fine_rank.params.at("members"), "lr+gbdt+din");
+  const RankConfig rc = rank_config_from_yaml(cfg["rank"], 1);
+  const RankerSpec& blend = rc.ranker("blend");
+  ASSERT_EQ(blend.members.size(), 3u);
+  EXPECT_EQ(blend.members[1].name, "gbdt");
+  EXPECT_EQ(blend.members[1].params.raw().at("rounds"), "300");  // the configured GBDT
+  EXPECT_EQ(blend.members[2].kind, "din");
+  YAML::Node again = YAML::Clone(cfg);
+  EXPECT_EQ(resolve_funnel(again).str(), s.str());
+  YAML::Node bad =
+      repo_config({"funnel=ials+ease > norm > lr@50 > blend(members=lr+xgb)@20 > none"});
+  expect_error([&] { resolve_funnel(bad); }, {"rank.rankers.blend.members", "'xgb'"});
+}
+
 TEST(FunnelSpec, UnknownNamesListTheKnownOnes) {
   auto bad = [](const std::string& spec, const std::vector<std::string>& needles) {
     YAML::Node cfg = repo_config({"funnel=" + spec});

@@ -4,7 +4,8 @@
 // Selection (select_on_valid), each step on validation Recall@10 (select_metric; ties: the other
 // of Recall@10 and NDCG@10, then the configured value), in this order:
 //   1. the (pre-ranker, fine-ranker) pair among the candidate rankers (ablation variants are
-//      never candidates), at the configured pool depth, quota and cuts;
+//      never candidates; a blend's drop-one variants are), at the configured pool depth, quota
+//      and cuts;
 //   2. pool depth x pre-rank keep x channel quota for that pair (a deeper pool is a prefix of
 //      the deepest one: rankers score rows independently, so nothing is re-fitted);
 //   3. the request-time features (days since the last event, item age) on or off: the pair
@@ -41,6 +42,10 @@ struct FunnelBenchOptions {
   std::vector<std::string> random_ablation = {"gbdt",
                                               "deepfm"};  ///< also train on random negatives only
   bool sum_ablation = true;                               ///< also train DIN with sum pooling
+  /// Each blend of 3+ members also enters the selection without each member in turn
+  /// ("blend_no_din": blend(members=lr+gbdt+deepfm)). Assembled from the fitted members, so free
+  /// to fit; validation then weighs a member's lift against none.
+  bool blend_drop_one = true;
   bool select_on_valid = true;  ///< false: evaluate the configured funnel as it is
   std::vector<size_t> pool_depths = {100, 200, 300};
   std::vector<size_t> pre_keeps = {50, 100, 150};
