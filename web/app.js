@@ -312,7 +312,10 @@ function renderFunnel(box, r) {
     ` — test Recall@10 ${fmt(f['recall@10'])}, NDCG@10 ${fmt(f['ndcg@10'])}; gain over the recall pool: ${withCi(f.vs_pool?.['recall@10'])}`));
   if (f.retention) {
     box.append(el('h4', { text: 'Retention: share of held-out items still in the list after each stage' }));
-    const stages = Object.keys(f.retention);
+    // Funnel order: the server's JSON arrives with its keys sorted (fine_rank before pool).
+    const FUNNEL_ORDER = ['pool', 'pre_rank', 'fine_rank', 'top10'];
+    const rank = (s) => (FUNNEL_ORDER.includes(s) ? FUNNEL_ORDER.indexOf(s) : FUNNEL_ORDER.length);
+    const stages = Object.keys(f.retention).sort((a, b) => rank(a) - rank(b));
     box.append(canvasBox('retention-chart'));
     chart('retention-chart', { type: 'bar',
       data: { labels: stages.map((s) => STAGE_LABEL[s] || s), datasets: [{ label: 'share of held-out items kept', data: stages.map((s) => f.retention[s]), backgroundColor: '#3b6ea5' }] },

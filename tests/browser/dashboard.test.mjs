@@ -214,6 +214,9 @@ test('the offline page draws the channel table, fusion drop-one, retention, rank
   assert.equal((await page.$$('#funnel-rankers tr')).length, 1 + Object.keys(expected.reports.funnel.rankers).length);
   assert.equal((await page.$$('#rerank-sweep tr')).length, 1 + expected.reports.rerank.sweep.length);
   assert.ok(await page.$('#retention-chart'));
+  // The retention bars in funnel order, whatever order the server's JSON keys arrive in.
+  const bars = await page.evaluate(() => state.charts['retention-chart'].data.labels);
+  assert.deepEqual(bars, ['recall pool', 'pre-rank', 'fine rank', 'final top 10']);
   assert.ok(await page.$('#rerank-pareto'));
   await shot('offline-reports');
   assert.deepEqual(problems, []);
