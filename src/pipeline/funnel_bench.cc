@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <numeric>
 #include <optional>
 #include <random>
@@ -266,6 +267,70 @@ Candidate blend_without(const RankerSpec& s, size_t k) {
   for (const auto& [key, value] : part.params) c.spec.params.set(key, value);
   c.spec.members.erase(c.spec.members.begin() + static_cast<std::ptrdiff_t>(k));
   return c;
+}
+
+// A funnel's ranking-stage cost per request, estimated from timed validation requests: the
+// pool's features and the pre-ranker per pool row, the fine ranker per kept row.
+constexpr size_t kCostSample = 300;  // validation requests timed for the cost model
+struct CostModel {
+  double features_ms_per_row = 0;
+  std::vector<double> ms_per_row;  // per candidate ranker
+  double ms(const Choice& c) const {
+    return (features_ms_per_row + ms_per_row[c.pre]) * static_cast<double>(c.depth) +
+           ms_per_row[c.fine] * static_cast<double>(c.pre_keep);
+  }
+};
+
+// Times, on this thread, the features and every ranker over the pools (first `depth` rows) of
+// the first `sample` users of `s`, one request at a time as serving runs them, each ranker after
+// the others so that none competes with another for the cores.
+CostModel cost_model(const FeatureBuilder& fb, const Scored& s, const Interactions& history,
+                     const std::vector<const Ranker*>& rankers, size_t depth, size_t sample) {
+  const int64_t clock = log_clock(history);
+  std::vector<RankBatch> batches;
+  double rows = 0, feature_ms = 0;
+  for (const UserId u : s.hs.users) {
+    if (batches.size() == sample) break;
+    const auto& pool = s.pools[u];
+    if (pool.empty()) continue;
+    const RankRequest req{u, history.row(u), history.row_times(u),
+                          serving_time(clock, history.row_times(u))};
+    Stopwatch sw;
+    RankBatch b = fb.empty_batch();
+    fb.add_pool(req, std::span(pool.data(), std::min(depth, pool.size())), b);
+    feature_ms += sw.lap_ms();
+    rows += static_cast<double>(b.rows());
+    batches.push_back(std::move(b));
+  }
+  CASCADE_CHECK(rows > 0, "bench funnel: no validation pool rows to estimate serving cost on");
+  CostModel m;
+  m.features_ms_per_row = feature_ms / rows;
+  std::vector<float> out;
+  for (const Ranker* r : rankers) {
+    Stopwatch sw;
+    for (const auto& b : batches) {
+      out.resize(b.rows());
+      r->score(b, out);
+    }
+    m.ms_per_row.push_back(sw.lap_ms() / rows);
+  }
+  return m;
+}
+
+// The cheapest funnel of the grid under `m` (for the error when none fits a budget).
+double cheapest_ms(const CostModel& m, const std::vector<size_t>& depths,
+                   const std::vector<size_t>& pre_keeps, size_t fine_keep) {
+  double best = std::numeric_limits<double>::infinity();
+  for (size_t a = 0; a < m.ms_per_row.size(); ++a)
+    for (size_t b = 0; b < m.ms_per_row.size(); ++b)
+      for (size_t d : depths)
+        for (size_t k : pre_keeps) {
+          if (k > d || k < fine_keep) continue;
+          Choice c;
+          c.pre = a, c.fine = b, c.depth = d, c.pre_keep = k;
+          best = std::min(best, m.ms(c));
+        }
+  return best;
 }
 
 // Candidates: the configured rankers (or a subset), GBDT objective variants, each blend of three
@@ -545,33 +610,102 @@ Json run_funnel_bench(const YAML::Node& cfg_in, const Dataset& ds, const FunnelB
     // for the recorded selection, `log`). Returns the choice; the recorded selection also sets
     // `no_time`.
     Scored valid_no_time;
+    // The serving cost of a choice, estimated from the validation scoring (single-threaded calls,
+    // one user's pool each): features and pre-ranker per pool row, fine ranker per kept row.
+    CostModel cost;
+    if (opt.rank_budget_ms > 0) {
+      cost = cost_model(*in.features, valid[cfg_quota], ds.train, candidate_ptrs, max_depth,
+                        kCostSample);
+      Json& cm = sel["cost_model"];
+      cm["sample_users"] = std::min(kCostSample, valid_users.size());
+      cm["depth"] = max_depth;
+      cm["budget_ms"] = opt.rank_budget_ms;
+      cm["features_ms_per_row"] = cost.features_ms_per_row;
+      for (size_t k = 0; k < n_candidates; ++k)
+        cm["ms_per_row"][cands[k].spec.name] = cost.ms_per_row[k];
+      cm["note"] =
+          "estimated ranking-stage ms per request = (features + pre-ranker) ms per row x pool "
+          "depth + fine-ranker ms per row x pre-rank keep, timed on one thread over the first "
+          "sample_users validation requests (pools of `depth` rows) on this machine; the choice "
+          "can differ on another machine";
+    }
     auto select = [&](const Criterion& crit, Json* log) {
-      // 1. The ranker pair (ranking-stage order, before re-rank).
-      Choice best = config_choice;  // every selection starts from the configured funnel
-      best.lambda = -1;
-      PerUser best_m = valid_lists.funnel_metrics(valid[cfg_quota], best);
-      for (size_t a = 0; a < n_candidates; ++a) {
-        for (size_t b = 0; b < n_candidates; ++b) {
-          Choice c = best;
-          c.pre = a, c.fine = b;
-          const PerUser m = valid_lists.funnel_metrics(valid[cfg_quota], c);
-          if (log)
-            (*log)["pairs"][cands[a].spec.name + ">" + cands[b].spec.name] = m.summary(false);
-          if (crit.better(m, best_m)) best = c, best_m = m;
+      Choice best;
+      PerUser best_m;
+      if (opt.rank_budget_ms > 0) {
+        // 1 and 2 at once under a serving budget: every pair at every cut whose estimated cost
+        // fits, the better on validation, at an equal metric the cheaper estimate.
+        bool any = false;
+        double best_ms = 0;
+        for (size_t a = 0; a < n_candidates; ++a) {
+          for (size_t b = 0; b < n_candidates; ++b) {
+            Choice pair;  // the pair's best cut within the budget
+            PerUser pair_m;
+            double pair_ms = 0;
+            bool pair_any = false;
+            for (size_t q : quotas) {
+              for (size_t d : depths) {
+                for (size_t k : opt.pre_keeps) {
+                  if (k > d || k < config_choice.fine_keep) continue;
+                  Choice c = config_choice;
+                  c.lambda = -1;
+                  c.pre = a, c.fine = b, c.depth = d, c.pre_keep = k, c.quota = q;
+                  const double ms = cost.ms(c);
+                  if (ms > opt.rank_budget_ms) continue;
+                  const PerUser m = valid_lists.funnel_metrics(valid[q], c);
+                  const double pm = crit.primary(m);
+                  if (!pair_any || pm > crit.primary(pair_m) ||
+                      (pm == crit.primary(pair_m) && ms < pair_ms))
+                    pair = c, pair_m = m, pair_ms = ms, pair_any = true;
+                }
+              }
+            }
+            if (!pair_any) continue;
+            if (log) {  // the pair's figures, as without a budget, and the cut they come from
+              Json m = pair_m.summary(false);
+              m["quota"] = pair.quota, m["pool_depth"] = pair.depth, m["pre_keep"] = pair.pre_keep;
+              m["estimate_ms"] = pair_ms;
+              (*log)["pairs"][cands[a].spec.name + ">" + cands[b].spec.name] = std::move(m);
+            }
+            const double pm = crit.primary(pair_m), pb = any ? crit.primary(best_m) : 0;
+            if (!any || pm > pb || (pm == pb && pair_ms < best_ms))
+              best = pair, best_m = pair_m, best_ms = pair_ms, any = true;
+          }
         }
-      }
-      // 2. Pool depth x pre-rank keep x quota.
-      for (size_t q : quotas) {
-        for (size_t d : depths) {
-          for (size_t k : opt.pre_keeps) {
-            if (k > d || k < best.fine_keep) continue;
+        CASCADE_CHECK(
+            any, fmt::format("bench funnel: no funnel fits --rank-budget-ms {} (the "
+                             "cheapest is estimated at {:.3f} ms)",
+                             opt.rank_budget_ms,
+                             cheapest_ms(cost, depths, opt.pre_keeps, config_choice.fine_keep)));
+        if (log) (*log)["cost_model"]["chosen_estimate_ms"] = best_ms;
+      } else {
+        // 1. The ranker pair (ranking-stage order, before re-rank).
+        best = config_choice;  // every selection starts from the configured funnel
+        best.lambda = -1;
+        best_m = valid_lists.funnel_metrics(valid[cfg_quota], best);
+        for (size_t a = 0; a < n_candidates; ++a) {
+          for (size_t b = 0; b < n_candidates; ++b) {
             Choice c = best;
-            c.depth = d, c.pre_keep = k, c.quota = q;
-            const PerUser m = valid_lists.funnel_metrics(valid[q], c);
+            c.pre = a, c.fine = b;
+            const PerUser m = valid_lists.funnel_metrics(valid[cfg_quota], c);
             if (log)
-              (*log)["cuts"].push_back(Json{
-                  {"quota", q}, {"pool_depth", d}, {"pre_keep", k}, {"valid", m.summary(false)}});
-            if (crit.better_cut(m, c, best_m, best)) best = c, best_m = m;
+              (*log)["pairs"][cands[a].spec.name + ">" + cands[b].spec.name] = m.summary(false);
+            if (crit.better(m, best_m)) best = c, best_m = m;
+          }
+        }
+        // 2. Pool depth x pre-rank keep x quota.
+        for (size_t q : quotas) {
+          for (size_t d : depths) {
+            for (size_t k : opt.pre_keeps) {
+              if (k > d || k < best.fine_keep) continue;
+              Choice c = best;
+              c.depth = d, c.pre_keep = k, c.quota = q;
+              const PerUser m = valid_lists.funnel_metrics(valid[q], c);
+              if (log)
+                (*log)["cuts"].push_back(Json{
+                    {"quota", q}, {"pool_depth", d}, {"pre_keep", k}, {"valid", m.summary(false)}});
+              if (crit.better_cut(m, c, best_m, best)) best = c, best_m = m;
+            }
           }
         }
       }

@@ -412,6 +412,60 @@ void expect_bench_funnel_refuses(const std::string& args,
     EXPECT_NE(r.output.find(w), std::string::npos) << w << ": " << r.output;
 }
 
+// A serving budget for the ranking stage: pairs and cuts are chosen together among those whose
+// estimated cost fits, every estimate follows the recorded cost model, and the chosen pair is the
+// best logged one; a budget nothing fits is refused with the cheapest estimate.
+TEST(CliEndToEnd, BenchFunnelChoosesWithinARankingBudget) {
+  fs::path tmp = temp_dir("funnel-budget");
+  const std::string cmd =
+      std::string(CASCADE_BIN) +
+      " bench funnel --data data/ml-latest-small --dataset ml-latest --protocol seed-oof"
+      " --channels popularity,ials --rankers lr,deepfm --gbdt-objectives binary:logistic"
+      " --random-negatives-ablation '' --sum-ablation false --time-ablations false"
+      " --select-time-features false --lambdas 0 --pool-depths 50,100 --pre-keeps 20,50"
+      " --quotas 200 --threads 2 recall.fusion.tune=false rank.funnel.pre_rank=lr"
+      " rank.funnel.fine_rank=deepfm +rank.rankers.deepfm.epochs=2 mlruns=" +
+      (tmp / "mlruns").string();
+  Result r = run(cmd + " --rank-budget-ms 1000 --json " + (tmp / "f.json").string());
+  ASSERT_EQ(r.code, 0) << r.output;
+  std::ifstream in(tmp / "f.json");
+  const auto j = nlohmann::json::parse(in);
+  const auto& sel = j["selection"];
+  const auto& cm = sel["cost_model"];
+  EXPECT_EQ(cm["budget_ms"].get<double>(), 1000.0);
+  const double feat = cm["features_ms_per_row"].get<double>();
+  EXPECT_GT(feat, 0.0);
+  auto estimate = [&](const std::string& pre, const std::string& fine, double depth, double keep) {
+    return (feat + cm["ms_per_row"][pre].get<double>()) * depth +
+           cm["ms_per_row"][fine].get<double>() * keep;
+  };
+  ASSERT_EQ(sel["pairs"].size(), 4u);
+  double best = 0;
+  for (const auto& [name, m] : sel["pairs"].items()) {
+    const auto gt = name.find('>');
+    EXPECT_NEAR(m["estimate_ms"].get<double>(),
+                estimate(name.substr(0, gt), name.substr(gt + 1), m["pool_depth"].get<double>(),
+                         m["pre_keep"].get<double>()),
+                1e-9)
+        << name;
+    best = std::max(best, m["recall@10"].get<double>());
+  }
+  const auto& chosen = sel["chosen"];
+  const std::string pair =
+      chosen["pre_rank"].get<std::string>() + ">" + chosen["fine_rank"].get<std::string>();
+  EXPECT_EQ(sel["pairs"][pair]["recall@10"].get<double>(), best);
+  EXPECT_EQ(sel["pairs"][pair]["pool_depth"], chosen["pool_depth"]);
+  EXPECT_NEAR(cm["chosen_estimate_ms"].get<double>(),
+              estimate(chosen["pre_rank"], chosen["fine_rank"], chosen["pool_depth"].get<double>(),
+                       chosen["pre_keep"].get<double>()),
+              1e-9);
+  Result none = run(cmd + " --rank-budget-ms 0.000001");
+  EXPECT_NE(none.code, 0);
+  EXPECT_NE(none.output.find("no funnel fits --rank-budget-ms"), std::string::npos) << none.output;
+  EXPECT_NE(none.output.find("the cheapest is estimated at"), std::string::npos);
+  fs::remove_all(tmp);
+}
+
 TEST(CliEndToEnd, BenchFunnelRefusesAnUnknownFeatureGroup) {
   expect_bench_funnel_refuses("--feature-ablations similarity,colour",
                               {"--feature-ablations", "colour"});

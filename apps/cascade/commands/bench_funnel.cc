@@ -143,6 +143,11 @@ void add_bench_funnel(CLI::App* bench) {
                   "validation metric every selection step maximises (the other breaks ties)")
       ->check(CLI::IsMember({"recall@10", "ndcg@10"}))
       ->capture_default_str();
+  cmd->add_option("--rank-budget-ms", b.rank_budget_ms,
+                  "serving budget of the ranking stage, ms per request on one thread (0 = none): "
+                  "choose the best pair and cuts whose estimated cost fits (timed on validation)")
+      ->check(CLI::Range(0.0, 1e6))
+      ->capture_default_str();
   cmd->add_option("--split-half-check", b.split_half_rounds,
                   "rounds of the split-half check of the selection metric on validation (0 = off): "
                   "choose on half the validation users with each metric, score on the other half")

@@ -66,6 +66,12 @@ struct FunnelBenchOptions {
   /// The validation metric every selection step maximises (the other one breaks ties):
   /// "recall@10" or "ndcg@10".
   std::string select_metric = "recall@10";
+  /// A serving budget for the ranking stage, in ms per request on one thread (0 = none). With
+  /// one, steps 1 and 2 of the selection become one search over every pair at every cut whose
+  /// estimated cost fits ("selection.cost_model": features and pre-ranker ms per pool row, fine
+  /// ranker ms per kept row, timed on the validation scoring); at an equal metric the cheaper
+  /// estimate wins. Timings make the choice depend on the machine, so the default is none.
+  double rank_budget_ms = 0;
   /// Rounds of the split-half check of the selection metric (0 = off): each round chooses with
   /// both metrics on a seeded half of the validation users and scores the choice on the other
   /// half, both ways ("selection.split_half_check"). Validation only.
