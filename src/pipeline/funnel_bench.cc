@@ -270,49 +270,81 @@ Candidate blend_without(const RankerSpec& s, size_t k) {
 }
 
 // A funnel's ranking-stage cost per request, estimated from timed validation requests: the
-// pool's features and the pre-ranker per pool row, the fine ranker per kept row.
-constexpr size_t kCostSample = 300;  // validation requests timed for the cost model
+// pool's features and the pre-ranker over the pool's rows, the fine ranker over the kept rows,
+// each a cost per call plus a cost per row (a network's or a forest's call has a fixed part that
+// a per-row figure from deep pools would miss for the fine ranker's few rows).
+constexpr size_t kCostSample = 300;    // validation requests timed for the cost model
+constexpr size_t kCostSmallRows = 50;  // the second batch size timed (the first is the pool's)
+
+struct LinearCost {
+  double per_call_ms = 0, per_row_ms = 0;
+  double at(size_t rows) const { return per_call_ms + per_row_ms * static_cast<double>(rows); }
+  Json json() const { return Json{{"per_call_ms", per_call_ms}, {"per_row_ms", per_row_ms}}; }
+};
+
 struct CostModel {
-  double features_ms_per_row = 0;
-  std::vector<double> ms_per_row;  // per candidate ranker
+  LinearCost features;
+  std::vector<LinearCost> rankers;  // per candidate ranker
   double ms(const Choice& c) const {
-    return (features_ms_per_row + ms_per_row[c.pre]) * static_cast<double>(c.depth) +
-           ms_per_row[c.fine] * static_cast<double>(c.pre_keep);
+    return features.at(c.depth) + rankers[c.pre].at(c.depth) + rankers[c.fine].at(c.pre_keep);
   }
 };
 
-// Times, on this thread, the features and every ranker over the pools (first `depth` rows) of
-// the first `sample` users of `s`, one request at a time as serving runs them, each ranker after
-// the others so that none competes with another for the cores.
+// Milliseconds summed over `calls` calls of `rows_small` and of `rows_full` rows -> a line
+// through both (the per-call part kept at 0 or above).
+LinearCost fit_cost(double ms_small, double ms_full, double rows_small, double rows_full,
+                    double calls) {
+  LinearCost c;
+  if (rows_full > rows_small)
+    c.per_row_ms = std::max(0.0, (ms_full - ms_small) / (rows_full - rows_small));
+  c.per_call_ms = std::max(0.0, (ms_small - c.per_row_ms * rows_small) / calls);
+  if (c.per_call_ms == 0) c.per_row_ms = ms_full / rows_full;
+  return c;
+}
+
+// Times, on this thread, the features and every ranker over the first `depth` rows and the first
+// kCostSmallRows rows of the pools of the first `sample` users of `s`, one request at a time as
+// serving runs them, each ranker after the others so that none competes with another for cores.
 CostModel cost_model(const FeatureBuilder& fb, const Scored& s, const Interactions& history,
                      const std::vector<const Ranker*>& rankers, size_t depth, size_t sample) {
   const int64_t clock = log_clock(history);
-  std::vector<RankBatch> batches;
-  double rows = 0, feature_ms = 0;
+  std::vector<RankBatch> full, small;
+  double rows_full = 0, rows_small = 0, feat_full = 0, feat_small = 0;
   for (const UserId u : s.hs.users) {
-    if (batches.size() == sample) break;
+    if (full.size() == sample) break;
     const auto& pool = s.pools[u];
     if (pool.empty()) continue;
     const RankRequest req{u, history.row(u), history.row_times(u),
                           serving_time(clock, history.row_times(u))};
     Stopwatch sw;
     RankBatch b = fb.empty_batch();
+    fb.add_pool(req, std::span(pool.data(), std::min(kCostSmallRows, pool.size())), b);
+    feat_small += sw.lap_ms();
+    rows_small += static_cast<double>(b.rows());
+    small.push_back(std::move(b));
+    b = fb.empty_batch();
+    sw.lap_ms();
     fb.add_pool(req, std::span(pool.data(), std::min(depth, pool.size())), b);
-    feature_ms += sw.lap_ms();
-    rows += static_cast<double>(b.rows());
-    batches.push_back(std::move(b));
+    feat_full += sw.lap_ms();
+    rows_full += static_cast<double>(b.rows());
+    full.push_back(std::move(b));
   }
-  CASCADE_CHECK(rows > 0, "bench funnel: no validation pool rows to estimate serving cost on");
+  CASCADE_CHECK(rows_full > 0, "bench funnel: no validation pool rows to estimate serving cost on");
+  const auto calls = static_cast<double>(full.size());
   CostModel m;
-  m.features_ms_per_row = feature_ms / rows;
+  m.features = fit_cost(feat_small, feat_full, rows_small, rows_full, calls);
   std::vector<float> out;
-  for (const Ranker* r : rankers) {
+  auto time_all = [&](const Ranker& r, const std::vector<RankBatch>& batches) {
     Stopwatch sw;
     for (const auto& b : batches) {
       out.resize(b.rows());
-      r->score(b, out);
+      r.score(b, out);
     }
-    m.ms_per_row.push_back(sw.lap_ms() / rows);
+    return sw.lap_ms();
+  };
+  for (const Ranker* r : rankers) {
+    const double ms_small = time_all(*r, small);
+    m.rankers.push_back(fit_cost(ms_small, time_all(*r, full), rows_small, rows_full, calls));
   }
   return m;
 }
@@ -321,8 +353,8 @@ CostModel cost_model(const FeatureBuilder& fb, const Scored& s, const Interactio
 double cheapest_ms(const CostModel& m, const std::vector<size_t>& depths,
                    const std::vector<size_t>& pre_keeps, size_t fine_keep) {
   double best = std::numeric_limits<double>::infinity();
-  for (size_t a = 0; a < m.ms_per_row.size(); ++a)
-    for (size_t b = 0; b < m.ms_per_row.size(); ++b)
+  for (size_t a = 0; a < m.rankers.size(); ++a)
+    for (size_t b = 0; b < m.rankers.size(); ++b)
       for (size_t d : depths)
         for (size_t k : pre_keeps) {
           if (k > d || k < fine_keep) continue;
@@ -620,14 +652,15 @@ Json run_funnel_bench(const YAML::Node& cfg_in, const Dataset& ds, const FunnelB
       cm["sample_users"] = std::min(kCostSample, valid_users.size());
       cm["depth"] = max_depth;
       cm["budget_ms"] = opt.rank_budget_ms;
-      cm["features_ms_per_row"] = cost.features_ms_per_row;
+      cm["features"] = cost.features.json();
       for (size_t k = 0; k < n_candidates; ++k)
-        cm["ms_per_row"][cands[k].spec.name] = cost.ms_per_row[k];
+        cm["rankers"][cands[k].spec.name] = cost.rankers[k].json();
       cm["note"] =
-          "estimated ranking-stage ms per request = (features + pre-ranker) ms per row x pool "
-          "depth + fine-ranker ms per row x pre-rank keep, timed on one thread over the first "
-          "sample_users validation requests (pools of `depth` rows) on this machine; the choice "
-          "can differ on another machine";
+          "estimated ranking-stage ms per request = features(pool depth) + pre-ranker(pool "
+          "depth) + fine-ranker(pre-rank keep), each per_call_ms + per_row_ms x rows, fitted to "
+          "one-thread timings of the first sample_users validation requests at `depth` and at "
+          "small_rows rows on this machine; the choice can differ on another machine";
+      cm["small_rows"] = kCostSmallRows;
     }
     auto select = [&](const Criterion& crit, Json* log) {
       Choice best;

@@ -433,11 +433,14 @@ TEST(CliEndToEnd, BenchFunnelChoosesWithinARankingBudget) {
   const auto& sel = j["selection"];
   const auto& cm = sel["cost_model"];
   EXPECT_EQ(cm["budget_ms"].get<double>(), 1000.0);
-  const double feat = cm["features_ms_per_row"].get<double>();
-  EXPECT_GT(feat, 0.0);
+  auto at = [](const nlohmann::json& c, double rows) {
+    EXPECT_GE(c["per_call_ms"].get<double>(), 0.0);
+    EXPECT_GT(c["per_row_ms"].get<double>(), 0.0);
+    return c["per_call_ms"].get<double>() + c["per_row_ms"].get<double>() * rows;
+  };
   auto estimate = [&](const std::string& pre, const std::string& fine, double depth, double keep) {
-    return (feat + cm["ms_per_row"][pre].get<double>()) * depth +
-           cm["ms_per_row"][fine].get<double>() * keep;
+    return at(cm["features"], depth) + at(cm["rankers"][pre], depth) +
+           at(cm["rankers"][fine], keep);
   };
   ASSERT_EQ(sel["pairs"].size(), 4u);
   double best = 0;

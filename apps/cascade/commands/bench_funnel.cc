@@ -143,6 +143,10 @@ void add_bench_funnel(CLI::App* bench) {
                   "validation metric every selection step maximises (the other breaks ties)")
       ->check(CLI::IsMember({"recall@10", "ndcg@10"}))
       ->capture_default_str();
+  cmd->add_option("--blend-drop-one", b.blend_drop_one,
+                  "each blend of 3+ members also competes without each member (assembled from the "
+                  "fitted members)")
+      ->capture_default_str();
   cmd->add_option("--rank-budget-ms", b.rank_budget_ms,
                   "serving budget of the ranking stage, ms per request on one thread (0 = none): "
                   "choose the best pair and cuts whose estimated cost fits (timed on validation)")
