@@ -4,6 +4,7 @@
 // tuned on validation, training pools, the feature pipeline, seed-oof examples); Ranker is any
 // registered ranker by name with its YAML parameters as keywords, fitted on it exactly as the
 // bundle fits the funnel's rankers, saved in the bundle's rankers/<name> format.
+#include <fmt/format.h>
 #include <pybind11/stl.h>
 #include <pybind11/stl/filesystem.h>
 
@@ -169,8 +170,13 @@ as the bundle trains its funnel's rankers; save() writes the bundle's rankers/<n
             spec.examples = data.inputs->rank.examples;
             // A blend's members are the data's configured rankers of those names.
             if (r.kind == "blend" && r.params.raw().count("members"))
-              for (const auto& name : blend_member_names(r.params.raw().at("members")))
-                spec.members.push_back(data.inputs->rank.ranker(name));
+              for (const auto& name : blend_member_names(r.params.raw().at("members"))) {
+                const RankerSpec& m = data.inputs->rank.ranker(name);
+                CASCADE_CHECK(
+                    m.kind != "blend",
+                    fmt::format("Ranker('blend'): members names '{}', itself a blend", name));
+                spec.members.push_back(m);
+              }
             std::shared_ptr<const Ranker> model;
             run_interruptible([&] {
               model = fit_ranker_on(spec, *data.sets, threads, seed.value_or(data.seed), data.dataset->content_hash);

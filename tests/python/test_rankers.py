@@ -35,5 +35,8 @@ def test_blend_fits_its_members_and_round_trips(ranking_data, tmp_path):
 def test_blend_refuses_an_unconfigured_member(ranking_data):
     with pytest.raises(cascade.Error, match="'nope' is not configured"):
         cascade.Ranker("blend", members="lr+nope").fit(ranking_data, threads=THREADS)
+    # The configured `blend` is a blend itself: refused by name, before any fitting.
+    with pytest.raises(cascade.Error, match="members names 'blend', itself a blend"):
+        cascade.Ranker("blend", members="lr+blend").fit(ranking_data, threads=THREADS)
     with pytest.raises(cascade.Error, match="member rankers"):
         cascade.Ranker("blend").fit(ranking_data, threads=THREADS)
