@@ -146,8 +146,10 @@ std::string build_bundle(const YAML::Node& cfg_in, const Dataset& ds, const fs::
     const Stopwatch sw;
     const Recommender rec(Bundle::load(tmp));
     Json& off = m["offline"];
-    off["valid"] = evaluate_served(rec, in.valid, {}).to_json(10);
-    ServedEvalOptions test_opt;
+    ServedEvalOptions valid_opt;  // the requests in parallel: the figures do not change
+    valid_opt.threads = threads;
+    off["valid"] = evaluate_served(rec, in.valid, valid_opt).to_json(10);
+    ServedEvalOptions test_opt = valid_opt;
     if (opt.test_sees_valid) test_opt.prior_events = &ds.valid;
     off["test"] = evaluate_served(rec, in.test, test_opt).to_json(10);
     off["test_history"] = opt.test_sees_valid
@@ -155,7 +157,7 @@ std::string build_bundle(const YAML::Node& cfg_in, const Dataset& ds, const fs::
                               : "training rows";
     // The λ Pareto of the served re-rank on the validation users (nothing is chosen on it here).
     if (!opt.lambdas.empty()) {
-      off["rerank_sweep"] = rerank_sweep(rec, in.valid, opt.lambdas, {}, "bundle");
+      off["rerank_sweep"] = rerank_sweep(rec, in.valid, opt.lambdas, valid_opt, "bundle");
       off["rerank_sweep"]["split"] = "valid";
     }
     off["note"] =

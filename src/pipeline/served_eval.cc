@@ -11,6 +11,7 @@
 #include "cascade/eval/compare.h"
 #include "cascade/eval/counterfactual.h"
 #include "cascade/eval/metrics.h"
+#include "cascade/util/parallel.h"
 #include "cascade/util/percentile.h"
 
 namespace cascade {
@@ -37,12 +38,14 @@ ServedEval evaluate_served(const Recommender& rec, const Interactions& heldout,
   const Bundle& b = rec.bundle();
   const Dataset& ds = b.data();
   const auto unit = rec.unit_vectors();
-  ServedEval e;
-  std::vector<uint8_t> covered(ds.n_items, 0);
-  double ils = 0;
-  for (uint32_t u = 0; u < heldout.n_rows && u < ds.train.n_rows; ++u) {
-    if (heldout.row_size(u) == 0) continue;
-    const ItemId target[1] = {heldout.row(u)[0]};
+  // Every request is served on its own (in parallel with `opt.threads`), then the figures are
+  // gathered in user order, so sums and lists do not depend on the thread count.
+  std::vector<uint32_t> users;
+  for (uint32_t u = 0; u < heldout.n_rows && u < ds.train.n_rows; ++u)
+    if (heldout.row_size(u) > 0) users.push_back(u);
+  std::vector<RecommendResponse> responses(users.size());
+  parallel_for_dynamic(users.size(), resolve_threads(opt.threads), 16, [&](size_t i, int) {
+    const uint32_t u = users[i];
     RecommendRequest r;
     r.user = ds.user_ids[u];
     r.k = opt.k;
@@ -58,7 +61,15 @@ ServedEval evaluate_served(const Recommender& rec, const Interactions& heldout,
         live.push_back({ds.item_ids[pe.row(u)[j]], pe.row_times(u)[j]});
     }
     r.events = live;
-    const RecommendResponse resp = rec.recommend(r);
+    responses[i] = rec.recommend(r);
+  });
+  ServedEval e;
+  e.concurrent_requests = resolve_threads(opt.threads);
+  std::vector<uint8_t> covered(ds.n_items, 0);
+  double ils = 0;
+  for (size_t i = 0; i < users.size(); ++i) {
+    const RecommendResponse& resp = responses[i];
+    const ItemId target[1] = {heldout.row(users[i])[0]};
     std::vector<ItemId> list;
     for (const auto& it : resp.items) list.push_back(it.item);
     e.recall.push_back(recall_at(list, target, opt.k));
@@ -66,7 +77,7 @@ ServedEval evaluate_served(const Recommender& rec, const Interactions& heldout,
       e.target_propensity.push_back(
           std::max(std::pow(popularity[target[0]], opt.propensity_gamma), opt.propensity_floor));
     e.ndcg.push_back(ndcg_at(list, target, opt.k));
-    for (ItemId i : list) covered[i] = 1;
+    for (ItemId it : list) covered[it] = 1;
     if (!unit.empty()) ils += ils_at(list, unit.data(), rec.vector_dim(), opt.k);
     e.total_ms.push_back(resp.latency.total_ms);
     e.rerank_ms.push_back(resp.latency.rerank_ms);
@@ -94,7 +105,8 @@ nlohmann::ordered_json ServedEval::to_json(size_t k) const {
   j["ils" + at] = ils;
   j["latency_ms"] = {{"p50", percentile(total_ms, 0.5)},
                      {"p99", percentile(total_ms, 0.99)},
-                     {"rerank_p50", percentile(rerank_ms, 0.5)}};
+                     {"rerank_p50", percentile(rerank_ms, 0.5)},
+                     {"concurrent_requests", concurrent_requests}};
   if (!target_propensity.empty() && !recall.empty()) {
     // One event per user: propensity p of the held-out item, target probability 1 (every user's
     // list is evaluated), reward = the user's recall. The floor already bounds w, so the

@@ -198,6 +198,28 @@ TEST_F(ServedEvalTest, CutsSweepCoversValidCutsAndMarksTheFrontier) {
   EXPECT_THROW(cuts_sweep(*rec_, ds.valid, shallow, pres, fines, {}, 1), Error);  // no valid cut
 }
 
+// Requests served in parallel give the same per-user figures, in user order, and the same
+// aggregates as one at a time; the latency block says how many were in flight.
+TEST_F(ServedEvalTest, ParallelRequestsGiveTheSameFigures) {
+  const Dataset& ds = rec_->bundle().data();
+  ServedEvalOptions one, three;
+  one.prior_events = three.prior_events = &ds.valid;
+  three.threads = 3;
+  const ServedEval a = evaluate_served(*rec_, ds.test, one);
+  const ServedEval b = evaluate_served(*rec_, ds.test, three);
+  ASSERT_GT(a.users, 10u);
+  EXPECT_EQ(a.users, b.users);
+  EXPECT_EQ(a.recall, b.recall);
+  EXPECT_EQ(a.ndcg, b.ndcg);
+  EXPECT_EQ(a.pool_recall, b.pool_recall);
+  EXPECT_EQ(a.target_propensity, b.target_propensity);
+  EXPECT_EQ(a.coverage, b.coverage);
+  EXPECT_EQ(a.ils, b.ils);
+  EXPECT_EQ(a.total_ms.size(), b.total_ms.size());
+  EXPECT_EQ(a.to_json(10)["latency_ms"]["concurrent_requests"], 1);
+  EXPECT_EQ(b.to_json(10)["latency_ms"]["concurrent_requests"], 3);
+}
+
 TEST_F(ServedEvalTest, BadPropensityOptionsThrow) {
   ServedEvalOptions o;
   o.propensity_gamma = -1;

@@ -39,6 +39,9 @@ struct ServedEvalOptions {
   /// validation item for test requests): a request made after them, as serving would see it.
   /// nullptr = none (the history is the bundle's training rows).
   const Interactions* prior_events = nullptr;
+  /// Requests served at once (0 = the hardware's threads). The figures do not depend on it; the
+  /// latencies are measured with this many requests in flight.
+  int threads = 1;
 };
 
 struct ServedEval {
@@ -47,11 +50,12 @@ struct ServedEval {
   std::vector<double> pool_recall, pool_ndcg;  ///< per user, at k, of the fused pool's own order
   double coverage = 0;                         ///< distinct items over all lists / n_items
   double ils = 0;  ///< mean intra-list similarity (cosine of the re-rank vectors; 0 = none)
-  std::vector<double> total_ms, rerank_ms;  ///< per request, one request at a time
+  std::vector<double> total_ms, rerank_ms;  ///< per request, `concurrent_requests` at a time
+  int concurrent_requests = 1;
   std::vector<double> target_propensity;  ///< per user, p of the held-out item (empty = no counts)
 
   /// {"users","recall@K","ndcg@K","pool":{...},"vs_pool":{paired bootstrap},"coverage@K","ils@K",
-  ///  "latency_ms":{p50,p99,rerank_p50},
+  ///  "latency_ms":{p50,p99,rerank_p50,concurrent_requests},
   ///  "ips":{"recall@K":{value,ci_low,ci_high}},"snips":{"recall@K":{...}}} (the last two only
   ///  with propensities)
   nlohmann::ordered_json to_json(size_t k) const;
