@@ -269,6 +269,12 @@ Candidate blend_without(const RankerSpec& s, size_t k) {
   return c;
 }
 
+// User u's request as serving makes it: `history`'s row, at the serving time for log `clock`.
+RankRequest serving_request(const Interactions& history, int64_t clock, UserId u) {
+  return RankRequest{u, history.row(u), history.row_times(u),
+                     serving_time(clock, history.row_times(u))};
+}
+
 // A funnel's ranking-stage cost per request, estimated from timed validation requests: the
 // pool's features and the pre-ranker over the pool's rows, the fine ranker over the kept rows,
 // each a cost per call plus a cost per row (a network's or a forest's call has a fixed part that
@@ -310,24 +316,24 @@ CostModel cost_model(const FeatureBuilder& fb, const Scored& s, const Interactio
   const int64_t clock = log_clock(history);
   std::vector<RankBatch> full, small;
   double rows_full = 0, rows_small = 0, feat_full = 0, feat_small = 0;
+  // The features of the pool's first `rows` rows, timed as run_rank_stage times them (the empty
+  // batch included).
+  auto features = [&](const RankRequest& req, const std::vector<FusedCandidate>& pool, size_t rows,
+                      std::vector<RankBatch>& batches, double& row_sum, double& ms_sum) {
+    Stopwatch sw;
+    RankBatch b = fb.empty_batch();
+    fb.add_pool(req, std::span(pool.data(), std::min(rows, pool.size())), b);
+    ms_sum += sw.lap_ms();
+    row_sum += static_cast<double>(b.rows());
+    batches.push_back(std::move(b));
+  };
   for (const UserId u : s.hs.users) {
     if (full.size() == sample) break;
     const auto& pool = s.pools[u];
     if (pool.empty()) continue;
-    const RankRequest req{u, history.row(u), history.row_times(u),
-                          serving_time(clock, history.row_times(u))};
-    Stopwatch sw;
-    RankBatch b = fb.empty_batch();
-    fb.add_pool(req, std::span(pool.data(), std::min(kCostSmallRows, pool.size())), b);
-    feat_small += sw.lap_ms();
-    rows_small += static_cast<double>(b.rows());
-    small.push_back(std::move(b));
-    b = fb.empty_batch();
-    sw.lap_ms();
-    fb.add_pool(req, std::span(pool.data(), std::min(depth, pool.size())), b);
-    feat_full += sw.lap_ms();
-    rows_full += static_cast<double>(b.rows());
-    full.push_back(std::move(b));
+    const RankRequest req = serving_request(history, clock, u);
+    features(req, pool, kCostSmallRows, small, rows_small, feat_small);
+    features(req, pool, depth, full, rows_full, feat_full);
   }
   CASCADE_CHECK(rows_full > 0, "bench funnel: no validation pool rows to estimate serving cost on");
   const auto calls = static_cast<double>(full.size());
@@ -349,19 +355,37 @@ CostModel cost_model(const FeatureBuilder& fb, const Scored& s, const Interactio
   return m;
 }
 
+// The cuts the selection tries, in its order (quota, then pool depth, then pre-rank keep): every
+// combination whose keep fits in the pool and holds the fine ranker's keep.
+std::vector<Choice> cut_grid(const std::vector<size_t>& quotas, const std::vector<size_t>& depths,
+                             const std::vector<size_t>& pre_keeps, size_t fine_keep) {
+  std::vector<Choice> cuts;
+  for (size_t q : quotas)
+    for (size_t d : depths)
+      for (size_t k : pre_keeps) {
+        if (k > d || k < fine_keep) continue;
+        Choice c;
+        c.quota = q, c.depth = d, c.pre_keep = k;
+        cuts.push_back(c);
+      }
+  return cuts;
+}
+
+// `c` with the cut of `cut` (quota, pool depth, pre-rank keep).
+Choice at_cut(Choice c, const Choice& cut) {
+  c.quota = cut.quota, c.depth = cut.depth, c.pre_keep = cut.pre_keep;
+  return c;
+}
+
 // The cheapest funnel of the grid under `m` (for the error when none fits a budget).
-double cheapest_ms(const CostModel& m, const std::vector<size_t>& depths,
-                   const std::vector<size_t>& pre_keeps, size_t fine_keep) {
+double cheapest_ms(const CostModel& m, const std::vector<Choice>& cuts) {
   double best = std::numeric_limits<double>::infinity();
   for (size_t a = 0; a < m.rankers.size(); ++a)
     for (size_t b = 0; b < m.rankers.size(); ++b)
-      for (size_t d : depths)
-        for (size_t k : pre_keeps) {
-          if (k > d || k < fine_keep) continue;
-          Choice c;
-          c.pre = a, c.fine = b, c.depth = d, c.pre_keep = k;
-          best = std::min(best, m.ms(c));
-        }
+      for (Choice c : cuts) {
+        c.pre = a, c.fine = b;
+        best = std::min(best, m.ms(c));
+      }
   return best;
 }
 
@@ -469,8 +493,7 @@ Json stage_latency(const FeatureBuilder& fb, const Scored& s, const Interactions
   for (const UserId u : s.hs.users) {
     const auto& pool = s.pools[u];
     if (pool.empty()) continue;
-    const RankRequest req{u, history.row(u), history.row_times(u),
-                          serving_time(clock, history.row_times(u))};
+    const RankRequest req = serving_request(history, clock, u);
     const auto r = run_rank_stage(fb, req, std::span(pool.data(), std::min(c.depth, pool.size())),
                                   pre, fine, RankCuts{c.pre_keep, c.fine_keep});
     feat.push_back(r.features_ms);
@@ -642,8 +665,9 @@ Json run_funnel_bench(const YAML::Node& cfg_in, const Dataset& ds, const FunnelB
     // for the recorded selection, `log`). Returns the choice; the recorded selection also sets
     // `no_time`.
     Scored valid_no_time;
-    // The serving cost of a choice, estimated from the validation scoring (single-threaded calls,
-    // one user's pool each): features and pre-ranker per pool row, fine ranker per kept row.
+    const std::vector<Choice> cuts =
+        cut_grid(quotas, depths, opt.pre_keeps, config_choice.fine_keep);
+    // With a budget, every choice's serving cost, estimated from timed validation requests.
     CostModel cost;
     if (opt.rank_budget_ms > 0) {
       cost = cost_model(*in.features, valid[cfg_quota], ds.train, candidate_ptrs, max_depth,
@@ -668,6 +692,13 @@ Json run_funnel_bench(const YAML::Node& cfg_in, const Dataset& ds, const FunnelB
       if (opt.rank_budget_ms > 0) {
         // 1 and 2 at once under a serving budget: every pair at every cut whose estimated cost
         // fits, the better on validation, at an equal metric the cheaper estimate.
+        // A candidate `m` at cost `ms` beats the best so far (none yet: `have` false): a higher
+        // primary metric, or an equal one for less.
+        auto beats = [&](const PerUser& m, double ms, bool have, const PerUser& m0, double ms0) {
+          if (!have) return true;
+          const double p = crit.primary(m), p0 = crit.primary(m0);
+          return p > p0 || (p == p0 && ms < ms0);
+        };
         bool any = false;
         double best_ms = 0;
         for (size_t a = 0; a < n_candidates; ++a) {
@@ -676,22 +707,15 @@ Json run_funnel_bench(const YAML::Node& cfg_in, const Dataset& ds, const FunnelB
             PerUser pair_m;
             double pair_ms = 0;
             bool pair_any = false;
-            for (size_t q : quotas) {
-              for (size_t d : depths) {
-                for (size_t k : opt.pre_keeps) {
-                  if (k > d || k < config_choice.fine_keep) continue;
-                  Choice c = config_choice;
-                  c.lambda = -1;
-                  c.pre = a, c.fine = b, c.depth = d, c.pre_keep = k, c.quota = q;
-                  const double ms = cost.ms(c);
-                  if (ms > opt.rank_budget_ms) continue;
-                  const PerUser m = valid_lists.funnel_metrics(valid[q], c);
-                  const double pm = crit.primary(m);
-                  if (!pair_any || pm > crit.primary(pair_m) ||
-                      (pm == crit.primary(pair_m) && ms < pair_ms))
-                    pair = c, pair_m = m, pair_ms = ms, pair_any = true;
-                }
-              }
+            for (const Choice& cut : cuts) {
+              Choice c = at_cut(config_choice, cut);
+              c.lambda = -1;
+              c.pre = a, c.fine = b;
+              const double ms = cost.ms(c);
+              if (ms > opt.rank_budget_ms) continue;
+              const PerUser m = valid_lists.funnel_metrics(valid[c.quota], c);
+              if (beats(m, ms, pair_any, pair_m, pair_ms))
+                pair = c, pair_m = m, pair_ms = ms, pair_any = true;
             }
             if (!pair_any) continue;
             if (log) {  // the pair's figures, as without a budget, and the cut they come from
@@ -700,16 +724,13 @@ Json run_funnel_bench(const YAML::Node& cfg_in, const Dataset& ds, const FunnelB
               m["estimate_ms"] = pair_ms;
               (*log)["pairs"][cands[a].spec.name + ">" + cands[b].spec.name] = std::move(m);
             }
-            const double pm = crit.primary(pair_m), pb = any ? crit.primary(best_m) : 0;
-            if (!any || pm > pb || (pm == pb && pair_ms < best_ms))
+            if (beats(pair_m, pair_ms, any, best_m, best_ms))
               best = pair, best_m = pair_m, best_ms = pair_ms, any = true;
           }
         }
-        CASCADE_CHECK(
-            any, fmt::format("bench funnel: no funnel fits --rank-budget-ms {} (the "
-                             "cheapest is estimated at {:.3f} ms)",
-                             opt.rank_budget_ms,
-                             cheapest_ms(cost, depths, opt.pre_keeps, config_choice.fine_keep)));
+        CASCADE_CHECK(any, fmt::format("bench funnel: no funnel fits --rank-budget-ms {} (the "
+                                       "cheapest is estimated at {:.3f} ms)",
+                                       opt.rank_budget_ms, cheapest_ms(cost, cuts)));
         if (log) (*log)["cost_model"]["chosen_estimate_ms"] = best_ms;
       } else {
         // 1. The ranker pair (ranking-stage order, before re-rank).
@@ -727,19 +748,15 @@ Json run_funnel_bench(const YAML::Node& cfg_in, const Dataset& ds, const FunnelB
           }
         }
         // 2. Pool depth x pre-rank keep x quota.
-        for (size_t q : quotas) {
-          for (size_t d : depths) {
-            for (size_t k : opt.pre_keeps) {
-              if (k > d || k < best.fine_keep) continue;
-              Choice c = best;
-              c.depth = d, c.pre_keep = k, c.quota = q;
-              const PerUser m = valid_lists.funnel_metrics(valid[q], c);
-              if (log)
-                (*log)["cuts"].push_back(Json{
-                    {"quota", q}, {"pool_depth", d}, {"pre_keep", k}, {"valid", m.summary(false)}});
-              if (crit.better_cut(m, c, best_m, best)) best = c, best_m = m;
-            }
-          }
+        for (const Choice& cut : cuts) {
+          const Choice c = at_cut(best, cut);
+          const PerUser m = valid_lists.funnel_metrics(valid[c.quota], c);
+          if (log)
+            (*log)["cuts"].push_back(Json{{"quota", c.quota},
+                                          {"pool_depth", c.depth},
+                                          {"pre_keep", c.pre_keep},
+                                          {"valid", m.summary(false)}});
+          if (crit.better_cut(m, c, best_m, best)) best = c, best_m = m;
         }
       }
       // 3. Time features (days since the last event, item age) on or off: the pair re-trained

@@ -43,8 +43,9 @@ ServedEval evaluate_served(const Recommender& rec, const Interactions& heldout,
   std::vector<uint32_t> users;
   for (uint32_t u = 0; u < heldout.n_rows && u < ds.train.n_rows; ++u)
     if (heldout.row_size(u) > 0) users.push_back(u);
+  const int threads = resolve_threads(opt.threads);
   std::vector<RecommendResponse> responses(users.size());
-  parallel_for_dynamic(users.size(), resolve_threads(opt.threads), 16, [&](size_t i, int) {
+  parallel_for_dynamic(users.size(), threads, 16, [&](size_t i, int) {
     const uint32_t u = users[i];
     RecommendRequest r;
     r.user = ds.user_ids[u];
@@ -64,7 +65,7 @@ ServedEval evaluate_served(const Recommender& rec, const Interactions& heldout,
     responses[i] = rec.recommend(r);
   });
   ServedEval e;
-  e.concurrent_requests = resolve_threads(opt.threads);
+  e.concurrent_requests = threads;
   std::vector<uint8_t> covered(ds.n_items, 0);
   double ils = 0;
   for (size_t i = 0; i < users.size(); ++i) {
