@@ -67,6 +67,12 @@ CASCADE_SIMD_GEMM_KERNELS(k512, "avx512f", __m512, 16, 4, _mm512_loadu_ps, _mm51
                           _mm512_set1_ps, _mm512_fmadd_ps, _mm512_setzero_ps)
 CASCADE_SIMD_GEMM_KERNELS(k256, "avx2,fma", __m256, 8, 2, _mm256_loadu_ps, _mm256_storeu_ps,
                           _mm256_set1_ps, _mm256_fmadd_ps, _mm256_setzero_ps)
+// AVX2 without FMA in the target: GCC cannot contract the multiply and the add it cannot fuse.
+__attribute__((target("avx2"))) inline __m256 mul_add_unfused256(__m256 a, __m256 b, __m256 acc) {
+  return _mm256_add_ps(acc, _mm256_mul_ps(a, b));
+}
+CASCADE_SIMD_GEMM_KERNELS(k256u, "avx2", __m256, 8, 2, _mm256_loadu_ps, _mm256_storeu_ps,
+                          _mm256_set1_ps, mul_add_unfused256, _mm256_setzero_ps)
 CASCADE_SIMD_GEMM_KERNELS(k512u, "avx512f", __m512, 16, 4, _mm512_loadu_ps, _mm512_storeu_ps,
                           _mm512_set1_ps, mul_add_unfused, _mm512_setzero_ps)
 #undef CASCADE_SIMD_GEMM_KERNELS
@@ -90,6 +96,7 @@ GemmFn gemm_kernel(const std::string& name) {
   if (name == "avx512") return has512 ? &k512::gemm : nullptr;
   if (name == "avx512-unfused") return has512 ? &k512u::gemm : nullptr;
   if (name == "avx2") return has256 ? &k256::gemm : nullptr;
+  if (name == "avx2-unfused") return __builtin_cpu_supports("avx2") ? &k256u::gemm : nullptr;
   if (name == "eigen") return &gemm_eigen;
   if (name != "auto") return nullptr;
   return has512 ? &k512::gemm : has256 ? &k256::gemm : &gemm_eigen;

@@ -23,6 +23,7 @@ using GemmFn = void (*)(const float* A, size_t n, size_t lda, size_t k, const fl
 /// in two rounded steps, not FMA: every element is the float of the scalar loop
 /// `acc = 0; for p: acc += A[i,p] * B[p,j]`, which is also what Eigen's GEMM (two rows or
 /// more) gives in this SSE2 build, so it can replace Eigen without changing a bit.
+/// "avx2-unfused" is the same with AVX2 (hosts without AVX-512).
 GemmFn gemm_kernel(const std::string& name);
 
 /// The best kernel for this CPU (cached).
