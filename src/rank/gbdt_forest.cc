@@ -144,21 +144,26 @@ std::unique_ptr<GbdtForest> GbdtForest::compile(std::string_view ubj, size_t col
         f->depths_.empty() ? 0 : *std::max_element(f->depths_.begin(), f->depths_.end());
     __builtin_cpu_init();
     const bool has512 = __builtin_cpu_supports("avx512f");
-    // Row offsets are int32 lanes in the AVX-512 walk.
-    const bool fits512 = depth <= kMaxUniformDepth && cols < (size_t{1} << 20) &&
-                         (f->roots_.size() << (kMaxUniformDepth + 2)) < (size_t{1} << 31);
-    if (walk == Walk::kAvx512 && !(has512 && fits512))
+    const bool has256 = __builtin_cpu_supports("avx2");
+    // Row offsets are int32 lanes in the vector walks.
+    const bool fits = depth <= kMaxUniformDepth && cols < (size_t{1} << 20) &&
+                      (f->roots_.size() << (kMaxUniformDepth + 2)) < (size_t{1} << 31);
+    if (walk == Walk::kAvx512 && !(has512 && fits))
       return refuse(has512 ? "trees too deep or too many columns for the AVX-512 walk"
                            : "this CPU has no AVX-512");
+    if (walk == Walk::kAvx2 && !(has256 && fits))
+      return refuse(has256 ? "trees too deep or too many columns for the AVX2 walk"
+                           : "this CPU has no AVX2");
     if (walk == Walk::kComplete && depth > kMaxCompleteDepth)
       return refuse("trees too deep for the complete layout");
     if (walk == Walk::kBest)
-      walk = has512 && fits512            ? Walk::kAvx512
+      walk = has512 && fits               ? Walk::kAvx512
+             : has256 && fits             ? Walk::kAvx2
              : depth <= kMaxCompleteDepth ? Walk::kComplete
                                           : Walk::kGeneral;
     f->walk_ = walk;
     if (walk == Walk::kComplete) f->build_complete(0);
-    if (walk == Walk::kAvx512) {
+    if (walk == Walk::kAvx512 || walk == Walk::kAvx2) {
       f->build_complete(std::max<uint32_t>(depth, 1));
       // The same nodes as two arrays (thresholds, features), padded so that a level's
       // two 16-wide loads never read past the end.
@@ -232,6 +237,9 @@ void GbdtForest::predict(std::span<const float> x, size_t rows, std::span<float>
   switch (walk_) {
     case Walk::kAvx512:
       predict_avx512(x.data(), rows, out.data());
+      break;
+    case Walk::kAvx2:
+      predict_avx2(x.data(), rows, out.data());
       break;
     case Walk::kComplete:
       predict_complete(x.data(), rows, out.data());
@@ -373,6 +381,85 @@ __attribute__((target("avx512f"))) void GbdtForest::predict_avx512(const float* 
       }
     }
     _mm512_mask_storeu_ps(out + r0, valid, acc);
+  }
+}
+
+// The AVX-512 walk with 8 lanes, for CPUs without AVX-512. A level of at most 8 nodes (the
+// first four levels) is looked up in a register (one permute by the lanes' positions in the
+// level); deeper levels, the row's value and the leaves are gathered. The same adds in the same
+// order as the scalar walks: the same bits.
+__attribute__((target("avx2"))) void GbdtForest::predict_avx2(const float* x, size_t rows,
+                                                              float* out) const {
+  constexpr size_t kTrees = 4;
+  constexpr uint32_t kPermuteLevels = 4;  // levels 0..3: at most 8 nodes
+  const uint32_t D = uniform_depth_;
+  const int n_internal = (1 << D) - 1;
+  const size_t n_trees = cnode0_.size();
+  const float* thr_all = uthreshold_.data();
+  const int* feat_all = reinterpret_cast<const int*>(ufeature_.data());
+  const __m256i two = _mm256_set1_epi32(2), all = _mm256_set1_epi32(-1);
+  const __m256i feature_bits = _mm256_set1_epi32(static_cast<int>(~kDefaultLeft));
+  const __m256i default_left = _mm256_set1_epi32(static_cast<int>(kDefaultLeft));
+  const __m256i zero = _mm256_setzero_si256();
+  for (size_t r0 = 0; r0 < rows; r0 += 8) {
+    const auto nb = static_cast<int>(std::min<size_t>(8, rows - r0));
+    // Spare lanes repeat the block's last row (its reads stay inside x).
+    alignas(32) int offsets[8];
+    for (int b = 0; b < 8; ++b) offsets[b] = std::min(b, nb - 1) * static_cast<int>(cols_);
+    const __m256i row_off = _mm256_load_si256(reinterpret_cast<const __m256i*>(offsets));
+    const float* xb = x + r0 * cols_;
+    alignas(32) float margin[8] = {};
+    std::copy_n(out + r0, nb, margin);
+    __m256 acc = _mm256_load_ps(margin);
+    for (size_t t0 = 0; t0 < n_trees; t0 += kTrees) {
+      const size_t nt = std::min(kTrees, n_trees - t0);
+      __m256i at[kTrees];
+      uint32_t base[kTrees];  // first node of each tree (a spare slot walks tree t0, unused)
+      for (size_t k = 0; k < kTrees; ++k) {
+        at[k] = zero;
+        base[k] = cnode0_[t0 + (k < nt ? k : 0)];
+      }
+      for (uint32_t s = 0; s < D; ++s) {
+        const int level0 = (1 << s) - 1;
+        for (size_t k = 0; k < kTrees; ++k) {
+          __m256 thr;
+          __m256i feat;
+          if (s < kPermuteLevels) {
+            const __m256i pos = _mm256_sub_epi32(at[k], _mm256_set1_epi32(level0));
+            const float* tl = thr_all + base[k] + level0;
+            const int* fl = feat_all + base[k] + level0;
+            thr = _mm256_permutevar8x32_ps(_mm256_loadu_ps(tl), pos);
+            feat = _mm256_permutevar8x32_epi32(
+                _mm256_loadu_si256(reinterpret_cast<const __m256i*>(fl)), pos);
+          } else {
+            const __m256i node =
+                _mm256_add_epi32(at[k], _mm256_set1_epi32(static_cast<int>(base[k])));
+            thr = _mm256_mask_i32gather_ps(_mm256_setzero_ps(), thr_all, node,
+                                           _mm256_castsi256_ps(all), 4);
+            feat = _mm256_mask_i32gather_epi32(zero, feat_all, node, all, 4);
+          }
+          const __m256i xi = _mm256_add_epi32(row_off, _mm256_and_si256(feat, feature_bits));
+          const __m256 v =
+              _mm256_mask_i32gather_ps(_mm256_setzero_ps(), xb, xi, _mm256_castsi256_ps(all), 4);
+          const __m256 missing_left =
+              _mm256_and_ps(_mm256_cmp_ps(v, v, _CMP_UNORD_Q),
+                            _mm256_castsi256_ps(_mm256_cmpeq_epi32(
+                                _mm256_and_si256(feat, default_left), default_left)));
+          const __m256i left =
+              _mm256_castps_si256(_mm256_or_ps(_mm256_cmp_ps(v, thr, _CMP_LT_OQ), missing_left));
+          // at = 2 at + 2 - left, with left = -1 (all bits) or 0
+          at[k] = _mm256_add_epi32(_mm256_add_epi32(_mm256_add_epi32(at[k], at[k]), two), left);
+        }
+      }
+      for (size_t k = 0; k < nt; ++k) {
+        const __m256i leaf = _mm256_add_epi32(
+            _mm256_set1_epi32(static_cast<int>(cleaf0_[t0 + k]) - n_internal), at[k]);
+        acc = _mm256_add_ps(acc, _mm256_mask_i32gather_ps(_mm256_setzero_ps(), cleaves_.data(),
+                                                          leaf, _mm256_castsi256_ps(all), 4));
+      }
+    }
+    _mm256_store_ps(margin, acc);
+    std::copy_n(margin, nb, out + r0);
   }
 }
 

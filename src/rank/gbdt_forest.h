@@ -25,14 +25,16 @@ namespace cascade {
 class GbdtForest {
  public:
   /// How predict() walks the trees. kBest: the AVX-512 walk on CPUs that have it, else the
-  /// complete-tree layout when every tree is at most kMaxCompleteDepth deep, else the general
-  /// one. The others force one walk (for tests and benchmarks); every walk gives the same bits.
-  enum class Walk { kBest, kGeneral, kComplete, kAvx512 };
+  /// AVX2 walk, else the complete-tree layout when every tree is at most kMaxCompleteDepth
+  /// deep, else the general one. The others force one walk (for tests and benchmarks); every
+  /// walk gives the same bits.
+  enum class Walk { kBest, kGeneral, kComplete, kAvx512, kAvx2 };
 
   /// The forest of a model saved as UBJSON by XGBoosterSaveModelToBuffer; nullptr (with the
   /// reason in `why`) when the model is outside what this evaluator reproduces exactly, or
-  /// when the forced `walk` cannot run here (kAvx512 on a CPU without it, kComplete or
-  /// kAvx512 on trees deeper than kMaxCompleteDepth).
+  /// when the forced `walk` cannot run here (kAvx512 or kAvx2 on a CPU without it, kComplete
+  /// on trees deeper than kMaxCompleteDepth, the vector walks on trees deeper than
+  /// kMaxUniformDepth).
   static std::unique_ptr<GbdtForest> compile(std::string_view ubj, size_t cols, std::string* why,
                                              Walk walk = Walk::kBest);
 
@@ -63,7 +65,7 @@ class GbdtForest {
     uint32_t feature = 0;  // top bit: missing values go left
   };
   static constexpr uint32_t kMaxCompleteDepth = 10;
-  // The AVX-512 walk lays every tree out at the forest's depth, so 16 rows x several trees
+  // The vector walks lay every tree out at the forest's depth, so 16 rows x several trees
   // step together; deeper forests than this would make that layout large.
   static constexpr uint32_t kMaxUniformDepth = 8;
   // uniform_depth 0: each tree at its own depth; otherwise every tree at that depth.
@@ -71,13 +73,14 @@ class GbdtForest {
   void predict_complete(const float* x, size_t rows, float* out) const;
   void predict_general(const float* x, size_t rows, float* out) const;
   void predict_avx512(const float* x, size_t rows, float* out) const;
+  void predict_avx2(const float* x, size_t rows, float* out) const;
 
   std::vector<Node> nodes_;
   std::vector<uint32_t> roots_;   // first node of each tree
   std::vector<uint32_t> depths_;  // steps from the root to the deepest leaf
   Walk walk_ = Walk::kGeneral;
-  uint32_t uniform_depth_ = 0;     // the complete layout's depth of every tree (AVX-512 walk)
-  std::vector<float> uthreshold_;  // AVX-512 walk: the nodes as two arrays (cnodes_ then
+  uint32_t uniform_depth_ = 0;     // the complete layout's depth of every tree (vector walks)
+  std::vector<float> uthreshold_;  // vector walks: the nodes as two arrays (cnodes_ then
                                    // released), padded by 32
   std::vector<uint32_t> ufeature_;
   std::vector<CompleteNode> cnodes_;

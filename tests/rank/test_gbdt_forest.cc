@@ -45,14 +45,16 @@ uint32_t bits(float v) {
   return b;
 }
 
-// Every walk this CPU runs (the general node layout, complete trees, and the AVX-512 walk where
-// the CPU has it) gives `want` bit for bit on the first `rows` rows of `test`, for each count.
+// Every walk this CPU runs (the general node layout, complete trees, and the AVX-512 and AVX2
+// walks where the CPU has them) gives `want` bit for bit on the first `rows` rows of `test`, for
+// each count.
 void expect_every_walk_gives(const std::string& model, const Data& test,
                              const std::vector<float>& want, std::vector<size_t> row_counts) {
   using Walk = GbdtForest::Walk;
   __builtin_cpu_init();
   std::vector<Walk> walks{Walk::kGeneral, Walk::kComplete};
   if (__builtin_cpu_supports("avx512f")) walks.push_back(Walk::kAvx512);
+  if (__builtin_cpu_supports("avx2")) walks.push_back(Walk::kAvx2);
   for (Walk w : walks) {
     std::string why;
     const auto forest = GbdtForest::compile(model, test.cols, &why, w);
