@@ -384,14 +384,35 @@ __attribute__((target("avx512f"))) void GbdtForest::predict_avx512(const float* 
   }
 }
 
-// The AVX-512 walk with 8 lanes, for CPUs without AVX-512. A level of at most 8 nodes (the
-// first four levels) is looked up in a register (one permute by the lanes' positions in the
-// level); deeper levels, the row's value and the leaves are gathered. The same adds in the same
-// order as the scalar walks: the same bits.
+// The AVX-512 walk with 8 lanes, for CPUs without AVX-512. A level of at most 32 nodes (the
+// first six levels) is looked up in registers: each 8-node chunk permuted by the lanes'
+// positions, the chunks blended by the positions' bits 3 and 4 (a gather costs several times
+// that on the AMD cores measured). Deeper levels, the row's value and the leaves are gathered.
+// The same adds in the same order as the scalar walks: the same bits.
+namespace {
+
+// Lane i: level[pos_i] for a level of n <= 32 nodes (8-float chunks loaded from level; the
+// node arrays are padded, so a short level's chunk may read past it).
+__attribute__((target("avx2"))) inline __m256 level_lookup(const float* level, int n, __m256i pos) {
+  const int chunks = std::max(1, n / 8);
+  __m256 chunk[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
+                     _mm256_setzero_ps()};  // GCC cannot see that `chunks` covers the ones read
+  for (int c = 0; c < chunks; ++c)
+    chunk[c] = _mm256_permutevar8x32_ps(_mm256_loadu_ps(level + 8 * c), pos);
+  if (chunks == 1) return chunk[0];
+  const __m256 bit3 = _mm256_castsi256_ps(_mm256_slli_epi32(pos, 28));  // bit 3 -> sign
+  const __m256 lo = _mm256_blendv_ps(chunk[0], chunk[1], bit3);
+  if (chunks == 2) return lo;
+  const __m256 hi = _mm256_blendv_ps(chunk[2], chunk[3], bit3);
+  return _mm256_blendv_ps(lo, hi, _mm256_castsi256_ps(_mm256_slli_epi32(pos, 27)));
+}
+
+}  // namespace
+
 __attribute__((target("avx2"))) void GbdtForest::predict_avx2(const float* x, size_t rows,
                                                               float* out) const {
   constexpr size_t kTrees = 4;
-  constexpr uint32_t kPermuteLevels = 4;  // levels 0..3: at most 8 nodes
+  constexpr uint32_t kPermuteLevels = 6;  // levels 0..5: at most 32 nodes
   const uint32_t D = uniform_depth_;
   const int n_internal = (1 << D) - 1;
   const size_t n_trees = cnode0_.size();
@@ -426,11 +447,9 @@ __attribute__((target("avx2"))) void GbdtForest::predict_avx2(const float* x, si
           __m256i feat;
           if (s < kPermuteLevels) {
             const __m256i pos = _mm256_sub_epi32(at[k], _mm256_set1_epi32(level0));
-            const float* tl = thr_all + base[k] + level0;
-            const int* fl = feat_all + base[k] + level0;
-            thr = _mm256_permutevar8x32_ps(_mm256_loadu_ps(tl), pos);
-            feat = _mm256_permutevar8x32_epi32(
-                _mm256_loadu_si256(reinterpret_cast<const __m256i*>(fl)), pos);
+            thr = level_lookup(thr_all + base[k] + level0, 1 << s, pos);
+            feat = _mm256_castps_si256(level_lookup(
+                reinterpret_cast<const float*>(feat_all + base[k] + level0), 1 << s, pos));
           } else {
             const __m256i node =
                 _mm256_add_epi32(at[k], _mm256_set1_epi32(static_cast<int>(base[k])));
