@@ -313,6 +313,19 @@ int round_up8(int n) {
   return (n + 7) / 8 * 8;
 }
 
+// y = W X (all column-major). Column-major y = W X is row-major y^T = X^T W^T, which the SIMD
+// kernel computes when W has a multiple of 16 rows; Eigen's SSE2 GEMM otherwise (and it was the
+// head's largest cost on a CPU without AVX-512).
+void multiply(const MatF& W, const MatF& X, MatF& y) {
+  if (W.rows() % 16 != 0) {
+    y.noalias() = W * X;
+    return;
+  }
+  y.resize(W.rows(), X.cols());
+  nn::best_gemm()(X.data(), static_cast<size_t>(X.cols()), static_cast<size_t>(X.rows()),
+                  static_cast<size_t>(X.rows()), W.data(), static_cast<size_t>(W.rows()), y.data());
+}
+
 // The serving copy of the eval-mode net (see the header comment for the algebra).
 struct Serving {
   int d = 0, nd = 0;
@@ -459,11 +472,12 @@ class DinRanker final : public NeuralRankerOf<DinRanker> {
 
     // Head, first layer: h1 x Np pre-activations.
     MatF x;
-    x.noalias() = s.W_pool * pooled;
+    multiply(s.W_pool, pooled, x);
     if (s.nd > 0) {
-      MatF dense = MatF::Zero(s.nd, Np);
+      MatF dense = MatF::Zero(s.nd, Np), xd;
       for (int j = 0; j < N; ++j) norm_.apply(batch.dense_row(r0 + j), dense.col(j).data());
-      x.noalias() += s.W_dense * dense;
+      multiply(s.W_dense, dense, xd);
+      x += xd;
     }
     const size_t nf = batch.schema.n_fields();
     for (int j = 0; j < N; ++j) {
@@ -474,7 +488,7 @@ class DinRanker final : public NeuralRankerOf<DinRanker> {
     prelu_rows(x, s.head_slope0);
     for (size_t k = 0; k < s.head_W.size(); ++k) {
       MatF y;
-      y.noalias() = s.head_W[k] * x;
+      multiply(s.head_W[k], x, y);
       y.colwise() += s.head_b[k];
       prelu_rows(y, s.head_slope[k]);
       x.swap(y);
