@@ -1,5 +1,6 @@
 // Small row-major GEMMs for model serving: C[n, M] = A[n, k] (row stride lda) x B[k, M],
-// all row-major, M a multiple of 16 (callers pad B with zero columns).
+// all row-major, M a multiple of 16 (callers pad B with zero columns); the AVX2 kernels also
+// take a multiple of 8.
 //
 // Why: the default build has no -march=native, so Eigen only emits SSE2 here. These kernels
 // are compiled for AVX-512 and AVX2+FMA through target attributes and chosen at run time

@@ -314,16 +314,19 @@ int round_up8(int n) {
 }
 
 // y = W X (all column-major). Column-major y = W X is row-major y^T = X^T W^T, which the SIMD
-// kernel computes when W has a multiple of 16 rows; Eigen's SSE2 GEMM otherwise (and it was the
-// head's largest cost on a CPU without AVX-512).
+// kernel computes when W has a multiple of 16 rows, and the AVX2 kernel (8-wide vectors, on any
+// CPU that has it) for a multiple of 8 (the attention's second layer by default); Eigen's SSE2
+// GEMM otherwise. Eigen's was the head's and the attention's largest cost without AVX-512.
 void multiply(const MatF& W, const MatF& X, MatF& y) {
-  if (W.rows() % 16 != 0) {
+  static const nn::GemmFn eight = nn::gemm_kernel("avx2");
+  const nn::GemmFn k = W.rows() % 16 == 0 ? nn::best_gemm() : W.rows() % 8 == 0 ? eight : nullptr;
+  if (!k) {
     y.noalias() = W * X;
     return;
   }
   y.resize(W.rows(), X.cols());
-  nn::best_gemm()(X.data(), static_cast<size_t>(X.cols()), static_cast<size_t>(X.rows()),
-                  static_cast<size_t>(X.rows()), W.data(), static_cast<size_t>(W.rows()), y.data());
+  k(X.data(), static_cast<size_t>(X.cols()), static_cast<size_t>(X.rows()),
+    static_cast<size_t>(X.rows()), W.data(), static_cast<size_t>(W.rows()), y.data());
 }
 
 // The serving copy of the eval-mode net (see the header comment for the algebra).
@@ -536,7 +539,7 @@ class DinRanker final : public NeuralRankerOf<DinRanker> {
       }
       prelu_rows(Z, s.att_slope0);
       for (size_t k = 0; k < s.att_W.size(); ++k) {
-        Z2.noalias() = s.att_W[k] * Z;
+        multiply(s.att_W[k], Z, Z2);
         Z2.colwise() += s.att_b[k];
         prelu_rows(Z2, s.att_slope[k]);
         Z.swap(Z2);

@@ -38,6 +38,20 @@ TEST(SimdGemm, EveryAvailableKernelMatchesTheNaiveProduct) {
     f(A.data() + 3 * lda, 1, lda, k, B.data(), M, row.data());
     for (size_t j = 0; j < M; ++j) ASSERT_EQ(row[j], C[3 * M + j]) << name;
   }
+  // The AVX2 kernels also take a width of 8 (DIN's 8-unit attention layer).
+  for (const char* name : {"avx2", "avx2-unfused"}) {
+    const nn::GemmFn f = nn::gemm_kernel(name);
+    if (!f) continue;
+    constexpr size_t M8 = 8;
+    std::vector<float> B8(k * M8), C8(n * M8, -1.f), want8(n * M8, 0.f);
+    for (float& x : B8) x = g(rng);
+    for (size_t i = 0; i < n; ++i)
+      for (size_t j = 0; j < M8; ++j)
+        for (size_t p = 0; p < k; ++p) want8[i * M8 + j] += A[i * lda + p] * B8[p * M8 + j];
+    f(A.data(), n, lda, k, B8.data(), M8, C8.data());
+    for (size_t i = 0; i < C8.size(); ++i)
+      ASSERT_NEAR(C8[i], want8[i], 1e-4f) << name << " width 8 at " << i;
+  }
   EXPECT_GE(ran, 2);  // eigen and auto always exist
   EXPECT_EQ(nn::gemm_kernel("sse9"), nullptr);
   EXPECT_NE(nn::best_gemm(), nullptr);
