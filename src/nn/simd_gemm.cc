@@ -67,7 +67,8 @@ CASCADE_SIMD_GEMM_KERNELS(k512, "avx512f", __m512, 16, 4, _mm512_loadu_ps, _mm51
                           _mm512_set1_ps, _mm512_fmadd_ps, _mm512_setzero_ps)
 CASCADE_SIMD_GEMM_KERNELS(k256, "avx2,fma", __m256, 8, 2, _mm256_loadu_ps, _mm256_storeu_ps,
                           _mm256_set1_ps, _mm256_fmadd_ps, _mm256_setzero_ps)
-// AVX2 without FMA in the target: GCC cannot contract the multiply and the add it cannot fuse.
+// The target has AVX2 but not FMA, so GCC cannot contract this multiply and add into one
+// fused (differently rounded) instruction.
 __attribute__((target("avx2"))) inline __m256 mul_add_unfused256(__m256 a, __m256 b, __m256 acc) {
   return _mm256_add_ps(acc, _mm256_mul_ps(a, b));
 }

@@ -65,8 +65,8 @@ class GbdtForest {
     uint32_t feature = 0;  // top bit: missing values go left
   };
   static constexpr uint32_t kMaxCompleteDepth = 10;
-  // The vector walks lay every tree out at the forest's depth, so 16 rows x several trees
-  // step together; deeper forests than this would make that layout large.
+  // The vector walks lay every tree out at the forest's depth, so 16 (AVX-512) or 8 (AVX2) rows
+  // x several trees step together; deeper forests than this would make that layout large.
   static constexpr uint32_t kMaxUniformDepth = 8;
   // uniform_depth 0: each tree at its own depth; otherwise every tree at that depth.
   void build_complete(uint32_t uniform_depth);
