@@ -100,9 +100,11 @@
 #include "cascade/core/error.h"
 #include "cascade/core/registry.h"
 #include "cascade/rank/ranker.h"
+#include "cascade/util/fast_paths.h"
 #include "nn/simd_gemm.h"
 #include "nn/torch_util.h"
 #include "rank/din_reference.h"
+#include "rank/din_simd.h"
 #include "rank/neural_ranker.h"
 
 namespace cascade {
@@ -351,6 +353,7 @@ struct Serving {
   std::vector<VecF> head_b, head_slope;
   VecF head_out_w;
   float head_out_b = 0;
+  bool simd_shapes = false;  // every width a multiple of 8: din_simd's kernels apply
 };
 
 float dot_col(const VecF& w, const float* col, float bias) {
@@ -427,6 +430,16 @@ class DinRanker final : public NeuralRankerOf<DinRanker> {
     }
     s.head_out_w = vec_of(net_->head_out->weight.reshape({-1}));
     s.head_out_b = net_->head_out->bias.item<float>();
+    std::vector<long> widths{d, static_cast<long>(s.W_pool.rows()),
+                             static_cast<long>(s.head_out_w.size())};
+    if (s.attend) {
+      widths.push_back(static_cast<long>(s.C.rows()));
+      widths.push_back(static_cast<long>(s.att_out_w.size()));
+    }
+    for (const MatF& W : s.att_W) widths.push_back(static_cast<long>(W.rows()));
+    for (const MatF& W : s.head_W) widths.push_back(static_cast<long>(W.rows()));
+    s.simd_shapes =
+        std::all_of(widths.begin(), widths.end(), [](long w) { return w > 0 && w % 8 == 0; });
     sv_ = std::move(s);
   }
 
@@ -448,6 +461,7 @@ class DinRanker final : public NeuralRankerOf<DinRanker> {
     const uint32_t r0 = batch.group_begin[g];
     const int N = static_cast<int>(batch.group_begin[g + 1] - r0);
     if (N == 0) return;
+    const bool simd = s.simd_shapes && fast_paths() && din_simd::cpu_has_avx2();
     const int Np = round_up8(N);
     const auto hist = batch.group_history(g);
     const int L = static_cast<int>(hist.size());
@@ -469,7 +483,7 @@ class DinRanker final : public NeuralRankerOf<DinRanker> {
           if (s.mean && count > 0) pooled.col(j) /= static_cast<float>(count);
         }
       } else {
-        attention_pool(batch, g, H, pooled, weights);
+        attention_pool(batch, g, H, pooled, weights, simd);
       }
     }
 
@@ -483,10 +497,34 @@ class DinRanker final : public NeuralRankerOf<DinRanker> {
       x += xd;
     }
     const size_t nf = batch.schema.n_fields();
+    std::vector<const float*> src(nf + 1);
     for (int j = 0; j < N; ++j) {
-      x.col(j) += s.T_tab.col(item_col(j));
       const auto cats = batch.cat_row(r0 + j);
+      if (simd) {
+        src[0] = s.T_tab.col(item_col(j)).data();
+        for (size_t f = 0; f < nf; ++f) src[f + 1] = s.F_tab[f].col(cats[f]).data();
+        din_simd::add_columns(x.col(j).data(), src.data(), static_cast<int>(nf + 1),
+                              static_cast<int>(x.rows()));
+        continue;
+      }
+      x.col(j) += s.T_tab.col(item_col(j));
       for (size_t f = 0; f < nf; ++f) x.col(j) += s.F_tab[f].col(cats[f]);
+    }
+    if (simd) {
+      // The same floats as the Eigen loops below (din_simd.h).
+      din_simd::bias_prelu(x.data(), static_cast<int>(x.rows()), static_cast<size_t>(x.cols()),
+                           nullptr, s.head_slope0.data());
+      for (size_t k = 0; k < s.head_W.size(); ++k) {
+        MatF y;
+        multiply(s.head_W[k], x, y);
+        din_simd::bias_prelu(y.data(), static_cast<int>(y.rows()), static_cast<size_t>(y.cols()),
+                             s.head_b[k].data(), s.head_slope[k].data());
+        x.swap(y);
+      }
+      const int h = static_cast<int>(x.rows());
+      for (int j = 0; j < N; ++j)
+        out[r0 + j] = din_simd::dot(s.head_out_w.data(), x.col(j).data(), h, s.head_out_b);
+      return;
     }
     prelu_rows(x, s.head_slope0);
     for (size_t k = 0; k < s.head_W.size(); ++k) {
@@ -501,8 +539,8 @@ class DinRanker final : public NeuralRankerOf<DinRanker> {
 
   // The attention unit over every (candidate, history item) pair of group g and the pooled
   // interest of each candidate into pooled.col(j). H: d x L history embeddings.
-  void attention_pool(const RankBatch& batch, size_t g, const MatF& H, MatF& pooled,
-                      float* weights) const {
+  void attention_pool(const RankBatch& batch, size_t g, const MatF& H, MatF& pooled, float* weights,
+                      bool simd) const {
     const Serving& s = sv_;
     const int d = s.d;
     const uint32_t r0 = batch.group_begin[g];
@@ -522,6 +560,10 @@ class DinRanker final : public NeuralRankerOf<DinRanker> {
       X.setZero(d, P);
       for (int j = 0; j < nb; ++j) {
         const auto t = s.E.col(static_cast<Eigen::Index>(batch.items[r0 + j0 + j]) + 1);
+        if (simd) {
+          din_simd::pair_products(H.data(), d, L, t.data(), X.col(j * L8).data());
+          continue;
+        }
         for (int l = 0; l < L; ++l) X.col(j * L8 + l) = H.col(l).cwiseProduct(t);
       }
       // a1 x P: the pairwise part C (h * t), the stage's largest product. Column-major Z = C X is
@@ -533,19 +575,38 @@ class DinRanker final : public NeuralRankerOf<DinRanker> {
       } else {
         Z.noalias() = s.C * X;
       }
-      for (int j = 0; j < nb; ++j) {
-        bt = s.B_tab.col(static_cast<Eigen::Index>(batch.items[r0 + j0 + j]) + 1);
-        for (int l = 0; l < L; ++l) Z.col(j * L8 + l) += AH.col(l) + bt;
+      if (simd) {  // the same floats as the Eigen loops below (din_simd.h)
+        for (int j = 0; j < nb; ++j) {
+          const auto bt_j = s.B_tab.col(static_cast<Eigen::Index>(batch.items[r0 + j0 + j]) + 1);
+          din_simd::add_pair_terms(Z.col(j * L8).data(), static_cast<int>(a1), L, AH.data(),
+                                   bt_j.data());
+        }
+        din_simd::bias_prelu(Z.data(), static_cast<int>(a1), static_cast<size_t>(P), nullptr,
+                             s.att_slope0.data());
+        for (size_t k = 0; k < s.att_W.size(); ++k) {
+          multiply(s.att_W[k], Z, Z2);
+          din_simd::bias_prelu(Z2.data(), static_cast<int>(Z2.rows()), static_cast<size_t>(P),
+                               s.att_b[k].data(), s.att_slope[k].data());
+          Z.swap(Z2);
+        }
+        const int a_last = static_cast<int>(Z.rows());
+        for (Eigen::Index p = 0; p < P; ++p)
+          logit[p] = din_simd::dot(s.att_out_w.data(), Z.col(p).data(), a_last, s.att_out_b);
+      } else {
+        for (int j = 0; j < nb; ++j) {
+          bt = s.B_tab.col(static_cast<Eigen::Index>(batch.items[r0 + j0 + j]) + 1);
+          for (int l = 0; l < L; ++l) Z.col(j * L8 + l) += AH.col(l) + bt;
+        }
+        prelu_rows(Z, s.att_slope0);
+        for (size_t k = 0; k < s.att_W.size(); ++k) {
+          multiply(s.att_W[k], Z, Z2);
+          Z2.colwise() += s.att_b[k];
+          prelu_rows(Z2, s.att_slope[k]);
+          Z.swap(Z2);
+        }
+        for (Eigen::Index p = 0; p < P; ++p)
+          logit[p] = dot_col(s.att_out_w, Z.col(p).data(), s.att_out_b);
       }
-      prelu_rows(Z, s.att_slope0);
-      for (size_t k = 0; k < s.att_W.size(); ++k) {
-        multiply(s.att_W[k], Z, Z2);
-        Z2.colwise() += s.att_b[k];
-        prelu_rows(Z2, s.att_slope[k]);
-        Z.swap(Z2);
-      }
-      for (Eigen::Index p = 0; p < P; ++p)
-        logit[p] = dot_col(s.att_out_w, Z.col(p).data(), s.att_out_b);
       // Weights over the unmasked history (sequential loops: exact whatever the masking).
       for (int j = 0; j < nb; ++j) {
         const ItemId own = batch.items[r0 + j0 + j];
@@ -568,7 +629,11 @@ class DinRanker final : public NeuralRankerOf<DinRanker> {
         if (weights) std::copy(w.begin(), w.end(), weights + static_cast<size_t>(j0 + j) * L);
         auto col = pooled.col(j0 + j);
         for (int l = 0; l < L; ++l) {
-          if (hist[l] != own) col += w[l] * H.col(l);
+          if (hist[l] == own) continue;
+          if (simd)
+            din_simd::add_scaled(col.data(), H.col(l).data(), w[l], d);
+          else
+            col += w[l] * H.col(l);
         }
       }
     }

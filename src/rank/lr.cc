@@ -108,34 +108,40 @@ class LrRanker final : public Ranker {
     CASCADE_CHECK(!w_.empty(), "lr: score() before fit() or load()");
     check_schema(schema_, batch.schema, "lr");
     CASCADE_CHECK(out.size() == batch.rows(), "lr: one output per row");
+    const size_t n_cont = norm_.out_dim();
+    // Four rows at a time: each row's sum is one chain of dependent adds, so the rows' chains
+    // are interleaved to overlap their latencies; every row still adds its terms in the same
+    // order (the same bits as one row at a time). The leftover rows go one at a time.
+    std::vector<float> x(4 * n_cont);
+    size_t r0 = 0;
+    for (; r0 + 4 <= batch.rows(); r0 += 4) score_rows<4>(batch, r0, x.data(), out);
+    for (; r0 < batch.rows(); ++r0) score_rows<1>(batch, r0, x.data(), out);
+  }
+
+  // Rows r0 .. r0 + kRows - 1 into out. kRows is a constant so that the sums stay in registers
+  // (with a run-time row count GCC kept them in memory: a store and a reload per term).
+  template <size_t kRows>
+  void score_rows(const RankBatch& batch, size_t r0, float* x, std::span<float> out) const {
     const size_t n_cont = norm_.out_dim(), cont0 = static_cast<size_t>(n_dict_) + hash_buckets_;
     const size_t nd = schema_.n_dense(), nf = schema_.n_fields();
-    // kRows rows at a time: each row's sum is one chain of dependent adds, so the rows' chains
-    // are interleaved to overlap their latencies; every row still adds its terms in the same
-    // order (the same bits as one row at a time).
-    constexpr size_t kRows = 4;
-    std::vector<float> x(kRows * n_cont);
-    for (size_t r0 = 0; r0 < batch.rows(); r0 += kRows) {
-      const size_t nr = std::min(kRows, batch.rows() - r0);
-      double z[kRows];
-      for (size_t i = 0; i < nr; ++i) {
-        norm_.apply(batch.dense_row(r0 + i), x.data() + i * n_cont);
-        z[i] = bias_;
-      }
-      // The weights of the row's sparse features, read from the tables in fit_slots' order (so
-      // the same sum as training's): one array read per feature instead of a hash lookup.
-      for (size_t f = 0; f < nf; ++f)
-        for (size_t i = 0; i < nr; ++i) z[i] += field_w_[f][batch.cats[(r0 + i) * nf + f]];
-      for (size_t d = 0; d < nd; ++d) {
-        for (size_t i = 0; i < nr; ++i) {
-          const uint32_t b = bucket_of(edges_[d], batch.dense[(r0 + i) * nd + d]);
-          z[i] += bucket_w_[d][b == kNanBucket ? edges_[d].size() + 1 : b];
-        }
-      }
-      for (size_t k = 0; k < n_cont; ++k)
-        for (size_t i = 0; i < nr; ++i) z[i] += w_[cont0 + k] * x[i * n_cont + k];
-      for (size_t i = 0; i < nr; ++i) out[r0 + i] = static_cast<float>(z[i]);
+    double z[kRows];
+    for (size_t i = 0; i < kRows; ++i) {
+      norm_.apply(batch.dense_row(r0 + i), x + i * n_cont);
+      z[i] = bias_;
     }
+    // The weights of the row's sparse features, read from the tables in fit_slots' order (so
+    // the same sum as training's): one array read per feature instead of a hash lookup.
+    for (size_t f = 0; f < nf; ++f)
+      for (size_t i = 0; i < kRows; ++i) z[i] += field_w_[f][batch.cats[(r0 + i) * nf + f]];
+    for (size_t d = 0; d < nd; ++d) {
+      for (size_t i = 0; i < kRows; ++i) {
+        const uint32_t b = bucket_of(edges_[d], batch.dense[(r0 + i) * nd + d]);
+        z[i] += bucket_w_[d][b == kNanBucket ? edges_[d].size() + 1 : b];
+      }
+    }
+    for (size_t k = 0; k < n_cont; ++k)
+      for (size_t i = 0; i < kRows; ++i) z[i] += w_[cont0 + k] * x[i * n_cont + k];
+    for (size_t i = 0; i < kRows; ++i) out[r0 + i] = static_cast<float>(z[i]);
   }
 
   const FeatureSchema& schema() const override { return schema_; }
