@@ -132,14 +132,17 @@ class LrRanker final : public Ranker {
     // The weights of the row's sparse features, read from the tables in fit_slots' order (so
     // the same sum as training's): one array read per feature instead of a hash lookup.
     for (size_t f = 0; f < nf; ++f)
+#pragma GCC unroll 4
       for (size_t i = 0; i < kRows; ++i) z[i] += field_w_[f][batch.cats[(r0 + i) * nf + f]];
     for (size_t d = 0; d < nd; ++d) {
+#pragma GCC unroll 4
       for (size_t i = 0; i < kRows; ++i) {
         const uint32_t b = bucket_of(edges_[d], batch.dense[(r0 + i) * nd + d]);
         z[i] += bucket_w_[d][b == kNanBucket ? edges_[d].size() + 1 : b];
       }
     }
     for (size_t k = 0; k < n_cont; ++k)
+#pragma GCC unroll 4
       for (size_t i = 0; i < kRows; ++i) z[i] += w_[cont0 + k] * x[i * n_cont + k];
     for (size_t i = 0; i < kRows; ++i) out[r0 + i] = static_cast<float>(z[i]);
   }
