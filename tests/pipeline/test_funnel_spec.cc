@@ -1,13 +1,13 @@
 // The funnel spec: parsing, the canonical form, errors that name the bad part, the YAML form,
 // and how a spec is written into (and read back from) the configuration groups.
-#include "cascade/pipeline/funnel_spec.h"
-
 #include <gtest/gtest.h>
 
 #include <filesystem>
 
 #include "cascade/core/config.h"
+#include "cascade/pipeline/funnel_spec.h"
 #include "cascade/pipeline/rank_job.h"
+#include "cascade/rank/features.h"
 #include "support/test_util.h"
 
 namespace cascade {
@@ -46,6 +46,24 @@ TEST(FunnelSpec, ParsesEveryPartAndPrintsCanonically) {
       "din@15 > mmr(diversity=0.3)";
   EXPECT_EQ(s.str(), canonical);
   EXPECT_EQ(FunnelSpec::parse(canonical), s);
+}
+
+// The feature switches a `bench funnel` JSON may record for `bundle --funnel-from`
+// (rank.features.time=false when validation drops the time features) are keys of the
+// repository's configuration, so they apply as plain overrides. Before `time` was listed there,
+// such a JSON could not be built into a bundle ("unknown config key").
+TEST(FunnelSpec, RecordedFeatureSwitchesApplyToTheRepositoryConfig) {
+  const std::pair<const char*, bool FeatureConfig::*> switches[] = {
+      {"time", &FeatureConfig::time},       {"genres", &FeatureConfig::genres},
+      {"priors", &FeatureConfig::priors},   {"session", &FeatureConfig::session},
+      {"user_id", &FeatureConfig::user_id}, {"item_id", &FeatureConfig::item_id}};
+  const FeatureConfig defaults = FeatureConfig::from_yaml(repo_config()["rank"]["features"]);
+  for (const auto& [key, member] : switches) {
+    const bool flipped = !(defaults.*member);
+    const YAML::Node cfg =
+        repo_config({std::string("rank.features.") + key + "=" + (flipped ? "true" : "false")});
+    EXPECT_EQ(FeatureConfig::from_yaml(cfg["rank"]["features"]).*member, flipped) << key;
+  }
 }
 
 TEST(FunnelSpec, YamlFormIsTheSameFunnel) {
