@@ -98,6 +98,8 @@ GemmFn gemm_kernel(const std::string& name) {
   if (name == "avx512-unfused") return has512 ? &k512u::gemm : nullptr;
   if (name == "avx2") return has256 ? &k256::gemm : nullptr;
   if (name == "avx2-unfused") return __builtin_cpu_supports("avx2") ? &k256u::gemm : nullptr;
+  if (name == "unfused")
+    return has512 ? &k512u::gemm : __builtin_cpu_supports("avx2") ? &k256u::gemm : nullptr;
   if (name == "eigen") return &gemm_eigen;
   if (name != "auto") return nullptr;
   return has512 ? &k512::gemm : has256 ? &k256::gemm : &gemm_eigen;

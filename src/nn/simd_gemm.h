@@ -24,7 +24,8 @@ using GemmFn = void (*)(const float* A, size_t n, size_t lda, size_t k, const fl
 /// in two rounded steps, not FMA: every element is the float of the scalar loop
 /// `acc = 0; for p: acc += A[i,p] * B[p,j]`, which is also what Eigen's GEMM (two rows or
 /// more) gives in this SSE2 build, so it can replace Eigen without changing a bit.
-/// "avx2-unfused" is the same with AVX2 (hosts without AVX-512).
+/// "avx2-unfused" is the same with AVX2 (hosts without AVX-512); "unfused" is the best of the
+/// two this CPU runs (nullptr on a CPU with neither).
 GemmFn gemm_kernel(const std::string& name);
 
 /// The best kernel for this CPU (cached).

@@ -383,10 +383,7 @@ std::vector<float> transposed(const std::vector<float>& w, size_t out, size_t in
 // SASRec's top-n from 87 to 60 us on a 2-core EPYC host without AVX-512).
 RowMatF linear_rows(const RowMatF& a, const std::vector<float>& w, const std::vector<float>& wt,
                     int out) {
-  static const nn::GemmFn exact = [] {
-    const nn::GemmFn k = nn::gemm_kernel("avx512-unfused");
-    return k ? k : nn::gemm_kernel("avx2-unfused");
-  }();
+  static const nn::GemmFn exact = nn::gemm_kernel("unfused");
   const auto in = static_cast<size_t>(a.cols());
   if (exact && a.rows() >= 2 && out % 16 == 0 && wt.size() == w.size()) {
     RowMatF r(a.rows(), out);

@@ -84,6 +84,11 @@ TEST(SimdGemm, UnfusedKernelsGiveEigensGemmBits) {
               << want.data()[i];
       }
   }
+  // "unfused" names the best of them this CPU runs (what SASRec's encoder asks for).
+  const nn::GemmFn best = nn::gemm_kernel("unfused");
+  const nn::GemmFn want = nn::gemm_kernel("avx512-unfused") ? nn::gemm_kernel("avx512-unfused")
+                                                            : nn::gemm_kernel("avx2-unfused");
+  EXPECT_EQ(best, want);
   if (ran == 0) GTEST_SKIP() << "neither AVX-512 nor AVX2 here";
 }
 
