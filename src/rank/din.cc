@@ -356,6 +356,11 @@ struct Serving {
   bool simd_shapes = false;  // every width a multiple of 8: din_simd's kernels apply
 };
 
+// din_simd's dot follows the summation order of Eigen's 4-lane (SSE) packets, the default
+// build's; a -march=native build (CASCADE_NATIVE) has wider packets and another order, so it
+// keeps the Eigen loops and the fast path stays bit-identical to them.
+constexpr bool kEigenIsSse = Eigen::internal::packet_traits<float>::size == 4;
+
 float dot_col(const VecF& w, const float* col, float bias) {
   return bias + w.dot(Eigen::Map<const VecF>(col, w.size()));
 }
@@ -461,7 +466,7 @@ class DinRanker final : public NeuralRankerOf<DinRanker> {
     const uint32_t r0 = batch.group_begin[g];
     const int N = static_cast<int>(batch.group_begin[g + 1] - r0);
     if (N == 0) return;
-    const bool simd = s.simd_shapes && fast_paths() && din_simd::cpu_has_avx2();
+    const bool simd = kEigenIsSse && s.simd_shapes && fast_paths() && din_simd::cpu_has_avx2();
     const int Np = round_up8(N);
     const auto hist = batch.group_history(g);
     const int L = static_cast<int>(hist.size());

@@ -39,7 +39,8 @@ void add_scaled(float* acc, const float* h, float w, int d);
 
 /// bias + w.dot(x) over n floats, with Eigen's summation order for a dynamic-size float dot
 /// in an SSE build (two 4-lane partial sums, each over every other packet; then added, and the
-/// four lanes reduced as (l0 + l2) + (l1 + l3)).
+/// four lanes reduced as (l0 + l2) + (l1 + l3)). A build with wider Eigen packets sums in
+/// another order: din.cc uses this only when Eigen's float packets are 4 wide.
 float dot(const float* w, const float* x, int n, float bias);
 
 }  // namespace cascade::din_simd

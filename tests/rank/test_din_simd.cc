@@ -38,6 +38,8 @@ class DinSimd : public ::testing::Test {
 };
 
 TEST_F(DinSimd, DotSumsInEigensOrder) {
+  if (Eigen::internal::packet_traits<float>::size != 4)
+    GTEST_SKIP() << "Eigen's packets are not 4 wide in this build (DIN keeps its Eigen loops)";
   for (const int n : {8, 16, 24, 32, 64, 128}) {
     for (int trial = 0; trial < 200; ++trial) {
       const VecF w = random(n), x = random(n);
