@@ -161,38 +161,86 @@ __attribute__((target("avx512f"))) void recent_cosines_avx512(const float* unit,
   }
 }
 
-// The AVX-512 loop with 8 lanes, for CPUs without AVX-512. The portable loop spends its time
-// transposing the candidates' rows (scattered, mostly not in cache) into the block; the
-// gathers fetch eight rows at once. The target has no FMA, so GCC cannot fuse the multiply and
-// the add: the portable loop's floats, bit for bit.
+// 8 x 8 transpose: r[k] lane b <- r[b] lane k.
+__attribute__((target("avx2"))) inline void transpose8(__m256 r[8]) {
+  __m256 t[8], u[8];
+  for (int i = 0; i < 8; i += 2) {
+    t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+    t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+  }
+  for (int i = 0; i < 8; i += 4) {
+    u[i] = _mm256_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(1, 0, 1, 0));
+    u[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(3, 2, 3, 2));
+    u[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(1, 0, 1, 0));
+    u[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(3, 2, 3, 2));
+  }
+  for (int i = 0; i < 4; ++i) {
+    r[i] = _mm256_permute2f128_ps(u[i], u[i + 4], 0x20);
+    r[i + 4] = _mm256_permute2f128_ps(u[i], u[i + 4], 0x31);
+  }
+}
+
+// acc[k] (k < kHist, lanes = the 8 candidates `cand`) += hv[k][d] * cand[lane][d] for d = 0, 1,
+// ..., dim - 1 in that order, multiply then add. Whole 8-dimension chunks of the candidates'
+// rows are loaded as they lie and transposed in registers (one load per row and chunk, where a
+// gather costs eight); the dimensions past the last whole chunk are gathered (`row`: the
+// candidates' row offsets in `unit`).
+template <size_t kHist>
+__attribute__((target("avx2"))) void cosine_lanes(const float* unit, size_t dim,
+                                                  const float* const cand[8], __m256i row,
+                                                  const float* const hv[], __m256 acc[]) {
+  for (size_t k = 0; k < kHist; ++k) acc[k] = _mm256_setzero_ps();
+  size_t d = 0;
+  for (; d + 8 <= dim; d += 8) {
+    __m256 c[8];
+    for (int b = 0; b < 8; ++b) c[b] = _mm256_loadu_ps(cand[b] + d);
+    transpose8(c);
+    for (int e = 0; e < 8; ++e)
+      for (size_t k = 0; k < kHist; ++k)
+        acc[k] = _mm256_add_ps(acc[k], _mm256_mul_ps(_mm256_set1_ps(hv[k][d + e]), c[e]));
+  }
+  const __m256 all = _mm256_castsi256_ps(_mm256_set1_epi32(-1));
+  for (; d < dim; ++d) {
+    const __m256 c = _mm256_mask_i32gather_ps(
+        _mm256_setzero_ps(), unit, _mm256_add_epi32(row, _mm256_set1_epi32(static_cast<int>(d))),
+        all, 4);
+    for (size_t k = 0; k < kHist; ++k)
+      acc[k] = _mm256_add_ps(acc[k], _mm256_mul_ps(_mm256_set1_ps(hv[k][d]), c));
+  }
+}
+
+// The AVX-512 loop with 8 lanes, for CPUs without AVX-512: 8 candidates in the lanes, each
+// lane adding its products in dimension order, and as many accumulators as history items
+// (up to 8 at a time: one instantiation per count, so no lane does wasted work). The target has
+// no FMA, so GCC cannot fuse the multiply and the add: the portable loop's floats, bit for bit.
 __attribute__((target("avx2"))) void recent_cosines_avx2(const float* unit, size_t dim,
                                                          std::span<const ItemId> recent,
                                                          std::span<const ItemId> items,
                                                          float* dst) {
   constexpr size_t kHist = 8;
+  using Lanes = void (*)(const float*, size_t, const float* const[8], __m256i, const float* const[],
+                         __m256[]);
+  static constexpr Lanes kLanes[kHist + 1] = {nullptr,          &cosine_lanes<1>, &cosine_lanes<2>,
+                                              &cosine_lanes<3>, &cosine_lanes<4>, &cosine_lanes<5>,
+                                              &cosine_lanes<6>, &cosine_lanes<7>, &cosine_lanes<8>};
   const size_t n = items.size(), L = recent.size();
-  const __m256 all = _mm256_castsi256_ps(_mm256_set1_epi32(-1));
   for (size_t r0 = 0; r0 < n; r0 += 8) {
     const auto nb = static_cast<unsigned>(std::min<size_t>(8, n - r0));
     alignas(32) int rows[8];
-    for (unsigned b = 0; b < 8; ++b)
-      rows[b] = static_cast<int>(items[r0 + std::min(b, nb - 1)] * dim);
+    const float* cand[8];
+    for (unsigned b = 0; b < 8; ++b) {
+      const size_t item = items[r0 + std::min(b, nb - 1)];
+      rows[b] = static_cast<int>(item * dim);
+      cand[b] = unit + item * dim;
+    }
     const __m256i row = _mm256_load_si256(reinterpret_cast<const __m256i*>(rows));
     for (size_t j0 = 0; j0 < L; j0 += kHist) {
       const size_t nj = std::min(kHist, L - j0);
       const float* hv[kHist];
       __m256 acc[kHist];
-      for (size_t k = 0; k < kHist; ++k) {
-        hv[k] = unit + static_cast<size_t>(recent[L - 1 - (j0 + std::min(k, nj - 1))]) * dim;
-        acc[k] = _mm256_setzero_ps();
-      }
-      for (size_t d = 0; d < dim; ++d) {
-        const __m256 c = _mm256_mask_i32gather_ps(
-            _mm256_setzero_ps(), unit,
-            _mm256_add_epi32(row, _mm256_set1_epi32(static_cast<int>(d))), all, 4);
-        for (size_t k = 0; k < kHist; ++k)
-          acc[k] = _mm256_add_ps(acc[k], _mm256_mul_ps(_mm256_set1_ps(hv[k][d]), c));
-      }
+      for (size_t k = 0; k < nj; ++k)
+        hv[k] = unit + static_cast<size_t>(recent[L - 1 - (j0 + k)]) * dim;
+      kLanes[nj](unit, dim, cand, row, hv, acc);
       for (size_t k = 0; k < nj; ++k) {
         alignas(32) float lanes[8];
         _mm256_store_ps(lanes, acc[k]);
