@@ -27,8 +27,9 @@ struct FastPathsOn {  // restores the default whatever the test does
 // The whole served list, fast paths on and off, for every user of a tiny bundle built from `cfg`.
 void expect_bit_identical_lists(const YAML::Node& cfg);
 
-TEST(FastPaths, ServedListsAreBitIdenticalToTheStraightforwardComputation) {
-  expect_bit_identical_lists(YAML::Load(R"(
+// A funnel that runs every fast path.
+YAML::Node every_fast_path() {
+  return YAML::Load(R"(
 seed: 3
 recall:
   channels:
@@ -49,35 +50,22 @@ rank:
     gbdt: {rounds: 25, max_depth: 4, threads: 1}
   funnel: {pre_rank: lr, pre_keep: 40, fine_rank: gbdt, fine_keep: 20}
 rerank: {vectors: ials, diversity: 0.2}
-)"));
+)");
+}
+
+TEST(FastPaths, ServedListsAreBitIdenticalToTheStraightforwardComputation) {
+  expect_bit_identical_lists(every_fast_path());
 }
 
 // The recency cosines past whole 8-float chunks (iALS with 13 factors: one chunk transposed,
 // five dimensions gathered) and with more history items than one pass of accumulators takes
 // (recent_items 11: 8, then 3).
 TEST(FastPaths, CosinesOfOddWidthsAndLongHistoriesAreBitIdentical) {
-  expect_bit_identical_lists(YAML::Load(R"(
-seed: 5
-recall:
-  channels:
-    popularity: {}
-    ials: {factors: 13, iters: 4, reg: 1.0}
-    content: {}
-  fusion: {method: norm, quota: 100, pool_size: 150, tune: false}
-rank:
-  pool_depth: 60
-  valid_share: 0.0
-  examples: {hard_negatives: 20, hard_depth: 60, random_negatives: 5}
-  features:
-    recent_items: 11
-    max_history: 30
-    similarity: {ials: cosine, content: cosine}
-  rankers:
-    lr: {}
-    gbdt: {rounds: 10, max_depth: 3, threads: 1}
-  funnel: {pre_rank: lr, pre_keep: 40, fine_rank: gbdt, fine_keep: 20}
-rerank: {vectors: ials, diversity: 0.2}
-)"));
+  YAML::Node cfg = every_fast_path();
+  cfg["seed"] = 5;
+  cfg["recall"]["channels"]["ials"]["factors"] = 13;
+  cfg["rank"]["features"]["recent_items"] = 11;
+  expect_bit_identical_lists(cfg);
 }
 
 void expect_bit_identical_lists(const YAML::Node& cfg) {
