@@ -361,7 +361,21 @@ struct Serving {
 // keeps the Eigen loops and the fast path stays bit-identical to them.
 constexpr bool kEigenIsSse = Eigen::internal::packet_traits<float>::size == 4;
 
-float dot_col(const VecF& w, const float* col, float bias) {
+// x.colwise() += *bias (when given), then PReLU with one slope per row: din_simd's kernel on the
+// fast path (`simd`), Eigen's loops otherwise; the same floats either way.
+void bias_prelu(MatF& x, const VecF* bias, const VecF& slope, bool simd) {
+  if (simd) {
+    din_simd::bias_prelu(x.data(), static_cast<int>(x.rows()), static_cast<size_t>(x.cols()),
+                         bias ? bias->data() : nullptr, slope.data());
+    return;
+  }
+  if (bias) x.colwise() += *bias;
+  prelu_rows(x, slope);
+}
+
+// bias + w . col (w.size() floats), through din_simd on the fast path: the same float.
+float dot_col(const VecF& w, const float* col, float bias, bool simd) {
+  if (simd) return din_simd::dot(w.data(), col, static_cast<int>(w.size()), bias);
   return bias + w.dot(Eigen::Map<const VecF>(col, w.size()));
 }
 
@@ -515,31 +529,15 @@ class DinRanker final : public NeuralRankerOf<DinRanker> {
       x.col(j) += s.T_tab.col(item_col(j));
       for (size_t f = 0; f < nf; ++f) x.col(j) += s.F_tab[f].col(cats[f]);
     }
-    if (simd) {
-      // The same floats as the Eigen loops below (din_simd.h).
-      din_simd::bias_prelu(x.data(), static_cast<int>(x.rows()), static_cast<size_t>(x.cols()),
-                           nullptr, s.head_slope0.data());
-      for (size_t k = 0; k < s.head_W.size(); ++k) {
-        MatF y;
-        multiply(s.head_W[k], x, y);
-        din_simd::bias_prelu(y.data(), static_cast<int>(y.rows()), static_cast<size_t>(y.cols()),
-                             s.head_b[k].data(), s.head_slope[k].data());
-        x.swap(y);
-      }
-      const int h = static_cast<int>(x.rows());
-      for (int j = 0; j < N; ++j)
-        out[r0 + j] = din_simd::dot(s.head_out_w.data(), x.col(j).data(), h, s.head_out_b);
-      return;
-    }
-    prelu_rows(x, s.head_slope0);
+    bias_prelu(x, nullptr, s.head_slope0, simd);
     for (size_t k = 0; k < s.head_W.size(); ++k) {
       MatF y;
       multiply(s.head_W[k], x, y);
-      y.colwise() += s.head_b[k];
-      prelu_rows(y, s.head_slope[k]);
+      bias_prelu(y, &s.head_b[k], s.head_slope[k], simd);
       x.swap(y);
     }
-    for (int j = 0; j < N; ++j) out[r0 + j] = dot_col(s.head_out_w, x.col(j).data(), s.head_out_b);
+    for (int j = 0; j < N; ++j)
+      out[r0 + j] = dot_col(s.head_out_w, x.col(j).data(), s.head_out_b, simd);
   }
 
   // The attention unit over every (candidate, history item) pair of group g and the pooled
@@ -580,38 +578,23 @@ class DinRanker final : public NeuralRankerOf<DinRanker> {
       } else {
         Z.noalias() = s.C * X;
       }
-      if (simd) {  // the same floats as the Eigen loops below (din_simd.h)
-        for (int j = 0; j < nb; ++j) {
-          const auto bt_j = s.B_tab.col(static_cast<Eigen::Index>(batch.items[r0 + j0 + j]) + 1);
+      for (int j = 0; j < nb; ++j) {
+        bt = s.B_tab.col(static_cast<Eigen::Index>(batch.items[r0 + j0 + j]) + 1);
+        if (simd) {  // the same floats as the Eigen loop (din_simd.h)
           din_simd::add_pair_terms(Z.col(j * L8).data(), static_cast<int>(a1), L, AH.data(),
-                                   bt_j.data());
+                                   bt.data());
+          continue;
         }
-        din_simd::bias_prelu(Z.data(), static_cast<int>(a1), static_cast<size_t>(P), nullptr,
-                             s.att_slope0.data());
-        for (size_t k = 0; k < s.att_W.size(); ++k) {
-          multiply(s.att_W[k], Z, Z2);
-          din_simd::bias_prelu(Z2.data(), static_cast<int>(Z2.rows()), static_cast<size_t>(P),
-                               s.att_b[k].data(), s.att_slope[k].data());
-          Z.swap(Z2);
-        }
-        const int a_last = static_cast<int>(Z.rows());
-        for (Eigen::Index p = 0; p < P; ++p)
-          logit[p] = din_simd::dot(s.att_out_w.data(), Z.col(p).data(), a_last, s.att_out_b);
-      } else {
-        for (int j = 0; j < nb; ++j) {
-          bt = s.B_tab.col(static_cast<Eigen::Index>(batch.items[r0 + j0 + j]) + 1);
-          for (int l = 0; l < L; ++l) Z.col(j * L8 + l) += AH.col(l) + bt;
-        }
-        prelu_rows(Z, s.att_slope0);
-        for (size_t k = 0; k < s.att_W.size(); ++k) {
-          multiply(s.att_W[k], Z, Z2);
-          Z2.colwise() += s.att_b[k];
-          prelu_rows(Z2, s.att_slope[k]);
-          Z.swap(Z2);
-        }
-        for (Eigen::Index p = 0; p < P; ++p)
-          logit[p] = dot_col(s.att_out_w, Z.col(p).data(), s.att_out_b);
+        for (int l = 0; l < L; ++l) Z.col(j * L8 + l) += AH.col(l) + bt;
       }
+      bias_prelu(Z, nullptr, s.att_slope0, simd);
+      for (size_t k = 0; k < s.att_W.size(); ++k) {
+        multiply(s.att_W[k], Z, Z2);
+        bias_prelu(Z2, &s.att_b[k], s.att_slope[k], simd);
+        Z.swap(Z2);
+      }
+      for (Eigen::Index p = 0; p < P; ++p)
+        logit[p] = dot_col(s.att_out_w, Z.col(p).data(), s.att_out_b, simd);
       // Weights over the unmasked history (sequential loops: exact whatever the masking).
       for (int j = 0; j < nb; ++j) {
         const ItemId own = batch.items[r0 + j0 + j];

@@ -2,10 +2,12 @@
 
 #include <immintrin.h>
 
+#include "cascade/util/blas_core.h"
+
 namespace cascade::din_simd {
 
 bool cpu_has_avx2() {
-  static const bool has = (__builtin_cpu_init(), __builtin_cpu_supports("avx2"));
+  static const bool has = cpu_vector_support().avx2;
   return has;
 }
 
