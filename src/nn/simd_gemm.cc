@@ -5,6 +5,7 @@
 #include <Eigen/Core>
 #include <algorithm>
 
+#include "cascade/util/blas_core.h"
 #include "nn/avx512_ops.h"
 
 namespace cascade::nn {
@@ -91,15 +92,14 @@ void gemm_eigen(const float* A, size_t n, size_t lda, size_t k, const float* B, 
 }  // namespace
 
 GemmFn gemm_kernel(const std::string& name) {
-  __builtin_cpu_init();
-  const bool has512 = __builtin_cpu_supports("avx512f");
-  const bool has256 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  const CpuVectorSupport cpu = cpu_vector_support();
+  const bool has512 = cpu.avx512f;
+  const bool has256 = cpu.avx2 && cpu.fma;
   if (name == "avx512") return has512 ? &k512::gemm : nullptr;
   if (name == "avx512-unfused") return has512 ? &k512u::gemm : nullptr;
   if (name == "avx2") return has256 ? &k256::gemm : nullptr;
-  if (name == "avx2-unfused") return __builtin_cpu_supports("avx2") ? &k256u::gemm : nullptr;
-  if (name == "unfused")
-    return has512 ? &k512u::gemm : __builtin_cpu_supports("avx2") ? &k256u::gemm : nullptr;
+  if (name == "avx2-unfused") return cpu.avx2 ? &k256u::gemm : nullptr;
+  if (name == "unfused") return has512 ? &k512u::gemm : cpu.avx2 ? &k256u::gemm : nullptr;
   if (name == "eigen") return &gemm_eigen;
   if (name != "auto") return nullptr;
   return has512 ? &k512::gemm : has256 ? &k256::gemm : &gemm_eigen;

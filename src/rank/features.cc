@@ -10,6 +10,7 @@
 #include <unordered_map>
 
 #include "cascade/core/error.h"
+#include "cascade/util/blas_core.h"
 #include "cascade/util/fast_paths.h"
 #include "nn/avx512_ops.h"
 
@@ -255,8 +256,9 @@ __attribute__((target("avx2"))) void recent_cosines_avx2(const float* unit, size
 void FeatureBuilder::recent_cosines(const Source& src, std::span<const ItemId> recent,
                                     std::span<const ItemId> items, float* dst) {
   // Item offsets are int32 lanes in the gathers.
-  static const bool has512 = (__builtin_cpu_init(), __builtin_cpu_supports("avx512f"));
-  static const bool has256 = __builtin_cpu_supports("avx2");
+  const CpuVectorSupport cpu = cpu_vector_support();
+  const bool has512 = cpu.avx512f;
+  const bool has256 = cpu.avx2;
   const bool int32_offsets = src.unit.size() < (size_t{1} << 31);
   if (has512 && int32_offsets)
     recent_cosines_avx512(src.unit.data(), src.dim, recent, items, dst);

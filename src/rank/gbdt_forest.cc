@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cascade/core/error.h"
+#include "cascade/util/blas_core.h"
 #include "nn/avx512_ops.h"
 
 namespace cascade {
@@ -142,9 +143,9 @@ std::unique_ptr<GbdtForest> GbdtForest::compile(std::string_view ubj, size_t col
     }
     const uint32_t depth =
         f->depths_.empty() ? 0 : *std::max_element(f->depths_.begin(), f->depths_.end());
-    __builtin_cpu_init();
-    const bool has512 = __builtin_cpu_supports("avx512f");
-    const bool has256 = __builtin_cpu_supports("avx2");
+    const CpuVectorSupport cpu = cpu_vector_support();
+    const bool has512 = cpu.avx512f;
+    const bool has256 = cpu.avx2;
     // Row offsets are int32 lanes in the vector walks.
     const bool fits = depth <= kMaxUniformDepth && cols < (size_t{1} << 20) &&
                       (f->roots_.size() << (kMaxUniformDepth + 2)) < (size_t{1} << 31);

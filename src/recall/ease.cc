@@ -40,6 +40,7 @@
 #include "cascade/core/registry.h"
 #include "cascade/io/artifact.h"
 #include "cascade/recall/recaller.h"
+#include "cascade/util/blas_core.h"
 #include "cascade/util/fast_paths.h"
 #include "cascade/util/parallel.h"
 #include "cascade/util/stopwatch.h"
@@ -77,7 +78,9 @@ __attribute__((target("avx2"))) void axpy_avx2(float* __restrict o, float x,
 void axpy_base(float* __restrict o, float x, const float* __restrict b, uint32_t n) {
   for (uint32_t j = 0; j < n; ++j) o[j] += x * b[j];
 }
-const bool kHasAvx2 = __builtin_cpu_supports("avx2");
+// cpu_vector_support() runs __builtin_cpu_init first, which a static initialiser may not rely
+// on having happened.
+const bool kHasAvx2 = cpu_vector_support().avx2;
 
 }  // namespace
 

@@ -5,18 +5,22 @@
 namespace cascade {
 
 CpuVectorSupport cpu_vector_support() {
-  CpuVectorSupport cpu;
+  // Read once: the kernels' dispatchers ask on every call.
+  static const CpuVectorSupport cached = [] {
+    CpuVectorSupport cpu;
 #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
-  __builtin_cpu_init();
-  cpu.avx2 = __builtin_cpu_supports("avx2");
-  cpu.fma = __builtin_cpu_supports("fma");
-  cpu.avx512f = __builtin_cpu_supports("avx512f");
-  cpu.avx512bw = __builtin_cpu_supports("avx512bw");
-  cpu.avx512vl = __builtin_cpu_supports("avx512vl");
-  cpu.avx512dq = __builtin_cpu_supports("avx512dq");
-  cpu.avx512cd = __builtin_cpu_supports("avx512cd");
+    __builtin_cpu_init();
+    cpu.avx2 = __builtin_cpu_supports("avx2");
+    cpu.fma = __builtin_cpu_supports("fma");
+    cpu.avx512f = __builtin_cpu_supports("avx512f");
+    cpu.avx512bw = __builtin_cpu_supports("avx512bw");
+    cpu.avx512vl = __builtin_cpu_supports("avx512vl");
+    cpu.avx512dq = __builtin_cpu_supports("avx512dq");
+    cpu.avx512cd = __builtin_cpu_supports("avx512cd");
 #endif
-  return cpu;
+    return cpu;
+  }();
+  return cached;
 }
 
 std::string openblas_coretype_for(const CpuVectorSupport& cpu) {
