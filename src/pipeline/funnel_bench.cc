@@ -1063,8 +1063,8 @@ Json run_funnel_bench(const YAML::Node& cfg_in, const Dataset& ds, const FunnelB
 }
 
 const std::vector<std::string>& feature_group_names() {
-  static const std::vector<std::string> names{"similarity", "ids",    "time",
-                                              "genres",     "priors", "session"};
+  static const std::vector<std::string> names{"similarity", "ids",     "time",    "genres",
+                                              "priors",     "session", "sequence"};
   return names;
 }
 
@@ -1082,6 +1082,8 @@ void ablate_feature_group(FeatureConfig& config, const std::string& group) {
     config.priors = false;
   } else if (group == "session") {
     config.session = false;
+  } else if (group == "sequence") {
+    config.sequence.clear();
   } else {
     throw Error(fmt::format("--feature-ablations: unknown group '{}' (known: {})", group,
                             fmt::join(feature_group_names(), ", ")));

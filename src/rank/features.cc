@@ -43,6 +43,32 @@ uint32_t scalar_u32(const YAML::Node& n, const std::string& key, uint32_t lo, ui
   }
 }
 
+// History lengths of one sequence-score channel: "1/5" (the command line's form), a YAML list
+// [1, 5] or one number; each in [0, 10000] (0 = the whole history), no repeats; "none" or an
+// empty list = none.
+std::vector<uint32_t> sequence_lengths(const YAML::Node& n, const std::string& key) {
+  std::vector<uint32_t> out;
+  if (n.IsSequence()) {
+    for (const auto& x : n) out.push_back(scalar_u32(x, key, 0, 10000));
+  } else if (n.IsScalar()) {
+    const std::string text = n.as<std::string>();
+    if (text == "none" || text.empty()) return out;
+    size_t begin = 0;
+    while (begin <= text.size()) {
+      const size_t end = std::min(text.find('/', begin), text.size());
+      out.push_back(scalar_u32(YAML::Node(text.substr(begin, end - begin)), key, 0, 10000));
+      begin = end + 1;
+    }
+  } else if (!n.IsNull()) {
+    throw Error(fmt::format("rank.features.{}: expected lengths joined by '/', e.g. 1/5", key));
+  }
+  std::set<uint32_t> seen;
+  for (uint32_t l : out)
+    CASCADE_CHECK(seen.insert(l).second,
+                  fmt::format("rank.features.{}: length {} is listed twice", key, l));
+  return out;
+}
+
 }  // namespace
 
 FeatureConfig FeatureConfig::from_yaml(const YAML::Node& node) {
@@ -83,10 +109,19 @@ FeatureConfig FeatureConfig::from_yaml(const YAML::Node& node) {
             fmt::format("rank.features.similarity.{}: expected cosine, score or none", name));
         c.similarity[name] = method;
       }
+    } else if (key == "sequence") {
+      CASCADE_CHECK(v.IsMap() || v.IsNull(),
+                    "rank.features.sequence: expected a map {channel: lengths}, e.g. "
+                    "{sasrec: 1/5}");
+      c.sequence.clear();
+      for (const auto& s : v) {
+        const std::string name = s.first.as<std::string>();
+        c.sequence[name] = sequence_lengths(s.second, "sequence." + name);
+      }
     } else {
       throw Error(
           fmt::format("rank.features: unknown key '{}' (known: recent_items, max_history, "
-                      "similarity, user_id, item_id, time, genres, priors, session)",
+                      "similarity, user_id, item_id, time, genres, priors, session, sequence)",
                       key));
     }
   }
@@ -343,6 +378,30 @@ FeatureBuilder::FeatureBuilder(const Catalog& catalog, const Interactions& fit_m
     sources_.push_back(std::move(s));
   }
 
+  // Sequence scores, in the config's channel order (a map: by name).
+  for (const auto& [name, lengths] : config_.sequence) {
+    if (lengths.empty()) continue;
+    const auto at = std::find(names_.begin(), names_.end(), name);
+    CASCADE_CHECK(at != names_.end(),
+                  fmt::format("rank.features.sequence.{}: no recall channel of that name", name));
+    const Recaller* ch = channels_[static_cast<size_t>(at - names_.begin())];
+    ItemVectorsView v;
+    try {
+      v = ch->item_vectors();
+    } catch (const std::exception& e) {
+      throw Error(fmt::format(
+          "rank.features.sequence.{}: sequence scores need item vectors and a user vector ({})",
+          name, e.what()));
+    }
+    std::vector<float> probe(v.dim);
+    UserQuery q;
+    CASCADE_CHECK(v.data != nullptr && v.rows == n_items_ && ch->user_vector(q, probe),
+                  fmt::format("rank.features.sequence.{}: the channel ({}) has no user vector; "
+                              "sequence scores need one (sasrec, two_tower)",
+                              name, ch->kind()));
+    for (uint32_t l : lengths) sequence_.push_back({name, ch, l, v});
+  }
+
   // Schema.
   auto& d = schema_.dense;
   c_hist_len_ = d.size(), d.push_back("hist_len");
@@ -372,6 +431,8 @@ FeatureBuilder::FeatureBuilder(const Catalog& catalog, const Interactions& fit_m
   if (config_.priors) d.insert(d.end(), {"user_pop_mean", "pop_vs_user", "year_vs_user"});
   c_session0_ = d.size();
   if (config_.session) d.insert(d.end(), {"session_len", "last_gap_hours"});
+  c_sequence0_ = d.size();
+  for (const auto& s : sequence_) d.push_back(fmt::format("seq_{}_{}", s.name, s.length));
   schema_.fields = {{"user", config_.user_id ? n_users_ + 1 : 1},
                     {"item", config_.item_id ? n_items_ + 1 : 1},
                     {"gender", 3},
@@ -510,6 +571,27 @@ void FeatureBuilder::fill_rows(const RankRequest& req,
     }
   }
 
+  // Sequence scores: seq[k * n + r] for the k-th (channel, length). The user vector of the
+  // newest `length` items; the dot in dimension order, the same loop offline and online.
+  std::vector<float> seq(sequence_.size() * n, kNaN);
+  std::vector<float> user;
+  for (size_t k = 0; k < sequence_.size() && H > 0; ++k) {
+    const SequenceScore& s = sequence_[k];
+    const size_t len = s.length == 0 ? H : std::min<size_t>(s.length, H);
+    UserQuery q;
+    q.user = req.user;
+    q.history = req.history.subspan(H - len);
+    q.past_fit = true;  // a shortened history is never the row the channel was fitted on
+    user.assign(s.vectors.dim, 0.0f);
+    if (!s.channel->user_vector(q, user)) continue;
+    for (size_t r = 0; r < n; ++r) {
+      const float* iv = s.vectors.data + static_cast<size_t>(items[r]) * s.vectors.dim;
+      float dot = 0;
+      for (uint32_t d = 0; d < s.vectors.dim; ++d) dot += iv[d] * user[d];
+      seq[k * n + r] = dot;
+    }
+  }
+
   const size_t row0 = out.rows();
   out.items.insert(out.items.end(), items.begin(), items.end());
   out.dense.resize((row0 + n) * nd, kNaN);
@@ -562,6 +644,7 @@ void FeatureBuilder::fill_rows(const RankRequest& req,
       x[c_session0_] = session_len;
       x[c_session0_ + 1] = last_gap;
     }
+    for (size_t k = 0; k < sequence_.size(); ++k) x[c_sequence0_ + k] = seq[k * n + r];
     for (size_t s = 0; s < sources_.size(); ++s) {
       float* y = x + c_sim0_ + 3 * s;
       if (L == 0) continue;

@@ -233,6 +233,9 @@ TEST(FunnelBench, FeatureGroupAblationsTurnTheirGroupOff) {
   EXPECT_TRUE(!ps.priors && ps.session);
   ablate_feature_group(ps, "session");
   EXPECT_FALSE(ps.session);
+  ps.sequence = {{"sasrec", {1, 5}}};
+  ablate_feature_group(ps, "sequence");
+  EXPECT_TRUE(ps.sequence.empty());
   for (const auto& name : feature_group_names()) {  // the CLI's list is the library's
     FeatureConfig any;
     EXPECT_NO_THROW(ablate_feature_group(any, name)) << name;

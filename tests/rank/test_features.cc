@@ -1,6 +1,7 @@
 // The ranking feature pipeline: hand-computed values on a tiny catalogue, the seed-oof
 // training examples (time semantics, no candidate in its own history, negatives), and the
 // identity of the training and serving paths for the same (user, item, time).
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -263,6 +264,7 @@ TEST(RankExamples, TrainingAndServingPathsGiveIdenticalFeatureVectors) {
   OofFixture f;
   FeatureConfig cfg;
   cfg.similarity = {{"ials", "cosine"}, {"popularity", "score"}};
+  cfg.sequence = {{"ials", {1, 0}}};
   FeatureBuilder fb(f.ds.catalog, f.recall, f.channels(), f.names, cfg);
   std::vector<float> dense_of[2];
   for (const TimePolicy policy : {TimePolicy::kServing, TimePolicy::kEvent}) {
@@ -409,6 +411,88 @@ TEST(RankFeatures, PriorsAndSessionHandComputed) {
   EXPECT_TRUE(std::isnan(col(nt, 0, "last_gap_hours")));
   EXPECT_FALSE(std::isnan(col(nt, 0, "user_pop_mean")));
   EXPECT_THROW(FeatureConfig::from_yaml(YAML::Load("{priors: often}")), Error);
+}
+
+// Sequence scores: seq_<c>_<L> is channel c's score of the candidate for the newest L history
+// items alone (0 = all of them), for every candidate; missing without history; bad configs
+// are rejected naming the key.
+TEST(RankFeatures, SequenceScoresAreTheChannelsScoreOfTheNewestItems) {
+  OofFixture f;
+  FeatureConfig cfg =
+      FeatureConfig::from_yaml(YAML::Load("{similarity: {}, sequence: {ials: 1/3/0}}"));
+  ASSERT_EQ(cfg.sequence.at("ials"), (std::vector<uint32_t>{1, 3, 0}));
+  const FeatureBuilder fb(f.ds.catalog, f.recall, f.channels(), f.names, cfg);
+  const auto& dense = fb.schema().dense;
+  ASSERT_GE(dense.size(), 3u);
+  EXPECT_EQ(std::vector<std::string>(dense.end() - 3, dense.end()),
+            (std::vector<std::string>{"seq_ials_1", "seq_ials_3", "seq_ials_0"}));
+  const UserId u = 5;
+  const uint32_t split = f.ds.recall_rows[u];
+  ASSERT_GE(split, 4u);
+  const auto hist = f.ds.train.row(u).subspan(0, split);
+  // Candidates: the pool's items plus one outside it (no channel score there, a sequence score).
+  std::vector<ItemId> items;
+  for (const auto& c : f.pools[u]) items.push_back(c.item);
+  for (ItemId i = 0; i < f.ds.n_items; ++i) {
+    if (std::find(items.begin(), items.end(), i) == items.end() &&
+        std::find(hist.begin(), hist.end(), i) == hist.end()) {
+      items.push_back(i);
+      break;
+    }
+  }
+  RankBatch b = fb.empty_batch();
+  fb.add_items(RankRequest{u, hist, {}, 0}, f.pools[u], items, b);
+  std::vector<float> full(f.ds.n_items);
+  size_t differ = 0;
+  for (const uint32_t len : {1u, 3u, 0u}) {
+    UserQuery q;
+    q.user = u;
+    q.history = len == 0 ? hist : hist.subspan(hist.size() - len);
+    q.past_fit = true;
+    f.ials->score(q, full);
+    for (size_t r = 0; r < items.size(); ++r) {
+      const float got = col(b, r, fmt::format("seq_ials_{}", len));
+      EXPECT_NEAR(got, full[items[r]], 1e-5f * (1 + std::abs(full[items[r]]))) << len << " " << r;
+      if (len == 1) differ += std::abs(got - col(b, r, "seq_ials_0")) > 1e-4f;
+    }
+  }
+  EXPECT_GT(differ, items.size() / 2);  // one item and the whole history are different users
+  EXPECT_TRUE(std::isnan(col(b, items.size() - 1, "score_ials")));
+  EXPECT_FALSE(std::isnan(col(b, items.size() - 1, "seq_ials_1")));
+  RankBatch empty = fb.empty_batch();
+  fb.add_items(RankRequest{u, {}, {}, 0}, f.pools[u], items, empty);
+  EXPECT_TRUE(std::isnan(col(empty, 0, "seq_ials_3")));
+
+  // Parsing: a list, one number, none; repeats, out of range, bad text rejected.
+  EXPECT_EQ(FeatureConfig::from_yaml(YAML::Load("{sequence: {ials: [5, 1]}}")).sequence.at("ials"),
+            (std::vector<uint32_t>{5, 1}));
+  EXPECT_EQ(FeatureConfig::from_yaml(YAML::Load("{sequence: {ials: 2}}")).sequence.at("ials"),
+            (std::vector<uint32_t>{2}));
+  EXPECT_TRUE(
+      FeatureConfig::from_yaml(YAML::Load("{sequence: {ials: none}}")).sequence.at("ials").empty());
+  for (const char* bad :
+       {"{sequence: {ials: 1/1}}", "{sequence: {ials: 1/x}}", "{sequence: {ials: -1}}",
+        "{sequence: {ials: 1//2}}", "{sequence: [ials]}"}) {
+    try {
+      FeatureConfig::from_yaml(YAML::Load(bad));
+      ADD_FAILURE() << bad;
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("rank.features.sequence"), std::string::npos)
+          << e.what();
+    }
+  }
+  // A channel that is not there, or has no user vector, is named.
+  for (const char* bad :
+       {"{similarity: {}, sequence: {sasrec: 1}}", "{similarity: {}, sequence: {popularity: 1}}"}) {
+    try {
+      FeatureBuilder(f.ds.catalog, f.recall, f.channels(), f.names,
+                     FeatureConfig::from_yaml(YAML::Load(bad)));
+      ADD_FAILURE() << bad;
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("rank.features.sequence."), std::string::npos)
+          << e.what();
+    }
+  }
 }
 
 }  // namespace

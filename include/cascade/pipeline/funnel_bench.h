@@ -58,7 +58,8 @@ struct FunnelBenchOptions {
   /// re-trained without the group, scored on validation and test against the chosen funnel
   /// (paired). Groups (feature_group_names()): similarity (every sim_* column), ids (the user and
   /// item id fields), time (days_since_last, age_days), genres (genre_affinity, genre_share; item
-  /// genres stay), priors and session (FeatureConfig; a group already off ablates nothing).
+  /// genres stay), priors, session and sequence (the seq_* scores) (FeatureConfig; a group
+  /// already off ablates nothing).
   std::vector<std::string> feature_ablations;
   /// Test requests carry the validation item in their history
   /// (FunnelTrainOptions::test_sees_valid).

@@ -16,6 +16,10 @@
 //               _mean over the newest `recent_items` history items. Sources are channels:
 //               "cosine" = cosine of the channel's item vectors, "score" = the channel's score
 //               of the candidate for a one-item history (EASE: B[h, c]).
+//  sequence     (optional, `sequence`) per vector channel c and history length L:
+//               seq_<c>_<L> = <c's item vector of the candidate, c's user vector of the newest L
+//               history items> (L = 0: the whole history), for every candidate, retrieved or
+//               not; NaN without history.
 //  history      the newest `max_history` items, oldest first (for DIN/BST); a row's own item
 //               is removed from it by RankBatch::row_history().
 // "Fit matrix" = the interactions the channels were fitted on (seed-oof: the recall slice, or
@@ -63,6 +67,11 @@ struct FeatureConfig {
   /// most 30 minutes) and last_gap_hours (log1p of the hours between the two newest events).
   /// Off (the default without the key) = no such columns; on but time off = missing (NaN).
   bool session = false;
+  /// Sequence scores: channel name -> history lengths (0 = the whole history). Each (channel,
+  /// length) is a column seq_<channel>_<length>: the channel's score of the candidate for a
+  /// user whose history is only the newest `length` items. Empty (the default without the key)
+  /// = no such columns. The channel needs item vectors and a user vector (SASRec, Two-Tower).
+  std::map<std::string, std::vector<uint32_t>> sequence;
 
   /// Reads `rank.features` (absent = defaults); unknown keys / bad values throw naming the key.
   static FeatureConfig from_yaml(const YAML::Node& node);
@@ -107,6 +116,12 @@ class FeatureBuilder {
     std::vector<float> unit;  // cosine: row-normalised item vectors, n_items x dim
     uint32_t dim = 0;
   };
+  struct SequenceScore {
+    std::string name;
+    const Recaller* channel = nullptr;
+    uint32_t length = 0;  // 0 = the whole history
+    ItemVectorsView vectors;
+  };
   // Cosines of the `recent` history items (oldest first) with every candidate, newest first:
   // dst[j * items.size() + r] for the j-th newest (features.cc says how it stays exact).
   static void recent_cosines(const Source& src, std::span<const ItemId> recent,
@@ -120,6 +135,7 @@ class FeatureBuilder {
   std::vector<const Recaller*> channels_;
   std::vector<std::string> names_;
   std::vector<Source> sources_;
+  std::vector<SequenceScore> sequence_;
   FeatureSchema schema_;
   uint32_t n_items_ = 0, n_users_ = 0;
   std::vector<float> item_log_count_;
@@ -130,7 +146,7 @@ class FeatureBuilder {
   // column offsets
   size_t c_hist_len_ = 0, c_days_since_ = 0, c_pop_ = 0, c_age_ = 0, c_year_ = 0, c_genre0_ = 0,
          c_fused_score_ = 0, c_fused_rank_ = 0, c_channel0_ = 0, c_affinity_ = 0, c_share_ = 0,
-         c_sim0_ = 0, c_priors0_ = 0, c_session0_ = 0;
+         c_sim0_ = 0, c_priors0_ = 0, c_session0_ = 0, c_sequence0_ = 0;
 };
 
 }  // namespace cascade
