@@ -12,6 +12,7 @@
 #include "cascade/core/error.h"
 #include "cascade/util/blas_core.h"
 #include "cascade/util/fast_paths.h"
+#include "cascade/util/strings.h"
 #include "nn/avx512_ops.h"
 
 namespace cascade {
@@ -53,12 +54,8 @@ std::vector<uint32_t> sequence_lengths(const YAML::Node& n, const std::string& k
   } else if (n.IsScalar()) {
     const std::string text = n.as<std::string>();
     if (text == "none" || text.empty()) return out;
-    size_t begin = 0;
-    while (begin <= text.size()) {
-      const size_t end = std::min(text.find('/', begin), text.size());
-      out.push_back(scalar_u32(YAML::Node(text.substr(begin, end - begin)), key, 0, 10000));
-      begin = end + 1;
-    }
+    for (const std::string& part : split(text, '/'))  // empty parts kept: "1//2" is an error
+      out.push_back(scalar_u32(YAML::Node(part), key, 0, 10000));
   } else if (!n.IsNull()) {
     throw Error(fmt::format("rank.features.{}: expected lengths joined by '/', e.g. 1/5", key));
   }
