@@ -42,6 +42,9 @@ void DataFlags::add_to(CLI::App* app) {
       ->capture_default_str();
   app->add_option("--time-train", time_train, "time: train share")->capture_default_str();
   app->add_option("--time-valid", time_valid, "time: validation share")->capture_default_str();
+  app->add_flag("--keep-seen", keep_seen,
+                "seed protocols: keep ratings below --min-rating as seen events (never positives; "
+                "a request excludes the ones before it from every list)");
 }
 
 DataSource DataFlags::to_source() const {
@@ -55,6 +58,7 @@ DataSource DataFlags::to_source() const {
   s.prepare.oof_fraction = oof_fraction;
   s.prepare.time_train = time_train;
   s.prepare.time_valid = time_valid;
+  s.prepare.keep_seen = keep_seen;
   s.load.skip_bad_rows = skip_bad_rows;
   s.load.sep = (sep == "tab" || sep == "\\t") ? "\t" : sep;
   s.load.header = header;

@@ -28,6 +28,7 @@ struct DataFlags {
   float min_rating = 4.0f;
   uint32_t min_positives = 5;
   double oof_fraction = 0.1;
+  bool keep_seen = false;
   double time_train = 0.8;
   double time_valid = 0.1;
 

@@ -64,6 +64,64 @@ Interactions Dataset::recall_slice() const {
   return train.slice_rows([](uint32_t) { return 0u; }, [this](uint32_t r) { return recall_rows[r]; });
 }
 
+std::span<const ItemId> Dataset::seen_before(uint32_t u, uint32_t positives) const {
+  if (u >= seen.n_rows) return {};
+  const auto row = seen.row(u);
+  const auto after = std::span<const uint32_t>(seen_after).subspan(seen.indptr[u], row.size());
+  // seen_after is non-decreasing along a row: the known entries are a prefix.
+  const auto end = std::upper_bound(after.begin(), after.end(), positives);
+  return row.first(static_cast<size_t>(end - after.begin()));
+}
+
+Interactions Dataset::seen_known(std::span<const uint32_t> positives) const {
+  CASCADE_CHECK(positives.size() == n_users,
+                fmt::format("dataset {}: {} known-positive counts for {} users", name,
+                            positives.size(), n_users));
+  Interactions m;
+  m.n_cols = n_items;
+  for (uint32_t u = 0; u < n_users; ++u) {
+    const auto items = seen_before(u, positives[u]);
+    const uint64_t b = u < seen.n_rows ? seen.indptr[u] : 0;
+    m.append_row(items, std::span<const float>(seen.values).subspan(b, items.size()),
+                 std::span<const int64_t>(seen.times).subspan(b, items.size()));
+  }
+  return m;
+}
+
+Interactions Dataset::seen_at_valid() const {
+  std::vector<uint32_t> known(n_users);
+  for (uint32_t u = 0; u < n_users; ++u) known[u] = train.row_size(u);
+  return seen_known(known);
+}
+
+Interactions Dataset::seen_at_test() const {
+  std::vector<uint32_t> known(n_users);
+  for (uint32_t u = 0; u < n_users; ++u)
+    known[u] = train.row_size(u) + (u < valid.n_rows ? valid.row_size(u) : 0);
+  return seen_known(known);
+}
+
+Interactions Dataset::seen_since_train() const {
+  Interactions m;
+  m.n_cols = n_items;
+  for (uint32_t u = 0; u < n_users; ++u) {
+    const auto before = seen_before(u, train.row_size(u));
+    const auto upto =
+        seen_before(u, train.row_size(u) + (u < valid.n_rows ? valid.row_size(u) : 0));
+    const uint64_t b = (u < seen.n_rows ? seen.indptr[u] : 0) + before.size();
+    const size_t n = upto.size() - before.size();
+    m.append_row(upto.subspan(before.size()), std::span<const float>(seen.values).subspan(b, n),
+                 std::span<const int64_t>(seen.times).subspan(b, n));
+  }
+  return m;
+}
+
+Interactions Dataset::seen_at_ranker_slice() const {
+  CASCADE_CHECK(recall_rows.size() == n_users,
+                fmt::format("dataset {}: the ranker slice exists only for seed-oof", name));
+  return seen_known(recall_rows);
+}
+
 Interactions Dataset::ranker_slice() const {
   if (options.protocol != Protocol::kSeedOof) {
     throw Error(fmt::format("dataset {} was prepared with protocol {}: the ranker slice exists only for seed-oof",
@@ -78,6 +136,11 @@ Interactions Dataset::ranker_slice() const {
 
 void validate_prepare_options(const PrepareOptions& opt) {
   if (!std::isfinite(opt.min_rating)) throw Error("min_rating must be a finite number");
+  if (opt.keep_seen && opt.protocol == Protocol::kTime) {
+    throw Error(
+        "keep_seen needs a seed protocol (seed-loo or seed-oof): under `time` a request's "
+        "known seen events would depend on the global cut, which is not implemented");
+  }
   switch (opt.protocol) {
     case Protocol::kSeedOof:
       if (!(opt.oof_fraction > 0.0 && opt.oof_fraction < 1.0)) {
@@ -334,6 +397,40 @@ Dataset prepare_dataset(const RawLog& log, const std::string& name, const Prepar
       ds.valid.indptr[u + 1] = u + 1;
       put(ds.test, u, grouped[e - 1]);
       ds.test.indptr[u + 1] = u + 1;
+    }
+    if (opt.keep_seen && log.has_rating) {
+      // --- 4k. seen events: each kept user's rows below min_rating on catalogue items, in
+      // (timestamp, file order), with the number of the user's positives before each.
+      std::vector<uint32_t> low;
+      for (size_t i = 0; i < n; ++i) {
+        if (user_kept[log.user[i]] && !positive(i) && item_dense[log.item[i]] != kDropped)
+          low.push_back(static_cast<uint32_t>(i));
+      }
+      std::vector<uint64_t> lstart(static_cast<size_t>(nu) + 1, 0);
+      for (uint32_t r : low) ++lstart[user_dense[log.user[r]] + 1];
+      for (uint32_t u = 0; u < nu; ++u) lstart[u + 1] += lstart[u];
+      std::vector<uint32_t> lgrouped(low.size());
+      {
+        std::vector<uint64_t> next(lstart.begin(), lstart.end() - 1);
+        for (uint32_t r : low) lgrouped[next[user_dense[log.user[r]]]++] = r;
+      }
+      init(ds.seen, low.size());
+      ds.seen_after.resize(low.size());
+      // (timestamp, row) order: ties keep file order, as the positives' stable sort does.
+      auto earlier = [&](uint32_t a, uint32_t b) { return ts(a) != ts(b) ? ts(a) < ts(b) : a < b; };
+      for (uint32_t u = 0; u < nu; ++u) {
+        auto b = lgrouped.begin() + static_cast<ptrdiff_t>(lstart[u]);
+        auto e = lgrouped.begin() + static_cast<ptrdiff_t>(lstart[u + 1]);
+        if (!std::is_sorted(b, e, by_time)) std::stable_sort(b, e, by_time);
+        uint64_t p = start[u];
+        for (uint64_t j = lstart[u]; j < lstart[u + 1]; ++j) {
+          const uint32_t r = lgrouped[j];
+          while (p < start[u + 1] && earlier(grouped[p], r)) ++p;
+          put(ds.seen, j, r);
+          ds.seen_after[j] = static_cast<uint32_t>(p - start[u]);
+        }
+        ds.seen.indptr[u + 1] = lstart[u + 1];
+      }
     }
     if (opt.protocol == Protocol::kSeedOof) {
       ds.recall_rows.resize(nu);

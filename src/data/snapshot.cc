@@ -152,6 +152,14 @@ void put_payload(Sink& s, const Dataset& ds) {
   put_section(s, "valid", [&](Sink& o) { put_interactions(o, ds.valid); });
   put_section(s, "test", [&](Sink& o) { put_interactions(o, ds.test); });
   put_section(s, "recall_rows", [&](Sink& o) { o.put_array(ds.recall_rows); });
+  // Only with keep_seen, so the content hash of a dataset without seen events is what it was
+  // before seen events existed (caches and bundles stay valid).
+  if (ds.options.keep_seen) {
+    put_section(s, "seen", [&](Sink& o) {
+      put_interactions(o, ds.seen);
+      o.put_array(ds.seen_after);
+    });
+  }
   put_section(s, "catalog", [&](Sink& o) {
     const Catalog& c = ds.catalog;
     o.put_strings(c.genre_names);
@@ -392,6 +400,7 @@ void save_snapshot(Dataset& ds, const std::string& dir) {
   s["train_rows"] = ds.train.nnz();
   s["valid_rows"] = ds.valid.nnz();
   s["test_rows"] = ds.test.nnz();
+  if (ds.options.keep_seen) s["seen_rows"] = ds.seen.nnz();
   if (ds.options.protocol == Protocol::kSeedOof) {
     uint64_t recall = 0;
     for (uint32_t r : ds.recall_rows) recall += r;
@@ -502,6 +511,34 @@ Dataset load_snapshot(const std::string& path) {
       if (ds.recall_rows.size() != ds.n_users) r.fail(fmt::format("{} entries for {} users", ds.recall_rows.size(), ds.n_users));
       for (uint32_t u = 0; u < ds.n_users; ++u) {
         if (ds.recall_rows[u] > ds.train.row_size(u)) r.fail(fmt::format("user {} exceeds its train row", u));
+      }
+    }
+  }
+  if (sections.count("seen")) {
+    Reader r = section("seen");
+    ds.options.keep_seen = true;
+    ds.seen = get_interactions(r);
+    ds.seen_after = r.get_array<uint32_t>("seen_after");
+    r.expect_end();
+    if (ds.seen.n_rows != ds.n_users || ds.seen.n_cols != ds.n_items) {
+      r.fail(fmt::format("{} x {} matrix for {} users x {} items", ds.seen.n_rows, ds.seen.n_cols,
+                         ds.n_users, ds.n_items));
+    }
+    try {
+      ds.seen.validate();
+    } catch (const Error& e) {
+      r.fail(e.what());
+    }
+    if (ds.seen_after.size() != ds.seen.nnz())
+      r.fail(fmt::format("{} seen_after entries for {} seen rows", ds.seen_after.size(),
+                         ds.seen.nnz()));
+    for (uint32_t u = 0; u < ds.n_users; ++u) {
+      const uint32_t positives = ds.train.row_size(u) + ds.valid.row_size(u) + ds.test.row_size(u);
+      for (uint64_t j = ds.seen.indptr[u]; j < ds.seen.indptr[u + 1]; ++j) {
+        if (ds.seen_after[j] > positives ||
+            (j > ds.seen.indptr[u] && ds.seen_after[j] < ds.seen_after[j - 1]))
+          r.fail(fmt::format("user {}: seen_after out of order or beyond the user's {} positives",
+                             u, positives));
       }
     }
   }

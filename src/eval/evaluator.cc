@@ -208,8 +208,11 @@ EvalResult evaluate(const Recaller& model, const Interactions& train, const Inte
                  q.history = train.row(u);
                  q.values = train.row_values(u);
                }
-               // top_n masks the whole history, i.e. exactly the training items.
-               for (const ScoredItem& s : model.top_n(q, max_k)) list.push_back(s.item);
+               // top_n masks the whole history, i.e. exactly the training items (and the
+               // request's known seen items).
+               std::span<const ItemId> skip;
+               if (opt.exclude != nullptr && u < opt.exclude->n_rows) skip = opt.exclude->row(u);
+               for (const ScoredItem& s : model.top_n(q, max_k, skip)) list.push_back(s.item);
              });
 }
 

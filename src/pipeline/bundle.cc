@@ -151,6 +151,8 @@ std::string build_bundle(const YAML::Node& cfg_in, const Dataset& ds, const fs::
     off["valid"] = evaluate_served(rec, in.valid, valid_opt).to_json(10);
     ServedEvalOptions test_opt = valid_opt;
     if (opt.test_sees_valid) test_opt.prior_events = &ds.valid;
+    const Interactions test_seen = ds.seen_since_train();  // no rows without keep_seen
+    test_opt.prior_seen = &test_seen;
     off["test"] = evaluate_served(rec, in.test, test_opt).to_json(10);
     off["test_history"] = opt.test_sees_valid
                               ? "training rows + the validation item as a live event"

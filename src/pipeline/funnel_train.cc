@@ -105,15 +105,20 @@ FunnelInputs prepare_funnel_inputs(const YAML::Node& cfg, const Dataset& ds,
         nonempty_rows(ds.test));
   const size_t quota = std::max({opt.heldout_quota, in.fusion_config.quota, ex.pool_quota});
   in.test_sees_valid = opt.test_sees_valid;
-  // Test users share the validation users' candidates unless their history differs.
-  const bool test_with_valid = opt.heldout_test && !opt.test_sees_valid;
-  in.heldout = collect_candidates(in.channels, in.names, ds.train, in.valid,
-                                  test_with_valid ? in.test : none, quota, threads);
-  if (opt.heldout_test && opt.test_sees_valid) {
+  // Test users share the validation users' candidates unless their history differs, or they
+  // know more seen items (keep_seen: the ones between the validation and the test item).
+  const Interactions valid_seen = ds.seen_at_valid(), test_seen = ds.seen_at_test();
+  in.separate_test = opt.heldout_test && (opt.test_sees_valid || test_seen.nnz() > 0);
+  const bool test_with_valid = opt.heldout_test && !in.separate_test;
+  in.heldout =
+      collect_candidates(in.channels, in.names, ds.train, in.valid,
+                         test_with_valid ? in.test : none, quota, threads, true, &valid_seen);
+  if (opt.heldout_test && opt.test_sees_valid)
     in.test_rows = with_heldout_appended(ds.train, ds.valid);
+  if (in.separate_test) {
     in.heldout_test =
-        collect_candidates(in.channels, in.names, in.test_rows, none, in.test, quota, threads,
-                           /*fitted_rows=*/false);
+        collect_candidates(in.channels, in.names, in.test_history(ds), none, in.test, quota,
+                           threads, /*fitted_rows=*/!opt.test_sees_valid, &test_seen);
   }
   in.fusion = fusion_at_quota(in, ds, in.fusion_config.quota, threads);
 
@@ -130,9 +135,13 @@ FunnelInputs prepare_funnel_inputs(const YAML::Node& cfg, const Dataset& ds,
   const FusionOptions train_fusion = ex.pool_quota == in.fusion_config.quota
                                          ? in.fusion
                                          : fusion_at_quota(in, ds, ex.pool_quota, threads);
+  // A training request knows the seen items before its first ranker-slice positive.
+  const Interactions ranker_seen =
+      ds.options.keep_seen ? ds.seen_at_ranker_slice() : Interactions();
   if (n_folds == 0) {
-    const PoolCandidates pc_train = collect_candidates(in.channels, in.names, in.fit_matrix,
-                                                       ranker_rows, none, ex.pool_quota, threads);
+    const PoolCandidates pc_train =
+        collect_candidates(in.channels, in.names, in.fit_matrix, ranker_rows, none, ex.pool_quota,
+                           threads, true, &ranker_seen);
     in.train_pools = fused_pools(pc_train, in.fit_matrix, train_fusion, ex.hard_depth, threads);
   } else {
     // Each fold's users are queried on their fold's channels (their rows there are the recall
@@ -143,8 +152,9 @@ FunnelInputs prepare_funnel_inputs(const YAML::Node& cfg, const Dataset& ds,
       const Interactions fold_rows = ranker_rows.slice_rows(
           [](uint32_t) { return 0u; },
           [&](uint32_t u) { return in.fold_of_user[u] == f ? ranker_rows.row_size(u) : 0u; });
-      const PoolCandidates pc = collect_candidates(fold.channels, in.names, fold.fit_matrix,
-                                                   fold_rows, none, ex.pool_quota, threads);
+      const PoolCandidates pc =
+          collect_candidates(fold.channels, in.names, fold.fit_matrix, fold_rows, none,
+                             ex.pool_quota, threads, true, &ranker_seen);
       auto pools = fused_pools(pc, fold.fit_matrix, train_fusion, ex.hard_depth, threads);
       for (uint32_t u = 0; u < pools.size() && u < ds.n_users; ++u)
         if (in.fold_of_user[u] == f && !pools[u].empty()) in.train_pools[u] = std::move(pools[u]);

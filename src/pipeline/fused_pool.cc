@@ -12,13 +12,23 @@
 
 namespace cascade {
 
+std::vector<ItemId> PoolCandidates::excluded(std::span<const ItemId> history, uint32_t u) const {
+  std::vector<ItemId> out(history.begin(), history.end());
+  if (u < exclude.n_rows) {
+    const auto e = exclude.row(u);
+    out.insert(out.end(), e.begin(), e.end());
+  }
+  return out;
+}
+
 PoolCandidates collect_candidates(const std::vector<const Recaller*>& channels,
                                   const std::vector<std::string>& names, const Interactions& train,
                                   const Interactions& valid, const Interactions& test, size_t quota,
-                                  int threads, bool fitted_rows) {
+                                  int threads, bool fitted_rows, const Interactions* exclude) {
   CASCADE_CHECK(channels.size() == names.size(), "collect_candidates: one name per channel");
   PoolCandidates pc;
   pc.channels = names;
+  if (exclude != nullptr) pc.exclude = *exclude;
   pc.per_user.resize(train.n_rows);
   Progress progress(fmt::format("candidates ({} channels, top {})", channels.size(), quota), train.n_rows,
                     "users");
@@ -31,11 +41,14 @@ PoolCandidates collect_candidates(const std::vector<const Recaller*>& channels,
     q.past_fit = !fitted_rows;  // recommender.cc's rule
     q.history = train.row(static_cast<uint32_t>(u));
     q.values = train.row_values(static_cast<uint32_t>(u));
+    const std::span<const ItemId> skip = u < pc.exclude.n_rows
+                                             ? pc.exclude.row(static_cast<uint32_t>(u))
+                                             : std::span<const ItemId>();
     auto& lists = pc.per_user[u];
     lists.resize(channels.size());
     for (size_t c = 0; c < channels.size(); ++c) {
       lists[c].channel = names[c];
-      lists[c].items = channels[c]->top_n(q, quota);
+      lists[c].items = channels[c]->top_n(q, quota, skip);
     }
   });
   return pc;
@@ -47,7 +60,8 @@ std::vector<std::vector<ItemId>> fuse_pool(const PoolCandidates& pc, const Inter
   std::vector<std::vector<ItemId>> lists(pc.per_user.size());
   parallel_for_dynamic(pc.per_user.size(), threads, 16, [&](size_t u, int) {
     if (pc.per_user[u].empty()) return;
-    auto fused = fuse(pc.per_user[u], opt, train.row(static_cast<uint32_t>(u)));
+    const auto uu = static_cast<uint32_t>(u);
+    auto fused = fuse(pc.per_user[u], opt, pc.excluded(train.row(uu), uu));
     lists[u].reserve(fused.size());
     for (const auto& f : fused) lists[u].push_back(f.item);
   });

@@ -53,7 +53,11 @@ struct Context {
   const Interactions& test_history;
   EvalOptions eval;
   int threads;
+  /// What validation and test requests know the user consumed besides the history
+  /// (Dataset::seen_at_valid / seen_at_test; no entries without keep_seen).
+  Interactions valid_seen, test_seen;
   bool test_sees_valid() const { return &test_history != &train; }
+  bool has_seen() const { return test_seen.nnz() > 0; }
 };
 
 // The candidates of the validation and test users. When test requests see the validation item
@@ -69,11 +73,14 @@ HeldoutCandidates heldout_candidates(const std::vector<const Recaller*>& models,
                                      size_t quota) {
   const Interactions none;
   HeldoutCandidates h;
-  h.valid = collect_candidates(models, names, cx.train, cx.ds.valid,
-                               cx.test_sees_valid() ? none : cx.ds.test, quota, cx.threads);
-  if (cx.test_sees_valid())
-    h.test_own = collect_candidates(models, names, cx.test_history, none, cx.ds.test, quota,
-                                    cx.threads, /*fitted_rows=*/false);
+  // Test requests know more seen items than validation ones, so their lists differ too.
+  const bool own_test = cx.test_sees_valid() || cx.has_seen();
+  h.valid = collect_candidates(models, names, cx.train, cx.ds.valid, own_test ? none : cx.ds.test,
+                               quota, cx.threads, true, &cx.valid_seen);
+  if (own_test)
+    h.test_own =
+        collect_candidates(models, names, cx.test_history, none, cx.ds.test, quota, cx.threads,
+                           /*fitted_rows=*/!cx.test_sees_valid(), &cx.test_seen);
   return h;
 }
 
@@ -92,6 +99,7 @@ Suite run_channels(const std::vector<ChannelSpec>& specs, const Context& cx, uin
     FittedChannel fc = fit_channel(spec, cx.ds, cx.train, cx.threads, seed);
     EvalOptions eo = cx.eval;
     eo.fitted_rows = !cx.test_sees_valid();  // the history past the fit: UserQuery::past_fit
+    eo.exclude = &cx.test_seen;
     EvalResult r = evaluate(*fc.model, cx.test_history, cx.ds.test, eo);
     Json& c = out[spec.name];
     write_metrics(r, pool, c);
@@ -226,7 +234,16 @@ nlohmann::ordered_json run_quality_bench(const YAML::Node& cfg, const Dataset& d
   // item per user in seed-loo and seed-oof).
   const Interactions test_rows =
       opt.test_sees_valid ? with_heldout_appended(train, ds.valid) : Interactions();
-  Context cx{ds, train, opt.test_sees_valid ? test_rows : train, {}, opt.threads};
+  Context cx{ds, train, opt.test_sees_valid ? test_rows : train, EvalOptions(), opt.threads,
+             {}, {}};
+  cx.valid_seen = ds.seen_at_valid();
+  cx.test_seen = ds.seen_at_test();
+  if (ds.options.keep_seen)
+    out["seen"] = {
+        {"rows", ds.seen.nnz()},
+        {"excluded_per_test_request",
+         static_cast<double>(cx.test_seen.nnz()) / std::max<uint32_t>(ds.n_users, 1)},
+        {"policy", "ratings below min_rating known before the request are never listed"}};
   cx.eval.threads = opt.threads;
   cx.eval.ks = {10, 200};
   for (size_t p : pool_sizes(pool)) cx.eval.ks.push_back(p);

@@ -67,7 +67,8 @@ std::vector<std::vector<FusedCandidate>> fused_pools(const PoolCandidates& pc, c
   std::vector<std::vector<FusedCandidate>> pools(pc.per_user.size());
   parallel_for_dynamic(pc.per_user.size(), threads, 16, [&](size_t u, int) {
     if (pc.per_user[u].empty()) return;
-    auto fused = fuse(pc.per_user[u], opt, history.row(static_cast<uint32_t>(u)));
+    const auto uu = static_cast<uint32_t>(u);
+    auto fused = fuse(pc.per_user[u], opt, pc.excluded(history.row(uu), uu));
     if (fused.size() > depth) fused.resize(depth);
     pools[u] = std::move(fused);
   });
@@ -101,6 +102,9 @@ RankTrainSet build_training_set(const UserFeatures& fb, const Dataset& ds,
     const auto times = ds.train.row_times(u);
     const auto history = row.subspan(0, split);
     std::unordered_set<ItemId> seen(history.begin(), history.end());
+    // Items the request knows the user consumed without liking (keep_seen): never served, so
+    // never a negative either.
+    for (const ItemId i : ds.seen_before(u, split)) seen.insert(i);
     std::unordered_set<ItemId> in_pool;
     for (const auto& c : pools[u]) in_pool.insert(c.item);
     std::vector<ItemId> items;

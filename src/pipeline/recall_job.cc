@@ -42,12 +42,15 @@ std::string DataSource::fingerprint() const {
   std::string cols;
   for (const auto& c : load.columns) cols += c + ",";
   return fmt::format(
-      "dataset={};path={};protocol={};min_rating={};min_positives={};oof={};time={},{};skip={};sep="
-      "{};"
-      "columns={};header={}",
-      dataset, fs::weakly_canonical(path).string(), protocol_name(prepare.protocol),
-      prepare.min_rating, prepare.min_positives, prepare.oof_fraction, prepare.time_train,
-      prepare.time_valid, load.skip_bad_rows, load.sep, cols, load.header);
+             "dataset={};path={};protocol={};min_rating={};min_positives={};oof={};time={},{};skip="
+             "{};sep="
+             "{};"
+             "columns={};header={}",
+             dataset, fs::weakly_canonical(path).string(), protocol_name(prepare.protocol),
+             prepare.min_rating, prepare.min_positives, prepare.oof_fraction, prepare.time_train,
+             prepare.time_valid, load.skip_bad_rows, load.sep, cols, load.header) +
+         // Only when on, so the fingerprints (and cached snapshots) of other runs stay valid.
+         (prepare.keep_seen ? ";keep_seen=1" : "");
 }
 
 DataSource data_source_from_yaml(const YAML::Node& data) {
@@ -66,6 +69,7 @@ DataSource data_source_from_yaml(const YAML::Node& data) {
   s.prepare.oof_fraction = get_or<double>(data, "oof_fraction", 0.1);
   s.prepare.time_train = get_or<double>(data, "time_train", 0.8);
   s.prepare.time_valid = get_or<double>(data, "time_valid", 0.1);
+  s.prepare.keep_seen = get_or<bool>(data, "keep_seen", false);
   s.load.skip_bad_rows = get_or<bool>(data, "skip_bad_rows", false);
   s.load.sep = unescape_sep(get_or<std::string>(data, "sep", ","));
   if (data["columns"]) s.load.columns = parse_columns(get_or<std::string>(data, "columns", ""));

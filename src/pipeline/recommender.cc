@@ -70,6 +70,12 @@ ResolvedRequest Recommender::resolve(const RecommendRequest& req) const {
     r.history.assign(row.begin(), row.end());
     r.times.assign(row_t.begin(), row_t.end());
     r.values.assign(row_v.begin(), row_v.end());  // the training row's values (ratings)
+    const auto seen = ds.seen_before(u, ds.train.row_size(u));
+    r.seen.assign(seen.begin(), seen.end());
+  }
+  for (const std::string& raw : req.seen) {
+    const int64_t item = ds.find_item(raw);
+    if (item >= 0) r.seen.push_back(static_cast<ItemId>(item));  // unknown: never listed anyway
   }
   for (const LiveEvent& e : req.events) {
     const int64_t item = ds.find_item(e.item);
@@ -90,7 +96,7 @@ std::vector<FusedCandidate> Recommender::pool(const ResolvedRequest& r, size_t d
       depth <= fopt.pool_size,
       fmt::format("pool depth {} exceeds the bundle's fused pool of {}", depth, fopt.pool_size));
   fopt.pool_size = std::min(fopt.pool_size, depth ? depth : bundle_->pool_depth());
-  return fuse_channels(bundle_->channels(), r.query(), fopt);
+  return fuse_channels(bundle_->channels(), r.query(), fopt, r.seen);
 }
 
 RecommendResponse Recommender::recommend(const RecommendRequest& req) const {

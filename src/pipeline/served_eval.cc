@@ -62,6 +62,10 @@ ServedEval evaluate_served(const Recommender& rec, const Interactions& heldout,
         live.push_back({ds.item_ids[pe.row(u)[j]], pe.row_times(u)[j]});
     }
     r.events = live;
+    std::vector<std::string> seen;
+    if (opt.prior_seen && u < opt.prior_seen->n_rows)
+      for (const ItemId i : opt.prior_seen->row(u)) seen.push_back(ds.item_ids[i]);
+    r.seen = seen;
     responses[i] = rec.recommend(r);
   });
   ServedEval e;

@@ -85,12 +85,17 @@ Json run_sweep_bench(const YAML::Node& cfg, const Dataset& ds, const SweepOption
   for (const auto& v : opt.values) out["values"].push_back(value_json(v));
   out["runs"] = Json::array();
   std::vector<double> valid_r10;
+  // keep_seen: what validation / test requests know the user consumed (no rows otherwise).
+  const Interactions valid_seen = ds.seen_at_valid(), test_seen = ds.seen_at_test();
   for (size_t i = 0; i < specs.size(); ++i) {
     spdlog::info("sweep {}.{} = {}: fitting {}", opt.channel, opt.param, opt.values[i],
                  specs[i].spec());
     const FittedChannel fc = fit_channel(specs[i], ds, train, opt.threads, config_seed(cfg));
-    const EvalResult valid = evaluate(*fc.model, train, ds.valid, eval);
-    const EvalResult test = evaluate(*fc.model, train, ds.test, eval);
+    EvalOptions valid_eval = eval, test_eval = eval;
+    valid_eval.exclude = &valid_seen;
+    test_eval.exclude = &test_seen;
+    const EvalResult valid = evaluate(*fc.model, train, ds.valid, valid_eval);
+    const EvalResult test = evaluate(*fc.model, train, ds.test, test_eval);
     spdlog::info("sweep {}.{} = {}: fit {:.1f} s, valid recall@10 {:.4f}, test recall@10 {:.4f}",
                  opt.channel, opt.param, opt.values[i], fc.fit_seconds,
                  valid.summary.at("recall@10"), test.summary.at("recall@10"));

@@ -110,6 +110,75 @@ TEST(PrepareSeedLoo, HandComputedSplit) {
   EXPECT_EQ(ds.content_hash.size(), 32u);
 }
 
+TEST(PrepareSeen, LowRatingsBecomeSeenEventsPlacedAmongThePositives) {
+  // User "1" in (time, file order): a+ z- b- c+ d- e+ x- f+ g-; z is not a catalogue item.
+  RawLog log = make_log({
+      {"1", "a", 5, 10},
+      {"1", "b", 2, 15},
+      {"1", "c", 4, 20},
+      {"1", "d", 3, 25},
+      {"1", "e", 4, 30},
+      {"1", "x", 1, 30},  // x ties with e, later in the file: after e
+      {"1", "f", 5, 40},
+      {"1", "g", 1, 50},  // g after the test item: known to no request
+      {"1", "z", 2, 12},  // z has no positive anywhere: not in the catalogue
+      {"2", "b", 5, 1},
+      {"2", "d", 5, 2},
+      {"2", "x", 5, 3},
+      {"2", "g", 5, 4},
+      {"2", "a", 1, 0},
+  });
+  PrepareOptions o = opts(Protocol::kSeedLoo);
+  o.keep_seen = true;
+  const Dataset ds = prepare_dataset(log, "s", o);
+  const Dataset plain = prepare_dataset(log, "s", opts(Protocol::kSeedLoo));
+  // The positives and their split are what they are without keep_seen.
+  EXPECT_EQ(ds.item_ids, plain.item_ids);
+  EXPECT_EQ(ds.train.indices, plain.train.indices);
+  EXPECT_EQ(ds.test.indices, plain.test.indices);
+  EXPECT_EQ(plain.seen.nnz(), 0u);
+  EXPECT_EQ(plain.seen_before(0, 99).size(), 0u);
+  // User "1": positives a c e f -> train a c, valid e, test f.
+  EXPECT_EQ(row_items(ds, ds.train, 0), (Strings{"a", "c"}));
+  EXPECT_EQ(row_items(ds, ds.valid, 0), (Strings{"e"}));
+  EXPECT_EQ(row_items(ds, ds.test, 0), (Strings{"f"}));
+  EXPECT_EQ(row_items(ds, ds.seen, 0), (Strings{"b", "d", "x", "g"}));
+  EXPECT_EQ(ds.seen_after, (std::vector<uint32_t>{1, 2, 3, 4, 0}));  // user 2's "a" before all
+  EXPECT_EQ(ds.seen.row_values(0)[0], 2.0f);
+  EXPECT_EQ(ds.seen.row_times(0)[2], 30);
+  auto items = [&](std::span<const ItemId> s) {
+    Strings out;
+    for (ItemId i : s) out.push_back(ds.item_ids[i]);
+    return out;
+  };
+  EXPECT_EQ(items(ds.seen_before(0, 0)), (Strings{}));
+  EXPECT_EQ(items(ds.seen_before(0, 2)), (Strings{"b", "d"}));       // a validation request
+  EXPECT_EQ(items(ds.seen_before(0, 3)), (Strings{"b", "d", "x"}));  // a test request
+  EXPECT_EQ(items(ds.seen_before(0, 99)), (Strings{"b", "d", "x", "g"}));
+  EXPECT_EQ(ds.seen_at_valid().row_size(0), 2u);
+  EXPECT_EQ(ds.seen_at_test().row_size(0), 3u);
+  EXPECT_EQ(ds.seen_at_test().row_size(1), 1u);
+  const Interactions news = ds.seen_since_train();
+  EXPECT_EQ(items(news.row(0)), (Strings{"x"}));
+  EXPECT_EQ(news.row_size(1), 0u);
+  EXPECT_NO_THROW(ds.seen.validate());
+  EXPECT_THROW(ds.seen_at_ranker_slice(), Error);  // seed-loo has no ranker slice
+
+  // seed-oof: the ranker-slice request knows the seen events before its first positive.
+  PrepareOptions oof = opts(Protocol::kSeedOof);
+  oof.keep_seen = true;
+  oof.oof_fraction = 0.5;
+  const Dataset d2 = prepare_dataset(log, "s", oof);
+  ASSERT_EQ(d2.recall_rows[0], 1u);                      // recall slice a, ranker slice c
+  EXPECT_EQ(d2.seen_at_ranker_slice().row_size(0), 1u);  // b only
+
+  // time: not supported, said plainly.
+  PrepareOptions t = opts(Protocol::kTime, 1);
+  t.keep_seen = true;
+  EXPECT_NE(error_of([&] { prepare_dataset(log, "s", t); }).find("keep_seen needs a seed protocol"),
+            std::string::npos);
+}
+
 TEST(PrepareSeedLoo, TiesFollowFileOrder) {
   // All rows at the same time: the row later in the file counts as later.
   RawLog log = make_log({{"1", "a", 5, 7}, {"1", "b", 5, 7}, {"1", "c", 5, 7}, {"1", "d", 5, 7}});

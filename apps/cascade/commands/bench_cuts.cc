@@ -55,6 +55,8 @@ void add_bench_cuts(CLI::App* bench) {
     const Dataset& ds = rec.bundle().data();
     ServedEvalOptions so;
     if (o->split == "test" && o->test_sees_valid) so.prior_events = &ds.valid;
+    const Interactions test_seen = ds.seen_since_train();  // what test requests add (keep_seen)
+    if (o->split == "test") so.prior_seen = &test_seen;
     nlohmann::ordered_json out;
     out["bundle"] = rec.bundle().version();
     out["dataset"] = ds.name;

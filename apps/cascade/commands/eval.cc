@@ -52,6 +52,8 @@ void add_eval_command(CLI::App& app) {
     if (split != "test" && split != "valid")
       throw Error("config: eval.split must be test or valid, got " + split);
     const Interactions& heldout = split == "test" ? ds.test : ds.valid;
+    // keep_seen: what the split's requests know the user consumed (no rows otherwise).
+    const Interactions heldout_seen = split == "test" ? ds.seen_at_test() : ds.seen_at_valid();
 
     const bool root = dist::world().rank == 0;
     std::optional<RunStore> store;
@@ -77,7 +79,9 @@ void add_eval_command(CLI::App& app) {
       EvalResult r;
       {
         const dist::Collective collective;  // a no-op in a single process
-        r = evaluate(*model, w.train, heldout, w.eval);
+        EvalOptions eo = w.eval;
+        eo.exclude = &heldout_seen;
+        r = evaluate(*model, w.train, heldout, eo);
       }
       evaluated_users = r.users.size();
       if (!root) continue;

@@ -56,7 +56,10 @@ void add_train_command(CLI::App& app) {
       FittedChannel fc = fit_channel(spec, ds, w.train, config_threads(cfg), config_seed(cfg));
       fs::path model_dir = w.model_dir(spec.name);
       if (root) save_recaller(*fc.model, model_dir);
-      EvalResult r = evaluate(*fc.model, w.train, ds.valid, w.eval);
+      EvalOptions eo = w.eval;
+      const Interactions valid_seen = ds.seen_at_valid();  // keep_seen (no rows otherwise)
+      eo.exclude = &valid_seen;
+      EvalResult r = evaluate(*fc.model, w.train, ds.valid, eo);
       collective.reset();
       if (!root) continue;
       spdlog::info("{}: fit {:.2f} s, validation recall@10 {:.4f}, saved to {}", spec.name,

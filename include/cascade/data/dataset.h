@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -33,6 +34,10 @@ struct PrepareOptions {
   /// time: train / validation / test shares of the global timestamp order.
   double time_train = 0.8;
   double time_valid = 0.1;
+  /// Seed protocols: keep the rows below min_rating (of kept users and catalogue items) as
+  /// *seen* events (Dataset::seen) instead of dropping them. They are never positives and never
+  /// trained on; a request knows the ones before it, and no list recommends them again.
+  bool keep_seen = false;
 };
 
 namespace detail {
@@ -78,7 +83,34 @@ struct Dataset {
   /// the recall slice, the rest the ranker slice.
   std::vector<uint32_t> recall_rows;
 
+  /// PrepareOptions::keep_seen: per user, the catalogue items of the rows that are not
+  /// positives, in time order (ties in file order), values = rating, times = timestamp. Without
+  /// keep_seen it has no rows.
+  Interactions seen;
+  /// Parallel to seen's entries: how many of the user's positives (train, then valid, then test:
+  /// its whole time-ordered positive sequence) come before the entry. Non-decreasing in a row.
+  std::vector<uint32_t> seen_after;
+
   Catalog catalog;
+
+  /// The seen items known before the user's positive number `positives` (0-based over train,
+  /// valid, test): the prefix of seen.row(u) with seen_after <= positives. So a validation
+  /// request (seed protocols) knows seen_before(u, train.row_size(u)), a test request
+  /// seen_before(u, train.row_size(u) + 1). Empty without keep_seen.
+  std::span<const ItemId> seen_before(uint32_t u, uint32_t positives) const;
+  /// Every user's seen_before(u, positives[u]) as a matrix shaped like train (rows empty
+  /// without keep_seen): the exclusions of one set of requests.
+  Interactions seen_known(std::span<const uint32_t> positives) const;
+  /// What validation requests know: positives = the user's train rows (seed protocols).
+  Interactions seen_at_valid() const;
+  /// What test requests know: train + validation positives, whether or not the request's
+  /// history holds the validation item (it happened before the test item either way).
+  Interactions seen_at_test() const;
+  /// What a seed-oof ranker-slice request knows: positives = recall_rows.
+  Interactions seen_at_ranker_slice() const;
+  /// seen_at_test() without what a request at the end of the training row already knows: the
+  /// seen items a test request brings as news (the served path's RecommendRequest::seen).
+  Interactions seen_since_train() const;
 
   /// Hex digest of the snapshot's content; every artefact trained on it records it.
   std::string content_hash;
@@ -110,7 +142,10 @@ struct Dataset {
 ///     train items only);
 ///     duplicate (user, item) rows are kept as separate rows under every protocol, so with
 ///     duplicates in the log a seed valid/test item can also occur in train;
-///  4. seed-oof: recall_rows[u] = n_u - max(1, lround(oof_fraction * n_u)), n_u = train rows.
+///  4. seed-oof: recall_rows[u] = n_u - max(1, lround(oof_fraction * n_u)), n_u = train rows;
+///  5. keep_seen (seed protocols only): the kept users' rows below min_rating whose item is in
+///     the catalogue become `seen` (with seen_after counted in the (timestamp, file order)
+///     sequence of all the user's rows).
 /// Fills content_hash (dataset_content_hash in snapshot.h). Throws cascade::Error for bad
 /// options, and when nothing is left after filtering (saying what each filter dropped).
 Dataset prepare_dataset(const RawLog& log, const std::string& name, const PrepareOptions& opt);

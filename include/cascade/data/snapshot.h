@@ -7,7 +7,8 @@
 //                      32 hex chars: XXH3-128 of the provenance block
 //   payload:    length-prefixed sections (u32 name length, name, u64 byte length, bytes):
 //               "options", "user_ids", "item_ids", "train", "valid", "test", "recall_rows",
-//               "catalog" — everything that defines the data;
+//               "catalog", and "seen" (only with PrepareOptions::keep_seen) — everything
+//               that defines the data;
 //   provenance: the same section format: "source" (the path the data was read from). Kept
 //               out of the content hash so the same data prepared from another path hashes
 //               the same, but still checked on load.

@@ -24,6 +24,10 @@ struct EvalOptions {
   /// the fit) sets UserQuery::past_fit, so no channel answers from state trained on the user's
   /// rows, as the Recommender queries a request that brings live events.
   bool fitted_rows = true;
+  /// evaluate(): per user, items the request knows the user consumed besides the `train` row
+  /// (Dataset::seen_known, e.g. ratings below the positive threshold): never listed. Null or a
+  /// row-less matrix = none.
+  const Interactions* exclude = nullptr;
 };
 
 struct EvalResult {

@@ -58,16 +58,20 @@ struct FunnelInputs {
   /// sample of their users when `eval.max_users` is set (big logs; the log says so).
   Interactions valid, test;
   PoolCandidates heldout;  ///< per channel, for the users of `valid` (and `test`)
-  /// With test_sees_valid: ds.train with each user's validation item appended, and the test
-  /// users' candidates over it (heldout then holds the validation users only).
+  /// With test_sees_valid: ds.train with each user's validation item appended. With
+  /// separate_test, heldout_test holds the test users' candidates (heldout then holds the
+  /// validation users only).
   Interactions test_rows;
   PoolCandidates heldout_test;
   bool test_sees_valid = false;
+  /// heldout_test holds the test users' candidates (their history or their known seen items
+  /// differ from the validation requests').
+  bool separate_test = false;
   /// The history of a test request (ds.train, or test_rows) and the test users' candidates.
   const Interactions& test_history(const Dataset& ds) const {
     return test_sees_valid ? test_rows : ds.train;
   }
-  const PoolCandidates& test_candidates() const { return test_sees_valid ? heldout_test : heldout; }
+  const PoolCandidates& test_candidates() const { return separate_test ? heldout_test : heldout; }
   std::vector<std::vector<FusedCandidate>>
       train_pools;  ///< history = recall slice, depth rank.examples.hard_depth
   /// What the served channels were fitted on: the recall slice, or with channel folds every

@@ -23,18 +23,27 @@ namespace cascade {
 struct PoolCandidates {
   std::vector<std::string> channels;
   std::vector<std::vector<ChannelCandidates>> per_user;  ///< [user][channel]
+  /// Per user, what the requests excluded besides their history (Dataset::seen_known): the
+  /// channels' lists skip it, and fusing these lists excludes it again. No rows = nothing.
+  Interactions exclude;
+  /// The items a fusion of user u's lists excludes: `history` plus exclude's row.
+  std::vector<ItemId> excluded(std::span<const ItemId> history, uint32_t u) const;
 };
 
 /// Queries every channel for every user that has a held-out item in `valid` or `test`, with
 /// `train`'s row as the history. fitted_rows: `train` is what the channels were fitted on; false
 /// (a history extended past the fit, e.g. with the validation item) sets UserQuery::past_fit, as
-/// the Recommender does with live events.
+/// the Recommender does with live events. `exclude` (optional; e.g. Dataset::seen_at_valid()):
+/// per user, items the request knows the user consumed besides the history; no list holds them
+/// (top_n refills to `quota`, as serving queries the channels), and it is kept in the result.
 PoolCandidates collect_candidates(const std::vector<const Recaller*>& channels,
                                   const std::vector<std::string>& names, const Interactions& train,
                                   const Interactions& valid, const Interactions& test, size_t quota,
-                                  int threads, bool fitted_rows = true);
+                                  int threads, bool fitted_rows = true,
+                                  const Interactions* exclude = nullptr);
 
-/// Fuses every user's lists (training items excluded again after fusion) into ranked lists.
+/// Fuses every user's lists (training items and pc.exclude excluded again after fusion) into
+/// ranked lists.
 std::vector<std::vector<ItemId>> fuse_pool(const PoolCandidates& pc, const Interactions& train,
                                            const FusionOptions& opt, int threads = 0);
 

@@ -3,6 +3,8 @@
 // `cascade bench rerank` evaluates offline, so the served and the measured funnel are one code.
 //
 //   history  = the user's training row (bundle) + live events since (raw ids, oldest first)
+//   seen     = items the user consumed without making them positives (the bundle's seen events
+//              before the training row's end + the request's `seen`): no list holds them
 //   recall   = every channel's top `quota` for that history, fused; the top `pool_depth` kept
 //   rank     = the ranking stage (rank_stage.h): features -> pre-ranker over the pool -> its top
 //              max(pre_keep, k) -> fine-ranker -> its top max(fine_keep, k)
@@ -37,6 +39,10 @@ struct LiveEvent {
 struct RecommendRequest {
   std::string user;                   ///< raw user id
   std::span<const LiveEvent> events;  ///< live events since the bundle, oldest first
+  /// Items the user consumed since the bundle without making them positives (raw ids; e.g. a
+  /// rating below the threshold): excluded from every list, never a history item. Together with
+  /// the bundle's seen events before the user's training row ends (Dataset::seen).
+  std::span<const std::string> seen;
   size_t k = 10;
   double diversity = -1;  ///< MMR lambda in [0, 1]; < 0 = the bundle's rerank.diversity
   bool explain = false;   ///< fill RecommendedItem::because
@@ -97,6 +103,9 @@ struct ResolvedRequest {
   std::vector<ItemId> history;
   std::vector<int64_t> times;
   std::vector<float> values;
+  /// Items no list may hold besides the history: the bundle's seen events of a known user
+  /// (Dataset::seen_before the end of the training row), then the request's `seen` items.
+  std::vector<ItemId> seen;
   /// The channels' query: the trained user id only when the history is exactly what the
   /// channels were fitted on (no live events). Views into this object.
   UserQuery query() const;

@@ -39,6 +39,9 @@ struct ServedEvalOptions {
   /// validation item for test requests): a request made after them, as serving would see it.
   /// nullptr = none (the history is the bundle's training rows).
   const Interactions* prior_events = nullptr;
+  /// Per user, seen items the request passes as RecommendRequest::seen (the ones between the
+  /// bundle's training row and the held-out item: Dataset::seen_known minus the bundle's own).
+  const Interactions* prior_seen = nullptr;
   /// Requests served at once (0 = the hardware's threads). The figures do not depend on it; the
   /// latencies are measured with this many requests in flight.
   int threads = 1;
