@@ -66,6 +66,43 @@ TEST(FusedPool, CandidatesMaskTrainingItemsAndTuningUsesValidationOnly) {
   EXPECT_DOUBLE_EQ(r.summary.at("recall@1"), 0.0);
 }
 
+// Seen items (Dataset::seen_known): no channel list, fused list or evaluated list holds them,
+// and the channels refill to the quota past them, as serving's top_n(q, k, exclude) does.
+TEST(FusedPool, SeenItemsAreExcludedEverywhereAndListsRefill) {
+  FixedRecaller a({6, 5, 4, 3, 2, 1}), b({1, 2, 3, 4, 5, 6});
+  const Interactions train = test::make_rows(6, {{0}, {0}});
+  const Interactions valid = test::make_rows(6, {{2}, {5}});
+  const Interactions none;
+  const Interactions seen = test::make_rows(6, {{1, 5}, {}});  // user 0 consumed 1 and 5
+  const PoolCandidates pc =
+      collect_candidates({&a, &b}, {"a", "b"}, train, valid, none, 3, 1, true, &seen);
+  // User 0: A's top 3 past {0, 1, 5} is 2 3 4; B's is 4 3 2. User 1 only loses item 0.
+  auto items = [](const ChannelCandidates& l) {
+    std::vector<ItemId> out;
+    for (const auto& s : l.items) out.push_back(s.item);
+    return out;
+  };
+  EXPECT_EQ(items(pc.per_user[0][0]), (std::vector<ItemId>{2, 3, 4}));
+  EXPECT_EQ(items(pc.per_user[0][1]), (std::vector<ItemId>{4, 3, 2}));
+  EXPECT_EQ(items(pc.per_user[1][0]), (std::vector<ItemId>{1, 2, 3}));
+  EXPECT_EQ(items(pc.per_user[1][1]), (std::vector<ItemId>{5, 4, 3}));
+  EXPECT_EQ(pc.excluded(train.row(0), 0), (std::vector<ItemId>{0, 1, 5}));
+  FusionOptions opt;
+  opt.pool_size = 6;
+  const auto lists = fuse_pool(pc, train, opt, 1);
+  for (ItemId i : lists[0]) EXPECT_TRUE(i != 0 && i != 1 && i != 5) << i;
+  EXPECT_EQ(lists[0].size(), 3u);
+  // The evaluator skips them too: user 1's best unseen item under A is 1, user 0's is 2.
+  EvalOptions eo;
+  eo.ks = {1};
+  eo.threads = 1;
+  eo.exclude = &seen;
+  const Interactions want = test::make_rows(6, {{2}, {1}});
+  EXPECT_DOUBLE_EQ(evaluate(a, train, want, eo).summary.at("recall@1"), 1.0);
+  eo.exclude = nullptr;
+  EXPECT_DOUBLE_EQ(evaluate(a, train, want, eo).summary.at("recall@1"), 0.5);  // user 0 gets 1
+}
+
 // Scores item u + 1 highest for a known user u whose history is the fitted row, item 0 otherwise
 // (a fitted factor model answers such a user from the user's trained vector, and folds the
 // history in past the fit); with `side`, item u + 1 for any known user (side information, such

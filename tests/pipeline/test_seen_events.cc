@@ -1,0 +1,89 @@
+// Seen events served: a bundle prepared with keep_seen never lists a user's seen items (the
+// bundle's, and the ones a request brings), and its offline test requests bring the seen items
+// between the training row and the test item.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <set>
+
+#include "cascade/data/synth.h"
+#include "cascade/pipeline/served_eval.h"
+#include "support/tiny_bundle.h"
+
+namespace cascade {
+namespace {
+
+using testing::TempDir;
+
+Dataset seen_dataset() {
+  SynthOptions so;
+  so.users = 400;
+  so.items = 150;
+  so.interactions = 12000;
+  so.genres = 6;
+  so.seed = 5;
+  PrepareOptions po;
+  po.protocol = Protocol::kSeedOof;
+  po.min_rating = 4;
+  po.keep_seen = true;
+  return synth_dataset(so, po);
+}
+
+TEST(SeenEvents, ServedListsNeverHoldTheUsersSeenItems) {
+  TempDir dir;
+  BundleBuildOptions bo;
+  bo.threads = 1;
+  build_bundle(testing::tiny_config(), seen_dataset(), dir.path() / "b", bo);
+  const Recommender rec(Bundle::load(dir.path() / "b"));
+  const Dataset& ds = rec.bundle().data();
+  ASSERT_TRUE(ds.options.keep_seen);
+  ASSERT_GT(ds.seen.nnz(), 1000u);
+  size_t checked = 0, users_with_seen = 0;
+  for (uint32_t u = 0; u < ds.n_users; u += 7) {
+    const auto seen = ds.seen_before(u, ds.train.row_size(u));
+    users_with_seen += !seen.empty();
+    RecommendRequest r;
+    r.user = ds.user_ids[u];
+    r.k = 20;
+    r.pool_top = 100;
+    const RecommendResponse resp = rec.recommend(r);
+    ASSERT_EQ(resp.items.size(), 20u);
+    const std::set<ItemId> s(seen.begin(), seen.end());
+    for (const auto& it : resp.items) EXPECT_FALSE(s.count(it.item)) << "user " << u;
+    for (const ItemId i : resp.pool_top) EXPECT_FALSE(s.count(i)) << "user " << u;
+    ++checked;
+  }
+  EXPECT_GT(users_with_seen, checked / 2);
+
+  // A request's own seen items leave its list, which is refilled.
+  RecommendRequest r;
+  r.user = ds.user_ids[3];
+  r.k = 10;
+  const RecommendResponse before = rec.recommend(r);
+  ASSERT_EQ(before.items.size(), 10u);
+  const std::vector<std::string> now_seen = {ds.item_ids[before.items[0].item],
+                                             ds.item_ids[before.items[4].item], "no-such-item"};
+  r.seen = now_seen;
+  const RecommendResponse after = rec.recommend(r);
+  ASSERT_EQ(after.items.size(), 10u);
+  for (const auto& it : after.items) {
+    EXPECT_NE(it.item, before.items[0].item);
+    EXPECT_NE(it.item, before.items[4].item);
+  }
+
+  // Offline test requests: the seen items between the training row and the test item are sent
+  // as the request's seen items; served figures with them differ from figures without.
+  const Interactions news = ds.seen_since_train();
+  ASSERT_GT(news.nnz(), 0u);
+  ServedEvalOptions o;
+  o.threads = 1;
+  o.prior_events = &ds.valid;
+  const ServedEval without = evaluate_served(rec, ds.test, o);
+  o.prior_seen = &news;
+  const ServedEval with = evaluate_served(rec, ds.test, o);
+  EXPECT_EQ(with.users, without.users);
+  EXPECT_NE(with.pool_recall, without.pool_recall);
+}
+
+}  // namespace
+}  // namespace cascade
