@@ -81,4 +81,19 @@ Interactions sample_rows(const Interactions& m, size_t max_rows, uint64_t seed) 
                       [&](uint32_t r) { return keep[r] ? m.row_size(r) : 0u; });
 }
 
+void merge_by_time(std::span<const uint32_t> a, std::span<const int64_t> a_times,
+                   std::span<const uint32_t> b, std::span<const int64_t> b_times,
+                   std::vector<uint32_t>& out, std::vector<uint8_t>* from_a) {
+  CASCADE_CHECK(a.size() == a_times.size() && b.size() == b_times.size(),
+                "merge_by_time: items and times differ in length");
+  out.clear();
+  if (from_a) from_a->clear();
+  size_t i = 0, j = 0;
+  while (i < a.size() || j < b.size()) {
+    const bool take_a = j == b.size() || (i < a.size() && a_times[i] <= b_times[j]);
+    out.push_back(take_a ? a[i++] : b[j++]);
+    if (from_a) from_a->push_back(take_a ? 1 : 0);
+  }
+}
+
 }  // namespace cascade

@@ -101,6 +101,30 @@ Interactions Dataset::seen_at_test() const {
   return seen_known(known);
 }
 
+Interactions Dataset::with_seen(const Interactions& rows) const {
+  CASCADE_CHECK(
+      rows.n_rows == n_users,
+      fmt::format("dataset {}: with_seen over {} rows for {} users", name, rows.n_rows, n_users));
+  std::vector<uint32_t> known(n_users);
+  for (uint32_t u = 0; u < n_users; ++u) known[u] = rows.row_size(u);
+  const Interactions s = seen_known(known);
+  Interactions m;
+  m.n_cols = rows.n_cols;
+  std::vector<uint32_t> items;
+  std::vector<uint8_t> from_rows;
+  std::vector<float> values;
+  std::vector<int64_t> times;
+  for (uint32_t u = 0; u < n_users; ++u) {
+    merge_by_time(rows.row(u), rows.row_times(u), s.row(u), s.row_times(u), items, &from_rows);
+    values.assign(from_rows.begin(), from_rows.end());
+    times.clear();
+    size_t a = 0, b = 0;
+    for (uint8_t f : from_rows) times.push_back(f ? rows.row_times(u)[a++] : s.row_times(u)[b++]);
+    m.append_row(items, values, times);
+  }
+  return m;
+}
+
 Interactions Dataset::seen_since_train() const {
   Interactions m;
   m.n_cols = n_items;

@@ -211,7 +211,15 @@ EvalResult evaluate(const Recaller& model, const Interactions& train, const Inte
                // top_n masks the whole history, i.e. exactly the training items (and the
                // request's known seen items).
                std::span<const ItemId> skip;
-               if (opt.exclude != nullptr && u < opt.exclude->n_rows) skip = opt.exclude->row(u);
+               thread_local std::vector<ItemId> context;  // history + seen events, by time
+               if (opt.exclude != nullptr && u < opt.exclude->n_rows) {
+                 skip = opt.exclude->row(u);
+                 if (!skip.empty() && u < train.n_rows) {
+                   merge_by_time(q.history, train.row_times(u), skip, opt.exclude->row_times(u),
+                                 context);
+                   q.context = context;
+                 }
+               }
                for (const ScoredItem& s : model.top_n(q, max_k, skip)) list.push_back(s.item);
              });
 }

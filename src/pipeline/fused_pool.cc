@@ -41,9 +41,14 @@ PoolCandidates collect_candidates(const std::vector<const Recaller*>& channels,
     q.past_fit = !fitted_rows;  // recommender.cc's rule
     q.history = train.row(static_cast<uint32_t>(u));
     q.values = train.row_values(static_cast<uint32_t>(u));
-    const std::span<const ItemId> skip = u < pc.exclude.n_rows
-                                             ? pc.exclude.row(static_cast<uint32_t>(u))
-                                             : std::span<const ItemId>();
+    const auto uu = static_cast<uint32_t>(u);
+    const std::span<const ItemId> skip =
+        u < pc.exclude.n_rows ? pc.exclude.row(uu) : std::span<const ItemId>();
+    thread_local std::vector<ItemId> context;  // history + seen events, by time
+    if (!skip.empty()) {
+      merge_by_time(q.history, train.row_times(uu), skip, pc.exclude.row_times(uu), context);
+      q.context = context;
+    }
     auto& lists = pc.per_user[u];
     lists.resize(channels.size());
     for (size_t c = 0; c < channels.size(); ++c) {

@@ -199,6 +199,9 @@ FittedChannel fit_channel(const ChannelSpec& spec, const Dataset& ds, const Inte
   in.seed = seed;
   in.valid = &ds.valid;
   in.dataset_hash = ds.content_hash;
+  // keep_seen: the rows with the seen events known by their end, for sequence channels.
+  const Interactions context = ds.options.keep_seen ? ds.with_seen(train) : Interactions();
+  if (ds.options.keep_seen) in.context = &context;
   const Stopwatch t0;
   f.model->fit(in);
   f.fit_seconds = t0.seconds();

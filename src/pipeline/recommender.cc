@@ -52,12 +52,14 @@ UserQuery ResolvedRequest::query() const {
   q.past_fit = known_user && live_events > 0;
   q.history = history;
   q.values = values;  // as offline evaluation queries the channels (fused_pool.h)
+  q.context = context;
   return q;
 }
 
 ResolvedRequest Recommender::resolve(const RecommendRequest& req) const {
   const Dataset& ds = bundle_->data();
   ResolvedRequest r;
+  std::span<const int64_t> seen_times;  // of the bundle's seen events of the user
   // History: the training row, then the live events that name a known item.
   const int64_t dense_user = ds.find_user(req.user);
   r.known_user = dense_user >= 0;
@@ -72,10 +74,19 @@ ResolvedRequest Recommender::resolve(const RecommendRequest& req) const {
     r.values.assign(row_v.begin(), row_v.end());  // the training row's values (ratings)
     const auto seen = ds.seen_before(u, ds.train.row_size(u));
     r.seen.assign(seen.begin(), seen.end());
+    seen_times = std::span<const int64_t>(ds.seen.times).subspan(ds.seen.indptr[u], seen.size());
   }
+  const size_t stored_seen = r.seen.size();
   for (const std::string& raw : req.seen) {
     const int64_t item = ds.find_item(raw);
     if (item >= 0) r.seen.push_back(static_cast<ItemId>(item));  // unknown: never listed anyway
+  }
+  if (!r.seen.empty()) {
+    // The stored seen events by their times among the history; the request's are the newest.
+    merge_by_time(r.history, r.times, std::span<const ItemId>(r.seen).first(stored_seen),
+                  seen_times, r.context);
+    r.context.insert(r.context.end(), r.seen.begin() + static_cast<std::ptrdiff_t>(stored_seen),
+                     r.seen.end());
   }
   for (const LiveEvent& e : req.events) {
     const int64_t item = ds.find_item(e.item);

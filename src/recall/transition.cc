@@ -42,11 +42,29 @@ void TransitionRecaller::fit(const FitInput& in) {
   const uint32_t sentinel = n;  // ends every user's row in `seq`
   // Every row followed by the sentinel, so a walk forward from any position stops at the
   // end of its user without looking up the row.
+  // With a context (keep_seen) the rows hold seen events too: antecedents, never targets (a
+  // request wants the next positive; a seen event is masked from its lists anyway).
+  const Interactions* ctx = in.context;
+  if (ctx != nullptr) {
+    ctx->validate();
+    CASCADE_CHECK(ctx->n_rows == train.n_rows && ctx->n_cols == n,
+                  fmt::format("transition: context is {} x {}, the training matrix {} x {}",
+                              ctx->n_rows, ctx->n_cols, train.n_rows, n));
+  }
+  const Interactions& rows_in = ctx != nullptr ? *ctx : train;
   std::vector<uint32_t> seq;
-  seq.reserve(train.nnz() + train.n_rows);
-  for (uint32_t u = 0; u < train.n_rows; ++u) {
-    for (uint32_t i : train.row(u)) seq.push_back(i);
+  std::vector<uint8_t> target;  // seq[p] may be the `b` of a pair
+  seq.reserve(rows_in.nnz() + rows_in.n_rows);
+  target.reserve(rows_in.nnz() + rows_in.n_rows);
+  for (uint32_t u = 0; u < rows_in.n_rows; ++u) {
+    const auto r = rows_in.row(u);
+    const auto v = rows_in.row_values(u);
+    for (size_t k = 0; k < r.size(); ++k) {
+      seq.push_back(r[k]);
+      target.push_back(ctx == nullptr || v[k] != 0.f ? 1 : 0);
+    }
     seq.push_back(sentinel);
+    target.push_back(0);
   }
   std::vector<float> lag_weight(max_lag_ + 1);
   for (uint32_t l = 1; l <= max_lag_; ++l)
@@ -55,11 +73,13 @@ void TransitionRecaller::fit(const FitInput& in) {
   // Positions of every item in `seq` (a counting sort), and the weight entering each item.
   std::vector<uint64_t> first(static_cast<size_t>(n) + 1, 0);
   std::vector<double> in_weight(n, 0.0);
+  std::vector<uint64_t> positives(n, 0);  // the item's rows of `train`: its popularity
   for (size_t p = 0; p < seq.size(); ++p) {
     if (seq[p] == sentinel) continue;
     ++first[seq[p] + 1];
+    positives[seq[p]] += target[p];
     for (uint32_t l = 1; l <= max_lag_ && seq[p + l] != sentinel; ++l)
-      if (seq[p + l] != seq[p]) in_weight[seq[p + l]] += lag_weight[l];
+      if (seq[p + l] != seq[p] && target[p + l]) in_weight[seq[p + l]] += lag_weight[l];
   }
   for (uint32_t i = 0; i < n; ++i) first[i + 1] += first[i];
   std::vector<uint64_t> positions(first[n]);
@@ -88,7 +108,7 @@ void TransitionRecaller::fit(const FitInput& in) {
       const uint64_t p = positions[k];
       for (uint32_t l = 1; l <= max_lag_ && seq[p + l] != sentinel; ++l) {
         const uint32_t b = seq[p + l];
-        if (b == a) continue;
+        if (b == a || !target[p + l]) continue;
         if (c[b] == 0) seen.push_back(b);
         c[b] += lag_weight[l];
         out_weight += lag_weight[l];
@@ -115,10 +135,10 @@ void TransitionRecaller::fit(const FitInput& in) {
   n_items_ = n;
   popularity_.assign(n, 0.f);
   uint64_t top = 0;
-  for (uint32_t i = 0; i < n; ++i) top = std::max(top, first[i + 1] - first[i]);
+  for (uint32_t i = 0; i < n; ++i) top = std::max(top, positives[i]);
   for (uint32_t i = 0; i < n && top > 0; ++i)
     popularity_[i] =
-        static_cast<float>(static_cast<double>(first[i + 1] - first[i]) / static_cast<double>(top));
+        static_cast<float>(static_cast<double>(positives[i]) / static_cast<double>(top));
   indptr_.assign(1, 0);
   next_.clear();
   weight_.clear();
@@ -158,8 +178,10 @@ void TransitionRecaller::score(const UserQuery& q, std::span<float> out) const {
   size_t used = 0;
   // Newest first; items the model does not know (ids past the fit's catalogue) are skipped
   // without using up the window.
-  for (size_t j = q.history.size(); j-- > 0 && used < window_;) {
-    const ItemId a = q.history[j];
+  // The window of recent events: with seen events (UserQuery::context) they count too.
+  const std::span<const ItemId> events = q.context.empty() ? q.history : q.context;
+  for (size_t j = events.size(); j-- > 0 && used < window_;) {
+    const ItemId a = events[j];
     if (a >= n_items_) continue;
     const uint64_t b0 = indptr_[a], b1 = indptr_[a + 1];
     for (uint64_t k = b0; k < b1; ++k) out[next_[k]] += w * weight_[k];

@@ -15,6 +15,10 @@
 // CSR of at most n_items x max_neighbours entries and a query costs O(window x max_neighbours)
 // after clearing the output.
 //
+// With seen events (keep_seen: FitInput::context, UserQuery::context) the sequences and the
+// query window interleave them with the positives by time: a seen event is an antecedent `a`,
+// never a successor `b`, and does not count towards pop(b).
+//
 // This is a first-order Markov chain with skips (the "sequential rules" / SR baseline of
 // Ludewig & Jannach 2018, "Evaluation of session-based recommendation algorithms", User
 // Modeling and User-Adapted Interaction), used here as a recall channel over whole user

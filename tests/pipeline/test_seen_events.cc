@@ -55,6 +55,22 @@ TEST(SeenEvents, ServedListsNeverHoldTheUsersSeenItems) {
   }
   EXPECT_GT(users_with_seen, checked / 2);
 
+  // The channels' query interleaves the history and the seen events by time, exactly as offline
+  // requests (collect_candidates over Dataset::seen_at_valid) and channel fits do.
+  const Interactions valid_seen = ds.seen_at_valid();
+  for (uint32_t u = 0; u < ds.n_users; u += 11) {
+    RecommendRequest q;
+    q.user = ds.user_ids[u];
+    const ResolvedRequest rr = rec.resolve(q);
+    std::vector<ItemId> want;
+    merge_by_time(ds.train.row(u), ds.train.row_times(u), valid_seen.row(u),
+                  valid_seen.row_times(u), want);
+    EXPECT_EQ(rr.query().context.size(), valid_seen.row_size(u) == 0 ? 0u : want.size()) << u;
+    if (valid_seen.row_size(u) > 0) {
+      EXPECT_TRUE(std::equal(want.begin(), want.end(), rr.query().context.begin())) << u;
+    }
+  }
+
   // A request's own seen items leave its list, which is refilled.
   RecommendRequest r;
   r.user = ds.user_ids[3];

@@ -59,6 +59,48 @@ TEST(Transition, WindowAndRecencyDecay) {
   EXPECT_EQ(scores_of(w1, {1, 99}), (std::vector<float>{0, 0, 2, 1, 0, 0}));
 }
 
+// keep_seen: seen events (value 0 in FitInput::context) lead to positives but are never led to,
+// and a query's window reads UserQuery::context when it is given.
+TEST(Transition, SeenEventsAreAntecedentsNeverTargets) {
+  const Interactions train = hand_matrix();
+  // u0 = 0 [5] 1 2: the seen 5 sits between 0 and 1; u3 = 4 4 [0] 5 (0 seen before 5).
+  Interactions ctx = test::make_rows(6, {{0, 5, 1, 2}, {0, 1, 3}, {1, 2}, {4, 4, 0, 5}},
+                                     {{1, 0, 1, 1}, {1, 1, 1}, {1, 1}, {1, 1, 0, 1}});
+  TransitionRecaller t{Params::parse("max_lag=1,alpha=0,beta=0,prior=1")};
+  Catalog cat;
+  FitInput in = test::fit_input_of(train, cat, 1);
+  in.context = &ctx;
+  t.fit(in);
+  // 0->1 now only once (u1; u0's 0 is followed by the seen 5), 5->1 once, 0->5 never (5 is a
+  // seen event there), 0->5 once from u3's seen 0; 1->2 twice, 1->3 once, 4->0 never.
+  // Popularity (prior 1) counts positives only: 1 and 2 appear 3 and 2 times (max 3).
+  auto with_prior = [](std::vector<float> v, const std::vector<float>& pop) {
+    for (size_t i = 0; i < v.size(); ++i) v[i] += pop[i];
+    return v;
+  };
+  const std::vector<float> pop = {2.f / 3, 1, 2.f / 3, 1.f / 3, 2.f / 3, 1.f / 3};
+  EXPECT_EQ(scores_of(t, {0}), with_prior({0, 1, 0, 0, 0, 1}, pop));
+  EXPECT_EQ(scores_of(t, {5}), with_prior({0, 1, 0, 0, 0, 0}, pop));
+  EXPECT_EQ(scores_of(t, {4}), with_prior({0, 0, 0, 0, 0, 0}, pop));
+  // The query's window: history {1}, context {1, 5} (5 seen after 1, the newest event).
+  const std::vector<ItemId> history = {1}, context = {1, 5};
+  UserQuery q{kUnknownUser, history, {}};
+  q.context = context;
+  std::vector<float> s(6);
+  TransitionRecaller w1{Params::parse("max_lag=1,alpha=0,beta=0,window=1")};
+  w1.fit(in);
+  w1.score(q, s);
+  EXPECT_EQ(s, (std::vector<float>{0, 1, 0, 0, 0, 0}));  // from 5, not from 1
+  // A context of another shape is an error naming both.
+  const Interactions bad = test::make_rows(6, {{0}});
+  in.context = &bad;
+  EXPECT_THROW(w1.fit(in), Error);
+  // Without a context the model is the plain one (the same successors as RawCountsAtLagOne).
+  in.context = nullptr;
+  w1.fit(in);
+  EXPECT_EQ(scores_of(w1, {0}), (std::vector<float>{0, 2, 0, 0, 0, 0}));
+}
+
 TEST(Transition, LagsAreDecayed) {
   // max_lag 2, lag_decay 0.5 adds 0->2 (u0) and 0->3 (u1) at 0.5 each, and 4->5 at lag 2
   // (u3: 4 . 5) on top of lag 1.

@@ -108,6 +108,10 @@ struct Dataset {
   Interactions seen_at_test() const;
   /// What a seed-oof ranker-slice request knows: positives = recall_rows.
   Interactions seen_at_ranker_slice() const;
+  /// `rows` (row u: a prefix of user u's positives, e.g. the recall slice or train) interleaved
+  /// by time with the seen events known by the row's end (merge_by_time, the row's event first
+  /// on equal times); values 1 for a row's event, 0 for a seen one: FitInput::context.
+  Interactions with_seen(const Interactions& rows) const;
   /// seen_at_test() without what a request at the end of the training row already knows: the
   /// seen items a test request brings as news (the served path's RecommendRequest::seen).
   Interactions seen_since_train() const;

@@ -69,4 +69,12 @@ Interactions sample_rows(const Interactions& m, size_t max_rows, uint64_t seed);
 /// Rows of `m` with at least one entry.
 size_t nonempty_rows(const Interactions& m);
 
+/// The events of two time-ordered item lists interleaved by time, oldest first; on equal times
+/// the `a` event comes first. Writes the items to `out` (cleared first) and, when `from_a` is
+/// given, whether each came from `a` (1) or `b` (0). Used to place seen events (keep_seen) among
+/// a history, the same way for fitting and for requests.
+void merge_by_time(std::span<const uint32_t> a, std::span<const int64_t> a_times,
+                   std::span<const uint32_t> b, std::span<const int64_t> b_times,
+                   std::vector<uint32_t>& out, std::vector<uint8_t>* from_a = nullptr);
+
 }  // namespace cascade

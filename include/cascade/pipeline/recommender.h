@@ -106,6 +106,9 @@ struct ResolvedRequest {
   /// Items no list may hold besides the history: the bundle's seen events of a known user
   /// (Dataset::seen_before the end of the training row), then the request's `seen` items.
   std::vector<ItemId> seen;
+  /// With seen items: the history and the seen items interleaved by time (the bundle's seen
+  /// events by their times, the request's after everything): UserQuery::context.
+  std::vector<ItemId> context;
   /// The channels' query: the trained user id only when the history is exactly what the
   /// channels were fitted on (no live events). Views into this object.
   UserQuery query() const;

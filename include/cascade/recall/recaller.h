@@ -36,6 +36,10 @@ struct FitInput {
   const Interactions* valid = nullptr;
   /// Content hash of the dataset; written into saved manifests.
   std::string dataset_hash{};  // {}: aggregate initialisers may leave it out without a warning
+  /// Optional (keep_seen): per user, `train`'s row interleaved by time with the seen events
+  /// known by its end (Dataset::seen_known); value 1 = a row of `train`, 0 = a seen event.
+  /// Sequence channels (transition) read antecedents from it; only positives are targets.
+  const Interactions* context = nullptr;  // last: positional initialisers stay valid
 };
 
 /// The size of a training matrix, known before any model is built.
@@ -55,6 +59,10 @@ struct UserQuery {
   /// embedding) is then stale and must not answer; what is known about the user apart from the
   /// rows (demographics) still applies. Meaningless for kUnknownUser.
   bool past_fit = false;
+  /// Optional (keep_seen): the history interleaved by time with the seen events the request
+  /// knows, oldest first. Sequence channels (transition) take their window of recent events from
+  /// it; empty = the history. Never masks anything by itself (top_n's `exclude` does).
+  std::span<const ItemId> context{};  // {}: aggregate initialisers may leave it out
 };
 
 /// Row-major item vectors owned by the channel: rows = n_items, size rows * dim.
