@@ -6,7 +6,6 @@
 #include <algorithm>
 #include <set>
 
-#include "cascade/data/synth.h"
 #include "cascade/pipeline/served_eval.h"
 #include "support/tiny_bundle.h"
 
@@ -15,25 +14,11 @@ namespace {
 
 using testing::TempDir;
 
-Dataset seen_dataset() {
-  SynthOptions so;
-  so.users = 400;
-  so.items = 150;
-  so.interactions = 12000;
-  so.genres = 6;
-  so.seed = 5;
-  PrepareOptions po;
-  po.protocol = Protocol::kSeedOof;
-  po.min_rating = 4;
-  po.keep_seen = true;
-  return synth_dataset(so, po);
-}
-
 TEST(SeenEvents, ServedListsNeverHoldTheUsersSeenItems) {
   TempDir dir;
   BundleBuildOptions bo;
   bo.threads = 1;
-  build_bundle(testing::tiny_config(), seen_dataset(), dir.path() / "b", bo);
+  build_bundle(testing::tiny_config(), testing::tiny_dataset(5, 4, true), dir.path() / "b", bo);
   const Recommender rec(Bundle::load(dir.path() / "b"));
   const Dataset& ds = rec.bundle().data();
   ASSERT_TRUE(ds.options.keep_seen);

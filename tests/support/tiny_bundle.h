@@ -14,7 +14,8 @@
 
 namespace cascade::testing {
 
-inline Dataset tiny_dataset(uint64_t seed = 5) {
+/// keep_seen with min_rating above 1 keeps the lower ratings as seen events.
+inline Dataset tiny_dataset(uint64_t seed = 5, float min_rating = 1, bool keep_seen = false) {
   SynthOptions so;
   so.users = 400;
   so.items = 150;
@@ -23,7 +24,8 @@ inline Dataset tiny_dataset(uint64_t seed = 5) {
   so.seed = seed;
   PrepareOptions po;
   po.protocol = Protocol::kSeedOof;
-  po.min_rating = 1;
+  po.min_rating = min_rating;
+  po.keep_seen = keep_seen;
   return synth_dataset(so, po);
 }
 
