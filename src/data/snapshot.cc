@@ -390,11 +390,10 @@ void save_snapshot(Dataset& ds, const std::string& dir) {
   s["name"] = ds.name;
   s["source"] = ds.source;
   s["protocol"] = protocol_name(ds.options.protocol);
-  s["options"] = {{"min_rating", ds.options.min_rating},
-                  {"min_positives", ds.options.min_positives},
-                  {"oof_fraction", ds.options.oof_fraction},
-                  {"time_train", ds.options.time_train},
-                  {"time_valid", ds.options.time_valid}};
+  s["options"] = {
+      {"min_rating", ds.options.min_rating},     {"min_positives", ds.options.min_positives},
+      {"oof_fraction", ds.options.oof_fraction}, {"time_train", ds.options.time_train},
+      {"time_valid", ds.options.time_valid},     {"keep_seen", ds.options.keep_seen}};
   s["users"] = ds.n_users;
   s["items"] = ds.n_items;
   s["train_rows"] = ds.train.nnz();

@@ -32,10 +32,14 @@ void add_prepare_command(CLI::App& app) {
     Dataset ds = prepare_dataset(log, src.tag, src.prepare);
     save_snapshot(ds, opts->out);
     const double secs = t0.seconds();
-    fmt::print("prepared {} ({}): {} users, {} items, {} train / {} valid / {} test rows{}\n",
-               src.dataset, protocol_name(src.prepare.protocol), ds.n_users, ds.n_items,
-               ds.train.nnz(), ds.valid.nnz(), ds.test.nnz(),
-               log.skipped_rows ? fmt::format(", {} bad rows skipped", log.skipped_rows) : "");
+    fmt::print(
+        "prepared {} ({}): {} users, {} items, {} train / {} valid / {} test rows{}\n", src.dataset,
+        protocol_name(src.prepare.protocol), ds.n_users, ds.n_items, ds.train.nnz(), ds.valid.nnz(),
+        ds.test.nnz(),
+        (ds.options.keep_seen ? fmt::format(", {} seen events (ratings below {})", ds.seen.nnz(),
+                                            ds.options.min_rating)
+                              : std::string()) +
+            (log.skipped_rows ? fmt::format(", {} bad rows skipped", log.skipped_rows) : ""));
     fmt::print("snapshot {}/dataset.snap  hash {}  ({:.2f} s)\n", opts->out, ds.content_hash, secs);
   });
 }
