@@ -74,7 +74,8 @@ ResolvedRequest Recommender::resolve(const RecommendRequest& req) const {
     r.values.assign(row_v.begin(), row_v.end());  // the training row's values (ratings)
     const auto seen = ds.seen_before(u, ds.train.row_size(u));
     r.seen.assign(seen.begin(), seen.end());
-    seen_times = std::span<const int64_t>(ds.seen.times).subspan(ds.seen.indptr[u], seen.size());
+    if (!seen.empty())  // only then has ds.seen a row for u (keep_seen)
+      seen_times = std::span<const int64_t>(ds.seen.times).subspan(ds.seen.indptr[u], seen.size());
   }
   const size_t stored_seen = r.seen.size();
   for (const std::string& raw : req.seen) {
