@@ -82,13 +82,6 @@ ResolvedRequest Recommender::resolve(const RecommendRequest& req) const {
     const int64_t item = ds.find_item(raw);
     if (item >= 0) r.seen.push_back(static_cast<ItemId>(item));  // unknown: never listed anyway
   }
-  if (!r.seen.empty()) {
-    // The stored seen events by their times among the history; the request's are the newest.
-    merge_by_time(r.history, r.times, std::span<const ItemId>(r.seen).first(stored_seen),
-                  seen_times, r.context);
-    r.context.insert(r.context.end(), r.seen.begin() + static_cast<std::ptrdiff_t>(stored_seen),
-                     r.seen.end());
-  }
   for (const LiveEvent& e : req.events) {
     const int64_t item = ds.find_item(e.item);
     if (item < 0) continue;  // an item the bundle does not know cannot be recommended from
@@ -96,6 +89,14 @@ ResolvedRequest Recommender::resolve(const RecommendRequest& req) const {
     r.times.push_back(e.timestamp);
     r.values.push_back(1.0f);
     ++r.live_events;
+  }
+  if (!r.seen.empty()) {
+    // The whole history (live events included) and the stored seen events by their times; the
+    // request's seen items are the newest. Offline requests merge the same rows the same way.
+    merge_by_time(r.history, r.times, std::span<const ItemId>(r.seen).first(stored_seen),
+                  seen_times, r.context);
+    r.context.insert(r.context.end(), r.seen.begin() + static_cast<std::ptrdiff_t>(stored_seen),
+                     r.seen.end());
   }
   return r;
 }

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <set>
 
+#include "cascade/pipeline/funnel_train.h"
 #include "cascade/pipeline/served_eval.h"
 #include "support/tiny_bundle.h"
 
@@ -55,6 +56,30 @@ TEST(SeenEvents, ServedListsNeverHoldTheUsersSeenItems) {
       EXPECT_TRUE(std::equal(want.begin(), want.end(), rr.query().context.begin())) << u;
     }
   }
+  // A test request served after the validation item (a live event) that brings the seen events
+  // since the training row: the same context as offline test requests (training row + the
+  // validation item, merged with Dataset::seen_at_test).
+  const Interactions test_rows = with_heldout_appended(ds.train, ds.valid);
+  const Interactions test_seen = ds.seen_at_test(), since = ds.seen_since_train();
+  size_t with_news = 0;
+  for (uint32_t u = 0; u < ds.n_users; ++u) {
+    if (since.row_size(u) == 0) continue;
+    ++with_news;
+    const std::vector<LiveEvent> live = {
+        {ds.item_ids[ds.valid.row(u)[0]], ds.valid.row_times(u)[0]}};
+    std::vector<std::string> news;
+    for (const ItemId i : since.row(u)) news.push_back(ds.item_ids[i]);
+    RecommendRequest q;
+    q.user = ds.user_ids[u];
+    q.events = live;
+    q.seen = news;
+    const ResolvedRequest rr = rec.resolve(q);
+    std::vector<ItemId> want;
+    merge_by_time(test_rows.row(u), test_rows.row_times(u), test_seen.row(u),
+                  test_seen.row_times(u), want);
+    EXPECT_EQ(rr.context, want) << u;
+  }
+  EXPECT_GT(with_news, 10u);
 
   // A request's own seen items leave its list, which is refilled.
   RecommendRequest r;
