@@ -24,3 +24,24 @@ TEST(RecallJob, SelectChannelsKeepsTheRequestedOrderAndRejectsUnknownNames) {
 
 }  // namespace
 }  // namespace cascade
+
+namespace cascade {
+namespace {
+
+// data.keep_seen reaches the prepare options, and only an enabled option changes the cache
+// fingerprint (snapshots cached before the option existed stay valid).
+TEST(RecallJob, KeepSeenIsReadFromTheDataGroupAndOnlyOnChangesTheFingerprint) {
+  const YAML::Node off = YAML::Load("{dataset: ml-100k, path: /data/ml-100k}");
+  const YAML::Node explicit_off =
+      YAML::Load("{dataset: ml-100k, path: /data/ml-100k, keep_seen: false}");
+  const YAML::Node on = YAML::Load("{dataset: ml-100k, path: /data/ml-100k, keep_seen: true}");
+  EXPECT_FALSE(data_source_from_yaml(off).prepare.keep_seen);
+  EXPECT_TRUE(data_source_from_yaml(on).prepare.keep_seen);
+  EXPECT_EQ(data_source_from_yaml(off).fingerprint(),
+            data_source_from_yaml(explicit_off).fingerprint());
+  EXPECT_EQ(data_source_from_yaml(off).fingerprint().find("keep_seen"), std::string::npos);
+  EXPECT_NE(data_source_from_yaml(on).fingerprint(), data_source_from_yaml(off).fingerprint());
+}
+
+}  // namespace
+}  // namespace cascade
