@@ -73,19 +73,35 @@ std::span<const ItemId> Dataset::seen_before(uint32_t u, uint32_t positives) con
   return row.first(static_cast<size_t>(end - after.begin()));
 }
 
+namespace {
+
+// Every user's seen entries known at positive upto(u) but not at positive from(u) (from(u) < 0:
+// all known ones), with their values and times: the one loop behind seen_known and
+// seen_since_train.
+template <class Upto, class From>
+Interactions seen_rows(const Dataset& ds, Upto upto, From from) {
+  Interactions m;
+  m.n_cols = ds.n_items;
+  for (uint32_t u = 0; u < ds.n_users; ++u) {
+    const auto known = ds.seen_before(u, upto(u));
+    const int64_t f = from(u);
+    const size_t skip = f < 0 ? 0 : ds.seen_before(u, static_cast<uint32_t>(f)).size();
+    const uint64_t b = (u < ds.seen.n_rows ? ds.seen.indptr[u] : 0) + skip;
+    const size_t n = known.size() - skip;
+    m.append_row(known.subspan(skip), std::span<const float>(ds.seen.values).subspan(b, n),
+                 std::span<const int64_t>(ds.seen.times).subspan(b, n));
+  }
+  return m;
+}
+
+}  // namespace
+
 Interactions Dataset::seen_known(std::span<const uint32_t> positives) const {
   CASCADE_CHECK(positives.size() == n_users,
                 fmt::format("dataset {}: {} known-positive counts for {} users", name,
                             positives.size(), n_users));
-  Interactions m;
-  m.n_cols = n_items;
-  for (uint32_t u = 0; u < n_users; ++u) {
-    const auto items = seen_before(u, positives[u]);
-    const uint64_t b = u < seen.n_rows ? seen.indptr[u] : 0;
-    m.append_row(items, std::span<const float>(seen.values).subspan(b, items.size()),
-                 std::span<const int64_t>(seen.times).subspan(b, items.size()));
-  }
-  return m;
+  return seen_rows(
+      *this, [&](uint32_t u) { return positives[u]; }, [](uint32_t) { return int64_t{-1}; });
 }
 
 Interactions Dataset::seen_at_valid() const {
@@ -126,18 +142,10 @@ Interactions Dataset::with_seen(const Interactions& rows) const {
 }
 
 Interactions Dataset::seen_since_train() const {
-  Interactions m;
-  m.n_cols = n_items;
-  for (uint32_t u = 0; u < n_users; ++u) {
-    const auto before = seen_before(u, train.row_size(u));
-    const auto upto =
-        seen_before(u, train.row_size(u) + (u < valid.n_rows ? valid.row_size(u) : 0));
-    const uint64_t b = (u < seen.n_rows ? seen.indptr[u] : 0) + before.size();
-    const size_t n = upto.size() - before.size();
-    m.append_row(upto.subspan(before.size()), std::span<const float>(seen.values).subspan(b, n),
-                 std::span<const int64_t>(seen.times).subspan(b, n));
-  }
-  return m;
+  return seen_rows(
+      *this,
+      [&](uint32_t u) { return train.row_size(u) + (u < valid.n_rows ? valid.row_size(u) : 0); },
+      [&](uint32_t u) { return int64_t{train.row_size(u)}; });
 }
 
 Interactions Dataset::seen_at_ranker_slice() const {
@@ -265,6 +273,32 @@ Interactions build_csr(const std::vector<uint32_t>& rows, size_t begin, size_t e
   return m;
 }
 
+/// `rows` (row numbers in file order) grouped by dense user with a stable counting sort, each
+/// user's run then stably sorted by timestamp, so a run is in (timestamp, file order). Fills
+/// `start` with the runs' bounds (n_users + 1 entries).
+std::vector<uint32_t> group_by_user_in_time(const std::vector<uint32_t>& rows, const RawLog& log,
+                                            const std::vector<uint32_t>& user_dense,
+                                            uint32_t n_users, std::vector<uint64_t>& start) {
+  start.assign(static_cast<size_t>(n_users) + 1, 0);
+  for (uint32_t r : rows) ++start[user_dense[log.user[r]] + 1];
+  for (uint32_t u = 0; u < n_users; ++u) start[u + 1] += start[u];
+  std::vector<uint32_t> grouped(rows.size());
+  {
+    std::vector<uint64_t> next(start.begin(), start.end() - 1);
+    for (uint32_t r : rows) grouped[next[user_dense[log.user[r]]]++] = r;
+  }
+  auto ts = [&](uint32_t r) {
+    return log.timestamp.empty() ? static_cast<int64_t>(r) : log.timestamp[r];
+  };
+  auto by_time = [&](uint32_t a, uint32_t b) { return ts(a) < ts(b); };
+  for (uint32_t u = 0; u < n_users; ++u) {
+    auto b = grouped.begin() + static_cast<ptrdiff_t>(start[u]);
+    auto e = grouped.begin() + static_cast<ptrdiff_t>(start[u + 1]);
+    if (!std::is_sorted(b, e, by_time)) std::stable_sort(b, e, by_time);
+  }
+  return grouped;
+}
+
 }  // namespace
 
 Dataset prepare_dataset(const RawLog& log, const std::string& name, const PrepareOptions& opt) {
@@ -379,22 +413,12 @@ Dataset prepare_dataset(const RawLog& log, const std::string& name, const Prepar
     ds.valid = build_csr(kept, a, b, log, user_dense, item_dense, ds.n_users, ds.n_items);
     ds.test = build_csr(kept, b, total, log, user_dense, item_dense, ds.n_users, ds.n_items);
   } else {
-    // --- 4s. per user (counting sort keeps file order), stable sort by timestamp; the last
-    // row is the test item, the one before it the validation item.
+    // --- 4s. per user in (timestamp, file order); the last row is the test item, the one
+    // before it the validation item.
     const uint32_t nu = ds.n_users;
-    std::vector<uint64_t> start(static_cast<size_t>(nu) + 1, 0);
-    for (uint32_t r : kept) ++start[user_dense[log.user[r]] + 1];
-    for (uint32_t u = 0; u < nu; ++u) start[u + 1] += start[u];
-    std::vector<uint32_t> grouped(kept.size());
-    {
-      std::vector<uint64_t> next(start.begin(), start.end() - 1);
-      for (uint32_t r : kept) grouped[next[user_dense[log.user[r]]]++] = r;
-    }
+    std::vector<uint64_t> start;
+    const std::vector<uint32_t> grouped = group_by_user_in_time(kept, log, user_dense, nu, start);
     std::vector<uint32_t>().swap(kept);
-    for (uint32_t u = 0; u < nu; ++u) {
-      auto b = grouped.begin() + static_cast<ptrdiff_t>(start[u]), e = grouped.begin() + static_cast<ptrdiff_t>(start[u + 1]);
-      if (!std::is_sorted(b, e, by_time)) std::stable_sort(b, e, by_time);
-    }
     auto init = [&](Interactions& m, size_t nnz) {
       m.n_rows = nu;
       m.n_cols = ds.n_items;
@@ -430,22 +454,14 @@ Dataset prepare_dataset(const RawLog& log, const std::string& name, const Prepar
         if (user_kept[log.user[i]] && !positive(i) && item_dense[log.item[i]] != kDropped)
           low.push_back(static_cast<uint32_t>(i));
       }
-      std::vector<uint64_t> lstart(static_cast<size_t>(nu) + 1, 0);
-      for (uint32_t r : low) ++lstart[user_dense[log.user[r]] + 1];
-      for (uint32_t u = 0; u < nu; ++u) lstart[u + 1] += lstart[u];
-      std::vector<uint32_t> lgrouped(low.size());
-      {
-        std::vector<uint64_t> next(lstart.begin(), lstart.end() - 1);
-        for (uint32_t r : low) lgrouped[next[user_dense[log.user[r]]]++] = r;
-      }
+      std::vector<uint64_t> lstart;
+      const std::vector<uint32_t> lgrouped =
+          group_by_user_in_time(low, log, user_dense, nu, lstart);
       init(ds.seen, low.size());
       ds.seen_after.resize(low.size());
       // (timestamp, row) order: ties keep file order, as the positives' stable sort does.
       auto earlier = [&](uint32_t a, uint32_t b) { return ts(a) != ts(b) ? ts(a) < ts(b) : a < b; };
       for (uint32_t u = 0; u < nu; ++u) {
-        auto b = lgrouped.begin() + static_cast<ptrdiff_t>(lstart[u]);
-        auto e = lgrouped.begin() + static_cast<ptrdiff_t>(lstart[u + 1]);
-        if (!std::is_sorted(b, e, by_time)) std::stable_sort(b, e, by_time);
         uint64_t p = start[u];
         for (uint64_t j = lstart[u]; j < lstart[u + 1]; ++j) {
           const uint32_t r = lgrouped[j];
