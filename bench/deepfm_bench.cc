@@ -103,7 +103,10 @@ const cascade::Ranker& model() {
     t.batch = make_batch(100, 150, 1, false);
     std::mt19937_64 rng(2);
     for (size_t i = 0; i < t.batch.rows(); ++i) t.labels.push_back(rng() % 10 == 0 ? 1.f : 0.f);
-    r->fit(t, cascade::RankFitOptions{1, 42, nullptr, "bench"});
+    cascade::RankFitOptions opt;
+    opt.threads = 1;
+    opt.dataset_hash = "bench";
+    r->fit(t, opt);
     return r;
   }();
   return *m;

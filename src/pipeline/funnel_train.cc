@@ -262,7 +262,11 @@ std::unique_ptr<Ranker> fit_ranker_on(const RankerSpec& spec, TrainingSets& sets
   const auto& [tr, va] = sets.get(spec.examples);
   spdlog::info("fitting ranker {} ({}) on {} rows", spec.name, spec.spec(), tr.batch.rows());
   Stopwatch sw;
-  auto model = fit_ranker(spec, tr, va, threads, seed, dataset_hash);
+  // item_init reads the channels of the pipeline that builds the first training requests: without
+  // channel folds the recall-slice channels, which never saw a ranker-slice positive.
+  const FeatureBuilder& fb = sets.features().first();
+  auto model = fit_ranker(spec, tr, va, threads, seed, dataset_hash,
+                          [&fb](const std::string& name) { return fb.item_table(name); });
   spdlog::info("ranker {}: fitted in {:.1f} s", spec.name, sw.seconds());
   return model;
 }

@@ -337,8 +337,10 @@ std::pair<RankTrainSet, RankTrainSet> split_groups(const RankTrainSet& all, doub
   return {std::move(tr), std::move(va)};
 }
 
-std::unique_ptr<Ranker> fit_ranker(const RankerSpec& spec, const RankTrainSet& train, const RankTrainSet& valid,
-                                   int threads, uint64_t seed, const std::string& dataset_hash) {
+std::unique_ptr<Ranker> fit_ranker(const RankerSpec& spec, const RankTrainSet& train,
+                                   const RankTrainSet& valid, int threads, uint64_t seed,
+                                   const std::string& dataset_hash,
+                                   std::function<ItemTable(const std::string&)> item_tables) {
   auto model = make_ranker(spec.spec());
   if (auto* blend = dynamic_cast<BlendRanker*>(model.get())) {
     CASCADE_CHECK(spec.members.size() == blend->member_names().size(),
@@ -353,6 +355,7 @@ std::unique_ptr<Ranker> fit_ranker(const RankerSpec& spec, const RankTrainSet& t
   fo.seed = seed;
   fo.valid = valid.batch.rows() ? &valid : nullptr;
   fo.dataset_hash = dataset_hash;
+  fo.item_tables = std::move(item_tables);
   model->fit(train, fo);
   return model;
 }

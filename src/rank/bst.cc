@@ -48,6 +48,11 @@
 //   hidden        head hidden layers, "h1-h2-..."                       [64-32] each 1..4096
 //   head_act      prelu | relu                                          [prelu]
 //   loss          bce | listwise                                        [listwise]
+//   item_init     a recall channel whose item vectors start the item
+//                 embeddings (their leading principal directions, scaled to
+//                 the random init's 0.1 rms; NeuralRanker::fit), e.g. sasrec;
+//                 none / absent = random                                [none]
+//   freeze_items  true: the item embeddings are not trained               [false]
 //   epochs        maximum training epochs                               [10]    1..10000
 //   batch         rows per training batch                               [256]   1..1e6
 //   lr            AdamW learning rate                                   [0.001] 1e-6..1
@@ -303,7 +308,8 @@ struct Serving {
 class BstRanker final : public NeuralRankerOf<BstRanker> {
  public:
   explicit BstRanker(Params params)
-      : NeuralRankerOf(kKind, kFormatVersion, std::move(params), NeuralTrainParams::Defaults{}) {
+      : NeuralRankerOf(kKind, kFormatVersion, std::move(params),
+                       NeuralTrainParams::Defaults{.item_table = true}) {
     cfg_ = BstConfig::read(params_, train_params().dropout);
     params_.check_unused(kKind);
   }
@@ -311,6 +317,7 @@ class BstRanker final : public NeuralRankerOf<BstRanker> {
  private:
   void build_net() override { net_ = BstNet(schema_, static_cast<int64_t>(norm_.out_dim()), cfg_); }
   torch::nn::Module& module() const override { return *net_.ptr(); }
+  torch::Tensor item_embedding() override { return net_->item->weight; }
 
   std::function<double()> epoch_trainer(const RankTrainSet& train, torch::optim::Optimizer& opt,
                                         uint64_t seed) override {

@@ -55,6 +55,11 @@
 //   attention     softmax | raw                                         [softmax]
 //   pooling       attention | sum | mean                                [attention]
 //   loss          bce | listwise                                        [listwise]
+//   item_init     a recall channel whose item vectors start the item
+//                 embeddings (their leading principal directions, scaled to
+//                 the random init's 0.1 rms; NeuralRanker::fit), e.g. sasrec;
+//                 none / absent = random                                [none]
+//   freeze_items  true: the item embeddings are not trained               [false]
 //   epochs        maximum training epochs                               [10]    1..10000
 //   batch         rows per training batch                               [256]   1..1e6
 //   lr            AdamW learning rate                                   [0.001] 1e-6..1
@@ -382,7 +387,8 @@ float dot_col(const VecF& w, const float* col, float bias, bool simd) {
 class DinRanker final : public NeuralRankerOf<DinRanker> {
  public:
   explicit DinRanker(Params params)
-      : NeuralRankerOf(kKind, kFormatVersion, std::move(params), NeuralTrainParams::Defaults{}) {
+      : NeuralRankerOf(kKind, kFormatVersion, std::move(params),
+                       NeuralTrainParams::Defaults{.item_table = true}) {
     cfg_ = DinConfig::read(params_, train_params().dropout);
     params_.check_unused(kKind);
   }
@@ -390,6 +396,7 @@ class DinRanker final : public NeuralRankerOf<DinRanker> {
  private:
   void build_net() override { net_ = DinNet(schema_, static_cast<int64_t>(norm_.out_dim()), cfg_); }
   torch::nn::Module& module() const override { return *net_.ptr(); }
+  torch::Tensor item_embedding() override { return net_->item->weight; }
 
   std::function<double()> epoch_trainer(const RankTrainSet& train, torch::optim::Optimizer& opt,
                                         uint64_t seed) override {

@@ -1,6 +1,7 @@
 #include "cascade/rank/features.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <immintrin.h>
 
 #include <algorithm>
@@ -439,6 +440,25 @@ FeatureBuilder::FeatureBuilder(const Catalog& catalog, const Interactions& fit_m
                     {"pop", kPopBuckets + 1}};
   schema_.n_items = n_items_;
   schema_.max_history = config_.max_history;
+}
+
+ItemTable FeatureBuilder::item_table(const std::string& name) const {
+  std::vector<std::string> with;
+  for (size_t c = 0; c < channels_.size(); ++c) {
+    ItemVectorsView v;
+    try {
+      v = channels_[c]->item_vectors();
+    } catch (const NotSupported&) {
+      continue;  // a channel without item vectors (popularity, EASE)
+    }
+    if (v.data == nullptr) continue;
+    if (names_[c] == name)
+      return ItemTable{{v.data, static_cast<size_t>(v.rows) * v.dim}, v.rows, v.dim};
+    with.push_back(names_[c]);
+  }
+  throw Error(
+      fmt::format("item_init: no item vectors from a channel '{}'; the channels with them: {}",
+                  name, with.empty() ? "none" : fmt::format("{}", fmt::join(with, ", "))));
 }
 
 RankBatch FeatureBuilder::empty_batch() const {

@@ -3,8 +3,10 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <Eigen/Dense>
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <limits>
 #include <numeric>
 
@@ -26,6 +28,12 @@ NeuralTrainParams NeuralTrainParams::read(Params& p, const Defaults& d) {
   t.patience = static_cast<int>(p.get_int("patience", 3, 0, 10000));
   t.seed = p.get_int("seed", -1, -1, std::numeric_limits<int64_t>::max());
   t.torch_threads = static_cast<int>(p.get_int("torch_threads", 1, 0, 1024));
+  // Read only when given, so the parameters in force of a model without it stay as they were.
+  if (d.item_table && p.has("item_init")) {
+    t.item_init = p.get_string("item_init", "");
+    if (t.item_init == "none") t.item_init.clear();
+  }
+  if (d.item_table && p.has("freeze_items")) t.freeze_items = p.get_bool("freeze_items", false);
   return t;
 }
 
@@ -56,6 +64,9 @@ void NeuralRanker::fit(const RankTrainSet& train, const RankFitOptions& opt) {
   schema_ = b.schema;
   norm_.fit(b);
   build_net();
+  if (!train_.item_init.empty()) init_item_embedding(opt);
+  // AdamW skips a parameter without a gradient, weight decay included.
+  if (train_.freeze_items) item_embedding().requires_grad_(false);
   torch::optim::AdamW optim(
       module().parameters(),
       torch::optim::AdamWOptions(train_.lr).weight_decay(train_.weight_decay));
@@ -84,6 +95,39 @@ void NeuralRanker::fit(const RankTrainSet& train, const RankFitOptions& opt) {
   spdlog::info("{}: {} rows, {} groups, {} dense -> {}, {} fields, loss {}: {:.1f}s", kind_,
                b.rows(), b.groups(), b.schema.n_dense(), norm_.out_dim(), b.schema.n_fields(),
                train_.loss, watch.seconds());
+}
+
+void NeuralRanker::init_item_embedding(const RankFitOptions& opt) {
+  const std::string& channel = train_.item_init;
+  CASCADE_CHECK(opt.item_tables != nullptr,
+                fmt::format("{}: item_init={} needs the recall channels; fit it through the funnel "
+                            "(cascade train / bundle / bench funnel)",
+                            kind_, channel));
+  const ItemTable t = opt.item_tables(channel);
+  CASCADE_CHECK(t.rows == schema_.n_items && t.dim > 0 &&
+                    t.values.size() == static_cast<size_t>(t.rows) * t.dim,
+                fmt::format("{}: item_init={}: the channel has {} item vectors of {} floats, the "
+                            "feature schema {} items",
+                            kind_, channel, t.rows, t.dim, schema_.n_items));
+  torch::Tensor w = item_embedding();
+  CASCADE_CHECK(w.defined() && w.dim() == 2 && w.size(0) == static_cast<int64_t>(t.rows) + 1,
+                fmt::format("{}: no item table to initialise", kind_));
+  // The random init's scale (std 0.1 per entry), so the products the model forms (DIN's h * t,
+  // BST's attention) start where they do with random embeddings.
+  constexpr double kInitRms = 0.1;
+  double kept = 0;
+  const auto out_dim = static_cast<uint32_t>(w.size(1));
+  std::vector<float> proj = leading_item_projection(t, out_dim, kInitRms, &kept);
+  const int64_t k = std::min<int64_t>(out_dim, t.dim);
+  torch::NoGradGuard no_grad;
+  // Columns past the channel's width keep their random init; row 0 (padding) stays zero.
+  w.narrow(0, 1, t.rows)
+      .narrow(1, 0, k)
+      .copy_(torch::from_blob(proj.data(), {static_cast<int64_t>(t.rows), k}));
+  spdlog::info(
+      "{}: item embeddings start from {}'s item vectors ({} -> {} dims, {:.0f}% of their "
+      "squared norm kept)",
+      kind_, channel, t.dim, out_dim, 100.0 * kept);
 }
 
 void NeuralRanker::check_scorable(const RankBatch& batch, std::span<float> out) const {
@@ -267,6 +311,35 @@ RowTensors row_tensors(const RankBatch& b, const std::vector<float>& dense, size
   t.cats = nn::from_ids(cats, {B, static_cast<int64_t>(nf)});
   t.dense = nn::from_vector(dn, {B, static_cast<int64_t>(n_dense)});
   return t;
+}
+
+std::vector<float> leading_item_projection(const ItemTable& table, uint32_t out_dim, double rms,
+                                           double* kept) {
+  CASCADE_CHECK(table.rows > 0 && table.dim > 0 &&
+                    table.values.size() == static_cast<size_t>(table.rows) * table.dim,
+                "leading_item_projection: the table's size is not rows x dim");
+  CASCADE_CHECK(out_dim > 0, "leading_item_projection: out_dim must be positive");
+  using RowMajor = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+  const Eigen::MatrixXd V =
+      Eigen::Map<const RowMajor>(table.values.data(), table.rows, table.dim).cast<double>();
+  const Eigen::MatrixXd gram = V.transpose() * V;
+  const Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> eig(gram);
+  const auto k = static_cast<Eigen::Index>(std::min(out_dim, table.dim));
+  // Eigenvalues ascend: the leading directions are the last columns, largest first.
+  Eigen::MatrixXd W = eig.eigenvectors().rightCols(k).rowwise().reverse();
+  Eigen::MatrixXd E = V * W;
+  for (Eigen::Index c = 0; c < k; ++c) {
+    Eigen::Index at = 0;
+    E.col(c).cwiseAbs().maxCoeff(&at);
+    if (E(at, c) < 0) E.col(c) = -E.col(c);
+  }
+  const double total = gram.trace();
+  if (kept != nullptr) *kept = total > 0 ? E.squaredNorm() / total : 0.0;
+  const double now = std::sqrt(E.squaredNorm() / static_cast<double>(E.size()));
+  if (now > 0) E *= rms / now;
+  std::vector<float> out(static_cast<size_t>(table.rows) * static_cast<size_t>(k));
+  Eigen::Map<RowMajor>(out.data(), table.rows, k) = E.cast<float>();
+  return out;
 }
 
 torch::Tensor unit_prelu(const torch::Tensor& x, const torch::Tensor& slope) {

@@ -44,11 +44,17 @@ struct NeuralTrainParams {
   int patience = 3;
   int64_t seed = -1;  ///< -1 = RankFitOptions::seed
   int torch_threads = 1;
+  /// A recall channel whose item vectors start the item embeddings (empty: random). Read only
+  /// by models with an item table (Defaults::item_table).
+  std::string item_init;
+  /// The item embeddings stay as initialised (not trained). Read like item_init.
+  bool freeze_items = false;
 
   /// Defaults that differ between the models.
   struct Defaults {
     int batch = 256;
     int64_t max_batch = 1000000;
+    bool item_table = false;  ///< the model embeds item ids in a table (reads `item_init`)
   };
   static NeuralTrainParams read(Params& p, const Defaults& defaults);
   bool listwise() const { return loss == "listwise"; }
@@ -91,6 +97,9 @@ class NeuralRanker : public Ranker {
   /// epoch's mean loss; built once per fit (state such as the shuffling generator lives in it).
   virtual std::function<double()> epoch_trainer(const RankTrainSet& train,
                                                 torch::optim::Optimizer& opt, uint64_t seed) = 0;
+  /// The item embedding table [n_items + 1, dim] (row 0 = padding) of a model with
+  /// Defaults::item_table, which `item_init` overwrites after build_net().
+  virtual torch::Tensor item_embedding() { return {}; }
   /// The serving copy of the (eval-mode) network's weights.
   virtual void copy_serving() = 0;
   /// Scores the rows of group g of a checked batch into their slots of `out`, from the
@@ -128,6 +137,7 @@ class NeuralRanker : public Ranker {
   void check_scorable(const RankBatch& batch, std::span<float> out) const;
   void restore(const ModelReader& r);
   void finish_model();
+  void init_item_embedding(const RankFitOptions& opt);
 
   NeuralTrainParams train_;
   std::string dataset_hash_;
@@ -180,6 +190,14 @@ struct RowTensors {
 };
 RowTensors row_tensors(const RankBatch& b, const std::vector<float>& dense, size_t n_dense,
                        std::span<const uint32_t> rows);
+
+/// The item vectors of `table` projected on their `out_dim` leading principal directions
+/// (uncentred, so inner products are kept as well as `out_dim` dimensions can; all of them when
+/// out_dim >= table.dim), each direction's sign fixed so its largest entry is positive, then
+/// scaled to root-mean-square `rms`. Row-major rows x min(out_dim, table.dim). `kept` (optional)
+/// gets the share of the table's squared norm the directions hold.
+std::vector<float> leading_item_projection(const ItemTable& table, uint32_t out_dim, double rms,
+                                           double* kept = nullptr);
 
 /// PReLU with one slope per unit of the LAST dimension (torch::nn::PReLU puts the channels
 /// on dim 1, which is the history position for [B, L, a] inputs).

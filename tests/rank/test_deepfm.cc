@@ -19,6 +19,16 @@
 namespace cascade {
 namespace {
 
+// One thread, the given seed, held-out set and dataset hash.
+RankFitOptions one_thread(uint64_t seed, const RankTrainSet* valid, const std::string& hash) {
+  RankFitOptions o;
+  o.threads = 1;
+  o.seed = seed;
+  o.valid = valid;
+  o.dataset_hash = hash;
+  return o;
+}
+
 namespace fs = std::filesystem;
 using test::error_of;
 
@@ -96,7 +106,7 @@ std::vector<float> scores_of(const Ranker& m, const RankBatch& b) {
 
 double held_out_auc(const std::string& spec, const RankTrainSet& train) {
   auto m = make_ranker(spec);
-  m->fit(train, RankFitOptions{1, 42, nullptr, "synthetic"});
+  m->fit(train, one_thread(42, nullptr, "synthetic"));
   return grouped_auc(test_set().batch, test_set().labels, scores_of(*m, test_set().batch));
 }
 
@@ -104,7 +114,7 @@ double held_out_auc(const std::string& spec, const RankTrainSet& train) {
 const Ranker& small_model() {
   static const auto m = [] {
     auto r = make_ranker("deepfm:dim=8,hidden=32-16,epochs=2,seed=5");
-    r->fit(train_set(), RankFitOptions{1, 42, nullptr, "synthetic"});
+    r->fit(train_set(), one_thread(42, nullptr, "synthetic"));
     return r;
   }();
   return *m;
@@ -288,7 +298,7 @@ TEST(DeepFm, SameSeedSameScores) {
   const RankTrainSet small_train = make_set(60, 20, 1, 21);
   auto fit = [&](const std::string& spec, uint64_t seed) {
     auto m = make_ranker(spec);
-    m->fit(small_train, RankFitOptions{1, seed, nullptr, ""});
+    m->fit(small_train, one_thread(seed, nullptr, ""));
     return scores_of(*m, test_set().batch);
   };
   for (const char* loss : {"bce", "listwise"}) {
@@ -310,16 +320,17 @@ TEST(DeepFm, ValidationKeepsTheBestEpoch) {
   double best = -1;
   for (int k = 1; k <= 4; ++k) {
     auto m = make_ranker(spec + std::to_string(k));
-    m->fit(small_train, RankFitOptions{1, 9, nullptr, ""});
+    m->fit(small_train, one_thread(9, nullptr, ""));
     best = std::max(best, grouped_auc(valid.batch, valid.labels, scores_of(*m, valid.batch)));
   }
   auto m = make_ranker(spec + "4");
-  m->fit(small_train, RankFitOptions{1, 9, &valid, ""});
+  m->fit(small_train, one_thread(9, &valid, ""));
   EXPECT_EQ(grouped_auc(valid.batch, valid.labels, scores_of(*m, valid.batch)), best);
   RankTrainSet wrong = valid;
   wrong.batch.schema.dense[0] = "x";
-  EXPECT_NE(error_of([&] { m->fit(small_train, RankFitOptions{1, 9, &wrong, ""}); }).find("validation set"),
-            std::string::npos);
+  EXPECT_NE(
+      error_of([&] { m->fit(small_train, one_thread(9, &wrong, "")); }).find("validation set"),
+      std::string::npos);
 }
 
 }  // namespace

@@ -14,6 +14,7 @@
 #include "cascade/pipeline/rank_job.h"
 #include "cascade/rank/features.h"
 #include "cascade/recall/recaller.h"
+#include "support/test_util.h"
 
 namespace cascade {
 namespace {
@@ -260,6 +261,44 @@ TEST(RankExamples, SeedOofTimeSemanticsNegativesAndNoTargetInHistory) {
 // The training examples are built by the serving path's feature code, at the request time the
 // policy gives (request_time.h), for both policies; and the two policies give different rows, so
 // the comparison sees the request time.
+// A ranker's item_init reads a channel's item vectors through the feature pipeline: the
+// channel's own table, an error naming the channels that have one, and fit_ranker passes the
+// lookup on (DIN started from iALS scores otherwise than from random embeddings).
+TEST(RankExamples, ItemInitReadsTheChannelsItemVectors) {
+  OofFixture f;
+  const FeatureBuilder fb(f.ds.catalog, f.recall, f.channels(), f.names, FeatureConfig{});
+  const ItemTable t = fb.item_table("ials");
+  const ItemVectorsView v = f.ials->item_vectors();
+  EXPECT_EQ(t.values.data(), v.data);
+  EXPECT_EQ(t.rows, f.ds.n_items);
+  EXPECT_EQ(t.dim, 8u);
+  for (const std::string name : {"popularity", "sasrec"}) {
+    const std::string e = test::error_of([&] { fb.item_table(name); });
+    EXPECT_NE(e.find("'" + name + "'"), std::string::npos) << e;
+    EXPECT_NE(e.find("with them: ials"), std::string::npos) << e;
+  }
+  ExampleOptions eo;
+  eo.hard_negatives = 10;
+  eo.hard_depth = 40;
+  eo.random_negatives = 5;
+  const RankTrainSet ts = build_training_set(fb, f.ds, f.pools, eo, 1);
+  RankerSpec plain;
+  plain.name = plain.kind = "din";
+  plain.params = Params::parse("dim=8,att_hidden=8,hidden=16,epochs=1");
+  RankerSpec init = plain;
+  init.params.set("item_init", "ials");
+  const RankTrainSet none;
+  const auto lookup = [&fb](const std::string& n) { return fb.item_table(n); };
+  auto a = fit_ranker(plain, ts, none, 1, 7, "", lookup);
+  auto b = fit_ranker(init, ts, none, 1, 7, "", lookup);
+  std::vector<float> sa(ts.batch.rows()), sb(ts.batch.rows());
+  a->score(ts.batch, sa);
+  b->score(ts.batch, sb);
+  EXPECT_NE(sa, sb);
+  EXPECT_NE(test::error_of([&] { fit_ranker(init, ts, none, 1, 7, ""); }).find("recall channels"),
+            std::string::npos);
+}
+
 TEST(RankExamples, TrainingAndServingPathsGiveIdenticalFeatureVectors) {
   OofFixture f;
   FeatureConfig cfg;

@@ -155,6 +155,8 @@ class TrainingSets {
   /// Rows, groups and positives of every set built, by key.
   const std::map<std::string, std::map<std::string, double>>& stats() const { return stats_; }
   static std::string key_of(const ExampleOptions& e);
+  /// The feature pipelines the training requests are built by.
+  const UserFeatures& features() const { return fb_; }
 
  private:
   UserFeatures fb_;

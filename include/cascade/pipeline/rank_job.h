@@ -13,6 +13,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -111,10 +112,12 @@ struct RankerSpec {
 
 /// Creates the ranker of `spec` (a blend with its members' models) and fits it on `train`, with
 /// `valid` (other users' groups) for early stopping when it has rows. What `bench funnel` and
-/// `cascade bundle` share.
+/// `cascade bundle` share. `item_tables` (RankFitOptions::item_tables) serves a neural ranker's
+/// `item_init`.
 std::unique_ptr<Ranker> fit_ranker(const RankerSpec& spec, const RankTrainSet& train,
                                    const RankTrainSet& valid, int threads, uint64_t seed,
-                                   const std::string& dataset_hash);
+                                   const std::string& dataset_hash,
+                                   std::function<ItemTable(const std::string&)> item_tables = {});
 
 /// The `rank` config group.
 struct RankConfig {

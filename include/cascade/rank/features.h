@@ -37,6 +37,7 @@
 #include "cascade/data/catalog.h"
 #include "cascade/data/interactions.h"
 #include "cascade/rank/rank_batch.h"
+#include "cascade/rank/ranker.h"
 #include "cascade/recall/fusion.h"
 #include "cascade/recall/recaller.h"
 
@@ -107,6 +108,10 @@ class FeatureBuilder {
 
   /// An empty batch carrying this schema.
   RankBatch empty_batch() const;
+
+  /// The item vectors of this pipeline's channel `name`, for a ranker's `item_init`; throws
+  /// cascade::Error naming the channels that have them when it is unknown or has none.
+  ItemTable item_table(const std::string& name) const;
 
  private:
   struct Source {

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <span>
@@ -27,6 +28,14 @@ struct RankTrainSet {
   void validate() const;
 };
 
+/// A recall channel's item vectors (row i = item i, `dim` floats, row-major), for the rankers
+/// whose item embeddings start from them (DIN's and BST's `item_init`).
+struct ItemTable {
+  std::span<const float> values;
+  uint32_t rows = 0;
+  uint32_t dim = 0;
+};
+
 struct RankFitOptions {
   int threads = 0;  ///< 0 = hardware concurrency
   uint64_t seed = 42;
@@ -34,6 +43,10 @@ struct RankFitOptions {
   /// test item) for early stopping / best-epoch selection.
   const RankTrainSet* valid = nullptr;
   std::string dataset_hash;  ///< written into the manifest
+  /// The item vectors of a recall channel by name (throws cascade::Error naming the channel when
+  /// it is unknown or has none). Empty when the caller fits without channels; only rankers
+  /// configured with `item_init` ask.
+  std::function<ItemTable(const std::string& channel)> item_tables;
 };
 
 /// What a model that attends over the request's history (DIN) weighed each row's history
