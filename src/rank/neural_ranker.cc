@@ -61,6 +61,7 @@ void NeuralRanker::fit(const RankTrainSet& train, const RankFitOptions& opt) {
   const Stopwatch watch;
 
   fitted_ = false;
+  item_init_from_.clear();
   schema_ = b.schema;
   norm_.fit(b);
   build_net();
@@ -98,12 +99,44 @@ void NeuralRanker::fit(const RankTrainSet& train, const RankFitOptions& opt) {
 }
 
 void NeuralRanker::init_item_embedding(const RankFitOptions& opt) {
-  const std::string& channel = train_.item_init;
-  CASCADE_CHECK(opt.item_tables != nullptr,
-                fmt::format("{}: item_init={} needs the recall channels; fit it through the funnel "
-                            "(cascade train / bundle / bench funnel)",
-                            kind_, channel));
-  const ItemTable t = opt.item_tables(channel);
+  // Channels tried in order ("sasrec|two_tower|none"); "none" = random embeddings when no channel
+  // before it is in this funnel. A channel that is the last choice must be there.
+  std::vector<std::string> choices;
+  for (size_t b = 0; b <= train_.item_init.size();) {
+    const size_t e = std::min(train_.item_init.find('|', b), train_.item_init.size());
+    choices.push_back(train_.item_init.substr(b, e - b));
+    b = e + 1;
+  }
+  for (size_t k = 0; k < choices.size(); ++k) {
+    const std::string& channel = choices[k];
+    const bool last = k + 1 == choices.size();
+    if (channel == "none") {
+      spdlog::info("{}: item_init={}: random item embeddings (no channel before 'none' here)",
+                   kind_, train_.item_init);
+      item_init_from_ = "none";
+      return;
+    }
+    if (opt.item_tables == nullptr) {
+      CASCADE_CHECK(!last, fmt::format("{}: item_init={} needs the recall channels; fit it "
+                                       "through the funnel (cascade train / bundle / bench funnel)",
+                                       kind_, train_.item_init));
+      continue;
+    }
+    ItemTable t;
+    try {
+      t = opt.item_tables(channel);
+    } catch (const Error& e) {
+      if (last) throw;
+      spdlog::info("{}: item_init: {}; trying {}", kind_, e.what(), choices[k + 1]);
+      continue;
+    }
+    init_item_embedding_from(channel, t);
+    item_init_from_ = channel;
+    return;
+  }
+}
+
+void NeuralRanker::init_item_embedding_from(const std::string& channel, const ItemTable& t) {
   CASCADE_CHECK(t.rows == schema_.n_items && t.dim > 0 &&
                     t.values.size() == static_cast<size_t>(t.rows) * t.dim,
                 fmt::format("{}: item_init={}: the channel has {} item vectors of {} floats, the "
@@ -173,6 +206,7 @@ void NeuralRanker::save(const std::filesystem::path& dir) const {
   w.meta()["schema"] = schema_to_json(schema_);
   w.meta()["fit_seed"] = fit_seed_;
   w.meta()["best_epoch"] = best_epoch_;
+  if (!train_.item_init.empty()) w.meta()["item_init_from"] = item_init_from_;
   save_extra(w);
   norm_.save(w);
   nn::save_module(w, module());
@@ -207,6 +241,7 @@ void NeuralRanker::restore(const ModelReader& r) {
   dataset_hash_ = r.dataset_hash();
   fit_seed_ = r.field_or<uint64_t>("fit_seed", 0);
   best_epoch_ = r.field_or<int>("best_epoch", 0);
+  item_init_from_ = r.field_or<std::string>("item_init_from", "");
   finish_model();
 }
 

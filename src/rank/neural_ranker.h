@@ -44,8 +44,9 @@ struct NeuralTrainParams {
   int patience = 3;
   int64_t seed = -1;  ///< -1 = RankFitOptions::seed
   int torch_threads = 1;
-  /// A recall channel whose item vectors start the item embeddings (empty: random). Read only
-  /// by models with an item table (Defaults::item_table).
+  /// Recall channels whose item vectors start the item embeddings, tried in order and
+  /// '|'-separated ("sasrec|none": SASRec's, or random without a SASRec channel); empty: random.
+  /// Read only by models with an item table (Defaults::item_table).
   std::string item_init;
   /// The item embeddings stay as initialised (not trained). Read like item_init.
   bool freeze_items = false;
@@ -138,11 +139,13 @@ class NeuralRanker : public Ranker {
   void restore(const ModelReader& r);
   void finish_model();
   void init_item_embedding(const RankFitOptions& opt);
+  void init_item_embedding_from(const std::string& channel, const ItemTable& t);
 
   NeuralTrainParams train_;
   std::string dataset_hash_;
   uint64_t fit_seed_ = 0;
   int best_epoch_ = 0;
+  std::string item_init_from_;  // the channel item_init took ("none": random); manifest field
   bool fitted_ = false;
 };
 

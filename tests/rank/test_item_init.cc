@@ -4,12 +4,15 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <fstream>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
 #include "cascade/rank/ranker.h"
 #include "rank/neural_ranker.h"
 #include "support/cluster_rank_data.h"
+#include "support/temp_dir.h"
 #include "support/test_util.h"
 
 namespace cascade {
@@ -126,6 +129,38 @@ TEST(ItemInit, ChannelVectorsStartTheSequenceRankersAhead) {
               test::scores_of(*random, ClusterRankData::test().batch));
     EXPECT_EQ(random->params().resolved().count("item_init"), 0u);
   }
+}
+
+// item_init lists channels tried in order: the first one the funnel has is taken, "none" falls
+// back to random embeddings, and the manifest says which was used.
+TEST(ItemInit, ChoicesAreTriedInOrder) {
+  const auto tables = [](const std::string& name) {
+    if (name != "clusters") throw Error("no channel " + name);
+    return cluster_table();
+  };
+  const std::string base = "din:dim=8,field_dim=4,att_hidden=8,hidden=16,epochs=2,lr=0.003";
+  const auto& test_batch = ClusterRankData::test().batch;
+  const auto direct =
+      test::scores_of(*fit_with_tables(base + ",item_init=clusters", tables), test_batch);
+  const auto random = test::scores_of(*fit_with_tables(base, tables), test_batch);
+  auto second = fit_with_tables(base + ",item_init=sasrec|clusters|none", tables);
+  EXPECT_EQ(test::scores_of(*second, test_batch), direct);
+  EXPECT_EQ(test::scores_of(*fit_with_tables(base + ",item_init=sasrec|none", tables), test_batch),
+            random);
+  // Outside the funnel (no channels) a trailing none is the random start.
+  EXPECT_EQ(test::scores_of(*fit_with_tables(base + ",item_init=clusters|none", {}), test_batch),
+            random);
+  // The last choice must be there.
+  EXPECT_NE(error_of([&] {
+              fit_with_tables(base + ",item_init=sasrec|two_tower", tables);
+            }).find("no channel two_tower"),
+            std::string::npos);
+  test::TempDir dir("item_init");
+  second->save(dir.path() / "m");
+  const auto manifest = nlohmann::json::parse(std::ifstream(dir.path() / "m" / "manifest.json"));
+  EXPECT_EQ(manifest.at("item_init_from"), "clusters");
+  auto loaded = load_ranker(dir.path() / "m");
+  EXPECT_EQ(test::scores_of(*loaded, test_batch), direct);
 }
 
 TEST(ItemInit, ErrorsNameWhatIsMissing) {
