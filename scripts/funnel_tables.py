@@ -28,13 +28,17 @@ def tables(j):
     print(f"{j['dataset']} {j['protocol']}, {j['users']} test users; configured pool: depth {pool['pool_depth']}, "
           f"quota {pool['quota']}, pool recall {pool['pool_recall']:.4f}"
           + (f"; channel folds {j['channel_folds']}" if j.get("channel_folds") else "") + "\n")
-    print("| ranker | Recall@10 | NDCG@10 | Recall@50 | AUC in pool | fit s | ms / user | Recall@10 vs pool |")
-    print("|---|---|---|---|---|---|---|---|")
-    print(f"| pool (fused order) | {pool['recall@10']:.4f} | {pool['ndcg@10']:.4f} | {pool['recall@50']:.4f} "
+    # Each ranker alone over the configured pool: test (j["rankers"]) and, where recorded, validation.
+    alone_valid = j.get("selection", {}).get("rankers_alone", {})
+    print("| ranker | validation Recall@10 | test Recall@10 | test NDCG@10 | test Recall@50 | test AUC in pool "
+          "| fit s | ms / user | test Recall@10 vs pool |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    print(f"| pool (fused order) | – | {pool['recall@10']:.4f} | {pool['ndcg@10']:.4f} | {pool['recall@50']:.4f} "
           "| – | – | – | – |")
     for name, r in j["rankers"].items():
         label = name if r.get("candidate", True) else f"{name} (ablation)"
-        print(f"| {label} | {r['recall@10']:.4f} | {r['ndcg@10']:.4f} | {r['recall@50']:.4f} | "
+        valid = f"{alone_valid[name]['recall@10']:.4f}" if name in alone_valid else "–"
+        print(f"| {label} | {valid} | {r['recall@10']:.4f} | {r['ndcg@10']:.4f} | {r['recall@50']:.4f} | "
               f"{r['auc_in_pool']:.4f} | {r['fit_seconds']:.1f} | {r['ms_per_user']:.2f} | "
               f"{ci(r['vs_pool']['recall@10'])} |")
 

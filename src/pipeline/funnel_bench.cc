@@ -661,6 +661,12 @@ Json run_funnel_bench(const YAML::Node& cfg_in, const Dataset& ds, const FunnelB
     for (const auto& [q, v] : valid)
       CASCADE_CHECK(v.hs.users == valid_users,
                     "bench funnel: the validation pools of two quotas cover different users");
+    // Each candidate alone over the configured pool, on validation: what a choice between rankers
+    // may read (out["rankers"] holds the same on the test split, read once at the end).
+    for (size_t k = 0; k < n_candidates; ++k)
+      sel["rankers_alone"][cands[k].spec.name] =
+          valid_lists.order_metrics(valid[cfg_quota], static_cast<int>(k), rc.pool_depth)
+              .summary(true);
     // The staged selection under `crit` (steps 1, 2 and 4; step 3 re-fits a pair, so it runs only
     // for the recorded selection, `log`). Returns the choice; the recorded selection also sets
     // `no_time`.
@@ -909,6 +915,7 @@ Json run_funnel_bench(const YAML::Node& cfg_in, const Dataset& ds, const FunnelB
       if (!std::isnan(a)) auc += a, counted += 1;
     }
     Json j = alone.back().summary(true);
+    j["split"] = "test";  // validation: selection.rankers_alone
     j["auc_in_pool"] = counted ? auc / counted : std::nan("");
     j["fit_seconds"] = fit_secs[k];
     j["ms_per_user"] = 1000.0 * t_cfg.hs.ranker_seconds[k] / users;

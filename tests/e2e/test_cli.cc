@@ -259,6 +259,18 @@ TEST(CliEndToEnd, BenchFunnelChoosesOnValidationAndBeatsThePool) {
   EXPECT_NE(r.output.find("ranker blend_no_gbdt: a blend of the fitted lr, deepfm"),
             std::string::npos);
   EXPECT_TRUE(j["selection"]["pairs"].contains("lr>blend_no_deepfm"));
+  // Each candidate alone on validation, beside its test figure: the pair X>X is X alone (a ranker
+  // re-scoring its own kept rows keeps their order), so the two records agree.
+  for (const char* name : {"lr", "gbdt", "deepfm", "blend"}) {
+    EXPECT_EQ(j["rankers"][name]["split"], "test") << name;
+    const auto& alone = j["selection"]["rankers_alone"][name];
+    ASSERT_TRUE(alone.contains("recall@10")) << name;
+    EXPECT_DOUBLE_EQ(
+        alone["recall@10"].get<double>(),
+        j["selection"]["pairs"][std::string(name) + ">" + name]["recall@10"].get<double>())
+        << name;
+  }
+  EXPECT_FALSE(j["selection"]["rankers_alone"].contains("lr_random"));  // ablations: test only
   // The choice: a spec naming candidates only, every step's validation figures recorded.
   const auto& chosen = j["selection"]["chosen"];
   EXPECT_EQ(j["selection"]["on"], "valid");
