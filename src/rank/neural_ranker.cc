@@ -12,6 +12,7 @@
 
 #include "cascade/core/error.h"
 #include "cascade/util/stopwatch.h"
+#include "cascade/util/strings.h"
 #include "nn/eigen_threads.h"
 #include "nn/train_loop.h"
 
@@ -101,12 +102,7 @@ void NeuralRanker::fit(const RankTrainSet& train, const RankFitOptions& opt) {
 void NeuralRanker::init_item_embedding(const RankFitOptions& opt) {
   // Channels tried in order ("sasrec|two_tower|none"); "none" = random embeddings when no channel
   // before it is in this funnel. A channel that is the last choice must be there.
-  std::vector<std::string> choices;
-  for (size_t b = 0; b <= train_.item_init.size();) {
-    const size_t e = std::min(train_.item_init.find('|', b), train_.item_init.size());
-    choices.push_back(train_.item_init.substr(b, e - b));
-    b = e + 1;
-  }
+  const std::vector<std::string> choices = split(train_.item_init, '|');
   for (size_t k = 0; k < choices.size(); ++k) {
     const std::string& channel = choices[k];
     const bool last = k + 1 == choices.size();
