@@ -14,6 +14,7 @@
 #include "cascade/core/error.h"
 #include "cascade/eval/compare.h"
 #include "cascade/eval/metrics.h"
+#include "cascade/io/artifact.h"
 #include "cascade/pipeline/bench_breakdown.h"
 #include "cascade/pipeline/funnel_eval.h"
 #include "cascade/pipeline/funnel_spec.h"
@@ -222,7 +223,8 @@ struct Criterion {
   bool ndcg = false;
   const std::vector<uint8_t>* users = nullptr;  // per validation user: counted (null = all)
 
-  double primary(const PerUser& m) const { return masked_mean(ndcg ? m.n10 : m.r10, users); }
+  const std::vector<double>& primary_values(const PerUser& m) const { return ndcg ? m.n10 : m.r10; }
+  double primary(const PerUser& m) const { return masked_mean(primary_values(m), users); }
   double secondary(const PerUser& m) const { return masked_mean(ndcg ? m.r10 : m.n10, users); }
   bool better(const PerUser& a, const PerUser& b) const {
     const double pa = primary(a), pb = primary(b);
@@ -353,6 +355,62 @@ CostModel cost_model(const FeatureBuilder& fb, const Scored& s, const Interactio
     m.rankers.push_back(fit_cost(ms_small, time_all(*r, full), rows_small, rows_full, calls));
   }
   return m;
+}
+
+// A cost model recorded by an earlier run (--cost-model): its whole JSON or its
+// selection.cost_model object. Every candidate must have a cost (by name).
+CostModel load_cost_model(const std::filesystem::path& path,
+                          const std::vector<std::string>& names) {
+  Json j;
+  try {
+    j = Json::parse(read_file(path));
+  } catch (const Json::parse_error& e) {
+    throw Error(
+        fmt::format("bench funnel: --cost-model {}: not JSON ({})", path.string(), e.what()));
+  }
+  if (j.contains("selection")) j = j["selection"].value("cost_model", Json());
+  CASCADE_CHECK(j.is_object() && j.contains("features") && j.contains("rankers"),
+                fmt::format("bench funnel: --cost-model {}: no cost model (expected a bench funnel "
+                            "JSON with selection.cost_model, or that object: features, rankers)",
+                            path.string()));
+  auto linear = [&](const Json& c, const std::string& what) {
+    CASCADE_CHECK(c.is_object() && c.contains("per_call_ms") && c.contains("per_row_ms") &&
+                      c["per_call_ms"].is_number() && c["per_row_ms"].is_number(),
+                  fmt::format("bench funnel: --cost-model {}: {} needs numbers per_call_ms and "
+                              "per_row_ms",
+                              path.string(), what));
+    return LinearCost{c["per_call_ms"].get<double>(), c["per_row_ms"].get<double>()};
+  };
+  CostModel m;
+  m.features = linear(j["features"], "features");
+  for (const auto& n : names) {
+    if (!j["rankers"].contains(n)) {
+      std::vector<std::string> have;
+      for (const auto& [k, v] : j["rankers"].items()) have.push_back(k);
+      throw Error(
+          fmt::format("bench funnel: --cost-model {} has no cost for candidate ranker '{}' "
+                      "(it has: {})",
+                      path.string(), n, fmt::join(have, ", ")));
+    }
+    m.rankers.push_back(linear(j["rankers"][n], "rankers." + n));
+  }
+  return m;
+}
+
+// The paired difference a - b of per-user values over the users `in` marks (null = all): its
+// mean and standard error (sample standard deviation / sqrt(users)).
+std::pair<double, double> paired_mean_se(const std::vector<double>& a, const std::vector<double>& b,
+                                         const std::vector<uint8_t>* in) {
+  double sum = 0, sum2 = 0, n = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (in && !(*in)[i]) continue;
+    const double d = a[i] - b[i];
+    sum += d, sum2 += d * d, n += 1;
+  }
+  if (n < 2) return {n ? sum / n : 0.0, 0.0};
+  const double m = sum / n;
+  const double var = std::max(0.0, (sum2 - n * m * m) / (n - 1));
+  return {m, std::sqrt(var / n)};
 }
 
 // The cuts the selection tries, in its order (quota, then pool depth, then pre-rank keep): every
@@ -517,6 +575,12 @@ Json run_funnel_bench(const YAML::Node& cfg_in, const Dataset& ds, const FunnelB
                 fmt::format("bench funnel: select metric '{}': expected recall@10 or ndcg@10",
                             opt.select_metric));
   CASCADE_CHECK(opt.split_half_rounds >= 0, "bench funnel: split-half rounds must be >= 0");
+  CASCADE_CHECK(
+      opt.select_rule == "best" || opt.select_rule == "one-se",
+      fmt::format("bench funnel: select rule '{}': expected best or one-se", opt.select_rule));
+  CASCADE_CHECK(opt.cost_model.empty() || opt.rank_budget_ms > 0 || opt.select_rule == "one-se",
+                "bench funnel: --cost-model is read only with --rank-budget-ms or --select-rule "
+                "one-se");
   YAML::Node cfg = YAML::Clone(cfg_in);
   const FunnelSpec configured = resolve_funnel(cfg);
   const uint64_t seed = cfg["seed"] ? cfg["seed"].as<uint64_t>() : 42;
@@ -673,31 +737,45 @@ Json run_funnel_bench(const YAML::Node& cfg_in, const Dataset& ds, const FunnelB
     Scored valid_no_time;
     const std::vector<Choice> cuts =
         cut_grid(quotas, depths, opt.pre_keeps, config_choice.fine_keep);
-    // With a budget, every choice's serving cost, estimated from timed validation requests.
+    // With a budget or the one-standard-error rule, every choice's serving cost, estimated from
+    // timed validation requests (or read from --cost-model).
+    const bool one_se = opt.select_rule == "one-se";
+    const bool joint = opt.rank_budget_ms > 0 || one_se;
     CostModel cost;
-    if (opt.rank_budget_ms > 0) {
-      cost = cost_model(*in.features, valid[cfg_quota], ds.train, candidate_ptrs, max_depth,
-                        kCostSample);
+    if (joint) {
       Json& cm = sel["cost_model"];
-      cm["sample_users"] = std::min(kCostSample, valid_users.size());
-      cm["depth"] = max_depth;
-      cm["budget_ms"] = opt.rank_budget_ms;
+      if (!opt.cost_model.empty()) {
+        std::vector<std::string> names;
+        for (size_t k = 0; k < n_candidates; ++k) names.push_back(cands[k].spec.name);
+        cost = load_cost_model(opt.cost_model, names);
+        cm["from"] = opt.cost_model.string();
+      } else {
+        cost = cost_model(*in.features, valid[cfg_quota], ds.train, candidate_ptrs, max_depth,
+                          kCostSample);
+        cm["sample_users"] = std::min(kCostSample, valid_users.size());
+        cm["depth"] = max_depth;
+        cm["small_rows"] = kCostSmallRows;
+      }
+      if (opt.rank_budget_ms > 0) cm["budget_ms"] = opt.rank_budget_ms;
       cm["features"] = cost.features.json();
       for (size_t k = 0; k < n_candidates; ++k)
         cm["rankers"][cands[k].spec.name] = cost.rankers[k].json();
       cm["note"] =
-          "estimated ranking-stage ms per request = features(pool depth) + pre-ranker(pool "
-          "depth) + fine-ranker(pre-rank keep), each per_call_ms + per_row_ms x rows, fitted to "
-          "one-thread timings of the first sample_users validation requests at `depth` and at "
-          "small_rows rows on this machine; the choice can differ on another machine";
-      cm["small_rows"] = kCostSmallRows;
+          opt.cost_model.empty()
+              ? "estimated ranking-stage ms per request = features(pool depth) + pre-ranker(pool "
+                "depth) + fine-ranker(pre-rank keep), each per_call_ms + per_row_ms x rows, fitted "
+                "to one-thread timings of the first sample_users validation requests at `depth` "
+                "and at small_rows rows on this machine; the choice can differ on another machine"
+              : "estimated ranking-stage ms per request = features(pool depth) + pre-ranker(pool "
+                "depth) + fine-ranker(pre-rank keep), each per_call_ms + per_row_ms x rows, read "
+                "from `from` (not timed in this run)";
     }
     auto select = [&](const Criterion& crit, Json* log) {
       Choice best;
       PerUser best_m;
-      if (opt.rank_budget_ms > 0) {
-        // 1 and 2 at once under a serving budget: every pair at every cut whose estimated cost
-        // fits, the better on validation, at an equal metric the cheaper estimate.
+      if (joint) {
+        // 1 and 2 at once: every pair at every cut (whose estimated cost fits the budget, if
+        // any), the better on validation, at an equal metric the cheaper estimate.
         // A candidate `m` at cost `ms` beats the best so far (none yet: `have` false): a higher
         // primary metric, or an equal one for less.
         auto beats = [&](const PerUser& m, double ms, bool have, const PerUser& m0, double ms0) {
@@ -705,6 +783,14 @@ Json run_funnel_bench(const YAML::Node& cfg_in, const Dataset& ds, const FunnelB
           const double p = crit.primary(m), p0 = crit.primary(m0);
           return p > p0 || (p == p0 && ms < ms0);
         };
+        // Every funnel scored (for the one-standard-error rule).
+        struct Scored1 {
+          Choice c;
+          double primary, secondary, ms;
+        };
+        std::vector<Scored1> all;
+        const double budget =
+            opt.rank_budget_ms > 0 ? opt.rank_budget_ms : std::numeric_limits<double>::infinity();
         bool any = false;
         double best_ms = 0;
         for (size_t a = 0; a < n_candidates; ++a) {
@@ -718,8 +804,9 @@ Json run_funnel_bench(const YAML::Node& cfg_in, const Dataset& ds, const FunnelB
               c.lambda = -1;
               c.pre = a, c.fine = b;
               const double ms = cost.ms(c);
-              if (ms > opt.rank_budget_ms) continue;
+              if (ms > budget) continue;
               const PerUser m = valid_lists.funnel_metrics(valid[c.quota], c);
+              if (one_se) all.push_back({c, crit.primary(m), crit.secondary(m), ms});
               if (beats(m, ms, pair_any, pair_m, pair_ms))
                 pair = c, pair_m = m, pair_ms = ms, pair_any = true;
             }
@@ -737,6 +824,57 @@ Json run_funnel_bench(const YAML::Node& cfg_in, const Dataset& ds, const FunnelB
         CASCADE_CHECK(any, fmt::format("bench funnel: no funnel fits --rank-budget-ms {} (the "
                                        "cheapest is estimated at {:.3f} ms)",
                                        opt.rank_budget_ms, cheapest_ms(cost, cuts)));
+        if (one_se) {
+          // The cheapest funnel whose paired difference from the best is within one standard
+          // error (cost order; at an equal cost the higher metric). A paired difference of
+          // per-user values in [0, 1] has a standard error of at most 1/sqrt(users), so funnels
+          // further below the best are not scored again.
+          const double users =
+              crit.users
+                  ? static_cast<double>(std::count(crit.users->begin(), crit.users->end(), 1))
+                  : static_cast<double>(valid_users.size());
+          const double reach = 1.0 / std::sqrt(std::max(1.0, users));
+          const double best_p = crit.primary(best_m);
+          std::stable_sort(all.begin(), all.end(), [](const Scored1& x, const Scored1& y) {
+            if (x.ms != y.ms) return x.ms < y.ms;
+            if (x.primary != y.primary) return x.primary > y.primary;
+            return x.secondary > y.secondary;
+          });
+          const Choice top = best;
+          const double top_ms = best_ms;
+          double gap = 0, se = 0;
+          for (const Scored1& e : all) {
+            if (best_p - e.primary > reach) continue;
+            const PerUser m = valid_lists.funnel_metrics(valid[e.c.quota], e.c);
+            const auto [d, s] =
+                paired_mean_se(crit.primary_values(best_m), crit.primary_values(m), crit.users);
+            // One user of n apart is exactly one standard error (mean 1/n, variance 1/n, so
+            // se = 1/n); the tolerance keeps that case within whatever the rounding.
+            if (d > s + 1e-12) continue;
+            gap = d, se = s, best = e.c, best_m = m, best_ms = e.ms;
+            break;  // `top` itself is within, so the loop always ends here
+          }
+          if (log) {
+            Json& j = (*log)["one_se"];
+            auto name = [&](const Choice& c) {
+              return fmt::format("{}@{} > {}@{}, pool {}, quota {}", cands[c.pre].spec.name,
+                                 c.pre_keep, cands[c.fine].spec.name, c.fine_keep, c.depth,
+                                 c.quota);
+            };
+            j["best"] = {{"funnel", name(top)},
+                         {"valid", best_p},
+                         {"estimate_ms", top_ms},
+                         {"funnels_scored", all.size()}};
+            j["chosen"] = {{"funnel", name(best)},
+                           {"valid", crit.primary(best_m)},
+                           {"estimate_ms", best_ms},
+                           {"below_best", gap},
+                           {"standard_error", se}};
+            j["note"] =
+                "the cheapest funnel (estimated ms) whose validation metric is below the best's by "
+                "at most one standard error of their paired per-user difference";
+          }
+        }
         if (log) (*log)["cost_model"]["chosen_estimate_ms"] = best_ms;
       } else {
         // 1. The ranker pair (ranking-stage order, before re-rank).

@@ -481,6 +481,95 @@ TEST(CliEndToEnd, BenchFunnelChoosesWithinARankingBudget) {
   fs::remove_all(tmp);
 }
 
+// The one-standard-error rule with a recorded cost model: of the funnels within one standard
+// error of the best on validation, the cheapest by the file's costs (LR nearly free, DeepFM
+// dear), whatever this machine's timings; the file must cover every candidate, and is read only
+// by a rule or a budget that needs costs.
+TEST(CliEndToEnd, BenchFunnelOneStandardErrorRuleTakesTheCheapestFunnelValidationCannotTellApart) {
+  fs::path tmp = temp_dir("funnel-one-se");
+  const std::string cmd =
+      std::string(CASCADE_BIN) +
+      " bench funnel --data data/ml-latest-small --dataset ml-latest --protocol seed-oof"
+      " --channels popularity,ials --rankers lr,deepfm --gbdt-objectives binary:logistic"
+      " --random-negatives-ablation '' --sum-ablation false --time-ablations false"
+      " --select-time-features false --lambdas 0 --pool-depths 50,100 --pre-keeps 20,50"
+      " --quotas 200 --threads 2 recall.fusion.tune=false rank.funnel.pre_rank=lr"
+      " rank.funnel.fine_rank=deepfm +rank.rankers.deepfm.epochs=2 mlruns=" +
+      (tmp / "mlruns").string();
+  const nlohmann::json costs = {{"features", {{"per_call_ms", 0.01}, {"per_row_ms", 0.001}}},
+                                {"rankers",
+                                 {{"lr", {{"per_call_ms", 0.0}, {"per_row_ms", 0.0001}}},
+                                  {"deepfm", {{"per_call_ms", 0.05}, {"per_row_ms", 0.01}}}}}};
+  {
+    std::ofstream o(tmp / "costs.json");
+    o << nlohmann::json{{"selection", {{"cost_model", costs}}}}.dump();
+  }
+  Result r = run(cmd + " --select-rule one-se --cost-model " + (tmp / "costs.json").string() +
+                 " --json " + (tmp / "f.json").string());
+  ASSERT_EQ(r.code, 0) << r.output;
+  std::ifstream in(tmp / "f.json");
+  const auto j = nlohmann::json::parse(in);
+  const auto& sel = j["selection"];
+  const auto& cm = sel["cost_model"];
+  EXPECT_EQ(cm["rankers"], costs["rankers"]);  // read, not timed
+  EXPECT_FALSE(cm.contains("sample_users"));
+  auto at = [&](const std::string& part, double rows) {
+    const auto& c = part == "features" ? costs["features"] : costs["rankers"][part];
+    return c["per_call_ms"].get<double>() + c["per_row_ms"].get<double>() * rows;
+  };
+  auto estimate = [&](const std::string& pre, const std::string& fine, double depth, double keep) {
+    return at("features", depth) + at(pre, depth) + at(fine, keep);
+  };
+  // The best is the best pair at its best cut; every pair and cut was scored.
+  ASSERT_EQ(sel["pairs"].size(), 4u);
+  double best = 0;
+  for (const auto& [name, m] : sel["pairs"].items())
+    best = std::max(best, m["recall@10"].get<double>());
+  const auto& rule = sel["one_se"];
+  EXPECT_EQ(rule["best"]["valid"].get<double>(), best);
+  // 4 pairs x 12 cuts: quotas 200 and the configured 500, pools 50, 100 and the configured 200,
+  // pre-rank keeps 20 and 50.
+  EXPECT_EQ(rule["best"]["funnels_scored"], 4 * 12);
+  // The chosen funnel: within one standard error, no dearer than the best, costed by the file.
+  const auto& ch = rule["chosen"];
+  const double se = ch["standard_error"].get<double>();
+  EXPECT_LE(ch["below_best"].get<double>(), se + 1e-12);
+  EXPECT_NEAR(ch["valid"].get<double>(), best - ch["below_best"].get<double>(), 1e-12);
+  EXPECT_LE(ch["estimate_ms"].get<double>(), rule["best"]["estimate_ms"].get<double>());
+  const auto& chosen = sel["chosen"];
+  EXPECT_NEAR(cm["chosen_estimate_ms"].get<double>(),
+              estimate(chosen["pre_rank"], chosen["fine_rank"], chosen["pool_depth"].get<double>(),
+                       chosen["pre_keep"].get<double>()),
+              1e-12);
+  EXPECT_EQ(ch["estimate_ms"], cm["chosen_estimate_ms"]);
+  EXPECT_EQ(ch["funnel"].get<std::string>(),
+            chosen["pre_rank"].get<std::string>() + "@" + chosen["pre_keep"].dump() + " > " +
+                chosen["fine_rank"].get<std::string>() + "@" + chosen["fine_keep"].dump() +
+                ", pool " + chosen["pool_depth"].dump() + ", quota " + chosen["quota"].dump());
+  // When the chosen funnel is not the best, it is strictly cheaper (ties go to the metric).
+  if (ch["funnel"] != rule["best"]["funnel"]) {
+    EXPECT_LT(ch["estimate_ms"].get<double>(), rule["best"]["estimate_ms"].get<double>());
+    EXPECT_GT(se, 0.0);
+  }
+
+  // A cost model without a candidate's cost names it and what the file has.
+  {
+    nlohmann::json partial = costs;
+    partial["rankers"].erase("deepfm");
+    std::ofstream o(tmp / "partial.json");
+    o << partial.dump();
+  }
+  Result missing =
+      run(cmd + " --select-rule one-se --cost-model " + (tmp / "partial.json").string());
+  EXPECT_NE(missing.code, 0);
+  EXPECT_NE(missing.output.find("has no cost for candidate ranker 'deepfm' (it has: lr)"),
+            std::string::npos)
+      << missing.output;
+  expect_bench_funnel_refuses("--cost-model " + (tmp / "costs.json").string(),
+                              {"--cost-model is read only with"});
+  fs::remove_all(tmp);
+}
+
 TEST(CliEndToEnd, BenchFunnelRefusesAnUnknownFeatureGroup) {
   expect_bench_funnel_refuses("--feature-ablations similarity,colour",
                               {"--feature-ablations", "colour"});

@@ -152,6 +152,18 @@ void add_bench_funnel(CLI::App* bench) {
                   "choose the best pair and cuts whose estimated cost fits (timed on validation)")
       ->check(CLI::Range(0.0, 1e6))
       ->capture_default_str();
+  cmd->add_option("--select-rule", b.select_rule,
+                  "how the ranker pair and cuts are picked on validation: best (the highest "
+                  "metric) or one-se (the cheapest funnel within one standard error of the best, "
+                  "by the cost model)")
+      ->check(CLI::IsMember({"best", "one-se"}))
+      ->capture_default_str();
+  cmd->add_option(
+         "--cost-model", b.cost_model,
+         "read the cost model from an earlier run's JSON (selection.cost_model) instead of "
+         "timing this run: the same choice on every machine (with --rank-budget-ms or "
+         "--select-rule one-se)")
+      ->check(CLI::ExistingFile);
   cmd->add_option("--split-half-check", b.split_half_rounds,
                   "rounds of the split-half check of the selection metric on validation (0 = off): "
                   "choose on half the validation users with each metric, score on the other half")

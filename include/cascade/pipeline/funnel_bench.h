@@ -73,6 +73,15 @@ struct FunnelBenchOptions {
   /// ranker ms per kept row, timed on the validation scoring); at an equal metric the cheaper
   /// estimate wins. Timings make the choice depend on the machine, so the default is none.
   double rank_budget_ms = 0;
+  /// How steps 1 and 2 pick among funnels: "best" (the highest validation metric) or "one-se"
+  /// (the one-standard-error rule: every pair at every cut is scored, as under a budget; of the
+  /// funnels whose validation metric is within one standard error of the best one's (the paired
+  /// per-user difference's), the cheapest by the cost model wins). Validation cannot tell those
+  /// funnels apart, so the rule buys serving cost, not accuracy ("selection.one_se").
+  std::string select_rule = "best";
+  /// A cost model recorded by an earlier run (its JSON, or its "selection.cost_model" object) used
+  /// instead of timing this one: the same choice on any machine and in every run. Empty = timed.
+  std::filesystem::path cost_model;
   /// Rounds of the split-half check of the selection metric (0 = off): each round chooses with
   /// both metrics on a seeded half of the validation users and scores the choice on the other
   /// half, both ways ("selection.split_half_check"). Validation only.
