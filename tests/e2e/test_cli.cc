@@ -507,6 +507,8 @@ TEST(CliEndToEnd, BenchFunnelOneStandardErrorRuleTakesTheCheapestFunnelValidatio
   Result r = run(cmd + " --select-rule one-se --cost-model " + (tmp / "costs.json").string() +
                  " --json " + (tmp / "f.json").string());
   ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("one-standard-error rule: the best on validation"), std::string::npos)
+      << r.output;
   std::ifstream in(tmp / "f.json");
   const auto j = nlohmann::json::parse(in);
   const auto& sel = j["selection"];

@@ -49,6 +49,16 @@ void print_report(const Json& out) {
   fmt::print("\nchosen on {}: {}{}\n", out["selection"]["on"].get<std::string>(),
              f["spec"].get<std::string>(),
              f["time_features"].get<bool>() ? "" : " with rank.features.time=false");
+  if (out["selection"].contains("one_se")) {
+    const Json& r = out["selection"]["one_se"];
+    fmt::print(
+        "  one-standard-error rule: the best on validation, {} ({:.4f}, {:.3f} ms estimated), "
+        "against the chosen {} ({:.4f}, {:.3f} ms): {:.4f} below, one standard error {:.4f}\n",
+        r["best"]["funnel"].get<std::string>(), r["best"]["valid"].get<double>(),
+        r["best"]["estimate_ms"].get<double>(), r["chosen"]["funnel"].get<std::string>(),
+        r["chosen"]["valid"].get<double>(), r["chosen"]["estimate_ms"].get<double>(),
+        r["chosen"]["below_best"].get<double>(), r["chosen"]["standard_error"].get<double>());
+  }
   fmt::print(
       "test, served list ({} request time): Recall@10 {:.4f} NDCG@10 {:.4f}; its pool {:.4f} / "
       "{:.4f}\n",
