@@ -339,8 +339,7 @@ std::pair<RankTrainSet, RankTrainSet> split_groups(const RankTrainSet& all, doub
 
 std::unique_ptr<Ranker> fit_ranker(const RankerSpec& spec, const RankTrainSet& train,
                                    const RankTrainSet& valid, int threads, uint64_t seed,
-                                   const std::string& dataset_hash,
-                                   std::function<ItemTable(const std::string&)> item_tables) {
+                                   const std::string& dataset_hash, ItemTableLookup item_tables) {
   auto model = make_ranker(spec.spec());
   if (auto* blend = dynamic_cast<BlendRanker*>(model.get())) {
     CASCADE_CHECK(spec.members.size() == blend->member_names().size(),

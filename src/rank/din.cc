@@ -59,7 +59,8 @@
 //                 embeddings (their leading principal directions, scaled to
 //                 the random init's 0.1 rms; NeuralRanker::fit), e.g. sasrec;
 //                 none / absent = random                                [none]
-//   freeze_items  true: the item embeddings are not trained               [false]
+//   freeze_items  true: the item embeddings are not trained (without        [false]
+//                 item_init: the random start stays, an ablation)
 //   epochs        maximum training epochs                               [10]    1..10000
 //   batch         rows per training batch                               [256]   1..1e6
 //   lr            AdamW learning rate                                   [0.001] 1e-6..1

@@ -43,8 +43,7 @@ ItemTable cluster_table() {
   return ItemTable{v, ClusterRankData::kItems, ClusterRankData::kClusters + 2};
 }
 
-std::unique_ptr<Ranker> fit_with_tables(const std::string& spec,
-                                        std::function<ItemTable(const std::string&)> tables) {
+std::unique_ptr<Ranker> fit_with_tables(const std::string& spec, ItemTableLookup tables) {
   auto m = make_ranker(spec);
   RankFitOptions opt;
   opt.threads = 1;
@@ -187,6 +186,21 @@ TEST(ItemInit, ErrorsNameWhatIsMissing) {
   // DeepFM has no item table: the parameter is unknown there.
   EXPECT_NE(error_of([] { make_ranker("deepfm:item_init=sasrec"); }).find("item_init"),
             std::string::npos);
+}
+
+// freeze_items without item_init keeps the random start as it is: an ablation of the item
+// table, another fit than the trained one, recorded in the parameters and repeatable.
+TEST(ItemInit, FreezingWithoutAStartKeepsTheRandomTable) {
+  const std::string base = "din:dim=8,field_dim=4,att_hidden=8,hidden=16,epochs=2,lr=0.003";
+  const auto& test_batch = ClusterRankData::test().batch;
+  const auto trained = test::scores_of(*fit_with_tables(base, {}), test_batch);
+  auto frozen = fit_with_tables(base + ",freeze_items=true", {});
+  const auto frozen_scores = test::scores_of(*frozen, test_batch);
+  EXPECT_NE(frozen_scores, trained);
+  EXPECT_EQ(frozen->params().resolved().at("freeze_items"), "true");
+  EXPECT_EQ(frozen->params().resolved().count("item_init"), 0u);
+  EXPECT_EQ(test::scores_of(*fit_with_tables(base + ",freeze_items=true", {}), test_batch),
+            frozen_scores);
 }
 
 }  // namespace

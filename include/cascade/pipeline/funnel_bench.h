@@ -8,6 +8,8 @@
 //      and cuts;
 //   2. pool depth x pre-rank keep x channel quota for that pair (a deeper pool is a prefix of
 //      the deepest one: rankers score rows independently, so nothing is re-fitted);
+//      with a ranking budget or the one-standard-error rule (rank_budget_ms, select_rule), 1 and
+//      2 are one search over every pair at every cut, costed by a cost model;
 //   3. the request-time features (days since the last event, item age) on or off: the pair
 //      re-trained without them (a config override, rank.features.time=false, that
 //      `bundle --funnel-from` applies with the spec);

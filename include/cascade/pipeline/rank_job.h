@@ -117,7 +117,7 @@ struct RankerSpec {
 std::unique_ptr<Ranker> fit_ranker(const RankerSpec& spec, const RankTrainSet& train,
                                    const RankTrainSet& valid, int threads, uint64_t seed,
                                    const std::string& dataset_hash,
-                                   std::function<ItemTable(const std::string&)> item_tables = {});
+                                   ItemTableLookup item_tables = {});
 
 /// The `rank` config group.
 struct RankConfig {

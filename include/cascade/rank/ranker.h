@@ -36,6 +36,10 @@ struct ItemTable {
   uint32_t dim = 0;
 };
 
+/// The item vectors of a recall channel by name (throws cascade::Error naming the channel when
+/// it is unknown or has none).
+using ItemTableLookup = std::function<ItemTable(const std::string& channel)>;
+
 struct RankFitOptions {
   int threads = 0;  ///< 0 = hardware concurrency
   uint64_t seed = 42;
@@ -43,10 +47,8 @@ struct RankFitOptions {
   /// test item) for early stopping / best-epoch selection.
   const RankTrainSet* valid = nullptr;
   std::string dataset_hash;  ///< written into the manifest
-  /// The item vectors of a recall channel by name (throws cascade::Error naming the channel when
-  /// it is unknown or has none). Empty when the caller fits without channels; only rankers
-  /// configured with `item_init` ask.
-  std::function<ItemTable(const std::string& channel)> item_tables;
+  /// Empty when the caller fits without channels; only rankers configured with `item_init` ask.
+  ItemTableLookup item_tables;
 };
 
 /// What a model that attends over the request's history (DIN) weighed each row's history
