@@ -424,20 +424,26 @@ void expect_bench_funnel_refuses(const std::string& args,
     EXPECT_NE(r.output.find(w), std::string::npos) << w << ": " << r.output;
 }
 
+// `bench funnel` on the embedded dataset, small enough for the selections that cost funnels:
+// two channels, LR and DeepFM (2 epochs), pools of 50 and 100 (and the configured 200), keeps
+// of 20 and 50, quota 200 (and the configured 500), no ablations.
+std::string small_cost_funnel(const fs::path& tmp) {
+  return std::string(CASCADE_BIN) +
+         " bench funnel --data data/ml-latest-small --dataset ml-latest --protocol seed-oof"
+         " --channels popularity,ials --rankers lr,deepfm --gbdt-objectives binary:logistic"
+         " --random-negatives-ablation '' --sum-ablation false --time-ablations false"
+         " --select-time-features false --lambdas 0 --pool-depths 50,100 --pre-keeps 20,50"
+         " --quotas 200 --threads 2 recall.fusion.tune=false rank.funnel.pre_rank=lr"
+         " rank.funnel.fine_rank=deepfm +rank.rankers.deepfm.epochs=2 mlruns=" +
+         (tmp / "mlruns").string();
+}
+
 // A serving budget for the ranking stage: pairs and cuts are chosen together among those whose
 // estimated cost fits, every estimate follows the recorded cost model, and the chosen pair is the
 // best logged one; a budget nothing fits is refused with the cheapest estimate.
 TEST(CliEndToEnd, BenchFunnelChoosesWithinARankingBudget) {
   fs::path tmp = temp_dir("funnel-budget");
-  const std::string cmd =
-      std::string(CASCADE_BIN) +
-      " bench funnel --data data/ml-latest-small --dataset ml-latest --protocol seed-oof"
-      " --channels popularity,ials --rankers lr,deepfm --gbdt-objectives binary:logistic"
-      " --random-negatives-ablation '' --sum-ablation false --time-ablations false"
-      " --select-time-features false --lambdas 0 --pool-depths 50,100 --pre-keeps 20,50"
-      " --quotas 200 --threads 2 recall.fusion.tune=false rank.funnel.pre_rank=lr"
-      " rank.funnel.fine_rank=deepfm +rank.rankers.deepfm.epochs=2 mlruns=" +
-      (tmp / "mlruns").string();
+  const std::string cmd = small_cost_funnel(tmp);
   Result r = run(cmd + " --rank-budget-ms 1000 --json " + (tmp / "f.json").string());
   ASSERT_EQ(r.code, 0) << r.output;
   std::ifstream in(tmp / "f.json");
@@ -487,15 +493,7 @@ TEST(CliEndToEnd, BenchFunnelChoosesWithinARankingBudget) {
 // by a rule or a budget that needs costs.
 TEST(CliEndToEnd, BenchFunnelOneStandardErrorRuleTakesTheCheapestFunnelValidationCannotTellApart) {
   fs::path tmp = temp_dir("funnel-one-se");
-  const std::string cmd =
-      std::string(CASCADE_BIN) +
-      " bench funnel --data data/ml-latest-small --dataset ml-latest --protocol seed-oof"
-      " --channels popularity,ials --rankers lr,deepfm --gbdt-objectives binary:logistic"
-      " --random-negatives-ablation '' --sum-ablation false --time-ablations false"
-      " --select-time-features false --lambdas 0 --pool-depths 50,100 --pre-keeps 20,50"
-      " --quotas 200 --threads 2 recall.fusion.tune=false rank.funnel.pre_rank=lr"
-      " rank.funnel.fine_rank=deepfm +rank.rankers.deepfm.epochs=2 mlruns=" +
-      (tmp / "mlruns").string();
+  const std::string cmd = small_cost_funnel(tmp);
   const nlohmann::json costs = {{"features", {{"per_call_ms", 0.01}, {"per_row_ms", 0.001}}},
                                 {"rankers",
                                  {{"lr", {{"per_call_ms", 0.0}, {"per_row_ms", 0.0001}}},
