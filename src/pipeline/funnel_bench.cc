@@ -826,14 +826,14 @@ Json run_funnel_bench(const YAML::Node& cfg_in, const Dataset& ds, const FunnelB
                                        opt.rank_budget_ms, cheapest_ms(cost, cuts)));
         if (one_se) {
           // The cheapest funnel whose paired difference from the best is within one standard
-          // error (cost order; at an equal cost the higher metric). A paired difference of
-          // per-user values in [0, 1] has a standard error of at most 1/sqrt(users), so funnels
-          // further below the best are not scored again.
+          // error (cost order; at an equal cost the higher metric). Per-user values lie in
+          // [0, 1], so a difference's sample variance is at most n / (n - 1) and its standard
+          // error at most 1 / sqrt(n - 1): funnels further below the best are not scored again.
           const double users =
               crit.users
                   ? static_cast<double>(std::count(crit.users->begin(), crit.users->end(), 1))
                   : static_cast<double>(valid_users.size());
-          const double reach = 1.0 / std::sqrt(std::max(1.0, users));
+          const double reach = 1.0 / std::sqrt(std::max(1.0, users - 1));
           const double best_p = crit.primary(best_m);
           std::stable_sort(all.begin(), all.end(), [](const Scored1& x, const Scored1& y) {
             if (x.ms != y.ms) return x.ms < y.ms;
