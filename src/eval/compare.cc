@@ -119,7 +119,7 @@ TTestResult paired_t_test(std::span<const double> a, std::span<const double> b) 
   // A constant difference has sd exactly 0; testing it explicitly avoids a rounding-sized
   // sd from (d - mean) and the absurd t it would give.
   if (constant) {
-    r.diff = d[0];
+    r.diff = d[0];  // r.se stays 0
     if (d[0] == 0) {
       r.t = 0;
       r.p_value = 1;
@@ -133,7 +133,8 @@ TTestResult paired_t_test(std::span<const double> a, std::span<const double> b) 
   double ss = 0;
   for (double x : d) ss += (x - r.diff) * (x - r.diff);
   const double sd = std::sqrt(ss / r.df);
-  r.t = r.diff / (sd / std::sqrt(static_cast<double>(n)));
+  r.se = sd / std::sqrt(static_cast<double>(n));
+  r.t = r.diff / r.se;
   r.p_value = student_t_two_sided_p(r.t, r.df);
   return r;
 }

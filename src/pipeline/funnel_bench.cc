@@ -397,20 +397,15 @@ CostModel load_cost_model(const std::filesystem::path& path,
   return m;
 }
 
-// The paired difference a - b of per-user values over the users `in` marks (null = all): its
-// mean and standard error (sample standard deviation / sqrt(users)).
-std::pair<double, double> paired_mean_se(const std::vector<double>& a, const std::vector<double>& b,
-                                         const std::vector<uint8_t>* in) {
-  double sum = 0, sum2 = 0, n = 0;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (in && !(*in)[i]) continue;
-    const double d = a[i] - b[i];
-    sum += d, sum2 += d * d, n += 1;
-  }
-  if (n < 2) return {n ? sum / n : 0.0, 0.0};
-  const double m = sum / n;
-  const double var = std::max(0.0, (sum2 - n * m * m) / (n - 1));
-  return {m, std::sqrt(var / n)};
+// The paired t-test of `other` against `best` (diff = best - other) over the users `in` marks
+// (null = every user).
+TTestResult paired_over(const std::vector<double>& other, const std::vector<double>& best,
+                        const std::vector<uint8_t>* in) {
+  if (!in) return paired_t_test(other, best);
+  std::vector<double> a, b;
+  for (size_t i = 0; i < other.size(); ++i)
+    if ((*in)[i]) a.push_back(other[i]), b.push_back(best[i]);
+  return paired_t_test(a, b);
 }
 
 // The cuts the selection tries, in its order (quota, then pool depth, then pre-rank keep): every
@@ -731,7 +726,8 @@ Json run_funnel_bench(const YAML::Node& cfg_in, const Dataset& ds, const FunnelB
       sel["rankers_alone"][cands[k].spec.name] =
           valid_lists.order_metrics(valid[cfg_quota], static_cast<int>(k), rc.pool_depth)
               .summary(true);
-    // The staged selection under `crit` (steps 1, 2 and 4; step 3 re-fits a pair, so it runs only
+    // The selection under `crit` (steps 1, 2 and 4, staged or, with a budget or the one-se rule,
+    // 1 and 2 joined; step 3 re-fits a pair, so it runs only
     // for the recorded selection, `log`). Returns the choice; the recorded selection also sets
     // `no_time`.
     Scored valid_no_time;
@@ -783,12 +779,13 @@ Json run_funnel_bench(const YAML::Node& cfg_in, const Dataset& ds, const FunnelB
           const double p = crit.primary(m), p0 = crit.primary(m0);
           return p > p0 || (p == p0 && ms < ms0);
         };
-        // Every funnel scored (for the one-standard-error rule).
-        struct Scored1 {
+        // Every funnel scored, with its validation figures and estimated cost (for the
+        // one-standard-error rule).
+        struct Costed {
           Choice c;
           double primary, secondary, ms;
         };
-        std::vector<Scored1> all;
+        std::vector<Costed> all;
         const double budget =
             opt.rank_budget_ms > 0 ? opt.rank_budget_ms : std::numeric_limits<double>::infinity();
         bool any = false;
@@ -835,7 +832,7 @@ Json run_funnel_bench(const YAML::Node& cfg_in, const Dataset& ds, const FunnelB
                   : static_cast<double>(valid_users.size());
           const double reach = 1.0 / std::sqrt(std::max(1.0, users - 1));
           const double best_p = crit.primary(best_m);
-          std::stable_sort(all.begin(), all.end(), [](const Scored1& x, const Scored1& y) {
+          std::stable_sort(all.begin(), all.end(), [](const Costed& x, const Costed& y) {
             if (x.ms != y.ms) return x.ms < y.ms;
             if (x.primary != y.primary) return x.primary > y.primary;
             return x.secondary > y.secondary;
@@ -843,15 +840,15 @@ Json run_funnel_bench(const YAML::Node& cfg_in, const Dataset& ds, const FunnelB
           const Choice top = best;
           const double top_ms = best_ms;
           double gap = 0, se = 0;
-          for (const Scored1& e : all) {
+          for (const Costed& e : all) {
             if (best_p - e.primary > reach) continue;
             const PerUser m = valid_lists.funnel_metrics(valid[e.c.quota], e.c);
-            const auto [d, s] =
-                paired_mean_se(crit.primary_values(best_m), crit.primary_values(m), crit.users);
+            const TTestResult t =
+                paired_over(crit.primary_values(m), crit.primary_values(best_m), crit.users);
             // One user of n apart is exactly one standard error (mean 1/n, variance 1/n, so
             // se = 1/n); the tolerance keeps that case within whatever the rounding.
-            if (d > s + 1e-12) continue;
-            gap = d, se = s, best = e.c, best_m = m, best_ms = e.ms;
+            if (t.diff > t.se + 1e-12) continue;
+            gap = t.diff, se = t.se, best = e.c, best_m = m, best_ms = e.ms;
             break;  // `top` itself is within, so the loop always ends here
           }
           if (log) {

@@ -74,6 +74,7 @@ TEST(PairedTTest, HandComputed) {
   TTestResult r = paired_t_test(a, b);
   const double t = 1.5 / std::sqrt(5.0 / 3.0 / 4.0);
   EXPECT_DOUBLE_EQ(r.diff, 1.5);
+  EXPECT_NEAR(r.se, std::sqrt(5.0 / 3.0 / 4.0), 1e-15);
   EXPECT_NEAR(r.t, t, 1e-12);
   EXPECT_DOUBLE_EQ(r.df, 3);
   const double x = t / std::sqrt(3.0);
@@ -98,6 +99,8 @@ TEST(PairedTTest, ZeroSpread) {
   EXPECT_EQ(shifted.p_value, 0.0);
   EXPECT_TRUE(std::isinf(shifted.t) && shifted.t > 0);
   EXPECT_EQ(shifted.diff, 0.25);
+  EXPECT_EQ(shifted.se, 0.0);
+  EXPECT_EQ(same.se, 0.0);
   EXPECT_TRUE(std::isinf(paired_t_test(c, a).t) && paired_t_test(c, a).t < 0);
   // Differences equal only up to rounding are still overwhelmingly significant.
   const Vec b = {a[0] + 0.1, a[1] + 0.1, a[2] + 0.1};

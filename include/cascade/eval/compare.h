@@ -24,6 +24,7 @@ BootstrapResult paired_bootstrap(std::span<const double> a, std::span<const doub
 
 struct TTestResult {
   double diff = 0;   ///< mean(b - a)
+  double se = 0;     ///< its standard error: sample sd / sqrt(n) (0 for a constant difference)
   double t = 0;
   double df = 0;
   double p_value = 1;  ///< two-sided
